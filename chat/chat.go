@@ -1,0 +1,201 @@
+// Package chat is the messenger's domain: its types, its errors, the Service
+// that carries out every use case, and the small interfaces the Service needs
+// from storage, rate limiting, SMS and media. Implementations live beside it,
+// named by technology (sqlstore, memory, redis, sms, media); none of them is
+// imported here.
+package chat
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Role is what a user may do beyond chatting.
+type Role string
+
+// Roles. An operator answers clients on behalf of the business; an admin
+// manages the deployment.
+const (
+	RoleUser     Role = "user"
+	RoleOperator Role = "operator"
+	RoleAdmin    Role = "admin"
+)
+
+// User is an account as stored. Phone is E.164. Avatar is a media key (empty
+// when the user has none); URLs are derived from it by Profile.
+type User struct {
+	ID         int64
+	Phone      string
+	FirstName  string
+	LastName   string
+	Avatar     string
+	Role       Role
+	BlockedAt  time.Time // zero when not blocked
+	CreatedAt  time.Time
+	LastSeenAt time.Time // zero when never seen
+}
+
+// Profile is a user as a client sees them: the wire form of the shell
+// contract. Phone is set only for the user themselves and for those who have
+// the number in their synced contacts.
+type Profile struct {
+	ID             string `json:"id"`
+	FirstName      string `json:"first_name"`
+	LastName       string `json:"last_name"`
+	AvatarURL      string `json:"avatar_url"`
+	AvatarThumbURL string `json:"avatar_thumb_url"`
+	Phone          string `json:"phone,omitempty"`
+}
+
+// Profile returns u as seen by a viewer; showPhone says whether the viewer
+// may see the number.
+func (u User) Profile(showPhone bool) Profile {
+	p := Profile{
+		ID:        FormatID(u.ID),
+		FirstName: u.FirstName,
+		LastName:  u.LastName,
+	}
+	if u.Avatar != "" {
+		p.AvatarURL = AvatarURL(u.Avatar)
+		p.AvatarThumbURL = AvatarThumbURL(u.Avatar)
+	}
+	if showPhone {
+		p.Phone = u.Phone
+	}
+	return p
+}
+
+// AvatarURL and AvatarThumbURL derive the public paths of an avatar key. The
+// media handler serves /media/ from the media folder; keys are chosen by the
+// server, so the paths are safe to build by concatenation.
+func AvatarURL(key string) string      { return "/media/" + key + ".jpg" }
+func AvatarThumbURL(key string) string { return "/media/" + key + "_thumb.jpg" }
+
+// Session is one login of one device. Refreshing rotates it: the old row is
+// marked rotated and a new row of the same family is created, so a rotated
+// refresh token presented again is recognised as stolen and the whole family
+// is revoked. Tokens are stored as SHA-256 hashes only.
+type Session struct {
+	ID              int64
+	UserID          int64
+	Family          int64
+	AccessHash      []byte
+	RefreshHash     []byte
+	Device          string
+	CreatedAt       time.Time
+	AccessExpiresAt time.Time
+	ExpiresAt       time.Time // of the refresh token
+	RotatedAt       time.Time // zero while current
+	RevokedAt       time.Time // zero while live
+}
+
+// Principal is who is asking: the result of authenticating a request.
+type Principal struct {
+	UserID    int64
+	SessionID int64
+	Family    int64
+	Role      Role
+}
+
+// OTP is a one-time login code as stored: only a salted hash of the code.
+type OTP struct {
+	Phone     string
+	Hash      []byte
+	Salt      []byte
+	Attempts  int // verification attempts so far, including the current one
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// ProfileUpdate changes the fields that are set (nil leaves a field alone).
+type ProfileUpdate struct {
+	FirstName *string
+	LastName  *string
+}
+
+// Store keeps users, sessions, login codes and contacts. One implementation
+// (sqlstore) serves SQLite and MySQL; both pass chattest.TestStore. Every
+// method is one transaction. Not-found conditions are reported as an error
+// for which errors.Is(err, ErrNotFound) holds.
+type Store interface {
+	// PutOTP stores a new code for otp.Phone, replacing any earlier one and
+	// its attempt count.
+	PutOTP(ctx context.Context, otp OTP) error
+	// TakeOTPAttempt counts one verification attempt against the phone's
+	// code and returns the code as it is after the increment, so concurrent
+	// guesses can never exceed the attempt limit.
+	TakeOTPAttempt(ctx context.Context, phone string) (OTP, error)
+	// DeleteOTP removes the phone's code (after a successful login).
+	DeleteOTP(ctx context.Context, phone string) error
+
+	// UpsertUser returns the user with the phone, creating it (with role
+	// user) when there is none; created says which.
+	UpsertUser(ctx context.Context, phone string, now time.Time) (u User, created bool, err error)
+	User(ctx context.Context, id int64) (User, error)
+	UpdateProfile(ctx context.Context, id int64, upd ProfileUpdate) (User, error)
+	// SetAvatar sets the user's avatar key and returns the user and the key
+	// it replaced ("" when none), so the caller can delete the old files.
+	SetAvatar(ctx context.Context, id int64, key string) (u User, old string, err error)
+
+	// CreateSession stores a new session (a login).
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByAccess finds the live session whose access token has the hash
+	// and has not expired at now, with its user's role; a blocked user's
+	// sessions are not found.
+	SessionByAccess(ctx context.Context, accessHash []byte, now time.Time) (Session, Role, error)
+	// RotateSession exchanges the refresh token with the hash for next,
+	// which inherits the user and family of the session it replaces. A
+	// refresh token that was already rotated revokes the whole family and
+	// reports ErrTokenReused; an unknown, revoked or expired one
+	// ErrInvalidToken.
+	RotateSession(ctx context.Context, refreshHash []byte, next Session, now time.Time) (Session, error)
+	// RevokeFamily ends every session of the family (logout).
+	RevokeFamily(ctx context.Context, family int64, now time.Time) error
+
+	// SyncContacts adds the E.164 phones to owner's address book and returns
+	// the registered users among them, the owner excluded.
+	SyncContacts(ctx context.Context, owner int64, phones []string) ([]User, error)
+	// Contacts returns the registered users in owner's address book whose
+	// name contains query (case-insensitive; all when query is empty),
+	// ordered by name, at most limit.
+	Contacts(ctx context.Context, owner int64, query string, limit int) ([]User, error)
+	// KnowsPhone reports whether phone is in owner's address book.
+	KnowsPhone(ctx context.Context, owner int64, phone string) (bool, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Limit allows Rate events per Period with bursts of up to Burst.
+type Limit struct {
+	Rate   int
+	Period time.Duration
+	Burst  int
+}
+
+// Limiter enforces rate limits shared by every node: in memory for one node,
+// on Redis for many. Both pass chattest.TestLimiter.
+type Limiter interface {
+	// Allow counts one event against key under l. When the event is not
+	// allowed it is not counted, and retryAfter says when one would be.
+	Allow(ctx context.Context, key string, l Limit) (ok bool, retryAfter time.Duration, err error)
+}
+
+// SMSSender delivers a text message to an E.164 number.
+type SMSSender interface {
+	SendSMS(ctx context.Context, phone, text string) error
+}
+
+// ImageStore turns uploaded bytes into stored, re-encoded images. It refuses
+// input that is not an image or is over its byte or pixel caps with an
+// *Error of kind Invalid, Unsupported or TooLarge.
+type ImageStore interface {
+	// SaveAvatar decodes r, crops it square, re-encodes it (dropping all
+	// metadata) at full size and as a thumbnail, and returns the key that
+	// AvatarURL and AvatarThumbURL turn into paths.
+	SaveAvatar(ctx context.Context, r io.Reader) (key string, err error)
+	// DeleteAvatar removes both files of a key; a missing file is no error.
+	DeleteAvatar(ctx context.Context, key string) error
+}

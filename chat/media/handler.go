@@ -1,0 +1,104 @@
+package media
+
+import (
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// URLPrefix is where Handler expects to be mounted; chat.AvatarURL builds
+// paths under it.
+const URLPrefix = "/media/"
+
+// Handler serves the Store's files. It expects the full request path,
+// prefix included ("/media/avatars/<hex>.jpg"), and strips URLPrefix itself,
+// so it can be mounted as is: mux.Handle("/media/", s.Handler()) or, with
+// gin, r.GET("/media/*path", gin.WrapH(s.Handler())). Do not wrap it in
+// http.StripPrefix.
+//
+// Only regular files with an image extension are served; directories,
+// dotfiles (including in-flight temp files), symlinks leading outside the
+// folder and any other name answer 404. Responses carry nosniff and a
+// year-long immutable cache, which is safe because names are never reused.
+func (s *Store) Handler() http.Handler {
+	return http.HandlerFunc(s.serveFile)
+}
+
+func (s *Store) serveFile(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name, ok := strings.CutPrefix(r.URL.Path, URLPrefix)
+	if !ok || !servableName(name) {
+		http.NotFound(w, r)
+		return
+	}
+	ctype := contentType(path.Ext(name))
+	if ctype == "" {
+		http.NotFound(w, r)
+		return
+	}
+	// OpenInRoot refuses to leave s.dir, even through a symlink.
+	f, err := os.OpenInRoot(s.dir, filepath.FromSlash(name))
+	if err != nil {
+		// Missing files, symlink escapes, permission problems: the
+		// client learns nothing more than "not here".
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		http.NotFound(w, r)
+		return
+	}
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	// ServeContent handles HEAD, Range and If-Modified-Since; with
+	// Content-Type set it does not sniff.
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// servableName accepts a relative slash-separated path whose segments are
+// non-empty, do not start with a dot (no "..", no hidden or temp files) and
+// use only [A-Za-z0-9_.-]. Anything else is not a name the Store writes.
+func servableName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if seg == "" || seg[0] == '.' {
+			return false
+		}
+		for _, c := range seg {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// contentType maps the extensions the Store may hold to their types. It is
+// a fixed list rather than mime.TypeByExtension so the answer does not depend
+// on the host's mime tables, and so a stray .html or .svg dropped into the
+// folder is never served from our origin.
+func contentType(ext string) string {
+	switch strings.ToLower(ext) {
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	case ".png":
+		return "image/png"
+	case ".gif":
+		return "image/gif"
+	case ".webp":
+		return "image/webp"
+	}
+	return ""
+}

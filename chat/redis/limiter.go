@@ -1,0 +1,51 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/korobka/korobka/chat"
+)
+
+var _ chat.Limiter = (*Limiter)(nil)
+
+// Limiter is chat.Limiter shared by every node, on redis_rate's GCRA: one
+// Lua script per event reads and moves the key's theoretical arrival time
+// atomically on the server, so concurrent nodes never over-admit, and Redis
+// time is the only clock, so node clock skew does not matter. Each key
+// expires on its own once its bucket is full again.
+type Limiter struct {
+	rate   *redis_rate.Limiter
+	prefix string
+}
+
+// NewLimiter returns a Limiter storing the state of key at prefix + key,
+// behind the "rate:" namespace redis_rate always adds: the Redis key is
+// "rate:" + prefix + key. The prefix separates deployments or tests sharing
+// one server.
+func NewLimiter(client goredis.UniversalClient, prefix string) *Limiter {
+	return &Limiter{rate: redis_rate.NewLimiter(client), prefix: prefix}
+}
+
+// Allow counts one event against key under lim. A limit with a non-positive
+// Rate, Period or Burst is refused with an error, as chat/memory does,
+// rather than sent to the script, where a zero rate divides by zero.
+func (l *Limiter) Allow(ctx context.Context, key string, lim chat.Limit) (bool, time.Duration, error) {
+	if lim.Rate <= 0 || lim.Period <= 0 || lim.Burst <= 0 {
+		return false, 0, fmt.Errorf("redis: invalid limit %+v: rate, period and burst must be positive", lim)
+	}
+	res, err := l.rate.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period})
+	if err != nil {
+		return false, 0, fmt.Errorf("redis: rate limit %q: %w", key, err)
+	}
+	if res.Allowed > 0 {
+		return true, 0, nil
+	}
+	// The script works in float seconds; a refusal a hair before the next
+	// slot must still say "later", never "now".
+	return false, max(res.RetryAfter, time.Nanosecond), nil
+}

@@ -1,0 +1,111 @@
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Config holds a Service's dependencies and policy. Zero durations and an
+// empty region mean the defaults below.
+type Config struct {
+	Store   Store
+	Limiter Limiter
+	SMS     SMSSender
+	Images  ImageStore
+	Logger  *slog.Logger
+	Now     func() time.Time // nil: time.Now
+
+	Region     string     // region for numbers typed without a country code; default "RU"
+	TestPhones TestPhones // numbers with fixed codes and no SMS
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	CodeTTL    time.Duration
+}
+
+// Defaults for Config.
+const (
+	DefaultRegion     = "RU"
+	DefaultAccessTTL  = 15 * time.Minute
+	DefaultRefreshTTL = 60 * 24 * time.Hour
+	DefaultCodeTTL    = 5 * time.Minute
+)
+
+// Limits the Service enforces. Per-phone limits keep a number from being
+// flooded with SMS; per-IP limits keep one client from spraying many numbers.
+var (
+	limitCodePerPhone  = Limit{Rate: 5, Period: time.Hour, Burst: 3}
+	limitCodePerIP     = Limit{Rate: 30, Period: time.Hour, Burst: 10}
+	limitVerifyPerIP   = Limit{Rate: 60, Period: time.Hour, Burst: 20}
+	limitSyncPerUser   = Limit{Rate: 30, Period: time.Hour, Burst: 10}
+	limitAvatarPerUser = Limit{Rate: 30, Period: time.Hour, Burst: 10}
+)
+
+// Service carries out the messenger's use cases. Transports (HTTP, the
+// WebSocket gateway) authenticate the caller, decode input and hand both to
+// a Service method; every method checks what the caller may do.
+type Service struct {
+	store   Store
+	limiter Limiter
+	sms     SMSSender
+	images  ImageStore
+	log     *slog.Logger
+	now     func() time.Time
+
+	region     string
+	testPhones TestPhones
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	codeTTL    time.Duration
+}
+
+// NewService returns a Service over cfg's dependencies.
+func NewService(cfg Config) *Service {
+	s := &Service{
+		store:      cfg.Store,
+		limiter:    cfg.Limiter,
+		sms:        cfg.SMS,
+		images:     cfg.Images,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		region:     cfg.Region,
+		testPhones: cfg.TestPhones,
+		accessTTL:  cfg.AccessTTL,
+		refreshTTL: cfg.RefreshTTL,
+		codeTTL:    cfg.CodeTTL,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.region == "" {
+		s.region = DefaultRegion
+	}
+	if s.accessTTL <= 0 {
+		s.accessTTL = DefaultAccessTTL
+	}
+	if s.refreshTTL <= 0 {
+		s.refreshTTL = DefaultRefreshTTL
+	}
+	if s.codeTTL <= 0 {
+		s.codeTTL = DefaultCodeTTL
+	}
+	return s
+}
+
+// Ping checks the store, for readiness probes.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// allow counts one event against a limit and turns a refusal into a 429.
+func (s *Service) allow(ctx context.Context, key string, l Limit) error {
+	ok, retry, err := s.limiter.Allow(ctx, key, l)
+	if err != nil {
+		return &Error{Kind: KindUnavailable, Code: "unavailable", Message: "Try again later.", Err: err}
+	}
+	if !ok {
+		return &Error{Kind: KindRateLimited, Code: "rate_limited", Message: "Too many requests; try again later.", RetryAfter: retry}
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/korobka/korobka/chat"
+)
+
+// Config is everything korobka serve reads from its flags and environment,
+// parsed and validated. The zero value of an optional field means the
+// embedded default.
+type Config struct {
+	Addr           string
+	Data           string
+	MySQLDSN       string
+	RedisURL       string
+	RedisPrefix    string
+	TestPhones     chat.TestPhones
+	Screens        string
+	Region         string
+	SMSProvider    string
+	SMSRuAPIID     string
+	SMSRuURL       string
+	TrustedProxies []string
+	AccessTTL      time.Duration
+	RefreshTTL     time.Duration
+	LogFormat      string
+	LogLevel       slog.Level
+}
+
+// setting is one configuration knob: a flag, the variable that sets it and
+// its default. The README's configuration table mirrors this list.
+type setting struct {
+	flag, env, def, help string
+}
+
+var settings = []setting{
+	{"addr", "KOROBKA_ADDR", ":8080", "address to listen on"},
+	{"data", "KOROBKA_DATA", "./data", "folder for the SQLite database and media"},
+	{"mysql-dsn", "KOROBKA_MYSQL_DSN", "", "MySQL/MariaDB DSN (user:pass@tcp(host:3306)/db); switches storage from SQLite"},
+	{"redis-url", "KOROBKA_REDIS_URL", "", "Redis URL (redis://host:6379/0); switches rate limits from memory"},
+	{"redis-prefix", "KOROBKA_REDIS_PREFIX", "korobka:", "prefix of every Redis key, so deployments can share one Redis"},
+	{"test-phones", "KOROBKA_TEST_PHONES", "", "numbers with fixed codes and no SMS: +79990000001:111111,+7999*:111111"},
+	{"screens", "KOROBKA_SCREENS", "", "folder to load screens from instead of the embedded ones"},
+	{"region", "KOROBKA_REGION", chat.DefaultRegion, "region for numbers typed without a country code (ISO 3166)"},
+	{"sms-provider", "KOROBKA_SMS_PROVIDER", "log", "how login codes are sent: log (print them) or smsru"},
+	{"smsru-api-id", "KOROBKA_SMSRU_API_ID", "", "sms.ru api_id (with --sms-provider smsru)"},
+	{"smsru-url", "KOROBKA_SMSRU_URL", "https://sms.ru", "sms.ru API base URL"},
+	{"trusted-proxies", "KOROBKA_TRUSTED_PROXIES", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed"},
+	{"access-ttl", "KOROBKA_ACCESS_TTL", chat.DefaultAccessTTL.String(), "lifetime of access tokens"},
+	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
+	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
+	{"log-level", "KOROBKA_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
+}
+
+// parseConfig reads flags over environment over defaults and validates the
+// result, naming the variable of anything invalid.
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("korobka "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		vals[s.env] = fs.String(s.flag, def, s.help+" ($"+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, errUsage
+		}
+		return Config{}, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "korobka %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return Config{}, errUsage
+	}
+	get := func(env string) string { return strings.TrimSpace(*vals[env]) }
+
+	var cfg Config
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	}
+
+	cfg.Addr = get("KOROBKA_ADDR")
+	if _, port, err := net.SplitHostPort(cfg.Addr); err != nil || port == "" {
+		bad("KOROBKA_ADDR", "%q is not host:port (for example :8080)", cfg.Addr)
+	}
+	cfg.Data = get("KOROBKA_DATA")
+	if cfg.Data == "" {
+		bad("KOROBKA_DATA", "must name a folder")
+	}
+	cfg.MySQLDSN = get("KOROBKA_MYSQL_DSN")
+	if cfg.MySQLDSN != "" {
+		if _, err := mysql.ParseDSN(cfg.MySQLDSN); err != nil {
+			bad("KOROBKA_MYSQL_DSN", "%v", err)
+		}
+	}
+	cfg.RedisURL = get("KOROBKA_REDIS_URL")
+	if cfg.RedisURL != "" {
+		u, err := url.Parse(cfg.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			bad("KOROBKA_REDIS_URL", "want redis://host:port/db, rediss:// or unix://")
+		}
+	}
+	cfg.RedisPrefix = get("KOROBKA_REDIS_PREFIX")
+	cfg.Region = strings.ToUpper(get("KOROBKA_REGION"))
+	if !chat.ValidRegion(cfg.Region) {
+		bad("KOROBKA_REGION", "%q is not a region this server knows numbers of (for example RU)", cfg.Region)
+	}
+	tp, err := chat.ParseTestPhones(get("KOROBKA_TEST_PHONES"), cfg.Region)
+	if err != nil {
+		bad("KOROBKA_TEST_PHONES", "%v", err)
+	}
+	cfg.TestPhones = tp
+	cfg.Screens = get("KOROBKA_SCREENS")
+
+	cfg.SMSProvider = get("KOROBKA_SMS_PROVIDER")
+	cfg.SMSRuAPIID = get("KOROBKA_SMSRU_API_ID")
+	cfg.SMSRuURL = get("KOROBKA_SMSRU_URL")
+	switch cfg.SMSProvider {
+	case "log":
+	case "smsru":
+		if cfg.SMSRuAPIID == "" {
+			bad("KOROBKA_SMSRU_API_ID", "required when KOROBKA_SMS_PROVIDER is smsru")
+		}
+		if u, err := url.Parse(cfg.SMSRuURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("KOROBKA_SMSRU_URL", "%q is not an http(s) URL", cfg.SMSRuURL)
+		}
+	default:
+		bad("KOROBKA_SMS_PROVIDER", "%q is not one of log, smsru", cfg.SMSProvider)
+	}
+
+	if p := get("KOROBKA_TRUSTED_PROXIES"); p != "" {
+		for _, s := range strings.Split(p, ",") {
+			s = strings.TrimSpace(s)
+			if _, err := netip.ParsePrefix(s); err != nil {
+				if _, err := netip.ParseAddr(s); err != nil {
+					bad("KOROBKA_TRUSTED_PROXIES", "%q is not an address or CIDR", s)
+					continue
+				}
+			}
+			cfg.TrustedProxies = append(cfg.TrustedProxies, s)
+		}
+	}
+	cfg.AccessTTL = parseDuration(get("KOROBKA_ACCESS_TTL"), "KOROBKA_ACCESS_TTL", time.Minute, 24*time.Hour, bad)
+	cfg.RefreshTTL = parseDuration(get("KOROBKA_REFRESH_TTL"), "KOROBKA_REFRESH_TTL", time.Hour, 400*24*time.Hour, bad)
+	if cfg.RefreshTTL > 0 && cfg.AccessTTL > cfg.RefreshTTL {
+		bad("KOROBKA_ACCESS_TTL", "longer than KOROBKA_REFRESH_TTL")
+	}
+
+	cfg.LogFormat = get("KOROBKA_LOG_FORMAT")
+	switch cfg.LogFormat {
+	case "auto", "json", "text":
+	default:
+		bad("KOROBKA_LOG_FORMAT", "%q is not one of auto, json, text", cfg.LogFormat)
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(get("KOROBKA_LOG_LEVEL"))); err != nil {
+		bad("KOROBKA_LOG_LEVEL", "%q is not one of debug, info, warn, error", get("KOROBKA_LOG_LEVEL"))
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+func parseDuration(s, env string, min, max time.Duration, bad func(string, string, ...any)) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < min || d > max {
+		bad(env, "%q is not a duration between %s and %s (for example 15m)", s, min, max)
+		return 0
+	}
+	return d
+}

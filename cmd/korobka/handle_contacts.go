@@ -1,0 +1,50 @@
+package main
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/korobka/korobka/chat"
+)
+
+// usersBody is the {"users":[...]} answer of the contact endpoints.
+type usersBody struct {
+	Users []chat.Profile `json:"users"`
+}
+
+func (s *server) handleSyncContacts(c *gin.Context) error {
+	var req struct {
+		Phones []string `json:"phones"`
+	}
+	if err := decodeJSON(c, &req, maxSyncBody); err != nil {
+		return err
+	}
+	if req.Phones == nil {
+		return chat.Errorf(chat.KindInvalid, "invalid_phones", "Field \"phones\" must be an array of strings.")
+	}
+	users, err := s.svc.SyncContacts(c.Request.Context(), principal(c), req.Phones)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, usersBody{users})
+	return nil
+}
+
+func (s *server) handleContacts(c *gin.Context) error {
+	limit := 0
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > chat.DefaultContactsMax {
+			return chat.Errorf(chat.KindInvalid, "invalid_limit", "limit is a number from 1 to %d.", chat.DefaultContactsMax)
+		}
+		limit = n
+	}
+	users, err := s.svc.Contacts(c.Request.Context(), principal(c), c.Query("q"), limit)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, usersBody{users})
+	return nil
+}

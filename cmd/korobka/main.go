@@ -1,0 +1,24 @@
+// Command korobka is the boxed messenger server: `korobka serve` runs it,
+// `korobka migrate` applies database migrations, `korobka help` lists the
+// rest.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if err != errUsage {
+			fmt.Fprintln(os.Stderr, "korobka:", err)
+		}
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes is the whole HTTP surface on one page. docs/api.md documents each.
+func (s *server) routes(e *gin.Engine) {
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.wrap(s.handleReadyz))
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+	if s.media != nil {
+		e.GET("/media/*path", gin.WrapH(s.media))
+		e.HEAD("/media/*path", gin.WrapH(s.media))
+	}
+
+	v1 := e.Group("/v1")
+	v1.Use(noStore)
+	v1.POST("/auth/otp", s.wrap(s.handleRequestCode))
+	v1.POST("/auth/verify", s.wrap(s.handleVerify))
+	v1.POST("/auth/refresh", s.wrap(s.handleRefresh))
+
+	authed := v1.Group("", s.authenticate)
+	authed.POST("/auth/logout", s.wrap(s.handleLogout))
+	authed.GET("/me", s.wrap(s.handleMe))
+	authed.PATCH("/me", s.wrap(s.handleUpdateMe))
+	authed.PUT("/me/avatar", s.wrap(s.handleAvatar))
+	authed.GET("/users/:id", s.wrap(s.handleUser))
+	authed.POST("/contacts/sync", s.wrap(s.handleSyncContacts))
+	authed.GET("/contacts", s.wrap(s.handleContacts))
+}
+
+// noStore keeps API answers, which carry tokens and private data, out of
+// shared caches.
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// errUsage reports a usage error that has already been printed.
+var errUsage = errors.New("usage")
+
+const usage = `korobka: a boxed messenger backend.
+
+Usage:
+  korobka serve   [flags]   run the server (embedded SQLite + memory when no DSN/URL is set)
+  korobka migrate [flags]   apply database migrations and exit
+  korobka help              show this text
+
+Every flag has an environment variable (see README.md); "korobka serve -h"
+lists the flags with their variables and defaults.
+`
+
+// run is the whole program: main only supplies the process's arguments,
+// environment and streams, so tests can run the real thing in process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[1], args[2:]
+	switch cmd {
+	case "serve":
+		cfg, err := parseConfig("serve", rest, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stderr)
+	case "migrate":
+		cfg, err := parseConfig("migrate", rest, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return migrate(ctx, cfg, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "korobka: unknown command %q\n\n%s", cmd, usage)
+		return errUsage
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The HTTP client's idle connections and modernc's SQLite
+		// finalisers outlive single tests by design.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestRunServesAndShutsDown runs the real program on the embedded default,
+// as the README's first command does, and stops it as a signal would.
+func TestRunServesAndShutsDown(t *testing.T) {
+	addr := freeAddr(t)
+	env := map[string]string{
+		"KOROBKA_ADDR":        addr,
+		"KOROBKA_DATA":        t.TempDir(),
+		"KOROBKA_TEST_PHONES": "+79990000001:111111",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"korobka", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	}()
+	base := "http://" + addr
+	waitHealthy(t, base, done)
+
+	for _, path := range []string{"/readyz", "/metrics"} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s: got %d %s", path, res.StatusCode, body)
+		}
+		if path == "/metrics" && !strings.Contains(string(body), `korobka_http_requests_total{method="GET",route="/healthz",status="200"}`) {
+			t.Fatalf("metrics lack the request counter:\n%s", body)
+		}
+	}
+	res, err := http.Post(base+"/v1/auth/verify", "application/json", strings.NewReader(`{"phone":"+79990000001","code":"111111"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("login: got %d, want 200", res.StatusCode)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v after shutdown", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+}
+
+func waitHealthy(t *testing.T, base string, done <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("run exited early: %v", err)
+		default:
+		}
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("server did not become healthy")
+}
+
+func TestConfigErrorsNameTheVariable(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"KOROBKA_ADDR": "nonsense"}, nil, "KOROBKA_ADDR"},
+		{map[string]string{"KOROBKA_MYSQL_DSN": "not a dsn"}, nil, "KOROBKA_MYSQL_DSN"},
+		{map[string]string{"KOROBKA_REDIS_URL": "http://x"}, nil, "KOROBKA_REDIS_URL"},
+		{map[string]string{"KOROBKA_TEST_PHONES": "+79990000001:12"}, nil, "KOROBKA_TEST_PHONES"},
+		{map[string]string{"KOROBKA_TEST_PHONES": "7999*:111111"}, nil, "KOROBKA_TEST_PHONES"},
+		{map[string]string{"KOROBKA_REGION": "XX"}, nil, "KOROBKA_REGION"},
+		{map[string]string{"KOROBKA_SMS_PROVIDER": "pigeon"}, nil, "KOROBKA_SMS_PROVIDER"},
+		{map[string]string{"KOROBKA_SMS_PROVIDER": "smsru"}, nil, "KOROBKA_SMSRU_API_ID"},
+		{map[string]string{"KOROBKA_ACCESS_TTL": "forever"}, nil, "KOROBKA_ACCESS_TTL"},
+		{map[string]string{"KOROBKA_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, "KOROBKA_TRUSTED_PROXIES"},
+		{map[string]string{"KOROBKA_LOG_LEVEL": "loud"}, nil, "KOROBKA_LOG_LEVEL"},
+		{nil, []string{"--addr", "nonsense"}, "KOROBKA_ADDR"},
+	}
+	for _, c := range cases {
+		_, err := parseConfig("serve", c.args, func(k string) string { return c.env[k] }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("env %v args %v: got %v, want an error naming %s", c.env, c.args, err, c.want)
+		}
+	}
+	// Flags win over the environment.
+	cfg, err := parseConfig("serve", []string{"--addr", ":9999"}, func(k string) string {
+		return map[string]string{"KOROBKA_ADDR": ":7777"}[k]
+	}, io.Discard)
+	if err != nil || cfg.Addr != ":9999" {
+		t.Fatalf("got %q, %v; want the flag's :9999", cfg.Addr, err)
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"korobka", "help"}, func(string) string { return "" }, &out, &errOut); err != nil || !strings.Contains(out.String(), "korobka serve") {
+		t.Fatalf("help: got %v %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"korobka", "frobnicate"}, func(string) string { return "" }, &out, &errOut); err == nil {
+		t.Fatal("unknown command: got nil error")
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	env := map[string]string{"KOROBKA_DATA": t.TempDir()}
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"korobka", "migrate"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "applied") {
+		t.Fatalf("first migrate printed %q, want the applied migrations", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"korobka", "migrate"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "up to date") {
+		t.Fatalf("second migrate printed %q, want up to date", out.String())
+	}
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/korobka/korobka/chat"
+)
+
+// Deps is what the HTTP surface needs. Ready checks are run by /readyz.
+type Deps struct {
+	Service        *chat.Service
+	Logger         *slog.Logger
+	Media          http.Handler // serves /media/ (prefix stripped)
+	Ready          map[string]func(context.Context) error
+	Registry       *prometheus.Registry // nil: a fresh one
+	TrustedProxies []string
+}
+
+// server holds the handlers' dependencies; routes.go lists its surface.
+type server struct {
+	svc     *chat.Service
+	log     *slog.Logger
+	media   http.Handler
+	ready   map[string]func(context.Context) error
+	metrics *httpMetrics
+	reg     *prometheus.Registry
+}
+
+// Body caps. JSON requests are small; a contact sync of 5,000 numbers in
+// any format fits well under a megabyte; avatars are capped by media's
+// own limit, with room for the multipart framing.
+const (
+	maxJSONBody   = 64 << 10
+	maxSyncBody   = 1 << 20
+	maxAvatarBody = 10<<20 + 64<<10
+)
+
+// NewServer returns the whole HTTP surface as one handler.
+func NewServer(d Deps) (http.Handler, error) {
+	gin.SetMode(gin.ReleaseMode)
+	reg := d.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newHTTPMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ready: d.Ready, metrics: m, reg: reg}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	e.Use(s.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
+	e.NoRoute(func(c *gin.Context) {
+		s.writeError(c, chat.Errorf(chat.KindNotFound, "not_found", "No such endpoint."))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed,
+			errorBody{errorDetail{"method_not_allowed", "This endpoint does not take that method."}})
+	})
+	s.routes(e)
+	return e, nil
+}
+
+// handler is a gin handler that returns its error; wrap writes it.
+type handler func(c *gin.Context) error
+
+func (s *server) wrap(h handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.writeError(c, err)
+		}
+	}
+}
+
+// recovered answers a panic as an internal error; the panic is logged.
+func (s *server) recovered(c *gin.Context, p any) {
+	s.log.ErrorContext(c.Request.Context(), "panic in handler", "route", c.FullPath(), "panic", p)
+	s.writeError(c, errors.New("panic"))
+}
+
+// observe records metrics and logs each request at debug level.
+func (s *server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	d := time.Since(start)
+	s.metrics.observe(c.Request.Method, route, c.Writer.Status(), d)
+	s.log.DebugContext(c.Request.Context(), "request", "method", c.Request.Method, "route", route,
+		"status", c.Writer.Status(), "duration", d)
+}
+
+// Request decoding errors.
+var (
+	errNotJSON = chat.Errorf(chat.KindUnsupported, "unsupported_media_type", "Send the body as application/json.")
+	errTooBig  = chat.Errorf(chat.KindTooLarge, "body_too_large", "The request body is too large.")
+)
+
+// decodeJSON reads a JSON object of at most max bytes into dst. Unknown
+// fields, wrong types, trailing data and an empty body are 400s, so a
+// client's mistake is reported instead of half-applied.
+func decodeJSON(c *gin.Context, dst any, max int64) error {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errNotJSON
+	}
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, max)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooBig
+		}
+		return chat.Errorf(chat.KindInvalid, "invalid_json", "The body holds more than one JSON value.")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var (
+		mbe    *http.MaxBytesError
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return errTooBig
+	case errors.Is(err, io.EOF):
+		return chat.Errorf(chat.KindInvalid, "invalid_json", "The body is empty.")
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return chat.Errorf(chat.KindInvalid, "invalid_json", "The body is not valid JSON.")
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return chat.Errorf(chat.KindInvalid, "invalid_json", "Field %q must be %s.", typ.Field, jsonKind(typ.Type.Kind().String()))
+		}
+		return chat.Errorf(chat.KindInvalid, "invalid_json", "The body must be a JSON object.")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return chat.Errorf(chat.KindInvalid, "unknown_field", "Unknown field %s.", field)
+	default:
+		return chat.Errorf(chat.KindInvalid, "invalid_json", "The body is not valid JSON.")
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "bool":
+		return "true or false"
+	case "ptr":
+		return "a value of the right type"
+	default:
+		return "a number"
+	}
+}
