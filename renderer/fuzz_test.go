@@ -1,0 +1,74 @@
+package renderer
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// FuzzLoadScreen feeds arbitrary bytes to the template loader as a screen
+// and, when it compiles, renders it: neither may panic or hang.
+func FuzzLoadScreen(f *testing.F) {
+	base := shippedFS(f)
+	for _, name := range []string{"chat.yaml", "login.yaml", "tariffs.yaml", "fragments/message_bubble.yaml"} {
+		f.Add(base[name].Data)
+	}
+	f.Add([]byte("screen: fz\nroot: { type: text, text: \"{{ viewer }}\" }\n"))
+	f.Add([]byte("a: &a [x]\nb: *a\n"))
+	// Keep the base small: fuzz one screen against theme, strings, fragments.
+	m := fstest.MapFS{}
+	for name, file := range base {
+		if name == "theme.yaml" || strings.HasPrefix(name, "strings/") || strings.HasPrefix(name, "fragments/") {
+			m[name] = file
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsys := fstest.MapFS{"fz.yaml": &fstest.MapFile{Data: data}}
+		for k, v := range m {
+			fsys[k] = v
+		}
+		e, _, err := Load(fsys)
+		if err != nil {
+			return
+		}
+		for _, n := range e.Screens() {
+			req := Request{Screen: n, Params: map[string]string{}, Viewer: "u1"}
+			s, _ := e.Screen(n)
+			for _, p := range s.Params {
+				req.Params[p.Name] = "x1"
+			}
+			e.Render(context.Background(), req, (&Fixture{}).Provider(), &bytes.Buffer{})
+		}
+	})
+}
+
+// FuzzCompileExpr compiles arbitrary expressions and evaluates those that
+// compile against sample data: no panic, no unbounded work.
+func FuzzCompileExpr(f *testing.F) {
+	for _, s := range []string{
+		"m.sender_id == viewer", "own ? 'a' : 'b'", "len(x.l) >= 50 ? x.l[0].seq : ''", "a ?? b ?? 'c'",
+		"1..10", "map(x.l, #)", "x.l[-1].id", "upper(trim(x.s)) + 'z'", "truncate(x.s, 3)", "by_id(x.l, 'a').id",
+		"not (1 < 2) or x in x.l", "x.s contains 'a'", "let y = 1; y", "x.s matches 'a+'", "clock(x.t)",
+		"-x.n % 0", "x?.s?.[0]", "[1,2]", "{a: 1}", "x.l[1:2]",
+	} {
+		f.Add(s)
+	}
+	data := map[string]any{
+		"l": []any{map[string]any{"id": "a", "seq": 1.0}, 2.0, "s", nil},
+		"s": " hello ", "n": 7.0, "t": "2025-01-01T10:00:00Z",
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		sc := newScope(nil)
+		for _, n := range []string{"x", "viewer", "own", "a", "b", "m"} {
+			sc.declare(n)
+		}
+		c, err := compileExpr(src, sc)
+		if err != nil {
+			return
+		}
+		st := &state{vals: []any{data, "u1", true, nil, "b", data}}
+		c.eval(st)
+	})
+}
