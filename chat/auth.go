@@ -190,7 +190,15 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Auth, error
 // Logout ends the caller's session at once: its access and refresh tokens
 // answer 401 from then on.
 func (s *Service) Logout(ctx context.Context, p Principal) error {
-	return s.store.RevokeFamily(ctx, p.Family, s.now())
+	if err := s.store.RevokeFamily(ctx, p.Family, s.now()); err != nil {
+		return err
+	}
+	// Close the session's WebSockets on every node.
+	pub := Publication{Topic: UserTopic(p.UserID), Payload: Envelope(EnvCloseFamily, p.Family, nil)}
+	if err := s.broker.Publish(ctx, pub); err != nil {
+		s.log.WarnContext(ctx, "logout not published", "err", err)
+	}
+	return nil
 }
 
 // Authenticate resolves an access token to the caller.

@@ -3,6 +3,7 @@ package chat
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -81,3 +82,29 @@ var (
 	ErrInvalidToken = &Error{Kind: KindUnauthorized, Code: "invalid_token", Message: "The token is unknown, expired or revoked."}
 	ErrTokenReused  = &Error{Kind: KindUnauthorized, Code: "token_reused", Message: "This refresh token was already used; the session has been ended."}
 )
+
+// HTTPStatus is the one table from error kinds to HTTP statuses, shared by
+// the REST surface and the WebSocket handshake.
+func HTTPStatus(k Kind) int {
+	switch k {
+	case KindInvalid:
+		return http.StatusBadRequest
+	case KindUnauthorized:
+		return http.StatusUnauthorized
+	case KindForbidden:
+		return http.StatusForbidden
+	case KindNotFound:
+		return http.StatusNotFound
+	case KindConflict:
+		return http.StatusConflict
+	case KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case KindUnsupported:
+		return http.StatusUnsupportedMediaType
+	case KindRateLimited:
+		return http.StatusTooManyRequests
+	case KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

@@ -4,17 +4,22 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Config holds a Service's dependencies and policy. Zero durations and an
 // empty region mean the defaults below.
 type Config struct {
-	Store   Store
-	Limiter Limiter
-	SMS     SMSSender
-	Images  ImageStore
-	Logger  *slog.Logger
-	Now     func() time.Time // nil: time.Now
+	Store    Store
+	Messages MessageStore
+	Broker   Broker
+	Presence Presence
+	Limiter  Limiter
+	SMS      SMSSender
+	Images   ImageStore
+	Logger   *slog.Logger
+	Now      func() time.Time // nil: time.Now
 
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
@@ -31,6 +36,12 @@ const (
 	DefaultCodeTTL    = 5 * time.Minute
 )
 
+// Cache sizes: a few MB at most, enough for the active dialogs of a node.
+const (
+	memberCacheSize = 100_000
+	typingCacheSize = 10_000
+)
+
 // Limits the Service enforces. Per-phone limits keep a number from being
 // flooded with SMS; per-IP limits keep one client from spraying many numbers.
 var (
@@ -45,7 +56,16 @@ var (
 // WebSocket gateway) authenticate the caller, decode input and hand both to
 // a Service method; every method checks what the caller may do.
 type Service struct {
-	store   Store
+	store    Store
+	msgs     MessageStore
+	broker   Broker
+	presence Presence
+	commits  *committer
+	// memberCache maps dialog ids to member ids; direct dialogs never
+	// change members, so entries never go stale.
+	memberCache *lru.Cache[int64, []int64]
+	// typing remembers the last typing event per (user, dialog).
+	typing  *lru.Cache[[2]int64, time.Time]
 	limiter Limiter
 	sms     SMSSender
 	images  ImageStore
@@ -63,6 +83,9 @@ type Service struct {
 func NewService(cfg Config) *Service {
 	s := &Service{
 		store:      cfg.Store,
+		msgs:       cfg.Messages,
+		broker:     cfg.Broker,
+		presence:   cfg.Presence,
 		limiter:    cfg.Limiter,
 		sms:        cfg.SMS,
 		images:     cfg.Images,
@@ -92,6 +115,9 @@ func NewService(cfg Config) *Service {
 	if s.codeTTL <= 0 {
 		s.codeTTL = DefaultCodeTTL
 	}
+	s.commits = newCommitter(s.msgs, s.broker, s.log)
+	s.memberCache, _ = lru.New[int64, []int64](memberCacheSize)
+	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)
 	return s
 }
 

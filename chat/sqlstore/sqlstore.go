@@ -41,7 +41,8 @@ const (
 	MySQL  Dialect = "mysql"
 )
 
-// Store keeps users, sessions, login codes, contacts and content in SQL.
+// Store keeps users, sessions, login codes, contacts, content, dialogs,
+// members and messages in SQL.
 // Every public method runs in one transaction (or is a single statement);
 // private helpers take the transaction. Driver errors are translated here,
 // at the boundary: a duplicate key is chat.ErrConflict, a missing row or
@@ -62,6 +63,9 @@ type Store struct {
 	// contact's created_at). It is informational only, never compared.
 	now func() time.Time
 
+	// sql caches statement texts that vary only in their row count.
+	sql sqlCache
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -69,6 +73,7 @@ type Store struct {
 var (
 	_ chat.Store        = (*Store)(nil)
 	_ chat.ContentStore = (*Store)(nil)
+	_ chat.MessageStore = (*Store)(nil)
 )
 
 // Open connects to the database, brings its schema up to date and returns

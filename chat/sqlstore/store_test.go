@@ -108,7 +108,7 @@ func TestMigrate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Migrate: %v", err)
 			}
-			if want := []string{"00001_accounts.sql", "00002_content.sql"}; !slices.Equal(applied, want) {
+			if want := []string{"00001_accounts.sql", "00002_content.sql", "00003_chat.sql"}; !slices.Equal(applied, want) {
 				t.Errorf("first Migrate: got %v, want %v", applied, want)
 			}
 			applied, err = Migrate(t.Context(), d.name, dsn)
@@ -225,5 +225,25 @@ func TestSQLitePragmas(t *testing.T) {
 	}
 	if _, err := s.r.ExecContext(ctx, `DELETE FROM users`); err == nil {
 		t.Errorf("write through the reader pool: got nil error, want one")
+	}
+}
+
+func TestMessageStore(t *testing.T) {
+	for _, d := range dialects() {
+		t.Run(string(d.name), func(t *testing.T) {
+			d.freshDB(t)
+			open := func(t *testing.T) chattest.MessageStoreUnderTest {
+				return openStore(t, d.name, d.freshDB(t))
+			}
+			var open2 func(t *testing.T) (chattest.MessageStoreUnderTest, chattest.MessageStoreUnderTest)
+			if d.name == MySQL {
+				// Two Stores with their own pools on one database: two nodes.
+				open2 = func(t *testing.T) (chattest.MessageStoreUnderTest, chattest.MessageStoreUnderTest) {
+					dsn := d.freshDB(t)
+					return openStore(t, d.name, dsn), openStore(t, d.name, dsn)
+				}
+			}
+			chattest.TestMessageStore(t, open, open2)
+		})
 	}
 }

@@ -110,7 +110,8 @@ func newEnv(t *testing.T, vars map[string]string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.close)
-	h, err := NewServer(Deps{Service: a.svc, Logger: log, Media: a.media.Handler(), Ready: a.ready})
+	a.start()
+	h, err := a.handler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,8 @@ func newBenchHandler(b *testing.B, vars map[string]string) http.Handler {
 		b.Fatal(err)
 	}
 	b.Cleanup(a.close)
-	h, err := NewServer(Deps{Service: a.svc, Media: a.media.Handler(), Ready: a.ready})
+	a.start()
+	h, err := a.handler(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

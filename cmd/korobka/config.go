@@ -33,6 +33,7 @@ type Config struct {
 	SMSRuAPIID     string
 	SMSRuURL       string
 	TrustedProxies []string
+	AllowedOrigins []string
 	AccessTTL      time.Duration
 	RefreshTTL     time.Duration
 	LogFormat      string
@@ -58,6 +59,7 @@ var settings = []setting{
 	{"smsru-api-id", "KOROBKA_SMSRU_API_ID", "", "sms.ru api_id (with --sms-provider smsru)"},
 	{"smsru-url", "KOROBKA_SMSRU_URL", "https://sms.ru", "sms.ru API base URL"},
 	{"trusted-proxies", "KOROBKA_TRUSTED_PROXIES", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed"},
+	{"allowed-origins", "KOROBKA_ALLOWED_ORIGINS", "", "comma-separated browser origins (https://app.example.com) allowed to open the WebSocket besides the server's own"},
 	{"access-ttl", "KOROBKA_ACCESS_TTL", chat.DefaultAccessTTL.String(), "lifetime of access tokens"},
 	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
 	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
@@ -154,6 +156,16 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 				}
 			}
 			cfg.TrustedProxies = append(cfg.TrustedProxies, s)
+		}
+	}
+	if o := get("KOROBKA_ALLOWED_ORIGINS"); o != "" {
+		for _, s := range strings.Split(o, ",") {
+			s = strings.TrimSpace(s)
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+				bad("KOROBKA_ALLOWED_ORIGINS", "%q is not an origin like https://app.example.com", s)
+				continue
+			}
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, s)
 		}
 	}
 	cfg.AccessTTL = parseDuration(get("KOROBKA_ACCESS_TTL"), "KOROBKA_ACCESS_TTL", time.Minute, 24*time.Hour, bad)

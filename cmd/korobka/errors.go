@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 
@@ -9,20 +8,6 @@ import (
 
 	"github.com/korobka/korobka/chat"
 )
-
-// statusOf is the one table from error kinds to HTTP statuses.
-var statusOf = map[chat.Kind]int{
-	chat.KindInternal:     http.StatusInternalServerError,
-	chat.KindInvalid:      http.StatusBadRequest,
-	chat.KindUnauthorized: http.StatusUnauthorized,
-	chat.KindForbidden:    http.StatusForbidden,
-	chat.KindNotFound:     http.StatusNotFound,
-	chat.KindConflict:     http.StatusConflict,
-	chat.KindTooLarge:     http.StatusRequestEntityTooLarge,
-	chat.KindUnsupported:  http.StatusUnsupportedMediaType,
-	chat.KindRateLimited:  http.StatusTooManyRequests,
-	chat.KindUnavailable:  http.StatusServiceUnavailable,
-}
 
 // errorBody is the contract's error shape.
 type errorBody struct {
@@ -38,10 +23,7 @@ type errorDetail struct {
 // logged here, once, and never sent.
 func (s *server) writeError(c *gin.Context, err error) {
 	e := chat.ErrorOf(err)
-	status, ok := statusOf[e.Kind]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := chat.HTTPStatus(e.Kind)
 	if status >= 500 {
 		s.log.ErrorContext(c.Request.Context(), "request failed",
 			"method", c.Request.Method, "route", c.FullPath(), "code", e.Code, "err", err)

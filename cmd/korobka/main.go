@@ -16,7 +16,7 @@ func main() {
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if err != errUsage {
+		if err != errUsage && err != errLint {
 			fmt.Fprintln(os.Stderr, "korobka:", err)
 		}
 		os.Exit(1)

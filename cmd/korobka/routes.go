@@ -29,6 +29,24 @@ func (s *server) routes(e *gin.Engine) {
 	authed.GET("/users/:id", s.wrap(s.handleUser))
 	authed.POST("/contacts/sync", s.wrap(s.handleSyncContacts))
 	authed.GET("/contacts", s.wrap(s.handleContacts))
+	authed.POST("/dialogs", s.wrap(s.handleOpenDialog))
+	authed.GET("/dialogs", s.wrap(s.handleDialogs))
+	authed.GET("/dialogs/:id", s.wrap(s.handleDialog))
+	authed.GET("/dialogs/:id/messages", s.wrap(s.handleHistory))
+	authed.POST("/dialogs/:id/messages", s.wrap(s.handleSend))
+	authed.PATCH("/dialogs/:id/messages/:seq", s.wrap(s.handleEdit))
+	authed.DELETE("/dialogs/:id/messages/:seq", s.wrap(s.handleDelete))
+	authed.POST("/dialogs/:id/read", s.wrap(s.handleRead))
+
+	if s.screens != nil {
+		v1.GET("/screens/:name", s.wrap(s.handleScreen))
+	}
+
+	// The WebSocket authenticates itself before upgrading (it also takes
+	// ?access_token=, which browsers need).
+	if s.ws != nil {
+		v1.GET("/ws", gin.WrapH(s.ws))
+	}
 }
 
 // noStore keeps API answers, which carry tokens and private data, out of

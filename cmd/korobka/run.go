@@ -15,6 +15,10 @@ const usage = `korobka: a boxed messenger backend.
 Usage:
   korobka serve   [flags]   run the server (embedded SQLite + memory when no DSN/URL is set)
   korobka migrate [flags]   apply database migrations and exit
+  korobka lint [dir]        check screens, theme, strings, content and fixtures
+  korobka render NAME --data fixture.json [--lang ru] [--theme dark]
+                            print a screen's layout for fixture data
+  korobka bench [flags]     load-test a running server on loopback
   korobka help              show this text
 
 Every flag has an environment variable (see README.md); "korobka serve -h"
@@ -42,6 +46,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return migrate(ctx, cfg, stdout)
+	case "lint":
+		return lintCmd(rest, getenv, stdout, stderr)
+	case "render":
+		return renderCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

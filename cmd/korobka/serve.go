@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -20,29 +22,33 @@ import (
 	"github.com/korobka/korobka/chat/redis"
 	"github.com/korobka/korobka/chat/sms"
 	"github.com/korobka/korobka/chat/sqlstore"
+	"github.com/korobka/korobka/chat/ws"
+	"github.com/korobka/korobka/renderer"
+	"github.com/korobka/korobka/schemas"
+	"github.com/korobka/korobka/screens"
 )
 
 // shutdownGrace bounds how long in-flight requests may finish after a
 // signal.
 const shutdownGrace = 15 * time.Second
 
+// presenceTTL is how long a node's presence entries outlive it after a
+// crash; nodes refresh theirs well within it.
+const presenceTTL = 90 * time.Second
+
 // serve runs the server until ctx ends, then shuts down in order: stop
-// accepting, let requests finish, close the dependencies.
+// accepting, close the WebSockets, let requests finish, commit what is
+// queued, close the dependencies.
 func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
-	app, err := openApp(ctx, cfg, log)
+	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer app.close()
+	defer a.close()
+	a.start()
 
-	h, err := NewServer(Deps{
-		Service:        app.svc,
-		Logger:         log,
-		Media:          app.media.Handler(),
-		Ready:          app.ready,
-		TrustedProxies: cfg.TrustedProxies,
-	})
+	h, err := a.handler(cfg)
 	if err != nil {
 		return err
 	}
@@ -56,7 +62,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("KOROBKA_ADDR: %w", err)
 	}
-	log.Info("korobka listening", "addr", ln.Addr().String(), "storage", app.storage, "limits", app.limits,
+	log.Info("korobka listening", "addr", ln.Addr().String(), "storage", a.storage, "bus", a.bus,
 		"sms", cfg.SMSProvider, "test_phones", cfg.TestPhones.Len())
 
 	errc := make(chan error, 1)
@@ -69,7 +75,13 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	// http.Server.Shutdown does not track hijacked connections: close the
+	// WebSockets alongside it.
+	var wg sync.WaitGroup
+	wg.Go(func() { a.gateway.Shutdown(sctx) })
+	err = srv.Shutdown(sctx)
+	wg.Wait()
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
@@ -80,20 +92,32 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 
 // app is the set of dependencies the server runs on, built from Config.
 type app struct {
-	svc     *chat.Service
-	store   *sqlstore.Store
-	media   *media.Store
-	redis   goredis.UniversalClient // nil in the embedded mode
-	ready   map[string]func(context.Context) error
-	storage string
-	limits  string
-	closers []func() error
+	log      *slog.Logger
+	svc      *chat.Service
+	store    *sqlstore.Store
+	media    *media.Store
+	redis    goredis.UniversalClient // nil in the embedded mode
+	broker   chat.Broker
+	gateway  *ws.Gateway
+	screens  Screens
+	ready    map[string]func(context.Context) error
+	storage  string
+	bus      string
+	loops    []func(context.Context) error // run by start until close
+	stop     context.CancelFunc
+	running  sync.WaitGroup
+	closers  []func() error
+	closeMu  sync.Mutex
+	isClosed bool
 }
 
 // openApp builds the dependencies: SQLite or MySQL, memory or Redis, log or
 // SMS provider. Each piece switches to production independently.
 func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
-	a := &app{ready: map[string]func(context.Context) error{}}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &app{log: log, ready: map[string]func(context.Context) error{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -118,7 +142,10 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	a.closers = append(a.closers, store.Close)
 	a.ready["database"] = store.Ping
 
-	var limiter chat.Limiter
+	var (
+		limiter  chat.Limiter
+		presence chat.Presence
+	)
 	if cfg.RedisURL != "" {
 		client, err := redis.Open(ctx, cfg.RedisURL)
 		if err != nil {
@@ -128,10 +155,32 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		a.closers = append(a.closers, client.Close)
 		a.ready["redis"] = func(ctx context.Context) error { return client.Ping(ctx).Err() }
 		limiter = redis.NewLimiter(client, cfg.RedisPrefix+"rl:")
-		a.limits = "redis"
+		rb := redis.NewBroker(client, redis.BrokerConfig{
+			Prefix: cfg.RedisPrefix + "bus:",
+			Logger: log,
+			// Publications were lost while Redis was away: make every
+			// client reconnect and sync.
+			OnReset: func() {
+				if a.gateway != nil {
+					a.gateway.Reset()
+				}
+			},
+		})
+		a.broker = rb
+		rp := redis.NewPresence(client, cfg.RedisPrefix, chat.FormatID(chat.NewID()), presenceTTL)
+		a.loops = append(a.loops, rp.Run)
+		presence = rp
+		a.bus = "redis"
 	} else {
 		limiter = memory.NewLimiter(nil)
-		a.limits = "memory"
+		a.broker = memory.NewBroker()
+		presence = memory.NewPresence()
+		a.bus = "memory"
+	}
+	a.closers = append(a.closers, a.broker.Close)
+
+	if err := a.openScreens(ctx, cfg); err != nil {
+		return nil, err
 	}
 
 	ms, err := media.NewStore(filepath.Join(cfg.Data, "media"), media.Limits{})
@@ -147,6 +196,9 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 
 	a.svc = chat.NewService(chat.Config{
 		Store:      store,
+		Messages:   store,
+		Broker:     a.broker,
+		Presence:   presence,
 		Limiter:    limiter,
 		SMS:        sender,
 		Images:     ms,
@@ -156,17 +208,102 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		AccessTTL:  cfg.AccessTTL,
 		RefreshTTL: cfg.RefreshTTL,
 	})
+	a.loops = append(a.loops, a.svc.Run)
+	a.gateway = ws.New(a.svc, a.broker, ws.Config{Logger: log, AllowedOrigins: cfg.AllowedOrigins})
 	ok = true
 	return a, nil
 }
 
-// close releases the dependencies in reverse order of opening. It is safe
-// to call more than once.
-func (a *app) close() {
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		a.closers[i]()
+// openScreens loads the screens (embedded, or a watched folder) and seeds
+// the content collections they read from on first start.
+func (a *app) openScreens(ctx context.Context, cfg Config) error {
+	if cfg.Screens != "" {
+		w, diags, err := renderer.NewWatcher(cfg.Screens, a.log)
+		if err != nil {
+			for _, d := range diags {
+				a.log.Error("screen lint", "at", d.String())
+			}
+			return fmt.Errorf("KOROBKA_SCREENS: %w", err)
+		}
+		a.screens = w
+		a.loops = append(a.loops, w.Run)
+	} else {
+		e, _, err := renderer.Load(screens.FS)
+		if err != nil {
+			return fmt.Errorf("embedded screens: %w", err)
+		}
+		a.screens = fixedScreens{e}
 	}
-	a.closers = nil
+	seeds, err := renderer.LoadContentSeeds(screens.FS, schemas.FS)
+	if err != nil {
+		return fmt.Errorf("content seeds: %w", err)
+	}
+	for name, docs := range seeds {
+		rows := make([]chat.ContentDoc, len(docs))
+		for i, d := range docs {
+			data, err := json.Marshal(d.Data)
+			if err != nil {
+				return err
+			}
+			rows[i] = chat.ContentDoc{Collection: name, ID: d.ID, Position: d.Position, Published: d.Published, Data: data}
+		}
+		if _, err := a.store.SeedContent(ctx, name, rows); err != nil {
+			return fmt.Errorf("seed content %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// start runs the background loops (the message writer, the Redis
+// subscriber and presence refresher) until close.
+func (a *app) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	for _, loop := range a.loops {
+		a.running.Go(func() {
+			if err := loop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("background loop failed", "err", err)
+			}
+		})
+	}
+}
+
+// handler is the HTTP surface over the app.
+func (a *app) handler(cfg Config) (http.Handler, error) {
+	return NewServer(Deps{
+		Service:        a.svc,
+		Logger:         a.log,
+		Media:          a.media.Handler(),
+		WebSocket:      a.gateway,
+		Screens:        a.screens,
+		Content:        a.store,
+		Ready:          a.ready,
+		TrustedProxies: cfg.TrustedProxies,
+	})
+}
+
+// close stops the loops (the writer commits what is queued first), then
+// releases the dependencies in reverse order of opening. It is safe to call
+// more than once.
+func (a *app) close() {
+	a.closeMu.Lock()
+	defer a.closeMu.Unlock()
+	if a.isClosed {
+		return
+	}
+	a.isClosed = true
+	if a.gateway != nil {
+		a.gateway.Close()
+	}
+	if a.stop != nil {
+		a.stop()
+		a.running.Wait()
+	}
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			a.log.Warn("close failed", "err", err)
+		}
+	}
 }
 
 // migrate applies the migrations of the configured database and exits.

@@ -21,7 +21,10 @@ import (
 type Deps struct {
 	Service        *chat.Service
 	Logger         *slog.Logger
-	Media          http.Handler // serves /media/ (prefix stripped)
+	Media          http.Handler // serves /media/
+	WebSocket      http.Handler // serves /v1/ws
+	Screens        Screens
+	Content        chat.ContentStore
 	Ready          map[string]func(context.Context) error
 	Registry       *prometheus.Registry // nil: a fresh one
 	TrustedProxies []string
@@ -32,6 +35,9 @@ type server struct {
 	svc     *chat.Service
 	log     *slog.Logger
 	media   http.Handler
+	ws      http.Handler
+	screens Screens
+	content chat.ContentStore
 	ready   map[string]func(context.Context) error
 	metrics *httpMetrics
 	reg     *prometheus.Registry
@@ -57,7 +63,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ready: d.Ready, metrics: m, reg: reg}
+	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
+		screens: d.Screens, content: d.Content, ready: d.Ready, metrics: m, reg: reg}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

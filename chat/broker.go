@@ -1,0 +1,82 @@
+package chat
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"strconv"
+)
+
+// Publication is one payload for one topic.
+type Publication struct {
+	Topic   string
+	Payload []byte
+}
+
+// Broker carries events between nodes: every node that subscribed to a
+// topic receives what any node publishes to it. Delivery is best effort and
+// in order per publisher; the database, not the broker, is the source of
+// truth, and clients that miss events resume with sync. The memory Broker
+// serves one node; the Redis Broker many. Both pass chattest.TestBroker.
+type Broker interface {
+	// Publish sends each publication to its topic's subscribers on every
+	// node, in order. Implementations pipeline the batch.
+	Publish(ctx context.Context, pubs ...Publication) error
+	// Subscribe makes this node receive topic's publications in h,
+	// replacing any earlier handler of the topic. h may run concurrently
+	// with other handlers and must not block. h may keep the payload:
+	// publishers never modify a payload after Publish.
+	Subscribe(ctx context.Context, topic string, h func(payload []byte)) error
+	// Unsubscribe stops delivery of topic to this node.
+	Unsubscribe(ctx context.Context, topic string) error
+	Close() error
+}
+
+// Presence tracks which users hold a live connection on any node. The
+// gateway reports a user's first and last connection on its node; the
+// answers say whether that changed the user's state across all nodes.
+type Presence interface {
+	// Connect records that this node holds a connection of userID and
+	// reports whether the user was offline everywhere before.
+	Connect(ctx context.Context, userID int64) (cameOnline bool, err error)
+	// Disconnect records that this node holds no connection of userID any
+	// more and reports whether the user is now offline everywhere.
+	Disconnect(ctx context.Context, userID int64) (wentOffline bool, err error)
+	// Online reports which of the users are connected somewhere.
+	Online(ctx context.Context, userIDs []int64) (map[int64]bool, error)
+}
+
+// UserTopic is the broker topic of everything addressed to one user: the
+// gateway of every node holding a connection of the user subscribes to it.
+func UserTopic(userID int64) string { return "u:" + strconv.FormatInt(userID, 10) }
+
+// Envelope kinds, the first byte of every payload on a user topic.
+const (
+	// EnvFrame carries a frame for the user's connections, except the
+	// connection whose id is in the header (the sender's own device, which
+	// gets a reply instead); 0 skips none.
+	EnvFrame byte = 1
+	// EnvCloseFamily closes the user's connections of the session family
+	// in the header (logout).
+	EnvCloseFamily byte = 2
+)
+
+// envelopeHeader is the kind byte and a big-endian int64.
+const envelopeHeader = 9
+
+// Envelope wraps a frame for a user topic.
+func Envelope(kind byte, id int64, frame []byte) []byte {
+	b := make([]byte, envelopeHeader+len(frame))
+	b[0] = kind
+	binary.BigEndian.PutUint64(b[1:9], uint64(id))
+	copy(b[envelopeHeader:], frame)
+	return b
+}
+
+// OpenEnvelope splits a user-topic payload.
+func OpenEnvelope(p []byte) (kind byte, id int64, frame []byte, err error) {
+	if len(p) < envelopeHeader {
+		return 0, 0, nil, errors.New("chat: short envelope")
+	}
+	return p[0], int64(binary.BigEndian.Uint64(p[1:9])), p[envelopeHeader:], nil
+}

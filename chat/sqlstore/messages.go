@@ -1,0 +1,604 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/korobka/korobka/chat"
+)
+
+// maxClientID is the longest client_id the schema keeps (VARCHAR(64)).
+const maxClientID = 64
+
+// Rows per statement in Commit. A message takes 7 placeholders, a dialog
+// update 7, a member upsert 5: 500 rows stay far below SQLite's 32,766 and
+// MySQL's 65,535 placeholders while a batch of hundreds is one statement.
+const commitChunk = 500
+
+// dupRetries is how many times Commit runs a batch whose insert lost a
+// race on (sender_id, client_id) to a concurrent transaction. The rerun
+// finds the winner's row and reports it as a duplicate, so one rerun is
+// normally enough.
+const dupRetries = 5
+
+const messageCols = `dialog_id, seq, sender_id, client_id, text, attachments, created_at, edited_at, deleted_at`
+
+func scanMessage(row interface{ Scan(...any) error }) (chat.Message, error) {
+	var m chat.Message
+	var att []byte
+	err := row.Scan(&m.DialogID, &m.Seq, &m.SenderID, &m.ClientID, &m.Text, &att,
+		timeCol{&m.CreatedAt}, timeCol{&m.EditedAt}, timeCol{&m.DeletedAt})
+	m.Attachments = attachments(att)
+	return m, err
+}
+
+func collectMessages(rows *sql.Rows, err error) ([]chat.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	msgs := []chat.Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
+
+// nullJSON is an attachments value to store: NULL for none, a string
+// otherwise (SQLite's STRICT TEXT column refuses a BLOB).
+func nullJSON(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// ---- reads ----
+
+// Messages reads backwards from before along the primary key and returns
+// the page in ascending order.
+func (s *Store) Messages(ctx context.Context, dialogID, before int64, limit int) ([]chat.Message, error) {
+	if limit <= 0 {
+		return []chat.Message{}, nil
+	}
+	q := `SELECT ` + messageCols + ` FROM messages WHERE dialog_id = ?`
+	args := []any{dialogID}
+	if before > 0 {
+		q += ` AND seq < ?`
+		args = append(args, before)
+	}
+	args = append(args, limit)
+	msgs, err := collectMessages(s.r.QueryContext(ctx, q+` ORDER BY seq DESC LIMIT ?`, args...))
+	if err != nil {
+		return nil, s.fail("messages", err)
+	}
+	slices.Reverse(msgs)
+	return msgs, nil
+}
+
+// MessagesAfter reads forwards from after along the primary key.
+func (s *Store) MessagesAfter(ctx context.Context, dialogID, after int64, limit int) ([]chat.Message, error) {
+	if limit <= 0 {
+		return []chat.Message{}, nil
+	}
+	msgs, err := collectMessages(s.r.QueryContext(ctx,
+		`SELECT `+messageCols+` FROM messages WHERE dialog_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		dialogID, after, limit))
+	if err != nil {
+		return nil, s.fail("messages after", err)
+	}
+	return msgs, nil
+}
+
+// ---- edits ----
+
+// EditMessage changes the text of a live message of senderID's. Another
+// sender's message is reported as not found, like a missing one, so that
+// the answer does not tell the two apart.
+func (s *Store) EditMessage(ctx context.Context, dialogID, seq, senderID int64, text string, now time.Time) (chat.Message, error) {
+	var m chat.Message
+	err := s.write(ctx, "edit message", func(tx *sql.Tx) error {
+		var err error
+		if m, err = s.ownMessage(ctx, tx, dialogID, seq, senderID); err != nil {
+			return err
+		}
+		if !m.DeletedAt.IsZero() {
+			return chat.ErrNotFound
+		}
+		m.Text, m.EditedAt = text, now.UTC().Truncate(time.Microsecond)
+		_, err = tx.ExecContext(ctx, `UPDATE messages SET text = ?, edited_at = ? WHERE dialog_id = ? AND seq = ?`,
+			text, s.ts(now), dialogID, seq)
+		return err
+	})
+	return m, err
+}
+
+// DeleteMessage empties a message of senderID's and stamps deleted_at; the
+// row and its seq stay, so histories keep no holes. A message deleted
+// before is returned as it is.
+func (s *Store) DeleteMessage(ctx context.Context, dialogID, seq, senderID int64, now time.Time) (chat.Message, error) {
+	var m chat.Message
+	err := s.write(ctx, "delete message", func(tx *sql.Tx) error {
+		var err error
+		if m, err = s.ownMessage(ctx, tx, dialogID, seq, senderID); err != nil || !m.DeletedAt.IsZero() {
+			return err
+		}
+		m.Text, m.Attachments, m.DeletedAt = "", nil, now.UTC().Truncate(time.Microsecond)
+		_, err = tx.ExecContext(ctx,
+			`UPDATE messages SET text = '', attachments = NULL, deleted_at = ? WHERE dialog_id = ? AND seq = ?`,
+			s.ts(now), dialogID, seq)
+		return err
+	})
+	return m, err
+}
+
+// ownMessage reads a message under a row lock, or chat.ErrNotFound when it
+// is missing or someone else's.
+func (s *Store) ownMessage(ctx context.Context, tx *sql.Tx, dialogID, seq, senderID int64) (chat.Message, error) {
+	m, err := scanMessage(tx.QueryRowContext(ctx,
+		`SELECT `+messageCols+` FROM messages WHERE dialog_id = ? AND seq = ?`+s.forUpdate(), dialogID, seq))
+	if err != nil {
+		return chat.Message{}, err
+	}
+	if m.SenderID != senderID {
+		return chat.Message{}, chat.ErrNotFound
+	}
+	return m, nil
+}
+
+// ---- commit ----
+
+type clientKey struct {
+	sender int64
+	client string
+}
+
+type memberKey struct{ dialog, user int64 }
+
+// dialogState is a locked dialog as Commit changes it.
+type dialogState struct {
+	kind          string
+	createdBy     int64
+	lastSeq       int64
+	createdAt     time.Time
+	lastMessageAt time.Time
+	appended      bool
+}
+
+// watermarks are a member's delivered and read seqs.
+type watermarks struct{ delivered, read int64 }
+
+// committed is what one run of a batch produced; Commit copies it into the
+// batch only once the transaction has committed.
+type committed struct {
+	msgs     []chat.Message
+	dup      []bool
+	receipts []chat.Member
+	changed  []bool
+}
+
+// Commit writes a batch in one transaction of a handful of statements,
+// however many appends and receipts it carries:
+//
+//  1. lock every dialog the batch touches, in id order (so that two nodes'
+//     batches cannot deadlock on them), reading their last_seq;
+//  2. look up the batch's (sender_id, client_id) keys that already exist;
+//  3. insert the new messages with their seqs, many rows per statement;
+//  4. write each appended dialog's last_seq and times in one statement;
+//  5. lock the member rows of the senders and of the receipts, compute the
+//     new watermarks in Go and upsert the ones that moved in one statement.
+//
+// On MySQL a concurrent batch may insert one of our keys between steps 2
+// and 3; our insert then fails on the unique key and the batch is run
+// again, finding that row as a duplicate.
+//
+// A batch with an append to a missing dialog, or an empty or overlong
+// ClientID, fails as a whole (chat.ErrNotFound, invalid_client_id): the
+// caller checks these before batching. A receipt for a missing dialog or
+// member is no error; it reports a zero Result and Changed false.
+func (s *Store) Commit(ctx context.Context, b *chat.Batch) error {
+	if len(b.Appends) == 0 && len(b.Receipts) == 0 {
+		return nil
+	}
+	for i := range b.Appends {
+		if id := b.Appends[i].Msg.ClientID; id == "" || len(id) > maxClientID {
+			return s.fail("commit", chat.Errorf(chat.KindInvalid, "invalid_client_id",
+				"A client_id is 1 to %d bytes.", maxClientID))
+		}
+	}
+	var res committed
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.write(ctx, "commit", func(tx *sql.Tx) error {
+			var err error
+			res, err = s.commit(ctx, tx, b)
+			return err
+		})
+		if err == nil || attempt == dupRetries || !errors.Is(err, chat.ErrConflict) {
+			break
+		}
+		s.logger.DebugContext(ctx, "sqlstore: commit lost a client_id race, retrying", "attempt", attempt)
+	}
+	if err != nil {
+		return err
+	}
+	for i := range b.Appends {
+		b.Appends[i].Msg, b.Appends[i].Dup = res.msgs[i], res.dup[i]
+	}
+	for i := range b.Receipts {
+		b.Receipts[i].Result, b.Receipts[i].Changed = res.receipts[i], res.changed[i]
+	}
+	return nil
+}
+
+func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch) (committed, error) {
+	n := len(b.Appends)
+	res := committed{
+		msgs:     make([]chat.Message, n),
+		dup:      make([]bool, n),
+		receipts: make([]chat.Member, len(b.Receipts)),
+		changed:  make([]bool, len(b.Receipts)),
+	}
+	now := s.now()
+
+	// Normalise the new messages and find the repeats within the batch:
+	// dupOf[i] is the index of the first append with i's key, or -1.
+	dupOf := make([]int, n)
+	first := make(map[clientKey]int, n)
+	keys := make([]clientKey, 0, n)
+	dialogIDs := make([]int64, 0, n+len(b.Receipts))
+	for i := range b.Appends {
+		m := b.Appends[i].Msg
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = now
+		}
+		m.CreatedAt = m.CreatedAt.UTC().Truncate(time.Microsecond)
+		m.Seq, m.EditedAt, m.DeletedAt = 0, time.Time{}, time.Time{}
+		m.Attachments = attachments(m.Attachments)
+		res.msgs[i] = m
+		k := clientKey{m.SenderID, m.ClientID}
+		if j, ok := first[k]; ok {
+			dupOf[i] = j
+			continue
+		}
+		dupOf[i] = -1
+		first[k] = i
+		keys = append(keys, k)
+		dialogIDs = append(dialogIDs, m.DialogID)
+	}
+	for _, r := range b.Receipts {
+		dialogIDs = append(dialogIDs, r.DialogID)
+	}
+	slices.Sort(dialogIDs)
+	dialogIDs = slices.Compact(dialogIDs)
+
+	dialogs, err := s.lockDialogs(ctx, tx, dialogIDs)
+	if err != nil {
+		return res, err
+	}
+	existing, err := s.existingMessages(ctx, tx, keys)
+	if err != nil {
+		return res, err
+	}
+
+	// Assign seqs in batch order and note each sender's newest message.
+	marks := make(map[memberKey]watermarks, n+len(b.Receipts))
+	fresh := make([]int, 0, n)
+	for i := range res.msgs {
+		if dupOf[i] >= 0 {
+			continue
+		}
+		m := &res.msgs[i]
+		if old, ok := existing[clientKey{m.SenderID, m.ClientID}]; ok {
+			*m, res.dup[i] = old, true
+			continue
+		}
+		d := dialogs[m.DialogID]
+		if d == nil {
+			return res, wrapChat(chat.ErrNotFound, errNoDialog)
+		}
+		d.lastSeq++
+		d.appended = true
+		d.lastMessageAt = m.CreatedAt
+		m.Seq = d.lastSeq
+		marks[memberKey{m.DialogID, m.SenderID}] = watermarks{m.Seq, m.Seq}
+		fresh = append(fresh, i)
+	}
+	for i, j := range dupOf {
+		if j >= 0 {
+			res.msgs[i], res.dup[i] = res.msgs[j], true
+		}
+	}
+	if err := s.insertMessages(ctx, tx, res.msgs, fresh); err != nil {
+		return res, err
+	}
+	if err := s.updateDialogs(ctx, tx, dialogIDs, dialogs); err != nil {
+		return res, err
+	}
+
+	// Receipts for the same member coalesce into one target.
+	for _, r := range b.Receipts {
+		k := memberKey{r.DialogID, r.UserID}
+		w := marks[k]
+		marks[k] = watermarks{max(w.delivered, r.Delivered), max(w.read, r.Read)}
+	}
+	members, err := s.lockMembers(ctx, tx, marks)
+	if err != nil {
+		return res, err
+	}
+	moved := make([]chat.Member, 0, len(members))
+	after := make(map[memberKey]chat.Member, len(members))
+	changed := make(map[memberKey]bool, len(members))
+	for _, m := range members {
+		k := memberKey{m.DialogID, m.UserID}
+		d := dialogs[m.DialogID]
+		if d == nil {
+			continue // cannot happen: a member's dialog exists and is locked
+		}
+		want, limit := marks[k], d.lastSeq
+		next := m
+		next.ReadSeq = max(m.ReadSeq, min(want.read, limit))
+		next.DeliveredSeq = max(m.DeliveredSeq, min(want.delivered, limit), next.ReadSeq)
+		after[k] = next
+		if next != m {
+			changed[k] = true
+			moved = append(moved, next)
+		}
+	}
+	if err := s.upsertWatermarks(ctx, tx, moved); err != nil {
+		return res, err
+	}
+	for i, r := range b.Receipts {
+		k := memberKey{r.DialogID, r.UserID}
+		if m, ok := after[k]; ok {
+			res.receipts[i], res.changed[i] = m, changed[k]
+		} else {
+			res.receipts[i] = chat.Member{DialogID: r.DialogID, UserID: r.UserID}
+		}
+	}
+	return res, nil
+}
+
+// lockDialogs reads and locks the dialogs with the sorted ids. InnoDB
+// takes the row locks in index order, so every batch locks in id order.
+func (s *Store) lockDialogs(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]*dialogState, error) {
+	dialogs := make(map[int64]*dialogState, len(ids))
+	for chunk := range slices.Chunk(ids, commitChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, s.sql.get("lockDialogs", len(chunk), func(n int) string {
+			return `SELECT id, kind, created_by, last_seq, created_at, last_message_at FROM dialogs WHERE id IN (` +
+				placeholders(n) + `) ORDER BY id` + s.forUpdate()
+		}), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			d := &dialogState{}
+			if err := rows.Scan(&id, &d.kind, &d.createdBy, &d.lastSeq, timeCol{&d.createdAt}, timeCol{&d.lastMessageAt}); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			dialogs[id] = d
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return dialogs, nil
+}
+
+// existingMessages finds the stored messages with any of the keys, grouped
+// by sender so that each sender is one index range:
+// (sender_id = ? AND client_id IN (...)) OR ...
+func (s *Store) existingMessages(ctx context.Context, tx *sql.Tx, keys []clientKey) (map[clientKey]chat.Message, error) {
+	found := map[clientKey]chat.Message{}
+	if len(keys) == 0 {
+		return found, nil
+	}
+	keys = slices.Clone(keys)
+	slices.SortFunc(keys, func(a, b clientKey) int {
+		return cmp.Or(cmp.Compare(a.sender, b.sender), strings.Compare(a.client, b.client))
+	})
+	for chunk := range slices.Chunk(keys, commitChunk) {
+		var q strings.Builder
+		q.WriteString(`SELECT ` + messageCols + ` FROM messages WHERE `)
+		args := make([]any, 0, 2*len(chunk))
+		for i := 0; i < len(chunk); {
+			j := i + 1
+			for j < len(chunk) && chunk[j].sender == chunk[i].sender {
+				j++
+			}
+			if i > 0 {
+				q.WriteString(` OR `)
+			}
+			q.WriteString(`(sender_id = ? AND client_id IN (`)
+			q.WriteString(placeholders(j - i))
+			q.WriteString(`))`)
+			args = append(args, chunk[i].sender)
+			for _, k := range chunk[i:j] {
+				args = append(args, k.client)
+			}
+			i = j
+		}
+		msgs, err := collectMessages(tx.QueryContext(ctx, q.String(), args...))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			found[clientKey{m.SenderID, m.ClientID}] = m
+		}
+	}
+	return found, nil
+}
+
+// insertMessages stores msgs[i] for each i in fresh, many rows per
+// statement.
+func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, msgs []chat.Message, fresh []int) error {
+	for chunk := range slices.Chunk(fresh, commitChunk) {
+		args := make([]any, 0, 7*len(chunk))
+		for _, i := range chunk {
+			m := &msgs[i]
+			args = append(args, m.DialogID, m.Seq, m.SenderID, m.ClientID, m.Text, nullJSON(m.Attachments), s.ts(m.CreatedAt))
+		}
+		q := s.sql.get("insertMessages", len(chunk), func(n int) string {
+			return `INSERT INTO messages (dialog_id, seq, sender_id, client_id, text, attachments, created_at) VALUES ` +
+				tuples(n, "(?, ?, ?, ?, ?, ?, ?)")
+		})
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateDialogs writes the new last_seq and times of the appended dialogs,
+// many rows per statement, with the upsert upsertWatermarks uses: every
+// row exists and is locked, so only the update branch runs, and the insert
+// values are the row's own. (A CASE id WHEN ... UPDATE costs dialogs
+// squared comparisons: a quarter of a 500-message batch's time on SQLite.)
+func (s *Store) updateDialogs(ctx context.Context, tx *sql.Tx, ids []int64, dialogs map[int64]*dialogState) error {
+	touched := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if d := dialogs[id]; d != nil && d.appended {
+			touched = append(touched, id)
+		}
+	}
+	for chunk := range slices.Chunk(touched, commitChunk) {
+		args := make([]any, 0, 7*len(chunk))
+		for _, id := range chunk {
+			d := dialogs[id]
+			updated := chat.Dialog{CreatedAt: d.createdAt, LastMessageAt: d.lastMessageAt}.UpdatedAt()
+			args = append(args, id, d.kind, d.createdBy, d.lastSeq, s.ts(d.lastMessageAt), s.ts(d.createdAt), s.ts(updated))
+		}
+		q := s.sql.get("updateDialogs", len(chunk), func(n int) string {
+			q := `INSERT INTO dialogs (id, kind, created_by, last_seq, last_message_at, created_at, updated_at) VALUES ` +
+				tuples(n, "(?, ?, ?, ?, ?, ?, ?)")
+			if s.dialect == MySQL {
+				return q + ` ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq), last_message_at = VALUES(last_message_at), updated_at = VALUES(updated_at)`
+			}
+			return q + ` ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_message_at = excluded.last_message_at, updated_at = excluded.updated_at`
+		})
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockMembers reads and locks the member rows of the keys, grouped by
+// dialog: (dialog_id = ? AND user_id IN (...)) OR ...; keys that are no
+// member are left out.
+func (s *Store) lockMembers(ctx context.Context, tx *sql.Tx, marks map[memberKey]watermarks) ([]chat.Member, error) {
+	keys := make([]memberKey, 0, len(marks))
+	for k := range marks {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b memberKey) int {
+		return cmp.Or(cmp.Compare(a.dialog, b.dialog), cmp.Compare(a.user, b.user))
+	})
+	members := make([]chat.Member, 0, len(keys))
+	for chunk := range slices.Chunk(keys, commitChunk) {
+		var q strings.Builder
+		q.WriteString(`SELECT ` + memberCols + ` FROM members WHERE `)
+		args := make([]any, 0, 2*len(chunk))
+		for i := 0; i < len(chunk); {
+			j := i + 1
+			for j < len(chunk) && chunk[j].dialog == chunk[i].dialog {
+				j++
+			}
+			if i > 0 {
+				q.WriteString(` OR `)
+			}
+			q.WriteString(`(dialog_id = ? AND user_id IN (`)
+			q.WriteString(placeholders(j - i))
+			q.WriteString(`))`)
+			args = append(args, chunk[i].dialog)
+			for _, k := range chunk[i:j] {
+				args = append(args, k.user)
+			}
+			i = j
+		}
+		q.WriteString(s.forUpdate())
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			m, err := scanMember(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			members = append(members, m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return members, nil
+}
+
+// upsertWatermarks writes members' watermarks, many rows per statement.
+// Every row exists and is locked (lockMembers read it), so the upsert
+// always takes its update branch; it is used because it is the one
+// multi-row UPDATE both dialects have.
+func (s *Store) upsertWatermarks(ctx context.Context, tx *sql.Tx, members []chat.Member) error {
+	for chunk := range slices.Chunk(members, commitChunk) {
+		args := make([]any, 0, 5*len(chunk))
+		for _, m := range chunk {
+			args = append(args, m.DialogID, m.UserID, m.DeliveredSeq, m.ReadSeq, s.ts(m.JoinedAt))
+		}
+		q := s.sql.get("upsertWatermarks", len(chunk), func(n int) string {
+			q := `INSERT INTO members (dialog_id, user_id, delivered_seq, read_seq, joined_at) VALUES ` +
+				tuples(n, "(?, ?, ?, ?, ?)")
+			if s.dialect == MySQL {
+				return q + ` ON DUPLICATE KEY UPDATE delivered_seq = VALUES(delivered_seq), read_seq = VALUES(read_seq)`
+			}
+			return q + ` ON CONFLICT (dialog_id, user_id) DO UPDATE SET delivered_seq = excluded.delivered_seq, read_seq = excluded.read_seq`
+		})
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tuples returns n copies of row joined by ", ".
+func tuples(n int, row string) string {
+	return strings.Repeat(row+", ", n-1) + row
+}
+
+// sqlCache keeps the text of statements whose shape depends only on a row
+// count, so a busy Commit does not rebuild them for every batch.
+type sqlCache struct{ m sync.Map }
+
+type sqlKey struct {
+	name string
+	n    int
+}
+
+func (c *sqlCache) get(name string, n int, build func(n int) string) string {
+	k := sqlKey{name, n}
+	if q, ok := c.m.Load(k); ok {
+		return q.(string)
+	}
+	q := build(n)
+	c.m.Store(k, q)
+	return q
+}

@@ -1,0 +1,547 @@
+// Package ws is the WebSocket gateway of the shell contract: it
+// authenticates GET /v1/ws before upgrading, keeps a hub of the live
+// connections of this node, subscribes to the broker topic of every user it
+// holds, and turns client frames into chat service calls.
+//
+// Each connection has exactly one reader goroutine (which also handles the
+// client's requests, in order) and one writer goroutine (which owns every
+// data write), as gorilla/websocket requires. Events from the broker are
+// queued on a bounded outbox without ever blocking the broker; a connection
+// whose outbox overflows is closed and the client resumes with sync.
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/korobka/korobka/chat"
+)
+
+// Service is what the gateway needs from the chat service; *chat.Service
+// implements it. It is declared here, by its consumer, so tests can drive
+// the gateway with a fake and the service does not know about WebSockets.
+type Service interface {
+	Authenticate(ctx context.Context, accessToken string) (chat.Principal, error)
+	// Send stores a message; origin is the sending connection's id so the
+	// message event skips it (that device gets the reply).
+	Send(ctx context.Context, p chat.Principal, origin int64, req chat.SendRequest) (chat.MessageView, error)
+	MarkDelivered(ctx context.Context, p chat.Principal, dialogID, seq int64) error
+	MarkRead(ctx context.Context, p chat.Principal, dialogID, seq int64) error
+	Typing(ctx context.Context, p chat.Principal, dialogID int64) error
+	Sync(ctx context.Context, p chat.Principal, have map[int64]int64) (chat.SyncResult, error)
+	// Connected and Disconnected report a user's first and last connection
+	// on this node (presence).
+	Connected(ctx context.Context, userID int64)
+	Disconnected(ctx context.Context, userID int64)
+}
+
+// Config tunes a Gateway. The zero value gives the defaults below.
+type Config struct {
+	Logger *slog.Logger // nil: discard
+	// AllowedOrigins are browser origins ("https://app.example.com")
+	// allowed besides the request's own host. Native shells send no Origin
+	// and are always allowed.
+	AllowedOrigins []string
+	ReadLimit      int64 // largest client frame in bytes; over it the connection closes with 1009
+	Outbox         int   // frames queued per connection before it is closed as too slow
+	// PingInterval is how often every connection is pinged; a connection
+	// that answers nothing (pong or frame) for PongWait is dropped. A
+	// PongWait not above PingInterval is raised to twice PingInterval.
+	PingInterval time.Duration
+	PongWait     time.Duration
+	WriteWait    time.Duration // deadline of one write to a client
+	Rate         float64       // client frames per second allowed per connection
+	Burst        int           // client frames allowed at once above Rate
+	// Now is the clock of the rate limiter, so tests can freeze it. Socket
+	// deadlines always use time.Now: the kernel does not know a fake clock.
+	Now func() time.Time
+}
+
+// Defaults for Config. The rate matches the contract: at least 50 frames/s
+// with bursts of 200 before rate_limited.
+const (
+	DefaultReadLimit    = 64 << 10
+	DefaultOutbox       = 256
+	DefaultPingInterval = 30 * time.Second
+	DefaultPongWait     = 60 * time.Second
+	DefaultWriteWait    = 10 * time.Second
+	DefaultRate         = 50
+	DefaultBurst        = 200
+)
+
+// Close codes the gateway sends, beyond those of RFC 6455 that gorilla
+// sends itself (1000 echo, 1009 frame too big).
+const (
+	CloseGoingAway     = websocket.CloseGoingAway       // 1001: the node is shutting down
+	ClosePolicy        = websocket.ClosePolicyViolation // 1008: flood after rate_limited
+	CloseTooBig        = websocket.CloseMessageTooBig   // 1009: frame over ReadLimit
+	CloseServiceReset  = websocket.CloseServiceRestart  // 1012: events may have been lost; reconnect and sync
+	CloseTryAgainLater = websocket.CloseTryAgainLater   // 1013: outbox overflow; reconnect and sync
+	CloseLoggedOut     = 4001                           // the session was logged out; log in again
+)
+
+const (
+	// readBufferSize is held by every connection for its whole life, so it
+	// is small: client frames are small and bigger ones are read in pieces.
+	readBufferSize = 1024
+	// writeBufferSize is only borrowed from the pool while a frame is being
+	// written, so it can be big enough that a typical event goes out as one
+	// WebSocket frame in one syscall.
+	writeBufferSize = 4096
+	// opTimeout bounds broker and presence calls made outside a request,
+	// when a connection ends.
+	opTimeout = 5 * time.Second
+	// closeGrace is how long a closing connection waits for the client to
+	// answer the close frame, so TCP ends cleanly, before dropping it.
+	closeGrace = time.Second
+)
+
+// Gateway is an http.Handler for GET /v1/ws and the hub of this node's
+// connections. Shut it down with Shutdown or Close: http.Server.Shutdown
+// does not know hijacked connections, and the first connection starts the
+// node's ping goroutine, which only Shutdown stops.
+type Gateway struct {
+	svc    Service
+	broker chat.Broker
+	cfg    Config
+	log    *slog.Logger
+	up     websocket.Upgrader
+
+	// ctx is cancelled by Shutdown so that service calls of closing
+	// connections give up; the clients will resend (send dedupes on
+	// client_id) or sync.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	users  map[int64]*user // the users with a connection here, or on their way
+	conns  int             // registered connections
+	closed bool
+
+	wg       sync.WaitGroup // handshakes in progress and connection goroutines
+	pingOnce sync.Once      // starts the ping sweep with the first connection
+	stopPing chan struct{}
+	stopOnce sync.Once
+}
+
+// user is the hub's entry for one user. Its broker subscription follows
+// refs: subscribed when the first connection registers, unsubscribed when
+// the last one is gone. subMu orders those broker and presence calls, so a
+// user who reconnects at once never ends up subscribed with no connection
+// or connected with no subscription.
+type user struct {
+	conns []*conn // guarded by Gateway.mu; a user rarely has more than a few
+	refs  int     // guarded by Gateway.mu: conns plus registrations in flight
+
+	subMu      sync.Mutex
+	subscribed bool // guarded by subMu
+}
+
+// Stats is a snapshot of the hub for metrics and tests.
+type Stats struct {
+	Connections int
+	Users       int
+}
+
+// New returns a Gateway serving svc's users and receiving their events from
+// broker. The broker should call Reset when it may have lost publications.
+func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ReadLimit <= 0 {
+		cfg.ReadLimit = DefaultReadLimit
+	}
+	if cfg.Outbox <= 0 {
+		cfg.Outbox = DefaultOutbox
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.PongWait <= 0 {
+		cfg.PongWait = DefaultPongWait
+	}
+	if cfg.PongWait <= cfg.PingInterval {
+		cfg.PongWait = 2 * cfg.PingInterval
+	}
+	if cfg.WriteWait <= 0 {
+		cfg.WriteWait = DefaultWriteWait
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultBurst
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Gateway{
+		svc:      svc,
+		broker:   broker,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		ctx:      ctx,
+		cancel:   cancel,
+		users:    make(map[int64]*user),
+		stopPing: make(chan struct{}),
+	}
+	g.up = websocket.Upgrader{
+		HandshakeTimeout: cfg.WriteWait,
+		ReadBufferSize:   readBufferSize,
+		WriteBufferSize:  writeBufferSize,
+		WriteBufferPool:  &sync.Pool{},
+		// ServeHTTP has checked the origin before authenticating.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			code := "bad_handshake"
+			if status == http.StatusMethodNotAllowed {
+				code = "method_not_allowed"
+			}
+			writeHTTPError(w, status, code, "This endpoint takes a WebSocket handshake.")
+		},
+	}
+	return g
+}
+
+// ServeHTTP authenticates the request, checks its origin and upgrades it.
+// Failures are answered as JSON errors before any upgrade, so a client can
+// tell a dead token (401: log in again) from a network failure (retry).
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeHTTPError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Use GET with a WebSocket handshake.")
+		return
+	}
+	// The origin comes first: a page on another site learns nothing, not
+	// even whether a token it guessed is alive.
+	if !g.originAllowed(r) {
+		writeHTTPError(w, http.StatusForbidden, "origin_not_allowed", "This origin may not open a WebSocket here.")
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeHTTPError(w, http.StatusBadRequest, "bad_handshake", "This endpoint takes a WebSocket handshake.")
+		return
+	}
+	token := accessToken(r)
+	if token == "" {
+		writeError(w, chat.Errorf(chat.KindUnauthorized, "missing_token", "Send Authorization: Bearer <access_token> or ?access_token=."))
+		return
+	}
+	p, err := g.svc.Authenticate(r.Context(), token)
+	if err != nil {
+		g.logError(r.Context(), g.log, "websocket authentication failed", err)
+		writeError(w, err)
+		return
+	}
+
+	c := g.newConn(p)
+	u, err := g.register(r.Context(), c)
+	if err != nil {
+		g.logError(r.Context(), g.log, "websocket registration failed", err)
+		writeError(w, err)
+		return
+	}
+	// The handshake counts as work in flight, so Shutdown waits for it and
+	// the WaitGroup never goes from zero to one while Shutdown waits.
+	defer g.wg.Done()
+	ws, err := g.up.Upgrade(w, r, nil)
+	if err != nil {
+		// The Upgrader has answered the client.
+		g.unregister(c, u)
+		return
+	}
+	c.ws = ws
+	g.pingOnce.Do(func() {
+		g.wg.Add(1)
+		go g.pingSweep()
+	})
+	g.wg.Add(2)
+	go c.writeLoop()
+	go c.readLoop(u)
+}
+
+// register adds c to its user's entry, subscribing to the user's topic and
+// reporting presence when c is the user's first connection here. It is
+// done before the upgrade so that a broker failure is an HTTP 503, and so
+// that no event published after the client sees the upgrade is missed.
+// On success it has added one to g.wg for the caller's handshake.
+func (g *Gateway) register(ctx context.Context, c *conn) (*user, error) {
+	uid := c.p.UserID
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil, chat.Errorf(chat.KindUnavailable, "shutting_down", "The server is restarting; reconnect in a moment.")
+	}
+	u := g.users[uid]
+	if u == nil {
+		u = &user{}
+		g.users[uid] = u
+	}
+	u.refs++
+	g.wg.Add(1)
+	g.mu.Unlock()
+
+	u.subMu.Lock()
+	if !u.subscribed {
+		err := g.broker.Subscribe(ctx, chat.UserTopic(uid), func(payload []byte) { g.deliver(uid, payload) })
+		if err != nil {
+			u.subMu.Unlock()
+			g.unregister(c, u)
+			g.wg.Done()
+			return nil, &chat.Error{Kind: chat.KindUnavailable, Code: "unavailable", Message: "Live updates are unavailable; try again later.", Err: err}
+		}
+		u.subscribed = true
+		g.svc.Connected(ctx, uid)
+	}
+	g.mu.Lock()
+	u.conns = append(u.conns, c)
+	g.conns++
+	// Shutdown may have taken its snapshot while we subscribed.
+	closed := g.closed
+	g.mu.Unlock()
+	u.subMu.Unlock()
+	if closed {
+		c.closeWith(CloseGoingAway, "server shutting down")
+	}
+	return u, nil
+}
+
+// unregister removes c from the hub. When c was its user's last
+// connection, it unsubscribes and reports the user gone, under subMu and
+// before dropping the entry, so a registration racing with it either
+// reuses the subscription or waits and subscribes afresh.
+func (g *Gateway) unregister(c *conn, u *user) {
+	uid := c.p.UserID
+	g.mu.Lock()
+	if i := indexOf(u.conns, c); i >= 0 {
+		last := len(u.conns) - 1
+		u.conns[i] = u.conns[last]
+		u.conns[last] = nil
+		u.conns = u.conns[:last]
+		g.conns--
+	}
+	u.refs--
+	last := u.refs == 0
+	g.mu.Unlock()
+	if !last {
+		return
+	}
+
+	u.subMu.Lock()
+	defer u.subMu.Unlock()
+	g.mu.Lock()
+	again := u.refs != 0
+	g.mu.Unlock()
+	if again {
+		return
+	}
+	if u.subscribed {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(g.ctx), opTimeout)
+		if err := g.broker.Unsubscribe(ctx, chat.UserTopic(uid)); err != nil {
+			g.log.Warn("websocket unsubscribe failed", "user", uid, "err", err)
+		}
+		g.svc.Disconnected(ctx, uid)
+		cancel()
+		u.subscribed = false
+	}
+	g.mu.Lock()
+	if u.refs == 0 && g.users[uid] == u {
+		delete(g.users, uid)
+	}
+	g.mu.Unlock()
+}
+
+func indexOf(cs []*conn, c *conn) int {
+	for i, x := range cs {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// deliver is the broker handler of a user's topic. It runs on the broker's
+// goroutine, so it only snapshots the user's connections under the lock and
+// queues without blocking.
+func (g *Gateway) deliver(uid int64, payload []byte) {
+	kind, id, frame, err := chat.OpenEnvelope(payload)
+	if err != nil {
+		g.log.Warn("websocket: bad envelope", "user", uid, "err", err)
+		return
+	}
+	var buf [8]*conn
+	conns := g.userConns(uid, buf[:0])
+	switch kind {
+	case chat.EnvFrame:
+		for _, c := range conns {
+			if c.id != id {
+				c.enqueue(frame)
+			}
+		}
+	case chat.EnvCloseFamily:
+		for _, c := range conns {
+			if c.p.Family == id {
+				c.closeWith(CloseLoggedOut, "logged out")
+			}
+		}
+	default:
+		// A newer node may send kinds this one does not know; skipping
+		// them keeps mixed-version clusters working.
+		g.log.Debug("websocket: unknown envelope kind", "user", uid, "kind", kind)
+	}
+}
+
+// userConns appends uid's connections to dst.
+func (g *Gateway) userConns(uid int64, dst []*conn) []*conn {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if u := g.users[uid]; u != nil {
+		dst = append(dst, u.conns...)
+	}
+	return dst
+}
+
+// allConns returns every registered connection.
+func (g *Gateway) allConns() []*conn {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	all := make([]*conn, 0, g.conns)
+	for _, u := range g.users {
+		all = append(all, u.conns...)
+	}
+	return all
+}
+
+// pingSweep asks every connection's writer to ping, once per PingInterval.
+// One ticker for the node instead of one per connection keeps idle
+// connections free of timers and goroutine wake-ups of their own.
+func (g *Gateway) pingSweep() {
+	defer g.wg.Done()
+	t := time.NewTicker(g.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stopPing:
+			return
+		case <-t.C:
+			for _, c := range g.allConns() {
+				c.ping()
+			}
+		}
+	}
+}
+
+// Reset closes every connection with 1012 so that clients reconnect and
+// sync. The broker calls it when publications may have been lost (a Redis
+// reconnect): the database has every message, the live stream does not.
+func (g *Gateway) Reset() {
+	for _, c := range g.allConns() {
+		c.closeWith(CloseServiceReset, "service restart")
+	}
+}
+
+// Shutdown refuses new connections, closes every connection with 1001 and
+// waits for their goroutines, or for ctx.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.stopOnce.Do(func() { close(g.stopPing) })
+	g.cancel()
+	for _, c := range g.allConns() {
+		c.closeWith(CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close is Shutdown without a deadline. It is idempotent.
+func (g *Gateway) Close() error { return g.Shutdown(context.Background()) }
+
+// Stats reports the hub's size.
+func (g *Gateway) Stats() Stats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return Stats{Connections: g.conns, Users: len(g.users)}
+}
+
+// originAllowed lets through native shells (no Origin), pages served by
+// this host, and the configured origins. Browsers always send Origin on a
+// WebSocket handshake, so this is what stops another site's page from
+// using a victim's token that it smuggled into the query.
+func (g *Gateway) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, a := range g.cfg.AllowedOrigins {
+		if strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// accessToken reads the bearer token from the header or, for browsers,
+// which cannot set headers on a WebSocket, from ?access_token=.
+func accessToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token)
+		}
+		return ""
+	}
+	return r.URL.Query().Get("access_token")
+}
+
+// logError logs errors that are the server's fault, once, here at the
+// boundary; the client's faults are only answered.
+func (g *Gateway) logError(ctx context.Context, log *slog.Logger, msg string, err error) {
+	if k := chat.ErrorOf(err).Kind; k == chat.KindInternal || k == chat.KindUnavailable {
+		log.ErrorContext(ctx, msg, "err", err)
+	}
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	e := chat.ErrorOf(err)
+	status := chat.HTTPStatus(e.Kind)
+	if e.Kind == chat.KindUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="korobka"`)
+	}
+	writeHTTPError(w, status, e.Code, e.Message)
+}
+
+func writeHTTPError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: message}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/renderer"
+)
+
+// screenData answers one screen request's data queries from the chat
+// service, as the caller sees them. It lives for one request: each query
+// is fetched once and both the ETag (Version) and the render (Fetch) use
+// that result, so a 200 costs one fetch and a 304 costs one fetch and no
+// render. A version is a hash of the data itself: identical on every node,
+// and equal exactly when the data is.
+type screenData struct {
+	svc     *chat.Service
+	content chat.ContentStore
+	p       chat.Principal
+	authed  bool
+
+	mu   sync.Mutex
+	memo map[string]fetched
+}
+
+type fetched struct {
+	data    any
+	version string
+}
+
+var _ renderer.Provider = (*screenData)(nil)
+
+func newScreenData(svc *chat.Service, content chat.ContentStore, p chat.Principal, authed bool) *screenData {
+	return &screenData{svc: svc, content: content, p: p, authed: authed, memo: map[string]fetched{}}
+}
+
+func (d *screenData) Version(ctx context.Context, q renderer.Query) (string, error) {
+	f, err := d.get(ctx, q)
+	return f.version, err
+}
+
+func (d *screenData) Fetch(ctx context.Context, q renderer.Query) (any, string, error) {
+	f, err := d.get(ctx, q)
+	return f.data, f.version, err
+}
+
+func (d *screenData) get(ctx context.Context, q renderer.Query) (fetched, error) {
+	key := q.Source
+	for _, a := range q.Args {
+		key += "\x00" + a.Name + "=" + a.Value
+	}
+	d.mu.Lock()
+	f, ok := d.memo[key]
+	d.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+	v, err := d.query(ctx, q)
+	if err != nil {
+		return fetched{}, err
+	}
+	// Round-trip through JSON: the renderer binds JSON-shaped values, the
+	// same shapes the REST API answers, and the bytes give the version.
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fetched{}, err
+	}
+	var data any
+	if err := json.Unmarshal(raw, &data); err != nil {
+		return fetched{}, err
+	}
+	sum := sha256.Sum256(raw)
+	f = fetched{data: data, version: base64.RawURLEncoding.EncodeToString(sum[:12])}
+	d.mu.Lock()
+	d.memo[key] = f
+	d.mu.Unlock()
+	return f, nil
+}
+
+// query runs one source.
+func (d *screenData) query(ctx context.Context, q renderer.Query) (any, error) {
+	if name, ok := strings.CutPrefix(q.Source, "content."); ok {
+		docs, err := d.content.Content(ctx, name, true)
+		if err != nil {
+			return nil, err
+		}
+		limit := argInt(q, "limit", len(docs))
+		items := make([]json.RawMessage, 0, min(limit, len(docs)))
+		for _, doc := range docs[:min(limit, len(docs))] {
+			items = append(items, doc.Data)
+		}
+		return map[string]any{"items": items}, nil
+	}
+	if !d.authed {
+		return nil, chat.Errorf(chat.KindUnauthorized, "missing_token", "This screen needs a signed-in user.")
+	}
+	switch q.Source {
+	case "me":
+		return d.svc.Me(ctx, d.p)
+	case "user":
+		id, err := chat.ParseID(q.Arg("id"))
+		if err != nil {
+			return nil, err
+		}
+		return d.svc.User(ctx, d.p, id)
+	case "contacts":
+		users, err := d.svc.Contacts(ctx, d.p, "", argInt(q, "limit", 0))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"users": users, "next_cursor": ""}, nil
+	case "dialogs.list":
+		return d.svc.Dialogs(ctx, d.p, q.Arg("cursor"), argInt(q, "limit", 0))
+	case "dialog":
+		id, err := chat.ParseID(q.Arg("id"))
+		if err != nil {
+			return nil, err
+		}
+		return d.svc.Dialog(ctx, d.p, id)
+	case "messages":
+		id, err := chat.ParseID(q.Arg("dialog_id"))
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := d.svc.History(ctx, d.p, id, int64(argInt(q, "before", 0)), argInt(q, "limit", 0))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"messages": msgs}, nil
+	}
+	return nil, fmt.Errorf("screens: unknown data source %q", q.Source)
+}
+
+// argInt reads an integer argument; absent or malformed is def.
+func argInt(q renderer.Query, name string, def int) int {
+	n, err := strconv.Atoi(q.Arg(name))
+	if err != nil || n < 0 {
+		return def
+	}
+	return n
+}
+
+// renderError maps the renderer's codes onto the one error table.
+func renderError(err error) error {
+	var re *renderer.Error
+	if !errors.As(err, &re) {
+		return err
+	}
+	switch re.Code {
+	case renderer.CodeUnknownScreen:
+		return chat.Errorf(chat.KindNotFound, "unknown_screen", "No such screen.")
+	case renderer.CodeMissingParam, renderer.CodeInvalidParam:
+		return &chat.Error{Kind: chat.KindInvalid, Code: re.Code, Message: re.Message}
+	}
+	return err
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/korobka/korobka/renderer"
+	"github.com/korobka/korobka/screens"
+)
+
+// errLint reports that lint found problems (already printed).
+var errLint = errors.New("lint failed")
+
+// screensFS is the folder given, else KOROBKA_SCREENS, else the embedded
+// screens.
+func screensFS(dir string, getenv func(string) string) (fs.FS, string) {
+	if dir == "" {
+		dir = getenv("KOROBKA_SCREENS")
+	}
+	if dir == "" {
+		return screens.FS, "embedded screens"
+	}
+	return os.DirFS(dir), dir
+}
+
+// lintCmd checks every screen, fragment, theme, strings file, content seed
+// and fixture, printing file:line:col: message for each problem.
+func lintCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("korobka lint", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: korobka lint [dir]   (default: $KOROBKA_SCREENS or the embedded screens)")
+	}
+	if err := fl.Parse(args); err != nil || fl.NArg() > 1 {
+		return errUsage
+	}
+	fsys, where := screensFS(fl.Arg(0), getenv)
+	diags := renderer.Lint(fsys)
+	for _, d := range diags {
+		fmt.Fprintln(stdout, d.String())
+	}
+	if len(diags) > 0 {
+		fmt.Fprintf(stderr, "%s: %d problem(s)\n", where, len(diags))
+		return errLint
+	}
+	fmt.Fprintf(stderr, "%s: ok\n", where)
+	return nil
+}
+
+// renderCmd prints one screen's layout for fixture data, as a shell would
+// receive it.
+func renderCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("korobka render", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	data := fl.String("data", "", "fixture JSON: {\"params\",\"viewer\",\"data\"} (required)")
+	lang := fl.String("lang", "en", "language")
+	theme := fl.String("theme", "light", "light or dark")
+	dir := fl.String("screens", "", "screens folder (default: $KOROBKA_SCREENS or the embedded screens)")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: korobka render NAME --data fixture.json [--lang ru] [--theme dark] [--screens dir]")
+		fl.PrintDefaults()
+	}
+	// Accept the screen name before or after the flags.
+	var name string
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		name, args = args[0], args[1:]
+	}
+	if err := fl.Parse(args); err != nil {
+		return errUsage
+	}
+	if name == "" && fl.NArg() == 1 {
+		name = fl.Arg(0)
+	} else if fl.NArg() > 0 || name == "" || *data == "" {
+		fl.Usage()
+		return errUsage
+	}
+	raw, err := os.ReadFile(*data)
+	if err != nil {
+		return err
+	}
+	fx, err := renderer.ParseFixture(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *data, err)
+	}
+	fsys, _ := screensFS(*dir, getenv)
+	eng, diags, err := renderer.Load(fsys)
+	if err != nil {
+		for _, d := range diags {
+			fmt.Fprintln(stderr, d.String())
+		}
+		return errLint
+	}
+	out, _, err := eng.AppendRender(ctx, nil, fx.Request(name, *lang, *theme), fx.Provider())
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, out, "", "  "); err != nil {
+		return err
+	}
+	pretty.WriteByte('\n')
+	_, err = stdout.Write(pretty.Bytes())
+	return err
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestLintCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	none := func(string) string { return "" }
+	if err := run(context.Background(), []string{"korobka", "lint"}, none, &out, &errOut); err != nil {
+		t.Fatalf("embedded screens: got %v\n%s", err, out.String())
+	}
+	// A copy of the screens with a broken file fails with a position.
+	dir := t.TempDir()
+	copyDir(t, "../../screens", dir)
+	bad := "screen: login\nroot:\n  type: column\n  children:\n    - type: blink\n"
+	if err := os.WriteFile(filepath.Join(dir, "login.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err := run(context.Background(), []string{"korobka", "lint", dir}, none, &out, &errOut)
+	if err != errLint {
+		t.Fatalf("got %v, want a lint failure", err)
+	}
+	if !regexp.MustCompile(`login\.yaml:5:\d+: .*blink`).MatchString(out.String()) {
+		t.Fatalf("got %q, want login.yaml:5:col: about blink", out.String())
+	}
+}
+
+func TestRenderCommand(t *testing.T) {
+	var out bytes.Buffer
+	args := []string{"korobka", "render", "chat", "--data", "../../screens/fixtures/chat.json", "--lang", "ru", "--theme", "dark"}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var layout struct {
+		Screen, Theme string
+		Root          map[string]any
+	}
+	if err := json.Unmarshal(out.Bytes(), &layout); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if layout.Screen != "chat" || !strings.Contains(layout.Theme, "dark") || layout.Root == nil {
+		t.Fatalf("got screen %q theme %q, want the dark chat layout", layout.Screen, layout.Theme)
+	}
+	if !strings.Contains(out.String(), "{{ 7*7 }}") {
+		t.Fatal("fixture text {{ 7*7 }} did not render literally")
+	}
+	if err := run(context.Background(), []string{"korobka", "render", "chat"}, func(string) string { return "" }, &out, io.Discard); err != errUsage {
+		t.Fatalf("render without --data: got %v, want usage error", err)
+	}
+}
+
+func TestScreensEndpoint(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		// Public screens need no token; the rest do.
+		r := e.want(e.do("GET", "/v1/screens/login", "", nil), 200)
+		if r.field(t, "screen") != "login" || r.header.Get("ETag") == "" || !strings.Contains(r.header.Get("Vary"), "Accept-Language") {
+			t.Fatalf("login: got %s %v", r.body, r.header)
+		}
+		e.wantErr(e.do("GET", "/v1/screens/chat_list", "", nil), 401, "missing_token")
+		e.wantErr(e.do("GET", "/v1/screens/nope", "", nil), 404, "unknown_screen")
+
+		a, b, id := e.pair()
+		e.want(e.do("PATCH", "/v1/me", b.AccessToken, map[string]any{"first_name": "{{ 7*7 }}", "last_name": "${user.id}"}), 200)
+		e.wantErr(e.do("GET", "/v1/screens/chat", a.AccessToken, nil), 400, "missing_param")
+		c := e.loginTest("+79991234003", "333333")
+		e.wantErr(e.do("GET", "/v1/screens/chat?dialog_id="+id, c.AccessToken, nil), 404, "not_found")
+
+		e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", b.AccessToken, map[string]any{"client_id": "s1", "text": "<img src=x onerror=alert(1)>"}), 201)
+		list := e.screen("/v1/screens/chat_list", a.AccessToken, "")
+		if list.status != 200 || !bytes.Contains(list.body, []byte("{{ 7*7 }} ${user.id}")) {
+			t.Fatalf("chat_list: got %d %s, want the partner's name rendered literally", list.status, list.body)
+		}
+		chat := e.screen("/v1/screens/chat?dialog_id="+id, a.AccessToken, "")
+		if chat.status != 200 || !bytes.Contains(chat.body, []byte(`\u003cimg src=x onerror=alert(1)\u003e`)) && !bytes.Contains(chat.body, []byte(`<img src=x onerror=alert(1)>`)) {
+			t.Fatalf("chat: got %d %s, want the message text", chat.status, chat.body)
+		}
+		etag := chat.header.Get("ETag")
+		if r := e.screen("/v1/screens/chat?dialog_id="+id, a.AccessToken, etag); r.status != 304 || len(r.body) != 0 {
+			t.Fatalf("If-None-Match: got %d, want 304 with no body", r.status)
+		}
+		// New data, new ETag.
+		e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", b.AccessToken, map[string]any{"client_id": "s2", "text": "more"}), 201)
+		if r := e.screen("/v1/screens/chat?dialog_id="+id, a.AccessToken, etag); r.status != 200 || r.header.Get("ETag") == etag {
+			t.Fatalf("after a new message: got %d with ETag %s, want 200 and a new ETag", r.status, r.header.Get("ETag"))
+		}
+		// The language changes the output and the ETag.
+		ru := e.screenLang("/v1/screens/chat_list", a.AccessToken, "ru")
+		if ru.header.Get("ETag") == list.header.Get("ETag") || ru.header.Get("Content-Language") != "ru" {
+			t.Fatalf("ru: got ETag %s Content-Language %q, want a different ETag and ru", ru.header.Get("ETag"), ru.header.Get("Content-Language"))
+		}
+		// A business screen reads its seeded content collection.
+		tariffs := e.screen("/v1/screens/tariffs", a.AccessToken, "")
+		if tariffs.status != 200 || !bytes.Contains(tariffs.body, []byte(`"screen":"tariffs"`)) {
+			t.Fatalf("tariffs: got %d %s", tariffs.status, tariffs.body)
+		}
+	})
+}
+
+func (e *env) screen(path, token, etag string) response {
+	e.t.Helper()
+	return e.screenReq(path, token, etag, "en")
+}
+
+func (e *env) screenLang(path, token, lang string) response {
+	e.t.Helper()
+	return e.screenReq(path, token, "", lang)
+}
+
+func (e *env) screenReq(path, token, etag, lang string) response {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept-Language", lang)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, res.Header, body}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
