@@ -192,15 +192,16 @@ type committed struct {
 //
 //  1. lock every dialog the batch touches, in id order (so that two nodes'
 //     batches cannot deadlock on them), reading their last_seq;
-//  2. look up the batch's (sender_id, client_id) keys that already exist;
+//  2. on a rerun after a duplicate key, look up the batch's (sender_id,
+//     client_id) keys that already exist (the first run skips this);
 //  3. insert the new messages with their seqs, many rows per statement;
 //  4. write each appended dialog's last_seq and times in one statement;
 //  5. lock the member rows of the senders and of the receipts, compute the
 //     new watermarks in Go and upsert the ones that moved in one statement.
 //
-// On MySQL a concurrent batch may insert one of our keys between steps 2
-// and 3; our insert then fails on the unique key and the batch is run
-// again, finding that row as a duplicate.
+// A key that already exists (a client's retry, or on MySQL a concurrent
+// batch's insert) fails the insert on the unique key; the batch is then run
+// again with the lookup, finding that row as a duplicate.
 //
 // A batch with an append to a missing dialog, or an empty or overlong
 // ClientID, fails as a whole (chat.ErrNotFound, invalid_client_id): the
@@ -218,16 +219,20 @@ func (s *Store) Commit(ctx context.Context, b *chat.Batch) error {
 	}
 	var res committed
 	var err error
+	// Retries are rare, so the first run inserts without looking the keys
+	// up; a duplicate key fails the insert, and the rerun looks them up.
+	lookup := false
 	for attempt := 1; ; attempt++ {
 		err = s.write(ctx, "commit", func(tx *sql.Tx) error {
 			var err error
-			res, err = s.commit(ctx, tx, b)
+			res, err = s.commit(ctx, tx, b, lookup)
 			return err
 		})
 		if err == nil || attempt == dupRetries || !errors.Is(err, chat.ErrConflict) {
 			break
 		}
-		s.logger.DebugContext(ctx, "sqlstore: commit lost a client_id race, retrying", "attempt", attempt)
+		lookup = true
+		s.logger.DebugContext(ctx, "sqlstore: commit met a repeated client_id, rerunning with lookups", "attempt", attempt)
 	}
 	if err != nil {
 		return err
@@ -241,7 +246,7 @@ func (s *Store) Commit(ctx context.Context, b *chat.Batch) error {
 	return nil
 }
 
-func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch) (committed, error) {
+func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bool) (committed, error) {
 	n := len(b.Appends)
 	res := committed{
 		msgs:     make([]chat.Message, n),
@@ -286,9 +291,11 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch) (committe
 	if err != nil {
 		return res, err
 	}
-	existing, err := s.existingMessages(ctx, tx, keys)
-	if err != nil {
-		return res, err
+	existing := map[clientKey]chat.Message{}
+	if lookup {
+		if existing, err = s.existingMessages(ctx, tx, keys); err != nil {
+			return res, err
+		}
 	}
 
 	// Assign seqs in batch order and note each sender's newest message.
@@ -402,9 +409,7 @@ func (s *Store) lockDialogs(ctx context.Context, tx *sql.Tx, ids []int64) (map[i
 	return dialogs, nil
 }
 
-// existingMessages finds the stored messages with any of the keys, grouped
-// by sender so that each sender is one index range:
-// (sender_id = ? AND client_id IN (...)) OR ...
+// existingMessages finds the stored messages with any of the keys.
 func (s *Store) existingMessages(ctx context.Context, tx *sql.Tx, keys []clientKey) (map[clientKey]chat.Message, error) {
 	found := map[clientKey]chat.Message{}
 	if len(keys) == 0 {
@@ -415,27 +420,14 @@ func (s *Store) existingMessages(ctx context.Context, tx *sql.Tx, keys []clientK
 		return cmp.Or(cmp.Compare(a.sender, b.sender), strings.Compare(a.client, b.client))
 	})
 	for chunk := range slices.Chunk(keys, commitChunk) {
-		var q strings.Builder
-		q.WriteString(`SELECT ` + messageCols + ` FROM messages WHERE `)
 		args := make([]any, 0, 2*len(chunk))
-		for i := 0; i < len(chunk); {
-			j := i + 1
-			for j < len(chunk) && chunk[j].sender == chunk[i].sender {
-				j++
-			}
-			if i > 0 {
-				q.WriteString(` OR `)
-			}
-			q.WriteString(`(sender_id = ? AND client_id IN (`)
-			q.WriteString(placeholders(j - i))
-			q.WriteString(`))`)
-			args = append(args, chunk[i].sender)
-			for _, k := range chunk[i:j] {
-				args = append(args, k.client)
-			}
-			i = j
+		for _, k := range chunk {
+			args = append(args, k.sender, k.client)
 		}
-		msgs, err := collectMessages(tx.QueryContext(ctx, q.String(), args...))
+		q := s.sql.get("existingMessages", len(chunk), func(n int) string {
+			return `SELECT ` + messageCols + ` FROM messages WHERE (sender_id, client_id) IN (` + s.rowValues(n) + `)`
+		})
+		msgs, err := collectMessages(tx.QueryContext(ctx, q, args...))
 		if err != nil {
 			return nil, err
 		}
@@ -500,9 +492,8 @@ func (s *Store) updateDialogs(ctx context.Context, tx *sql.Tx, ids []int64, dial
 	return nil
 }
 
-// lockMembers reads and locks the member rows of the keys, grouped by
-// dialog: (dialog_id = ? AND user_id IN (...)) OR ...; keys that are no
-// member are left out.
+// lockMembers reads and locks the member rows of the keys; keys that are
+// no member are left out.
 func (s *Store) lockMembers(ctx context.Context, tx *sql.Tx, marks map[memberKey]watermarks) ([]chat.Member, error) {
 	keys := make([]memberKey, 0, len(marks))
 	for k := range marks {
@@ -513,28 +504,14 @@ func (s *Store) lockMembers(ctx context.Context, tx *sql.Tx, marks map[memberKey
 	})
 	members := make([]chat.Member, 0, len(keys))
 	for chunk := range slices.Chunk(keys, commitChunk) {
-		var q strings.Builder
-		q.WriteString(`SELECT ` + memberCols + ` FROM members WHERE `)
 		args := make([]any, 0, 2*len(chunk))
-		for i := 0; i < len(chunk); {
-			j := i + 1
-			for j < len(chunk) && chunk[j].dialog == chunk[i].dialog {
-				j++
-			}
-			if i > 0 {
-				q.WriteString(` OR `)
-			}
-			q.WriteString(`(dialog_id = ? AND user_id IN (`)
-			q.WriteString(placeholders(j - i))
-			q.WriteString(`))`)
-			args = append(args, chunk[i].dialog)
-			for _, k := range chunk[i:j] {
-				args = append(args, k.user)
-			}
-			i = j
+		for _, k := range chunk {
+			args = append(args, k.dialog, k.user)
 		}
-		q.WriteString(s.forUpdate())
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		q := s.sql.get("lockMembers", len(chunk), func(n int) string {
+			return `SELECT ` + memberCols + ` FROM members WHERE (dialog_id, user_id) IN (` + s.rowValues(n) + `)` + s.forUpdate()
+		})
+		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -577,6 +554,16 @@ func (s *Store) upsertWatermarks(ctx context.Context, tx *sql.Tx, members []chat
 		}
 	}
 	return nil
+}
+
+// rowValues is the list of n (?, ?) pairs for a row-value IN. SQLite plans
+// IN (VALUES ...) as a lookup table probed through the index; a long OR of
+// ANDs instead costs its planner time per term on every statement.
+func (s *Store) rowValues(n int) string {
+	if s.dialect == MySQL {
+		return tuples(n, "(?, ?)")
+	}
+	return "VALUES " + tuples(n, "(?, ?)")
 }
 
 // tuples returns n copies of row joined by ", ".

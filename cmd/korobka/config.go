@@ -36,6 +36,7 @@ type Config struct {
 	AllowedOrigins []string
 	AccessTTL      time.Duration
 	RefreshTTL     time.Duration
+	DebugAddr      string
 	LogFormat      string
 	LogLevel       slog.Level
 }
@@ -62,6 +63,7 @@ var settings = []setting{
 	{"allowed-origins", "KOROBKA_ALLOWED_ORIGINS", "", "comma-separated browser origins (https://app.example.com) allowed to open the WebSocket besides the server's own"},
 	{"access-ttl", "KOROBKA_ACCESS_TTL", chat.DefaultAccessTTL.String(), "lifetime of access tokens"},
 	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
+	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
 	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
 	{"log-level", "KOROBKA_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 }
@@ -100,6 +102,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	cfg.Addr = get("KOROBKA_ADDR")
 	if _, port, err := net.SplitHostPort(cfg.Addr); err != nil || port == "" {
 		bad("KOROBKA_ADDR", "%q is not host:port (for example :8080)", cfg.Addr)
+	}
+	cfg.DebugAddr = get("KOROBKA_DEBUG_ADDR")
+	if cfg.DebugAddr != "" {
+		if _, port, err := net.SplitHostPort(cfg.DebugAddr); err != nil || port == "" {
+			bad("KOROBKA_DEBUG_ADDR", "%q is not host:port (for example 127.0.0.1:6060)", cfg.DebugAddr)
+		}
 	}
 	cfg.Data = get("KOROBKA_DATA")
 	if cfg.Data == "" {

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+
+	"github.com/korobka/korobka/cmd/korobka/loadgen"
 )
 
 // errUsage reports a usage error that has already been printed.
@@ -24,6 +27,26 @@ Usage:
 Every flag has an environment variable (see README.md); "korobka serve -h"
 lists the flags with their variables and defaults.
 `
+
+// benchCmd runs the load generator against a server on loopback. It fails
+// when the run saw lost, duplicated or out-of-order messages.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := loadgen.ParseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return err
+	}
+	res, err := loadgen.Run(ctx, cfg, stdout)
+	if err != nil {
+		return err
+	}
+	if !res.Healthy() {
+		return errors.New("bench: the run saw lost, duplicated or out-of-order messages, or errors")
+	}
+	return nil
+}
 
 // run is the whole program: main only supplies the process's arguments,
 // environment and streams, so tests can run the real thing in process.
@@ -50,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return lintCmd(rest, getenv, stdout, stderr)
 	case "render":
 		return renderCmd(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +18,17 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The crash test re-runs this binary as a server it can kill -9.
+	if os.Getenv("KOROBKA_TEST_CHILD") == "serve" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, []string{"korobka", "serve"}, os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m,
 		// The HTTP client's idle connections and modernc's SQLite
 		// finalisers outlive single tests by design.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -65,6 +66,14 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log.Info("korobka listening", "addr", ln.Addr().String(), "storage", a.storage, "bus", a.bus,
 		"sms", cfg.SMSProvider, "test_phones", cfg.TestPhones.Len())
 
+	if cfg.DebugAddr != "" {
+		dbg, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -88,6 +97,25 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// serveDebug serves the profiler on its own listener, away from the public
+// surface, for operators chasing CPU or memory.
+func serveDebug(addr string, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("KOROBKA_DEBUG_ADDR: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return srv, nil
 }
 
 // app is the set of dependencies the server runs on, built from Config.

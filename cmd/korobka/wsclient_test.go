@@ -128,6 +128,22 @@ func (c *wsClient) waitFor(what string, match func(map[string]any) bool) map[str
 	}
 }
 
+// take removes and returns the frames that match, without waiting.
+func (c *wsClient) take(match func(map[string]any) bool) []map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var got, rest []map[string]any
+	for _, f := range c.frames {
+		if match(f) {
+			got = append(got, f)
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	c.frames = rest
+	return got
+}
+
 // waitClosed waits for the server to close the connection and returns the
 // close error.
 func (c *wsClient) waitClosed() error {

@@ -1,0 +1,360 @@
+package loadgen
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// probeInterval paces the closed loop's retries after refused sends.
+const probeInterval = 20 * time.Millisecond
+
+// runState is shared by every client of one run. The times are set before
+// the start channel closes and only read afterwards.
+type runState struct {
+	base      time.Time // monotonic origin of every stamp
+	run       string    // client_id prefix unique to this run
+	window    int32
+	delivered bool
+	paced     bool
+
+	warmEnd, stopAt int64 // ns since base
+	stopped         atomic.Bool
+	closing         atomic.Bool
+}
+
+// now is nanoseconds since base. Stamps use the monotonic clock rather
+// than unix time so a wall-clock step during a run cannot fake latency.
+func (s *runState) now() int64 { return int64(time.Since(s.base)) }
+
+// client is one active user: a sender into its dialog and the receiver of
+// its partner's messages. Its reader goroutine owns the fields in rd; the
+// sender side (the pacer, or the reader itself in closed loop) writes under
+// wmu; the atomics are what other goroutines read while it runs.
+type client struct {
+	st        *runState
+	conn      *websocket.Conn
+	partner   *client
+	partnerID []byte
+	dialogID  []byte
+	sf        sendFrame
+	dhead     []byte
+
+	wmu          sync.Mutex
+	wbuf         []byte
+	nextN        uint64
+	sentMeasured int64
+	writeErrs    map[string]int64
+
+	inflight atomic.Int32
+	sent     atomic.Int64
+	acked    atomic.Int64 // replies carrying the stored message
+	received atomic.Int64 // distinct partner messages of this run
+	dead     atomic.Bool
+	backoff  atomic.Bool // a send was refused; see probe
+
+	backlog int64 // pacer-owned
+
+	rd readerStats
+}
+
+// readerStats belongs to the reader goroutine; Run reads it after the
+// goroutine has ended.
+type readerStats struct {
+	buf      []byte
+	f        inFrame
+	lat, ack histogram
+	measured int64 // messages received inside the measured window
+	replies  int64
+	receipts int64
+	dups     int64
+	stray    int64
+	seen     bitset
+	seqs     seqSet
+	errs     map[string]int64
+}
+
+func (c *client) countWriteErr(err error) {
+	if c.st.closing.Load() {
+		return
+	}
+	if c.writeErrs == nil {
+		c.writeErrs = map[string]int64{}
+	}
+	c.writeErrs["write_"+errorKey(err)]++
+	c.dead.Store(true)
+}
+
+type sendStatus uint8
+
+const (
+	sent sendStatus = iota
+	windowFull
+	stopped // the run is over or the connection is dead
+)
+
+// send writes the next message unless the run has stopped, the connection
+// is dead or the window is full. The window is checked and the in-flight
+// count raised under wmu, so concurrent callers cannot overshoot it, and
+// the count rises before the write because the reply can arrive before
+// WriteMessage returns.
+func (c *client) send() sendStatus {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.st.stopped.Load() || c.dead.Load() {
+		return stopped
+	}
+	if c.inflight.Load() >= c.st.window {
+		return windowFull
+	}
+	n := c.nextN
+	c.nextN++
+	now := c.st.now()
+	c.wbuf = c.sf.append(c.wbuf[:0], n, now)
+	c.inflight.Add(1)
+	if err := c.conn.WriteMessage(websocket.TextMessage, c.wbuf); err != nil {
+		c.inflight.Add(-1)
+		c.countWriteErr(err)
+		return stopped
+	}
+	c.sent.Add(1)
+	if now >= c.st.warmEnd && now < c.st.stopAt {
+		c.sentMeasured++
+	}
+	return sent
+}
+
+func (c *client) sendReceipt(seq int64) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf = appendDelivered(c.wbuf[:0], c.dhead, seq)
+	if err := c.conn.WriteMessage(websocket.TextMessage, c.wbuf); err != nil {
+		c.countWriteErr(err)
+		return
+	}
+	c.rd.receipts++
+}
+
+// fill tops the closed-loop window up.
+func (c *client) fill() {
+	for c.send() == sent {
+	}
+}
+
+// pace sends open loop: slot k of this sender is due at start+k*interval
+// whatever the server's latency, so a slow server meets the offered rate
+// rather than lowering it. A due slot with the window full is counted as
+// backlog and dropped. Slots that fell due while the goroutine slept go
+// out together, which is how sub-millisecond intervals are met.
+func (c *client) pace(start, interval int64, stop <-chan struct{}) {
+	t := time.NewTimer(time.Duration(start - c.st.now()))
+	defer t.Stop()
+	var issued int64
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		now := c.st.now()
+		due := (now-start)/interval + 1
+		for ; issued < due; issued++ {
+			if start+issued*interval >= c.st.stopAt {
+				return
+			}
+			switch c.send() {
+			case windowFull:
+				c.backlog++
+			case stopped:
+				return
+			}
+		}
+		t.Reset(time.Duration(start + issued*interval - c.st.now()))
+	}
+}
+
+// readLoop handles every frame the server sends this client. It waits for
+// the traffic to start (or the run to be abandoned) so that the closed-loop
+// window opens together for everyone.
+func (c *client) readLoop(start, quit <-chan struct{}) {
+	select {
+	case <-start:
+	case <-quit:
+		return
+	}
+	if !c.st.paced {
+		c.fill()
+	}
+	r := &c.rd
+	for {
+		_, rdr, err := c.conn.NextReader()
+		if err == nil {
+			r.buf, err = readAll(rdr, r.buf[:0])
+		}
+		if err != nil {
+			if !c.st.closing.Load() {
+				r.countErr(errorKey(err))
+				c.dead.Store(true)
+			}
+			return
+		}
+		if err := decodeFrame(r.buf, &r.f); err != nil {
+			r.countErr("bad_frame")
+			continue
+		}
+		switch r.f.kind {
+		case kindReply:
+			c.onReply()
+		case kindMessage:
+			c.onMessage()
+		case kindError:
+			c.onError()
+		}
+	}
+}
+
+func (r *readerStats) countErr(key string) {
+	if r.errs == nil {
+		r.errs = map[string]int64{}
+	}
+	r.errs[key]++
+}
+
+func (c *client) onReply() {
+	r := &c.rd
+	r.replies++
+	if r.f.hasMsg {
+		m := &r.f.msg
+		if stamp, ok := parseStamp(m.text); ok && stamp >= c.st.warmEnd {
+			r.ack.record(c.st.now() - stamp)
+		}
+		if r.seqs.add(m.seq) {
+			r.dups++ // the server gave a seq already seen in this dialog
+		}
+		c.acked.Add(1)
+	} else {
+		r.countErr("reply_without_message")
+	}
+	c.inflight.Add(-1)
+	if !c.st.paced {
+		c.fill()
+	}
+}
+
+func (c *client) onMessage() {
+	r := &c.rd
+	m := &r.f.msg
+	if !bytes.Equal(m.dialogID, c.dialogID) || !bytes.Equal(m.senderID, c.partnerID) {
+		r.stray++
+		return
+	}
+	n, ok := parseClientID(m.clientID, c.st.run)
+	if !ok {
+		r.stray++
+		return
+	}
+	if r.seen.add(n) {
+		r.dups++ // the same client_id delivered again
+		return
+	}
+	if r.seqs.add(m.seq) {
+		r.dups++ // a new message under a seq already seen
+	}
+	c.received.Add(1)
+	now := c.st.now()
+	if stamp, ok := parseStamp(m.text); ok && stamp >= c.st.warmEnd {
+		r.lat.record(now - stamp)
+	}
+	if now >= c.st.warmEnd && now < c.st.stopAt {
+		r.measured++
+	}
+	if c.st.delivered && !c.st.closing.Load() {
+		c.sendReceipt(m.seq)
+	}
+}
+
+func (c *client) onError() {
+	r := &c.rd
+	code := "error_frame"
+	if len(r.f.errCode) > 0 {
+		code = string(r.f.errCode)
+	}
+	r.countErr(code)
+	if len(r.f.id) > 0 {
+		// A send failed and its slot is free. In closed loop, refilling at
+		// once would turn a rate limit into a busy loop of rejected sends;
+		// the prober retries one send later, and its reply reopens the
+		// whole window.
+		c.inflight.Add(-1)
+		c.backoff.Store(true)
+	}
+}
+
+// probe is the closed loop's retry after errors: every tick it lets each
+// client that was refused send one message, bounding the rejected sends
+// a limiting server sees to one per client per tick.
+func probe(clients []*client, stop <-chan struct{}) {
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		for _, c := range clients {
+			if c.backoff.Load() && c.backoff.CompareAndSwap(true, false) {
+				c.send()
+			}
+		}
+	}
+}
+
+// readAll reads one frame into buf, reusing its capacity: io.ReadAll would
+// allocate a fresh buffer per frame.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// idleConn is a connection that only listens. It still needs a reader:
+// gorilla answers the server's pings from inside the read loop, and a
+// connection nobody reads is eventually dropped by the server.
+type idleConn struct {
+	conn   *websocket.Conn
+	frames int64
+	errKey string
+}
+
+func (ic *idleConn) readLoop(st *runState) {
+	for {
+		_, r, err := ic.conn.NextReader()
+		if err != nil {
+			if !st.closing.Load() {
+				ic.errKey = "idle_" + errorKey(err)
+			}
+			return
+		}
+		ic.frames++
+		if _, err := io.Copy(io.Discard, r); err != nil && !st.closing.Load() {
+			ic.errKey = "idle_" + errorKey(err)
+			return
+		}
+	}
+}

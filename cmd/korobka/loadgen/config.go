@@ -1,0 +1,223 @@
+// Package loadgen drives a running korobka server the way a crowd of shells
+// would: it logs test users in over REST, pairs them in direct dialogs, opens
+// one WebSocket each and makes every pair talk, then reports throughput,
+// latency and whether anything was duplicated or lost. It also parks idle
+// connections to price what an open socket costs the server. The lead wires
+// it in as "korobka bench".
+//
+// It only ever targets the loopback interface: it runs on the same box as the
+// server (sharing the clock that stamps and checks latency) and must never be
+// pointed at someone else's production by a typo.
+package loadgen
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config says how hard and how long to push. The zero value of an optional
+// field means its default (see ParseFlags), so a caller fills in only what it
+// cares about.
+type Config struct {
+	URL         string        // server base URL, e.g. http://127.0.0.1:8080; loopback only
+	Pairs       int           // active pairs; both users of a pair send to each other
+	Idle        int           // extra connections that only listen
+	Rate        int           // total msgs/s over all senders; 0 = closed loop, Window in flight per sender
+	Duration    time.Duration // measured window, after Warmup
+	Warmup      time.Duration // traffic before the window, not measured
+	BodySize    int           // bytes of message text, timestamp included
+	PhonePrefix string        // test numbers are PhonePrefix + zero-padded index
+	Code        string        // the fixed code of KOROBKA_TEST_PHONES="<prefix>*:<code>"
+	Delivered   bool          // receivers ack every message with a delivered frame, as a shell does
+	ServerPID   int           // when >0, read its VmRSS around opening the idle connections
+	Logins      int           // concurrent REST calls and dials during setup
+	Window      int           // sends in flight per sender before it waits (closed loop) or skips (paced)
+	JSON        bool          // print the Result as JSON instead of the human summary
+
+	// Internal waits, settable by tests so they do not sleep for seconds;
+	// zero means the production default.
+	drainTimeout time.Duration
+	rssSettle    time.Duration
+}
+
+// Defaults and bounds. The bounds keep one command from running for hours or
+// opening more sockets than a test box can hold by accident.
+const (
+	defaultURL         = "http://127.0.0.1:8080"
+	defaultPairs       = 10
+	defaultDuration    = 10 * time.Second
+	defaultWarmup      = 2 * time.Second
+	defaultBodySize    = 100
+	defaultPhonePrefix = "+7999"
+	defaultLogins      = 32
+	defaultWindow      = 16
+	defaultDrain       = 5 * time.Second
+	defaultRSSSettle   = time.Second
+
+	maxConns    = 200_000
+	maxRunTime  = time.Hour
+	maxRate     = 1_000_000
+	maxBodySize = 64 << 10
+	maxWindow   = 1024
+	maxLogins   = 1024
+
+	// phoneLen is the length of a +7 E.164 number ("+79990000001"): the
+	// index is zero-padded to fill it, so numbers stay valid for the
+	// server's phone parser whatever the prefix's length.
+	phoneLen = 12
+)
+
+// withDefaults fills zero fields with their defaults and validates the
+// result, so Run and ParseFlags agree on what is allowed.
+func (c Config) withDefaults() (Config, error) {
+	if c.URL == "" {
+		c.URL = defaultURL
+	}
+	if c.BodySize == 0 {
+		c.BodySize = defaultBodySize
+	}
+	if c.PhonePrefix == "" {
+		c.PhonePrefix = defaultPhonePrefix
+	}
+	if c.Logins == 0 {
+		c.Logins = defaultLogins
+	}
+	if c.Window == 0 {
+		c.Window = defaultWindow
+	}
+	if c.drainTimeout == 0 {
+		c.drainTimeout = defaultDrain
+	}
+	if c.rssSettle == 0 {
+		c.rssSettle = defaultRSSSettle
+	}
+	if _, err := checkLoopback(c.URL); err != nil {
+		return c, err
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch {
+	case c.Pairs < 0 || c.Idle < 0:
+		bad("pairs and idle must not be negative")
+	case c.Pairs == 0 && c.Idle == 0:
+		bad("nothing to do: set pairs or idle above 0")
+	case 2*c.Pairs+c.Idle > maxConns:
+		bad("2*pairs+idle = %d connections, over the limit of %d", 2*c.Pairs+c.Idle, maxConns)
+	}
+	if c.Rate < 0 || c.Rate > maxRate {
+		bad("rate %d out of range 0..%d", c.Rate, maxRate)
+	}
+	if c.Duration <= 0 || c.Warmup < 0 || c.Duration+c.Warmup > maxRunTime {
+		bad("duration must be >0 and duration+warmup at most %s (got %s + %s)", maxRunTime, c.Duration, c.Warmup)
+	}
+	if c.BodySize < 0 || c.BodySize > maxBodySize {
+		bad("size %d out of range 1..%d", c.BodySize, maxBodySize)
+	}
+	if !isPhonePrefix(c.PhonePrefix) {
+		bad("phone prefix %q: want + and digits, e.g. +7999", c.PhonePrefix)
+	} else if width := phoneLen - len(c.PhonePrefix); width < 1 || float64(2*c.Pairs+c.Idle) >= pow10(width) {
+		bad("phone prefix %q leaves room for %d-digit indexes, too few for %d users", c.PhonePrefix, max(width, 0), 2*c.Pairs+c.Idle)
+	}
+	if c.Code == "" {
+		bad("code is required: the fixed code of KOROBKA_TEST_PHONES=%q", c.PhonePrefix+"*:<code>")
+	}
+	if c.ServerPID < 0 {
+		bad("server pid must not be negative")
+	}
+	if c.Logins < 0 || c.Logins > maxLogins {
+		bad("logins %d out of range 1..%d", c.Logins, maxLogins)
+	}
+	if c.Window < 0 || c.Window > maxWindow {
+		bad("window %d out of range 1..%d", c.Window, maxWindow)
+	}
+	return c, errors.Join(errs...)
+}
+
+// checkLoopback parses a base URL and refuses any host that is not this
+// machine, so a mistyped URL cannot aim a load test at a real deployment.
+func checkLoopback(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("url %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("url %q: scheme must be http or https", raw)
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return u, nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return u, nil
+	}
+	return nil, fmt.Errorf("url %q: host %q is not a loopback address (127.0.0.0/8, ::1, localhost); the load generator only targets this machine", raw, host)
+}
+
+func isPhonePrefix(s string) bool {
+	if len(s) < 2 || s[0] != '+' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func pow10(n int) float64 {
+	p := 1.0
+	for range n {
+		p *= 10
+	}
+	return p
+}
+
+// ParseFlags reads the "korobka bench" command line into a validated Config;
+// usage and errors go to stderr the way the flag package prints them.
+func ParseFlags(args []string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("korobka bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.URL, "url", defaultURL, "server base URL (loopback only)")
+	fs.IntVar(&c.Pairs, "pairs", defaultPairs, "active pairs of users sending to each other")
+	fs.IntVar(&c.Idle, "idle", 0, "extra idle WebSocket connections")
+	fs.IntVar(&c.Rate, "rate", 0, "total messages/s over all senders; 0 = as fast as the window allows")
+	fs.DurationVar(&c.Duration, "duration", defaultDuration, "measured window")
+	fs.DurationVar(&c.Warmup, "warmup", defaultWarmup, "traffic before the measured window")
+	fs.IntVar(&c.BodySize, "size", defaultBodySize, "bytes of message text")
+	fs.StringVar(&c.PhonePrefix, "phone-prefix", defaultPhonePrefix, `test number prefix; start the server with KOROBKA_TEST_PHONES="<prefix>*:<code>"`)
+	fs.StringVar(&c.Code, "code", "", "the fixed login code of the test numbers (required)")
+	fs.BoolVar(&c.Delivered, "delivered", false, "receivers send a delivered receipt for every message")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "server process id: report its RSS per idle connection")
+	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON")
+	fs.IntVar(&c.Logins, "logins", defaultLogins, "concurrent logins, dialog creations and dials during setup")
+	fs.IntVar(&c.Window, "window", defaultWindow, "sends in flight per sender")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected arguments: %q", fs.Args())
+		fmt.Fprintln(stderr, "korobka bench:", err)
+		return Config{}, err
+	}
+	// Explicit zeros for fields whose zero means "default" in Run would be
+	// silently replaced; reject them here where the user typed them.
+	if c.Logins == 0 || c.Window == 0 || c.BodySize == 0 {
+		err := errors.New("logins, window and size must be at least 1")
+		fmt.Fprintln(stderr, "korobka bench:", err)
+		return Config{}, err
+	}
+	c, err := c.withDefaults()
+	if err != nil {
+		fmt.Fprintln(stderr, "korobka bench:", err)
+		return Config{}, err
+	}
+	return c, nil
+}

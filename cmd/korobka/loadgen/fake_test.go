@@ -1,0 +1,281 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// fakeServer implements just the part of the shell contract the generator
+// uses: test-number login, get-or-create direct dialogs, and a WebSocket
+// that stores sends with a seq per dialog, replies to the sender and
+// delivers a message event to the other member. It can inject one
+// duplicate delivery and one seq gap to prove the generator notices.
+type fakeServer struct {
+	URL  string
+	code string
+
+	dupAt int64 // the n-th message overall is delivered twice; 0 = never
+	gapAt int64 // the n-th message overall skips a seq; 0 = never
+
+	rejectEvery int64 // every n-th send is refused with rate_limited; 0 = never
+	dropAt      int64 // the n-th send is swallowed: no reply, no event; 0 = never
+
+	mu       sync.Mutex
+	users    map[string]string // phone -> user id
+	tokens   map[string]string // token -> user id
+	dialogs  map[string]*fakeDialog
+	conns    map[string]*fakeConn // user id -> its one connection
+	pending  map[string][]any     // user id -> events sent before it connected
+	msgs     int64
+	attempts int64
+
+	stored   atomic.Int64
+	receipts atomic.Int64
+	rejected atomic.Int64
+	up       websocket.Upgrader
+}
+
+type fakeDialog struct {
+	id      string
+	members [2]string
+	seq     int64
+}
+
+type fakeConn struct {
+	mu sync.Mutex
+	c  *websocket.Conn
+}
+
+func (fc *fakeConn) write(v any) {
+	b, _ := json.Marshal(v)
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	_ = fc.c.WriteMessage(websocket.TextMessage, b)
+}
+
+func newFakeServer(t *testing.T, dupAt, gapAt int64) *fakeServer {
+	t.Helper()
+	f := &fakeServer{
+		code: "111111", dupAt: dupAt, gapAt: gapAt,
+		users: map[string]string{}, tokens: map[string]string{},
+		dialogs: map[string]*fakeDialog{}, conns: map[string]*fakeConn{}, pending: map[string][]any{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/auth/verify", f.verify)
+	mux.HandleFunc("POST /v1/dialogs", f.openDialog)
+	mux.HandleFunc("GET /v1/ws", f.ws)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
+	return f
+}
+
+func writeError(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": code}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (f *fakeServer) verify(w http.ResponseWriter, r *http.Request) {
+	var in struct{ Phone, Code string }
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || !strings.HasPrefix(in.Phone, "+7999") || len(in.Phone) != 12 {
+		writeError(w, 400, "invalid_phone")
+		return
+	}
+	if in.Code != f.code {
+		writeError(w, 401, "invalid_code")
+		return
+	}
+	f.mu.Lock()
+	id, ok := f.users[in.Phone]
+	if !ok {
+		id = "u" + strconv.Itoa(len(f.users)+1)
+		f.users[in.Phone] = id
+	}
+	token := "t" + strconv.Itoa(len(f.tokens)+1)
+	f.tokens[token] = id
+	f.mu.Unlock()
+	writeJSON(w, 200, map[string]any{
+		"access_token": token, "refresh_token": "r" + token, "expires_in": 900,
+		"user": map[string]string{"id": id, "first_name": "", "last_name": "", "avatar_url": ""},
+	})
+}
+
+func (f *fakeServer) auth(r *http.Request) (string, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		token = r.URL.Query().Get("access_token")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id, ok := f.tokens[token]
+	return id, ok
+}
+
+func (f *fakeServer) openDialog(w http.ResponseWriter, r *http.Request) {
+	me, ok := f.auth(r)
+	if !ok {
+		writeError(w, 401, "unauthorized")
+		return
+	}
+	var in struct {
+		UserID string `json:"user_id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.UserID == "" || in.UserID == me {
+		writeError(w, 400, "invalid_user")
+		return
+	}
+	pair := [2]string{me, in.UserID}
+	if pair[0] > pair[1] {
+		pair[0], pair[1] = pair[1], pair[0]
+	}
+	key := pair[0] + "|" + pair[1]
+	f.mu.Lock()
+	d, existed := f.dialogs[key]
+	if !existed {
+		d = &fakeDialog{id: "d" + strconv.Itoa(len(f.dialogs)+1), members: pair}
+		f.dialogs[key] = d
+		f.dialogs[d.id] = d
+	}
+	f.mu.Unlock()
+	status := 201
+	if existed {
+		status = 200
+	}
+	writeJSON(w, status, map[string]any{"id": d.id, "kind": "direct", "title": "", "unread": 0})
+}
+
+type fakeMessage struct {
+	ID          string          `json:"id"`
+	DialogID    string          `json:"dialog_id"`
+	Seq         int64           `json:"seq"`
+	SenderID    string          `json:"sender_id"`
+	ClientID    string          `json:"client_id"`
+	Text        string          `json:"text"`
+	Attachments json.RawMessage `json:"attachments"`
+	CreatedAt   time.Time       `json:"created_at"`
+	Status      string          `json:"status"`
+}
+
+func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
+	me, ok := f.auth(r)
+	if !ok {
+		writeError(w, 401, "unauthorized")
+		return
+	}
+	c, err := f.up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	// The client may send before this handler registers its peer (the
+	// handshake completes inside Upgrade), so events for a user without
+	// a connection wait for it, as a real server's would for sync.
+	fc := &fakeConn{c: c}
+	f.mu.Lock()
+	f.conns[me] = fc
+	pending := f.pending[me]
+	delete(f.pending, me)
+	for _, ev := range pending {
+		fc.write(ev)
+	}
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.conns, me)
+		f.mu.Unlock()
+		c.Close()
+	}()
+	for {
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		var in struct {
+			Type, ID string
+			DialogID string `json:"dialog_id"`
+			ClientID string `json:"client_id"`
+			Text     string
+			Seq      int64
+		}
+		if err := json.Unmarshal(b, &in); err != nil {
+			fc.write(map[string]any{"type": "error", "error": map[string]string{"code": "invalid_frame", "message": "bad json"}})
+			continue
+		}
+		switch in.Type {
+		case "send":
+			f.send(me, fc, in.ID, in.DialogID, in.ClientID, in.Text)
+		case "delivered":
+			f.receipts.Add(1)
+		default:
+			fc.write(map[string]any{"type": "error", "id": in.ID, "error": map[string]string{"code": "unknown_type", "message": in.Type}})
+		}
+	}
+}
+
+func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, text string) {
+	f.mu.Lock()
+	d, ok := f.dialogs[dialogID]
+	if !ok || d.id != dialogID || (d.members[0] != me && d.members[1] != me) {
+		f.mu.Unlock()
+		fc.write(map[string]any{"type": "error", "id": reqID, "error": map[string]string{"code": "not_found", "message": "no dialog"}})
+		return
+	}
+	f.attempts++
+	if f.attempts == f.dropAt {
+		f.mu.Unlock()
+		return
+	}
+	if f.rejectEvery > 0 && f.attempts%f.rejectEvery == 0 {
+		f.mu.Unlock()
+		f.rejected.Add(1)
+		fc.write(map[string]any{"type": "error", "id": reqID, "error": map[string]string{"code": "rate_limited", "message": "slow down"}})
+		return
+	}
+	f.msgs++
+	n := f.msgs
+	d.seq++
+	if n == f.gapAt {
+		d.seq++
+	}
+	m := fakeMessage{
+		ID: "m" + strconv.FormatInt(n, 10), DialogID: d.id, Seq: d.seq, SenderID: me,
+		ClientID: clientID, Text: text, Attachments: json.RawMessage(`[]`),
+		CreatedAt: time.Now().UTC(), Status: "sent",
+	}
+	peer := d.members[0]
+	if peer == me {
+		peer = d.members[1]
+	}
+	ev := map[string]any{"type": "message", "message": m}
+	pc := f.conns[peer]
+	if pc == nil {
+		f.pending[peer] = append(f.pending[peer], ev)
+		if n == f.dupAt {
+			f.pending[peer] = append(f.pending[peer], ev)
+		}
+	}
+	f.mu.Unlock()
+	f.stored.Add(1)
+	fc.write(map[string]any{"type": "reply", "id": reqID, "message": m})
+	if pc != nil {
+		pc.write(ev)
+		if n == f.dupAt {
+			pc.write(ev)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Result is what a run measured. Counts cover the whole run, warmup
+// included; rates and latencies cover the measured window only (latency:
+// messages sent inside it, wherever they were received). Duplicates, Gaps,
+// Undelivered and Unanswered must be 0 on a healthy server.
+type Result struct {
+	Pairs     int           `json:"pairs"`
+	Idle      int           `json:"idle"`
+	Rate      int           `json:"rate"` // offered msgs/s; 0 = closed loop
+	Window    int           `json:"window"`
+	BodySize  int           `json:"body_size"`
+	Duration  time.Duration `json:"duration_ns"` // measured window actually run
+	Warmup    time.Duration `json:"warmup_ns"`
+	SetupTime time.Duration `json:"setup_ns"` // logins, dialogs and dials
+
+	Users       int `json:"users"`        // logged in
+	Dialogs     int `json:"dialogs"`      // opened (one per pair)
+	ActiveConns int `json:"active_conns"` // WebSockets of the pairs
+	IdleConns   int `json:"idle_conns"`   // idle WebSockets opened (of Idle asked)
+	ConnsLost   int `json:"conns_lost"`   // closed by the server or failed during the run
+
+	Sent        int64 `json:"sent"`        // send frames written
+	Replies     int64 `json:"replies"`     // reply frames (acks) received
+	Delivered   int64 `json:"delivered"`   // distinct message events received from partners
+	Receipts    int64 `json:"receipts"`    // delivered receipts written
+	Backlog     int64 `json:"backlog"`     // paced sends skipped: window full
+	Undelivered int64 `json:"undelivered"` // acked but never received by the partner
+	Unanswered  int64 `json:"unanswered"`  // sent but neither acked nor refused by the end
+	Duplicates  int64 `json:"duplicates"`  // a client_id received twice, or a seq reused
+	Gaps        int64 `json:"gaps"`        // seqs missing inside a dialog's seen range
+	Stray       int64 `json:"stray"`       // message events not from this run's partner
+
+	Errors map[string]int64 `json:"errors"` // by error frame code, HTTP status or close
+
+	SentPerSec      float64 `json:"sent_per_sec"`      // inside the measured window
+	DeliveredPerSec float64 `json:"delivered_per_sec"` // inside the measured window
+
+	Latency    Latency `json:"latency"`     // send to partner's receipt of the message event
+	AckLatency Latency `json:"ack_latency"` // send to the sender's reply
+
+	ServerRSSBefore    int64   `json:"server_rss_before,omitempty"` // bytes, before the idle connections
+	ServerRSSAfter     int64   `json:"server_rss_after,omitempty"`
+	ServerRSSPerIdle   float64 `json:"server_rss_per_idle,omitempty"` // bytes per idle connection
+	GeneratorHeapBytes uint64  `json:"generator_heap_bytes"`          // our own heap at the end
+}
+
+// Latency summarises one histogram.
+type Latency struct {
+	Count int64         `json:"count"`
+	P50   time.Duration `json:"p50_ns"`
+	P90   time.Duration `json:"p90_ns"`
+	P99   time.Duration `json:"p99_ns"`
+	Max   time.Duration `json:"max_ns"`
+}
+
+func latencyOf(h *histogram) Latency {
+	return Latency{
+		Count: h.n,
+		P50:   h.quantile(0.50),
+		P90:   h.quantile(0.90),
+		P99:   h.quantile(0.99),
+		Max:   time.Duration(h.max),
+	}
+}
+
+// Healthy reports whether the server kept the delivery promises: nothing
+// duplicated, nothing lost, no hole in any dialog, every send answered.
+// Errors are not judged here: a refused send is an answer.
+func (r Result) Healthy() bool {
+	return r.Duplicates == 0 && r.Gaps == 0 && r.Undelivered == 0 && r.Unanswered == 0
+}
+
+// WriteJSON prints r as one indented JSON document.
+func (r Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteSummary prints r for a person at a terminal.
+func (r Result) WriteSummary(w io.Writer) error {
+	var b strings.Builder
+	mode := fmt.Sprintf("closed loop, window %d", r.Window)
+	if r.Rate > 0 {
+		mode = fmt.Sprintf("%d msg/s offered, window %d", r.Rate, r.Window)
+	}
+	fmt.Fprintf(&b, "korobka bench: %d pairs + %d idle, %s, %s measured after %s warmup, %d-byte texts\n",
+		r.Pairs, r.Idle, mode, r.Duration.Round(time.Millisecond), r.Warmup, r.BodySize)
+	fmt.Fprintf(&b, "setup     %d users, %d dialogs, %d+%d connections in %s; %d lost during the run\n",
+		r.Users, r.Dialogs, r.ActiveConns, r.IdleConns, r.SetupTime.Round(time.Millisecond), r.ConnsLost)
+	fmt.Fprintf(&b, "counts    sent %d  replies %d  delivered %d  receipts %d  backlog %d\n",
+		r.Sent, r.Replies, r.Delivered, r.Receipts, r.Backlog)
+	fmt.Fprintf(&b, "rate      %.0f msg/s delivered, %.0f msg/s sent (measured window)\n", r.DeliveredPerSec, r.SentPerSec)
+	fmt.Fprintf(&b, "latency   send->message %s\n", r.Latency)
+	fmt.Fprintf(&b, "          send->reply   %s\n", r.AckLatency)
+	verdict := "ok"
+	if !r.Healthy() {
+		verdict = "BROKEN"
+	}
+	fmt.Fprintf(&b, "integrity duplicates %d  gaps %d  undelivered %d  unanswered %d  stray %d: %s\n",
+		r.Duplicates, r.Gaps, r.Undelivered, r.Unanswered, r.Stray, verdict)
+	if len(r.Errors) == 0 {
+		b.WriteString("errors    none\n")
+	} else {
+		b.WriteString("errors   ")
+		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+			fmt.Fprintf(&b, " %s %d", k, r.Errors[k])
+		}
+		b.WriteByte('\n')
+	}
+	if r.Errors["rate_limited"] > 0 {
+		fmt.Fprintf(&b, "hint      the server rate-limited sends: spread the load over more pairs or lower -rate (the contract promises %d frames/s per connection)\n", contractFrameRate)
+	}
+	if r.ServerRSSBefore > 0 {
+		fmt.Fprintf(&b, "server    RSS %s -> %s over %d idle connections: %s per connection\n",
+			mib(float64(r.ServerRSSBefore)), mib(float64(r.ServerRSSAfter)), r.IdleConns, kib(r.ServerRSSPerIdle))
+	}
+	fmt.Fprintf(&b, "generator heap %s\n", mib(float64(r.GeneratorHeapBytes)))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (l Latency) String() string {
+	if l.Count == 0 {
+		return "no samples"
+	}
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s  (n=%d)",
+		round(l.P50), round(l.P90), round(l.P99), round(l.Max), l.Count)
+}
+
+// round keeps three significant digits, which is all a 3% histogram has.
+func round(d time.Duration) time.Duration {
+	unit := time.Duration(1)
+	for v := d; v >= 1000; v /= 10 {
+		unit *= 10
+	}
+	return d.Round(unit)
+}
+
+func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
+func kib(b float64) string { return fmt.Sprintf("%.1f KiB", b/(1<<10)) }

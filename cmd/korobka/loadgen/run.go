@@ -1,0 +1,359 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// contractFrameRate is the per-connection rate the shell contract promises
+// to accept before answering rate_limited.
+const contractFrameRate = 50
+
+// Run logs the users in, opens the dialogs and connections, makes the
+// pairs talk for Warmup+Duration, waits for what is in flight to land and
+// reports. It stops by itself; cancelling ctx stops it early, and the
+// traffic measured so far is still reported beside ctx's error.
+func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	base, err := checkLoopback(cfg.URL)
+	if err != nil {
+		return Result{}, err
+	}
+	nUsers := 2*cfg.Pairs + cfg.Idle
+	if lim, need := fileLimit(), int64(nUsers+cfg.Logins+64); lim > 0 && need > lim {
+		return Result{}, fmt.Errorf("%d connections need about %d open files, the limit is %d: lower pairs/idle or raise ulimit -n", 2*cfg.Pairs+cfg.Idle, need, lim)
+	}
+	if cfg.ServerPID > 0 {
+		if _, err := readRSS(cfg.ServerPID); err != nil {
+			return Result{}, err
+		}
+	}
+	say := func(format string, args ...any) {
+		if !cfg.JSON {
+			fmt.Fprintf(out, format+"\n", args...)
+		}
+	}
+
+	var nonce [6]byte
+	_, _ = rand.Read(nonce[:]) // never fails
+	st := &runState{
+		base:      time.Now(),
+		run:       hex.EncodeToString(nonce[:]),
+		window:    int32(cfg.Window),
+		delivered: cfg.Delivered,
+		paced:     cfg.Rate > 0,
+	}
+	res := Result{
+		Pairs: cfg.Pairs, Idle: cfg.Idle, Rate: cfg.Rate, Window: cfg.Window,
+		BodySize: cfg.BodySize, Warmup: cfg.Warmup, Errors: map[string]int64{},
+	}
+
+	tr := &http.Transport{MaxIdleConnsPerHost: cfg.Logins, MaxConnsPerHost: cfg.Logins}
+	defer tr.CloseIdleConnections()
+	a := &api{base: base, hc: &http.Client{Transport: tr}}
+
+	// Setup: logins, dialogs, connections. Any failure of the active side
+	// is fatal, since a missing pair would make every count meaningless.
+	users := make([]user, nUsers)
+	err = forEach(ctx, nUsers, cfg.Logins, func(ctx context.Context, i int) error {
+		var err error
+		users[i], err = a.login(ctx, phone(cfg.PhonePrefix, i), cfg.Code)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		return res, fmt.Errorf("%w (is the server started with KOROBKA_TEST_PHONES=%q?)", err, cfg.PhonePrefix+"*:"+cfg.Code)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Users = nUsers
+	say("logged in %d users in %s", nUsers, time.Since(st.base).Round(time.Millisecond))
+
+	dialogs := make([]string, cfg.Pairs)
+	err = forEach(ctx, cfg.Pairs, cfg.Logins, func(ctx context.Context, i int) error {
+		var err error
+		dialogs[i], err = a.openDialog(ctx, users[2*i], users[2*i+1].id)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Dialogs = cfg.Pairs
+
+	start, quit := make(chan struct{}), make(chan struct{})
+	var readers sync.WaitGroup
+	clients := make([]*client, 2*cfg.Pairs)
+	var idles []*idleConn
+	// teardown closes every connection and waits for its reader; it runs
+	// on every path out of Run, so no goroutine outlives it.
+	var tornDown bool
+	teardown := func() {
+		if tornDown {
+			return
+		}
+		tornDown = true
+		st.stopped.Store(true)
+		st.closing.Store(true)
+		close(quit)
+		var wg sync.WaitGroup
+		closeConn := func(c *websocket.Conn) {
+			_ = c.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			_ = c.Close()
+		}
+		for _, c := range clients {
+			if c != nil && c.conn != nil {
+				wg.Go(func() { closeConn(c.conn) })
+			}
+		}
+		for _, ic := range idles {
+			if ic != nil {
+				wg.Go(func() { closeConn(ic.conn) })
+			}
+		}
+		wg.Wait()
+		readers.Wait()
+	}
+	defer teardown()
+
+	endpoint := wsURL(base)
+	active := &websocket.Dialer{
+		HandshakeTimeout: setupTimeout,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  cfg.BodySize + 512, // a send fits one frame
+	}
+	err = forEach(ctx, 2*cfg.Pairs, cfg.Logins, func(ctx context.Context, i int) error {
+		conn, err := dial(ctx, active, endpoint, users[i].token)
+		if err != nil {
+			return err
+		}
+		conn.SetReadLimit(1 << 20)
+		d := dialogs[i/2]
+		clients[i] = &client{
+			st: st, conn: conn,
+			partnerID: []byte(users[i^1].id), dialogID: []byte(d),
+			sf: newSendFrame(d, st.run, cfg.BodySize), dhead: deliveredHead(d),
+			wbuf: make([]byte, 0, cfg.BodySize+256),
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	for i, c := range clients {
+		c.partner = clients[i^1]
+		readers.Go(func() { c.readLoop(start, quit) })
+	}
+	res.ActiveConns = len(clients)
+
+	if cfg.Idle > 0 {
+		if err := openIdle(ctx, cfg, st, users[2*cfg.Pairs:], endpoint, &res, &idles, &readers, say); err != nil {
+			return res, err
+		}
+	}
+	res.SetupTime = time.Since(st.base)
+	say("%d dialogs, %d+%d connections open after %s", res.Dialogs, res.ActiveConns, res.IdleConns, res.SetupTime.Round(time.Millisecond))
+
+	if cfg.Rate > 0 && cfg.Pairs > 0 {
+		frames := float64(cfg.Rate) / float64(2*cfg.Pairs)
+		if cfg.Delivered {
+			frames *= 2
+		}
+		if frames > contractFrameRate {
+			say("note: about %.0f frames/s per connection; the contract promises only %d/s before rate_limited", frames, contractFrameRate)
+		}
+	}
+
+	// Traffic.
+	t0 := st.now()
+	st.warmEnd = t0 + int64(cfg.Warmup)
+	st.stopAt = st.warmEnd + int64(cfg.Duration)
+	stop := make(chan struct{})
+	var pacers sync.WaitGroup
+	close(start)
+	if cfg.Rate > 0 && len(clients) > 0 {
+		n := int64(len(clients))
+		interval := max(n*int64(time.Second)/int64(cfg.Rate), 1)
+		for i, c := range clients {
+			first := t0 + int64(i)*interval/n // spread the senders over one interval
+			pacers.Go(func() { c.pace(first, interval, stop) })
+		}
+	} else {
+		pacers.Go(func() { probe(clients, stop) })
+	}
+	runErr := sleep(ctx, time.Duration(st.stopAt-st.now()))
+	stoppedAt := st.now()
+	st.stopped.Store(true)
+	close(stop)
+	pacers.Wait()
+	if runErr == nil {
+		runErr = drain(ctx, clients, cfg.drainTimeout)
+	}
+	teardown()
+
+	collect(&res, clients, idles, st, stoppedAt)
+	if cfg.JSON {
+		err = res.WriteJSON(out)
+	} else {
+		err = res.WriteSummary(out)
+	}
+	if runErr != nil {
+		return res, runErr
+	}
+	return res, err
+}
+
+// openIdle logs nothing in (the users already are) and opens the idle
+// connections, reading the server's RSS around them when asked. Dial
+// failures are counted, not fatal: how many sockets a server takes before
+// refusing is itself worth reporting.
+func openIdle(ctx context.Context, cfg Config, st *runState, users []user, endpoint string,
+	res *Result, idles *[]*idleConn, readers *sync.WaitGroup, say func(string, ...any)) error {
+	if cfg.ServerPID > 0 {
+		rss, err := settledRSS(ctx, cfg.ServerPID, cfg.rssSettle/2)
+		if err != nil {
+			return err
+		}
+		res.ServerRSSBefore = rss
+	}
+	// Idle sockets get small buffers and a pooled write buffer: they only
+	// ever write pongs, and tens of thousands of them must stay cheap here.
+	d := &websocket.Dialer{
+		HandshakeTimeout: setupTimeout,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  256,
+		WriteBufferPool:  &sync.Pool{},
+	}
+	conns := make([]*idleConn, len(users))
+	errKeys := make([]string, len(users))
+	_ = forEach(ctx, len(users), cfg.Logins, func(ctx context.Context, i int) error {
+		conn, err := dial(ctx, d, endpoint, users[i].token)
+		if err != nil {
+			errKeys[i] = "idle_" + errorKey(err)
+			return nil
+		}
+		conn.SetReadLimit(1 << 20)
+		ic := &idleConn{conn: conn}
+		conns[i] = ic
+		readers.Go(func() { ic.readLoop(st) })
+		return nil
+	})
+	for i, ic := range conns {
+		if ic != nil {
+			*idles = append(*idles, ic)
+		} else if errKeys[i] != "" {
+			res.Errors[errKeys[i]]++
+		}
+	}
+	res.IdleConns = len(*idles)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	say("opened %d/%d idle connections", res.IdleConns, cfg.Idle)
+	if cfg.ServerPID > 0 {
+		rss, err := settledRSS(ctx, cfg.ServerPID, cfg.rssSettle)
+		if err != nil {
+			return err
+		}
+		res.ServerRSSAfter = rss
+		if res.IdleConns > 0 {
+			res.ServerRSSPerIdle = float64(rss-res.ServerRSSBefore) / float64(res.IdleConns)
+		}
+	}
+	return nil
+}
+
+// drain waits, within limit, until every live sender has its replies and
+// every acked message has reached its partner, so the counts compare like
+// with like rather than cutting messages off mid-flight.
+func drain(ctx context.Context, clients []*client, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		done := true
+		for _, c := range clients {
+			if c.dead.Load() || c.partner.dead.Load() {
+				continue
+			}
+			if c.inflight.Load() > 0 || c.partner.received.Load() < c.acked.Load() {
+				done = false
+				break
+			}
+		}
+		if done {
+			return nil
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collect merges the per-client counters into res once every goroutine
+// that wrote them has ended.
+func collect(res *Result, clients []*client, idles []*idleConn, st *runState, stoppedAt int64) {
+	var lat, ack histogram
+	var measured, sentMeasured int64
+	for i, c := range clients {
+		r := &c.rd
+		res.Sent += c.sent.Load()
+		res.Replies += r.replies
+		res.Delivered += c.received.Load()
+		res.Receipts += r.receipts
+		res.Backlog += c.backlog
+		res.Duplicates += r.dups
+		if i%2 == 0 {
+			// Both members saw the same dialog: count its holes once.
+			res.Gaps += max(r.seqs.gaps(), c.partner.rd.seqs.gaps())
+		}
+		res.Stray += r.stray
+		if lost := c.acked.Load() - c.partner.received.Load(); lost > 0 {
+			res.Undelivered += lost
+		}
+		if c.dead.Load() {
+			res.ConnsLost++
+		}
+		res.Unanswered += int64(c.inflight.Load())
+		lat.merge(&r.lat)
+		ack.merge(&r.ack)
+		measured += r.measured
+		sentMeasured += c.sentMeasured
+		addErrs(res.Errors, r.errs)
+		addErrs(res.Errors, c.writeErrs)
+	}
+	for _, ic := range idles {
+		if ic.errKey != "" {
+			res.Errors[ic.errKey]++
+			res.ConnsLost++
+		}
+	}
+	window := time.Duration(max(stoppedAt-st.warmEnd, 0))
+	res.Duration = window
+	if window > 0 {
+		res.DeliveredPerSec = float64(measured) / window.Seconds()
+		res.SentPerSec = float64(sentMeasured) / window.Seconds()
+	}
+	res.Latency = latencyOf(&lat)
+	res.AckLatency = latencyOf(&ack)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.GeneratorHeapBytes = ms.HeapAlloc
+}
+
+func addErrs(dst, src map[string]int64) {
+	for k, v := range src {
+		dst[k] += v
+	}
+}

@@ -1,0 +1,60 @@
+package loadgen
+
+// bitset remembers which of a sender's message numbers a receiver has seen,
+// one bit per message, to spot a client_id delivered twice without a map
+// entry per message.
+type bitset []uint64
+
+// add sets bit n and reports whether it was already set.
+func (s *bitset) add(n uint64) bool {
+	w := int(n / 64)
+	if w >= len(*s) {
+		*s = append(*s, make([]uint64, w+1-len(*s))...)
+	}
+	m := uint64(1) << (n % 64)
+	had := (*s)[w]&m != 0
+	(*s)[w] |= m
+	return had
+}
+
+// seqSet holds the seqs one client has seen in its dialog: its own
+// messages through replies and its partner's through message events. Both
+// sides write into one dialog, so only the union of the two must be
+// contiguous; a hole in it is a gap. Replies and events may arrive in any
+// order, so the set grows downwards as well as upwards.
+type seqSet struct {
+	base     int64 // seq of bit 0 of bits
+	bits     bitset
+	lo, hi   int64
+	distinct int64
+}
+
+// add records seq and reports whether it was seen before.
+func (s *seqSet) add(seq int64) bool {
+	if s.distinct == 0 {
+		s.base = max(seq-seq%64-64*64, 0)
+		s.lo, s.hi = seq, seq
+	}
+	if seq < s.base {
+		// Rebase far enough down that a burst of older seqs does not
+		// rebase once per message.
+		nb := max(seq-seq%64-64*64, 0)
+		words := int((s.base - nb) / 64)
+		s.bits = append(make(bitset, words, words+len(s.bits)), s.bits...)
+		s.base = nb
+	}
+	if s.bits.add(uint64(seq - s.base)) {
+		return true
+	}
+	s.distinct++
+	s.lo, s.hi = min(s.lo, seq), max(s.hi, seq)
+	return false
+}
+
+// gaps is how many seqs between the lowest and highest seen are missing.
+func (s *seqSet) gaps() int64 {
+	if s.distinct == 0 {
+		return 0
+	}
+	return s.hi - s.lo + 1 - s.distinct
+}
