@@ -1,0 +1,149 @@
+// actions.js: what a tap does. Layout actions are data from the server, so
+// every URL and endpoint is checked again here before it is used.
+import { request } from './api.js';
+import { afterSubmit } from './auth.js';
+import { safeUrl, telUrl } from './render.js';
+import { t } from './strings.js';
+
+// Generic uploads (POST /v1/uploads) do not exist yet; only the profile
+// photo can be picked. render.js draws other pick_media taps disabled.
+const AVATAR = '/v1/me/avatar';
+export const canRun = (a) => a?.type !== 'pick_media' || a.endpoint === AVATAR;
+
+// An endpoint is a path under /v1/ with no tricks (no "..", no query).
+const ENDPOINT = /^\/v1\/[A-Za-z0-9_\-/.]{1,200}$/;
+
+// substitute fills $form.<field> and $response.<field> (dots go deeper) in
+// every string of a `then` action, as docs/screens.md describes.
+export function substitute(v, form, response) {
+  if (typeof v === 'string') {
+    return v.replace(/\$(form|response)\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)/g, (_, src, path) => {
+      let x = src === 'form' ? form : response;
+      for (const k of path.split('.')) x = x && typeof x === 'object' && Object.hasOwn(x, k) ? x[k] : undefined;
+      return x === undefined || x === null || typeof x === 'object' ? '' : String(x);
+    });
+  }
+  if (Array.isArray(v)) return v.map((x) => substitute(x, form, response));
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substitute(x, form, response)]));
+  }
+  return v;
+}
+
+// collectInputs reads the screen's inputs by name; fields limits them.
+// Phone numbers lose their formatting so the server reads them the same
+// however they were typed.
+export function collectInputs(root, fields) {
+  const out = {};
+  for (const c of root.querySelectorAll('[data-name]')) {
+    const name = c.dataset.name;
+    if (Array.isArray(fields) && !fields.includes(name)) continue;
+    let v = c.value;
+    if (c.dataset.kind === 'phone') v = v.replace(/[^\d+]/g, '');
+    else if (c.dataset.kind === 'code') v = v.replace(/\s/g, '');
+    out[name] = v;
+  }
+  return out;
+}
+
+// createActions binds actions to an app: { screenEl, route, navigate, back,
+// refresh, loadMore, toast, live, sessionChanged }.
+export function createActions(app) {
+  async function run(action, el) {
+    if (!action || typeof action !== 'object') return;
+    switch (action.type) {
+      case 'navigate': return app.navigate(action.screen, action.params ?? {}, !!action.replace);
+      case 'back': return app.back();
+      case 'open_url': return openUrl(action.url);
+      case 'call': return call(action.phone);
+      case 'submit': return submit(action, el);
+      case 'send_message': return sendMessage(action, el);
+      case 'pick_media': return pickMedia(action);
+      case 'load_more': return app.loadMore(action, el);
+      case 'refresh': return app.refresh();
+      default: return undefined; // a newer action this shell does not know
+    }
+  }
+
+  // External schemes hand off through a link click: the page stays.
+  function handOff(href) {
+    const a = document.createElement('a');
+    a.href = href;
+    if (/^https?:/.test(href)) { a.target = '_blank'; a.rel = 'noopener noreferrer'; }
+    a.click();
+  }
+
+  function openUrl(url) {
+    const href = safeUrl(url);
+    if (!href) return app.toast(t('blocked_link'));
+    // Our own paths (e.g. /app/#/chat?...) stay in this tab.
+    if (href.startsWith('/')) { location.href = href; return undefined; }
+    return handOff(href);
+  }
+
+  function call(phone) {
+    const href = telUrl(phone);
+    return href ? handOff(href) : app.toast(t('blocked_link'));
+  }
+
+  async function submit(a, el) {
+    const endpoint = typeof a.endpoint === 'string' ? a.endpoint : '';
+    if (!ENDPOINT.test(endpoint) || endpoint.includes('..')) return app.toast(t('error'));
+    const method = ['POST', 'PATCH', 'PUT'].includes(a.method) ? a.method : 'POST';
+    const form = collectInputs(app.screenEl, a.fields);
+    const extra = a.extra && typeof a.extra === 'object' ? a.extra : {};
+    const btn = el?.closest?.('button');
+    if (btn) btn.disabled = true;
+    try {
+      const res = await request(endpoint, { method, body: { ...form, ...extra } });
+      app.sessionChanged(afterSubmit(endpoint, res));
+      if (a.then) await run(substitute(a.then, form, res ?? {}), el);
+    } catch (e) {
+      // The server's message is meant for people; show it as text.
+      app.toast(e?.message || t('error'));
+    } finally {
+      if (btn?.isConnected) btn.disabled = false;
+    }
+    return undefined;
+  }
+
+  async function sendMessage(a, el) {
+    const dialog = String(a.dialog_id || app.route.params.dialog_id || '');
+    const scope = el?.closest?.('.k-composer') ?? app.screenEl;
+    const field = scope.querySelector('[data-name="text"]') ?? app.screenEl.querySelector('[data-name="text"]');
+    const text = field?.value.trim() ?? '';
+    if (!dialog || !text) return;
+    field.value = '';
+    field.dispatchEvent(new Event('input')); // shrink the field back
+    try {
+      await app.live.send(dialog, text);
+    } catch (e) {
+      if (!field.value) field.value = text; // give the text back to retry
+      app.toast(e?.message || t('send_failed'));
+    }
+  }
+
+  function pickMedia(a) {
+    if (!canRun(a)) return app.toast(t('uploads_soon'));
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.accept = 'image/jpeg,image/png,image/gif,image/webp';
+    input.addEventListener('change', async () => {
+      const f = input.files?.[0];
+      if (!f) return;
+      const body = new FormData();
+      body.append('file', f);
+      try {
+        await request(AVATAR, { method: 'PUT', body });
+        app.toast(t('photo_updated'));
+        app.refresh();
+      } catch (e) {
+        app.toast(e?.message || t('error'));
+      }
+    });
+    input.click();
+    return undefined;
+  }
+
+  return run;
+}

@@ -1,0 +1,58 @@
+// strings.js: the few words the shell itself shows (banners, ticks, notes).
+// Screen text comes localised from the server; these follow the same
+// language preference so a Russian user does not get an English banner.
+
+const S = {
+  en: {
+    offline: 'Waiting for network…',
+    typing: 'typing…',
+    online: 'online',
+    last_seen: 'last seen {t}',
+    deleted: 'Message deleted',
+    edited: 'edited',
+    sent: 'Sent',
+    delivered: 'Delivered',
+    read: 'Read',
+    uploads_soon: 'Sending files from the web app is not available yet.',
+    photo_updated: 'Photo updated',
+    blocked_link: 'This link cannot be opened.',
+    send_failed: 'The message was not sent.',
+    error: 'Something went wrong.',
+    retry: 'Retry',
+    back: 'Back',
+  },
+  ru: {
+    offline: 'Ожидание сети…',
+    typing: 'печатает…',
+    online: 'в сети',
+    last_seen: 'был(а) в {t}',
+    deleted: 'Сообщение удалено',
+    edited: 'изм.',
+    sent: 'Отправлено',
+    delivered: 'Доставлено',
+    read: 'Прочитано',
+    uploads_soon: 'Отправка файлов из веб-версии пока недоступна.',
+    photo_updated: 'Фото обновлено',
+    blocked_link: 'Эту ссылку нельзя открыть.',
+    send_failed: 'Сообщение не отправлено.',
+    error: 'Что-то пошло не так.',
+    retry: 'Повторить',
+    back: 'Назад',
+  },
+};
+
+function pick() {
+  for (const l of navigator.languages ?? [navigator.language]) {
+    const base = String(l).toLowerCase().split('-')[0];
+    if (S[base]) return S[base];
+  }
+  return S.en;
+}
+
+const table = pick();
+
+// t returns the shell string for key with {name} placeholders filled.
+export function t(key, args = {}) {
+  const s = table[key] ?? S.en[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => String(args[k] ?? ''));
+}
