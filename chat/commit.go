@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -25,6 +26,14 @@ const (
 	commitTimeout = 10 * time.Second
 )
 
+// ParallelCommitter is implemented by a MessageStore that can run several
+// Commits at once to advantage (a database server, where transactions on
+// different dialogs proceed in parallel and share fsyncs). It says how many.
+// Stores without it get one writer, which is right for SQLite.
+type ParallelCommitter interface {
+	CommitParallelism() int
+}
+
 // job is one request for the committer. Exactly one of app and rcpt is set.
 type job struct {
 	app     *Append
@@ -34,28 +43,44 @@ type job struct {
 	done    chan error
 }
 
-// committer owns the write path of messages and receipts.
+// committer owns the write path of messages and receipts. It has one lane
+// per concurrent writer; a dialog always goes through the same lane, so its
+// messages are committed and published in seq order and lanes never wait
+// on each other's dialog locks.
 type committer struct {
 	store  MessageStore
 	broker Broker
 	log    *slog.Logger
-	in     chan *job
-	// stopped is closed when Run has drained the queue and returned.
+	lanes  []chan *job
+	// stopped is closed when Run has drained the queues and returned.
 	stopped chan struct{}
 }
 
 func newCommitter(store MessageStore, broker Broker, log *slog.Logger) *committer {
-	return &committer{store: store, broker: broker, log: log,
-		in: make(chan *job, queueLen), stopped: make(chan struct{})}
+	n := 1
+	if p, ok := store.(ParallelCommitter); ok && p.CommitParallelism() > 1 {
+		n = p.CommitParallelism()
+	}
+	c := &committer{store: store, broker: broker, log: log, stopped: make(chan struct{})}
+	for range n {
+		c.lanes = append(c.lanes, make(chan *job, queueLen/n))
+	}
+	return c
 }
 
 // errStopped answers requests that arrive after shutdown began.
 var errStopped = &Error{Kind: KindUnavailable, Code: "unavailable", Message: "The server is shutting down; try again."}
 
-// submit queues j, waiting while the queue is full.
+// submit queues j on its dialog's lane, waiting while the lane is full.
 func (c *committer) submit(ctx context.Context, j *job) error {
+	var d int64
+	if j.app != nil {
+		d = j.app.Msg.DialogID
+	} else {
+		d = j.rcpt.DialogID
+	}
 	select {
-	case c.in <- j:
+	case c.lanes[uint64(d)%uint64(len(c.lanes))] <- j:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -64,20 +89,28 @@ func (c *committer) submit(ctx context.Context, j *job) error {
 	}
 }
 
-// run writes batches until ctx ends, then drains what is queued and
-// returns. Nothing queued before the end is dropped.
+// run writes batches on every lane until ctx ends, then drains what is
+// queued and returns. Nothing queued before the end is dropped.
 func (c *committer) run(ctx context.Context) {
-	defer close(c.stopped)
+	var wg sync.WaitGroup
+	for _, lane := range c.lanes {
+		wg.Go(func() { c.runLane(ctx, lane) })
+	}
+	wg.Wait()
+	close(c.stopped)
+}
+
+func (c *committer) runLane(ctx context.Context, in chan *job) {
 	batch := make([]*job, 0, maxBatch)
 	for {
 		select {
-		case j := <-c.in:
+		case j := <-in:
 			batch = append(batch, j)
 		case <-ctx.Done():
-			c.drain(batch[:0])
+			c.drain(in, batch[:0])
 			return
 		}
-		batch = c.gather(batch)
+		batch = c.gather(in, batch)
 		c.commit(batch)
 		clear(batch)
 		batch = batch[:0]
@@ -85,10 +118,10 @@ func (c *committer) run(ctx context.Context) {
 }
 
 // gather adds to batch whatever is already queued, up to maxBatch.
-func (c *committer) gather(batch []*job) []*job {
+func (c *committer) gather(in chan *job, batch []*job) []*job {
 	for len(batch) < maxBatch {
 		select {
-		case j := <-c.in:
+		case j := <-in:
 			batch = append(batch, j)
 		default:
 			return batch
@@ -98,9 +131,9 @@ func (c *committer) gather(batch []*job) []*job {
 }
 
 // drain commits everything still queued at shutdown.
-func (c *committer) drain(batch []*job) {
+func (c *committer) drain(in chan *job, batch []*job) {
 	for {
-		batch = c.gather(batch[:0])
+		batch = c.gather(in, batch[:0])
 		if len(batch) == 0 {
 			return
 		}

@@ -158,6 +158,20 @@ func (s *Store) ownMessage(ctx context.Context, tx *sql.Tx, dialogID, seq, sende
 
 // ---- commit ----
 
+// CommitParallelism is how many Commits the chat service runs at once:
+// one on SQLite, which has one writer; several on MySQL, where batches on
+// different dialogs proceed in parallel and InnoDB groups their fsyncs.
+func (s *Store) CommitParallelism() int {
+	if s.dialect == MySQL {
+		return mysqlCommitters
+	}
+	return 1
+}
+
+// mysqlCommitters is the MySQL commit parallelism: enough to keep the
+// server's log writer busy while each transaction waits on round trips.
+const mysqlCommitters = 8
+
 type clientKey struct {
 	sender int64
 	client string

@@ -71,9 +71,10 @@ type Store struct {
 }
 
 var (
-	_ chat.Store        = (*Store)(nil)
-	_ chat.ContentStore = (*Store)(nil)
-	_ chat.MessageStore = (*Store)(nil)
+	_ chat.Store             = (*Store)(nil)
+	_ chat.ContentStore      = (*Store)(nil)
+	_ chat.MessageStore      = (*Store)(nil)
+	_ chat.ParallelCommitter = (*Store)(nil)
 )
 
 // Open connects to the database, brings its schema up to date and returns
