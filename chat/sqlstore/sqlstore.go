@@ -178,9 +178,12 @@ func connectMySQL(dsn string) (w, r *sql.DB, err error) {
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
-	// Server-side placeholders: values never pass through string
-	// formatting on our side.
-	cfg.InterpolateParams = false
+	// Our SQL always uses placeholders; the driver fills them in on the
+	// client, escaping each value for the connection's utf8mb4 charset (it
+	// refuses to where escaping would be unsafe). That halves the round
+	// trips of every statement with arguments (no prepare + execute),
+	// which a batch of several statements per commit pays on every message.
+	cfg.InterpolateParams = true
 	// Rows affected must count changed rows: UpsertUser tells an insert (1)
 	// from an existing row (0) by it.
 	cfg.ClientFoundRows = false
