@@ -415,19 +415,25 @@ func (s *Store) KnowsPhone(ctx context.Context, owner int64, phone string) (bool
 }
 
 func collectUsers(rows *sql.Rows, err error) ([]chat.User, error) {
+	return collect(rows, err, scanUser)
+}
+
+// collect scans every row of a query with scan and closes the rows. It
+// takes the query's error too, so callers need no check between the two.
+func collect[T any](rows *sql.Rows, err error, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	users := []chat.User{}
+	out := []T{}
 	for rows.Next() {
-		u, err := scanUser(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		users = append(users, u)
+		out = append(out, v)
 	}
-	return users, rows.Err()
+	return out, rows.Err()
 }
 
 // compareByName orders users as Contacts' ORDER BY search_name, id does:

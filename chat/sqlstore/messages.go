@@ -39,19 +39,7 @@ func scanMessage(row interface{ Scan(...any) error }) (chat.Message, error) {
 }
 
 func collectMessages(rows *sql.Rows, err error) ([]chat.Message, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	msgs := []chat.Message{}
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs, rows.Err()
+	return collect(rows, err, scanMessage)
 }
 
 // nullJSON is an attachments value to store: NULL for none, a string
@@ -526,21 +514,11 @@ func (s *Store) lockMembers(ctx context.Context, tx *sql.Tx, marks map[memberKey
 			return `SELECT ` + memberCols + ` FROM members WHERE (dialog_id, user_id) IN (` + s.rowValues(n) + `)` + s.forUpdate()
 		})
 		rows, err := tx.QueryContext(ctx, q, args...)
+		ms, err := collect(rows, err, scanMember)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			m, err := scanMember(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			members = append(members, m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		members = append(members, ms...)
 	}
 	return members, nil
 }
