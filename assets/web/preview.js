@@ -9,9 +9,13 @@
 //        -> 200 with a layout, or 200 (422 also understood) with
 //           {"diagnostics":[{"file","line","col","message"}]} on lint errors
 //   GET /preview/api/events  (EventSource)   -> event "reload" on a file change
+// Outside development mode the API is for admins: sign in at /app/ (same
+// origin, so the session in localStorage is shared) and the preview sends
+// that token; EventSource cannot send headers, so it goes as ?access_token=.
 import { renderLayout } from './render.js';
 import { applyTheme } from './theme.js';
 import { canRun } from './actions.js';
+import { session } from './auth.js';
 
 const OPTIONAL = ['composer', 'video', 'file', 'web', 'tabs'];
 const $ = (id) => document.getElementById(id);
@@ -58,8 +62,11 @@ function fill(select, values, current) {
 
 function status(text) { $('p-status').textContent = text; }
 
+const token = () => session()?.access_token ?? '';
+const authed = () => (token() ? { Authorization: `Bearer ${token()}` } : {});
+
 async function getJSON(url) {
-  const res = await fetch(url, { cache: 'no-store' });
+  const res = await fetch(url, { cache: 'no-store', headers: authed() });
   let body = null;
   try { body = await res.json(); } catch { /* not JSON */ }
   return { ok: res.ok, status: res.status, body };
@@ -68,7 +75,8 @@ async function getJSON(url) {
 // loadList reads the screens; accepts plain names too, to stay usable if
 // the endpoint answers ["chat", ...].
 async function loadList() {
-  const { body } = await getJSON('/preview/api/screens');
+  const { status: code, body } = await getJSON('/preview/api/screens');
+  if (code === 401 || code === 403) status(body?.error?.message ?? 'sign in as an admin at /app/');
   const list = Array.isArray(body) ? body : body?.screens ?? [];
   screens = list.map((s) => (typeof s === 'string' ? { name: s, fixtures: [] } : s)).filter((s) => typeof s?.name === 'string');
   if (!screens.some((s) => s.name === state.name)) state.name = screens[0]?.name ?? '';
@@ -87,7 +95,7 @@ function fillFixtures() {
 
 async function loadSource() {
   if (!state.name) return;
-  const res = await fetch(`/preview/api/source?name=${encodeURIComponent(state.name)}`, { cache: 'no-store' });
+  const res = await fetch(`/preview/api/source?name=${encodeURIComponent(state.name)}`, { cache: 'no-store', headers: authed() });
   const text = res.ok ? await res.text() : '';
   sourceEl.replaceChildren(...text.split('\n').map((line) => el('div', line, 'p-line')));
 }
@@ -182,7 +190,7 @@ function controls() {
 // new files fail lint it keeps serving the old ones, so the event's
 // diagnostics are what tells the designer why nothing changed.
 function live() {
-  const es = new EventSource('/preview/api/events');
+  const es = new EventSource(`/preview/api/events${token() ? `?access_token=${encodeURIComponent(token())}` : ''}`);
   const reload = async (e) => {
     let info = null;
     try { info = JSON.parse(e.data); } catch { /* plain "reload" */ }

@@ -3,7 +3,8 @@
 // messages, acks delivery and reads, and feeds patches, ticks, typing and
 // presence to the open screen. Frames are those of DESIGN.md.
 import { session, myId } from './auth.js';
-import { refreshTokens, request } from './api.js';
+import { refreshTokens, request, acceptLanguage, SHELL } from './api.js';
+import { preferredTheme } from './theme.js';
 import { t } from './strings.js';
 
 const SEQ_KEY = 'korobka.seqs';
@@ -73,6 +74,7 @@ export function createLive(app) {
       everOpen = true;
       attempts = 0;
       app.banner(false);
+      watch();
       sync(seqs);
       // Patches sent while we were away are lost; the screen is cheap to
       // revalidate (ETag), so fetch it again after a reconnect.
@@ -339,8 +341,22 @@ export function createLive(app) {
     return msg;
   }
 
+  // watch tells the server what this device shows, so that it sends
+  // `patch` frames for the screen (rendered in our language, theme and
+  // components) and stops those of the previous one. Sent whenever a screen
+  // is shown and on every (re)connect.
+  function watch() {
+    const { screen, params } = app.route ?? {};
+    if (screen && app.layout?.live?.length) {
+      raw({ type: 'watch', screen, params: { ...params }, lang: acceptLanguage(), theme: preferredTheme(), shell: SHELL });
+    } else {
+      raw({ type: 'watch' });
+    }
+  }
+
   // screenShown is called after every render of a screen.
   function screenShown() {
+    watch();
     updateTicks();
     statusLine();
     markRead();

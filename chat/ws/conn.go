@@ -45,6 +45,9 @@ type conn struct {
 	done       chan struct{} // closed by closeWith
 	readerDone chan struct{} // closed when the reader returns
 	pingDue    atomic.Bool
+	// watching is what the device shows, for live patches; nil when it
+	// shows nothing live. Set by the reader, read by the hub.
+	watching atomic.Pointer[Watch]
 
 	// limit is the connection's frame budget. refused counts frames
 	// refused since the bucket was last full: a client that keeps flooding
@@ -414,6 +417,8 @@ func (c *conn) handle(data []byte) {
 			return
 		}
 		c.reply(frame)
+	case typeWatch:
+		c.watch(ctx, req)
 	}
 }
 

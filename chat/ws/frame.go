@@ -15,11 +15,22 @@ const (
 	typeRead      = "read"
 	typeTyping    = "typing"
 	typeSync      = "sync"
+	typeWatch     = "watch"
 )
 
 // maxIDLen caps the request id a client may have echoed back: ids are
 // correlation tokens, not payloads.
 const maxIDLen = 128
+
+// Bounds of a watch frame. The renderer checks names and values for real;
+// these only keep a hostile frame from costing more than a screen request.
+const (
+	maxScreenLen   = 64
+	maxWatchParams = 16
+	maxParamLen    = 256
+	maxLangLen     = 256
+	maxShellLen    = 1024
+)
 
 // Errors of malformed frames. The connection stays open after each: a
 // shell with a bug in one frame type can still chat.
@@ -45,6 +56,12 @@ type wireRequest struct {
 	Text        string           `json:"text"`
 	Attachments json.RawMessage  `json:"attachments"`
 	Dialogs     map[string]int64 `json:"dialogs"`
+	// watch
+	Screen string            `json:"screen"`
+	Params map[string]string `json:"params"`
+	Lang   string            `json:"lang"`
+	Theme  string            `json:"theme"`
+	Shell  string            `json:"shell"`
 }
 
 // request is a validated client frame.
@@ -55,6 +72,7 @@ type request struct {
 	Seq      int64           // delivered, read
 	Send     chat.SendRequest
 	Have     map[int64]int64 // sync: dialog -> last seq held
+	Watch    WatchRequest    // watch; an empty Screen clears the watch
 }
 
 // parseRequest decodes and validates one client frame. On error, the
@@ -127,6 +145,22 @@ func parseRequest(data []byte) (request, *chat.Error) {
 			}
 			req.Have[id] = seq
 		}
+	case typeWatch:
+		if len(w.Screen) > maxScreenLen {
+			return req, invalidFrame("screen is too long.")
+		}
+		if len(w.Params) > maxWatchParams {
+			return req, invalidFrame("Too many params.")
+		}
+		for k, v := range w.Params {
+			if len(k) > maxParamLen || len(v) > maxParamLen {
+				return req, invalidFrame("A param is too long.")
+			}
+		}
+		if len(w.Lang) > maxLangLen || len(w.Shell) > maxShellLen {
+			return req, invalidFrame("lang or shell is too long.")
+		}
+		req.Watch = WatchRequest{Screen: w.Screen, Params: w.Params, Lang: w.Lang, Theme: w.Theme, Shell: w.Shell}
 	default:
 		return req, errUnknownType
 	}
@@ -178,6 +212,12 @@ type (
 		Type    string            `json:"type"`
 		ID      json.RawMessage   `json:"id"`
 		Message *chat.MessageView `json:"message"`
+	}
+	watchReply struct {
+		Type   string          `json:"type"`
+		ID     json.RawMessage `json:"id"`
+		Screen string          `json:"screen,omitempty"`
+		Live   []string        `json:"live"`
 	}
 	syncReply struct {
 		Type   string           `json:"type"`

@@ -17,6 +17,8 @@ func FuzzFrame(f *testing.F) {
 		`{"type":"typing","dialog_id":"42"}`,
 		`{"type":"sync","id":"s","dialogs":{"42":3,"7":0}}`,
 		`{"type":"read","dialog_id":"42","seq":1.5}`,
+		`{"type":"watch","id":"w","screen":"chat","params":{"dialog_id":"17"},"lang":"ru","theme":"dark","shell":"web/1 (components: composer@1)"}`,
+		`{"type":"watch"}`, `{"type":"watch","params":{"a":1}}`,
 		`{"type":"x"}`, `[]`, `null`, `"s"`, `{`, ``, `{"id":{"a":1}}`,
 		`{"type":"send","id":"` + string(make([]byte, 200)) + `"}`,
 	} {
@@ -68,6 +70,11 @@ func FuzzFrame(f *testing.F) {
 				if d <= 0 || seq < 0 {
 					t.Fatalf("accepted sync entry %d:%d", d, seq)
 				}
+			}
+		case typeWatch:
+			w := req.Watch
+			if len(w.Screen) > maxScreenLen || len(w.Params) > maxWatchParams || len(w.Lang) > maxLangLen || len(w.Shell) > maxShellLen {
+				t.Fatalf("accepted watch %+v", w)
 			}
 		default:
 			t.Fatalf("accepted type %q", req.Type)

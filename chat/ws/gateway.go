@@ -8,6 +8,10 @@
 // data write), as gorilla/websocket requires. Events from the broker are
 // queued on a bounded outbox without ever blocking the broker; a connection
 // whose outbox overflows is closed and the client resumes with sync.
+//
+// A connection that sends a watch frame also gets live patches of the
+// screen it shows, rendered by a Patcher off the broker's goroutine
+// (patch.go).
 package ws
 
 import (
@@ -63,6 +67,14 @@ type Config struct {
 	// Now is the clock of the rate limiter, so tests can freeze it. Socket
 	// deadlines always use time.Now: the kernel does not know a fake clock.
 	Now func() time.Time
+	// Patcher renders live patches for connections that sent a watch
+	// frame; nil: watch frames are accepted and change nothing.
+	Patcher Patcher
+	// PatchWorkers compute patches off the broker's goroutine; each
+	// serves a fixed share of the users and queues up to PatchQueue
+	// deliveries before dropping their patches.
+	PatchWorkers int
+	PatchQueue   int
 }
 
 // Defaults for Config. The rate matches the contract: at least 50 frames/s
@@ -130,6 +142,9 @@ type Gateway struct {
 	pingOnce sync.Once      // starts the ping sweep with the first connection
 	stopPing chan struct{}
 	stopOnce sync.Once
+
+	patches   *patches  // nil without a Patcher
+	patchOnce sync.Once // starts the patch workers with the first watch
 }
 
 // user is the hub's entry for one user. Its broker subscription follows
@@ -184,6 +199,12 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.PatchWorkers <= 0 {
+		cfg.PatchWorkers = DefaultPatchWorkers
+	}
+	if cfg.PatchQueue <= 0 {
+		cfg.PatchQueue = DefaultPatchQueue
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{
 		svc:      svc,
@@ -194,6 +215,9 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 		cancel:   cancel,
 		users:    make(map[int64]*user),
 		stopPing: make(chan struct{}),
+	}
+	if cfg.Patcher != nil {
+		g.patches = newPatches(cfg.Patcher, cfg.PatchWorkers, cfg.PatchQueue)
 	}
 	g.up = websocket.Upgrader{
 		HandshakeTimeout: cfg.WriteWait,
@@ -383,10 +407,17 @@ func (g *Gateway) deliver(uid int64, payload []byte) {
 	conns := g.userConns(uid, buf[:0])
 	switch kind {
 	case chat.EnvFrame:
+		watching := false
 		for _, c := range conns {
 			if c.id != id {
 				c.enqueue(frame)
 			}
+			if c.watching.Load() != nil {
+				watching = true
+			}
+		}
+		if watching {
+			g.queuePatch(uid, frame)
 		}
 	case chat.EnvCloseFamily:
 		for _, c := range conns {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -73,4 +74,74 @@ func newBenchHandler(b *testing.B, vars map[string]string) http.Handler {
 		b.Fatal(err)
 	}
 	return h
+}
+
+// BenchmarkScreenChat measures GET /v1/screens/chat for a dialog with 50
+// messages through the whole handler (token lookup, data fetch, ETag,
+// render), and the same request answered 304 from If-None-Match.
+func BenchmarkScreenChat(b *testing.B) {
+	h := newBenchHandler(b, nil)
+	call := func(method, path, token, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	login := func(phone string) (token, id string) {
+		var a struct {
+			AccessToken string `json:"access_token"`
+			User        struct {
+				ID string `json:"id"`
+			} `json:"user"`
+		}
+		rec := call("POST", "/v1/auth/verify", "", `{"phone":"`+phone+`","code":"333333"}`)
+		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || a.AccessToken == "" {
+			b.Fatalf("login: %d %s", rec.Code, rec.Body)
+		}
+		return a.AccessToken, a.User.ID
+	}
+	ta, _ := login("+79990000001")
+	_, idB := login("+79990000002")
+	var d struct{ ID string }
+	if err := json.Unmarshal(call("POST", "/v1/dialogs", ta, `{"user_id":"`+idB+`"}`).Body.Bytes(), &d); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		if rec := call("POST", "/v1/dialogs/"+d.ID+"/messages", ta, fmt.Sprintf(`{"client_id":"b%d","text":"message number %d with https://example.com"}`, i, i)); rec.Code != 201 {
+			b.Fatalf("send: %d %s", rec.Code, rec.Body)
+		}
+	}
+	path := "/v1/screens/chat?dialog_id=" + d.ID
+	first := call("GET", path, ta, "")
+	if first.Code != 200 {
+		b.Fatalf("screen: %d %s", first.Code, first.Body)
+	}
+	etag := first.Header().Get("ETag")
+	b.Run("200", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if rec := call("GET", path, ta, ""); rec.Code != 200 {
+				b.Fatalf("got %d", rec.Code)
+			}
+		}
+	})
+	b.Run("304", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req := httptest.NewRequest("GET", path, nil)
+			req.Header.Set("Authorization", "Bearer "+ta)
+			req.Header.Set("If-None-Match", etag)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 304 {
+				b.Fatalf("got %d", rec.Code)
+			}
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type Config struct {
 	DebugAddr      string
 	LogFormat      string
 	LogLevel       slog.Level
+	// Dev is development mode: the designer preview (/preview/) opens to
+	// anyone instead of admins only. Never on a public server.
+	Dev bool
 }
 
 // setting is one configuration knob: a flag, the variable that sets it and
@@ -66,7 +70,23 @@ var settings = []setting{
 	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
 	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
 	{"log-level", "KOROBKA_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
+	{"dev", "KOROBKA_DEV", "false", "development mode: the screen preview at /preview/ needs no admin session (never on a public server)"},
 }
+
+// boolSettings are switches: the flag may be given alone (--dev).
+var boolSettings = map[string]bool{"KOROBKA_DEV": true}
+
+// boolFlag is a string-valued flag that may be given without a value.
+type boolFlag struct{ p *string }
+
+func (b boolFlag) String() string {
+	if b.p == nil {
+		return ""
+	}
+	return *b.p
+}
+func (b boolFlag) Set(s string) error { *b.p = s; return nil }
+func (b boolFlag) IsBoolFlag() bool   { return true }
 
 // parseConfig reads flags over environment over defaults and validates the
 // result, naming the variable of anything invalid.
@@ -78,6 +98,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		def := s.def
 		if v := getenv(s.env); v != "" {
 			def = v
+		}
+		if boolSettings[s.env] {
+			v := def
+			fs.Var(boolFlag{&v}, s.flag, s.help+" ($"+s.env+")")
+			vals[s.env] = &v
+			continue
 		}
 		vals[s.env] = fs.String(s.flag, def, s.help+" ($"+s.env+")")
 	}
@@ -190,6 +216,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(get("KOROBKA_LOG_LEVEL"))); err != nil {
 		bad("KOROBKA_LOG_LEVEL", "%q is not one of debug, info, warn, error", get("KOROBKA_LOG_LEVEL"))
+	}
+	if dev, err := strconv.ParseBool(get("KOROBKA_DEV")); err != nil {
+		bad("KOROBKA_DEV", "%q is not true or false (1 or 0)", get("KOROBKA_DEV"))
+	} else {
+		cfg.Dev = dev
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))

@@ -17,9 +17,15 @@ type usersBody struct {
 func (s *server) handleSyncContacts(c *gin.Context) error {
 	var req struct {
 		Phones []string `json:"phones"`
+		// Phone is one number, as a screen's form submits it (the
+		// contacts screen's "add by number"): a form sends strings only.
+		Phone *string `json:"phone"`
 	}
 	if err := decodeJSON(c, &req, maxSyncBody); err != nil {
 		return err
+	}
+	if req.Phones == nil && req.Phone != nil {
+		req.Phones = []string{*req.Phone}
 	}
 	if req.Phones == nil {
 		return chat.Errorf(chat.KindInvalid, "invalid_phones", "Field \"phones\" must be an array of strings.")

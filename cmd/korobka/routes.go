@@ -42,6 +42,19 @@ func (s *server) routes(e *gin.Engine) {
 		v1.GET("/screens/:name", s.wrap(s.handleScreen))
 	}
 
+	// The web shell (assets/web) and the designer preview: static files
+	// for browsers, and the preview's API, open in development mode and to
+	// admins otherwise (handle_web.go, handle_preview.go, docs/shell.md).
+	e.GET("/", s.handleRoot)
+	e.GET("/app", s.handleAppRedirect)
+	e.GET("/app/*file", s.handleApp)
+	e.HEAD("/app/*file", s.handleApp)
+	e.GET("/assets/*file", s.handleAsset) // the theme's logo (screens/theme.yaml)
+	if s.screens != nil {
+		e.GET("/preview", s.handlePreviewRedirect)
+		e.GET("/preview/*file", s.handlePreview)
+	}
+
 	// The WebSocket authenticates itself before upgrading (it also takes
 	// ?access_token=, which browsers need).
 	if s.ws != nil {

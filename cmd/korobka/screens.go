@@ -32,6 +32,7 @@ type screenData struct {
 }
 
 type fetched struct {
+	raw     []byte // the data as JSON; decoded only when rendering
 	data    any
 	version string
 }
@@ -43,45 +44,44 @@ func newScreenData(svc *chat.Service, content chat.ContentStore, p chat.Principa
 }
 
 func (d *screenData) Version(ctx context.Context, q renderer.Query) (string, error) {
-	f, err := d.get(ctx, q)
+	f, err := d.get(ctx, q, false)
 	return f.version, err
 }
 
 func (d *screenData) Fetch(ctx context.Context, q renderer.Query) (any, string, error) {
-	f, err := d.get(ctx, q)
+	f, err := d.get(ctx, q, true)
 	return f.data, f.version, err
 }
 
-func (d *screenData) get(ctx context.Context, q renderer.Query) (fetched, error) {
+// get fetches a query once per request. The data is kept as JSON, the
+// same shapes the REST API answers; it is decoded into the values the
+// renderer binds only when a render needs it, so a 304 skips that.
+func (d *screenData) get(ctx context.Context, q renderer.Query, decode bool) (fetched, error) {
 	key := q.Source
 	for _, a := range q.Args {
 		key += "\x00" + a.Name + "=" + a.Value
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	f, ok := d.memo[key]
-	d.mu.Unlock()
-	if ok {
-		return f, nil
+	if !ok {
+		v, err := d.query(ctx, q)
+		if err != nil {
+			return fetched{}, err
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return fetched{}, err
+		}
+		sum := sha256.Sum256(raw)
+		f = fetched{raw: raw, version: base64.RawURLEncoding.EncodeToString(sum[:12])}
 	}
-	v, err := d.query(ctx, q)
-	if err != nil {
-		return fetched{}, err
+	if decode && f.data == nil {
+		if err := json.Unmarshal(f.raw, &f.data); err != nil {
+			return fetched{}, err
+		}
 	}
-	// Round-trip through JSON: the renderer binds JSON-shaped values, the
-	// same shapes the REST API answers, and the bytes give the version.
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return fetched{}, err
-	}
-	var data any
-	if err := json.Unmarshal(raw, &data); err != nil {
-		return fetched{}, err
-	}
-	sum := sha256.Sum256(raw)
-	f = fetched{data: data, version: base64.RawURLEncoding.EncodeToString(sum[:12])}
-	d.mu.Lock()
 	d.memo[key] = f
-	d.mu.Unlock()
 	return f, nil
 }
 

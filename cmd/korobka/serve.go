@@ -49,6 +49,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	defer a.close()
 	a.start()
 
+	a.done = ctx.Done() // shutdown starts when ctx ends
 	h, err := a.handler(cfg)
 	if err != nil {
 		return err
@@ -127,6 +128,7 @@ type app struct {
 	redis    goredis.UniversalClient // nil in the embedded mode
 	broker   chat.Broker
 	gateway  *ws.Gateway
+	patcher  *patcher // live patches for the gateway
 	screens  Screens
 	ready    map[string]func(context.Context) error
 	storage  string
@@ -137,6 +139,7 @@ type app struct {
 	closers  []func() error
 	closeMu  sync.Mutex
 	isClosed bool
+	done     <-chan struct{} // closes when shutdown starts; ends event streams
 }
 
 // openApp builds the dependencies: SQLite or MySQL, memory or Redis, log or
@@ -237,7 +240,8 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		RefreshTTL: cfg.RefreshTTL,
 	})
 	a.loops = append(a.loops, a.svc.Run)
-	a.gateway = ws.New(a.svc, a.broker, ws.Config{Logger: log, AllowedOrigins: cfg.AllowedOrigins})
+	a.patcher = newPatcher(a.svc, a.screens, log)
+	a.gateway = ws.New(a.svc, a.broker, ws.Config{Logger: log, AllowedOrigins: cfg.AllowedOrigins, Patcher: a.patcher})
 	ok = true
 	return a, nil
 }
@@ -307,6 +311,9 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		Content:        a.store,
 		Ready:          a.ready,
 		TrustedProxies: cfg.TrustedProxies,
+		ScreenFiles:    screenFiles(cfg),
+		Dev:            cfg.Dev,
+		Done:           a.done,
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/screens"
 )
 
 // Deps is what the HTTP surface needs. Ready checks are run by /readyz.
@@ -28,6 +30,15 @@ type Deps struct {
 	Ready          map[string]func(context.Context) error
 	Registry       *prometheus.Registry // nil: a fresh one
 	TrustedProxies []string
+	// ScreenFiles is the folder the screens load from (KOROBKA_SCREENS or
+	// the embedded set): the preview reads sources and fixtures there.
+	ScreenFiles fs.FS
+	// Dev opens the preview to anyone; otherwise it needs an admin.
+	Dev bool
+	// Done closes when the server starts shutting down, so long-lived
+	// responses (the preview's event stream) end instead of holding
+	// http.Server.Shutdown until its deadline.
+	Done <-chan struct{}
 }
 
 // server holds the handlers' dependencies; routes.go lists its surface.
@@ -41,6 +52,14 @@ type server struct {
 	ready   map[string]func(context.Context) error
 	metrics *httpMetrics
 	reg     *prometheus.Registry
+
+	web         fs.FS             // assets/web
+	webTags     map[string]string // file -> ETag
+	webCSP      map[string]string // page -> Content-Security-Policy header
+	screenFiles fs.FS
+	dev         bool
+	done        <-chan struct{}
+	heartbeat   time.Duration // of the preview's event stream
 }
 
 // Body caps. JSON requests are small; a contact sync of 5,000 numbers in
@@ -64,7 +83,14 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
-		screens: d.Screens, content: d.Content, ready: d.Ready, metrics: m, reg: reg}
+		screens: d.Screens, content: d.Content, ready: d.Ready, metrics: m, reg: reg,
+		screenFiles: d.ScreenFiles, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
+	if s.screenFiles == nil {
+		s.screenFiles = screens.FS
+	}
+	if err := s.loadWeb(); err != nil {
+		return nil, err
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

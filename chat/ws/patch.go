@@ -1,0 +1,248 @@
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"sync/atomic"
+
+	"github.com/korobka/korobka/chat"
+)
+
+// Live patches: a connection tells the gateway which screen its device
+// shows with a watch frame; when an event reaches a user whose
+// connections watch something, the gateway asks the Patcher for patch
+// frames and sends them beside the raw event (which every connection
+// still gets). The gateway knows nothing about screens: the Patcher
+// resolves watches and renders, the gateway stores watches, groups
+// connections and queues frames.
+//
+// Patches are computed off the broker's goroutine, on a few workers owned
+// by the gateway, each serving a fixed share of the users so that one
+// user's patches keep the order of the user's events. A user's watching
+// connections are grouped by (Watch.Variant, Watch.Key, params): the
+// Patcher is asked once per group, never once per device.
+
+// Patcher turns delivered events into screen patches. It is declared here,
+// by its consumer; cmd/korobka implements it with the renderer.
+type Patcher interface {
+	// Watch resolves a client's watch frame for p: it checks the screen
+	// and its params as a screen request would, and that p may see what
+	// they name. Errors are answered as error frames (chat.ErrorOf). A
+	// Watch with no Topics stores nothing: that screen never changes live.
+	Watch(ctx context.Context, p chat.Principal, req WatchRequest) (*Watch, error)
+	// Event parses a frame delivered to userID, once per delivery, before
+	// any Patch. nil means the frame changes no screen (typing,
+	// presence), and the gateway asks nothing more.
+	Event(userID int64, frame []byte) Event
+}
+
+// Event is one delivered event, parsed once; it may keep what several
+// groups share (a fetched dialog, a rendered node) between Patch calls.
+// The calls of one Event are sequential.
+type Event interface {
+	// Patch returns the patch frame for the connections watching w, or
+	// nil when the event does not change that screen. It is called once
+	// per group of the user's connections with the same screen instance
+	// and variant.
+	Patch(ctx context.Context, w *Watch) ([]byte, error)
+}
+
+// WatchRequest is a client's watch frame: what its device shows and how it
+// draws it, in the same forms as a screen request's path, query and
+// headers.
+type WatchRequest struct {
+	Screen string            // screen name, e.g. "chat"; "" clears the watch
+	Params map[string]string // the screen's params, e.g. {"dialog_id": "17"}
+	Lang   string            // Accept-Language form: "ru" or "ru-RU, en;q=0.8"
+	Theme  string            // "light" or "dark"
+	Shell  string            // X-Korobka-Shell form: "web/1 (components: composer@1)"
+}
+
+// Watch is a resolved watch, stored on the connection.
+type Watch struct {
+	// Key names the screen instance in patch frames ("chat:17",
+	// "chat_list"); shells match it against the screen they show.
+	Key    string
+	Screen string
+	Params map[string]string
+	// Topics are the screen's live topics ("dialog:17", "dialogs").
+	Topics []string
+	// Variant says what the rendered output depends on besides the event
+	// and the user (language, theme, capabilities). Connections of a user
+	// with the same Key, Params and Variant get the same patch frames.
+	Variant string
+	// State is the Patcher's own resolution (a renderer variant, dialog
+	// kinds); the gateway only carries it.
+	State any
+}
+
+// Has reports whether w includes topic.
+func (w *Watch) Has(topic string) bool {
+	for _, t := range w.Topics {
+		if t == topic {
+			return true
+		}
+	}
+	return false
+}
+
+// sameGroup reports whether connections watching w and x get the same
+// patches.
+func (w *Watch) sameGroup(x *Watch) bool {
+	return w == x || w.Key == x.Key && w.Variant == x.Variant && w.Screen == x.Screen && maps.Equal(w.Params, x.Params)
+}
+
+// patchJob is one delivery to patch screens for.
+type patchJob struct {
+	uid   int64
+	frame []byte
+}
+
+// Defaults of the patch workers.
+const (
+	DefaultPatchWorkers = 8
+	DefaultPatchQueue   = 1024
+)
+
+// patches is the gateway's patch pipeline; nil without a Patcher.
+type patches struct {
+	p       Patcher
+	queues  []chan patchJob // one per worker; a user always maps to the same one
+	dropped atomic.Int64
+}
+
+func newPatches(p Patcher, workers, queue int) *patches {
+	ps := &patches{p: p, queues: make([]chan patchJob, workers)}
+	for i := range ps.queues {
+		ps.queues[i] = make(chan patchJob, queue)
+	}
+	return ps
+}
+
+// startPatches starts the workers with the first watch. The caller is a
+// connection's reader, which holds g.wg, so the Add cannot race a Wait.
+func (g *Gateway) startPatches() {
+	g.patchOnce.Do(func() {
+		g.wg.Add(len(g.patches.queues))
+		for _, q := range g.patches.queues {
+			go g.patchLoop(q)
+		}
+	})
+}
+
+// queuePatch hands a delivery to its user's worker without blocking the
+// broker. A full queue drops the patches (never the raw events): shells
+// fall back to refetching a screen whose patch does not come.
+func (g *Gateway) queuePatch(uid int64, frame []byte) {
+	q := g.patches.queues[uint64(uid)%uint64(len(g.patches.queues))]
+	select {
+	case q <- patchJob{uid: uid, frame: frame}:
+	default:
+		if g.patches.dropped.Add(1)&1023 == 1 {
+			g.log.Warn("websocket patch queue full, patches dropped", "dropped", g.patches.dropped.Load())
+		}
+	}
+}
+
+func (g *Gateway) patchLoop(q chan patchJob) {
+	defer g.wg.Done()
+	for {
+		select {
+		case <-g.ctx.Done():
+			return
+		case j := <-q:
+			g.patch(j)
+		}
+	}
+}
+
+// group is a user's connections that get the same patches.
+type group struct {
+	w     *Watch
+	conns []*conn
+}
+
+// patch asks the Patcher for one delivery's patches, once per group of the
+// user's watching connections, and queues them. The sending device, which
+// got a reply instead of the raw event, gets the patches too: its screen
+// shows the message like everyone else's.
+func (g *Gateway) patch(j patchJob) {
+	var buf [8]*conn
+	var gbuf [4]group
+	groups := gbuf[:0]
+	for _, c := range g.userConns(j.uid, buf[:0]) {
+		w := c.watching.Load()
+		if w == nil {
+			continue
+		}
+		i := 0
+		for i < len(groups) && !groups[i].w.sameGroup(w) {
+			i++
+		}
+		if i == len(groups) {
+			groups = append(groups, group{w: w})
+		}
+		groups[i].conns = append(groups[i].conns, c)
+	}
+	if len(groups) == 0 {
+		return
+	}
+	ev := g.patches.p.Event(j.uid, j.frame)
+	if ev == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(g.ctx, opTimeout)
+	defer cancel()
+	for _, gr := range groups {
+		frame, err := ev.Patch(ctx, gr.w)
+		if err != nil {
+			if ctx.Err() == nil {
+				g.log.Warn("websocket patch failed", "user", j.uid, "screen", gr.w.Key, "err", err)
+			}
+			continue
+		}
+		if frame == nil {
+			continue
+		}
+		for _, c := range gr.conns {
+			c.enqueue(frame)
+		}
+	}
+}
+
+// watch carries out a watch frame: the connection's previous watch ends
+// whatever the outcome, since the device shows something else now.
+func (c *conn) watch(ctx context.Context, req request) {
+	c.watching.Store(nil)
+	ps := c.g.patches
+	var w *Watch
+	if ps != nil && req.Watch.Screen != "" {
+		var err error
+		w, err = ps.p.Watch(ctx, c.p, req.Watch)
+		if err != nil {
+			c.fail(ctx, req.ID, err)
+			return
+		}
+		if len(w.Topics) > 0 {
+			c.g.startPatches()
+			c.watching.Store(w)
+		}
+	}
+	if req.ID == nil {
+		return
+	}
+	r := watchReply{Type: "reply", ID: req.ID, Live: []string{}}
+	if w != nil {
+		r.Screen = w.Key
+		if w.Topics != nil {
+			r.Live = w.Topics
+		}
+	}
+	frame, err := json.Marshal(r)
+	if err != nil {
+		c.fail(ctx, req.ID, err)
+		return
+	}
+	c.reply(frame)
+}
