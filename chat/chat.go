@@ -22,6 +22,9 @@ const (
 	RoleAdmin    Role = "admin"
 )
 
+// ValidRole reports whether r is one of the roles.
+func ValidRole(r Role) bool { return r == RoleUser || r == RoleOperator || r == RoleAdmin }
+
 // User is an account as stored. Phone is E.164. Avatar is a media key (empty
 // when the user has none); URLs are derived from it by Profile.
 type User struct {
@@ -134,6 +137,9 @@ type Store interface {
 	UpsertUser(ctx context.Context, phone string, now time.Time) (u User, created bool, err error)
 	User(ctx context.Context, id int64) (User, error)
 	UpdateProfile(ctx context.Context, id int64, upd ProfileUpdate) (User, error)
+	// SetRole gives the user with the E.164 phone a role (ErrNotFound when
+	// no user has it).
+	SetRole(ctx context.Context, phone string, role Role) (User, error)
 	// SetAvatar sets the user's avatar key and returns the user and the key
 	// it replaced ("" when none), so the caller can delete the old files.
 	SetAvatar(ctx context.Context, id int64, key string) (u User, old string, err error)

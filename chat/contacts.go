@@ -51,6 +51,20 @@ func (s *Service) SyncContacts(ctx context.Context, p Principal, raw []string) (
 	return profiles(users, true), nil
 }
 
+// AddContact adds one number typed by the caller (a screen's "add by
+// number" form). Unlike a sync, a number that is not one is an error the
+// person can correct.
+func (s *Service) AddContact(ctx context.Context, p Principal, raw string) ([]Profile, error) {
+	me, err := s.store.User(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := NormalizePhone(raw, PhoneRegion(me.Phone, s.region)); err != nil {
+		return nil, err
+	}
+	return s.SyncContacts(ctx, p, []string{raw})
+}
+
 // Contacts lists the registered users in the caller's address book whose
 // name contains query.
 func (s *Service) Contacts(ctx context.Context, p Principal, query string, limit int) ([]Profile, error) {

@@ -44,6 +44,7 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"User/NotFound", testUserNotFound},
 		{"User/UpdateProfile", testUpdateProfile},
 		{"User/SetAvatar", testSetAvatar},
+		{"User/SetRole", testSetRole},
 		{"Session/CreateAndFind", testSessionByAccess},
 		{"Session/Conflict", testSessionConflict},
 		{"Session/UnknownUser", testSessionUnknownUser},
@@ -933,4 +934,24 @@ func testPingClose(t *testing.T, s chat.Store) {
 	if err := s.Ping(ctxT(t)); err == nil {
 		t.Errorf("Ping after Close: got nil, want an error")
 	}
+}
+
+func testSetRole(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	u := newUser(t, s, "+79990000021")
+	if u.Role != chat.RoleUser {
+		t.Fatalf("new user: got role %q, want user", u.Role)
+	}
+	got, err := s.SetRole(ctx, u.Phone, chat.RoleAdmin)
+	noErr(t, "set role", err)
+	if got.ID != u.ID || got.Role != chat.RoleAdmin {
+		t.Fatalf("got %+v, want user %d as admin", got, u.ID)
+	}
+	again, err := s.User(ctx, u.ID)
+	noErr(t, "user", err)
+	if again.Role != chat.RoleAdmin {
+		t.Fatalf("stored role %q, want admin", again.Role)
+	}
+	_, err = s.SetRole(ctx, "+79990000022", chat.RoleAdmin)
+	wantErrIs(t, "unknown phone", err, chat.ErrNotFound)
 }

@@ -157,6 +157,22 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, upd chat.ProfileUpd
 	return u, err
 }
 
+// SetRole gives the user with the phone a role.
+func (s *Store) SetRole(ctx context.Context, phone string, role chat.Role) (chat.User, error) {
+	var u chat.User
+	err := s.write(ctx, "set role", func(tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE phone = ?`+s.forUpdate(), phone))
+		if err != nil {
+			return err
+		}
+		u.Role = role
+		_, err = tx.ExecContext(ctx, `UPDATE users SET role = ? WHERE id = ?`, string(role), u.ID)
+		return err
+	})
+	return u, err
+}
+
 // SetAvatar swaps the avatar key under a row lock, so that of two
 // concurrent uploads each learns the key it replaced and no file is
 // orphaned.

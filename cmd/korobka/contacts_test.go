@@ -86,3 +86,21 @@ func TestContactSyncLimits(t *testing.T) {
 		}
 	})
 }
+
+func TestAddContactByNumber(t *testing.T) {
+	e := newEnv(t, nil)
+	anna := e.loginTest("+79990000001", "111111")
+	boris := e.loginTest("+79990000002", "222222")
+	r := e.want(e.do("POST", "/v1/contacts/sync", anna.AccessToken, map[string]any{"phone": "8 999 000-00-02"}), 200)
+	var got struct {
+		Users []struct {
+			ID string `json:"id"`
+		} `json:"users"`
+	}
+	r.json(t, &got)
+	if len(got.Users) != 1 || got.Users[0].ID != boris.User.ID {
+		t.Fatalf("got %s, want Boris", r.body)
+	}
+	e.wantErr(e.do("POST", "/v1/contacts/sync", anna.AccessToken, map[string]any{"phone": "Mom"}), 400, "invalid_phone")
+	e.wantErr(e.do("POST", "/v1/contacts/sync", anna.AccessToken, map[string]any{"phone": "+79990000002", "phones": []string{}}), 400, "invalid_phones")
+}

@@ -24,8 +24,16 @@ func (s *server) handleSyncContacts(c *gin.Context) error {
 	if err := decodeJSON(c, &req, maxSyncBody); err != nil {
 		return err
 	}
-	if req.Phones == nil && req.Phone != nil {
-		req.Phones = []string{*req.Phone}
+	if req.Phone != nil {
+		if req.Phones != nil {
+			return chat.Errorf(chat.KindInvalid, "invalid_phones", "Send either \"phones\" or \"phone\", not both.")
+		}
+		users, err := s.svc.AddContact(c.Request.Context(), principal(c), *req.Phone)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, usersBody{users})
+		return nil
 	}
 	if req.Phones == nil {
 		return chat.Errorf(chat.KindInvalid, "invalid_phones", "Field \"phones\" must be an array of strings.")

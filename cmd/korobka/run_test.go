@@ -184,3 +184,38 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("second migrate printed %q, want up to date", out.String())
 	}
 }
+
+func TestRoleCommand(t *testing.T) {
+	data := t.TempDir()
+	env := map[string]string{"KOROBKA_DATA": data, "KOROBKA_TEST_PHONES": "+79990000001:111111"}
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	var out bytes.Buffer
+	// The number must have logged in once.
+	if err := run(ctx, []string{"korobka", "role", "+79990000001", "admin"}, getenv, &out, io.Discard); err == nil {
+		t.Fatal("role for an unknown number: got nil error")
+	}
+	cfg, err := parseConfig("serve", nil, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.Verify(ctx, "+79990000001", "111111", "127.0.0.1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	a.close()
+	if err := run(ctx, []string{"korobka", "role", "8 999 000-00-01", "admin"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "+79990000001") || !strings.Contains(out.String(), "admin") {
+		t.Fatalf("got %q", out.String())
+	}
+	for _, args := range [][]string{{"korobka", "role", "+79990000001", "king"}, {"korobka", "role", "+79990000001"}, {"korobka", "role", "nope", "admin"}} {
+		if err := run(ctx, args, getenv, io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: got nil error", args)
+		}
+	}
+}
