@@ -450,7 +450,14 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, msgs []chat.Mess
 			args = append(args, m.DialogID, m.Seq, m.SenderID, m.ClientID, m.Text, nullJSON(m.Attachments), s.ts(m.CreatedAt))
 		}
 		q := s.sql.get("insertMessages", len(chunk), func(n int) string {
-			return `INSERT INTO messages (dialog_id, seq, sender_id, client_id, text, attachments, created_at) VALUES ` +
+			// On SQLite, OR FAIL spares the statement journal (a copy of
+			// every page the insert touches): a duplicate key fails the
+			// whole transaction anyway, and the batch is rerun.
+			verb := `INSERT`
+			if s.dialect == SQLite {
+				verb = `INSERT OR FAIL`
+			}
+			return verb + ` INTO messages (dialog_id, seq, sender_id, client_id, text, attachments, created_at) VALUES ` +
 				tuples(n, "(?, ?, ?, ?, ?, ?, ?)")
 		})
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {

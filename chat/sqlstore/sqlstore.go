@@ -142,8 +142,9 @@ func connectSQLite(path string) (w, r *sql.DB, err error) {
 	// busy_timeout still matters: another process (korobka migrate) may hold
 	// the file, and WAL checkpoints briefly lock readers out. A 16 MiB page
 	// cache per connection keeps the pages of active dialogs in memory, so
-	// a batch of messages spread over many dialogs reads few pages.
-	const common = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-16384)"
+	// a batch of messages spread over many dialogs reads few pages; the
+	// statement journals of multi-row inserts stay in memory too.
+	const common = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)"
 	w, err = sql.Open("sqlite", path+"?"+common+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {

@@ -22,7 +22,6 @@ CREATE TABLE dialogs (
     updated_at      DATETIME(6)  NOT NULL,
     PRIMARY KEY (id),
     UNIQUE KEY dialogs_direct_key (direct_key),
-    KEY dialogs_updated_at (updated_at, id),
     KEY dialogs_created_by (created_by),
     CONSTRAINT dialogs_created_by_fk FOREIGN KEY (created_by) REFERENCES users (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -25,7 +25,6 @@ CREATE TABLE dialogs (
     updated_at      INTEGER NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX dialogs_direct_key ON dialogs (direct_key);
-CREATE INDEX dialogs_updated_at ON dialogs (updated_at, id);
 CREATE INDEX dialogs_created_by ON dialogs (created_by);
 
 CREATE TABLE members (
