@@ -10,6 +10,14 @@ import (
 
 // FuzzLoadScreen feeds arbitrary bytes to the template loader as a screen
 // and, when it compiles, renders it: neither may panic or hang.
+//
+// Run it with a bounded minimisation, e.g.
+//
+//	go test -run XXX -fuzz FuzzLoadScreen -fuzztime 1m -fuzzminimizetime 200x ./renderer
+//
+// The seeds are whole screens of a few KB; with the default of 60 s per new
+// input, minimising them keeps the workers busy and the progress line shows
+// 0 execs/s for minutes, which looks like a hang but is not.
 func FuzzLoadScreen(f *testing.F) {
 	base := shippedFS(f)
 	for _, name := range []string{"chat.yaml", "login.yaml", "tariffs.yaml", "fragments/message_bubble.yaml"} {
