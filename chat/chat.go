@@ -49,6 +49,11 @@ type Profile struct {
 	AvatarURL      string `json:"avatar_url"`
 	AvatarThumbURL string `json:"avatar_thumb_url"`
 	Phone          string `json:"phone,omitempty"`
+	// Online and LastSeen are shown to the user's dialog partners and to
+	// those who have the number in their address book; LastSeen is null
+	// while online or never seen.
+	Online   *bool      `json:"online,omitempty"`
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
 // Profile returns u as seen by a viewer; showPhone says whether the viewer

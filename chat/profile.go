@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -75,7 +76,9 @@ func (s *Service) deleteAvatar(ctx context.Context, key string) {
 }
 
 // User returns another user's profile. The phone is shown only to those who
-// already have the number in their address book.
+// already have the number in their address book; presence (online, last
+// seen) to them and to the user's dialog partners, the same people who get
+// presence events.
 func (s *Service) User(ctx context.Context, p Principal, id int64) (Profile, error) {
 	u, err := s.store.User(ctx, id)
 	if err != nil {
@@ -88,7 +91,28 @@ func (s *Service) User(ctx context.Context, p Principal, id int64) (Profile, err
 	if err != nil {
 		return Profile{}, err
 	}
-	return u.Profile(knows), nil
+	prof := u.Profile(knows)
+	watches := knows
+	if !watches {
+		watchers, err := s.msgs.Watchers(ctx, u.ID)
+		if err != nil {
+			return Profile{}, err
+		}
+		watches = slices.Contains(watchers, p.UserID)
+	}
+	if watches {
+		online, err := s.presence.Online(ctx, []int64{u.ID})
+		if err != nil {
+			return Profile{}, err
+		}
+		on := online[u.ID]
+		prof.Online = &on
+		if !on && !u.LastSeenAt.IsZero() {
+			t := u.LastSeenAt.UTC()
+			prof.LastSeen = &t
+		}
+	}
+	return prof, nil
 }
 
 // cleanName trims a name and checks it is printable text of at most

@@ -320,3 +320,28 @@ func TestWebSocketAuth(t *testing.T) {
 		t.Fatalf("bearer header: %v", err)
 	}
 }
+
+func TestPresenceInProfiles(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		a, b, _ := e.pair()
+		stranger := e.loginTest("+79991234004", "333333")
+		b1 := dial(t, e.url, b.AccessToken)
+		a1 := dial(t, e.url, a.AccessToken)
+		r := e.want(e.do("GET", "/v1/users/"+b.User.ID, a.AccessToken, nil), 200)
+		if r.field(t, "online") != true || r.field(t, "last_seen") != nil {
+			t.Fatalf("partner online: got %s", r.body)
+		}
+		r = e.want(e.do("GET", "/v1/users/"+b.User.ID, stranger.AccessToken, nil), 200)
+		if r.field(t, "online") != nil || r.field(t, "last_seen") != nil {
+			t.Fatalf("a stranger sees presence: %s", r.body)
+		}
+		b1.close()
+		a1.waitFor("offline", func(f map[string]any) bool {
+			return f["type"] == "presence" && f["user_id"] == b.User.ID && f["online"] == false
+		})
+		r = e.want(e.do("GET", "/v1/users/"+b.User.ID, a.AccessToken, nil), 200)
+		if r.field(t, "online") != false || r.field(t, "last_seen") == nil {
+			t.Fatalf("partner offline: got %s, want online false and last_seen", r.body)
+		}
+	})
+}
