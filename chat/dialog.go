@@ -171,6 +171,15 @@ type MessageStore interface {
 	// dialogs userID is in and the users who have userID's number in their
 	// address book, userID excluded.
 	Watchers(ctx context.Context, userID int64) ([]int64, error)
+	// DialogVersion returns a token that changes whenever the dialog's
+	// messages, its members' watermarks or its members' profiles change, so
+	// a screen of it can be revalidated without reading its messages.
+	// ErrNotFound for no dialog.
+	DialogVersion(ctx context.Context, dialogID int64) (string, error)
+	// DialogsVersion returns a token that changes whenever anything in
+	// userID's dialog list changes: a dialog added, or any change
+	// DialogVersion sees in one of them.
+	DialogsVersion(ctx context.Context, userID int64) (string, error)
 	// TouchLastSeen records when a user was last connected.
 	TouchLastSeen(ctx context.Context, userID int64, at time.Time) error
 }

@@ -179,6 +179,21 @@ func (s *Service) Dialog(ctx context.Context, p Principal, dialogID int64) (Dial
 	return views[p.UserID][0], nil
 }
 
+// DialogVersion is a token that changes whenever one of the caller's
+// dialogs, as a screen shows it, changes: for ETags without reading it.
+func (s *Service) DialogVersion(ctx context.Context, p Principal, dialogID int64) (string, error) {
+	if _, err := s.members(ctx, p, dialogID); err != nil {
+		return "", err
+	}
+	return s.msgs.DialogVersion(ctx, dialogID)
+}
+
+// DialogsVersion is a token that changes whenever the caller's dialog list
+// changes.
+func (s *Service) DialogsVersion(ctx context.Context, p Principal) (string, error) {
+	return s.msgs.DialogsVersion(ctx, p.UserID)
+}
+
 // Dialogs lists the caller's dialogs, most recent first.
 func (s *Service) Dialogs(ctx context.Context, p Principal, cursor string, limit int) (DialogPage, error) {
 	after, err := parseCursor(cursor)

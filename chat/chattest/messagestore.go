@@ -57,6 +57,7 @@ func TestMessageStore(t *testing.T, open func(t *testing.T) MessageStoreUnderTes
 		{"Users", testUsers},
 		{"Watchers", testWatchers},
 		{"TouchLastSeen", testTouchLastSeen},
+		{"Versions", testVersions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -853,4 +854,69 @@ func testTouchLastSeen(t *testing.T, s MessageStoreUnderTest) {
 		noErr(t, "User", err)
 		checkTime(t, "LastSeenAt", got.LastSeenAt, at)
 	}
+}
+
+// testVersions checks that the change tokens move with every change a
+// screen shows and stay put otherwise.
+func testVersions(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	us := users(t, s, 3)
+	a, b, c := us[0].ID, us[1].ID, us[2].ID
+	d := direct(t, s, a, b, "", t0)
+	dv := func() string {
+		t.Helper()
+		v, err := s.DialogVersion(ctx, d.ID)
+		noErr(t, "DialogVersion", err)
+		return v
+	}
+	lv := func(user int64) string {
+		t.Helper()
+		v, err := s.DialogsVersion(ctx, user)
+		noErr(t, "DialogsVersion", err)
+		return v
+	}
+	changes := func(what string, before, after string) {
+		t.Helper()
+		if before == after {
+			t.Fatalf("%s: version stayed %s", what, before)
+		}
+	}
+	v0, l0 := dv(), lv(a)
+	if again := dv(); again != v0 {
+		t.Fatalf("version moved without a change: %s then %s", v0, again)
+	}
+	msgs := send(t, s, d.ID, a, 2, t0.Add(time.Second))
+	v1, l1 := dv(), lv(a)
+	changes("a message", v0, v1)
+	changes("the list after a message", l0, l1)
+
+	commit(t, s, &chat.Batch{Receipts: []chat.Receipt{{DialogID: d.ID, UserID: b, Delivered: 2, Read: 2}}})
+	v2 := dv()
+	changes("a read receipt", v1, v2)
+	commit(t, s, &chat.Batch{Receipts: []chat.Receipt{{DialogID: d.ID, UserID: b, Delivered: 1, Read: 1}}})
+	if v := dv(); v != v2 {
+		t.Fatalf("a receipt that moved nothing changed the version: %s then %s", v2, v)
+	}
+
+	_, err := s.EditMessage(ctx, d.ID, msgs[0].Seq, a, "edited", t0.Add(2*time.Second))
+	noErr(t, "EditMessage", err)
+	v3 := dv()
+	changes("an edit", v2, v3)
+	_, err = s.DeleteMessage(ctx, d.ID, msgs[1].Seq, a, t0.Add(3*time.Second))
+	noErr(t, "DeleteMessage", err)
+	v4 := dv()
+	changes("a delete", v3, v4)
+
+	name := "Вера"
+	_, err = s.UpdateProfile(ctx, b, chat.ProfileUpdate{FirstName: &name})
+	noErr(t, "UpdateProfile", err)
+	v5, l5 := dv(), lv(a)
+	changes("a member's new name", v4, v5)
+	changes("the list after a member's new name", l1, l5)
+
+	direct(t, s, a, c, "", t0.Add(4*time.Second))
+	changes("the list after a new dialog", l5, lv(a))
+
+	_, err = s.DialogVersion(ctx, d.ID+1000)
+	wantErrIs(t, "DialogVersion of no dialog", err, chat.ErrNotFound)
 }

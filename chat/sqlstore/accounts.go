@@ -150,7 +150,7 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, upd chat.ProfileUpd
 			u.LastName = *upd.LastName
 		}
 		_, err = tx.ExecContext(ctx,
-			`UPDATE users SET first_name = ?, last_name = ?, search_name = ? WHERE id = ?`,
+			`UPDATE users SET first_name = ?, last_name = ?, search_name = ?, version = version + 1 WHERE id = ?`,
 			u.FirstName, u.LastName, searchName(u.FirstName, u.LastName), id)
 		return err
 	})
@@ -185,7 +185,7 @@ func (s *Store) SetAvatar(ctx context.Context, id int64, key string) (chat.User,
 			return err
 		}
 		old, u.Avatar = u.Avatar, key
-		_, err = tx.ExecContext(ctx, `UPDATE users SET avatar = ? WHERE id = ?`, key, id)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET avatar = ?, version = version + 1 WHERE id = ?`, key, id)
 		return err
 	})
 	return u, old, err

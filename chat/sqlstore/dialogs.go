@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -251,3 +252,38 @@ func attachments(b []byte) []byte {
 }
 
 var errNoDialog = errors.New("no such dialog")
+
+// DialogVersion sums the change counters of the dialog and of its members'
+// profiles. Counters only grow, so the sums move whenever one does.
+func (s *Store) DialogVersion(ctx context.Context, dialogID int64) (string, error) {
+	var dv, uv int64
+	err := s.r.QueryRowContext(ctx, `SELECT d.version, COALESCE(SUM(u.version), 0)
+		FROM dialogs d
+		JOIN members m ON m.dialog_id = d.id
+		JOIN users u ON u.id = m.user_id
+		WHERE d.id = ?
+		GROUP BY d.id, d.version`, dialogID).Scan(&dv, &uv)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", chat.ErrNotFound
+	}
+	if err != nil {
+		return "", s.fail("dialog version", err)
+	}
+	return fmt.Sprintf("d%d.%d", dv, uv), nil
+}
+
+// DialogsVersion sums the same counters over every dialog of the user,
+// with the count of dialogs so that a new dialog (version 0) shows too.
+func (s *Store) DialogsVersion(ctx context.Context, userID int64) (string, error) {
+	var n, dv, uv int64
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT d.id), COALESCE(SUM(d.version), 0), COALESCE(SUM(u.version), 0)
+		FROM members me
+		JOIN dialogs d ON d.id = me.dialog_id
+		JOIN members o ON o.dialog_id = d.id
+		JOIN users u ON u.id = o.user_id
+		WHERE me.user_id = ?`, userID).Scan(&n, &dv, &uv)
+	if err != nil {
+		return "", s.fail("dialogs version", err)
+	}
+	return fmt.Sprintf("l%d.%d.%d", n, dv, uv), nil
+}

@@ -104,9 +104,11 @@ func (s *Store) EditMessage(ctx context.Context, dialogID, seq, senderID int64, 
 			return chat.ErrNotFound
 		}
 		m.Text, m.EditedAt = text, now.UTC().Truncate(time.Microsecond)
-		_, err = tx.ExecContext(ctx, `UPDATE messages SET text = ?, edited_at = ? WHERE dialog_id = ? AND seq = ?`,
-			text, s.ts(now), dialogID, seq)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE messages SET text = ?, edited_at = ? WHERE dialog_id = ? AND seq = ?`,
+			text, s.ts(now), dialogID, seq); err != nil {
+			return err
+		}
+		return s.bumpDialogs(ctx, tx, []int64{dialogID})
 	})
 	return m, err
 }
@@ -122,10 +124,12 @@ func (s *Store) DeleteMessage(ctx context.Context, dialogID, seq, senderID int64
 			return err
 		}
 		m.Text, m.Attachments, m.DeletedAt = "", nil, now.UTC().Truncate(time.Microsecond)
-		_, err = tx.ExecContext(ctx,
+		if _, err = tx.ExecContext(ctx,
 			`UPDATE messages SET text = '', attachments = NULL, deleted_at = ? WHERE dialog_id = ? AND seq = ?`,
-			s.ts(now), dialogID, seq)
-		return err
+			s.ts(now), dialogID, seq); err != nil {
+			return err
+		}
+		return s.bumpDialogs(ctx, tx, []int64{dialogID})
 	})
 	return m, err
 }
@@ -367,6 +371,17 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 	if err := s.upsertWatermarks(ctx, tx, moved); err != nil {
 		return res, err
 	}
+	// Every dialog whose messages or watermarks moved gets a new version;
+	// updateDialogs already moved those with new messages.
+	bumped := make([]int64, 0, len(moved))
+	for _, m := range moved {
+		if d := dialogs[m.DialogID]; d != nil && !d.appended && !slices.Contains(bumped, m.DialogID) {
+			bumped = append(bumped, m.DialogID)
+		}
+	}
+	if err := s.bumpDialogs(ctx, tx, bumped); err != nil {
+		return res, err
+	}
 	for i, r := range b.Receipts {
 		k := memberKey{r.DialogID, r.UserID}
 		if m, ok := after[k]; ok {
@@ -490,9 +505,9 @@ func (s *Store) updateDialogs(ctx context.Context, tx *sql.Tx, ids []int64, dial
 			q := `INSERT INTO dialogs (id, kind, created_by, last_seq, last_message_at, created_at, updated_at) VALUES ` +
 				tuples(n, "(?, ?, ?, ?, ?, ?, ?)")
 			if s.dialect == MySQL {
-				return q + ` ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq), last_message_at = VALUES(last_message_at), updated_at = VALUES(updated_at)`
+				return q + ` ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq), last_message_at = VALUES(last_message_at), updated_at = VALUES(updated_at), version = version + 1`
 			}
-			return q + ` ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_message_at = excluded.last_message_at, updated_at = excluded.updated_at`
+			return q + ` ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_message_at = excluded.last_message_at, updated_at = excluded.updated_at, version = version + 1`
 		})
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
@@ -547,6 +562,24 @@ func (s *Store) upsertWatermarks(ctx context.Context, tx *sql.Tx, members []chat
 				return q + ` ON DUPLICATE KEY UPDATE delivered_seq = VALUES(delivered_seq), read_seq = VALUES(read_seq)`
 			}
 			return q + ` ON CONFLICT (dialog_id, user_id) DO UPDATE SET delivered_seq = excluded.delivered_seq, read_seq = excluded.read_seq`
+		})
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bumpDialogs moves the version of each dialog (rows the caller has
+// locked or is about to change), so a screen's ETag changes with it.
+func (s *Store) bumpDialogs(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	for chunk := range slices.Chunk(ids, commitChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		q := s.sql.get("bumpDialogs", len(chunk), func(n int) string {
+			return `UPDATE dialogs SET version = version + 1 WHERE id IN (` + placeholders(n) + `)`
 		})
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err

@@ -53,9 +53,11 @@ func (d *screenData) Fetch(ctx context.Context, q renderer.Query) (any, string, 
 	return f.data, f.version, err
 }
 
-// get fetches a query once per request. The data is kept as JSON, the
-// same shapes the REST API answers; it is decoded into the values the
-// renderer binds only when a render needs it, so a 304 skips that.
+// get answers a query once per request. Dialog screens take their version
+// from the dialogs' change counters, so a 304 reads no message; other
+// sources are small and take a hash of their data. The data is kept as
+// JSON, the shapes the REST API answers, and decoded into the values the
+// renderer binds only when a render needs it.
 func (d *screenData) get(ctx context.Context, q renderer.Query, decode bool) (fetched, error) {
 	key := q.Source
 	for _, a := range q.Args {
@@ -65,24 +67,76 @@ func (d *screenData) get(ctx context.Context, q renderer.Query, decode bool) (fe
 	defer d.mu.Unlock()
 	f, ok := d.memo[key]
 	if !ok {
-		v, err := d.query(ctx, q)
+		// The counter is read before the data, so data newer than its
+		// token can only cause an extra 200 later, never a wrong 304.
+		v, counted, err := d.counter(ctx, q)
 		if err != nil {
 			return fetched{}, err
 		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return fetched{}, err
+		f.version = v
+		if !counted {
+			if f.raw, err = d.fetchJSON(ctx, q); err != nil {
+				return fetched{}, err
+			}
+			sum := sha256.Sum256(f.raw)
+			f.version = base64.RawURLEncoding.EncodeToString(sum[:12])
 		}
-		sum := sha256.Sum256(raw)
-		f = fetched{raw: raw, version: base64.RawURLEncoding.EncodeToString(sum[:12])}
 	}
 	if decode && f.data == nil {
+		if f.raw == nil {
+			raw, err := d.fetchJSON(ctx, q)
+			if err != nil {
+				return fetched{}, err
+			}
+			f.raw = raw
+		}
 		if err := json.Unmarshal(f.raw, &f.data); err != nil {
 			return fetched{}, err
 		}
 	}
 	d.memo[key] = f
 	return f, nil
+}
+
+// counter reads the change counter of a dialog source; counted is false for
+// sources that have none.
+func (d *screenData) counter(ctx context.Context, q renderer.Query) (v string, counted bool, err error) {
+	if !d.authed {
+		return "", false, nil
+	}
+	switch q.Source {
+	case "dialogs.list":
+		v, err = d.svc.DialogsVersion(ctx, d.p)
+		return v, true, err
+	case "dialog", "messages":
+		arg := "id"
+		if q.Source == "messages" {
+			arg = "dialog_id"
+		}
+		id, err := chat.ParseID(q.Arg(arg))
+		if err != nil {
+			return "", false, err
+		}
+		// A chat screen reads the dialog and its messages: one counter.
+		key := "\x01dialog\x00" + chat.FormatID(id)
+		if f, ok := d.memo[key]; ok {
+			return f.version, true, nil
+		}
+		v, err = d.svc.DialogVersion(ctx, d.p, id)
+		if err == nil {
+			d.memo[key] = fetched{version: v}
+		}
+		return v, true, err
+	}
+	return "", false, nil
+}
+
+func (d *screenData) fetchJSON(ctx context.Context, q renderer.Query) ([]byte, error) {
+	v, err := d.query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
 }
 
 // query runs one source.

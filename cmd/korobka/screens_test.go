@@ -94,6 +94,30 @@ func TestScreensEndpoint(t *testing.T) {
 		if r := e.screen("/v1/screens/chat?dialog_id="+id, a.AccessToken, etag); r.status != 200 || r.header.Get("ETag") == etag {
 			t.Fatalf("after a new message: got %d with ETag %s, want 200 and a new ETag", r.status, r.header.Get("ETag"))
 		}
+		// A read receipt, an edit and the partner's new name each change
+		// the ETag (the tick, the text, the title).
+		e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": "a1", "text": "mine"}), 201)
+		cur := e.screen("/v1/screens/chat?dialog_id="+id, a.AccessToken, "").header.Get("ETag")
+		for _, change := range []func(){
+			func() { e.want(e.do("POST", "/v1/dialogs/"+id+"/read", b.AccessToken, map[string]any{"seq": 3}), 200) },
+			func() {
+				e.want(e.do("PATCH", "/v1/dialogs/"+id+"/messages/1", b.AccessToken, map[string]any{"text": "edited"}), 200)
+			},
+			func() {
+				e.want(e.do("PATCH", "/v1/me", b.AccessToken, map[string]any{"first_name": "Борис"}), 200)
+			},
+		} {
+			change()
+			r := e.screen("/v1/screens/chat?dialog_id="+id, a.AccessToken, cur)
+			if r.status != 200 || r.header.Get("ETag") == cur {
+				t.Fatalf("after a change: got %d with ETag %s, want 200 and a new ETag", r.status, r.header.Get("ETag"))
+			}
+			cur = r.header.Get("ETag")
+		}
+		if r := e.screen("/v1/screens/chat_list", a.AccessToken, list.header.Get("ETag")); r.status != 200 || !bytes.Contains(r.body, []byte("Борис")) {
+			t.Fatalf("chat_list after changes: got %d, want 200 with the new name", r.status)
+		}
+
 		// The language changes the output and the ETag.
 		ru := e.screenLang("/v1/screens/chat_list", a.AccessToken, "ru")
 		if ru.header.Get("ETag") == list.header.Get("ETag") || ru.header.Get("Content-Language") != "ru" {
