@@ -1,15 +1,12 @@
 package assets
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"io/fs"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,19 +16,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
+
+	"github.com/korobka/korobka/assets/browsertest"
 )
 
 const (
-	chromiumPath = "/usr/bin/chromium"
-	xssText      = "<img src=x onerror=alert(1)>"
-	sizeBudget   = 100 * 1024
+	xssText    = "<img src=x onerror=alert(1)>"
+	sizeBudget = 100 * 1024
 )
 
 // TestWebSize keeps the shell small enough to read and to load on a slow
@@ -322,124 +315,15 @@ if (!localStorage.getItem('korobka.session')) {
     refresh_token: 'test-refresh', expires_at: Date.now() + 3600e3, user: {id: 'u1'}}));
 }`
 
-// browser drives one headless Chromium tab. Every console error, uncaught
-// exception or browser log error (CSP violations, failed loads) is kept and
-// fails the test at the end: the happy path is clean.
-type browser struct {
-	t        *testing.T
-	ctx      context.Context
-	mu       sync.Mutex
-	problems []string
-}
-
-func newBrowser(t *testing.T, boot string) *browser {
+// newBrowser starts a browser whose every console error, uncaught
+// exception or log error (CSP violations, failed loads) fails the test:
+// the happy path is clean.
+func newBrowser(t *testing.T, boot string) *browsertest.Browser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("KOROBKA_TEST_REQUIRE_SERVICES") != "" {
-			t.Fatalf("chromium not installed (%v): apt-get install chromium", err)
-		}
-		t.Skip("chromium not installed: apt-get install chromium")
-	}
-	b := &browser{t: t}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(420, 860),
-	)
-	t.Cleanup(cancelA)
-	tab, cancelB := chromedp.NewContext(actx, chromedp.WithListener(b.listen))
-	t.Cleanup(cancelB)
-	// The first call starts the browser and must not carry the timeout.
-	if _, err := chromedp.Call(tab, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancelT := context.WithTimeout(tab, 90*time.Second)
-	t.Cleanup(cancelT)
-	b.ctx = ctx
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: boot}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		for _, p := range b.problems {
-			t.Errorf("browser reported: %s", p)
-		}
-	})
+	b := browsertest.New(t, "shell", boot, 90*time.Second)
+	b.Poll = 10 * time.Second
+	b.FailOnProblems()
 	return b
-}
-
-// listen runs in the tab's event loop: it must only record.
-func (b *browser) listen(ev any) {
-	var p string
-	switch ev := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-			var args []string
-			for _, a := range ev.Args {
-				args = append(args, string(a.Value)+a.Description)
-			}
-			p = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
-		}
-	case *runtime.EventExceptionThrown:
-		p = "exception: " + ev.ExceptionDetails.Text
-		if ev.ExceptionDetails.Exception != nil {
-			p += " " + ev.ExceptionDetails.Exception.Description
-		}
-	case *cdplog.EventEntryAdded:
-		if ev.Entry.Level == cdplog.EntryLevelError {
-			p = "log: " + ev.Entry.Text + " " + ev.Entry.URL
-		}
-	}
-	if p != "" {
-		b.mu.Lock()
-		b.problems = append(b.problems, p)
-		b.mu.Unlock()
-	}
-}
-
-func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// waitFor polls a JavaScript condition until it holds.
-func (b *browser) waitFor(what, expr string) {
-	b.t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		b.t.Fatalf("wait for %s: %v", what, err)
-	}
-}
-
-func evalAs[T any](b *browser, expr string) T {
-	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		b.t.Fatalf("%s: %v", expr, err)
-	}
-	return v
-}
-
-func (b *browser) setScheme(scheme string) {
-	b.t.Helper()
-	_, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-	})
-	if err != nil {
-		b.t.Fatalf("emulate %s: %v", scheme, err)
-	}
 }
 
 // TestWebShellInBrowser opens a chat as a signed-in user and checks what
@@ -448,11 +332,10 @@ func (b *browser) setScheme(scheme string) {
 func TestWebShellInBrowser(t *testing.T) {
 	api, srv := newFakeAPI(t)
 	b := newBrowser(t, alertHook+signedIn)
-	waitFor := b.waitFor
-	do := b.do
-	evalString := func(expr string) string { return evalAs[string](b, expr) }
-	evalInt := func(expr string) int { return evalAs[int](b, expr) }
-	ctx := b.ctx
+	waitFor := b.WaitFor
+	do := b.Do
+	evalString := func(expr string) string { return browsertest.Eval[string](b, expr) }
+	evalInt := func(expr string) int { return browsertest.Eval[int](b, expr) }
 
 	do("open chat", chromedp.Navigate(srv.URL+"/app/#/chat?dialog_id=d17"))
 
@@ -518,17 +401,17 @@ func TestWebShellInBrowser(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	screenshot(ctx, t, filepath.Join(dir, "web-chat-light.png"))
+	b.Screenshot(filepath.Join(dir, "web-chat-light.png"))
 
 	// Dark: the shell follows prefers-color-scheme by requesting the dark
 	// layout, whose colours then paint the screen.
-	b.setScheme("dark")
+	b.SetScheme("dark")
 	waitFor("dark theme applied", `document.documentElement.dataset.theme === 'dark' &&
 		getComputedStyle(document.querySelector('.ks-screen')).backgroundColor === 'rgb(14, 16, 20)'`)
-	screenshot(ctx, t, filepath.Join(dir, "web-chat-dark.png"))
+	b.Screenshot(filepath.Join(dir, "web-chat-dark.png"))
 
 	// Back to light: the layout is cached, so the request revalidates (304).
-	b.setScheme("light")
+	b.SetScheme("light")
 	waitFor("light theme applied", `document.documentElement.dataset.theme === 'light' && document.querySelectorAll('.k-message-bubble').length >= 50`)
 	api.mu.Lock()
 	n304 := api.served[http.StatusNotModified]
@@ -542,58 +425,25 @@ func TestWebShellInBrowser(t *testing.T) {
 	waitFor("chat list", `location.hash === '#/chat_list' && !!document.querySelector('.k-row[data-kid^="dialog-"]')`)
 }
 
-// screenshot saves a PNG of the page and fails when it is blank: a
-// rendering that silently draws nothing must not pass.
-func screenshot(ctx context.Context, t *testing.T, path string) {
-	t.Helper()
-	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	img, err := png.Decode(bytes.NewReader(buf))
-	if err != nil {
-		t.Fatalf("decode screenshot: %v", err)
-	}
-	var n, sum, sq float64
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y += 2 {
-		for x := b.Min.X; x < b.Max.X; x += 2 {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			l := (0.299*float64(r) + 0.587*float64(g) + 0.114*float64(bl)) / 257
-			n++
-			sum += l
-			sq += l * l
-		}
-	}
-	mean := sum / n
-	if sd := math.Sqrt(sq/n - mean*mean); sd < 8 {
-		t.Errorf("screenshot %s looks blank: luminance stddev %.2f, want >= 8", path, sd)
-	}
-	if err := os.WriteFile(path, buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
-}
-
 // TestWebShellLogin walks the server-driven login: phone, code, then the
 // chat list with the tokens from verify and the WebSocket open.
 func TestWebShellLogin(t *testing.T) {
 	api, srv := newFakeAPI(t)
 	b := newBrowser(t, alertHook)
 
-	b.do("open app", chromedp.Navigate(srv.URL+"/app/"))
-	b.waitFor("login screen", `location.hash === '#/login' && !!document.querySelector('input[data-name="phone"]')`)
-	b.do("request code",
+	b.Do("open app", chromedp.Navigate(srv.URL+"/app/"))
+	b.WaitFor("login screen", `location.hash === '#/login' && !!document.querySelector('input[data-name="phone"]')`)
+	b.Do("request code",
 		chromedp.SendKeys(chromedp.CSS(`input[data-name="phone"]`), "+7 (916) 123-45-67"),
 		chromedp.Click(chromedp.CSS(`button.k-primary`)),
 	)
-	b.waitFor("otp screen", `location.hash === '#/otp?phone=%2B79161234567' && !!document.querySelector('input[data-name="code"]')`)
-	b.do("verify",
+	b.WaitFor("otp screen", `location.hash === '#/otp?phone=%2B79161234567' && !!document.querySelector('input[data-name="code"]')`)
+	b.Do("verify",
 		chromedp.SendKeys(chromedp.CSS(`input[data-name="code"]`), "111111"),
 		chromedp.Click(chromedp.CSS(`button.k-primary`)),
 	)
-	b.waitFor("chat list", `location.hash === '#/chat_list' && !!document.querySelector('.k-row[data-kid^="dialog-"]')`)
-	if tok := evalAs[string](b, `JSON.parse(localStorage.getItem('korobka.session')).access_token`); tok != "test-access" {
+	b.WaitFor("chat list", `location.hash === '#/chat_list' && !!document.querySelector('.k-row[data-kid^="dialog-"]')`)
+	if tok := browsertest.Eval[string](b, `JSON.parse(localStorage.getItem('korobka.session')).access_token`); tok != "test-access" {
 		t.Errorf("stored access token = %q, want test-access", tok)
 	}
 
@@ -619,10 +469,10 @@ func TestPreview(t *testing.T) {
 	api, srv := newFakeAPI(t)
 	b := newBrowser(t, alertHook)
 
-	b.do("open preview", chromedp.Navigate(srv.URL+"/preview/#name=chat&fixture=chat.empty&lang=en&theme=dark&caps=composer"))
-	b.waitFor("empty chat in the phone", `document.getElementById('p-frame').textContent.includes('Say hello!') &&
+	b.Do("open preview", chromedp.Navigate(srv.URL+"/preview/#name=chat&fixture=chat.empty&lang=en&theme=dark&caps=composer"))
+	b.WaitFor("empty chat in the phone", `document.getElementById('p-frame').textContent.includes('Say hello!') &&
 		document.getElementById('p-frame').dataset.theme === 'dark'`)
-	b.waitFor("yaml source", `document.querySelector('#p-source .p-line')?.textContent === 'screen: chat'`)
+	b.WaitFor("yaml source", `document.querySelector('#p-source .p-line')?.textContent === 'screen: chat'`)
 	api.mu.Lock()
 	q := api.renders[len(api.renders)-1]
 	api.mu.Unlock()
@@ -632,12 +482,12 @@ func TestPreview(t *testing.T) {
 		}
 	}
 
-	b.do("pick the broken screen", chromedp.Evaluate[chromedp.Void](`(() => {
+	b.Do("pick the broken screen", chromedp.Evaluate[chromedp.Void](`(() => {
 		const s = document.getElementById('p-screen'); s.value = 'broken'; s.dispatchEvent(new Event('change')); })()`))
-	b.waitFor("diagnostics in place", `document.querySelector('#p-frame .p-problems')?.textContent.includes('broken.yaml:3:9: unknown component "buton"') &&
+	b.WaitFor("diagnostics in place", `document.querySelector('#p-frame .p-problems')?.textContent.includes('broken.yaml:3:9: unknown component "buton"') &&
 		document.querySelectorAll('#p-source .p-line')[2]?.classList.contains('p-err')`)
 
-	b.waitFor("event stream open", `document.getElementById('p-status').textContent === 'live reload on'`)
+	b.WaitFor("event stream open", `document.getElementById('p-status').textContent === 'live reload on'`)
 	api.reload <- struct{}{}
-	b.waitFor("reloaded", `document.getElementById('p-status').textContent.startsWith('reloaded')`)
+	b.WaitFor("reloaded", `document.getElementById('p-status').textContent.startsWith('reloaded')`)
 }

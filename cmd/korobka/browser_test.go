@@ -1,33 +1,22 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/korobka/korobka/assets/browsertest"
 	"github.com/korobka/korobka/screens"
 )
 
 // The web shell end to end: real Chromium, the real server, the real
 // screens. Two browsers are two people: separate processes and profiles,
 // so separate localStorage and sessions.
-
-const chromium = "/usr/bin/chromium"
 
 // pageHooks runs before the shell in every document: alerts are recorded,
 // not shown; the offline banner's appearances and the moment the login
@@ -49,193 +38,80 @@ window.__bubbles = (text) => [...document.querySelectorAll('#screen .k-message-b
 `
 
 // person is one browser: a headless Chromium with its own profile.
-type person struct {
-	t        *testing.T
-	name     string
-	ctx      context.Context
-	mu       sync.Mutex
-	problems []string
-}
-
-func needChromium(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("KOROBKA_TEST_REQUIRE_SERVICES") != "" {
-			t.Fatalf("chromium not installed (%v): apt-get install chromium", err)
-		}
-		t.Skip("chromium not installed: apt-get install chromium")
-	}
-}
+type person struct{ *browsertest.Browser }
 
 func newPerson(t *testing.T, name string) *person {
 	t.Helper()
-	p := &person{t: t, name: name}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(420, 860),
-	)
-	t.Cleanup(cancelA)
-	tab, cancelB := chromedp.NewContext(actx, chromedp.WithListener(p.listen))
-	t.Cleanup(cancelB)
-	// The first call starts the browser and must not carry the timeout.
-	if _, err := chromedp.Call(tab, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancelT := context.WithTimeout(tab, 4*time.Minute)
-	t.Cleanup(cancelT)
-	p.ctx = ctx
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pageHooks}); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// listen runs in the tab's event loop: it only records.
-func (p *person) listen(ev any) {
-	var s string
-	switch ev := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-			var args []string
-			for _, a := range ev.Args {
-				args = append(args, string(a.Value)+a.Description)
-			}
-			s = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
-		}
-	case *runtime.EventExceptionThrown:
-		s = "exception: " + ev.ExceptionDetails.Text
-		if ev.ExceptionDetails.Exception != nil {
-			s += " " + ev.ExceptionDetails.Exception.Description
-		}
-	case *cdplog.EventEntryAdded:
-		if ev.Entry.Level == cdplog.EntryLevelError {
-			s = "log: " + ev.Entry.Text + " " + ev.Entry.URL
-		}
-	}
-	if s != "" {
-		p.mu.Lock()
-		p.problems = append(p.problems, s)
-		p.mu.Unlock()
-	}
-}
-
-// takeProblems returns and forgets what the browser reported.
-func (p *person) takeProblems() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := p.problems
-	p.problems = nil
-	return out
-}
-
-func (p *person) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	p.t.Helper()
-	if err := chromedp.Do(p.ctx, actions...); err != nil {
-		p.t.Fatalf("%s: %s: %v", p.name, what, err)
-	}
-}
-
-// waitFor polls a JavaScript condition until it holds.
-func (p *person) waitFor(what, expr string) {
-	p.t.Helper()
-	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		p.t.Fatalf("%s: wait for %s: %v (at %s)", p.name, what, err, eval[string](p, `location.hash`))
-	}
+	return &person{browsertest.New(t, name, pageHooks, 4*time.Minute)}
 }
 
 func eval[T any](p *person, expr string) T {
-	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		p.t.Fatalf("%s: %s: %v", p.name, expr, err)
-	}
-	return v
+	p.T.Helper()
+	return browsertest.Eval[T](p.Browser, expr)
 }
 
 // tap clicks the element a selector finds once it exists. The click is
 // dispatched in the page, so a screen re-rendered between the query and
 // the click cannot swallow it.
 func (p *person) tap(what, sel string) {
-	p.t.Helper()
-	p.waitFor(what, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
-	p.do(what, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).click()`, sel)))
+	p.T.Helper()
+	p.WaitFor(what, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+	p.Do(what, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).click()`, sel)))
 }
 
 // typeInto focuses a field and types into it key by key.
 func (p *person) typeInto(what, sel, text string) {
-	p.t.Helper()
-	p.waitFor(what, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
-	p.do(what, chromedp.SendKeys(chromedp.CSS(sel), text))
-}
-
-// setScheme switches prefers-color-scheme, which the shell follows.
-func (p *person) setScheme(scheme string) {
-	p.t.Helper()
-	_, err := chromedp.Call(p.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-	})
-	if err != nil {
-		p.t.Fatalf("%s: emulate %s: %v", p.name, scheme, err)
-	}
+	p.T.Helper()
+	p.WaitFor(what, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+	p.Do(what, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
 // login signs in through the login and otp screens. The number is typed
 // as people write it at home; the otp screen gets it in E.164 from the
 // server's answer.
 func (p *person) login(base, typed, e164, code string) (interactive float64) {
-	p.t.Helper()
-	p.do("open the app", chromedp.Navigate(base+"/"))
-	p.waitFor("login screen", `location.hash === '#/login' && document.activeElement?.dataset?.name === 'phone'`)
+	p.T.Helper()
+	p.Do("open the app", chromedp.Navigate(base+"/"))
+	p.WaitFor("login screen", `location.hash === '#/login' && document.activeElement?.dataset?.name === 'phone'`)
 	interactive = eval[float64](p, `window.__interactive`)
 	p.typeInto("phone", `input[data-name="phone"]`, typed)
 	p.tap("get code", `#screen button.k-primary`)
-	p.waitFor("otp screen", fmt.Sprintf(`location.hash === '#/otp?phone=%s' && !!document.querySelector('input[data-name="code"]')`,
+	p.WaitFor("otp screen", fmt.Sprintf(`location.hash === '#/otp?phone=%s' && !!document.querySelector('input[data-name="code"]')`,
 		strings.ReplaceAll(e164, "+", "%2B")))
 	p.typeInto("code", `input[data-name="code"]`, code)
 	p.tap("sign in", `#screen button.k-primary`)
-	p.waitFor("chat list", `location.hash === '#/chat_list' && !!document.querySelector('#screen .k-list[data-kid="dialogs"]')`)
+	p.WaitFor("chat list", `location.hash === '#/chat_list' && !!document.querySelector('#screen .k-list[data-kid="dialogs"]')`)
 	return interactive
 }
 
 // setName saves a first name on the profile screen.
 func (p *person) setName(name string) {
-	p.t.Helper()
+	p.T.Helper()
 	p.tap("profile", `#screen .k-nav-bar button[aria-label="profile"]`)
-	p.waitFor("profile screen", `location.hash === '#/profile' && !!document.querySelector('input[data-name="first_name"]')`)
+	p.WaitFor("profile screen", `location.hash === '#/profile' && !!document.querySelector('input[data-name="first_name"]')`)
 	p.typeInto("first name", `input[data-name="first_name"]`, name)
 	p.tap("save", `#screen button.k-primary`)
 	// Saved and re-rendered: the avatar's initials come from the server.
-	p.waitFor("saved name", fmt.Sprintf(`document.querySelector('#screen [data-kid="my-avatar"] .k-initials')?.textContent === %q`, name[:1]))
+	p.WaitFor("saved name", fmt.Sprintf(`document.querySelector('#screen [data-kid="my-avatar"] .k-initials')?.textContent === %q`, name[:1]))
 	p.tap("back", `#screen .k-nav-bar button[aria-label]`)
-	p.waitFor("chat list", `location.hash === '#/chat_list' && !!document.querySelector('#screen .k-list[data-kid="dialogs"]')`)
+	p.WaitFor("chat list", `location.hash === '#/chat_list' && !!document.querySelector('#screen .k-list[data-kid="dialogs"]')`)
 }
 
 // send types a message into the open chat's composer and sends it.
 func (p *person) send(text string) {
-	p.t.Helper()
+	p.T.Helper()
 	p.typeInto("message", `#screen .k-composer textarea[data-name="text"]`, text)
 	p.tap("send", `#screen .k-composer button.k-primary`)
 }
 
 // count is how many bubbles show exactly text.
 func (p *person) count(text string) int {
-	p.t.Helper()
+	p.T.Helper()
 	return eval[int](p, fmt.Sprintf(`window.__bubbles(%q).length`, text))
 }
 
 func TestBrowserChat(t *testing.T) {
-	needChromium(t)
+	browsertest.Need(t)
 	e := newEnv(t, nil)
 	anna := newPerson(t, "anna")
 	boris := newPerson(t, "boris")
@@ -252,39 +128,39 @@ func TestBrowserChat(t *testing.T) {
 	// Anna adds Boris's number on the contacts screen, opens his profile
 	// and writes to him.
 	anna.tap("contacts", `#screen .k-nav-bar button[aria-label="contacts"]`)
-	anna.waitFor("contacts screen", `location.hash === '#/contacts' && !!document.querySelector('input[data-name="phone"]')`)
+	anna.WaitFor("contacts screen", `location.hash === '#/contacts' && !!document.querySelector('input[data-name="phone"]')`)
 	anna.typeInto("contact's number", `input[data-name="phone"]`, "+7 999 000-00-02")
 	anna.tap("add", `#screen button.k-primary`)
-	anna.waitFor("Boris in contacts", `[...document.querySelectorAll('#screen .k-row[data-kid^="user-"]')].some((r) => r.textContent.includes('Boris'))`)
-	anna.do("open Boris", chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#screen .k-row[data-kid^="user-"]')].find((r) => r.textContent.includes('Boris')).click()`))
-	anna.waitFor("Boris's profile", `location.hash.startsWith('#/user?user_id=') && document.querySelector('#screen .k-nav-bar .k-title')?.textContent === 'Boris'`)
+	anna.WaitFor("Boris in contacts", `[...document.querySelectorAll('#screen .k-row[data-kid^="user-"]')].some((r) => r.textContent.includes('Boris'))`)
+	anna.Do("open Boris", chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#screen .k-row[data-kid^="user-"]')].find((r) => r.textContent.includes('Boris')).click()`))
+	anna.WaitFor("Boris's profile", `location.hash.startsWith('#/user?user_id=') && document.querySelector('#screen .k-nav-bar .k-title')?.textContent === 'Boris'`)
 	anna.tap("write a message", `#screen button.k-primary`)
-	anna.waitFor("chat with Boris", `location.hash.startsWith('#/chat?dialog_id=') && !!document.querySelector('#screen .k-composer textarea')`)
+	anna.WaitFor("chat with Boris", `location.hash.startsWith('#/chat?dialog_id=') && !!document.querySelector('#screen .k-composer textarea')`)
 	dialog := eval[string](anna, `new URLSearchParams(location.hash.split('?')[1]).get('dialog_id')`)
 
 	// Anna writes; Boris, on his chat list, gets the dialog and a delivery
 	// receipt goes back; opening the chat turns Anna's tick to read.
 	const hello = "Hello Boris"
 	anna.send(hello)
-	anna.waitFor("own bubble", fmt.Sprintf(`window.__bubbles(%q).length === 1 && window.__bubbles(%q)[0].classList.contains('k-own')`, hello, hello))
-	anna.waitFor("delivered tick", fmt.Sprintf(`['delivered','read'].includes(window.__bubbles(%q)[0]?.querySelector('.k-ticks')?.dataset.status)`, hello))
+	anna.WaitFor("own bubble", fmt.Sprintf(`window.__bubbles(%q).length === 1 && window.__bubbles(%q)[0].classList.contains('k-own')`, hello, hello))
+	anna.WaitFor("delivered tick", fmt.Sprintf(`['delivered','read'].includes(window.__bubbles(%q)[0]?.querySelector('.k-ticks')?.dataset.status)`, hello))
 	if st := eval[string](anna, fmt.Sprintf(`window.__bubbles(%q)[0].querySelector('.k-ticks').dataset.status`, hello)); st != "delivered" {
 		t.Errorf("Anna's tick before Boris opened the chat = %q, want delivered", st)
 	}
-	boris.waitFor("dialog in the chat list", fmt.Sprintf(`!!document.querySelector('#screen .k-row[data-kid="dialog-%s"]')`, dialog))
+	boris.WaitFor("dialog in the chat list", fmt.Sprintf(`!!document.querySelector('#screen .k-row[data-kid="dialog-%s"]')`, dialog))
 	boris.tap("open the dialog", fmt.Sprintf(`#screen .k-row[data-kid="dialog-%s"]`, dialog))
-	boris.waitFor("Anna's message", fmt.Sprintf(`window.__bubbles(%q).length === 1 && window.__bubbles(%q)[0].classList.contains('k-other')`, hello, hello))
-	anna.waitFor("read tick", fmt.Sprintf(`window.__bubbles(%q)[0]?.querySelector('.k-ticks')?.dataset.status === 'read' && window.__bubbles(%q)[0].querySelector('.k-ticks').textContent === '✓✓'`, hello, hello))
+	boris.WaitFor("Anna's message", fmt.Sprintf(`window.__bubbles(%q).length === 1 && window.__bubbles(%q)[0].classList.contains('k-other')`, hello, hello))
+	anna.WaitFor("read tick", fmt.Sprintf(`window.__bubbles(%q)[0]?.querySelector('.k-ticks')?.dataset.status === 'read' && window.__bubbles(%q)[0].querySelector('.k-ticks').textContent === '✓✓'`, hello, hello))
 
 	// And back: Anna has the chat open, so Boris's tick turns read too.
 	const reply = "Hi Anna"
 	boris.send(reply)
-	anna.waitFor("Boris's reply", fmt.Sprintf(`window.__bubbles(%q).length === 1`, reply))
-	boris.waitFor("read tick on the reply", fmt.Sprintf(`window.__bubbles(%q)[0]?.querySelector('.k-ticks')?.dataset.status === 'read'`, reply))
+	anna.WaitFor("Boris's reply", fmt.Sprintf(`window.__bubbles(%q).length === 1`, reply))
+	boris.WaitFor("read tick on the reply", fmt.Sprintf(`window.__bubbles(%q)[0]?.querySelector('.k-ticks')?.dataset.status === 'read'`, reply))
 
 	// Markup in a message is text on the other side.
 	anna.send(xssText)
-	boris.waitFor("the markup as text", fmt.Sprintf(`window.__bubbles(%q).length === 1`, xssText))
+	boris.WaitFor("the markup as text", fmt.Sprintf(`window.__bubbles(%q).length === 1`, xssText))
 	if n := eval[int](boris, `document.querySelectorAll('#screen img[src="x"], #screen [onerror]').length`); n != 0 {
 		t.Errorf("Boris's page holds %d elements made from the message's markup, want 0", n)
 	}
@@ -296,32 +172,32 @@ func TestBrowserChat(t *testing.T) {
 	// Redis failover) while Anna sends: both show the offline banner,
 	// reconnect by themselves, sync, and show every message once.
 	for _, p := range []*person{anna, boris} {
-		p.takeProblems() // nothing expected so far; checked below
-		p.waitFor("connected", `document.getElementById('offline').hidden`)
+		p.TakeProblems() // nothing expected so far; checked below
+		p.WaitFor("connected", `document.getElementById('offline').hidden`)
 	}
 	e.app.gateway.Reset()
 	offline := []string{"while you were away 1", "while you were away 2", "while you were away 3"}
 	for _, m := range offline {
 		anna.send(m)
-		anna.waitFor("sent "+m, fmt.Sprintf(`window.__bubbles(%q).length === 1`, m))
+		anna.WaitFor("sent "+m, fmt.Sprintf(`window.__bubbles(%q).length === 1`, m))
 	}
 	for _, p := range []*person{anna, boris} {
-		p.waitFor("offline banner shown", `window.__offline >= 1`)
+		p.WaitFor("offline banner shown", `window.__offline >= 1`)
 		for _, m := range offline {
-			p.waitFor("got "+m, fmt.Sprintf(`window.__bubbles(%q).length === 1`, m))
+			p.WaitFor("got "+m, fmt.Sprintf(`window.__bubbles(%q).length === 1`, m))
 		}
-		p.waitFor("back online", `document.getElementById('offline').hidden`)
+		p.WaitFor("back online", `document.getElementById('offline').hidden`)
 	}
 	all := append([]string{hello, reply, xssText}, offline...)
 	wantOnce := func() {
 		t.Helper()
 		for _, p := range []*person{anna, boris} {
 			if n := eval[int](p, `document.querySelectorAll('#screen .k-message-bubble').length`); n != len(all) {
-				t.Errorf("%s sees %d bubbles, want %d", p.name, n, len(all))
+				t.Errorf("%s sees %d bubbles, want %d", p.Name, n, len(all))
 			}
 			for _, m := range all {
 				if n := p.count(m); n != 1 {
-					t.Errorf("%s sees %q %d times, want once", p.name, m, n)
+					t.Errorf("%s sees %q %d times, want once", p.Name, m, n)
 				}
 			}
 		}
@@ -330,9 +206,9 @@ func TestBrowserChat(t *testing.T) {
 	// Connection loss makes Chromium log the failed reconnect attempts,
 	// if any; those are the expected symptom, not a fault.
 	for _, p := range []*person{anna, boris} {
-		for _, s := range p.takeProblems() {
+		for _, s := range p.TakeProblems() {
 			if !strings.Contains(s, "WebSocket") {
-				t.Errorf("%s's browser reported during the outage: %s", p.name, s)
+				t.Errorf("%s's browser reported during the outage: %s", p.Name, s)
 			}
 		}
 	}
@@ -372,90 +248,56 @@ func TestBrowserChat(t *testing.T) {
 		t.Errorf("screens/ has %v, the screenshot list %d entries: add the new screen", want, len(shots))
 	}
 	for _, theme := range []string{"light", "dark"} {
-		anna.setScheme(theme)
+		anna.SetScheme(theme)
 		for _, s := range shots {
-			anna.do("open "+s.screen, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+			anna.Do("open "+s.screen, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
 				`window.__prev = document.querySelector('#screen').firstElementChild; location.hash = %q`, s.hash)))
-			anna.waitFor(s.screen+" drawn", fmt.Sprintf(`document.querySelector('#screen').firstElementChild !== window.__prev &&
+			anna.WaitFor(s.screen+" drawn", fmt.Sprintf(`document.querySelector('#screen').firstElementChild !== window.__prev &&
 				document.documentElement.dataset.theme === %q && !!document.querySelector('#screen > .ks-screen, #screen > .k-error')`, theme))
 			if msg := eval[string](anna, `document.querySelector('#screen > .k-error')?.textContent ?? ''`); msg != "" {
 				t.Errorf("%s (%s): the shell shows an error: %s", s.screen, theme, msg)
 				continue
 			}
-			screenshot(t, anna, filepath.Join(dir, "screen-"+s.screen+"-"+theme+".png"))
+			anna.Screenshot(filepath.Join(dir, "screen-"+s.screen+"-"+theme+".png"))
 		}
 	}
-	anna.setScheme("light")
-	anna.do("back to the chat", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = '#/chat?dialog_id=%s'`, dialog)))
-	anna.waitFor("chat drawn", `document.querySelectorAll('#screen .k-message-bubble').length > 0`)
+	anna.SetScheme("light")
+	anna.Do("back to the chat", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = '#/chat?dialog_id=%s'`, dialog)))
+	anna.WaitFor("chat drawn", `document.querySelectorAll('#screen .k-message-bubble').length > 0`)
 	wantOnce() // still once each, after all that
 	if n := eval[int](boris, `window.__alerts.length`); n != 0 {
 		t.Errorf("window.alert called %d times in Boris's browser, want 0", n)
 	}
 	for _, p := range []*person{anna, boris} {
-		for _, s := range p.takeProblems() {
+		for _, s := range p.TakeProblems() {
 			// The news collection's seed (screens/content/news.yaml) points
 			// at sample media that no install has: a known gap.
 			if strings.Contains(s, "/media/news/") {
 				continue
 			}
-			t.Errorf("%s's browser reported: %s", p.name, s)
+			t.Errorf("%s's browser reported: %s", p.Name, s)
 		}
 	}
 }
 
 const xssText = "<img src=x onerror=alert(1)>"
 
-// screenshot saves a PNG of the page and fails when it is blank: a screen
-// that silently draws nothing must not pass.
-func screenshot(t *testing.T, p *person, path string) {
-	t.Helper()
-	buf, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	img, err := png.Decode(bytes.NewReader(buf))
-	if err != nil {
-		t.Fatalf("decode screenshot: %v", err)
-	}
-	var n, sum, sq float64
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y += 2 {
-		for x := b.Min.X; x < b.Max.X; x += 2 {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			l := (0.299*float64(r) + 0.587*float64(g) + 0.114*float64(bl)) / 257
-			n++
-			sum += l
-			sq += l * l
-		}
-	}
-	mean := sum / n
-	sd := math.Sqrt(max(sq/n-mean*mean, 0))
-	if sd < 8 {
-		t.Errorf("screenshot %s looks blank: luminance stddev %.2f, want >= 8", path, sd)
-	}
-	if err := os.WriteFile(path, buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot %s (luminance mean %.0f, stddev %.1f)", filepath.Base(path), mean, sd)
-}
-
 // TestBrowserPreview opens the designer preview on the real server with a
 // watched folder: a screen with a fixture, then a saved edit redraws it,
 // and a broken file shows its diagnostics in place of the screen.
 func TestBrowserPreview(t *testing.T) {
-	needChromium(t)
+	browsertest.Need(t)
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, screens.FS); err != nil {
 		t.Fatal(err)
 	}
 	e := newEnv(t, map[string]string{"KOROBKA_SCREENS": dir, "KOROBKA_DEV": "1"})
 	p := newPerson(t, "designer")
-	p.do("open preview", chromedp.Navigate(e.url+"/preview/#name=chat&fixture=chat.empty&lang=ru&theme=dark&caps=composer"))
-	p.waitFor("empty chat in the phone", `document.getElementById('p-frame').textContent.includes('Поздоровайтесь!')`)
-	p.waitFor("dark and composer", `document.getElementById('p-frame').dataset.theme === 'dark' && !!document.querySelector('#p-frame .k-composer')`)
-	p.waitFor("yaml source", `document.querySelector('#p-source .p-line')?.textContent === 'screen: chat'`)
-	p.waitFor("event stream open", `document.getElementById('p-status').textContent === 'live reload on'`)
+	p.Do("open preview", chromedp.Navigate(e.url+"/preview/#name=chat&fixture=chat.empty&lang=ru&theme=dark&caps=composer"))
+	p.WaitFor("empty chat in the phone", `document.getElementById('p-frame').textContent.includes('Поздоровайтесь!')`)
+	p.WaitFor("dark and composer", `document.getElementById('p-frame').dataset.theme === 'dark' && !!document.querySelector('#p-frame .k-composer')`)
+	p.WaitFor("yaml source", `document.querySelector('#p-source .p-line')?.textContent === 'screen: chat'`)
+	p.WaitFor("event stream open", `document.getElementById('p-status').textContent === 'live reload on'`)
 
 	file := filepath.Join(dir, "fragments", "composer.yaml")
 	orig, err := os.ReadFile(file)
@@ -466,14 +308,14 @@ func TestBrowserPreview(t *testing.T) {
 	if err := os.WriteFile(file, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p.waitFor("edit shown", `document.querySelector('#p-frame .k-composer textarea')?.placeholder === 'Type here, designer'`)
+	p.WaitFor("edit shown", `document.querySelector('#p-frame .k-composer textarea')?.placeholder === 'Type here, designer'`)
 
 	if err := os.WriteFile(file, []byte(strings.Replace(edited, "type: composer", "type: composr", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p.waitFor("diagnostics in place", `!!document.querySelector('#p-frame .p-problems') &&
+	p.WaitFor("diagnostics in place", `!!document.querySelector('#p-frame .p-problems') &&
 		document.querySelector('#p-frame .p-problems').textContent.includes('fragments/composer.yaml')`)
-	for _, s := range p.takeProblems() {
+	for _, s := range p.TakeProblems() {
 		// Fixtures are sample data: their avatars name media no server has.
 		if strings.Contains(s, "404") && strings.Contains(s, "/media/") {
 			continue
