@@ -112,6 +112,9 @@ func (s *Service) OpenDirect(ctx context.Context, p Principal, otherID int64, su
 	if _, err := s.store.User(ctx, otherID); err != nil {
 		return DialogView{}, false, err
 	}
+	if err := s.allow(ctx, "dialog:user:"+FormatID(p.UserID), limitDialogsPerUser); err != nil {
+		return DialogView{}, false, err
+	}
 	d, created, err := s.msgs.DirectDialog(ctx, p.UserID, otherID, subject, s.now())
 	if err != nil {
 		return DialogView{}, false, err
@@ -310,6 +313,13 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 	members, err := s.members(ctx, p, req.DialogID)
 	if err != nil {
 		return MessageView{}, err
+	}
+	if origin == 0 {
+		// The WebSocket limits each connection; REST sends are limited per
+		// user, so a script cannot go around that.
+		if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
+			return MessageView{}, err
+		}
 	}
 	app := &Append{Msg: Message{
 		DialogID:  req.DialogID,

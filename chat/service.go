@@ -50,6 +50,9 @@ var (
 	limitVerifyPerIP   = Limit{Rate: 60, Period: time.Hour, Burst: 20}
 	limitSyncPerUser   = Limit{Rate: 30, Period: time.Hour, Burst: 10}
 	limitAvatarPerUser = Limit{Rate: 30, Period: time.Hour, Burst: 10}
+	// REST sends get the WebSocket's per-connection budget, per user.
+	limitRESTSendPerUser = Limit{Rate: 50, Period: time.Second, Burst: 200}
+	limitDialogsPerUser  = Limit{Rate: 100, Period: time.Hour, Burst: 30}
 )
 
 // Service carries out the messenger's use cases. Transports (HTTP, the

@@ -98,11 +98,21 @@ func crashTest(t *testing.T, vars map[string]string) {
 	sent := len(sentIDs)
 
 	startChild(t, vars)
-	// Retry everything that was sent, acknowledged or not, as a client
-	// that lost its connection would.
-	for _, cid := range sentIDs {
-		e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", anna.AccessToken,
-			map[string]any{"client_id": cid, "text": "durable"}), 201)
+	// Each device reconnects and resends everything it sent, acknowledged
+	// or not, as a client that lost its connection would.
+	for d, dev := range devs {
+		c := dial(t, base, anna.AccessToken)
+		for i := 0; i < dev.sent; i++ {
+			cid := fmt.Sprintf("k-%d-%d", d, i)
+			c.send(map[string]any{"type": "send", "id": cid, "dialog_id": id, "client_id": cid, "text": "durable"})
+		}
+		for i := 0; i < dev.sent; i++ {
+			cid := fmt.Sprintf("k-%d-%d", d, i)
+			if f := c.waitFor("reply to the retry of "+cid, replyTo(cid)); f["type"] != "reply" {
+				t.Fatalf("retry of %s: got %v", cid, f)
+			}
+		}
+		c.close()
 	}
 	got := map[string]string{}
 	seqs := []int{}
