@@ -509,6 +509,9 @@ func (s *Service) EditMessage(ctx context.Context, p Principal, dialogID, seq in
 	if err != nil {
 		return MessageView{}, err
 	}
+	if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
+		return MessageView{}, err
+	}
 	text, err = cleanText(text)
 	if err != nil {
 		return MessageView{}, err
@@ -525,6 +528,9 @@ func (s *Service) EditMessage(ctx context.Context, p Principal, dialogID, seq in
 func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq int64) (MessageView, error) {
 	members, err := s.members(ctx, p, dialogID)
 	if err != nil {
+		return MessageView{}, err
+	}
+	if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
 		return MessageView{}, err
 	}
 	m, err := s.msgs.DeleteMessage(ctx, dialogID, seq, p.UserID, s.now().UTC().Truncate(time.Microsecond))

@@ -28,6 +28,9 @@ func (s *Service) Me(ctx context.Context, p Principal) (Profile, error) {
 // UpdateMe changes the caller's names. A first name, once given, cannot be
 // emptied; a last name can.
 func (s *Service) UpdateMe(ctx context.Context, p Principal, upd ProfileUpdate) (Profile, error) {
+	if err := s.allow(ctx, "profile:user:"+FormatID(p.UserID), limitProfilePerUser); err != nil {
+		return Profile{}, err
+	}
 	if upd.FirstName != nil {
 		n, err := cleanName(*upd.FirstName, true)
 		if err != nil {

@@ -53,6 +53,7 @@ var (
 	// REST sends get the WebSocket's per-connection budget, per user.
 	limitRESTSendPerUser = Limit{Rate: 50, Period: time.Second, Burst: 200}
 	limitDialogsPerUser  = Limit{Rate: 100, Period: time.Hour, Burst: 30}
+	limitProfilePerUser  = Limit{Rate: 120, Period: time.Hour, Burst: 30}
 )
 
 // Service carries out the messenger's use cases. Transports (HTTP, the
