@@ -224,6 +224,26 @@ func (e *env) wantErr(r response, status int, code string) {
 	}
 }
 
+// untilLimited sends up to n requests, each answered with status ok until
+// the first 429, which must be rate_limited with a Retry-After. It returns
+// how many were allowed and fails when none was limited.
+func (e *env) untilLimited(n, ok int, req func(i int) response) int {
+	e.t.Helper()
+	for i := 0; i < n; i++ {
+		r := req(i)
+		if r.status == 429 {
+			e.wantErr(r, 429, "rate_limited")
+			if r.header.Get("Retry-After") == "" {
+				e.t.Fatal("429 without Retry-After")
+			}
+			return i
+		}
+		e.want(r, ok)
+	}
+	e.t.Fatalf("%d requests were all allowed", n)
+	return n
+}
+
 // tokens is the login answer.
 type tokens struct {
 	AccessToken  string `json:"access_token"`

@@ -120,38 +120,14 @@ func TestTestPhonesUseFixedCodesAndSendNoSMS(t *testing.T) {
 func TestCodeRequestRateLimits(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		phone := "+79162220000"
-		limited := false
-		for i := 0; i < 10 && !limited; i++ {
-			r := e.do("POST", "/v1/auth/otp", "", map[string]string{"phone": phone})
-			if r.status == 429 {
-				e.wantErr(r, 429, "rate_limited")
-				if r.header.Get("Retry-After") == "" {
-					t.Fatal("429 without Retry-After")
-				}
-				limited = true
-				if i < 3 {
-					t.Fatalf("limited after %d requests, want at least 3 allowed", i)
-				}
-				continue
-			}
-			e.want(r, 200)
-		}
-		if !limited {
-			t.Fatal("10 code requests for one number were all allowed")
+		if n := e.untilLimited(10, 200, func(int) response {
+			return e.do("POST", "/v1/auth/otp", "", map[string]string{"phone": phone})
+		}); n < 3 {
+			t.Fatalf("limited after %d requests, want at least 3 allowed", n)
 		}
 		// Many numbers from one address hit the per-IP limit.
-		limited = false
-		for i := 0; i < 40 && !limited; i++ {
-			r := e.do("POST", "/v1/auth/otp", "", map[string]string{"phone": fmt.Sprintf("+7916333%04d", i)})
-			if r.status == 429 {
-				e.wantErr(r, 429, "rate_limited")
-				limited = true
-				continue
-			}
-			e.want(r, 200)
-		}
-		if !limited {
-			t.Fatal("40 code requests from one address were all allowed")
-		}
+		e.untilLimited(40, 200, func(i int) response {
+			return e.do("POST", "/v1/auth/otp", "", map[string]string{"phone": fmt.Sprintf("+7916333%04d", i)})
+		})
 	})
 }

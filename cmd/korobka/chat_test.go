@@ -349,23 +349,9 @@ func TestPresenceInProfiles(t *testing.T) {
 func TestRESTSendIsRateLimited(t *testing.T) {
 	e := newEnv(t, nil)
 	a, _, id := e.pair()
-	limited := false
-	for i := 0; i < 400 && !limited; i++ {
-		r := e.do("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": fmt.Sprint("f-", i), "text": "flood"})
-		if r.status == 429 {
-			e.wantErr(r, 429, "rate_limited")
-			if r.header.Get("Retry-After") == "" {
-				t.Fatal("429 without Retry-After")
-			}
-			limited = true
-			if i < 200 {
-				t.Fatalf("limited after %d sends, want the burst of 200 allowed", i)
-			}
-			continue
-		}
-		e.want(r, 201)
-	}
-	if !limited {
-		t.Fatal("400 REST sends in a burst were all accepted")
+	if n := e.untilLimited(400, 201, func(i int) response {
+		return e.do("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": fmt.Sprint("f-", i), "text": "flood"})
+	}); n < 200 {
+		t.Fatalf("limited after %d sends, want the burst of 200 allowed", n)
 	}
 }
