@@ -174,6 +174,12 @@ type Store interface {
 	// KnowsPhone reports whether phone is in owner's address book.
 	KnowsPhone(ctx context.Context, owner int64, phone string) (bool, error)
 
+	// CreateUpload stores a new upload (its files are already written).
+	CreateUpload(ctx context.Context, u Upload) error
+	// Upload returns the upload with the id, whoever owns it (ErrNotFound
+	// when there is none); callers check the owner.
+	Upload(ctx context.Context, id int64) (Upload, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -30,7 +30,6 @@ const (
 var (
 	ErrInvalidText     = &Error{Kind: KindInvalid, Code: "invalid_text", Message: "A message is 1 to 4096 characters of text."}
 	ErrInvalidClientID = &Error{Kind: KindInvalid, Code: "invalid_client_id", Message: "client_id is 1 to 64 letters, digits, '-' or '_'."}
-	ErrAttachments     = &Error{Kind: KindInvalid, Code: "attachments_unsupported", Message: "Attachments are not supported yet; send text."}
 	ErrInvalidSeq      = &Error{Kind: KindInvalid, Code: "invalid_seq", Message: "seq is a positive integer."}
 	ErrInvalidSubject  = &Error{Kind: KindInvalid, Code: "invalid_subject", Message: "A subject is at most 128 printable characters."}
 	ErrSelfDialog      = &Error{Kind: KindInvalid, Code: "invalid_user", Message: "A direct dialog needs another user."}
@@ -303,15 +302,17 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 	if !validClientID(req.ClientID) {
 		return MessageView{}, ErrInvalidClientID
 	}
-	text, err := cleanText(req.Text)
+	members, err := s.members(ctx, p, req.DialogID)
 	if err != nil {
 		return MessageView{}, err
 	}
-	if a := strings.TrimSpace(string(req.Attachments)); a != "" && a != "null" && a != "[]" {
-		return MessageView{}, ErrAttachments
-	}
-	members, err := s.members(ctx, p, req.DialogID)
+	att, err := s.attachments(ctx, p, req.Attachments)
 	if err != nil {
+		return MessageView{}, err
+	}
+	// A photo needs no caption; a message without attachments needs text.
+	text, err := cleanText(req.Text)
+	if err != nil && !(att != nil && strings.TrimSpace(req.Text) == "" && utf8.ValidString(req.Text)) {
 		return MessageView{}, err
 	}
 	if origin == 0 {
@@ -322,11 +323,12 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 		}
 	}
 	app := &Append{Msg: Message{
-		DialogID:  req.DialogID,
-		SenderID:  p.UserID,
-		ClientID:  req.ClientID,
-		Text:      text,
-		CreatedAt: s.now().UTC().Truncate(time.Microsecond),
+		DialogID:    req.DialogID,
+		SenderID:    p.UserID,
+		ClientID:    req.ClientID,
+		Text:        text,
+		Attachments: att,
+		CreatedAt:   s.now().UTC().Truncate(time.Microsecond),
 	}}
 	if err := s.commitAndWait(ctx, &job{app: app, members: members, origin: origin}); err != nil {
 		return MessageView{}, err

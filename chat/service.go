@@ -18,6 +18,7 @@ type Config struct {
 	Limiter  Limiter
 	SMS      SMSSender
 	Images   ImageStore
+	Uploads  UploadStore
 	Logger   *slog.Logger
 	Now      func() time.Time // nil: time.Now
 
@@ -73,6 +74,7 @@ type Service struct {
 	limiter Limiter
 	sms     SMSSender
 	images  ImageStore
+	uploads UploadStore
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -93,6 +95,7 @@ func NewService(cfg Config) *Service {
 		limiter:    cfg.Limiter,
 		sms:        cfg.SMS,
 		images:     cfg.Images,
+		uploads:    cfg.Uploads,
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		region:     cfg.Region,

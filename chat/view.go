@@ -35,7 +35,7 @@ type SendRequest struct {
 	DialogID    int64
 	ClientID    string
 	Text        string
-	Attachments json.RawMessage // absent or an empty array for now
+	Attachments json.RawMessage // absent, or an array of {"upload_id"}
 }
 
 // SyncResult answers a resume: the messages the client missed, in seq order

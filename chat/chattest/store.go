@@ -61,6 +61,9 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"Contacts/PerOwner", testContactsPerOwner},
 		{"Content/SeedAndOrder", testContentSeed},
 		{"Content/Empty", testContentEmpty},
+		{"Upload/CreateAndGet", testUploadCreateGet},
+		{"Upload/NotFound", testUploadNotFound},
+		{"Upload/Conflict", testUploadConflict},
 		{"PingClose", testPingClose},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -420,6 +423,50 @@ func testSetAvatar(t *testing.T, s chat.Store) {
 	}
 	u.Avatar = ""
 	checkUser(t, got, u)
+}
+
+// ---- uploads ----
+
+func testUploadCreateGet(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	u := newUser(t, s, "+79990000140")
+	img := chat.Upload{ID: chat.NewID(), OwnerID: u.ID, Kind: chat.UploadImage, Key: "uploads/" + chat.FormatID(chat.NewID()),
+		Name: "Фото отпуска.jpg", Size: 123456, Mime: "image/jpeg", Width: 2048, Height: 1536, CreatedAt: t0}
+	file := chat.Upload{ID: chat.NewID(), OwnerID: u.ID, Kind: chat.UploadFile, Key: "uploads/" + chat.FormatID(chat.NewID()),
+		Name: "report.pdf", Size: 30 << 20, Mime: "application/pdf", CreatedAt: t0.Add(time.Second)}
+	for _, want := range []chat.Upload{img, file} {
+		noErr(t, "CreateUpload", s.CreateUpload(ctx, want))
+		got, err := s.Upload(ctx, want.ID)
+		noErr(t, "Upload", err)
+		if !got.CreatedAt.Equal(want.CreatedAt) {
+			t.Errorf("created_at: got %v, want %v", got.CreatedAt, want.CreatedAt)
+		}
+		got.CreatedAt = want.CreatedAt
+		if got != want {
+			t.Errorf("Upload: got %+v, want %+v", got, want)
+		}
+	}
+}
+
+func testUploadNotFound(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	_, err := s.Upload(ctx, chat.NewID())
+	wantErrIs(t, "Upload of an unknown id", err, chat.ErrNotFound)
+	// An upload must belong to a user.
+	err = s.CreateUpload(ctx, chat.Upload{ID: chat.NewID(), OwnerID: chat.NewID(), Kind: chat.UploadFile,
+		Key: "uploads/x1", Name: "a", Size: 1, Mime: "text/plain; charset=utf-8", CreatedAt: t0})
+	wantErrIs(t, "CreateUpload for an unknown user", err, chat.ErrNotFound)
+}
+
+func testUploadConflict(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	u := newUser(t, s, "+79990000141")
+	up := chat.Upload{ID: chat.NewID(), OwnerID: u.ID, Kind: chat.UploadFile, Key: "uploads/c1",
+		Name: "a.txt", Size: 1, Mime: "text/plain; charset=utf-8", CreatedAt: t0}
+	noErr(t, "CreateUpload", s.CreateUpload(ctx, up))
+	wantErrIs(t, "CreateUpload with the same id", s.CreateUpload(ctx, up), chat.ErrConflict)
+	up.ID = chat.NewID()
+	wantErrIs(t, "CreateUpload with the same key", s.CreateUpload(ctx, up), chat.ErrConflict)
 }
 
 // ---- sessions ----

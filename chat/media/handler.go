@@ -1,6 +1,8 @@
 package media
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path"
@@ -18,7 +20,8 @@ const URLPrefix = "/media/"
 // gin, r.GET("/media/*path", gin.WrapH(s.Handler())). Do not wrap it in
 // http.StripPrefix.
 //
-// Only regular files with an image extension are served; directories,
+// Only regular files with an image extension, and uploaded files (.bin under
+// uploads/, with their sidecar), are served; directories,
 // dotfiles (including in-flight temp files), symlinks leading outside the
 // folder and any other name answer 404. Responses carry nosniff and a
 // year-long immutable cache, which is safe because names are never reused.
@@ -39,7 +42,20 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	ctype := contentType(path.Ext(name))
+	ext := path.Ext(name)
+	ctype := contentType(ext)
+	var disposition string
+	if ext == ".bin" && strings.HasPrefix(name, uploadPrefix+"/") {
+		// A file attachment: its sniffed type and display name are in the
+		// sidecar; it is always downloaded, never shown in our origin.
+		meta, ok := s.readMeta(strings.TrimSuffix(name, ext) + ".json")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		ctype = meta.Mime
+		disposition = "attachment; filename*=UTF-8''" + encodeRFC5987(meta.Name)
+	}
 	if ctype == "" {
 		http.NotFound(w, r)
 		return
@@ -59,6 +75,10 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Set("Content-Type", ctype)
+	if disposition != "" {
+		h.Set("Content-Disposition", disposition)
+		h.Set("Content-Security-Policy", "sandbox")
+	}
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	// ServeContent handles HEAD, Range and If-Modified-Since; with
 	// Content-Type set it does not sniff.
@@ -101,4 +121,38 @@ func contentType(ext string) string {
 		return "image/webp"
 	}
 	return ""
+}
+
+// readMeta reads an upload's sidecar, refusing anything odd.
+func (s *Store) readMeta(name string) (uploadMeta, bool) {
+	f, err := os.OpenInRoot(s.dir, filepath.FromSlash(name))
+	if err != nil {
+		return uploadMeta{}, false
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4<<10))
+	var m uploadMeta
+	if err != nil || json.Unmarshal(b, &m) != nil || m.Mime == "" {
+		return uploadMeta{}, false
+	}
+	return m, true
+}
+
+// encodeRFC5987 percent-encodes a file name for filename*=UTF-8”...:
+// only RFC 5987 attr-chars stay as they are, so no quote, semicolon, space
+// or line break reaches the header.
+func encodeRFC5987(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }

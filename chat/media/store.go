@@ -130,8 +130,10 @@ func NewStore(dir string, limits Limits) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(abs, avatarPrefix), 0o755); err != nil {
-		return nil, fmt.Errorf("media: %w", err)
+	for _, sub := range []string{avatarPrefix, uploadPrefix} {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("media: %w", err)
+		}
 	}
 	return &Store{dir: abs, limits: l, decoding: make(chan struct{}, maxDecoding)}, nil
 }
