@@ -37,6 +37,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.PATCH("/dialogs/:id/messages/:seq", s.wrap(s.handleEdit))
 	authed.DELETE("/dialogs/:id/messages/:seq", s.wrap(s.handleDelete))
 	authed.POST("/dialogs/:id/read", s.wrap(s.handleRead))
+	authed.POST("/uploads", s.wrap(s.handleUpload))
 
 	if s.screens != nil {
 		v1.GET("/screens/:name", s.wrap(s.handleScreen))

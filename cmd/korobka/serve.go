@@ -233,6 +233,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Limiter:    limiter,
 		SMS:        sender,
 		Images:     ms,
+		Uploads:    ms,
 		Logger:     log,
 		Region:     cfg.Region,
 		TestPhones: cfg.TestPhones,

@@ -64,11 +64,13 @@ type server struct {
 
 // Body caps. JSON requests are small; a contact sync of 5,000 numbers in
 // any format fits well under a megabyte; avatars are capped by media's
-// own limit, with room for the multipart framing.
+// own limit, uploads by chat.MaxUploadFileSize, with room for the
+// multipart framing.
 const (
 	maxJSONBody   = 64 << 10
 	maxSyncBody   = 1 << 20
 	maxAvatarBody = 10<<20 + 64<<10
+	maxUploadBody = chat.MaxUploadFileSize + 64<<10
 )
 
 // NewServer returns the whole HTTP surface as one handler.
