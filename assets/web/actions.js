@@ -5,10 +5,12 @@ import { afterSubmit } from './auth.js';
 import { safeUrl, telUrl } from './render.js';
 import { t } from './strings.js';
 
-// Generic uploads (POST /v1/uploads) do not exist yet; only the profile
-// photo can be picked. render.js draws other pick_media taps disabled.
+// pick_media either sets the profile photo (its endpoint) or, in a chat
+// (a dialog_id and no endpoint), uploads a file to POST /v1/uploads and
+// sends it as a message. Other endpoints are drawn disabled by render.js.
 const AVATAR = '/v1/me/avatar';
-export const canRun = (a) => a?.type !== 'pick_media' || a.endpoint === AVATAR;
+const UPLOADS = '/v1/uploads';
+export const canRun = (a) => a?.type !== 'pick_media' || a.endpoint === AVATAR || (!a.endpoint && !!a.dialog_id);
 
 // An endpoint is a path under /v1/ with no tricks (no "..", no query).
 const ENDPOINT = /^\/v1\/[A-Za-z0-9_\-/.]{1,200}$/;
@@ -58,7 +60,7 @@ export function createActions(app) {
       case 'call': return call(action.phone);
       case 'submit': return submit(action, el);
       case 'send_message': return sendMessage(action, el);
-      case 'pick_media': return pickMedia(action);
+      case 'pick_media': return pickMedia(action, el);
       case 'load_more': return app.loadMore(action, el);
       case 'refresh': return app.refresh();
       default: return undefined; // a newer action this shell does not know
@@ -123,25 +125,62 @@ export function createActions(app) {
     }
   }
 
-  function pickMedia(a) {
-    if (!canRun(a)) return app.toast(t('uploads_soon'));
+  // pickFile opens the browser's file picker and calls fn with the file.
+  function pickFile(accept, fn) {
+    // At most one picker waits in the page: one the user cancelled is
+    // replaced by the next.
+    for (const old of document.querySelectorAll('input.k-file-picker')) old.remove();
     const input = document.createElement('input');
     input.type = 'file';
-    input.accept = 'image/jpeg,image/png,image/gif,image/webp';
-    input.addEventListener('change', async () => {
+    input.className = 'k-file-picker';
+    input.hidden = true;
+    if (accept) input.accept = accept;
+    input.addEventListener('change', () => {
       const f = input.files?.[0];
-      if (!f) return;
+      input.remove();
+      if (f) fn(f);
+    });
+    // In the page, so automation (and some browsers) can reach it.
+    document.body.append(input);
+    input.click();
+  }
+
+  function pickMedia(a, el) {
+    if (!canRun(a)) return app.toast(t('uploads_soon'));
+    if (a.endpoint === AVATAR) {
+      pickFile('image/jpeg,image/png,image/gif,image/webp', async (f) => {
+        const body = new FormData();
+        body.append('file', f);
+        try {
+          await request(AVATAR, { method: 'PUT', body });
+          app.toast(t('photo_updated'));
+          app.refresh();
+        } catch (e) {
+          app.toast(e?.message || t('error'));
+        }
+      });
+      return undefined;
+    }
+    const dialog = String(a.dialog_id);
+    pickFile(a.kind === 'image' ? 'image/*' : '', async (f) => {
+      // The composer's text goes with the file as its caption.
+      const scope = el?.closest?.('.k-composer') ?? app.screenEl;
+      const field = scope.querySelector('[data-name="text"]');
+      const text = field?.value.trim() ?? '';
       const body = new FormData();
       body.append('file', f);
       try {
-        await request(AVATAR, { method: 'PUT', body });
-        app.toast(t('photo_updated'));
-        app.refresh();
+        const up = await request(UPLOADS, { method: 'POST', body });
+        if (field && text) {
+          field.value = '';
+          field.dispatchEvent(new Event('input'));
+        }
+        await app.live.send(dialog, text, [{ upload_id: String(up.id) }]);
       } catch (e) {
-        app.toast(e?.message || t('error'));
+        if (field && text && !field.value) field.value = text;
+        app.toast(e?.message || t('send_failed'));
       }
     });
-    input.click();
     return undefined;
   }
 

@@ -327,15 +327,16 @@ export function createLive(app) {
     if (raw({ type: 'typing', dialog_id: d })) typingSent.set(d, now);
   }
 
-  // send delivers a message over the socket, or over REST when the socket is
+  // send delivers a message (with [{upload_id}] attachments, if any) over the socket, or over REST when the socket is
   // down; the same client_id makes a retry safe (the server dedupes).
-  async function send(dialog, text) {
+  async function send(dialog, text, attachments) {
     const client_id = crypto.randomUUID();
+    const extra = attachments?.length ? { attachments } : {};
     let msg;
     try {
-      msg = (await call({ type: 'send', dialog_id: dialog, client_id, text })).message;
+      msg = (await call({ type: 'send', dialog_id: dialog, client_id, text, ...extra })).message;
     } catch {
-      msg = await request(`/v1/dialogs/${encodeURIComponent(dialog)}/messages`, { method: 'POST', body: { client_id, text } });
+      msg = await request(`/v1/dialogs/${encodeURIComponent(dialog)}/messages`, { method: 'POST', body: { client_id, text, ...extra } });
       onMessage(msg, false);
     }
     return msg;

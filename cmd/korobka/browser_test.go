@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,6 +160,31 @@ func TestBrowserChat(t *testing.T) {
 	anna.WaitFor("Boris's reply", fmt.Sprintf(`window.__bubbles(%q).length === 1`, reply))
 	boris.WaitFor("read tick on the reply", fmt.Sprintf(`window.__bubbles(%q)[0]?.querySelector('.k-ticks')?.dataset.status === 'read'`, reply))
 
+	// Anna attaches a photo with the composer's text as its caption; Boris
+	// sees the re-encoded upload as an image in the bubble.
+	photo := filepath.Join(t.TempDir(), "office.png")
+	var pngBuf bytes.Buffer
+	if err := png.Encode(&pngBuf, gradient(64, 48)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(photo, pngBuf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const caption = "Our office"
+	anna.typeInto("caption", `#screen .k-composer textarea[data-name="text"]`, caption)
+	anna.tap("attach", `#screen .k-composer button[aria-label="attach"]`)
+	anna.Do("pick the photo", chromedp.SetUploadFiles(chromedp.CSS(`input.k-file-picker`), []string{photo}))
+	anna.WaitFor("own photo bubble", fmt.Sprintf(`window.__bubbles(%q).length === 1 && !!window.__bubbles(%q)[0].querySelector('img')`, caption, caption))
+	src := eval[string](anna, fmt.Sprintf(`window.__bubbles(%q)[0].querySelector('img').getAttribute('src')`, caption))
+	if !strings.HasPrefix(src, "/media/uploads/") || !strings.HasSuffix(src, ".jpg") {
+		t.Fatalf("Anna's photo bubble shows %q, want an upload URL", src)
+	}
+	boris.WaitFor("Anna's photo", fmt.Sprintf(`window.__bubbles(%q)[0]?.querySelector('img')?.getAttribute('src') === %q`, caption, src))
+	boris.WaitFor("the photo loaded", fmt.Sprintf(`(() => { const i = window.__bubbles(%q)[0].querySelector('img'); return i.complete && i.naturalWidth === 64 && i.naturalHeight === 48; })()`, caption))
+	if v := eval[string](anna, `document.querySelector('#screen .k-composer textarea[data-name="text"]').value`); v != "" {
+		t.Errorf("the composer still holds %q after sending the caption", v)
+	}
+
 	// Markup in a message is text on the other side.
 	anna.send(xssText)
 	boris.WaitFor("the markup as text", fmt.Sprintf(`window.__bubbles(%q).length === 1`, xssText))
@@ -188,7 +215,7 @@ func TestBrowserChat(t *testing.T) {
 		}
 		p.WaitFor("back online", `document.getElementById('offline').hidden`)
 	}
-	all := append([]string{hello, reply, xssText}, offline...)
+	all := append([]string{hello, reply, caption, xssText}, offline...)
 	wantOnce := func() {
 		t.Helper()
 		for _, p := range []*person{anna, boris} {
