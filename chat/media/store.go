@@ -1,12 +1,14 @@
-// Package media keeps uploaded images in a local folder and serves them. It
-// is the embedded default behind chat.ImageStore; an S3-compatible bucket may
-// later sit beside it as another implementation of the same interface.
+// Package media keeps uploaded images and files in a local folder and serves
+// them. It is the embedded default behind chat.ImageStore and
+// chat.UploadStore; an S3-compatible bucket may later sit beside it as
+// another implementation of the same interfaces.
 //
 // Uploads are untrusted: the type is sniffed from the bytes, the header is
 // checked against pixel caps before anything is decoded (so a small file that
 // claims a huge canvas cannot exhaust memory), and every image is decoded and
 // re-encoded as JPEG, which drops EXIF, GPS, ICC and any payload hidden in
-// metadata or trailing bytes.
+// metadata or trailing bytes. Files that are not images are kept byte for
+// byte and only ever served as downloads (uploads.go, handler.go).
 package media
 
 import (
