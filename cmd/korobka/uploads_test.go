@@ -250,5 +250,12 @@ func TestAttachments(t *testing.T) {
 		if last["text"] != "two" || len(last["attachments"].([]any)) != 2 {
 			t.Fatalf("got %v, want the captioned message with two attachments", last)
 		}
+
+		// The chat list names a photo without a caption.
+		e.want(e.do("POST", msgs, a.AccessToken, map[string]any{"client_id": "photo-3", "attachments": att(upID)}), 201)
+		list2 := e.want(e.do("GET", "/v1/screens/chat_list", b.AccessToken, nil), 200)
+		if !bytes.Contains(list2.body, []byte(`"Attachment"`)) && !bytes.Contains(list2.body, []byte(`"Вложение"`)) {
+			t.Fatalf("chat list %s does not show the attachment", list2.body)
+		}
 	})
 }
