@@ -188,6 +188,28 @@ func TestUploadFile(t *testing.T) {
 		big := bytes.Repeat([]byte("a"), 25<<20+1)
 		e.wantErr(e.postUpload(tk.AccessToken, "big.txt", big), 413, "file_too_large")
 		e.wantErr(e.postUpload(tk.AccessToken, "empty.txt", nil), 400, "missing_file")
+
+		// 20 at once per user (including the refusals' budget), then 429.
+		for i := 0; ; i++ {
+			r := e.postUpload(tk.AccessToken, "n.txt", []byte("note"))
+			if r.status == 429 {
+				e.wantErr(r, 429, "rate_limited")
+				if r.header.Get("Retry-After") == "" {
+					t.Error("429 without Retry-After")
+				}
+				if i > 20 {
+					t.Errorf("rate limited only after %d more uploads", i)
+				}
+				break
+			}
+			e.want(r, 201)
+			if i > 25 {
+				t.Fatal("no rate limit on uploads")
+			}
+		}
+		// Another user has their own budget.
+		other := e.loginTest("+79990000002", "222222")
+		e.want(e.postUpload(other.AccessToken, "n.txt", []byte("note")), 201)
 	})
 }
 
