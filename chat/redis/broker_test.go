@@ -185,7 +185,9 @@ func TestBrokerRestart(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no publication delivered within 30s of the restart")
 		}
-		b.Publish(t.Context(), chat.Publication{Topic: "a", Payload: []byte("after")})
+		pctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		b.Publish(pctx, chat.Publication{Topic: "a", Payload: []byte("after")})
+		cancel()
 		select {
 		case p := <-got:
 			if p != "after" {
@@ -198,10 +200,12 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	// New subscriptions work again, and the reset was reported once.
 	got2 := make(chan string, 10)
-	if err := b.Subscribe(t.Context(), "b", func(p []byte) { got2 <- string(p) }); err != nil {
+	ctx, cancel = context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := b.Subscribe(ctx, "b", func(p []byte) { got2 <- string(p) }); err != nil {
 		t.Fatalf("Subscribe after the restart: %v", err)
 	}
-	if err := b.Publish(t.Context(), chat.Publication{Topic: "b", Payload: []byte("b")}); err != nil {
+	if err := b.Publish(ctx, chat.Publication{Topic: "b", Payload: []byte("b")}); err != nil {
 		t.Fatalf("Publish after the restart: %v", err)
 	}
 	if p := receive(t, got2); p != "b" {

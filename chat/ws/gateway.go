@@ -317,7 +317,11 @@ func (g *Gateway) register(ctx context.Context, c *conn) (*user, error) {
 
 	u.subMu.Lock()
 	if !u.subscribed {
-		err := g.broker.Subscribe(ctx, chat.UserTopic(uid), func(payload []byte) { g.deliver(uid, payload) })
+		// Bounded: a broker that lost its connection must not hold the
+		// handshake (and Shutdown, which waits for it) indefinitely.
+		sctx, cancel := context.WithTimeout(ctx, opTimeout)
+		err := g.broker.Subscribe(sctx, chat.UserTopic(uid), func(payload []byte) { g.deliver(uid, payload) })
+		cancel()
 		if err != nil {
 			u.subMu.Unlock()
 			g.unregister(c, u)
