@@ -77,6 +77,32 @@ func TestBroker(t *testing.T, newBroker func(t *testing.T) chat.Broker, newPeer 
 		back.want(t, "back")
 	})
 
+	t.Run("ResubscribeAtOnce", func(t *testing.T) {
+		// A user who disconnects and reconnects at once: the topic is
+		// unsubscribed and subscribed again before the broker's writer
+		// has acted on the first change. Every Subscribe must return,
+		// and delivery must follow.
+		b := newBroker(t)
+		for i := range 200 {
+			r := subscribe(t, b, "churn")
+			if err := b.Unsubscribe(t.Context(), "churn"); err != nil {
+				t.Fatalf("Unsubscribe %d: %v", i, err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			err := b.Subscribe(ctx, "churn", r.handle)
+			cancel()
+			if err != nil {
+				t.Fatalf("Subscribe right after Unsubscribe (round %d): %v", i, err)
+			}
+			msg := strconv.Itoa(i)
+			publish(t, b, pub("churn", msg))
+			r.want(t, msg)
+			if err := b.Unsubscribe(t.Context(), "churn"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
 	t.Run("HandlerReplaced", func(t *testing.T) {
 		b := newBroker(t)
 		old := subscribe(t, b, "a")

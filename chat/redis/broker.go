@@ -88,6 +88,7 @@ type Broker struct {
 	mu    sync.Mutex
 	subs  map[string]*subscription // by channel: what callers want
 	sent  map[string]bool          // channels whose SUBSCRIBE went out, with no UNSUBSCRIBE since
+	live  map[string]bool          // channels of sent that Redis confirmed on the current connection
 	dirty map[string]struct{}      // channels where subs and sent may disagree
 	// sentinelConfirmed is set by the first confirmation of the sentinel;
 	// sentinelPending counts SUBSCRIBEs of it written and not confirmed.
@@ -129,6 +130,7 @@ func NewBroker(client goredis.UniversalClient, cfg BrokerConfig) *Broker {
 		handlers: make(map[string]func([]byte)),
 		subs:     make(map[string]*subscription),
 		sent:     make(map[string]bool),
+		live:     make(map[string]bool),
 		dirty:    make(map[string]struct{}),
 		kick:     make(chan struct{}, 1),
 		stop:     stop,
@@ -189,6 +191,13 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h func(payload []b
 		s = &subscription{done: make(chan struct{})}
 		b.subs[ch] = s
 		b.markDirtyLocked(ch)
+		// Unsubscribed and subscribed again before the writer sent the
+		// UNSUBSCRIBE: the connection is still subscribed, the writer
+		// will send nothing, and no confirmation will come.
+		if b.live[ch] {
+			s.confirmed = true
+			close(s.done)
+		}
 	}
 	b.handlersMu.Lock()
 	b.handlers[ch] = h
@@ -327,6 +336,7 @@ func (b *Broker) writeBatch(ctx context.Context) bool {
 		case !want && b.sent[ch]:
 			unsub = append(unsub, ch)
 			delete(b.sent, ch)
+			delete(b.live, ch)
 		}
 	}
 	more := len(b.dirty) > 0
@@ -378,6 +388,7 @@ func (b *Broker) subscribeFailed(ctx context.Context, sub []string, err error) {
 	b.mu.Lock()
 	for _, ch := range sub {
 		delete(b.sent, ch)
+		delete(b.live, ch)
 		withdraw = append(withdraw, ch)
 		if s := b.subs[ch]; s != nil && !s.confirmed {
 			b.failLocked(s, err)
@@ -454,6 +465,9 @@ func (b *Broker) connectionLost(err error) {
 	err = fmt.Errorf("redis: subscribe: connection lost: %w", err)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// go-redis subscribes the next connection to every sent channel;
+	// each is live again when Redis confirms it there.
+	clear(b.live)
 	for ch, s := range b.subs {
 		if !s.confirmed && b.sent[ch] {
 			b.dropLocked(ch, err)
@@ -484,6 +498,9 @@ func (b *Broker) confirmed(ch string) {
 			}
 		}
 		return
+	}
+	if b.sent[ch] {
+		b.live[ch] = true
 	}
 	if s := b.subs[ch]; s != nil && !s.confirmed && b.sent[ch] {
 		s.confirmed = true
