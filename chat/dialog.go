@@ -143,6 +143,9 @@ type MessageStore interface {
 	Dialog(ctx context.Context, id int64) (Dialog, error)
 	// Members returns a dialog's members (ErrNotFound for no dialog).
 	Members(ctx context.Context, dialogID int64) ([]Member, error)
+	// MembersOf returns the members of the dialogs, in any order; dialogs
+	// that do not exist contribute none.
+	MembersOf(ctx context.Context, dialogIDs []int64) ([]Member, error)
 	// Dialogs lists the dialogs userID is a member of, most recently
 	// updated first, strictly after the cursor, at most limit.
 	Dialogs(ctx context.Context, userID int64, after DialogCursor, limit int) ([]DialogEntry, error)

@@ -155,16 +155,8 @@ func (s *Service) Dialog(ctx context.Context, p Principal, dialogID int64) (Dial
 	if err != nil {
 		return DialogView{}, err
 	}
-	ms, err := s.msgs.Members(ctx, dialogID)
-	if err != nil {
-		return DialogView{}, err
-	}
+	// dialogViews finds the caller's own membership among the members.
 	e := DialogEntry{Dialog: d}
-	for _, m := range ms {
-		if m.UserID == p.UserID {
-			e.Self = m
-		}
-	}
 	if d.LastSeq > 0 {
 		last, err := s.msgs.Messages(ctx, dialogID, 0, 1)
 		if err != nil {
@@ -226,17 +218,23 @@ func (s *Service) Dialogs(ctx context.Context, p Principal, cursor string, limit
 // dialogViews renders entries for each viewer: titles, avatars and message
 // statuses depend on who looks. It loads all members' profiles in one call.
 func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewers []int64) (map[int64][]DialogView, error) {
-	members := make([][]Member, len(entries))
-	var ids []int64
+	dialogIDs := make([]int64, len(entries))
 	for i, e := range entries {
-		ms, err := s.msgs.Members(ctx, e.Dialog.ID)
-		if err != nil {
-			return nil, err
-		}
-		members[i] = ms
-		for _, m := range ms {
-			ids = append(ids, m.UserID)
-		}
+		dialogIDs[i] = e.Dialog.ID
+	}
+	all, err := s.msgs.MembersOf(ctx, dialogIDs)
+	if err != nil {
+		return nil, err
+	}
+	byDialog := make(map[int64][]Member, len(entries))
+	ids := make([]int64, 0, len(all))
+	for _, m := range all {
+		byDialog[m.DialogID] = append(byDialog[m.DialogID], m)
+		ids = append(ids, m.UserID)
+	}
+	members := make([][]Member, len(entries))
+	for i, e := range entries {
+		members[i] = byDialog[e.Dialog.ID]
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)

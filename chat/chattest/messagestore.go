@@ -58,6 +58,7 @@ func TestMessageStore(t *testing.T, open func(t *testing.T) MessageStoreUnderTes
 		{"Watchers", testWatchers},
 		{"TouchLastSeen", testTouchLastSeen},
 		{"Versions", testVersions},
+		{"MembersOf", testMembersOf},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -919,4 +920,26 @@ func testVersions(t *testing.T, s MessageStoreUnderTest) {
 
 	_, err = s.DialogVersion(ctx, d.ID+1000)
 	wantErrIs(t, "DialogVersion of no dialog", err, chat.ErrNotFound)
+}
+
+func testMembersOf(t *testing.T, s MessageStoreUnderTest) {
+	us := users(t, s, 3)
+	d1 := direct(t, s, us[0].ID, us[1].ID, "", t0)
+	d2 := direct(t, s, us[0].ID, us[2].ID, "", t0)
+	got, err := s.MembersOf(ctxT(t), []int64{d1.ID, d2.ID, d2.ID + 1000})
+	noErr(t, "MembersOf", err)
+	want := map[[2]int64]bool{{d1.ID, us[0].ID}: true, {d1.ID, us[1].ID}: true, {d2.ID, us[0].ID}: true, {d2.ID, us[2].ID}: true}
+	if len(got) != len(want) {
+		t.Fatalf("got %d members, want %d: %+v", len(got), len(want), got)
+	}
+	for _, m := range got {
+		if !want[[2]int64{m.DialogID, m.UserID}] {
+			t.Fatalf("unexpected member %+v", m)
+		}
+	}
+	none, err := s.MembersOf(ctxT(t), nil)
+	noErr(t, "MembersOf(nil)", err)
+	if len(none) != 0 {
+		t.Fatalf("MembersOf(nil) = %+v, want none", none)
+	}
 }

@@ -127,6 +127,28 @@ func (s *Store) Members(ctx context.Context, dialogID int64) ([]chat.Member, err
 	return members, nil
 }
 
+// MembersOf reads the members of many dialogs in one query per chunk, so a
+// page of the dialog list costs no query per dialog.
+func (s *Store) MembersOf(ctx context.Context, dialogIDs []int64) ([]chat.Member, error) {
+	out := []chat.Member{}
+	for chunk := range slices.Chunk(dialogIDs, commitChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		q := s.sql.get("membersOf", len(chunk), func(n int) string {
+			return `SELECT ` + memberCols + ` FROM members WHERE dialog_id IN (` + placeholders(n) + `) ORDER BY dialog_id, user_id`
+		})
+		rows, err := s.r.QueryContext(ctx, q, args...)
+		ms, err := collect(rows, err, scanMember)
+		if err != nil {
+			return nil, s.fail("members of", err)
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
 // Dialogs pages through a user's dialogs by (updated_at, id), both
 // descending. Each row carries the user's own membership and the newest
 // message, found by primary key (dialog_id, last_seq).
