@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"mime"
+	"mime/multipart"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -10,42 +11,50 @@ import (
 	"github.com/korobka/korobka/chat"
 )
 
-// handleUpload streams the multipart field "file" into the upload store,
-// like the avatar: nothing is buffered on disk by the HTTP layer.
+// handleUpload stores a chat attachment: the multipart field "file".
 func (s *server) handleUpload(c *gin.Context) error {
+	tooLarge := chat.Errorf(chat.KindTooLarge, "file_too_large", "The file is over 25 MiB.")
+	return withFilePart(c, maxUploadBody, tooLarge, func(part *multipart.Part) error {
+		att, err := s.svc.Upload(c.Request.Context(), principal(c), part, part.FileName())
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusCreated, att)
+		return nil
+	})
+}
+
+// withFilePart streams the multipart field "file" of a body of at most max
+// bytes into use, so nothing is buffered on disk by the HTTP layer. A body
+// over the cap, wherever the reader notices it, answers tooLarge.
+func withFilePart(c *gin.Context, max int64, tooLarge error, use func(*multipart.Part) error) error {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return chat.Errorf(chat.KindUnsupported, "unsupported_media_type", "Send the file as multipart/form-data in the field \"file\".")
 	}
-	tooLarge := chat.Errorf(chat.KindTooLarge, "file_too_large", "The file is over 25 MiB.")
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxUploadBody)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
 		return chat.Errorf(chat.KindInvalid, "invalid_multipart", "The multipart body cannot be read.")
 	}
+	var mbe *http.MaxBytesError
 	for {
 		part, err := mr.NextPart()
+		if errors.As(err, &mbe) {
+			return tooLarge
+		}
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return tooLarge
-			}
 			return chat.Errorf(chat.KindInvalid, "missing_file", "The multipart field \"file\" is missing.")
 		}
 		if part.FormName() != "file" {
 			part.Close()
 			continue
 		}
-		att, err := s.svc.Upload(c.Request.Context(), principal(c), part, part.FileName())
+		err = use(part)
 		part.Close()
-		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return tooLarge
 		}
-		if err != nil {
-			return err
-		}
-		c.JSON(http.StatusCreated, att)
-		return nil
+		return err
 	}
 }
