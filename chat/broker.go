@@ -80,3 +80,16 @@ func OpenEnvelope(p []byte) (kind byte, id int64, frame []byte, err error) {
 	}
 	return p[0], int64(binary.BigEndian.Uint64(p[1:9])), p[envelopeHeader:], nil
 }
+
+// appendEvent adds one publication of e to each user's topic, all sharing
+// one encoded payload. origin is the connection to skip (0: none); skip is
+// a user not to address (0: none), such as the one who caused the event.
+func appendEvent(pubs []Publication, e Event, origin int64, users []int64, skip int64) []Publication {
+	payload := Envelope(EnvFrame, origin, EncodeEvent(e))
+	for _, uid := range users {
+		if uid != skip {
+			pubs = append(pubs, Publication{Topic: UserTopic(uid), Payload: payload})
+		}
+	}
+	return pubs
+}

@@ -122,69 +122,6 @@ type ProfileUpdate struct {
 	LastName  *string
 }
 
-// Store keeps users, sessions, login codes and contacts. One implementation
-// (sqlstore) serves SQLite and MySQL; both pass chattest.TestStore. Every
-// method is one transaction. Not-found conditions are reported as an error
-// for which errors.Is(err, ErrNotFound) holds.
-type Store interface {
-	// PutOTP stores a new code for otp.Phone, replacing any earlier one and
-	// its attempt count.
-	PutOTP(ctx context.Context, otp OTP) error
-	// TakeOTPAttempt counts one verification attempt against the phone's
-	// code and returns the code as it is after the increment, so concurrent
-	// guesses can never exceed the attempt limit.
-	TakeOTPAttempt(ctx context.Context, phone string) (OTP, error)
-	// DeleteOTP removes the phone's code (after a successful login).
-	DeleteOTP(ctx context.Context, phone string) error
-
-	// UpsertUser returns the user with the phone, creating it (with role
-	// user) when there is none; created says which.
-	UpsertUser(ctx context.Context, phone string, now time.Time) (u User, created bool, err error)
-	User(ctx context.Context, id int64) (User, error)
-	UpdateProfile(ctx context.Context, id int64, upd ProfileUpdate) (User, error)
-	// SetRole gives the user with the E.164 phone a role (ErrNotFound when
-	// no user has it).
-	SetRole(ctx context.Context, phone string, role Role) (User, error)
-	// SetAvatar sets the user's avatar key and returns the user and the key
-	// it replaced ("" when none), so the caller can delete the old files.
-	SetAvatar(ctx context.Context, id int64, key string) (u User, old string, err error)
-
-	// CreateSession stores a new session (a login).
-	CreateSession(ctx context.Context, s Session) error
-	// SessionByAccess finds the live session whose access token has the hash
-	// and has not expired at now, with its user's role; a blocked user's
-	// sessions are not found.
-	SessionByAccess(ctx context.Context, accessHash []byte, now time.Time) (Session, Role, error)
-	// RotateSession exchanges the refresh token with the hash for next,
-	// which inherits the user and family of the session it replaces. A
-	// refresh token that was already rotated revokes the whole family and
-	// reports ErrTokenReused; an unknown, revoked or expired one
-	// ErrInvalidToken.
-	RotateSession(ctx context.Context, refreshHash []byte, next Session, now time.Time) (Session, error)
-	// RevokeFamily ends every session of the family (logout).
-	RevokeFamily(ctx context.Context, family int64, now time.Time) error
-
-	// SyncContacts adds the E.164 phones to owner's address book and returns
-	// the registered users among them, the owner excluded.
-	SyncContacts(ctx context.Context, owner int64, phones []string) ([]User, error)
-	// Contacts returns the registered users in owner's address book whose
-	// name contains query (case-insensitive; all when query is empty),
-	// ordered by name, at most limit.
-	Contacts(ctx context.Context, owner int64, query string, limit int) ([]User, error)
-	// KnowsPhone reports whether phone is in owner's address book.
-	KnowsPhone(ctx context.Context, owner int64, phone string) (bool, error)
-
-	// CreateUpload stores a new upload (its files are already written).
-	CreateUpload(ctx context.Context, u Upload) error
-	// Upload returns the upload with the id, whoever owns it (ErrNotFound
-	// when there is none); callers check the owner.
-	Upload(ctx context.Context, id int64) (Upload, error)
-
-	// Ping checks that the database answers.
-	Ping(ctx context.Context) error
-	Close() error
-}
-
 // Limit allows Rate events per Period with bursts of up to Burst.
 type Limit struct {
 	Rate   int

@@ -199,25 +199,18 @@ func (j *job) finish(err error) {
 // appendMessageEvent adds a message event for every member; the sending
 // connection is skipped because it gets the reply.
 func appendMessageEvent(pubs []Publication, m Message, members []int64, origin int64) []Publication {
-	payload := Envelope(EnvFrame, origin, encodeFrame(messageFrame{Type: "message", Message: viewOf(m, StatusSent)}))
-	for _, uid := range members {
-		pubs = append(pubs, Publication{Topic: UserTopic(uid), Payload: payload})
-	}
-	return pubs
+	v := viewOf(m, StatusSent)
+	return appendEvent(pubs, Event{Type: EventMessage, Message: &v}, origin, members, 0)
 }
 
 // appendStatusEvent tells every member, the reader's other devices
 // included, that a member's watermarks moved.
 func appendStatusEvent(pubs []Publication, mb Member, members []int64) []Publication {
-	payload := Envelope(EnvFrame, 0, encodeFrame(statusFrame{
-		Type:         "status",
-		DialogID:     FormatID(mb.DialogID),
-		UserID:       FormatID(mb.UserID),
+	return appendEvent(pubs, Event{
+		Type:         EventStatus,
+		DialogID:     mb.DialogID,
+		UserID:       mb.UserID,
 		DeliveredSeq: mb.DeliveredSeq,
 		ReadSeq:      mb.ReadSeq,
-	}))
-	for _, uid := range members {
-		pubs = append(pubs, Publication{Topic: UserTopic(uid), Payload: payload})
-	}
-	return pubs
+	}, 0, members, 0)
 }

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -13,8 +12,8 @@ type DialogKind string
 
 // Dialog kinds.
 const (
-	KindDirect DialogKind = "direct"
-	KindGroup  DialogKind = "group"
+	DialogDirect DialogKind = "direct"
+	DialogGroup  DialogKind = "group"
 )
 
 // Dialog is a conversation as stored. LastSeq is the seq of its newest
@@ -79,9 +78,9 @@ func ParseMessageID(s string) (dialogID, seq int64, err error) {
 	if !ok {
 		return 0, 0, ErrNotFound
 	}
-	dialogID, err1 := strconv.ParseInt(d, 10, 64)
-	seq, err2 := strconv.ParseInt(q, 10, 64)
-	if err1 != nil || err2 != nil || dialogID <= 0 || seq <= 0 {
+	dialogID, err1 := ParseID(d)
+	seq, err2 := ParseID(q)
+	if err1 != nil || err2 != nil {
 		return 0, 0, ErrNotFound
 	}
 	return dialogID, seq, nil
@@ -130,59 +129,4 @@ type Receipt struct {
 type Batch struct {
 	Appends  []Append
 	Receipts []Receipt
-}
-
-// MessageStore keeps dialogs, members and messages. sqlstore implements it
-// for SQLite and MySQL; both pass chattest.TestMessageStore.
-type MessageStore interface {
-	// DirectDialog returns the direct dialog of users a and b about
-	// subject ("" for none), creating it with both as members when there is
-	// none; created says which. (a, b) and (b, a) are the same dialog.
-	DirectDialog(ctx context.Context, a, b int64, subject string, now time.Time) (d Dialog, created bool, err error)
-	// Dialog returns one dialog.
-	Dialog(ctx context.Context, id int64) (Dialog, error)
-	// Members returns a dialog's members (ErrNotFound for no dialog).
-	Members(ctx context.Context, dialogID int64) ([]Member, error)
-	// MembersOf returns the members of the dialogs, in any order; dialogs
-	// that do not exist contribute none.
-	MembersOf(ctx context.Context, dialogIDs []int64) ([]Member, error)
-	// Dialogs lists the dialogs userID is a member of, most recently
-	// updated first, strictly after the cursor, at most limit.
-	Dialogs(ctx context.Context, userID int64, after DialogCursor, limit int) ([]DialogEntry, error)
-	// Commit stores a batch in one transaction: it assigns each new
-	// message the next seq of its dialog (two nodes committing into one
-	// dialog at once still produce 1, 2, 3), de-duplicates on (sender,
-	// client_id) against the database and within the batch, raises each
-	// sender's own watermarks to its new message, and applies the receipts.
-	// Membership is the caller's to check. On error nothing is stored.
-	Commit(ctx context.Context, b *Batch) error
-	// Messages returns up to limit messages of a dialog with seq < before
-	// (before <= 0: the newest), in ascending seq order.
-	Messages(ctx context.Context, dialogID, before int64, limit int) ([]Message, error)
-	// MessagesAfter returns up to limit messages with seq > after, in
-	// ascending seq order, for resuming after a gap.
-	MessagesAfter(ctx context.Context, dialogID, after int64, limit int) ([]Message, error)
-	// EditMessage replaces the text of a message sent by senderID that is
-	// not deleted (ErrNotFound otherwise) and returns it.
-	EditMessage(ctx context.Context, dialogID, seq, senderID int64, text string, now time.Time) (Message, error)
-	// DeleteMessage drops the content of a message sent by senderID,
-	// keeping its seq, and returns it; deleting twice is not an error.
-	DeleteMessage(ctx context.Context, dialogID, seq, senderID int64, now time.Time) (Message, error)
-	// Users returns the users with the ids that exist, in any order.
-	Users(ctx context.Context, ids []int64) ([]User, error)
-	// Watchers returns who may see userID's presence: the members of the
-	// dialogs userID is in and the users who have userID's number in their
-	// address book, userID excluded.
-	Watchers(ctx context.Context, userID int64) ([]int64, error)
-	// DialogVersion returns a token that changes whenever the dialog's
-	// messages, its members' watermarks or its members' profiles change, so
-	// a screen of it can be revalidated without reading its messages.
-	// ErrNotFound for no dialog.
-	DialogVersion(ctx context.Context, dialogID int64) (string, error)
-	// DialogsVersion returns a token that changes whenever anything in
-	// userID's dialog list changes: a dialog added, or any change
-	// DialogVersion sees in one of them.
-	DialogsVersion(ctx context.Context, userID int64) (string, error)
-	// TouchLastSeen records when a user was last connected.
-	TouchLastSeen(ctx context.Context, userID int64, at time.Time) error
 }

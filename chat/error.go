@@ -3,29 +3,29 @@ package chat
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 )
 
-// Kind classifies an error for the transports: one table in cmd/korobka maps
-// each kind to an HTTP status and the WebSocket gateway puts the code in an
-// error frame. Keeping the kind beside the code lets new codes appear without
+// Kind classifies an error for the transports: one table in chat/wire maps
+// each kind to an HTTP status, and both the REST surface and the WebSocket
+// gateway answer through it. Keeping the kind beside the code lets new codes appear without
 // touching that table.
 type Kind int
 
 // Kinds of failure a client can be told about. Internal is the zero value so
 // that an unclassified error is never reported as the client's fault.
 const (
-	KindInternal     Kind = iota
-	KindInvalid           // 400: the request is malformed or breaks a rule
-	KindUnauthorized      // 401: no token, or a dead one
-	KindForbidden         // 403: the caller may not do this
-	KindNotFound          // 404
-	KindConflict          // 409
-	KindTooLarge          // 413: the body is over its cap
-	KindUnsupported       // 415: media type not accepted
-	KindRateLimited       // 429: try again after RetryAfter
-	KindUnavailable       // 503: a dependency does not answer
+	KindInternal         Kind = iota
+	KindInvalid               // 400: the request is malformed or breaks a rule
+	KindUnauthorized          // 401: no token, or a dead one
+	KindForbidden             // 403: the caller may not do this
+	KindNotFound              // 404
+	KindConflict              // 409
+	KindTooLarge              // 413: the body is over its cap
+	KindUnsupported           // 415: media type not accepted
+	KindRateLimited           // 429: try again after RetryAfter
+	KindUnavailable           // 503: a dependency does not answer
+	KindMethodNotAllowed      // 405: the route does not take the method
 )
 
 // Error is the one error type that crosses the service boundary. Code is a
@@ -82,29 +82,3 @@ var (
 	ErrInvalidToken = &Error{Kind: KindUnauthorized, Code: "invalid_token", Message: "The token is unknown, expired or revoked."}
 	ErrTokenReused  = &Error{Kind: KindUnauthorized, Code: "token_reused", Message: "This refresh token was already used; the session has been ended."}
 )
-
-// HTTPStatus is the one table from error kinds to HTTP statuses, shared by
-// the REST surface and the WebSocket handshake.
-func HTTPStatus(k Kind) int {
-	switch k {
-	case KindInvalid:
-		return http.StatusBadRequest
-	case KindUnauthorized:
-		return http.StatusUnauthorized
-	case KindForbidden:
-		return http.StatusForbidden
-	case KindNotFound:
-		return http.StatusNotFound
-	case KindConflict:
-		return http.StatusConflict
-	case KindTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case KindUnsupported:
-		return http.StatusUnsupportedMediaType
-	case KindRateLimited:
-		return http.StatusTooManyRequests
-	case KindUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}

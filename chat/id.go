@@ -11,10 +11,20 @@ import (
 // FormatID renders an id as the opaque string clients see.
 func FormatID(id int64) string { return strconv.FormatInt(id, 10) }
 
-// ParseID reads an id a client sent. Anything that is not one of ours is
-// ErrNotFound: to a client an id that cannot exist and one that does not are
-// the same thing.
+// ParseID reads an id a client sent, strictly: the canonical form FormatID
+// writes, decimal digits with no sign, no leading zero and no spaces, so one
+// id has one spelling ("+17" and "017" are not 17). Anything else is
+// ErrNotFound: to a client an id that cannot exist and one that does not
+// are the same thing.
 func ParseID(s string) (int64, error) {
+	if s == "" || len(s) > 19 || s[0] == '0' {
+		return 0, ErrNotFound
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, ErrNotFound
+		}
+	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
 		return 0, ErrNotFound

@@ -3,11 +3,11 @@ package chat
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -69,33 +69,15 @@ type Receipts struct {
 // Run writes messages and receipts until ctx ends, then drains what was
 // queued before returning. The server runs it for as long as it serves.
 func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.members.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "membership changes of other nodes are not received", "err", err)
+		}
+	})
 	s.commits.run(ctx)
+	wg.Wait()
 	return nil
-}
-
-// members returns the member ids of a dialog the caller belongs to. A
-// dialog the caller is not in is reported as not found, like one that does
-// not exist, so ids reveal nothing.
-func (s *Service) members(ctx context.Context, p Principal, dialogID int64) ([]int64, error) {
-	ids, ok := s.memberCache.Get(dialogID)
-	if !ok {
-		ms, err := s.msgs.Members(ctx, dialogID)
-		if errors.Is(err, ErrNotFound) {
-			return nil, errDialogNotFound
-		}
-		if err != nil {
-			return nil, err
-		}
-		ids = make([]int64, len(ms))
-		for i, m := range ms {
-			ids[i] = m.UserID
-		}
-		s.memberCache.Add(dialogID, ids)
-	}
-	if !slices.Contains(ids, p.UserID) {
-		return nil, errDialogNotFound
-	}
-	return ids, nil
 }
 
 // OpenDirect returns the caller's direct dialog with another user about an
@@ -114,7 +96,7 @@ func (s *Service) OpenDirect(ctx context.Context, p Principal, otherID int64, su
 	if err := s.allow(ctx, "dialog:user:"+FormatID(p.UserID), limitDialogsPerUser); err != nil {
 		return DialogView{}, false, err
 	}
-	d, created, err := s.msgs.DirectDialog(ctx, p.UserID, otherID, subject, s.now())
+	d, created, err := s.store.DirectDialog(ctx, p.UserID, otherID, subject, s.now())
 	if err != nil {
 		return DialogView{}, false, err
 	}
@@ -137,9 +119,7 @@ func (s *Service) announceDialog(ctx context.Context, d Dialog, a, b int64) {
 	}
 	pubs := make([]Publication, 0, 2)
 	for _, uid := range []int64{a, b} {
-		v := views[uid][0]
-		frame := encodeFrame(dialogFrame{Type: "dialog", Dialog: v})
-		pubs = append(pubs, Publication{Topic: UserTopic(uid), Payload: Envelope(EnvFrame, 0, frame)})
+		pubs = appendEvent(pubs, Event{Type: EventDialog, Dialog: &views[uid][0]}, 0, []int64{uid}, 0)
 	}
 	if err := s.broker.Publish(ctx, pubs...); err != nil {
 		s.log.WarnContext(ctx, "dialog event not sent", "dialog", d.ID, "err", err)
@@ -148,17 +128,17 @@ func (s *Service) announceDialog(ctx context.Context, d Dialog, a, b int64) {
 
 // Dialog returns one of the caller's dialogs.
 func (s *Service) Dialog(ctx context.Context, p Principal, dialogID int64) (DialogView, error) {
-	if _, err := s.members(ctx, p, dialogID); err != nil {
+	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
 		return DialogView{}, err
 	}
-	d, err := s.msgs.Dialog(ctx, dialogID)
+	d, err := s.store.Dialog(ctx, dialogID)
 	if err != nil {
 		return DialogView{}, err
 	}
 	// dialogViews finds the caller's own membership among the members.
 	e := DialogEntry{Dialog: d}
 	if d.LastSeq > 0 {
-		last, err := s.msgs.Messages(ctx, dialogID, 0, 1)
+		last, err := s.store.Messages(ctx, dialogID, 0, 1)
 		if err != nil {
 			return DialogView{}, err
 		}
@@ -176,16 +156,16 @@ func (s *Service) Dialog(ctx context.Context, p Principal, dialogID int64) (Dial
 // DialogVersion is a token that changes whenever one of the caller's
 // dialogs, as a screen shows it, changes: for ETags without reading it.
 func (s *Service) DialogVersion(ctx context.Context, p Principal, dialogID int64) (string, error) {
-	if _, err := s.members(ctx, p, dialogID); err != nil {
+	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
 		return "", err
 	}
-	return s.msgs.DialogVersion(ctx, dialogID)
+	return s.store.DialogVersion(ctx, dialogID)
 }
 
 // DialogsVersion is a token that changes whenever the caller's dialog list
 // changes.
 func (s *Service) DialogsVersion(ctx context.Context, p Principal) (string, error) {
-	return s.msgs.DialogsVersion(ctx, p.UserID)
+	return s.store.DialogsVersion(ctx, p.UserID)
 }
 
 // Dialogs lists the caller's dialogs, most recent first.
@@ -197,7 +177,7 @@ func (s *Service) Dialogs(ctx context.Context, p Principal, cursor string, limit
 	if limit <= 0 || limit > MaxPage {
 		limit = DefaultPage
 	}
-	entries, err := s.msgs.Dialogs(ctx, p.UserID, after, limit+1)
+	entries, err := s.store.Dialogs(ctx, p.UserID, after, limit+1)
 	if err != nil {
 		return DialogPage{}, err
 	}
@@ -222,7 +202,7 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 	for i, e := range entries {
 		dialogIDs[i] = e.Dialog.ID
 	}
-	all, err := s.msgs.MembersOf(ctx, dialogIDs)
+	all, err := s.store.MembersOf(ctx, dialogIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +218,7 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	users, err := s.msgs.Users(ctx, ids)
+	users, err := s.store.Users(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -270,14 +250,14 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 				// Members see each other's phones only as contacts allow;
 				// the dialog list does not reveal numbers.
 				v.Members = append(v.Members, u.Profile(u.ID == viewer))
-				if d.Kind == KindDirect && u.ID != viewer {
+				if d.Kind == DialogDirect && u.ID != viewer {
 					v.Title = strings.TrimSpace(u.FirstName + " " + u.LastName)
 					if u.Avatar != "" {
 						v.AvatarURL, v.AvatarThumbURL = AvatarURL(u.Avatar), AvatarThumbURL(u.Avatar)
 					}
 				}
 			}
-			if d.Kind != KindDirect && d.Avatar != "" {
+			if d.Kind != DialogDirect && d.Avatar != "" {
 				v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
 			}
 			v.Unread = max(d.LastSeq-self.ReadSeq, 0)
@@ -300,7 +280,7 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 	if !validClientID(req.ClientID) {
 		return MessageView{}, ErrInvalidClientID
 	}
-	members, err := s.members(ctx, p, req.DialogID)
+	members, err := s.members.Check(ctx, p, req.DialogID)
 	if err != nil {
 		return MessageView{}, err
 	}
@@ -334,7 +314,7 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 	status := StatusSent
 	if app.Dup {
 		// A retry: report the status the message has reached by now.
-		ms, err := s.msgs.Members(ctx, req.DialogID)
+		ms, err := s.store.Members(ctx, req.DialogID)
 		if err != nil {
 			return MessageView{}, err
 		}
@@ -374,7 +354,7 @@ func (s *Service) MarkRead(ctx context.Context, p Principal, dialogID, seq int64
 
 // Read records a read and answers the caller's watermarks after it (REST).
 func (s *Service) Read(ctx context.Context, p Principal, dialogID, seq int64) (Receipts, error) {
-	members, err := s.members(ctx, p, dialogID)
+	members, err := s.members.Check(ctx, p, dialogID)
 	if err != nil {
 		return Receipts{}, err
 	}
@@ -392,7 +372,7 @@ func (s *Service) receipt(ctx context.Context, p Principal, dialogID, delivered,
 	if delivered <= 0 {
 		return ErrInvalidSeq
 	}
-	members, err := s.members(ctx, p, dialogID)
+	members, err := s.members.Check(ctx, p, dialogID)
 	if err != nil {
 		return err
 	}
@@ -407,7 +387,7 @@ func (s *Service) receipt(ctx context.Context, p Principal, dialogID, delivered,
 // stored; repeats within a few seconds are dropped, since shells show the
 // indicator for that long anyway.
 func (s *Service) Typing(ctx context.Context, p Principal, dialogID int64) error {
-	members, err := s.members(ctx, p, dialogID)
+	members, err := s.members.Check(ctx, p, dialogID)
 	if err != nil {
 		return err
 	}
@@ -417,27 +397,20 @@ func (s *Service) Typing(ctx context.Context, p Principal, dialogID int64) error
 		return nil
 	}
 	s.typing.Add(key, now)
-	frame := encodeFrame(typingFrame{Type: "typing", DialogID: FormatID(dialogID), UserID: FormatID(p.UserID)})
-	payload := Envelope(EnvFrame, 0, frame)
-	pubs := make([]Publication, 0, len(members))
-	for _, uid := range members {
-		if uid != p.UserID {
-			pubs = append(pubs, Publication{Topic: UserTopic(uid), Payload: payload})
-		}
-	}
+	pubs := appendEvent(nil, Event{Type: EventTyping, DialogID: dialogID, UserID: p.UserID}, 0, members, p.UserID)
 	return s.broker.Publish(ctx, pubs...)
 }
 
 // History returns messages of a dialog with seq < before (before <= 0: the
 // newest), in seq order.
 func (s *Service) History(ctx context.Context, p Principal, dialogID, before int64, limit int) ([]MessageView, error) {
-	if _, err := s.members(ctx, p, dialogID); err != nil {
+	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxPage {
 		limit = DefaultPage
 	}
-	msgs, err := s.msgs.Messages(ctx, dialogID, before, limit)
+	msgs, err := s.store.Messages(ctx, dialogID, before, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -451,7 +424,7 @@ func (s *Service) views(ctx context.Context, dialogID int64, msgs []Message) ([]
 	if len(msgs) == 0 {
 		return out, nil
 	}
-	ms, err := s.msgs.Members(ctx, dialogID)
+	ms, err := s.store.Members(ctx, dialogID)
 	if err != nil {
 		return nil, err
 	}
@@ -479,10 +452,10 @@ func (s *Service) Sync(ctx context.Context, p Principal, have map[int64]int64) (
 		if after < 0 {
 			return SyncResult{}, ErrInvalidSeq
 		}
-		if _, err := s.members(ctx, p, id); err != nil {
+		if _, err := s.members.Check(ctx, p, id); err != nil {
 			return SyncResult{}, err
 		}
-		msgs, err := s.msgs.MessagesAfter(ctx, id, after, SyncPerDialog)
+		msgs, err := s.store.MessagesAfter(ctx, id, after, SyncPerDialog)
 		if err != nil {
 			return SyncResult{}, err
 		}
@@ -505,7 +478,7 @@ func (s *Service) Sync(ctx context.Context, p Principal, have map[int64]int64) (
 // EditMessage replaces the text of one of the caller's messages; the other
 // members get the edited message as a message event with the same id.
 func (s *Service) EditMessage(ctx context.Context, p Principal, dialogID, seq int64, text string) (MessageView, error) {
-	members, err := s.members(ctx, p, dialogID)
+	members, err := s.members.Check(ctx, p, dialogID)
 	if err != nil {
 		return MessageView{}, err
 	}
@@ -516,7 +489,7 @@ func (s *Service) EditMessage(ctx context.Context, p Principal, dialogID, seq in
 	if err != nil {
 		return MessageView{}, err
 	}
-	m, err := s.msgs.EditMessage(ctx, dialogID, seq, p.UserID, text, s.now().UTC().Truncate(time.Microsecond))
+	m, err := s.store.EditMessage(ctx, dialogID, seq, p.UserID, text, s.now().UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return MessageView{}, err
 	}
@@ -526,14 +499,14 @@ func (s *Service) EditMessage(ctx context.Context, p Principal, dialogID, seq in
 // DeleteMessage drops the content of one of the caller's messages, keeping
 // its seq; the other members see it deleted.
 func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq int64) (MessageView, error) {
-	members, err := s.members(ctx, p, dialogID)
+	members, err := s.members.Check(ctx, p, dialogID)
 	if err != nil {
 		return MessageView{}, err
 	}
 	if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
 		return MessageView{}, err
 	}
-	m, err := s.msgs.DeleteMessage(ctx, dialogID, seq, p.UserID, s.now().UTC().Truncate(time.Microsecond))
+	m, err := s.store.DeleteMessage(ctx, dialogID, seq, p.UserID, s.now().UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return MessageView{}, err
 	}
@@ -545,11 +518,7 @@ func (s *Service) announceChange(ctx context.Context, m Message, members []int64
 	if err != nil {
 		return MessageView{}, err
 	}
-	payload := Envelope(EnvFrame, 0, encodeFrame(messageFrame{Type: "message", Message: views[0]}))
-	pubs := make([]Publication, len(members))
-	for i, uid := range members {
-		pubs[i] = Publication{Topic: UserTopic(uid), Payload: payload}
-	}
+	pubs := appendEvent(nil, Event{Type: EventMessage, Message: &views[0]}, 0, members, 0)
 	if err := s.broker.Publish(ctx, pubs...); err != nil {
 		s.log.WarnContext(ctx, "change not published", "dialog", m.DialogID, "seq", m.Seq, "err", err)
 	}
@@ -578,7 +547,7 @@ func (s *Service) Disconnected(ctx context.Context, userID int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceTimeout)
 	defer cancel()
 	now := s.now().UTC().Truncate(time.Second)
-	if err := s.msgs.TouchLastSeen(ctx, userID, now); err != nil {
+	if err := s.store.TouchLastSeen(ctx, userID, now); err != nil {
 		s.log.WarnContext(ctx, "last seen not stored", "user", userID, "err", err)
 	}
 	gone, err := s.presence.Disconnect(ctx, userID)
@@ -592,22 +561,18 @@ func (s *Service) Disconnected(ctx context.Context, userID int64) {
 }
 
 func (s *Service) announcePresence(ctx context.Context, userID int64, online bool, lastSeen time.Time) {
-	watchers, err := s.msgs.Watchers(ctx, userID)
+	watchers, err := s.store.Watchers(ctx, userID)
 	if err != nil || len(watchers) == 0 {
 		if err != nil {
 			s.log.WarnContext(ctx, "presence not announced", "user", userID, "err", err)
 		}
 		return
 	}
-	f := presenceFrame{Type: "presence", UserID: FormatID(userID), Online: online}
+	e := Event{Type: EventPresence, UserID: userID, Online: online}
 	if !online {
-		f.LastSeen = &lastSeen
+		e.LastSeen = &lastSeen
 	}
-	payload := Envelope(EnvFrame, 0, encodeFrame(f))
-	pubs := make([]Publication, len(watchers))
-	for i, w := range watchers {
-		pubs[i] = Publication{Topic: UserTopic(w), Payload: payload}
-	}
+	pubs := appendEvent(nil, e, 0, watchers, 0)
 	if err := s.broker.Publish(ctx, pubs...); err != nil {
 		s.log.WarnContext(ctx, "presence not announced", "user", userID, "err", err)
 	}

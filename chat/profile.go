@@ -97,7 +97,7 @@ func (s *Service) User(ctx context.Context, p Principal, id int64) (Profile, err
 	prof := u.Profile(knows)
 	watches := knows
 	if !watches {
-		watchers, err := s.msgs.Watchers(ctx, u.ID)
+		watchers, err := s.store.Watchers(ctx, u.ID)
 		if err != nil {
 			return Profile{}, err
 		}

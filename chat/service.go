@@ -12,13 +12,12 @@ import (
 // empty region mean the defaults below.
 type Config struct {
 	Store    Store
-	Messages MessageStore
 	Broker   Broker
 	Presence Presence
 	Limiter  Limiter
 	SMS      SMSSender
 	Images   ImageStore
-	Uploads  UploadStore
+	Files    FileStore
 	Logger   *slog.Logger
 	Now      func() time.Time // nil: time.Now
 
@@ -62,19 +61,16 @@ var (
 // a Service method; every method checks what the caller may do.
 type Service struct {
 	store    Store
-	msgs     MessageStore
 	broker   Broker
 	presence Presence
 	commits  *committer
-	// memberCache maps dialog ids to member ids; direct dialogs never
-	// change members, so entries never go stale.
-	memberCache *lru.Cache[int64, []int64]
+	members  *Membership
 	// typing remembers the last typing event per (user, dialog).
 	typing  *lru.Cache[[2]int64, time.Time]
 	limiter Limiter
 	sms     SMSSender
 	images  ImageStore
-	uploads UploadStore
+	files   FileStore
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -89,13 +85,12 @@ type Service struct {
 func NewService(cfg Config) *Service {
 	s := &Service{
 		store:      cfg.Store,
-		msgs:       cfg.Messages,
 		broker:     cfg.Broker,
 		presence:   cfg.Presence,
 		limiter:    cfg.Limiter,
 		sms:        cfg.SMS,
 		images:     cfg.Images,
-		uploads:    cfg.Uploads,
+		files:      cfg.Files,
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		region:     cfg.Region,
@@ -122,8 +117,8 @@ func NewService(cfg Config) *Service {
 	if s.codeTTL <= 0 {
 		s.codeTTL = DefaultCodeTTL
 	}
-	s.commits = newCommitter(s.msgs, s.broker, s.log)
-	s.memberCache, _ = lru.New[int64, []int64](memberCacheSize)
+	s.commits = newCommitter(s.store, s.broker, s.log)
+	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)
 	return s
 }

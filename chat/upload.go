@@ -41,7 +41,7 @@ type Upload struct {
 	CreatedAt time.Time
 }
 
-// StoredMedia is what an UploadStore made of the bytes it was given.
+// StoredMedia is what a FileStore made of the bytes it was given.
 type StoredMedia struct {
 	Kind   string // UploadImage or UploadFile
 	Key    string
@@ -51,10 +51,10 @@ type StoredMedia struct {
 	Height int
 }
 
-// UploadStore keeps message attachments. It refuses input over its caps
-// with an *Error of kind TooLarge and an image it cannot read with kind
-// Invalid.
-type UploadStore interface {
+// FileStore keeps the bytes of message attachments (chat/media on local
+// disk). It refuses input over its caps with an *Error of kind TooLarge
+// and an image it cannot read with kind Invalid.
+type FileStore interface {
 	// SaveUpload stores r: an image (sniffed from the bytes) is decoded,
 	// resized and re-encoded as JPEG with a thumbnail; anything else is
 	// kept as received under its sniffed type. name is the cleaned display
@@ -122,7 +122,7 @@ func (s *Service) Upload(ctx context.Context, p Principal, r io.Reader, name str
 		return Attachment{}, err
 	}
 	name = CleanFileName(name)
-	m, err := s.uploads.SaveUpload(ctx, r, name)
+	m, err := s.files.SaveUpload(ctx, r, name)
 	if err != nil {
 		return Attachment{}, err
 	}
@@ -139,7 +139,7 @@ func (s *Service) Upload(ctx context.Context, p Principal, r io.Reader, name str
 		CreatedAt: s.now().UTC().Truncate(time.Microsecond),
 	}
 	if err := s.store.CreateUpload(ctx, u); err != nil {
-		if derr := s.uploads.DeleteUpload(context.WithoutCancel(ctx), m.Key); derr != nil {
+		if derr := s.files.DeleteUpload(context.WithoutCancel(ctx), m.Key); derr != nil {
 			s.log.WarnContext(ctx, "upload delete failed", "key", m.Key, "err", derr)
 		}
 		return Attachment{}, err

@@ -1,7 +1,7 @@
 // ws.js: the one WebSocket of the shell (GET /v1/ws). It reconnects with
 // backoff, resumes with `sync` from the last seq held per dialog, dedupes
 // messages, acks delivery and reads, and feeds patches, ticks, typing and
-// presence to the open screen. Frames are those of DESIGN.md.
+// presence to the open screen. Frames are those of docs/api.md.
 import { session, myId } from './auth.js';
 import { refreshTokens, request, acceptLanguage, SHELL } from './api.js';
 import { preferredTheme } from './theme.js';

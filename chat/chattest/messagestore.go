@@ -13,11 +13,10 @@ import (
 )
 
 // MessageStoreUnderTest is what TestMessageStore needs of an
-// implementation: a chat.MessageStore that is also a chat.Store, so that
-// the suite can create users and address books in the same database.
+// implementation: the dialog and message aggregates in a chat.Store, so
+// that the suite can create users and address books in the same database.
 type MessageStoreUnderTest interface {
 	chat.Store
-	chat.MessageStore
 }
 
 // TestMessageStore checks that a chat.MessageStore keeps the promises of
@@ -90,7 +89,7 @@ func users(t *testing.T, s chat.Store, n int) []chat.User {
 	return out
 }
 
-func direct(t *testing.T, s chat.MessageStore, a, b int64, subject string, now time.Time) chat.Dialog {
+func direct(t *testing.T, s chat.DialogStore, a, b int64, subject string, now time.Time) chat.Dialog {
 	t.Helper()
 	d, _, err := s.DirectDialog(ctxT(t), a, b, subject, now)
 	noErr(t, "DirectDialog", err)
@@ -123,7 +122,7 @@ func send(t *testing.T, s chat.MessageStore, dialog, sender int64, n int, at tim
 	return out
 }
 
-func member(t *testing.T, s chat.MessageStore, dialog, user int64) chat.Member {
+func member(t *testing.T, s chat.DialogStore, dialog, user int64) chat.Member {
 	t.Helper()
 	ms, err := s.Members(ctxT(t), dialog)
 	noErr(t, "Members", err)
@@ -204,7 +203,7 @@ func testDirectDialog(t *testing.T, s MessageStoreUnderTest) {
 	if !created {
 		t.Errorf("first DirectDialog: got created false, want true")
 	}
-	if d.ID <= 0 || d.Kind != chat.KindDirect || d.CreatedBy != a || d.LastSeq != 0 || d.Subject != "" {
+	if d.ID <= 0 || d.Kind != chat.DialogDirect || d.CreatedBy != a || d.LastSeq != 0 || d.Subject != "" {
 		t.Errorf("dialog: got %+v, want a new direct dialog created by %d", d, a)
 	}
 	checkTime(t, "CreatedAt", d.CreatedAt, t0)

@@ -1,6 +1,6 @@
 // Package media keeps uploaded images and files in a local folder and serves
 // them. It is the embedded default behind chat.ImageStore and
-// chat.UploadStore; an S3-compatible bucket may later sit beside it as
+// chat.FileStore; an S3-compatible bucket may later sit beside it as
 // another implementation of the same interfaces.
 //
 // Uploads are untrusted: the type is sniffed from the bytes, the header is

@@ -20,7 +20,7 @@ import (
 	"github.com/korobka/korobka/chat"
 )
 
-var _ chat.UploadStore = (*Store)(nil)
+var _ chat.FileStore = (*Store)(nil)
 
 // uploadPrefix is the folder, and key prefix, of message attachments.
 const uploadPrefix = "uploads"

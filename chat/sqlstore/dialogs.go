@@ -57,7 +57,7 @@ func (s *Store) DirectDialog(ctx context.Context, a, b int64, subject string, no
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO dialogs (kind, title, avatar, subject, created_by, direct_key, last_seq, created_at, updated_at)
 			 VALUES (?, '', '', ?, ?, ?, 0, ?, ?)`+s.onConflictDoNothing("id"),
-			string(chat.KindDirect), subject, a, key, s.ts(now), s.ts(now))
+			string(chat.DialogDirect), subject, a, key, s.ts(now), s.ts(now))
 		if err != nil {
 			return err
 		}

@@ -72,8 +72,6 @@ type Store struct {
 
 var (
 	_ chat.Store             = (*Store)(nil)
-	_ chat.ContentStore      = (*Store)(nil)
-	_ chat.MessageStore      = (*Store)(nil)
 	_ chat.ParallelCommitter = (*Store)(nil)
 )
 

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/wire"
 )
 
 // noClose as a close code means the socket is gone (or the peer already
@@ -325,7 +326,7 @@ func (c *conn) readLoop(u *user) {
 				c.closeAfterFlush(ClosePolicy, "rate limit exceeded")
 				continue
 			}
-			c.tryReply(encodeError(peekID(data), errRateLimited))
+			c.tryReply(wire.ErrorFrame(peekID(data), errRateLimited))
 			continue
 		}
 		c.handle(data)
@@ -360,7 +361,7 @@ func (c *conn) allow() bool {
 func (c *conn) handle(data []byte) {
 	req, ferr := parseRequest(data)
 	if ferr != nil {
-		c.reply(encodeError(req.ID, ferr))
+		c.reply(wire.ErrorFrame(req.ID, ferr))
 		return
 	}
 	ctx := c.g.ctx
@@ -431,5 +432,5 @@ func (c *conn) fail(ctx context.Context, id []byte, err error) {
 		return
 	}
 	c.g.logError(ctx, c.logger(), "websocket request failed", err)
-	c.reply(encodeError(id, chat.ErrorOf(err)))
+	c.reply(wire.ErrorFrame(id, err))
 }

@@ -22,16 +22,6 @@ const (
 // correlation tokens, not payloads.
 const maxIDLen = 128
 
-// Bounds of a watch frame. The renderer checks names and values for real;
-// these only keep a hostile frame from costing more than a screen request.
-const (
-	maxScreenLen   = 64
-	maxWatchParams = 16
-	maxParamLen    = 256
-	maxLangLen     = 256
-	maxShellLen    = 1024
-)
-
 // Errors of malformed frames. The connection stays open after each: a
 // shell with a bug in one frame type can still chat.
 var (
@@ -56,12 +46,6 @@ type wireRequest struct {
 	Text        string           `json:"text"`
 	Attachments json.RawMessage  `json:"attachments"`
 	Dialogs     map[string]int64 `json:"dialogs"`
-	// watch
-	Screen string            `json:"screen"`
-	Params map[string]string `json:"params"`
-	Lang   string            `json:"lang"`
-	Theme  string            `json:"theme"`
-	Shell  string            `json:"shell"`
 }
 
 // request is a validated client frame.
@@ -72,7 +56,7 @@ type request struct {
 	Seq      int64           // delivered, read
 	Send     chat.SendRequest
 	Have     map[int64]int64 // sync: dialog -> last seq held
-	Watch    WatchRequest    // watch; an empty Screen clears the watch
+	Frame    []byte          // watch: the whole frame, which the Patcher reads
 }
 
 // parseRequest decodes and validates one client frame. On error, the
@@ -146,21 +130,7 @@ func parseRequest(data []byte) (request, *chat.Error) {
 			req.Have[id] = seq
 		}
 	case typeWatch:
-		if len(w.Screen) > maxScreenLen {
-			return req, invalidFrame("screen is too long.")
-		}
-		if len(w.Params) > maxWatchParams {
-			return req, invalidFrame("Too many params.")
-		}
-		for k, v := range w.Params {
-			if len(k) > maxParamLen || len(v) > maxParamLen {
-				return req, invalidFrame("A param is too long.")
-			}
-		}
-		if len(w.Lang) > maxLangLen || len(w.Shell) > maxShellLen {
-			return req, invalidFrame("lang or shell is too long.")
-		}
-		req.Watch = WatchRequest{Screen: w.Screen, Params: w.Params, Lang: w.Lang, Theme: w.Theme, Shell: w.Shell}
+		req.Frame = data
 	default:
 		return req, errUnknownType
 	}
@@ -192,18 +162,6 @@ func peekID(data []byte) json.RawMessage {
 
 // Server frames.
 type (
-	errorFrame struct {
-		Type  string          `json:"type"`
-		ID    json.RawMessage `json:"id,omitempty"`
-		Error errorDetail     `json:"error"`
-	}
-	errorBody struct {
-		Error errorDetail `json:"error"`
-	}
-	errorDetail struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
 	messageFrame struct {
 		Type    string            `json:"type"`
 		Message *chat.MessageView `json:"message"`
@@ -226,14 +184,3 @@ type (
 		More   bool             `json:"more"`
 	}
 )
-
-// encodeError marshals an error frame. It cannot fail in practice (the id
-// was validated as JSON when the frame was read); if it did, the client
-// still gets an error frame, without the id.
-func encodeError(id json.RawMessage, e *chat.Error) []byte {
-	b, err := json.Marshal(errorFrame{Type: "error", ID: id, Error: errorDetail{Code: e.Code, Message: e.Message}})
-	if err != nil {
-		return []byte(`{"type":"error","error":{"code":"internal","message":"Internal error."}}`)
-	}
-	return b
-}

@@ -1,8 +1,11 @@
 package ws
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
+
+	"github.com/korobka/korobka/chat/wire"
 )
 
 // FuzzFrame feeds arbitrary bytes to the frame parser: it must never
@@ -38,7 +41,7 @@ func FuzzFrame(f *testing.F) {
 			default:
 				t.Fatalf("code %q", err.Code)
 			}
-			if !json.Valid(encodeError(req.ID, err)) {
+			if !json.Valid(wire.ErrorFrame(req.ID, err)) {
 				t.Fatalf("error frame for %q is not JSON", data)
 			}
 			return
@@ -72,9 +75,9 @@ func FuzzFrame(f *testing.F) {
 				}
 			}
 		case typeWatch:
-			w := req.Watch
-			if len(w.Screen) > maxScreenLen || len(w.Params) > maxWatchParams || len(w.Lang) > maxLangLen || len(w.Shell) > maxShellLen {
-				t.Fatalf("accepted watch %+v", w)
+			// The Patcher reads and bounds the watch frame (chat/live).
+			if !bytes.Equal(req.Frame, data) {
+				t.Fatalf("watch frame %q passed on as %q", data, req.Frame)
 			}
 		default:
 			t.Fatalf("accepted type %q", req.Type)

@@ -16,7 +16,6 @@ package ws
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -27,6 +26,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/wire"
 )
 
 // Service is what the gateway needs from the chat service; *chat.Service
@@ -227,11 +227,11 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 		// ServeHTTP has checked the origin before authenticating.
 		CheckOrigin: func(*http.Request) bool { return true },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			code := "bad_handshake"
 			if status == http.StatusMethodNotAllowed {
-				code = "method_not_allowed"
+				wire.WriteError(w, errMethod)
+				return
 			}
-			writeHTTPError(w, status, code, "This endpoint takes a WebSocket handshake.")
+			wire.WriteError(w, errHandshake)
 		},
 	}
 	return g
@@ -243,28 +243,28 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		writeHTTPError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Use GET with a WebSocket handshake.")
+		wire.WriteError(w, errMethod)
 		return
 	}
 	// The origin comes first: a page on another site learns nothing, not
 	// even whether a token it guessed is alive.
 	if !g.originAllowed(r) {
-		writeHTTPError(w, http.StatusForbidden, "origin_not_allowed", "This origin may not open a WebSocket here.")
+		wire.WriteError(w, errOrigin)
 		return
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		writeHTTPError(w, http.StatusBadRequest, "bad_handshake", "This endpoint takes a WebSocket handshake.")
+		wire.WriteError(w, errHandshake)
 		return
 	}
 	token := accessToken(r)
 	if token == "" {
-		writeError(w, chat.Errorf(chat.KindUnauthorized, "missing_token", "Send Authorization: Bearer <access_token> or ?access_token=."))
+		wire.WriteError(w, errMissingToken)
 		return
 	}
 	p, err := g.svc.Authenticate(r.Context(), token)
 	if err != nil {
 		g.logError(r.Context(), g.log, "websocket authentication failed", err)
-		writeError(w, err)
+		wire.WriteError(w, err)
 		return
 	}
 
@@ -272,7 +272,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u, err := g.register(r.Context(), c)
 	if err != nil {
 		g.logError(r.Context(), g.log, "websocket registration failed", err)
-		writeError(w, err)
+		wire.WriteError(w, err)
 		return
 	}
 	// The handshake counts as work in flight, so Shutdown waits for it and
@@ -547,11 +547,8 @@ func (g *Gateway) originAllowed(r *http.Request) bool {
 // which cannot set headers on a WebSocket, from ?access_token=.
 func accessToken(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, token, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(token)
-		}
-		return ""
+		token, _ := wire.BearerToken(h)
+		return token
 	}
 	return r.URL.Query().Get("access_token")
 }
@@ -559,24 +556,15 @@ func accessToken(r *http.Request) string {
 // logError logs errors that are the server's fault, once, here at the
 // boundary; the client's faults are only answered.
 func (g *Gateway) logError(ctx context.Context, log *slog.Logger, msg string, err error) {
-	if k := chat.ErrorOf(err).Kind; k == chat.KindInternal || k == chat.KindUnavailable {
+	if wire.ServerFault(err) {
 		log.ErrorContext(ctx, msg, "err", err)
 	}
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	e := chat.ErrorOf(err)
-	status := chat.HTTPStatus(e.Kind)
-	if e.Kind == chat.KindUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="korobka"`)
-	}
-	writeHTTPError(w, status, e.Code, e.Message)
-}
-
-func writeHTTPError(w http.ResponseWriter, status int, code, message string) {
-	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: message}})
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
-}
+// Handshake errors, answered as HTTP errors before any upgrade.
+var (
+	errMethod       = chat.Errorf(chat.KindMethodNotAllowed, "method_not_allowed", "Use GET with a WebSocket handshake.")
+	errOrigin       = chat.Errorf(chat.KindForbidden, "origin_not_allowed", "This origin may not open a WebSocket here.")
+	errHandshake    = chat.Errorf(chat.KindInvalid, "bad_handshake", "This endpoint takes a WebSocket handshake.")
+	errMissingToken = chat.Errorf(chat.KindUnauthorized, "missing_token", "Send Authorization: Bearer <access_token> or ?access_token=.")
+)

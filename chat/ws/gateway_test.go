@@ -22,6 +22,7 @@ import (
 
 	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/chat/memory"
+	"github.com/korobka/korobka/chat/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -215,7 +216,7 @@ type frame struct {
 	Message *chat.MessageView `json:"message"`
 	Synced  map[string]int64  `json:"synced"`
 	More    *bool             `json:"more"`
-	Error   *errorDetail      `json:"error"`
+	Error   *wire.ErrorDetail `json:"error"`
 	Raw     string            `json:"-"`
 }
 
@@ -322,7 +323,7 @@ func TestHandshake(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type %q, want JSON", ct)
 			}
-			var body errorBody
+			var body wire.ErrorBody
 			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 				t.Fatalf("error body: %v", err)
 			}

@@ -24,39 +24,29 @@ import (
 // Patcher is asked once per group, never once per device.
 
 // Patcher turns delivered events into screen patches. It is declared here,
-// by its consumer; cmd/korobka implements it with the renderer.
+// by its consumer; chat/live implements it with the renderer.
 type Patcher interface {
-	// Watch resolves a client's watch frame for p: it checks the screen
-	// and its params as a screen request would, and that p may see what
-	// they name. Errors are answered as error frames (chat.ErrorOf). A
-	// Watch with no Topics stores nothing: that screen never changes live.
-	Watch(ctx context.Context, p chat.Principal, req WatchRequest) (*Watch, error)
-	// Event parses a frame delivered to userID, once per delivery, before
-	// any Patch. nil means the frame changes no screen (typing,
+	// Watch resolves a client's watch frame (docs/api.md, "watch") for p:
+	// it checks the screen and its params as a screen request would, and
+	// that p may see what they name. Errors are answered as error frames.
+	// A nil Watch clears the watch; a Watch with no Topics stores nothing:
+	// that screen never changes live.
+	Watch(ctx context.Context, p chat.Principal, frame []byte) (*Watch, error)
+	// Delivery prepares an event delivered to userID, once per delivery,
+	// before any Patch. nil means the event changes no screen (typing,
 	// presence), and the gateway asks nothing more.
-	Event(userID int64, frame []byte) Event
+	Delivery(userID int64, e chat.Event) Delivery
 }
 
-// Event is one delivered event, parsed once; it may keep what several
+// Delivery is one delivered event, prepared once; it may keep what several
 // groups share (a fetched dialog, a rendered node) between Patch calls.
-// The calls of one Event are sequential.
-type Event interface {
+// The calls of one Delivery are sequential.
+type Delivery interface {
 	// Patch returns the patch frame for the connections watching w, or
 	// nil when the event does not change that screen. It is called once
 	// per group of the user's connections with the same screen instance
 	// and variant.
 	Patch(ctx context.Context, w *Watch) ([]byte, error)
-}
-
-// WatchRequest is a client's watch frame: what its device shows and how it
-// draws it, in the same forms as a screen request's path, query and
-// headers.
-type WatchRequest struct {
-	Screen string            // screen name, e.g. "chat"; "" clears the watch
-	Params map[string]string // the screen's params, e.g. {"dialog_id": "17"}
-	Lang   string            // Accept-Language form: "ru" or "ru-RU, en;q=0.8"
-	Theme  string            // "light" or "dark"
-	Shell  string            // X-Korobka-Shell form: "web/1 (components: composer@1)"
 }
 
 // Watch is a resolved watch, stored on the connection.
@@ -188,7 +178,11 @@ func (g *Gateway) patch(j patchJob) {
 	if len(groups) == 0 {
 		return
 	}
-	ev := g.patches.p.Event(j.uid, j.frame)
+	e, err := chat.DecodeEvent(j.frame)
+	if err != nil {
+		return // not an event a screen shows (a newer node's kind)
+	}
+	ev := g.patches.p.Delivery(j.uid, e)
 	if ev == nil {
 		return
 	}
@@ -217,14 +211,14 @@ func (c *conn) watch(ctx context.Context, req request) {
 	c.watching.Store(nil)
 	ps := c.g.patches
 	var w *Watch
-	if ps != nil && req.Watch.Screen != "" {
+	if ps != nil {
 		var err error
-		w, err = ps.p.Watch(ctx, c.p, req.Watch)
+		w, err = ps.p.Watch(ctx, c.p, req.Frame)
 		if err != nil {
 			c.fail(ctx, req.ID, err)
 			return
 		}
-		if len(w.Topics) > 0 {
+		if w != nil && len(w.Topics) > 0 {
 			c.g.startPatches()
 			c.watching.Store(w)
 		}

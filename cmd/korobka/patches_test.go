@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/korobka/korobka/chat"
-	"github.com/korobka/korobka/chat/ws"
-	"github.com/korobka/korobka/renderer"
-	"github.com/korobka/korobka/screens"
 )
 
 const webShell = "web/1 (components: composer@1, video@1, file@1, web@1, tabs@1)"
@@ -202,12 +196,12 @@ func TestPatchRendersOncePerVariant(t *testing.T) {
 		d1, d2, d3 := dial(t, e.url, b.AccessToken), dial(t, e.url, b.AccessToken), dial(t, e.url, b.AccessToken)
 		d1.watch("chat", map[string]any{"dialog_id": id}, "ru", "dark")
 		d2.watch("chat", map[string]any{"dialog_id": id}, "ru-RU, ru;q=0.9", "dark")
-		before := e.app.patcher.renders.Load()
+		before := e.app.patcher.Renders()
 		e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": "v1", "text": "раз"}), 201)
 		node := "msg-" + chat.MessageID(mustID(t, id), 1)
 		p1 := d1.waitFor("patch", patchOp(chatKey, "insert", node))
 		p2 := d2.waitFor("patch", patchOp(chatKey, "insert", node))
-		if got := e.app.patcher.renders.Load() - before; got != 1 {
+		if got := e.app.patcher.Renders() - before; got != 1 {
 			t.Fatalf("%d renders for two devices of one variant, want 1", got)
 		}
 		if fmt.Sprint(p1) != fmt.Sprint(p2) {
@@ -215,57 +209,14 @@ func TestPatchRendersOncePerVariant(t *testing.T) {
 		}
 
 		d3.watch("chat", map[string]any{"dialog_id": id}, "en", "dark")
-		before = e.app.patcher.renders.Load()
+		before = e.app.patcher.Renders()
 		e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": "v2", "text": "два"}), 201)
 		node = "msg-" + chat.MessageID(mustID(t, id), 2)
 		for _, d := range []*wsClient{d1, d2, d3} {
 			d.waitFor("patch", patchOp(chatKey, "insert", node))
 		}
-		if got := e.app.patcher.renders.Load() - before; got != 2 {
+		if got := e.app.patcher.Renders() - before; got != 2 {
 			t.Fatalf("%d renders for three devices in two variants, want 2", got)
 		}
 	})
-}
-
-// BenchmarkPatchMessage measures the patches of one message event for a
-// user with three devices on the chat in two variants: one parse, two
-// groups. Messages cycle through more ids than the node cache holds, so
-// every group renders.
-func BenchmarkPatchMessage(b *testing.B) {
-	eng, _, err := renderer.Load(screens.FS)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// A direct chat's bubble needs no data beyond the event: no service.
-	pt := newPatcher(nil, fixedScreens{eng}, nil)
-	ctx := context.Background()
-	const viewer, dialogID = 2, 17
-	state := func(lang string) *watchState {
-		return &watchState{variant: renderer.Variant{Langs: []string{lang}, Theme: "dark", Caps: renderer.ParseShell(webShell)},
-			dialogs: map[int64]chat.DialogKind{dialogID: chat.KindDirect}}
-	}
-	watches := []*ws.Watch{ // the gateway's two groups of the three devices
-		{Key: "chat:17", Screen: "chat", Topics: []string{"dialog:17"}, Variant: "ru|dark", State: state("ru")},
-		{Key: "chat:17", Screen: "chat", Topics: []string{"dialog:17"}, Variant: "en|dark", State: state("en")},
-	}
-	const n = 2 * nodeCacheSize
-	frames := make([][]byte, n)
-	for i := range frames {
-		m := chat.MessageView{ID: chat.MessageID(dialogID, int64(i+1)), DialogID: "17", Seq: int64(i + 1), SenderID: "1",
-			ClientID: "c-5f1d", Text: "Привет! Как дела? Завтра в 7, https://example.com", Attachments: json.RawMessage("[]"),
-			CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), Status: chat.StatusSent}
-		frames[i], _ = json.Marshal(map[string]any{"type": "message", "message": m})
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		ev := pt.Event(viewer, frames[i%n])
-		i++
-		for _, w := range watches {
-			if out, err := ev.Patch(ctx, w); err != nil || out == nil {
-				b.Fatalf("patch: %v %s", err, out)
-			}
-		}
-	}
-	b.ReportMetric(float64(pt.renders.Load())/float64(i), "renders/op")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/httpapi"
+	"github.com/korobka/korobka/chat/live"
 	"github.com/korobka/korobka/chat/media"
 	"github.com/korobka/korobka/chat/memory"
 	"github.com/korobka/korobka/chat/redis"
@@ -128,8 +131,8 @@ type app struct {
 	redis    goredis.UniversalClient // nil in the embedded mode
 	broker   chat.Broker
 	gateway  *ws.Gateway
-	patcher  *patcher // live patches for the gateway
-	screens  Screens
+	patcher  *live.Patcher // live patches for the gateway
+	screens  live.Screens
 	ready    map[string]func(context.Context) error
 	storage  string
 	bus      string
@@ -227,13 +230,12 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 
 	a.svc = chat.NewService(chat.Config{
 		Store:      store,
-		Messages:   store,
 		Broker:     a.broker,
 		Presence:   presence,
 		Limiter:    limiter,
 		SMS:        sender,
 		Images:     ms,
-		Uploads:    ms,
+		Files:      ms,
 		Logger:     log,
 		Region:     cfg.Region,
 		TestPhones: cfg.TestPhones,
@@ -241,7 +243,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		RefreshTTL: cfg.RefreshTTL,
 	})
 	a.loops = append(a.loops, a.svc.Run)
-	a.patcher = newPatcher(a.svc, a.screens, log)
+	a.patcher = live.NewPatcher(a.svc, a.screens, log)
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{Logger: log, AllowedOrigins: cfg.AllowedOrigins, Patcher: a.patcher})
 	ok = true
 	return a, nil
@@ -265,7 +267,7 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("embedded screens: %w", err)
 		}
-		a.screens = fixedScreens{e}
+		a.screens = live.Fixed{Engine: e}
 	}
 	seeds, err := renderer.LoadContentSeeds(screens.FS, schemas.FS)
 	if err != nil {
@@ -303,19 +305,27 @@ func (a *app) start() {
 
 // handler is the HTTP surface over the app.
 func (a *app) handler(cfg Config) (http.Handler, error) {
-	return NewServer(Deps{
+	return httpapi.NewServer(httpapi.Deps{
 		Service:        a.svc,
 		Logger:         a.log,
 		Media:          a.media.Handler(),
 		WebSocket:      a.gateway,
-		Screens:        a.screens,
-		Content:        a.store,
+		Screens:        live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)),
+		Preview:        live.NewPreview(a.screens, screenFiles(cfg)),
 		Ready:          a.ready,
 		TrustedProxies: cfg.TrustedProxies,
-		ScreenFiles:    screenFiles(cfg),
 		Dev:            cfg.Dev,
 		Done:           a.done,
 	})
+}
+
+// screenFiles is the folder the screens load from, for the preview's
+// sources and fixtures.
+func screenFiles(cfg Config) fs.FS {
+	if cfg.Screens != "" {
+		return os.DirFS(cfg.Screens)
+	}
+	return screens.FS
 }
 
 // close stops the loops (the writer commits what is queued first), then

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"sync"
@@ -40,8 +39,8 @@ type client struct {
 	st        *runState
 	conn      *websocket.Conn
 	partner   *client
-	partnerID []byte
-	dialogID  []byte
+	partnerID string
+	dialogID  string
 	sf        sendFrame
 	dhead     []byte
 
@@ -228,12 +227,11 @@ func (r *readerStats) countErr(key string) {
 func (c *client) onReply() {
 	r := &c.rd
 	r.replies++
-	if r.f.hasMsg {
-		m := &r.f.msg
-		if stamp, ok := parseStamp(m.text); ok && stamp >= c.st.warmEnd {
+	if m := r.f.msg; m != nil {
+		if stamp, ok := parseStamp(m.Text); ok && stamp >= c.st.warmEnd {
 			r.ack.record(c.st.now() - stamp)
 		}
-		if r.seqs.add(m.seq) {
+		if r.seqs.add(m.Seq) {
 			r.dups++ // the server gave a seq already seen in this dialog
 		}
 		c.acked.Add(1)
@@ -248,12 +246,12 @@ func (c *client) onReply() {
 
 func (c *client) onMessage() {
 	r := &c.rd
-	m := &r.f.msg
-	if !bytes.Equal(m.dialogID, c.dialogID) || !bytes.Equal(m.senderID, c.partnerID) {
+	m := r.f.msg
+	if m.DialogID != c.dialogID || m.SenderID != c.partnerID {
 		r.stray++
 		return
 	}
-	n, ok := parseClientID(m.clientID, c.st.run)
+	n, ok := parseClientID(m.ClientID, c.st.run)
 	if !ok {
 		r.stray++
 		return
@@ -262,27 +260,27 @@ func (c *client) onMessage() {
 		r.dups++ // the same client_id delivered again
 		return
 	}
-	if r.seqs.add(m.seq) {
+	if r.seqs.add(m.Seq) {
 		r.dups++ // a new message under a seq already seen
 	}
 	c.received.Add(1)
 	now := c.st.now()
-	if stamp, ok := parseStamp(m.text); ok && stamp >= c.st.warmEnd {
+	if stamp, ok := parseStamp(m.Text); ok && stamp >= c.st.warmEnd {
 		r.lat.record(now - stamp)
 	}
 	if now >= c.st.warmEnd && now < c.st.stopAt {
 		r.measured++
 	}
 	if c.st.delivered && !c.st.closing.Load() {
-		c.sendReceipt(m.seq)
+		c.sendReceipt(m.Seq)
 	}
 }
 
 func (c *client) onError() {
 	r := &c.rd
 	code := "error_frame"
-	if len(r.f.errCode) > 0 {
-		code = string(r.f.errCode)
+	if r.f.errCode != "" {
+		code = r.f.errCode
 	}
 	r.countErr(code)
 	if len(r.f.id) > 0 {

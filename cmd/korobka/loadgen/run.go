@@ -143,7 +143,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		d := dialogs[i/2]
 		clients[i] = &client{
 			st: st, conn: conn,
-			partnerID: []byte(users[i^1].id), dialogID: []byte(d),
+			partnerID: users[i^1].id, dialogID: d,
 			sf: newSendFrame(d, st.run, cfg.BodySize), dhead: deliveredHead(d),
 			wbuf: make([]byte, 0, cfg.BodySize+256),
 		}

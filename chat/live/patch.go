@@ -1,7 +1,6 @@
-package main
+package live
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -18,7 +17,7 @@ import (
 	"github.com/korobka/korobka/renderer"
 )
 
-// patcher is the gateway's ws.Patcher: it turns the chat events a user
+// Patcher is the gateway's ws.Patcher: it turns the chat events a user
 // receives into patches of the screens the user's devices show, rendered
 // with the current screens. docs/screens.md describes what each event
 // patches.
@@ -28,8 +27,8 @@ import (
 // (message, variant, own, sender) for every user it is delivered to on this
 // node, so a group chat of a hundred members open on a hundred devices in
 // two languages costs four renders.
-type patcher struct {
-	svc     *chat.Service
+type Patcher struct {
+	svc     Service
 	screens Screens
 	log     *slog.Logger
 	now     func() time.Time
@@ -80,19 +79,25 @@ type tickState struct {
 	own map[int64]int // seq -> rank shown: 0 unknown, 1 sent, 2 delivered
 }
 
-var _ ws.Patcher = (*patcher)(nil)
+var _ ws.Patcher = (*Patcher)(nil)
 
-func newPatcher(svc *chat.Service, screens Screens, log *slog.Logger) *patcher {
+// NewPatcher returns the Patcher of a node: svc reads what patches show,
+// screens renders them.
+func NewPatcher(svc Service, screens Screens, log *slog.Logger) *Patcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &patcher{svc: svc, screens: screens, log: log, now: time.Now}
+	p := &Patcher{svc: svc, screens: screens, log: log, now: time.Now}
 	p.nodes, _ = lru.New[string, json.RawMessage](nodeCacheSize)
 	p.names, _ = lru.New[int64, cachedName](nameCacheSize)
 	p.ticks, _ = lru.New[[2]int64, *tickState](tickCacheSize)
 	p.reads, _ = lru.New[[2]int64, int64](readCacheSize)
 	return p
 }
+
+// Renders counts the fragments rendered so far: the evidence that a
+// variant renders once, however many devices show it.
+func (p *Patcher) Renders() int64 { return p.renders.Load() }
 
 // watchState is what a watch resolves to, carried by the connection.
 type watchState struct {
@@ -101,43 +106,39 @@ type watchState struct {
 	list    bool                      // the screen's dialogs topic
 }
 
-// Watch resolves a watch frame like a screen request: the screen and its
-// params are checked by the renderer, and every dialog the screen's live
-// topics name must be one of the viewer's.
-func (p *patcher) Watch(ctx context.Context, pr chat.Principal, req ws.WatchRequest) (*ws.Watch, error) {
-	eng := p.screens.Current()
-	scr, ok := eng.Screen(req.Screen)
-	if !ok {
-		return nil, chat.Errorf(chat.KindNotFound, "unknown_screen", "No such screen.")
+// Watch resolves a watch frame like a screen request (the same Request,
+// resolved the same way), and checks that every dialog the screen's live
+// topics name is one of the viewer's. A frame with no screen clears the
+// watch: Watch answers nil.
+func (p *Patcher) Watch(ctx context.Context, pr chat.Principal, frame []byte) (*ws.Watch, error) {
+	var req Request
+	if err := json.Unmarshal(frame, &req); err != nil {
+		return nil, &chat.Error{Kind: chat.KindInvalid, Code: "invalid_frame", Message: "A watch frame has a screen, params, lang, theme and shell of the documented types."}
 	}
-	// Only declared params count: they alone select the instance.
-	params := make(map[string]string, len(scr.Params))
+	if req.Screen == "" {
+		return nil, nil
+	}
+	if err := req.check(); err != nil {
+		// Out of bounds: the frame is malformed, whatever it names.
+		return nil, &chat.Error{Kind: chat.KindInvalid, Code: "invalid_frame", Message: "The watch frame is over its bounds: " + chat.ErrorOf(err).Message}
+	}
+	eng := p.screens.Current()
+	scr, rr, err := req.resolve(eng, pr.UserID)
+	if err != nil {
+		return nil, err
+	}
 	key := scr.Name
 	for _, sp := range scr.Params {
-		if v := req.Params[sp.Name]; v != "" {
-			params[sp.Name] = v
-			if key == scr.Name {
-				key += ":" + v
-			}
+		if v := rr.Params[sp.Name]; v != "" {
+			key += ":" + v
+			break
 		}
-	}
-	theme := "light"
-	if req.Theme == "dark" {
-		theme = "dark"
-	}
-	rr := renderer.Request{
-		Screen: scr.Name,
-		Params: params,
-		Langs:  renderer.ParseAcceptLanguage(req.Lang),
-		Theme:  theme,
-		Caps:   renderer.ParseShell(req.Shell),
-		Viewer: chat.FormatID(pr.UserID),
 	}
 	topics, err := eng.LiveTopics(rr)
 	if err != nil {
 		return nil, renderError(err)
 	}
-	st := &watchState{variant: renderer.Variant{Langs: rr.Langs, Theme: theme, Caps: rr.Caps}}
+	st := &watchState{variant: renderer.Variant{Langs: rr.Langs, Theme: rr.Theme, Caps: rr.Caps}}
 	for _, t := range topics {
 		if t == "dialogs" {
 			st.list = true
@@ -169,9 +170,9 @@ func (p *patcher) Watch(ctx context.Context, pr chat.Principal, req ws.WatchRequ
 	return &ws.Watch{
 		Key:     key,
 		Screen:  scr.Name,
-		Params:  params,
+		Params:  rr.Params,
 		Topics:  topics,
-		Variant: eng.Lang(rr.Langs) + "|" + theme + "|" + rr.Caps.String(),
+		Variant: eng.Lang(rr.Langs) + "|" + rr.Theme + "|" + rr.Caps.String(),
 		State:   st,
 	}, nil
 }
@@ -179,7 +180,7 @@ func (p *patcher) Watch(ctx context.Context, pr chat.Principal, req ws.WatchRequ
 // loadTicks reads the viewer's own bubbles among the newest messages of a
 // chat. exact takes their statuses as shown; otherwise they are unknown,
 // so the next status patches every one it covers.
-func (p *patcher) loadTicks(ctx context.Context, viewer, dialogID int64, exact bool) (*tickState, error) {
+func (p *Patcher) loadTicks(ctx context.Context, viewer, dialogID int64, exact bool) (*tickState, error) {
 	msgs, err := p.svc.History(ctx, chat.Principal{UserID: viewer}, dialogID, 0, tickWindow)
 	if err != nil {
 		return nil, err
@@ -214,70 +215,38 @@ func rankOf(s chat.MessageStatus) int {
 	return 0
 }
 
-// eventFrame is every server event the patcher reads, decoded once.
-type eventFrame struct {
-	Type         string          `json:"type"`
-	Message      json.RawMessage `json:"message"`
-	Dialog       json.RawMessage `json:"dialog"`
-	DialogID     string          `json:"dialog_id"`
-	UserID       string          `json:"user_id"`
-	DeliveredSeq int64           `json:"delivered_seq"`
-	ReadSeq      int64           `json:"read_seq"`
-}
-
-// Event parses a delivered frame. Typing and presence change no screen and
-// are recognised without decoding.
-func (p *patcher) Event(uid int64, frame []byte) ws.Event {
-	if bytes.HasPrefix(frame, []byte(`{"type":"typing"`)) || bytes.HasPrefix(frame, []byte(`{"type":"presence"`)) {
-		return nil
-	}
-	var f eventFrame
-	if err := json.Unmarshal(frame, &f); err != nil {
-		p.log.Debug("patch: undecodable event", "err", err)
-		return nil
-	}
-	e := &event{p: p, uid: uid, kind: f.Type}
-	switch f.Type {
-	case "message":
-		if err := json.Unmarshal(f.Message, &e.msg); err != nil {
-			return nil
-		}
-		id, _ := e.msg["id"].(string)
-		d, seq, err := chat.ParseMessageID(id)
+// Delivery prepares one event delivered to uid for patching. Typing and
+// presence change no screen: nil.
+func (p *Patcher) Delivery(uid int64, ev chat.Event) ws.Delivery {
+	e := &event{p: p, uid: uid, kind: ev.Type}
+	switch ev.Type {
+	case chat.EventMessage:
+		m := ev.Message
+		d, seq, err := chat.ParseMessageID(m.ID)
 		if err != nil {
 			return nil
 		}
-		e.msgID, e.dialog, e.seq = id, d, seq
-		sender, _ := e.msg["sender_id"].(string)
-		e.sender, _ = chat.ParseID(sender)
-		deleted, _ := e.msg["deleted"].(bool)
-		e.changed = e.msg["edited_at"] != nil || deleted
+		e.msg, e.dialog, e.seq = m, d, seq
+		e.sender, _ = chat.ParseID(m.SenderID)
+		e.changed = m.EditedAt != nil || m.Deleted
 		if e.sender == uid && !e.changed {
 			p.ownSent(uid, d, seq)
 		}
-	case "status":
-		var err1, err2 error
-		e.dialog, err1 = chat.ParseID(f.DialogID)
-		e.by, err2 = chat.ParseID(f.UserID)
-		if err1 != nil || err2 != nil {
-			return nil
-		}
-		e.delivered, e.read = max(f.DeliveredSeq, f.ReadSeq), f.ReadSeq
+	case chat.EventStatus:
+		e.dialog, e.by = ev.DialogID, ev.UserID
+		e.delivered, e.read = max(ev.DeliveredSeq, ev.ReadSeq), ev.ReadSeq
 		if e.by == uid {
 			k := [2]int64{uid, e.dialog}
 			last, ok := p.reads.Get(k)
 			e.readMoved = !ok || last != e.read
 			p.reads.Add(k, e.read)
 		}
-	case "dialog":
-		if err := json.Unmarshal(f.Dialog, &e.view); err != nil {
+	case chat.EventDialog:
+		id, err := chat.ParseID(ev.Dialog.ID)
+		if err != nil {
 			return nil
 		}
-		id, _ := e.view["id"].(string)
-		var err error
-		if e.dialog, err = chat.ParseID(id); err != nil {
-			return nil
-		}
+		e.dialog, e.view = id, ev.Dialog
 	default:
 		return nil
 	}
@@ -285,7 +254,7 @@ func (p *patcher) Event(uid int64, frame []byte) ws.Event {
 }
 
 // ownSent records a bubble the viewer sent, whose ticks will move.
-func (p *patcher) ownSent(uid, dialogID, seq int64) {
+func (p *Patcher) ownSent(uid, dialogID, seq int64) {
 	ts, ok := p.ticks.Get([2]int64{uid, dialogID})
 	if !ok {
 		return // no chat of it open here: a watch loads the state afresh
@@ -313,14 +282,14 @@ func minKey(m map[int64]int) int64 {
 // event is one delivery to one user. What the groups share is computed
 // once: the user's dialog for a chat list row, the tick changes.
 type event struct {
-	p      *patcher
+	p      *Patcher
 	uid    int64
-	kind   string
+	kind   chat.EventType
 	dialog int64
 
 	// message
-	msg     map[string]any
-	msgID   string
+	msg     *chat.MessageView
+	msgVal  any // msg as the renderer binds it, shaped once per delivery
 	seq     int64
 	sender  int64
 	changed bool // edited or deleted: replace the bubble, do not add one
@@ -330,9 +299,9 @@ type event struct {
 	readMoved           bool // by the user: their read_seq moved
 
 	// dialog
-	view map[string]any
+	view *chat.DialogView
 
-	row       map[string]any
+	row       any
 	rowErr    error
 	rowDone   bool
 	tickOps   []renderer.Op
@@ -351,14 +320,14 @@ func (e *event) Patch(ctx context.Context, w *ws.Watch) ([]byte, error) {
 	kind, inChat := st.dialogs[e.dialog]
 	rowID := "dialog-" + chat.FormatID(e.dialog)
 	switch e.kind {
-	case "message":
+	case chat.EventMessage:
 		if inChat {
 			node, err := e.bubble(ctx, eng, w.Variant, st.variant, kind)
 			if err != nil {
 				return nil, err
 			}
 			if e.changed {
-				ops = append(ops, renderer.Replace("msg-"+e.msgID, node))
+				ops = append(ops, renderer.Replace("msg-"+e.msg.ID, node))
 			} else {
 				ops = append(ops, renderer.Insert("messages", "end", node))
 			}
@@ -374,7 +343,7 @@ func (e *event) Patch(ctx context.Context, w *ws.Watch) ([]byte, error) {
 				ops = append(ops, renderer.Remove(rowID), renderer.Insert("dialogs", "start", row))
 			}
 		}
-	case "status":
+	case chat.EventStatus:
 		if inChat && e.by != e.uid {
 			ops = append(ops, e.ticks(ctx)...)
 		}
@@ -385,9 +354,13 @@ func (e *event) Patch(ctx context.Context, w *ws.Watch) ([]byte, error) {
 			}
 			ops = append(ops, renderer.Replace(rowID, row))
 		}
-	case "dialog":
+	case chat.EventDialog:
 		if st.list {
-			row, err := e.p.render(eng, "dialog_row", map[string]any{"dialog": e.view}, st.variant)
+			view, err := bindable(e.view)
+			if err != nil {
+				return nil, err
+			}
+			row, err := e.p.render(eng, "dialog_row", map[string]any{"dialog": view}, st.variant)
 			if err != nil {
 				return nil, err
 			}
@@ -407,21 +380,30 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 	own := e.sender == e.uid
 	var sender any
 	name := ""
-	if kind == chat.KindGroup && !own {
+	if kind == chat.DialogGroup && !own {
 		name = e.p.senderName(ctx, e.uid, e.sender)
 		sender = name
 	}
-	status, _ := e.msg["status"].(string)
-	edited, _ := e.msg["edited_at"].(string)
-	deleted, _ := e.msg["deleted"].(bool)
-	key := strings.Join([]string{variantKey, e.msgID, status, edited, bit(deleted), bit(own), name}, "\x00")
+	m := e.msg
+	edited := ""
+	if m.EditedAt != nil {
+		edited = m.EditedAt.Format(time.RFC3339Nano)
+	}
+	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name}, "\x00")
 	if e.p.eng.Swap(eng) != eng {
 		e.p.nodes.Purge()
 	}
 	if node, ok := e.p.nodes.Get(key); ok {
 		return node, nil
 	}
-	node, err := e.p.render(eng, "message_bubble", map[string]any{"m": e.msg, "own": own, "sender": sender}, v)
+	if e.msgVal == nil {
+		val, err := bindable(m)
+		if err != nil {
+			return nil, err
+		}
+		e.msgVal = val
+	}
+	node, err := e.p.render(eng, "message_bubble", map[string]any{"m": e.msgVal, "own": own, "sender": sender}, v)
 	if err != nil {
 		return nil, err
 	}
@@ -436,13 +418,13 @@ func bit(b bool) string {
 	return "0"
 }
 
-func (p *patcher) render(eng *renderer.Engine, name string, vars map[string]any, v renderer.Variant) (json.RawMessage, error) {
+func (p *Patcher) render(eng *renderer.Engine, name string, vars map[string]any, v renderer.Variant) (json.RawMessage, error) {
 	p.renders.Add(1)
 	return eng.Fragment(name, vars, v)
 }
 
 // senderName is a sender's first name, as group_chat shows it.
-func (p *patcher) senderName(ctx context.Context, viewer, sender int64) string {
+func (p *Patcher) senderName(ctx context.Context, viewer, sender int64) string {
 	if c, ok := p.names.Get(sender); ok && p.now().Sub(c.at) < nameTTL {
 		return c.name
 	}
@@ -463,7 +445,7 @@ func (e *event) dialogRow(ctx context.Context, eng *renderer.Engine, v renderer.
 		var d chat.DialogView
 		d, e.rowErr = e.p.svc.Dialog(ctx, chat.Principal{UserID: e.uid}, e.dialog)
 		if e.rowErr == nil {
-			e.row, e.rowErr = jsonShaped(d)
+			e.row, e.rowErr = bindable(d)
 		}
 	}
 	if e.rowErr != nil {
@@ -472,15 +454,16 @@ func (e *event) dialogRow(ctx context.Context, eng *renderer.Engine, v renderer.
 	return e.p.render(eng, "dialog_row", map[string]any{"dialog": e.row}, v)
 }
 
-// jsonShaped turns a view into the values the renderer binds: the shapes
-// a screen's data has.
-func jsonShaped(v any) (map[string]any, error) {
+// bindable turns a view into the values the renderer binds: the JSON
+// shapes a screen's data has (sources.go binds its data the same way), so
+// a patched node renders exactly as the same data in a full screen.
+func bindable(v any) (any, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]any
-	return m, json.Unmarshal(raw, &m)
+	var out any
+	return out, json.Unmarshal(raw, &out)
 }
 
 // ticks moves the ticks of the viewer's own bubbles that a member's new

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/korobka/korobka/chat/wire"
 )
 
 // handleHealthz answers while the process serves at all.
@@ -37,7 +39,7 @@ func (s *server) handleReadyz(c *gin.Context) error {
 	}
 	if !ok {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks,
-			"error": errorDetail{"not_ready", "A dependency does not answer."}})
+			"error": wire.ErrorDetail{Code: "not_ready", Message: "A dependency does not answer."}})
 		return nil
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})

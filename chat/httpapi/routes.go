@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"github.com/gin-gonic/gin"
@@ -51,7 +51,7 @@ func (s *server) routes(e *gin.Engine) {
 	e.GET("/app/*file", s.handleApp)
 	e.HEAD("/app/*file", s.handleApp)
 	e.GET("/assets/*file", s.handleAsset) // the theme's logo (screens/theme.yaml)
-	if s.screens != nil {
+	if s.preview != nil {
 		e.GET("/preview", s.handlePreviewRedirect)
 		e.GET("/preview/*file", s.handlePreview)
 	}

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"context"
@@ -16,23 +16,69 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/korobka/korobka/chat"
-	"github.com/korobka/korobka/screens"
+	"github.com/korobka/korobka/chat/live"
 )
 
-// Deps is what the HTTP surface needs. Ready checks are run by /readyz.
+// The use cases the handlers call, declared here by their consumer in
+// small groups so a handler test can fake just the group it exercises;
+// *chat.Service implements them all. Every method checks what the caller
+// may do.
+type (
+	// Auth is login, sessions and token checks.
+	Auth interface {
+		RequestCode(ctx context.Context, phone, ip string) (chat.CodeSent, error)
+		Verify(ctx context.Context, phone, code, ip, device string) (chat.Auth, error)
+		Refresh(ctx context.Context, refreshToken string) (chat.Auth, error)
+		Logout(ctx context.Context, p chat.Principal) error
+		Authenticate(ctx context.Context, accessToken string) (chat.Principal, error)
+	}
+	// Profiles is the caller's own profile and other users'.
+	Profiles interface {
+		Me(ctx context.Context, p chat.Principal) (chat.Profile, error)
+		UpdateMe(ctx context.Context, p chat.Principal, upd chat.ProfileUpdate) (chat.Profile, error)
+		SetAvatar(ctx context.Context, p chat.Principal, r io.Reader) (chat.Profile, error)
+		User(ctx context.Context, p chat.Principal, id int64) (chat.Profile, error)
+	}
+	// Contacts is the caller's address book.
+	Contacts interface {
+		SyncContacts(ctx context.Context, p chat.Principal, phones []string) ([]chat.Profile, error)
+		AddContact(ctx context.Context, p chat.Principal, phone string) ([]chat.Profile, error)
+		Contacts(ctx context.Context, p chat.Principal, query string, limit int) ([]chat.Profile, error)
+	}
+	// Messaging is dialogs, messages, receipts and uploads.
+	Messaging interface {
+		OpenDirect(ctx context.Context, p chat.Principal, userID int64, subject string) (chat.DialogView, bool, error)
+		Dialogs(ctx context.Context, p chat.Principal, cursor string, limit int) (chat.DialogPage, error)
+		Dialog(ctx context.Context, p chat.Principal, dialogID int64) (chat.DialogView, error)
+		History(ctx context.Context, p chat.Principal, dialogID, before int64, limit int) ([]chat.MessageView, error)
+		Send(ctx context.Context, p chat.Principal, origin int64, req chat.SendRequest) (chat.MessageView, error)
+		EditMessage(ctx context.Context, p chat.Principal, dialogID, seq int64, text string) (chat.MessageView, error)
+		DeleteMessage(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.MessageView, error)
+		Read(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.Receipts, error)
+		Upload(ctx context.Context, p chat.Principal, r io.Reader, name string) (chat.Attachment, error)
+	}
+	// Service is every group; *chat.Service implements it.
+	Service interface {
+		Auth
+		Profiles
+		Contacts
+		Messaging
+	}
+)
+
+// Deps is what the HTTP surface needs. Nil handlers and a nil Screens
+// leave their routes out. Ready checks are run by /readyz.
 type Deps struct {
-	Service        *chat.Service
-	Logger         *slog.Logger
-	Media          http.Handler // serves /media/
-	WebSocket      http.Handler // serves /v1/ws
-	Screens        Screens
-	Content        chat.ContentStore
+	Service   Service
+	Logger    *slog.Logger
+	Media     http.Handler // serves /media/
+	WebSocket http.Handler // serves /v1/ws
+	// Screens renders GET /v1/screens/{name}; Preview serves /preview/.
+	Screens        *live.Renderer
+	Preview        *live.Preview
 	Ready          map[string]func(context.Context) error
 	Registry       *prometheus.Registry // nil: a fresh one
 	TrustedProxies []string
-	// ScreenFiles is the folder the screens load from (KOROBKA_SCREENS or
-	// the embedded set): the preview reads sources and fixtures there.
-	ScreenFiles fs.FS
 	// Dev opens the preview to anyone; otherwise it needs an admin.
 	Dev bool
 	// Done closes when the server starts shutting down, so long-lived
@@ -43,23 +89,22 @@ type Deps struct {
 
 // server holds the handlers' dependencies; routes.go lists its surface.
 type server struct {
-	svc     *chat.Service
+	svc     Service
 	log     *slog.Logger
 	media   http.Handler
 	ws      http.Handler
-	screens Screens
-	content chat.ContentStore
+	screens *live.Renderer
+	preview *live.Preview
 	ready   map[string]func(context.Context) error
 	metrics *httpMetrics
 	reg     *prometheus.Registry
 
-	web         fs.FS             // assets/web
-	webTags     map[string]string // file -> ETag
-	webCSP      map[string]string // page -> Content-Security-Policy header
-	screenFiles fs.FS
-	dev         bool
-	done        <-chan struct{}
-	heartbeat   time.Duration // of the preview's event stream
+	web       fs.FS             // assets/web
+	webTags   map[string]string // file -> ETag
+	webCSP    map[string]string // page -> Content-Security-Policy header
+	dev       bool
+	done      <-chan struct{}
+	heartbeat time.Duration // of the preview's event stream
 }
 
 // Body caps. JSON requests are small; a contact sync of 5,000 numbers in
@@ -85,11 +130,8 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
-		screens: d.Screens, content: d.Content, ready: d.Ready, metrics: m, reg: reg,
-		screenFiles: d.ScreenFiles, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
-	if s.screenFiles == nil {
-		s.screenFiles = screens.FS
-	}
+		screens: d.Screens, preview: d.Preview, ready: d.Ready, metrics: m, reg: reg,
+		dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
 	if err := s.loadWeb(); err != nil {
 		return nil, err
 	}
@@ -107,8 +149,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		s.writeError(c, chat.Errorf(chat.KindNotFound, "not_found", "No such endpoint."))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed,
-			errorBody{errorDetail{"method_not_allowed", "This endpoint does not take that method."}})
+		s.writeError(c, chat.Errorf(chat.KindMethodNotAllowed, "method_not_allowed", "This endpoint does not take that method."))
 	})
 	s.routes(e)
 	return e, nil

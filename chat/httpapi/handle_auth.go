@@ -1,22 +1,25 @@
-package main
+package httpapi
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/wire"
 )
 
 const principalKey = "korobka.principal"
+
+// errMissingToken answers a route that needs a session and got none.
+var errMissingToken = chat.Errorf(chat.KindUnauthorized, "missing_token", "Send Authorization: Bearer <access_token>.")
 
 // authenticate resolves the bearer token and stores the caller in the
 // context; without a live token the request ends with 401.
 func (s *server) authenticate(c *gin.Context) {
 	token, ok := bearer(c.GetHeader("Authorization"))
 	if !ok {
-		s.writeError(c, chat.Errorf(chat.KindUnauthorized, "missing_token", "Send Authorization: Bearer <access_token>."))
+		s.writeError(c, errMissingToken)
 		return
 	}
 	p, err := s.svc.Authenticate(c.Request.Context(), token)
@@ -28,14 +31,7 @@ func (s *server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-func bearer(h string) (string, bool) {
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
-}
+func bearer(h string) (string, bool) { return wire.BearerToken(h) }
 
 // principal is the caller of an authenticated route.
 func principal(c *gin.Context) chat.Principal {

@@ -1,0 +1,126 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/ws"
+	"github.com/korobka/korobka/renderer"
+	"github.com/korobka/korobka/screens"
+)
+
+const webShell = "web/1 (components: composer@1, video@1, file@1, web@1, tabs@1)"
+
+// fakeService answers the patcher's reads from fixed data: every dialog
+// is a direct one with Anna, whose last message is the one asked about.
+type fakeService struct {
+	Service // the methods a test does not use panic
+	dialogs int
+}
+
+func (f *fakeService) Dialog(ctx context.Context, p chat.Principal, id int64) (chat.DialogView, error) {
+	f.dialogs++
+	last := testMessage(id, 1)
+	return chat.DialogView{ID: chat.FormatID(id), Kind: chat.DialogDirect, Title: "Анна Петрова",
+		LastMessage: &last, Unread: 3, UpdatedAt: last.CreatedAt}, nil
+}
+
+func (f *fakeService) History(ctx context.Context, p chat.Principal, dialogID, before int64, limit int) ([]chat.MessageView, error) {
+	return []chat.MessageView{}, nil
+}
+
+func testMessage(dialogID, seq int64) chat.MessageView {
+	return chat.MessageView{ID: chat.MessageID(dialogID, seq), DialogID: chat.FormatID(dialogID), Seq: seq, SenderID: "1",
+		ClientID: "c-5f1d", Text: "Привет! Как дела? Завтра в 7, https://example.com", Attachments: json.RawMessage("[]"),
+		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), Status: chat.StatusSent}
+}
+
+func loadScreens(tb testing.TB) Fixed {
+	tb.Helper()
+	eng, _, err := renderer.Load(screens.FS)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return Fixed{Engine: eng}
+}
+
+// TestWatchBounds: a watch frame over its bounds is a malformed frame,
+// whatever it names.
+func TestWatchBounds(t *testing.T) {
+	p := NewPatcher(&fakeService{}, loadScreens(t), nil)
+	for _, frame := range []string{
+		`{"type":"watch","id":"1","screen":"` + strings.Repeat("x", 65) + `"}`,
+		`{"type":"watch","id":"1","screen":"chat","lang":"` + strings.Repeat("x", 300) + `"}`,
+		`{"type":"watch","id":"1","screen":"chat","params":{"` + strings.Repeat("k", 300) + `":"1"}}`,
+	} {
+		_, err := p.Watch(context.Background(), chat.Principal{UserID: 1}, []byte(frame))
+		if got := chat.ErrorOf(err).Code; got != "invalid_frame" {
+			t.Errorf("%.80s: got %q, want invalid_frame", frame, got)
+		}
+	}
+	if w, err := p.Watch(context.Background(), chat.Principal{UserID: 1}, []byte(`{"type":"watch","id":"1"}`)); w != nil || err != nil {
+		t.Errorf("a watch of no screen: got %v, %v; want it cleared", w, err)
+	}
+}
+
+// benchPatches measures the patches of one message event for a user whose
+// devices show watches, one Delivery and one Patch per group. Messages
+// cycle through more ids than the node cache holds, so every group renders.
+func benchPatches(b *testing.B, svc *fakeService, watches []*ws.Watch) {
+	p := NewPatcher(svc, loadScreens(b), nil)
+	ctx := context.Background()
+	const viewer, dialogID = 2, 17
+	const n = 2 * nodeCacheSize
+	events := make([]chat.Event, n)
+	for i := range events {
+		m := testMessage(dialogID, int64(i+1))
+		frame := chat.EncodeEvent(chat.Event{Type: chat.EventMessage, Message: &m})
+		var err error
+		if events[i], err = chat.DecodeEvent(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		d := p.Delivery(viewer, events[i%n])
+		i++
+		for _, w := range watches {
+			if out, err := d.Patch(ctx, w); err != nil || out == nil {
+				b.Fatalf("patch: %v %s", err, out)
+			}
+		}
+	}
+	b.ReportMetric(float64(p.Renders())/float64(i), "renders/op")
+	b.ReportMetric(float64(svc.dialogs)/float64(i), "dialog-reads/op")
+}
+
+func state(lang string, chatOpen, list bool) *watchState {
+	st := &watchState{variant: renderer.Variant{Langs: []string{lang}, Theme: "dark", Caps: renderer.ParseShell(webShell)}, list: list}
+	if chatOpen {
+		st.dialogs = map[int64]chat.DialogKind{17: chat.DialogDirect}
+	}
+	return st
+}
+
+// BenchmarkPatchMessage: a user with three devices on the chat in two
+// variants (two groups): two bubble renders, no service call.
+func BenchmarkPatchMessage(b *testing.B) {
+	benchPatches(b, &fakeService{}, []*ws.Watch{
+		{Key: "chat:17", Screen: "chat", Topics: []string{"dialog:17"}, Variant: "ru|dark", State: state("ru", true, false)},
+		{Key: "chat:17", Screen: "chat", Topics: []string{"dialog:17"}, Variant: "en|dark", State: state("en", true, false)},
+	})
+}
+
+// BenchmarkPatchChatList: a user with the chat list open in two variants:
+// the dialog is read once per delivery and a row rendered per variant.
+func BenchmarkPatchChatList(b *testing.B) {
+	benchPatches(b, &fakeService{}, []*ws.Watch{
+		{Key: "chat_list", Screen: "chat_list", Topics: []string{"dialogs"}, Variant: "ru|dark", State: state("ru", false, true)},
+		{Key: "chat_list", Screen: "chat_list", Topics: []string{"dialogs"}, Variant: "en|dark", State: state("en", false, true)},
+	})
+}

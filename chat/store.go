@@ -1,0 +1,153 @@
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// The storage the Service needs, one interface per aggregate, so a test or
+// a new backend can provide one aggregate at a time. sqlstore.Store
+// implements them all for SQLite and MySQL and passes the shared suites
+// (chattest.TestStore, chattest.TestMessageStore). Every method is one
+// transaction. Not-found conditions are reported as an error for which
+// errors.Is(err, ErrNotFound) holds; driver errors are translated at the
+// store boundary (a duplicate key is ErrConflict).
+
+// AccountStore keeps users: their phone, profile, role and last seen.
+type AccountStore interface {
+	// UpsertUser returns the user with the phone, creating it (with role
+	// user) when there is none; created says which.
+	UpsertUser(ctx context.Context, phone string, now time.Time) (u User, created bool, err error)
+	User(ctx context.Context, id int64) (User, error)
+	// Users returns the users with the ids that exist, in any order.
+	Users(ctx context.Context, ids []int64) ([]User, error)
+	UpdateProfile(ctx context.Context, id int64, upd ProfileUpdate) (User, error)
+	// SetRole gives the user with the E.164 phone a role (ErrNotFound when
+	// no user has it).
+	SetRole(ctx context.Context, phone string, role Role) (User, error)
+	// SetAvatar sets the user's avatar key and returns the user and the key
+	// it replaced ("" when none), so the caller can delete the old files.
+	SetAvatar(ctx context.Context, id int64, key string) (u User, old string, err error)
+	// TouchLastSeen records when a user was last connected.
+	TouchLastSeen(ctx context.Context, userID int64, at time.Time) error
+}
+
+// SessionStore keeps login codes and sessions.
+type SessionStore interface {
+	// PutOTP stores a new code for otp.Phone, replacing any earlier one and
+	// its attempt count.
+	PutOTP(ctx context.Context, otp OTP) error
+	// TakeOTPAttempt counts one verification attempt against the phone's
+	// code and returns the code as it is after the increment, so concurrent
+	// guesses can never exceed the attempt limit.
+	TakeOTPAttempt(ctx context.Context, phone string) (OTP, error)
+	// DeleteOTP removes the phone's code (after a successful login).
+	DeleteOTP(ctx context.Context, phone string) error
+
+	// CreateSession stores a new session (a login).
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByAccess finds the live session whose access token has the hash
+	// and has not expired at now, with its user's role; a blocked user's
+	// sessions are not found.
+	SessionByAccess(ctx context.Context, accessHash []byte, now time.Time) (Session, Role, error)
+	// RotateSession exchanges the refresh token with the hash for next,
+	// which inherits the user and family of the session it replaces. A
+	// refresh token that was already rotated revokes the whole family and
+	// reports ErrTokenReused; an unknown, revoked or expired one
+	// ErrInvalidToken.
+	RotateSession(ctx context.Context, refreshHash []byte, next Session, now time.Time) (Session, error)
+	// RevokeFamily ends every session of the family (logout).
+	RevokeFamily(ctx context.Context, family int64, now time.Time) error
+}
+
+// ContactStore keeps address books. Contacts are kept by phone, so a
+// number that registers later appears in its owners' lists.
+type ContactStore interface {
+	// SyncContacts adds the E.164 phones to owner's address book and returns
+	// the registered users among them, the owner excluded.
+	SyncContacts(ctx context.Context, owner int64, phones []string) ([]User, error)
+	// Contacts returns the registered users in owner's address book whose
+	// name contains query (case-insensitive; all when query is empty),
+	// ordered by name, at most limit.
+	Contacts(ctx context.Context, owner int64, query string, limit int) ([]User, error)
+	// KnowsPhone reports whether phone is in owner's address book.
+	KnowsPhone(ctx context.Context, owner int64, phone string) (bool, error)
+}
+
+// UploadStore keeps the records of uploads (their bytes are in a
+// FileStore).
+type UploadStore interface {
+	// CreateUpload stores a new upload (its files are already written).
+	CreateUpload(ctx context.Context, u Upload) error
+	// Upload returns the upload with the id, whoever owns it (ErrNotFound
+	// when there is none); callers check the owner.
+	Upload(ctx context.Context, id int64) (Upload, error)
+}
+
+// DialogStore keeps dialogs and their members.
+type DialogStore interface {
+	// DirectDialog returns the direct dialog of users a and b about
+	// subject ("" for none), creating it with both as members when there is
+	// none; created says which. (a, b) and (b, a) are the same dialog.
+	DirectDialog(ctx context.Context, a, b int64, subject string, now time.Time) (d Dialog, created bool, err error)
+	// Dialog returns one dialog.
+	Dialog(ctx context.Context, id int64) (Dialog, error)
+	// Members returns a dialog's members (ErrNotFound for no dialog).
+	Members(ctx context.Context, dialogID int64) ([]Member, error)
+	// MembersOf returns the members of the dialogs, in any order; dialogs
+	// that do not exist contribute none.
+	MembersOf(ctx context.Context, dialogIDs []int64) ([]Member, error)
+	// Dialogs lists the dialogs userID is a member of, most recently
+	// updated first, strictly after the cursor, at most limit.
+	Dialogs(ctx context.Context, userID int64, after DialogCursor, limit int) ([]DialogEntry, error)
+	// DialogVersion returns a token that changes whenever the dialog's
+	// messages, its members' watermarks or its members' profiles change, so
+	// a screen of it can be revalidated without reading its messages.
+	// ErrNotFound for no dialog.
+	DialogVersion(ctx context.Context, dialogID int64) (string, error)
+	// DialogsVersion returns a token that changes whenever anything in
+	// userID's dialog list changes: a dialog added, or any change
+	// DialogVersion sees in one of them.
+	DialogsVersion(ctx context.Context, userID int64) (string, error)
+	// Watchers returns who may see userID's presence: the members of the
+	// dialogs userID is in and the users who have userID's number in their
+	// address book, userID excluded.
+	Watchers(ctx context.Context, userID int64) ([]int64, error)
+}
+
+// MessageStore keeps messages and receipts.
+type MessageStore interface {
+	// Commit stores a batch in one transaction: it assigns each new
+	// message the next seq of its dialog (two nodes committing into one
+	// dialog at once still produce 1, 2, 3), de-duplicates on (sender,
+	// client_id) against the database and within the batch, raises each
+	// sender's own watermarks to its new message, and applies the receipts.
+	// Membership is the caller's to check. On error nothing is stored.
+	Commit(ctx context.Context, b *Batch) error
+	// Messages returns up to limit messages of a dialog with seq < before
+	// (before <= 0: the newest), in ascending seq order.
+	Messages(ctx context.Context, dialogID, before int64, limit int) ([]Message, error)
+	// MessagesAfter returns up to limit messages with seq > after, in
+	// ascending seq order, for resuming after a gap.
+	MessagesAfter(ctx context.Context, dialogID, after int64, limit int) ([]Message, error)
+	// EditMessage replaces the text of a message sent by senderID that is
+	// not deleted (ErrNotFound otherwise) and returns it.
+	EditMessage(ctx context.Context, dialogID, seq, senderID int64, text string, now time.Time) (Message, error)
+	// DeleteMessage drops the content of a message sent by senderID,
+	// keeping its seq, and returns it; deleting twice is not an error.
+	DeleteMessage(ctx context.Context, dialogID, seq, senderID int64, now time.Time) (Message, error)
+}
+
+// Store is every aggregate in one database, as the Service is given it.
+type Store interface {
+	AccountStore
+	SessionStore
+	ContactStore
+	UploadStore
+	DialogStore
+	MessageStore
+	ContentStore
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
