@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -43,7 +42,6 @@ type OpenAPI struct {
 	paths      []*pathItem
 	schemas    map[string]*jsonschema.Schema // components/schemas, by name
 	frames     map[string]*jsonschema.Schema // WsServerFrame by type (its discriminator)
-	frame      *jsonschema.Schema            // WsServerFrame
 	notAllowed *response                     // components/responses/MethodNotAllowed
 }
 
@@ -132,7 +130,7 @@ func loadOpenAPI(fsys fs.FS) (*OpenAPI, error) {
 		}
 		o.schemas[name] = s
 	}
-	if o.frame = o.schemas["WsServerFrame"]; o.frame == nil {
+	if o.schemas["WsServerFrame"] == nil {
 		return nil, errors.New("openapi.yaml: no components/schemas/WsServerFrame")
 	}
 	mapping, _ := l.at("/components/schemas/WsServerFrame/discriminator/mapping").(map[string]any)
@@ -438,6 +436,15 @@ func (o *OpenAPI) Paths() []string {
 	return out
 }
 
+// Route returns the documented path template a request path matches
+// ("/v1/dialogs/17" is "/v1/dialogs/{id}"), and whether one does.
+func (o *OpenAPI) Route(path string) (string, bool) {
+	if p := o.match(path); p != nil {
+		return p.template, true
+	}
+	return "", false
+}
+
 // Wildcard reports whether a documented path's last parameter takes the
 // rest of the path (x-wildcard, as gin's *name).
 func (o *OpenAPI) Wildcard(template string) bool {
@@ -457,19 +464,6 @@ func CheckResponse(t testing.TB, resp *http.Response, body []byte) {
 	if err := o.ValidateHTTP(resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, resp.Header, body); err != nil {
 		t.Error(err)
 	}
-}
-
-// ReadAndCheck reads and closes resp's body, validates the answer and
-// returns the body.
-func ReadAndCheck(t testing.TB, resp *http.Response) []byte {
-	t.Helper()
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	CheckResponse(t, resp, body)
-	return body
 }
 
 // operation finds the operation of method on path; a nil operation with a
