@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"chat/ws":       {"chat", "chat/wire"},                        // transport
 	"chat/httpapi":  {"chat", "chat/wire", "chat/live", "assets"}, // transport
 	"chat/live":     {"chat", "chat/ws", "renderer"},              // where chat meets renderer
-	"chat/chattest": {"chat"},                                     // shared suites and fakes
+	"chat/chattest": {"chat", "schemas"},                          // shared suites, fakes, the contract
 	"renderer":      {"schemas"},
 }
 

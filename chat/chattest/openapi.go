@@ -328,10 +328,14 @@ func (f fsSchemaLoader) Load(u string) (any, error) {
 // pointer of the first violation. Non-JSON bodies (text, images, HTML) only
 // have their content type checked; HEAD answers and a 304 have no body.
 // Any method a documented path does not take may answer 405 with the Error
-// body.
+// body, and any undocumented path 404 with it (the router's answer to a
+// route that does not exist).
 func (o *OpenAPI) ValidateResponse(method, path string, status int, contentType string, body []byte) error {
 	op, name, err := o.operation(method, path)
 	if err != nil {
+		if status == http.StatusNotFound && o.match(path) == nil {
+			return o.notAllowed.check(method+" "+path+" (no such route)", method, status, contentType, body)
+		}
 		return err
 	}
 	var r *response

@@ -203,7 +203,17 @@ func (e *env) doType(method, path, token, contentType string, body any) response
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	// Every answer any API test receives must be what the contract says.
+	if err := theContract(e.t).ValidateHTTP(method, req.URL.Path, res.StatusCode, res.Header, data); err != nil {
+		e.t.Errorf("%s %s: the answer breaks schemas/openapi.yaml: %v\n%.300s", method, path, err, data)
+	}
 	return response{res.StatusCode, res.Header, data}
+}
+
+// theContract is schemas/openapi.yaml, loaded once for every test.
+func theContract(t testing.TB) *chattest.OpenAPI {
+	t.Helper()
+	return chattest.MustLoadOpenAPI(t)
 }
 
 // want checks the status of an answer.

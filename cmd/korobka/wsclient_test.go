@@ -72,6 +72,10 @@ func (c *wsClient) read() {
 			c.wake()
 			return
 		}
+		// Every frame any test receives must be what the contract says.
+		if err := theContract(c.t).ValidateFrame(data); err != nil {
+			c.t.Errorf("a server frame breaks schemas/openapi.yaml: %v\n%.300s", err, data)
+		}
 		var f map[string]any
 		if json.Unmarshal(data, &f) == nil {
 			c.frames = append(c.frames, f)
