@@ -52,8 +52,13 @@ type committer struct {
 	broker Broker
 	log    *slog.Logger
 	lanes  []chan *job
-	// stopped is closed when Run has drained the queues and returned.
-	stopped chan struct{}
+	// stopping is closed when shutdown begins; submit refuses from then on.
+	stopping chan struct{}
+	// mu orders submits before the final drain: submit holds it shared
+	// from its check of stopping until its job is in a lane, and run takes
+	// it exclusively after closing stopping. Once run has, no job can enter
+	// a lane behind the drain, so every accepted job is committed.
+	mu sync.RWMutex
 }
 
 func newCommitter(store MessageStore, broker Broker, log *slog.Logger) *committer {
@@ -61,7 +66,7 @@ func newCommitter(store MessageStore, broker Broker, log *slog.Logger) *committe
 	if p, ok := store.(ParallelCommitter); ok && p.CommitParallelism() > 1 {
 		n = p.CommitParallelism()
 	}
-	c := &committer{store: store, broker: broker, log: log, stopped: make(chan struct{})}
+	c := &committer{store: store, broker: broker, log: log, stopping: make(chan struct{})}
 	for range n {
 		c.lanes = append(c.lanes, make(chan *job, queueLen/n))
 	}
@@ -72,6 +77,8 @@ func newCommitter(store MessageStore, broker Broker, log *slog.Logger) *committe
 var errStopped = &Error{Kind: KindUnavailable, Code: "unavailable", Message: "The server is shutting down; try again."}
 
 // submit queues j on its dialog's lane, waiting while the lane is full.
+// Once shutdown has begun it refuses with errStopped at once; a job it
+// accepted is always committed and answered, even during shutdown.
 func (c *committer) submit(ctx context.Context, j *job) error {
 	var d int64
 	if j.app != nil {
@@ -79,34 +86,53 @@ func (c *committer) submit(ctx context.Context, j *job) error {
 	} else {
 		d = j.rcpt.DialogID
 	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	// Checked first, because a select among ready cases picks at random:
+	// a lane with room would otherwise win half the time after the stop.
+	select {
+	case <-c.stopping:
+		return errStopped
+	default:
+	}
 	select {
 	case c.lanes[uint64(d)%uint64(len(c.lanes))] <- j:
+		// Even if stopping closed meanwhile, run has not taken mu yet,
+		// so the lanes have not drained: the job will be committed.
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-c.stopped:
+	case <-c.stopping:
 		return errStopped
 	}
 }
 
 // run writes batches on every lane until ctx ends, then drains what is
-// queued and returns. Nothing queued before the end is dropped.
+// queued and returns. Nothing accepted by submit is dropped; submits from
+// the moment ctx ends are refused. run is called once.
 func (c *committer) run(ctx context.Context) {
+	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, lane := range c.lanes {
-		wg.Go(func() { c.runLane(ctx, lane) })
+		wg.Go(func() { c.runLane(quit, lane) })
 	}
+	<-ctx.Done()
+	close(c.stopping)
+	// Wait out the submits in flight (they see stopping and return, or
+	// have queued their job); later ones refuse. Only then drain.
+	c.mu.Lock()
+	close(quit)
+	c.mu.Unlock()
 	wg.Wait()
-	close(c.stopped)
 }
 
-func (c *committer) runLane(ctx context.Context, in chan *job) {
+func (c *committer) runLane(quit <-chan struct{}, in chan *job) {
 	batch := make([]*job, 0, maxBatch)
 	for {
 		select {
 		case j := <-in:
 			batch = append(batch, j)
-		case <-ctx.Done():
+		case <-quit:
 			c.drain(in, batch[:0])
 			return
 		}

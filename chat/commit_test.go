@@ -484,3 +484,106 @@ func TestCommitterReceipts(t *testing.T) {
 		t.Errorf("status event %+v", evs[3])
 	}
 }
+
+// TestStoppedCommitterRefusesAtOnce is the fault "after the committer
+// stops, submit still accepts about half of the jobs offered, which are
+// never written, and Send waits for its deadline": a stopped committer
+// refuses every job at once and stores none.
+func TestStoppedCommitterRefusesAtOnce(t *testing.T) {
+	store := newFakeMessages()
+	c := newTestCommitter(store, &fakeBroker{})
+	stop := startCommitter(t, c)
+	stop()
+
+	accepted := 0
+	for i := range 100 {
+		j := appJob(int64(i%3+1), 1, fmt.Sprintf("late%d", i), 1, 2)
+		// No deadline: a submit that does not refuse at once and is not
+		// accepted would hang here, not wait for a timeout.
+		err := c.submit(context.Background(), j)
+		switch {
+		case err == nil:
+			accepted++
+		case !errors.Is(err, errStopped):
+			t.Fatalf("submit %d: %v, want errStopped", i, err)
+		}
+	}
+	if accepted > 0 {
+		t.Errorf("a stopped committer accepted %d of 100 jobs, want 0", accepted)
+	}
+	if n := len(store.batchSizes()); n != 0 {
+		t.Errorf("%d commits after stop, want 0", n)
+	}
+}
+
+// TestSubmitRacingStopDropsNothing is the same fault under a race: jobs
+// submitted while the committer stops are each either refused with
+// errStopped or committed and answered; none is accepted and forgotten.
+func TestSubmitRacingStopDropsNothing(t *testing.T) {
+	for round := range 10 {
+		store := newFakeMessages()
+		c := newTestCommitter(store, &fakeBroker{})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.run(ctx)
+		}()
+
+		const senders = 8
+		var (
+			mu       sync.Mutex
+			accepted []*job
+			refused  int
+			wg       sync.WaitGroup
+		)
+		start := make(chan struct{})
+		for s := range senders {
+			wg.Go(func() {
+				<-start
+				// Keep submitting until well after the first refusal, so
+				// submits overlap every stage of the stop (but not for
+				// ever, should refusals never come).
+				after := 0
+				for i := 0; after < 50 && i < 5000; i++ {
+					j := appJob(int64(s+1), int64(s+1), fmt.Sprintf("r%d-s%d-%d", round, s, i), int64(s+1), 99)
+					err := c.submit(context.Background(), j)
+					mu.Lock()
+					switch {
+					case err == nil:
+						accepted = append(accepted, j)
+					case errors.Is(err, errStopped):
+						refused++
+						after++
+					default:
+						t.Errorf("submit: %v", err)
+						after = 50
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		close(start)
+		cancel()
+		wg.Wait()
+		recv(t, "run to return", done)
+
+		lost := 0
+		for _, j := range accepted {
+			select {
+			case err := <-j.done:
+				if err != nil {
+					t.Errorf("accepted job %s: %v", j.app.Msg.ClientID, err)
+				}
+				if _, ok := store.stored(j.app.Msg.ClientID); !ok {
+					t.Errorf("accepted job %s answered but not stored", j.app.Msg.ClientID)
+				}
+			default:
+				lost++
+			}
+		}
+		if lost > 0 {
+			t.Fatalf("round %d: %d of %d accepted jobs were never committed or answered (%d refused)", round, lost, len(accepted), refused)
+		}
+	}
+}
