@@ -132,12 +132,14 @@ type lanesStore struct {
 func (s lanesStore) CommitParallelism() int { return s.n }
 
 // fakeBroker records publications. While block is open (not closed),
-// Publish waits for it or for its context.
+// Publish waits for it, or for its context unless ignoreCtx is set (a
+// broker stalled without regard to deadlines).
 type fakeBroker struct {
 	Broker // nil: only Publish is implemented
 
-	block   chan struct{}
-	started chan struct{} // receives once per Publish call, when set
+	block     chan struct{}
+	ignoreCtx bool
+	started   chan struct{} // receives once per Publish call, when set
 
 	mu   sync.Mutex
 	pubs []Publication
@@ -151,9 +153,13 @@ func (b *fakeBroker) Publish(ctx context.Context, pubs ...Publication) error {
 		}
 	}
 	if b.block != nil {
+		var expired <-chan struct{}
+		if !b.ignoreCtx {
+			expired = ctx.Done()
+		}
 		select {
 		case <-b.block:
-		case <-ctx.Done():
+		case <-expired:
 			return ctx.Err()
 		}
 	}
@@ -585,5 +591,119 @@ func TestSubmitRacingStopDropsNothing(t *testing.T) {
 		if lost > 0 {
 			t.Fatalf("round %d: %d of %d accepted jobs were never committed or answered (%d refused)", round, lost, len(accepted), refused)
 		}
+	}
+}
+
+// TestPublishStallDoesNotDelayAcks is the fault "publishing runs on the
+// commit lane under the commit's deadline, so a broker stall delays every
+// acknowledgement of that lane": while Publish hangs, the batch it carries
+// is acknowledged and the next batch is committed and acknowledged; once
+// the broker recovers the events arrive in commit order.
+func TestPublishStallDoesNotDelayAcks(t *testing.T) {
+	store := newFakeMessages()
+	broker := &fakeBroker{block: make(chan struct{}), ignoreCtx: true, started: make(chan struct{}, 1)}
+	c := newTestCommitter(store, broker)
+	startCommitter(t, c)
+	release := sync.OnceFunc(func() { close(broker.block) })
+	t.Cleanup(release) // runs before the committer's stop
+
+	a := appJob(1, 1, "a", 1, 2)
+	submitOK(t, c, a)
+	recv(t, "the first Publish", broker.started)
+	if err := recv(t, "the ack of a message whose events are stuck in Publish", a.done); err != nil {
+		t.Fatal(err)
+	}
+	b := appJob(1, 1, "b", 1, 2)
+	submitOK(t, c, b)
+	if err := recv(t, "the ack of the next commit while Publish is stuck", b.done); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := store.stored("b"); !ok || m.Seq != 2 {
+		t.Fatalf("second message stored %v with seq %d, want seq 2", ok, m.Seq)
+	}
+	if n := len(broker.published()); n != 0 {
+		t.Fatalf("%d publications while the broker is stalled", n)
+	}
+
+	release()
+	waitFor(t, "both messages' events", func() bool { return len(broker.published()) == 4 })
+	var seqs []int64
+	for _, e := range decodePubs(t, broker.published()) {
+		seqs = append(seqs, e.Message.Seq)
+	}
+	if fmt.Sprint(seqs) != "[1 1 2 2]" {
+		t.Errorf("events carry seqs %v, want [1 1 2 2]", seqs)
+	}
+}
+
+// TestPublishQueueFullDropsEvents checks the choice made for a broker that
+// stalls for longer than the publish queue lasts: commits and acks go on,
+// the events that find the queue full are dropped and counted, and those
+// queued before are published in order once the broker recovers.
+func TestPublishQueueFullDropsEvents(t *testing.T) {
+	store := newFakeMessages()
+	broker := &fakeBroker{block: make(chan struct{}), started: make(chan struct{}, 1)}
+	c := newTestCommitter(store, broker)
+	stop := startCommitter(t, c)
+	release := sync.OnceFunc(func() { close(broker.block) })
+	t.Cleanup(release)
+
+	send := func(i int) {
+		t.Helper()
+		j := appJob(1, 1, fmt.Sprintf("m%d", i), 1, 2)
+		submitOK(t, c, j)
+		if err := recv(t, "an ack", j.done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0)
+	recv(t, "the first Publish", broker.started) // the publisher holds batch 0
+	const extra = 3
+	for i := range pubQueueLen + extra {
+		send(i + 1) // the first pubQueueLen fill the queue
+	}
+	if got, want := c.dropped.Load(), int64(2*extra); got != want {
+		t.Errorf("dropped %d publications, want %d", got, want)
+	}
+	release()
+	stop()
+	evs := decodePubs(t, broker.published())
+	if len(evs) != 2*(1+pubQueueLen) {
+		t.Fatalf("%d publications, want %d", len(evs), 2*(1+pubQueueLen))
+	}
+	for i, e := range evs {
+		if want := int64(i/2 + 1); e.Message.Seq != want {
+			t.Fatalf("publication %d carries seq %d, want %d", i, e.Message.Seq, want)
+		}
+	}
+}
+
+// TestShutdownGivesUpOnStalledBroker checks that shutdown does not wait
+// for a stalled broker for ever: it gives up on the events of the last
+// commits after shutdownPublishTimeout, counting them dropped.
+func TestShutdownGivesUpOnStalledBroker(t *testing.T) {
+	store := newFakeMessages()
+	broker := &fakeBroker{block: make(chan struct{}), started: make(chan struct{}, 1)}
+	c := newTestCommitter(store, broker)
+	c.shutdownWait = time.Millisecond
+	stop := startCommitter(t, c)
+	defer close(broker.block)
+
+	for i := range 3 {
+		j := appJob(1, 1, fmt.Sprintf("m%d", i), 1, 2)
+		submitOK(t, c, j)
+		if err := recv(t, "an ack", j.done); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			recv(t, "the first Publish", broker.started)
+		}
+	}
+	stop() // returns once the stuck Publish's context is cancelled
+	if got := c.dropped.Load(); got != 6 {
+		t.Errorf("dropped %d publications, want all 6", got)
+	}
+	if n := len(broker.published()); n != 0 {
+		t.Errorf("%d publications reached the stalled broker", n)
 	}
 }

@@ -73,6 +73,11 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
+// DroppedEvents counts the message and status events that were stored but
+// never reached the broker, because it failed or stalled for too long
+// (clients catch up with sync), for metrics.
+func (s *Service) DroppedEvents() int64 { return s.commits.dropped.Load() }
+
 // members returns the member ids of a dialog the caller belongs to. A
 // dialog the caller is not in is reported as not found, like one that does
 // not exist, so ids reveal nothing.
