@@ -4,15 +4,18 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Group commit: sends and receipts from every connection queue up here and
-// one goroutine writes whatever has gathered in one transaction, publishes
-// the resulting events in one pipelined call, then acknowledges each
-// request. Under light load a batch holds one request and adds no delay;
-// under heavy load batches grow, so durability costs one fsync per batch
-// rather than one per message.
+// one goroutine writes whatever has gathered in one transaction, then
+// acknowledges each request and hands the resulting events to a publisher
+// goroutine, which sends them in one pipelined call. Under light load a
+// batch holds one request and adds no delay; under heavy load batches
+// grow, so durability costs one fsync per batch rather than one per
+// message. The broker is off the commit path: a stalled broker delays
+// events, never acknowledgements or the next commit.
 
 const (
 	// maxBatch bounds one transaction. Larger batches amortise the fsync
@@ -24,6 +27,15 @@ const (
 	// commitTimeout bounds one transaction, so a stuck database fails
 	// requests instead of hanging them.
 	commitTimeout = 10 * time.Second
+	// pubQueueLen bounds the committed batches per lane whose events wait
+	// for the broker. When it is full the events of the next batch are
+	// dropped (see lane.publish).
+	pubQueueLen = 256
+	// publishTimeout bounds one pipelined Publish.
+	publishTimeout = 5 * time.Second
+	// shutdownPublishTimeout bounds how long shutdown waits for the events
+	// of the last commits to be published before it gives up on them.
+	shutdownPublishTimeout = 5 * time.Second
 )
 
 // ParallelCommitter is implemented by a MessageStore that can run several
@@ -51,9 +63,29 @@ type committer struct {
 	store  MessageStore
 	broker Broker
 	log    *slog.Logger
-	lanes  []chan *job
-	// stopped is closed when Run has drained the queues and returned.
-	stopped chan struct{}
+	lanes  []*lane
+	// stopping is closed when shutdown begins; submit refuses from then on.
+	stopping chan struct{}
+	// mu orders submits before the final drain: submit holds it shared
+	// from its check of stopping until its job is in a lane, and run takes
+	// it exclusively after closing stopping. Once run has, no job can enter
+	// a lane behind the drain, so every accepted job is committed.
+	mu sync.RWMutex
+	// shutdownWait is shutdownPublishTimeout, shorter in tests.
+	shutdownWait time.Duration
+	// dropped counts publications that never reached the broker: a full
+	// publish queue, a failed Publish, or the end of shutdown's wait.
+	dropped atomic.Int64
+}
+
+// lane is one writer: its queue of jobs and the queue of committed events
+// its publisher sends, in commit order.
+type lane struct {
+	jobs chan *job
+	pubs chan []Publication
+	// dropping counts the publications this lane has dropped since its
+	// publish queue last had room; only the lane's writer touches it.
+	dropping int
 }
 
 func newCommitter(store MessageStore, broker Broker, log *slog.Logger) *committer {
@@ -61,9 +93,12 @@ func newCommitter(store MessageStore, broker Broker, log *slog.Logger) *committe
 	if p, ok := store.(ParallelCommitter); ok && p.CommitParallelism() > 1 {
 		n = p.CommitParallelism()
 	}
-	c := &committer{store: store, broker: broker, log: log, stopped: make(chan struct{})}
+	c := &committer{store: store, broker: broker, log: log, stopping: make(chan struct{}), shutdownWait: shutdownPublishTimeout}
 	for range n {
-		c.lanes = append(c.lanes, make(chan *job, queueLen/n))
+		c.lanes = append(c.lanes, &lane{
+			jobs: make(chan *job, queueLen/n),
+			pubs: make(chan []Publication, pubQueueLen),
+		})
 	}
 	return c
 }
@@ -72,6 +107,8 @@ func newCommitter(store MessageStore, broker Broker, log *slog.Logger) *committe
 var errStopped = &Error{Kind: KindUnavailable, Code: "unavailable", Message: "The server is shutting down; try again."}
 
 // submit queues j on its dialog's lane, waiting while the lane is full.
+// Once shutdown has begun it refuses with errStopped at once; a job it
+// accepted is always committed and answered, even during shutdown.
 func (c *committer) submit(ctx context.Context, j *job) error {
 	var d int64
 	if j.app != nil {
@@ -79,41 +116,94 @@ func (c *committer) submit(ctx context.Context, j *job) error {
 	} else {
 		d = j.rcpt.DialogID
 	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	// Checked first, because a select among ready cases picks at random:
+	// a lane with room would otherwise win half the time after the stop.
 	select {
-	case c.lanes[uint64(d)%uint64(len(c.lanes))] <- j:
+	case <-c.stopping:
+		return errStopped
+	default:
+	}
+	select {
+	case c.lanes[uint64(d)%uint64(len(c.lanes))].jobs <- j:
+		// Even if stopping closed meanwhile, run has not taken mu yet,
+		// so the lanes have not drained: the job will be committed.
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-c.stopped:
+	case <-c.stopping:
 		return errStopped
 	}
 }
 
 // run writes batches on every lane until ctx ends, then drains what is
-// queued and returns. Nothing queued before the end is dropped.
+// queued, publishes the events of what it committed (for at most
+// shutdownPublishTimeout) and returns. Nothing accepted by submit is
+// dropped; submits from the moment ctx ends are refused. run is called
+// once.
 func (c *committer) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, lane := range c.lanes {
-		wg.Go(func() { c.runLane(ctx, lane) })
+	quit := make(chan struct{})
+	pubCtx, cancelPubs := context.WithCancel(context.Background())
+	defer cancelPubs()
+	var writers, publishers sync.WaitGroup
+	for _, l := range c.lanes {
+		writers.Go(func() { c.runLane(quit, l) })
+		publishers.Go(func() { c.runPublisher(pubCtx, l.pubs) })
 	}
-	wg.Wait()
-	close(c.stopped)
+	<-ctx.Done()
+	close(c.stopping)
+	// Wait out the submits in flight (they see stopping and return, or
+	// have queued their job); later ones refuse. Only then drain.
+	c.mu.Lock()
+	close(quit)
+	c.mu.Unlock()
+	writers.Wait() // each writer closes its publish queue when drained
+	t := time.AfterFunc(c.shutdownWait, cancelPubs)
+	publishers.Wait()
+	t.Stop()
 }
 
-func (c *committer) runLane(ctx context.Context, in chan *job) {
+func (c *committer) runLane(quit <-chan struct{}, l *lane) {
+	defer close(l.pubs)
 	batch := make([]*job, 0, maxBatch)
 	for {
 		select {
-		case j := <-in:
+		case j := <-l.jobs:
 			batch = append(batch, j)
-		case <-ctx.Done():
-			c.drain(in, batch[:0])
+		case <-quit:
+			c.drain(l, batch[:0])
 			return
 		}
-		batch = c.gather(in, batch)
-		c.commit(batch)
+		batch = c.gather(l.jobs, batch)
+		c.commit(l, batch)
 		clear(batch)
 		batch = batch[:0]
+	}
+}
+
+// runPublisher sends each committed batch's events, in commit order, until
+// the lane closes its queue. Once ctx ends (shutdown waited long enough)
+// it counts what is left as dropped instead.
+func (c *committer) runPublisher(ctx context.Context, in <-chan []Publication) {
+	given := 0
+	for pubs := range in {
+		if ctx.Err() != nil {
+			given += len(pubs)
+			c.dropped.Add(int64(len(pubs)))
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+		err := c.broker.Publish(pctx, pubs...)
+		cancel()
+		if err != nil {
+			// Stored but not fanned out: clients catch up with sync.
+			c.dropped.Add(int64(len(pubs)))
+			c.log.Warn("publish failed", "publications", len(pubs), "err", err)
+		}
+	}
+	if given > 0 {
+		c.log.Warn("shutdown gave up on publishing events", "publications", given)
 	}
 }
 
@@ -131,17 +221,17 @@ func (c *committer) gather(in chan *job, batch []*job) []*job {
 }
 
 // drain commits everything still queued at shutdown.
-func (c *committer) drain(in chan *job, batch []*job) {
+func (c *committer) drain(l *lane, batch []*job) {
 	for {
-		batch = c.gather(in, batch[:0])
+		batch = c.gather(l.jobs, batch[:0])
 		if len(batch) == 0 {
 			return
 		}
-		c.commit(batch)
+		c.commit(l, batch)
 	}
 }
 
-func (c *committer) commit(jobs []*job) {
+func (c *committer) commit(l *lane, jobs []*job) {
 	var b Batch
 	for _, j := range jobs {
 		if j.app != nil {
@@ -161,7 +251,7 @@ func (c *committer) commit(jobs []*job) {
 		}
 		return
 	}
-	// Copy results back and publish the events in one pipelined call.
+	// Copy results back, acknowledge, and queue the events for publishing.
 	var pubs []Publication
 	ai, ri := 0, 0
 	for _, j := range jobs {
@@ -179,14 +269,36 @@ func (c *committer) commit(jobs []*job) {
 			}
 		}
 	}
-	if len(pubs) > 0 {
-		if err := c.broker.Publish(ctx, pubs...); err != nil {
-			// Stored but not fanned out: clients catch up with sync.
-			c.log.Warn("publish failed", "publications", len(pubs), "err", err)
-		}
-	}
 	for _, j := range jobs {
 		j.finish(nil)
+	}
+	c.publish(l, pubs)
+}
+
+// publish queues a committed batch's events for the lane's publisher
+// without waiting. When the queue is full the broker has been stalled for
+// pubQueueLen batches; the events are then dropped, deliberately, rather
+// than waited for: waiting would put the broker back on the commit path
+// and hold every acknowledgement of the lane. The messages are stored and
+// the broker is best effort anyway: clients notice the gap in seqs (or
+// reconnect) and catch up with sync. Drops are counted (Service.
+// DroppedEvents) and logged once when they start and once when they end.
+func (c *committer) publish(l *lane, pubs []Publication) {
+	if len(pubs) == 0 {
+		return
+	}
+	select {
+	case l.pubs <- pubs:
+		if l.dropping > 0 {
+			c.log.Warn("publish queue has room again; events were dropped", "publications", l.dropping)
+			l.dropping = 0
+		}
+	default:
+		if l.dropping == 0 {
+			c.log.Warn("publish queue full: the broker is stalled; dropping events until it catches up")
+		}
+		l.dropping += len(pubs)
+		c.dropped.Add(int64(len(pubs)))
 	}
 }
 

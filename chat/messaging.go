@@ -80,6 +80,11 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
+// DroppedEvents counts the message and status events that were stored but
+// never reached the broker, because it failed or stalled for too long
+// (clients catch up with sync), for metrics.
+func (s *Service) DroppedEvents() int64 { return s.commits.dropped.Load() }
+
 // OpenDirect returns the caller's direct dialog with another user about an
 // optional subject, creating it on first use; created says which.
 func (s *Service) OpenDirect(ctx context.Context, p Principal, otherID int64, subject string) (DialogView, bool, error) {

@@ -1,0 +1,647 @@
+package chat_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/korobka/korobka/chat"
+)
+
+func TestSend(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
+	d := f.direct(t, ann, bob)
+
+	for i := 1; i <= 3; i++ {
+		v, err := f.svc.Send(ctx, ann.p, 77, chat.SendRequest{DialogID: d, ClientID: fmt.Sprintf("c%d", i), Text: fmt.Sprintf("  hello %d\n", i)})
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		if v.Seq != int64(i) || v.ID != chat.MessageID(d, int64(i)) || v.DialogID != chat.FormatID(d) ||
+			v.SenderID != chat.FormatID(ann.id) || v.ClientID != fmt.Sprintf("c%d", i) ||
+			v.Text != fmt.Sprintf("hello %d", i) || v.Status != chat.StatusSent || string(v.Attachments) != "[]" {
+			t.Errorf("send %d answered %+v", i, v)
+		}
+	}
+	// Every member's topic gets each message, in seq order, carrying the
+	// sending connection so that the gateway skips it.
+	for _, u := range []*user{ann, bob} {
+		evs := u.events.wait(t, "message", 3)
+		for i, e := range evs {
+			if e.Kind != chat.EnvFrame || e.Origin != 77 || e.Message.Seq != int64(i+1) || e.Message.Text != fmt.Sprintf("hello %d", i+1) || e.Message.Status != "sent" {
+				t.Errorf("user %d event %d: %+v %+v", u.id, i, e, e.Message)
+			}
+		}
+	}
+	if n := len(eve.events.of(t, "message")); n != 0 {
+		t.Errorf("a non-member got %d message events", n)
+	}
+
+	// A retry with the same client_id answers the stored message and
+	// stores and publishes nothing.
+	again, err := f.svc.Send(ctx, ann.p, 77, chat.SendRequest{DialogID: d, ClientID: "c2", Text: "something else"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Seq != 2 || again.Text != "hello 2" {
+		t.Errorf("retry answered seq %d %q, want the stored seq 2", again.Seq, again.Text)
+	}
+	// A REST send (origin 0) is next; its event comes after any the retry
+	// could have caused, in the same lane.
+	v4, err := f.svc.Send(ctx, ann.p, 0, chat.SendRequest{DialogID: d, ClientID: "c4", Text: "four"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v4.Seq != 4 {
+		t.Errorf("send after a retry got seq %d, want 4", v4.Seq)
+	}
+	evs := bob.events.wait(t, "message", 4)
+	if len(evs) != 4 || evs[3].Message.Seq != 4 || evs[3].Origin != 0 {
+		t.Errorf("after a retry and a REST send bob has %d message events, want 4 with seq 4 last from origin 0", len(evs))
+	}
+
+	// The retry reports the status the message has reached.
+	if _, err := f.svc.Read(ctx, bob.p, d, 2); err != nil {
+		t.Fatal(err)
+	}
+	again, err = f.svc.Send(ctx, ann.p, 77, chat.SendRequest{DialogID: d, ClientID: "c2", Text: "x"})
+	if err != nil || again.Status != chat.StatusRead {
+		t.Errorf("retry after a read: %v, status %q, want read", err, again.Status)
+	}
+
+	// Client ids are per sender: bob may use c1 too.
+	if v := f.send(t, bob, d, "c1", "bob's own"); v.Seq != 5 {
+		t.Errorf("bob's c1 got seq %d, want 5", v.Seq)
+	}
+
+	_, err = f.svc.Send(ctx, eve.p, 1, chat.SendRequest{DialogID: d, ClientID: "e1", Text: "let me in"})
+	wantErr(t, "a non-member's send", err, chat.ErrNotFound)
+	_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d + 1000, ClientID: "e1", Text: "nobody"})
+	wantErr(t, "a send to no dialog", err, chat.ErrNotFound)
+
+	for _, text := range []string{"", "   \n", strings.Repeat("я", chat.MaxTextLen+1), "bad \xff utf-8"} {
+		_, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "t1", Text: text})
+		wantErr(t, fmt.Sprintf("text %.10q", text), err, chat.ErrInvalidText)
+	}
+	if v := f.send(t, ann, d, "long", strings.Repeat("я", chat.MaxTextLen)); len([]rune(v.Text)) != chat.MaxTextLen {
+		t.Errorf("a text of exactly MaxTextLen was cut to %d", len([]rune(v.Text)))
+	}
+	for _, id := range []string{"", "has space", "semi;colon", strings.Repeat("x", chat.MaxClientIDLen+1)} {
+		_, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: id, Text: "hi"})
+		wantErr(t, fmt.Sprintf("client_id %q", id), err, chat.ErrInvalidClientID)
+	}
+}
+
+// TestSendSeqs checks that concurrent sends into several dialogs give each
+// dialog the seqs 1..n with no gap or repeat.
+func TestSendSeqs(t *testing.T) {
+	f := newTestService(t)
+	ann := f.newUser(t, "Ann")
+	var dialogs []int64
+	for range 3 {
+		dialogs = append(dialogs, f.direct(t, ann, f.newUser(t, "Peer")))
+	}
+	const per = 40
+	var (
+		mu   sync.Mutex
+		seqs = map[int64][]int64{}
+		wg   sync.WaitGroup
+	)
+	for _, d := range dialogs {
+		for i := range per {
+			wg.Go(func() {
+				v, err := f.svc.Send(context.Background(), ann.p, 1, chat.SendRequest{DialogID: d, ClientID: fmt.Sprintf("d%d-%d", d, i), Text: "hi"})
+				if err != nil {
+					t.Errorf("send: %v", err)
+					return
+				}
+				mu.Lock()
+				seqs[d] = append(seqs[d], v.Seq)
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	for _, d := range dialogs {
+		got := seqs[d]
+		slices.Sort(got)
+		for i, s := range got {
+			if s != int64(i+1) {
+				t.Fatalf("dialog %d seqs %v, want 1..%d", d, got, per)
+			}
+		}
+		if len(got) != per {
+			t.Errorf("dialog %d: %d seqs, want %d", d, len(got), per)
+		}
+	}
+}
+
+func TestSendAttachments(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob := f.newUser(t, "Ann"), f.newUser(t, "Bob")
+	d := f.direct(t, ann, bob)
+
+	att, err := f.svc.Upload(ctx, ann.p, strings.NewReader("file body"), "../notes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if att.Name != "notes.txt" || att.Size != 9 || att.Kind != chat.UploadFile {
+		t.Errorf("upload answered %+v", att)
+	}
+	ref := json.RawMessage(`[{"upload_id":"` + att.ID + `"}]`)
+	// An attachment needs no caption.
+	v, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a1", Attachments: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []chat.Attachment
+	if err := json.Unmarshal(v.Attachments, &got); err != nil || len(got) != 1 || got[0].ID != att.ID || got[0].URL != att.URL {
+		t.Errorf("message attachments %s (%v), want the upload", v.Attachments, err)
+	}
+	// Only one's own uploads can be attached.
+	_, err = f.svc.Send(ctx, bob.p, 1, chat.SendRequest{DialogID: d, ClientID: "b1", Text: "mine now", Attachments: ref})
+	wantErr(t, "someone else's upload", err, chat.ErrInvalidAttachment)
+	for _, bad := range []string{`{}`, `[{"upload_id":"x"}]`, `[{"upload_id":"123"}]`} {
+		_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a2", Text: "hi", Attachments: json.RawMessage(bad)})
+		wantErr(t, "attachments "+bad, err, chat.ErrInvalidAttachment)
+	}
+}
+
+func TestEditDelete(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
+	d := f.direct(t, ann, bob)
+	f.send(t, ann, d, "m1", "first")
+	f.send(t, bob, d, "m2", "second")
+	bob.events.wait(t, "message", 2)
+
+	_, err := f.svc.EditMessage(ctx, bob.p, d, 1, "not yours")
+	wantErr(t, "editing another's message", err, chat.ErrNotFound)
+	_, err = f.svc.EditMessage(ctx, eve.p, d, 1, "not yours")
+	wantErr(t, "a non-member's edit", err, chat.ErrNotFound)
+	_, err = f.svc.EditMessage(ctx, ann.p, d, 1, "  ")
+	wantErr(t, "editing to blank", err, chat.ErrInvalidText)
+	_, err = f.svc.EditMessage(ctx, ann.p, d, 9, "no such")
+	wantErr(t, "editing a missing seq", err, chat.ErrNotFound)
+
+	v, err := f.svc.EditMessage(ctx, ann.p, d, 1, " first, edited ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Seq != 1 || v.Text != "first, edited" || v.EditedAt == nil || v.ClientID != "m1" {
+		t.Errorf("edit answered %+v", v)
+	}
+	for _, u := range []*user{ann, bob} {
+		evs := u.events.wait(t, "message", 3)
+		if e := evs[2].Message; e.Seq != 1 || e.Text != "first, edited" || e.EditedAt == nil {
+			t.Errorf("user %d: edit event %+v", u.id, e)
+		}
+	}
+
+	_, err = f.svc.DeleteMessage(ctx, ann.p, d, 2)
+	wantErr(t, "deleting another's message", err, chat.ErrNotFound)
+	v, err = f.svc.DeleteMessage(ctx, ann.p, d, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Deleted || v.Text != "" || string(v.Attachments) != "[]" {
+		t.Errorf("delete answered %+v", v)
+	}
+	evs := bob.events.wait(t, "message", 4)
+	if e := evs[3].Message; e.Seq != 1 || !e.Deleted || e.Text != "" {
+		t.Errorf("delete event %+v", e)
+	}
+	_, err = f.svc.EditMessage(ctx, ann.p, d, 1, "back from the dead")
+	wantErr(t, "editing a deleted message", err, chat.ErrNotFound)
+
+	hist, err := f.svc.History(ctx, bob.p, d, 0, 10)
+	if err != nil || len(hist) != 2 || !hist[0].Deleted || hist[1].Text != "second" {
+		t.Errorf("history after delete: %v %+v", err, hist)
+	}
+}
+
+func TestReceipts(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
+	d := f.direct(t, ann, bob)
+	for i := range 3 {
+		f.send(t, ann, d, fmt.Sprintf("m%d", i), "hi")
+	}
+	dv, err := f.svc.Dialog(ctx, bob.p, d)
+	if err != nil || dv.Unread != 3 {
+		t.Errorf("bob's dialog: %v, unread %d, want 3", err, dv.Unread)
+	}
+
+	// Receipts from the WebSocket are queued, not awaited: watch the
+	// status events both members get.
+	status := func(u *user, n int) event {
+		t.Helper()
+		evs := u.events.wait(t, "status", n)
+		e := evs[n-1]
+		if e.DialogID != chat.FormatID(d) || e.UserID != chat.FormatID(bob.id) || e.Origin != 0 {
+			t.Errorf("status event %+v", e)
+		}
+		return e
+	}
+	if err := f.svc.MarkDelivered(ctx, bob.p, d, 2); err != nil {
+		t.Fatal(err)
+	}
+	if e := status(ann, 1); e.DeliveredSeq != 2 || e.ReadSeq != 0 {
+		t.Errorf("after delivered 2: %d/%d", e.DeliveredSeq, e.ReadSeq)
+	}
+	if err := f.svc.MarkRead(ctx, bob.p, d, 1); err != nil {
+		t.Fatal(err)
+	}
+	if e := status(ann, 2); e.DeliveredSeq != 2 || e.ReadSeq != 1 {
+		t.Errorf("after read 1: %d/%d", e.DeliveredSeq, e.ReadSeq)
+	}
+	status(bob, 2) // the reader's other devices hear of it too
+
+	hist, err := f.svc.History(ctx, ann.p, d, 0, 0)
+	if err != nil || len(hist) != 3 || hist[0].Status != chat.StatusRead || hist[1].Status != chat.StatusDelivered || hist[2].Status != chat.StatusSent {
+		t.Errorf("ann's statuses: %v %+v", err, hist)
+	}
+
+	// A read past the end is capped at the last seq.
+	r, err := f.svc.Read(ctx, bob.p, d, 100)
+	if err != nil || r.ReadSeq != 3 || r.DeliveredSeq != 3 || r.DialogID != chat.FormatID(d) {
+		t.Errorf("read 100: %v %+v, want 3/3", err, r)
+	}
+	status(ann, 3)
+	// Watermarks never go down, and an unchanged one publishes nothing.
+	r, err = f.svc.Read(ctx, bob.p, d, 1)
+	if err != nil || r.ReadSeq != 3 || r.DeliveredSeq != 3 {
+		t.Errorf("read 1 after 3: %v %+v, want 3/3", err, r)
+	}
+	if err := f.svc.MarkDelivered(ctx, bob.p, d, 1); err != nil {
+		t.Fatal(err)
+	}
+	// A later change is the next status event: nothing came in between.
+	f.send(t, ann, d, "m3", "four")
+	if _, err := f.svc.Read(ctx, bob.p, d, 4); err != nil {
+		t.Fatal(err)
+	}
+	if e := status(ann, 4); e.ReadSeq != 4 {
+		t.Errorf("status events after no-op receipts: %+v, want read 4 as the 4th", e)
+	}
+	dv, err = f.svc.Dialog(ctx, bob.p, d)
+	if err != nil || dv.Unread != 0 || dv.LastMessage == nil || dv.LastMessage.Seq != 4 {
+		t.Errorf("bob's dialog after reading: %v %+v", err, dv)
+	}
+
+	wantErr(t, "delivered 0", f.svc.MarkDelivered(ctx, bob.p, d, 0), chat.ErrInvalidSeq)
+	wantErr(t, "read -1", f.svc.MarkRead(ctx, bob.p, d, -1), chat.ErrInvalidSeq)
+	_, err = f.svc.Read(ctx, bob.p, d, 0)
+	wantErr(t, "REST read 0", err, chat.ErrInvalidSeq)
+	_, err = f.svc.Read(ctx, eve.p, d, 1)
+	wantErr(t, "a non-member's read", err, chat.ErrNotFound)
+	wantErr(t, "a non-member's receipt", f.svc.MarkRead(ctx, eve.p, d, 1), chat.ErrNotFound)
+}
+
+func TestSync(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
+	d1 := f.direct(t, ann, bob)
+	d2 := f.direct(t, ann, eve)
+	for i := range 3 {
+		f.send(t, ann, d1, fmt.Sprintf("a%d", i), fmt.Sprintf("to bob %d", i+1))
+	}
+	f.send(t, ann, d2, "e0", "to eve")
+
+	res, err := f.svc.Sync(ctx, bob.p, map[int64]int64{d1: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 2 || res.Messages[0].Seq != 2 || res.Messages[1].Seq != 3 || res.Messages[1].Text != "to bob 3" ||
+		res.Synced[chat.FormatID(d1)] != 3 || res.More {
+		t.Errorf("sync from 1: %+v", res)
+	}
+	res, err = f.svc.Sync(ctx, bob.p, map[int64]int64{d1: 3})
+	if err != nil || len(res.Messages) != 0 || res.Synced[chat.FormatID(d1)] != 3 {
+		t.Errorf("sync when current: %v %+v", err, res)
+	}
+	res, err = f.svc.Sync(ctx, ann.p, map[int64]int64{d1: 0, d2: 0})
+	if err != nil || len(res.Messages) != 4 || res.Synced[chat.FormatID(d2)] != 1 {
+		t.Errorf("sync of two dialogs: %v %+v", err, res)
+	}
+
+	_, err = f.svc.Sync(ctx, bob.p, map[int64]int64{d1: -1})
+	wantErr(t, "negative seq", err, chat.ErrInvalidSeq)
+	_, err = f.svc.Sync(ctx, bob.p, map[int64]int64{d1: 0, d2: 0})
+	wantErr(t, "a dialog bob is not in", err, chat.ErrNotFound)
+	many := map[int64]int64{}
+	for i := range chat.MaxSyncDialogs + 1 {
+		many[int64(i+1)] = 0
+	}
+	_, err = f.svc.Sync(ctx, bob.p, many)
+	wantErr(t, "too many dialogs", err, chat.ErrTooManyDialogs)
+}
+
+// TestSyncMore checks that a dialog with more than one round's messages
+// sets More and that syncing again from Synced gets the rest.
+func TestSyncMore(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob := f.newUser(t, "Ann"), f.newUser(t, "Bob")
+	d := f.direct(t, ann, bob)
+	const total = chat.SyncPerDialog + 3
+	var wg sync.WaitGroup
+	for i := range total {
+		wg.Go(func() {
+			if _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: fmt.Sprintf("m%d", i), Text: "hi"}); err != nil {
+				t.Errorf("send: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+
+	res, err := f.svc.Sync(ctx, bob.p, map[int64]int64{d: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != chat.SyncPerDialog || !res.More || res.Synced[chat.FormatID(d)] != chat.SyncPerDialog {
+		t.Fatalf("first round: %d messages, more %v, synced %v", len(res.Messages), res.More, res.Synced)
+	}
+	res, err = f.svc.Sync(ctx, bob.p, map[int64]int64{d: res.Synced[chat.FormatID(d)]})
+	if err != nil || len(res.Messages) != 3 || res.More || res.Synced[chat.FormatID(d)] != total {
+		t.Errorf("second round: %v, %d messages, more %v, synced %v", err, len(res.Messages), res.More, res.Synced)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
+	d := f.direct(t, ann, bob)
+	if h, err := f.svc.History(ctx, ann.p, d, 0, 10); err != nil || len(h) != 0 {
+		t.Errorf("history of an empty dialog: %v %v", err, h)
+	}
+	for i := range 7 {
+		f.send(t, ann, d, fmt.Sprintf("m%d", i), fmt.Sprintf("n%d", i+1))
+	}
+	seqs := func(vs []chat.MessageView) []int64 {
+		var s []int64
+		for _, v := range vs {
+			s = append(s, v.Seq)
+		}
+		return s
+	}
+	var pages [][]int64
+	before := int64(0)
+	for {
+		h, err := f.svc.History(ctx, bob.p, d, before, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) == 0 {
+			break
+		}
+		pages = append(pages, seqs(h))
+		before = h[0].Seq
+	}
+	if fmt.Sprint(pages) != "[[5 6 7] [2 3 4] [1]]" {
+		t.Errorf("history pages %v, want [[5 6 7] [2 3 4] [1]]", pages)
+	}
+	h, err := f.svc.History(ctx, bob.p, d, 0, 0) // default page
+	if err != nil || len(h) != 7 || h[6].Text != "n7" {
+		t.Errorf("default page: %v %v", err, seqs(h))
+	}
+	_, err = f.svc.History(ctx, eve.p, d, 0, 10)
+	wantErr(t, "a non-member's history", err, chat.ErrNotFound)
+}
+
+func TestDialogs(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann := f.newUser(t, "Ann")
+	peers := []*user{f.newUser(t, "Bob"), f.newUser(t, "Cid"), f.newUser(t, "Dan")}
+	var ids []int64
+	for _, p := range peers {
+		ids = append(ids, f.direct(t, ann, p))
+	}
+	v0, err := f.svc.DialogsVersion(ctx, ann.p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dv0, err := f.svc.DialogVersion(ctx, ann.p, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A message moves the oldest dialog to the top.
+	f.send(t, peers[0], ids[0], "m", "hello Ann")
+	if v1, err := f.svc.DialogsVersion(ctx, ann.p); err != nil || v1 == v0 {
+		t.Errorf("dialogs version after a message: %v, unchanged %v", err, v1 == v0)
+	}
+	if dv1, err := f.svc.DialogVersion(ctx, ann.p, ids[0]); err != nil || dv1 == dv0 {
+		t.Errorf("dialog version after a message: %v, unchanged %v", err, dv1 == dv0)
+	}
+
+	var got []chat.DialogView
+	cursor, pages := "", 0
+	for {
+		page, err := f.svc.Dialogs(ctx, ann.p, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page.Dialogs...)
+		pages++
+		if page.NextCursor == "" {
+			break
+		}
+		if pages > 3 {
+			t.Fatal("dialog paging does not end")
+		}
+		cursor = page.NextCursor
+	}
+	if pages != 2 || len(got) != 3 {
+		t.Fatalf("%d pages of %d dialogs, want 2 of 3", pages, len(got))
+	}
+	want := []int64{ids[0], ids[2], ids[1]} // by last change, newest first
+	for i, v := range got {
+		if parseID(t, v.ID) != want[i] {
+			t.Fatalf("dialog order %v, want %v", got, want)
+		}
+	}
+	first := got[0]
+	// Through JSON, as shells see it.
+	raw, _ := json.Marshal(first)
+	var wire struct {
+		Kind        string `json:"kind"`
+		Title       string `json:"title"`
+		Unread      int64  `json:"unread"`
+		LastMessage *struct {
+			Text string `json:"text"`
+		} `json:"last_message"`
+		Members []struct {
+			ID    string `json:"id"`
+			Phone string `json:"phone"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal(raw, &wire); err != nil {
+		t.Fatal(err)
+	}
+	if wire.Kind != "direct" || wire.Title != "Bob" || wire.Unread != 1 || wire.LastMessage == nil || wire.LastMessage.Text != "hello Ann" || len(wire.Members) != 2 {
+		t.Errorf("top dialog %s", raw)
+	}
+	for _, m := range wire.Members {
+		if m.ID != chat.FormatID(ann.id) && m.Phone != "" {
+			t.Errorf("dialog list shows a partner's phone: %s", raw)
+		}
+	}
+	if got[1].LastMessage != nil {
+		t.Errorf("a dialog without messages has last message %+v", got[1].LastMessage)
+	}
+
+	// Bob sees the same dialog titled by Ann.
+	bobs, err := f.svc.Dialogs(ctx, peers[0].p, "", 0)
+	if err != nil || len(bobs.Dialogs) != 1 || bobs.Dialogs[0].Title != "Ann" || bobs.Dialogs[0].Unread != 0 || bobs.NextCursor != "" {
+		t.Errorf("bob's dialogs: %v %+v", err, bobs)
+	}
+	one, err := f.svc.Dialog(ctx, ann.p, ids[0])
+	if err != nil || one.ID != first.ID || one.Title != "Bob" || one.LastMessage == nil || one.LastMessage.Seq != 1 {
+		t.Errorf("one dialog: %v %+v", err, one)
+	}
+
+	for _, c := range []string{"garbage!", "bm90IGEgY3Vyc29y", "MTI6LTE"} {
+		_, err = f.svc.Dialogs(ctx, ann.p, c, 2)
+		wantErr(t, "cursor "+c, err, chat.ErrInvalidCursor)
+	}
+	_, err = f.svc.Dialog(ctx, peers[1].p, ids[0])
+	wantErr(t, "a non-member's dialog", err, chat.ErrNotFound)
+	_, err = f.svc.DialogVersion(ctx, peers[1].p, ids[0])
+	wantErr(t, "a non-member's dialog version", err, chat.ErrNotFound)
+}
+
+func TestOpenDirect(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob := f.newUser(t, "Ann"), f.newUser(t, "Bob")
+
+	v, created, err := f.svc.OpenDirect(ctx, ann.p, bob.id, "")
+	if err != nil || !created {
+		t.Fatalf("first open: %v, created %v", err, created)
+	}
+	if v.Title != "Bob" || string(v.Kind) != "direct" || v.LastMessage != nil || v.Unread != 0 {
+		t.Errorf("first open answered %+v", v)
+	}
+	again, created, err := f.svc.OpenDirect(ctx, bob.p, ann.id, "")
+	if err != nil || created || again.ID != v.ID || again.Title != "Ann" {
+		t.Errorf("open from the other side: %v, created %v, %+v; want the same dialog titled Ann", err, created, again)
+	}
+	about, created, err := f.svc.OpenDirect(ctx, ann.p, bob.id, " listing:42 ")
+	if err != nil || !created || about.ID == v.ID || about.Subject != "listing:42" {
+		t.Errorf("open about a subject: %v, created %v, %+v; want a new dialog", err, created, about)
+	}
+
+	// Each creation tells both members, titled for them.
+	for _, c := range []struct {
+		u     *user
+		title string
+	}{{ann, "Bob"}, {bob, "Ann"}} {
+		evs := c.u.events.wait(t, "dialog", 2)
+		if len(evs) != 2 || evs[0].Dialog.ID != v.ID || evs[0].Dialog.Title != c.title || evs[0].Dialog.Kind != "direct" || evs[1].Dialog.ID != about.ID {
+			t.Errorf("user %d dialog events %+v", c.u.id, evs)
+		}
+	}
+
+	_, _, err = f.svc.OpenDirect(ctx, ann.p, ann.id, "")
+	wantErr(t, "a dialog with oneself", err, chat.ErrSelfDialog)
+	_, _, err = f.svc.OpenDirect(ctx, ann.p, bob.id+1, "")
+	wantErr(t, "a dialog with nobody", err, chat.ErrNotFound)
+	_, _, err = f.svc.OpenDirect(ctx, ann.p, bob.id, "bad\x07subject")
+	wantErr(t, "a control character in the subject", err, chat.ErrInvalidSubject)
+	_, _, err = f.svc.OpenDirect(ctx, ann.p, bob.id, strings.Repeat("s", chat.MaxSubjectLen+1))
+	wantErr(t, "a long subject", err, chat.ErrInvalidSubject)
+}
+
+func TestTyping(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
+	d := f.direct(t, ann, bob)
+
+	if err := f.svc.Typing(ctx, ann.p, d); err != nil {
+		t.Fatal(err)
+	}
+	evs := bob.events.wait(t, "typing", 1)
+	if evs[0].DialogID != chat.FormatID(d) || evs[0].UserID != chat.FormatID(ann.id) {
+		t.Errorf("typing event %+v", evs[0])
+	}
+	// Repeats within the interval are dropped; the first after it is not.
+	// Publishing a typing event is synchronous on the memory broker.
+	if err := f.svc.Typing(ctx, ann.p, d); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(bob.events.of(t, "typing")); n != 1 {
+		t.Errorf("%d typing events after a repeat, want 1", n)
+	}
+	f.clock.Advance(5 * time.Second)
+	if err := f.svc.Typing(ctx, ann.p, d); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(bob.events.of(t, "typing")); n != 2 {
+		t.Errorf("%d typing events after the interval, want 2", n)
+	}
+	if n := len(ann.events.of(t, "typing")); n != 0 {
+		t.Errorf("the typist got %d typing events of their own", n)
+	}
+	wantErr(t, "a non-member typing", f.svc.Typing(ctx, eve.p, d), chat.ErrNotFound)
+}
+
+func TestPresence(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
+	f.direct(t, ann, bob)
+
+	// Presence events are published before Connected/Disconnected return.
+	f.svc.Connected(ctx, bob.id)
+	evs := ann.events.of(t, "presence")
+	if len(evs) != 1 || evs[0].UserID != chat.FormatID(bob.id) || evs[0].Online == nil || !*evs[0].Online || evs[0].LastSeen != nil {
+		t.Fatalf("presence events after connect: %+v", evs)
+	}
+	if n := len(eve.events.of(t, "presence")); n != 0 {
+		t.Errorf("a stranger got %d presence events", n)
+	}
+	prof, err := f.svc.User(ctx, ann.p, bob.id)
+	if err != nil || prof.Online == nil || !*prof.Online || prof.Phone != "" {
+		t.Errorf("bob as ann sees him online: %v %+v", err, prof)
+	}
+	prof, err = f.svc.User(ctx, eve.p, bob.id)
+	if err != nil || prof.Online != nil || prof.Phone != "" || prof.FirstName != "Bob" {
+		t.Errorf("bob as a stranger sees him: %v %+v", err, prof)
+	}
+
+	// A second connection (another node) changes nothing; the last one
+	// going away does.
+	f.svc.Connected(ctx, bob.id)
+	f.svc.Disconnected(ctx, bob.id)
+	if n := len(ann.events.of(t, "presence")); n != 1 {
+		t.Errorf("%d presence events while bob still has a connection, want 1", n)
+	}
+	f.svc.Disconnected(ctx, bob.id)
+	evs = ann.events.of(t, "presence")
+	if len(evs) != 2 || evs[1].Online == nil || *evs[1].Online || evs[1].LastSeen == nil {
+		t.Fatalf("presence events after the last disconnect: %+v", evs)
+	}
+	prof, err = f.svc.User(ctx, ann.p, bob.id)
+	if err != nil || prof.Online == nil || *prof.Online || prof.LastSeen == nil || !prof.LastSeen.Equal(*evs[1].LastSeen) {
+		t.Errorf("bob as ann sees him offline: %v %+v", err, prof)
+	}
+	// A disconnect without a connect announces nothing.
+	f.svc.Disconnected(ctx, bob.id)
+	if n := len(ann.events.of(t, "presence")); n != 2 {
+		t.Errorf("%d presence events after a spurious disconnect, want 2", n)
+	}
+}
