@@ -88,6 +88,12 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func newEnv(t *testing.T, vars map[string]string) *env {
 	t.Helper()
+	return newEnvConfig(t, vars, nil)
+}
+
+// newEnvConfig is newEnv with a last say over the parsed Config.
+func newEnvConfig(t *testing.T, vars map[string]string, adjust func(*Config)) *env {
+	t.Helper()
 	sms, smsURL := newFakeSMSRu(t)
 	envv := map[string]string{
 		"KOROBKA_DATA":         t.TempDir(),
@@ -103,6 +109,9 @@ func newEnv(t *testing.T, vars map[string]string) *env {
 	cfg, err := parseConfig("serve", nil, func(k string) string { return envv[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(&cfg)
 	}
 	log := slog.New(slog.DiscardHandler)
 	a, err := openApp(context.Background(), cfg, log)

@@ -43,6 +43,10 @@ type Config struct {
 	// Dev is development mode: the designer preview (/preview/) opens to
 	// anyone instead of admins only. Never on a public server.
 	Dev bool
+
+	// now is the clock of in-process rate limits; nil is time.Now. Only
+	// tests set it, to count a burst without racing the refill.
+	now func() time.Time
 }
 
 // setting is one configuration knob: a flag, the variable that sets it and

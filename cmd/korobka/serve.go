@@ -206,7 +206,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		presence = rp
 		a.bus = "redis"
 	} else {
-		limiter = memory.NewLimiter(nil)
+		limiter = memory.NewLimiter(cfg.now)
 		a.broker = memory.NewBroker()
 		presence = memory.NewPresence()
 		a.bus = "memory"
