@@ -37,6 +37,10 @@ type User struct {
 	BlockedAt  time.Time // zero when not blocked
 	CreatedAt  time.Time
 	LastSeenAt time.Time // zero when never seen
+	// TimeZone is the IANA zone a shell of the user last sent
+	// (X-Korobka-TZ, a watch's tz), "" when none did: for what is shown
+	// outside a request, such as push notifications.
+	TimeZone string
 }
 
 // Profile is a user as a client sees them: the wire form of the shell

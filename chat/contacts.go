@@ -66,10 +66,11 @@ func (s *Service) AddContact(ctx context.Context, p Principal, raw string) ([]Pr
 }
 
 // Contacts lists the registered users in the caller's address book whose
-// name contains query.
+// name contains query, compared in SearchKey form (NFC, case-folded). The
+// query is at most 64 characters (grapheme clusters).
 func (s *Service) Contacts(ctx context.Context, p Principal, query string, limit int) ([]Profile, error) {
 	query = strings.TrimSpace(query)
-	if !utf8.ValidString(query) || utf8.RuneCountInString(query) > maxQueryLen {
+	if !utf8.ValidString(query) || CharCount(query) > maxQueryLen {
 		return nil, &Error{Kind: KindInvalid, Code: "invalid_query", Message: "The search text is at most 64 characters."}
 	}
 	if limit <= 0 || limit > DefaultContactsMax {

@@ -9,15 +9,14 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
 // Message and dialog limits.
 const (
-	MaxTextLen      = 4096 // characters
+	MaxTextLen      = 4096 // characters (grapheme clusters)
 	MaxClientIDLen  = 64
-	MaxSubjectLen   = 128
+	MaxSubjectLen   = 128 // characters (grapheme clusters)
 	DefaultPage     = 50
 	MaxPage         = 200
 	MaxSyncDialogs  = 500
@@ -31,7 +30,7 @@ var (
 	ErrInvalidText     = &Error{Kind: KindInvalid, Code: "invalid_text", Message: "A message is 1 to 4096 characters of text."}
 	ErrInvalidClientID = &Error{Kind: KindInvalid, Code: "invalid_client_id", Message: "client_id is 1 to 64 letters, digits, '-' or '_'."}
 	ErrInvalidSeq      = &Error{Kind: KindInvalid, Code: "invalid_seq", Message: "seq is a positive integer."}
-	ErrInvalidSubject  = &Error{Kind: KindInvalid, Code: "invalid_subject", Message: "A subject is at most 128 printable characters."}
+	ErrInvalidSubject  = &Error{Kind: KindInvalid, Code: "invalid_subject", Message: "A subject is at most 128 characters of visible text."}
 	ErrSelfDialog      = &Error{Kind: KindInvalid, Code: "invalid_user", Message: "A direct dialog needs another user."}
 	ErrInvalidCursor   = &Error{Kind: KindInvalid, Code: "invalid_cursor", Message: "The cursor is not one this server gave."}
 	ErrTooManyDialogs  = &Error{Kind: KindInvalid, Code: "too_many_dialogs", Message: "Sync at most 500 dialogs at a time."}
@@ -91,9 +90,9 @@ func (s *Service) OpenDirect(ctx context.Context, p Principal, otherID int64, su
 	if otherID == p.UserID {
 		return DialogView{}, false, ErrSelfDialog
 	}
-	subject = strings.TrimSpace(subject)
-	if !printable(subject, MaxSubjectLen) {
-		return DialogView{}, false, ErrInvalidSubject
+	subject, err := CleanText(subject, subjectRule)
+	if err != nil {
+		return DialogView{}, false, textError(ErrInvalidSubject, err)
 	}
 	if _, err := s.store.User(ctx, otherID); err != nil {
 		return DialogView{}, false, err
@@ -583,15 +582,21 @@ func (s *Service) announcePresence(ctx context.Context, userID int64, online boo
 	}
 }
 
+// textRule and subjectRule are the text policy (CleanText) of message
+// text and of dialog subjects. Code point caps keep a grapheme-heavy text
+// within its column (subject: 255 in VARCHAR(255) and the direct key).
+var (
+	textRule    = TextRule{MaxChars: MaxTextLen, MaxRunes: 4 * MaxTextLen, Multiline: true}
+	subjectRule = TextRule{MaxChars: MaxSubjectLen, MaxRunes: 255, Optional: true}
+)
+
+// cleanText applies the text policy to a message's text.
 func cleanText(s string) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", ErrInvalidText
+	t, err := CleanText(s, textRule)
+	if err != nil {
+		return "", textError(ErrInvalidText, err)
 	}
-	s = strings.TrimSpace(s)
-	if s == "" || utf8.RuneCountInString(s) > MaxTextLen {
-		return "", ErrInvalidText
-	}
-	return s, nil
+	return t, nil
 }
 
 func validClientID(s string) bool {
@@ -601,20 +606,6 @@ func validClientID(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// printable reports whether s is valid UTF-8 of at most n characters with
-// no control characters.
-func printable(s string, n int) bool {
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > n {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
 			return false
 		}
 	}

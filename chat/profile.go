@@ -4,16 +4,14 @@ import (
 	"context"
 	"io"
 	"slices"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
-// MaxNameLen is the longest first or last name, in characters.
+// MaxNameLen is the longest first or last name, in characters (grapheme
+// clusters).
 const MaxNameLen = 64
 
 // ErrInvalidName answers a name that is empty where one is required, too
-// long, not UTF-8, or made of control characters.
+// long, or that breaks the text policy (CleanText).
 var ErrInvalidName = &Error{Kind: KindInvalid, Code: "invalid_name", Message: "Names are 1 to 64 characters of text."}
 
 // Me returns the caller's own profile, phone included.
@@ -118,26 +116,19 @@ func (s *Service) User(ctx context.Context, p Principal, id int64) (Profile, err
 	return prof, nil
 }
 
-// cleanName trims a name and checks it is printable text of at most
-// MaxNameLen characters.
+// nameRule is the text policy of first and last names: one line, at
+// most MaxNameLen characters (grapheme clusters) and 255 code points (the
+// column).
+var nameRule = TextRule{MaxChars: MaxNameLen, MaxRunes: 255}
+
+// cleanName applies the text policy to a name; an empty one is allowed
+// unless required.
 func cleanName(s string, required bool) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", ErrInvalidName
+	rule := nameRule
+	rule.Optional = !required
+	n, err := CleanText(s, rule)
+	if err != nil {
+		return "", textError(ErrInvalidName, err)
 	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		if required {
-			return "", ErrInvalidName
-		}
-		return "", nil
-	}
-	if utf8.RuneCountInString(s) > MaxNameLen {
-		return "", ErrInvalidName
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return "", ErrInvalidName
-		}
-	}
-	return s, nil
+	return n, nil
 }

@@ -28,6 +28,9 @@ type AccountStore interface {
 	// SetAvatar sets the user's avatar key and returns the user and the key
 	// it replaced ("" when none), so the caller can delete the old files.
 	SetAvatar(ctx context.Context, id int64, key string) (u User, old string, err error)
+	// SetTimeZone stores the IANA zone a shell of the user last sent; it
+	// writes only when the zone differs from the stored one.
+	SetTimeZone(ctx context.Context, id int64, tz string) error
 	// TouchLastSeen records when a user was last connected.
 	TouchLastSeen(ctx context.Context, userID int64, at time.Time) error
 }

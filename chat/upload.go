@@ -7,8 +7,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Upload kinds: an image was re-encoded as JPEG with a thumbnail; a file is
@@ -21,7 +19,7 @@ const (
 // Upload and attachment limits.
 const (
 	MaxAttachments    = 10
-	MaxUploadNameLen  = 200 // bytes
+	MaxUploadNameLen  = 200 // characters (grapheme clusters)
 	MaxUploadFileSize = 25 << 20
 )
 
@@ -109,6 +107,7 @@ func (u Upload) Attachment() Attachment {
 
 // Upload errors.
 var (
+	ErrInvalidFileName   = &Error{Kind: KindInvalid, Code: "invalid_file_name", Message: "A file name is at most 200 characters of visible text."}
 	ErrInvalidAttachment = &Error{Kind: KindInvalid, Code: "invalid_attachment", Message: "Attach at most 10 of your own uploads, as [{\"upload_id\": \"...\"}]."}
 )
 
@@ -116,12 +115,16 @@ var (
 var limitUploadsPerUser = Limit{Rate: 60, Period: time.Hour, Burst: 20}
 
 // Upload stores the bytes of r as a new upload of the caller. name is the
-// file name the client gave; only a cleaned form of it is kept, for display.
+// file name the client gave, kept for display only; one that breaks the
+// text policy is refused (CleanFileName).
 func (s *Service) Upload(ctx context.Context, p Principal, r io.Reader, name string) (Attachment, error) {
+	name, err := CleanFileName(name)
+	if err != nil {
+		return Attachment{}, err
+	}
 	if err := s.allow(ctx, "upload:user:"+FormatID(p.UserID), limitUploadsPerUser); err != nil {
 		return Attachment{}, err
 	}
-	name = CleanFileName(name)
 	m, err := s.files.SaveUpload(ctx, r, name)
 	if err != nil {
 		return Attachment{}, err
@@ -184,27 +187,27 @@ func (s *Service) attachments(ctx context.Context, p Principal, raw json.RawMess
 	return b, nil
 }
 
-// CleanFileName makes a client's file name safe to show and to put in a
-// header: the last path element, no control or format characters, valid
-// UTF-8, at most MaxUploadNameLen bytes (cut at a character boundary).
-// An empty result becomes "file".
-func CleanFileName(name string) string {
+// fileNameRule is the text policy of upload names: one line, at most
+// MaxUploadNameLen characters (grapheme clusters) and 255 code points (the
+// column).
+var fileNameRule = TextRule{MaxChars: MaxUploadNameLen, MaxRunes: 255}
+
+// CleanFileName returns the display name of a client's file name: its last
+// path element (after the last / or \), checked by the text policy
+// (CleanText) like every string a person sees, so a name that hides a
+// bidi override ("photo\u202Egpj.exe") is refused with
+// ErrInvalidFileName rather than stored or silently altered. No name, or
+// "." or "..", is "file".
+func CleanFileName(name string) (string, error) {
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
 	}
-	var b strings.Builder
-	for _, r := range strings.ToValidUTF8(name, "") {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
-			continue
-		}
-		if b.Len()+utf8.RuneLen(r) > MaxUploadNameLen {
-			break
-		}
-		b.WriteRune(r)
+	if strings.TrimSpace(name) == "" || name == "." || name == ".." {
+		return "file", nil
 	}
-	name = strings.TrimSpace(b.String())
-	if name == "" || name == "." || name == ".." {
-		return "file"
+	n, err := CleanText(name, fileNameRule)
+	if err != nil {
+		return "", textError(ErrInvalidFileName, err)
 	}
-	return name
+	return n, nil
 }

@@ -75,23 +75,24 @@ func (s *Store) DeleteOTP(ctx context.Context, phone string) error {
 
 // ---- users ----
 
-const userCols = `id, phone, first_name, last_name, avatar, role, blocked_at, created_at, last_seen_at`
+const userCols = `id, phone, first_name, last_name, avatar, role, blocked_at, created_at, last_seen_at, time_zone`
 
 // scanUser reads the columns of userCols, in that order.
 func scanUser(row interface{ Scan(...any) error }) (chat.User, error) {
 	var u chat.User
 	var role string
 	err := row.Scan(&u.ID, &u.Phone, &u.FirstName, &u.LastName, &u.Avatar, &role,
-		timeCol{&u.BlockedAt}, timeCol{&u.CreatedAt}, timeCol{&u.LastSeenAt})
+		timeCol{&u.BlockedAt}, timeCol{&u.CreatedAt}, timeCol{&u.LastSeenAt}, &u.TimeZone)
 	u.Role = chat.Role(role)
 	return u, err
 }
 
-// searchName is the form names are searched in: lower-cased by Go, which
-// folds Cyrillic and every other script the same way on both dialects
-// (SQLite's lower() and LIKE fold ASCII only).
+// searchName is the form names are searched in: chat.SearchKey, computed
+// in Go (NFC and full case folding), since SQLite's lower() and LIKE fold
+// ASCII only and MySQL's collations fold differently. Rows computed by an
+// older rule are recomputed at start (backfillSearchNames).
 func searchName(first, last string) string {
-	return strings.ToLower(strings.TrimSpace(first + " " + last))
+	return chat.SearchKey(first + " " + last)
 }
 
 // UpsertUser inserts the user unless the phone exists, then reads it back.
@@ -155,6 +156,17 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, upd chat.ProfileUpd
 		return err
 	})
 	return u, err
+}
+
+// SetTimeZone stores the user's last time zone. The UPDATE only matches
+// when the zone differs, so repeating the same zone changes nothing; the
+// profile's version is left alone, since the zone a screen is shown in
+// comes with each request.
+func (s *Store) SetTimeZone(ctx context.Context, id int64, tz string) error {
+	return s.write(ctx, "set time zone", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET time_zone = ? WHERE id = ? AND time_zone <> ?`, tz, id, tz)
+		return err
+	})
 }
 
 // SetRole gives the user with the phone a role.
@@ -390,9 +402,9 @@ func (s *Store) usersByPhone(ctx context.Context, tx *sql.Tx, owner int64, phone
 		`SELECT `+userCols+` FROM users WHERE phone IN (`+placeholders(len(phones))+`) AND id <> ?`, args...))
 }
 
-// Contacts lists owner's registered contacts. The query is lower-cased in
-// Go like search_name and its LIKE wildcards are escaped, so "%" or "_"
-// match only themselves. '!' is the escape character because a backslash
+// Contacts lists owner's registered contacts. The query is put in
+// chat.SearchKey form like search_name and its LIKE wildcards are escaped,
+// so "%" or "_" match only themselves. '!' is the escape character because a backslash
 // means different things in MySQL and SQLite string literals.
 func (s *Store) Contacts(ctx context.Context, owner int64, query string, limit int) ([]chat.User, error) {
 	if limit <= 0 {
@@ -402,7 +414,7 @@ func (s *Store) Contacts(ctx context.Context, owner int64, query string, limit i
 		FROM contacts c JOIN users u ON u.phone = c.phone
 		WHERE c.owner_id = ? AND u.id <> ?`
 	args := []any{owner, owner}
-	if query = strings.ToLower(strings.TrimSpace(query)); query != "" {
+	if query = chat.SearchKey(query); query != "" {
 		q += ` AND u.search_name LIKE ? ESCAPE '!'`
 		args = append(args, "%"+escapeLike(query)+"%")
 	}

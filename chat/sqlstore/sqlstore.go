@@ -95,10 +95,15 @@ func Open(ctx context.Context, dialect Dialect, dsn string, logger *slog.Logger)
 		s.Close()
 		return nil, err
 	}
+	if err := backfill(ctx, s, logger); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Migrate brings the schema of the database at dsn up to date and returns
+// Migrate brings the schema of the database at dsn up to date, recomputes
+// the columns computed in Go whose rule changed (backfill.go), and returns
 // the names of the migration files it applied (none when it was current).
 // `korobka migrate` calls it so that operators can migrate before rolling
 // out nodes; Open does the same on its own, so calling it is optional.
@@ -108,7 +113,13 @@ func Migrate(ctx context.Context, dialect Dialect, dsn string) ([]string, error)
 		return nil, err
 	}
 	defer closeDBs(w, r)
-	return migrate(ctx, dialect, w, slog.New(slog.DiscardHandler))
+	logger := slog.New(slog.DiscardHandler)
+	applied, err := migrate(ctx, dialect, w, logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dialect: dialect, w: w, r: r, logger: logger, now: time.Now}
+	return applied, backfill(ctx, s, logger)
 }
 
 // connect opens the writer and reader pools without touching the database.
