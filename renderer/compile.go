@@ -3,6 +3,7 @@ package renderer
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,6 +22,10 @@ type state struct {
 	caps  Capabilities
 	nodes int
 	over  bool
+	// loc is the zone times are shown in; now is the render's "now" for
+	// day(). Both come from the Request or Variant.
+	loc *time.Location
+	now time.Time
 }
 
 func (st *state) budget() bool {
@@ -163,6 +168,9 @@ type unit struct {
 	styles    map[string]bool
 	optional  map[string]bool
 	loopDepth int
+	// now is set when an expression depends on the current date (day()),
+	// so the ETag includes that date.
+	now bool
 }
 
 func newUnit() *unit { return &unit{styles: map[string]bool{}, optional: map[string]bool{}} }
@@ -174,6 +182,7 @@ func (u *unit) merge(o *unit) {
 	for k := range o.optional {
 		u.optional[k] = true
 	}
+	u.now = u.now || o.now
 }
 
 type variant struct {

@@ -48,7 +48,12 @@ type scope struct {
 	loops int
 }
 
-type frameInfo struct{ n int }
+// frameInfo is shared by a compile unit's scopes: its slot count, and
+// whether an expression depends on the render's current date.
+type frameInfo struct {
+	n   int
+	now bool
+}
 
 func newScope(params map[string]bool) *scope {
 	return &scope{names: map[string]int{}, frame: &frameInfo{}, params: params}
@@ -274,6 +279,18 @@ func compileCall(n ast.Node, name string, args []ast.Node, sc *scope) (cexpr, *e
 		}
 		cs[i] = c
 		allConst = allConst && c.isConst
+	}
+	if f.st != nil {
+		// Depends on the zone or the date of the render: never folded.
+		sc.frame.now = sc.frame.now || f.now
+		stfn := f.st
+		return cexpr{fn: func(st *state) any {
+			var a [3]any
+			for i, c := range cs {
+				a[i] = c.eval(st)
+			}
+			return stfn(st, &a)
+		}}, nil
 	}
 	fn := f.fn
 	if allConst {

@@ -7,19 +7,28 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Fixture is sample data for one screen: lint renders every screen with
 // its fixtures, goldens are made from them, and `korobka render NAME
 // --data fixture.json` reads the same format:
 //
-//	{"params": {"dialog_id": "d1"}, "viewer": "u1", "data": {"messages": {...}}}
+//	{"params": {"dialog_id": "d1"}, "viewer": "u1", "data": {"messages": {...}},
+//	 "tz": "Europe/Moscow", "now": "2025-03-14T20:30:00Z"}
 //
-// data is keyed by the screen's data names, not by source.
+// data is keyed by the screen's data names, not by source. tz (an IANA
+// zone, default UTC) and now (RFC 3339, default the real time) are what
+// clock(), date() and day() see.
 type Fixture struct {
 	Params map[string]string `json:"params"`
 	Viewer string            `json:"viewer"`
 	Data   map[string]any    `json:"data"`
+	TZ     string            `json:"tz,omitempty"`
+	Now    string            `json:"now,omitempty"`
+
+	loc *time.Location
+	now time.Time
 }
 
 // ParseFixture decodes a fixture, refusing unknown fields so typos show.
@@ -32,6 +41,20 @@ func ParseFixture(data []byte) (*Fixture, error) {
 		return nil, fmt.Errorf("fixture: %w", err)
 	}
 	f.Data, _ = normalizeNumbers(f.Data).(map[string]any)
+	if f.TZ != "" {
+		loc, err := time.LoadLocation(f.TZ)
+		if err != nil || f.TZ == "Local" {
+			return nil, fmt.Errorf("fixture: tz %q is not an IANA time zone", f.TZ)
+		}
+		f.loc = loc
+	}
+	if f.Now != "" {
+		now, err := time.Parse(time.RFC3339, f.Now)
+		if err != nil {
+			return nil, fmt.Errorf("fixture: now %q is not an RFC 3339 time", f.Now)
+		}
+		f.now = now
+	}
 	return &f, nil
 }
 
@@ -55,7 +78,7 @@ func normalizeNumbers(v any) any {
 
 // Request builds the render request the fixture describes.
 func (f *Fixture) Request(screen, lang, theme string) Request {
-	return Request{Screen: screen, Params: f.Params, Langs: []string{lang}, Theme: theme, Viewer: f.Viewer}
+	return Request{Screen: screen, Params: f.Params, Langs: []string{lang}, Theme: theme, Viewer: f.Viewer, TZ: f.loc, Now: f.now}
 }
 
 // Provider serves the fixture's data by binding name; a name the fixture

@@ -67,6 +67,7 @@ type Screen struct {
 	nslots   int
 	variants []*cscreen
 	optional []string // optional components used, sorted: the capability fingerprint
+	usesNow  bool     // an expression reads the current date (day()): the ETag includes it
 }
 
 // Param is a declared screen parameter.
@@ -481,6 +482,7 @@ func (c *compiler) fragmentByName(name string, at *yaml.Node) *cfrag {
 	sub := &compiler{ld: c.ld, v: c.v, d: c.d, file: src.file, u: fr.u}
 	fr.root = sub.node(src.root, sc)
 	fr.nslots = sc.frame.n
+	fr.u.now = fr.u.now || sc.frame.now
 	fr.busy = false
 	return fr
 }
@@ -580,6 +582,7 @@ func (ld *loader) compileScreen(src *screenSrc, v *variant) {
 			s.optional = append(s.optional, o)
 		}
 		sort.Strings(s.optional)
+		s.usesNow = c.u.now || sc.frame.now
 	}
 	s.nslots = max(s.nslots, sc.frame.n)
 	s.variants = append(s.variants, cs)

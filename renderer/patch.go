@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Variant is what a live-patch fragment's output depends on besides its
@@ -15,12 +16,18 @@ type Variant struct {
 	Langs []string
 	Theme string
 	Caps  Capabilities
+	// TZ is the zone times are shown in (nil: UTC); Now the current time
+	// for day() (zero: time.Now()). As in Request.
+	TZ  *time.Location
+	Now time.Time
 }
 
 // VariantKey identifies the group of connections that receive identical
-// fragment output from this engine.
+// fragment output from this engine: language, theme, capabilities and
+// time zone. (A fragment using day() also depends on the date; callers
+// that cache its output across midnight key on the date too.)
 func (e *Engine) VariantKey(v Variant) string {
-	return fmt.Sprintf("%d|%s", e.variantIndex(v.Langs, v.Theme), v.Caps.String())
+	return fmt.Sprintf("%d|%s|%s", e.variantIndex(v.Langs, v.Theme), v.Caps.String(), zone(v.TZ).String())
 }
 
 // Fragment renders fragments/<name>.yaml with vars bound to its params
@@ -52,6 +59,7 @@ func (e *Engine) AppendFragment(dst []byte, name string, vars map[string]any, v 
 		st.vals[i] = vars[p]
 	}
 	st.caps = v.Caps
+	st.loc, st.now = zone(v.TZ), nowOr(v.Now)
 	if !fr.root.write(st) {
 		st.buf = append(st.buf, "null"...)
 	}

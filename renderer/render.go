@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Request is everything that selects one rendered layout. The HTTP layer
@@ -20,6 +21,28 @@ type Request struct {
 	Theme  string   // "light" (default) or "dark"
 	Caps   Capabilities
 	Viewer string // user id, "" when signed out
+	// TZ is the zone clock(), date() and day() show times in (nil: UTC):
+	// the shell's X-Korobka-TZ, else the server's default.
+	TZ *time.Location
+	// Now is the current time for day() ("today", "yesterday"); zero
+	// means time.Now().
+	Now time.Time
+}
+
+// zone returns loc, or UTC for nil.
+func zone(loc *time.Location) *time.Location {
+	if loc == nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// nowOr returns t, or time.Now() for the zero time.
+func nowOr(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
 }
 
 // Query is one data request. Providers answer by Source and Args; Name is
@@ -135,6 +158,7 @@ func (e *Engine) putState(st *state) {
 	st.buf = st.buf[:0]
 	st.base, st.nodes, st.over = 0, 0, false
 	st.caps = Capabilities{}
+	st.loc, st.now = nil, time.Time{}
 	if cap(st.buf) <= 1<<20 {
 		e.pool.Put(st)
 	}
@@ -160,6 +184,7 @@ func (e *Engine) bind(st *state, s *Screen, req *Request, vi int) {
 		st.vals[slotTheme] = "light"
 	}
 	st.caps = req.Caps
+	st.loc, st.now = zone(req.TZ), nowOr(req.Now)
 }
 
 func (s *Screen) query(st *state, ds *dataSpec, viewer string) Query {
@@ -174,9 +199,10 @@ func (s *Screen) query(st *state, ds *dataSpec, viewer string) Query {
 }
 
 // etag hashes everything that selects the output: revision, screen,
-// variant, the capabilities this screen depends on, viewer, params and
+// variant, the capabilities this screen depends on, the time zone (and
+// the current date in it, when the screen uses day()), viewer, params and
 // each source's version.
-func (e *Engine) etag(s *Screen, req *Request, vi int, versions []string) string {
+func (e *Engine) etag(s *Screen, st *state, req *Request, vi int, versions []string) string {
 	b := make([]byte, 0, 256)
 	b = append(b, e.rev...)
 	b = append(b, 0)
@@ -190,6 +216,12 @@ func (e *Engine) etag(s *Screen, req *Request, vi int, versions []string) string
 		} else {
 			b = append(b, '0')
 		}
+	}
+	b = append(b, 0)
+	b = append(b, st.loc.String()...)
+	if s.usesNow {
+		b = append(b, 0)
+		b = st.now.In(st.loc).AppendFormat(b, time.DateOnly)
 	}
 	b = append(b, 0)
 	b = append(b, req.Viewer...)
@@ -231,7 +263,7 @@ func (e *Engine) ETag(ctx context.Context, req Request, p Provider) (string, err
 		}
 		versions = append(versions, v)
 	}
-	return e.etag(s, &req, vi, versions), nil
+	return e.etag(s, st, &req, vi, versions), nil
 }
 
 // Render fetches the screen's data and writes the resolved layout to w in
@@ -296,7 +328,7 @@ func (e *Engine) render(ctx context.Context, st *state, req *Request, p Provider
 	if st.over || !st.budget() {
 		return "", &Error{Code: CodeTooLarge, Message: fmt.Sprintf("screen %s renders more than %d nodes or %d bytes", s.Name, maxOutNodes, maxOutBytes)}
 	}
-	return e.etag(s, req, vi, versions), nil
+	return e.etag(s, st, req, vi, versions), nil
 }
 
 // LiveTopics resolves the screen's live topics for a request, e.g.

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
 )
 
 // Values are JSON-shaped: nil, bool, float64 (or Go integer types from
@@ -160,13 +161,17 @@ func member(obj, key any) any {
 type exprFunc struct {
 	min, max int
 	fn       func(args *[3]any) any
+	// st, instead of fn, is a function of the render too: the time zone
+	// (clock, date) or the current date (day, which sets now).
+	st  func(st *state, args *[3]any) any
+	now bool
 }
 
 var exprFuncs = map[string]exprFunc{
-	"len": {1, 1, func(a *[3]any) any {
+	"len": {min: 1, max: 1, fn: func(a *[3]any) any {
 		switch x := a[0].(type) {
 		case string:
-			return float64(utf8.RuneCountInString(x))
+			return float64(uniseg.GraphemeClusterCount(x))
 		case []any:
 			return float64(len(x))
 		case map[string]any:
@@ -174,18 +179,18 @@ var exprFuncs = map[string]exprFunc{
 		}
 		return float64(0)
 	}},
-	"upper":    {1, 1, func(a *[3]any) any { return strings.ToUpper(toText(a[0])) }},
-	"lower":    {1, 1, func(a *[3]any) any { return strings.ToLower(toText(a[0])) }},
-	"trim":     {1, 1, func(a *[3]any) any { return strings.TrimSpace(toText(a[0])) }},
-	"string":   {1, 1, func(a *[3]any) any { return toText(a[0]) }},
-	"initials": {1, 2, func(a *[3]any) any { return initials(toText(a[0]), toText(a[1])) }},
-	"truncate": {2, 2, func(a *[3]any) any {
+	"upper":    {min: 1, max: 1, fn: func(a *[3]any) any { return strings.ToUpper(toText(a[0])) }},
+	"lower":    {min: 1, max: 1, fn: func(a *[3]any) any { return strings.ToLower(toText(a[0])) }},
+	"trim":     {min: 1, max: 1, fn: func(a *[3]any) any { return strings.TrimSpace(toText(a[0])) }},
+	"string":   {min: 1, max: 1, fn: func(a *[3]any) any { return toText(a[0]) }},
+	"initials": {min: 1, max: 2, fn: func(a *[3]any) any { return initials(toText(a[0]), toText(a[1])) }},
+	"truncate": {min: 2, max: 2, fn: func(a *[3]any) any {
 		n, _ := toFloat(a[1])
 		return truncate(toText(a[0]), int(n))
 	}},
 	// by_id finds the element of a list whose "id" equals the argument:
 	// a member's name for a message's sender_id. Linear, no closure.
-	"by_id": {2, 2, func(a *[3]any) any {
+	"by_id": {min: 2, max: 2, fn: func(a *[3]any) any {
 		l, _ := a[0].([]any)
 		for _, x := range l {
 			if m, ok := x.(map[string]any); ok && equal(m["id"], a[1]) {
@@ -194,54 +199,101 @@ var exprFuncs = map[string]exprFunc{
 		}
 		return nil
 	}},
-	"clock": {1, 1, func(a *[3]any) any { return formatTime(toText(a[0]), "15:04") }},
-	"date":  {1, 1, func(a *[3]any) any { return formatTime(toText(a[0]), "2006-01-02") }},
-	"bytes": {1, 1, func(a *[3]any) any {
+	// clock and date show an RFC 3339 time in the request's zone
+	// (X-Korobka-TZ, a watch's tz, else the server's KOROBKA_TIME_ZONE).
+	"clock": {min: 1, max: 1, st: func(st *state, a *[3]any) any { return formatTime(st, toText(a[0]), "15:04") }},
+	"date":  {min: 1, max: 1, st: func(st *state, a *[3]any) any { return formatTime(st, toText(a[0]), "2006-01-02") }},
+	// day says which day a time falls on, seen from now in the request's
+	// zone: "today", "yesterday", or "" for any other day (and for no
+	// time), so a screen can pick a clock, a word or a date.
+	"day": {min: 1, max: 1, now: true, st: func(st *state, a *[3]any) any { return dayOf(st, toText(a[0])) }},
+	"bytes": {min: 1, max: 1, fn: func(a *[3]any) any {
 		f, _ := toFloat(a[0])
 		return humanBytes(f)
 	}},
 }
 
+// initials takes the first character (grapheme cluster, so a flag or an
+// accented letter stays whole) of each name, upper-cased; a single name
+// gives the first characters of its first two words.
 func initials(a, b string) string {
 	var sb strings.Builder
 	for _, s := range []string{a, b} {
-		s = strings.TrimSpace(s)
-		if r, _ := utf8.DecodeRuneInString(s); r != utf8.RuneError && s != "" {
-			sb.WriteRune(unicode.ToUpper(r))
-		}
+		sb.WriteString(upperFirst(strings.TrimSpace(s)))
 	}
-	if b == "" {
-		// A single name: take the first letter of its second word too.
-		if i := strings.IndexByte(strings.TrimSpace(a), ' '); i > 0 {
-			rest := strings.TrimSpace(strings.TrimSpace(a)[i:])
-			if r, _ := utf8.DecodeRuneInString(rest); rest != "" {
-				sb.WriteRune(unicode.ToUpper(r))
-			}
+	if strings.TrimSpace(b) == "" {
+		// A single name: take the first character of its second word too.
+		a = strings.TrimSpace(a)
+		if i := strings.IndexFunc(a, unicode.IsSpace); i > 0 {
+			sb.WriteString(upperFirst(strings.TrimSpace(a[i:])))
 		}
 	}
 	return sb.String()
 }
 
-func truncate(s string, n int) string {
-	if n <= 0 || utf8.RuneCountInString(s) <= n {
-		return s
+// upperFirst is the first grapheme cluster of s, its letters upper-cased
+// (a cluster upper-cases as a unit: "ǆ" becomes "Ǆ", a flag stays a flag).
+func upperFirst(s string) string {
+	if s == "" {
+		return ""
 	}
-	i := 0
-	for j := range s {
-		if i == n {
-			return strings.TrimRight(s[:j], " ") + "…"
-		}
-		i++
-	}
-	return s
+	g, _, _, _ := uniseg.FirstGraphemeClusterInString(s, -1)
+	return strings.ToUpper(g)
 }
 
-func formatTime(s, layout string) string {
+// truncate cuts s to n characters (grapheme clusters) and adds "…": a flag
+// or a family emoji is kept whole or dropped whole, never halved.
+func truncate(s string, n int) string {
+	if n <= 0 {
+		return s
+	}
+	rest, state := s, -1
+	for i := 0; i < n; i++ {
+		if rest == "" {
+			return s
+		}
+		_, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+	}
+	if rest == "" {
+		return s
+	}
+	return strings.TrimRightFunc(s[:len(s)-len(rest)], unicode.IsSpace) + "…"
+}
+
+// formatTime shows an RFC 3339 time in the render's zone.
+func formatTime(st *state, s, layout string) string {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return ""
 	}
-	return t.UTC().Format(layout)
+	return t.In(st.zone()).Format(layout)
+}
+
+// dayOf is day(): "today", "yesterday" or "" by calendar days in the
+// render's zone.
+func dayOf(st *state, s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return ""
+	}
+	loc := st.zone()
+	y, m, d := st.now.In(loc).Date()
+	ty, tm, td := t.In(loc).Date()
+	switch {
+	case ty == y && tm == m && td == d:
+		return "today"
+	case time.Date(ty, tm, td+1, 0, 0, 0, 0, time.UTC).Equal(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)):
+		return "yesterday"
+	}
+	return ""
+}
+
+// zone is the render's time zone; UTC when none was given.
+func (st *state) zone() *time.Location {
+	if st.loc == nil {
+		return time.UTC
+	}
+	return st.loc
 }
 
 func humanBytes(f float64) string {
