@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -26,6 +28,10 @@ type state struct {
 	// day(). Both come from the Request or Variant.
 	loc *time.Location
 	now time.Time
+	// region reads phone numbers written without a country code; phones
+	// is the engine's cache of verdicts on phone candidates.
+	region string
+	phones *lru.Cache[string, string]
 }
 
 func (st *state) budget() bool {
@@ -701,15 +707,12 @@ func (c *compiler) prop(e *emitter, p propSpec, v *yaml.Node, sc *scope, linkify
 		t := c.text(v, sc, p.kind)
 		if linkify {
 			e.raw(`,"` + key + `":`)
-			if t.static {
-				e.rawb(appendString(nil, t.s))
-				e.rawb(appendSpans(nil, t.s))
-				return
-			}
+			// Spans depend on the request's region (phone numbers), so
+			// even a literal is linkified at render time.
 			e.add(func(st *state) {
 				s := t.str(st)
 				st.buf = appendString(st.buf, s)
-				st.buf = appendSpans(st.buf, s)
+				st.buf = appendSpans(st.buf, s, st.region, st.phones)
 			})
 			return
 		}

@@ -19,13 +19,15 @@ import (
 //
 // data is keyed by the screen's data names, not by source. tz (an IANA
 // zone, default UTC) and now (RFC 3339, default the real time) are what
-// clock(), date() and day() see.
+// clock(), date() and day() see; region (ISO 3166-1, default none) reads
+// linkified phone numbers written without a country code.
 type Fixture struct {
 	Params map[string]string `json:"params"`
 	Viewer string            `json:"viewer"`
 	Data   map[string]any    `json:"data"`
 	TZ     string            `json:"tz,omitempty"`
 	Now    string            `json:"now,omitempty"`
+	Region string            `json:"region,omitempty"`
 
 	loc *time.Location
 	now time.Time
@@ -78,7 +80,7 @@ func normalizeNumbers(v any) any {
 
 // Request builds the render request the fixture describes.
 func (f *Fixture) Request(screen, lang, theme string) Request {
-	return Request{Screen: screen, Params: f.Params, Langs: []string{lang}, Theme: theme, Viewer: f.Viewer, TZ: f.loc, Now: f.now}
+	return Request{Screen: screen, Params: f.Params, Langs: []string{lang}, Theme: theme, Viewer: f.Viewer, TZ: f.loc, Now: f.now, Region: f.Region}
 }
 
 // Provider serves the fixture's data by binding name; a name the fixture

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"testing/fstest"
 )
 
@@ -78,5 +79,26 @@ func FuzzCompileExpr(f *testing.F) {
 		}
 		st := &state{vals: []any{data, "u1", true, nil, "b", data}}
 		c.eval(st)
+	})
+}
+
+// FuzzFindSpans checks linkify on any text: spans are in order, do not
+// overlap, fall on rune boundaries, and a phone's target is E.164.
+func FuzzFindSpans(f *testing.F) {
+	for _, s := range []string{"«https://example.com»", "call +7 (999) 123-45-67!", "8 000 000 000 0", "anna@пример.рф",
+		"请看https://example.com。", "www.example.org...", "(https://e.com/a_(b))", "8 916 123-45-67.5", "a@b@c.de"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		end := 0
+		for _, sp := range findSpans(s, "RU", nil) {
+			if sp.start < end || sp.end <= sp.start || sp.end > len(s) || !utf8.ValidString(s[sp.start:sp.end]) && utf8.ValidString(s) {
+				t.Fatalf("findSpans(%q): bad span %+v after %d", s, sp, end)
+			}
+			if sp.kind == "phone" && (sp.target[0] != '+' || len(sp.target) > 16) {
+				t.Fatalf("findSpans(%q): phone target %q", s, sp.target)
+			}
+			end = sp.end
+		}
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/korobka/korobka/schemas"
@@ -27,7 +29,14 @@ type Engine struct {
 	screens map[string]*Screen
 	frags   map[string][]*cfrag // per variant
 	pool    sync.Pool
+	// phones remembers linkify's verdict on phone candidates: validating
+	// one with phonenumbers costs tens of microseconds, and the same
+	// numbers recur in a chat.
+	phones *lru.Cache[string, string]
 }
+
+// phoneCacheSize bounds the remembered phone candidates (a few hundred KB).
+const phoneCacheSize = 4096
 
 // Rev identifies the loaded files; it is in every layout and ETag, so a
 // deploy or a saved file invalidates caches.
@@ -413,6 +422,7 @@ func (ld *loader) variants() []*variant {
 
 func (ld *loader) build(rev string) *Engine {
 	e := &Engine{rev: rev, theme: ld.theme, langs: ld.langs, screens: map[string]*Screen{}, frags: map[string][]*cfrag{}}
+	e.phones, _ = lru.New[string, string](phoneCacheSize)
 	for i, l := range ld.langs {
 		if l.lang == "en" {
 			e.defLang = i

@@ -17,17 +17,19 @@ type Variant struct {
 	Theme string
 	Caps  Capabilities
 	// TZ is the zone times are shown in (nil: UTC); Now the current time
-	// for day() (zero: time.Now()). As in Request.
-	TZ  *time.Location
-	Now time.Time
+	// for day() (zero: time.Now()); Region reads phone numbers. As in
+	// Request.
+	TZ     *time.Location
+	Now    time.Time
+	Region string
 }
 
 // VariantKey identifies the group of connections that receive identical
-// fragment output from this engine: language, theme, capabilities and
-// time zone. (A fragment using day() also depends on the date; callers
+// fragment output from this engine: language, theme, capabilities, time
+// zone and phone region. (A fragment using day() also depends on the date; callers
 // that cache its output across midnight key on the date too.)
 func (e *Engine) VariantKey(v Variant) string {
-	return fmt.Sprintf("%d|%s|%s", e.variantIndex(v.Langs, v.Theme), v.Caps.String(), zone(v.TZ).String())
+	return fmt.Sprintf("%d|%s|%s|%s", e.variantIndex(v.Langs, v.Theme), v.Caps.String(), zone(v.TZ).String(), v.Region)
 }
 
 // Fragment renders fragments/<name>.yaml with vars bound to its params
@@ -59,7 +61,7 @@ func (e *Engine) AppendFragment(dst []byte, name string, vars map[string]any, v 
 		st.vals[i] = vars[p]
 	}
 	st.caps = v.Caps
-	st.loc, st.now = zone(v.TZ), nowOr(v.Now)
+	st.loc, st.now, st.region = zone(v.TZ), nowOr(v.Now), v.Region
 	if !fr.root.write(st) {
 		st.buf = append(st.buf, "null"...)
 	}

@@ -27,6 +27,10 @@ type Request struct {
 	// Now is the current time for day() ("today", "yesterday"); zero
 	// means time.Now().
 	Now time.Time
+	// Region is the ISO 3166-1 code in which linkified phone numbers
+	// written without a country code are read (the server's
+	// KOROBKA_REGION); "" links only numbers written with +.
+	Region string
 }
 
 // zone returns loc, or UTC for nil.
@@ -149,7 +153,7 @@ func (e *Engine) getState() *state {
 	if st, ok := e.pool.Get().(*state); ok {
 		return st
 	}
-	return &state{buf: make([]byte, 0, 16<<10)}
+	return &state{buf: make([]byte, 0, 16<<10), phones: e.phones}
 }
 
 func (e *Engine) putState(st *state) {
@@ -158,7 +162,7 @@ func (e *Engine) putState(st *state) {
 	st.buf = st.buf[:0]
 	st.base, st.nodes, st.over = 0, 0, false
 	st.caps = Capabilities{}
-	st.loc, st.now = nil, time.Time{}
+	st.loc, st.now, st.region = nil, time.Time{}, ""
 	if cap(st.buf) <= 1<<20 {
 		e.pool.Put(st)
 	}
@@ -184,7 +188,7 @@ func (e *Engine) bind(st *state, s *Screen, req *Request, vi int) {
 		st.vals[slotTheme] = "light"
 	}
 	st.caps = req.Caps
-	st.loc, st.now = zone(req.TZ), nowOr(req.Now)
+	st.loc, st.now, st.region = zone(req.TZ), nowOr(req.Now), req.Region
 }
 
 func (s *Screen) query(st *state, ds *dataSpec, viewer string) Query {
@@ -200,7 +204,8 @@ func (s *Screen) query(st *state, ds *dataSpec, viewer string) Query {
 
 // etag hashes everything that selects the output: revision, screen,
 // variant, the capabilities this screen depends on, the time zone (and
-// the current date in it, when the screen uses day()), viewer, params and
+// the current date in it, when the screen uses day()), the phone region,
+// viewer, params and
 // each source's version.
 func (e *Engine) etag(s *Screen, st *state, req *Request, vi int, versions []string) string {
 	b := make([]byte, 0, 256)
@@ -219,6 +224,8 @@ func (e *Engine) etag(s *Screen, st *state, req *Request, vi int, versions []str
 	}
 	b = append(b, 0)
 	b = append(b, st.loc.String()...)
+	b = append(b, 0)
+	b = append(b, st.region...)
 	if s.usesNow {
 		b = append(b, 0)
 		b = st.now.In(st.loc).AppendFormat(b, time.DateOnly)

@@ -240,26 +240,6 @@ func TestParseShell(t *testing.T) {
 	}
 }
 
-func TestLinkify(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"see https://example.com/a?b=1.", "url:https://example.com/a?b=1"},
-		{"www.example.org, ok", "url:https://www.example.org"},
-		{"mail anna@example.com now", "email:mailto:anna@example.com"},
-		{"call +7 (999) 123-45-67!", "phone:+79991234567"},
-		{"or 89991234567", "phone:+79991234567"},
-		{"version 1.2.3 and 12345", ""},
-		{"a@b", ""},
-	} {
-		var got []string
-		for _, s := range findSpans(tc.in) {
-			got = append(got, s.kind+":"+s.target)
-		}
-		if g := strings.Join(got, " "); g != tc.want {
-			t.Errorf("findSpans(%q): got %q, want %q", tc.in, g, tc.want)
-		}
-	}
-}
-
 func TestFragmentAndPatch(t *testing.T) {
 	e := loadShipped(t)
 	msg := fixture(t, "chat").Data["messages"].(map[string]any)["messages"].([]any)[0]

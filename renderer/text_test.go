@@ -147,3 +147,73 @@ func TestTruncateAndInitialsKeepGraphemes(t *testing.T) {
 		t.Errorf("len of a flag, a family and an accented e = %v, want 3", got)
 	}
 }
+
+// Issue 10, item 11: links, addresses and phones are found on Unicode
+// classes. Each row is the text and the links found in it, as
+// "kind:text=target", region RU.
+func TestLinksFoundOnUnicodeClasses(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		// The issue's inputs.
+		{"«https://example.com»", "url:https://example.com=https://example.com"},
+		{"see https://example.com» ok", "url:https://example.com=https://example.com"},
+		{"https://example.com/a\u00a0next", "url:https://example.com/a=https://example.com/a"},
+		{"a sum of 8 000 000 000 0 roubles", ""},
+		// Other quotes and brackets around a link.
+		{"„https://example.com/path“", "url:https://example.com/path=https://example.com/path"},
+		{"“https://example.com”", "url:https://example.com=https://example.com"},
+		{"(see https://example.com/wiki/Foo_(bar))", "url:https://example.com/wiki/Foo_(bar)=https://example.com/wiki/Foo_(bar)"},
+		{"‹www.example.org›", "url:www.example.org=https://www.example.org"},
+		// CJK punctuation and text.
+		{"请看https://example.com。谢谢", "url:https://example.com=https://example.com"},
+		{"詳しくは「https://example.jp/a」へ", "url:https://example.jp/a=https://example.jp/a"},
+		{"链接：https://example.cn，好", "url:https://example.cn=https://example.cn"},
+		// Arabic and right-to-left text around a link; an IDN host.
+		{"انظر https://example.com/ar، شكرا", "url:https://example.com/ar=https://example.com/ar"},
+		{"сайт https://пример.рф/путь.", "url:https://пример.рф/путь=https://пример.рф/путь"},
+		// Trailing dots and sentence punctuation stay outside.
+		{"Docs: https://example.com/docs?id=5.", "url:https://example.com/docs?id=5=https://example.com/docs?id=5"},
+		{"go to www.example.org... now!", "url:www.example.org=https://www.example.org"},
+		{"https://example.com/a?b=1!?", "url:https://example.com/a?b=1=https://example.com/a?b=1"},
+		// Not links: inside a word, no dotted host, other schemes.
+		{"xhttps://example.com", ""},
+		{"https://localhost/a", ""},
+		{"ftp://example.com/file", ""},
+		{"version 1.2.3 and file.txt", ""},
+		// E-mail addresses, with Unicode around them.
+		{"пишите на anna@example.com.", "email:anna@example.com=mailto:anna@example.com"},
+		{"«anna@example.com»", "email:anna@example.com=mailto:anna@example.com"},
+		{"a@b", ""},
+		// Phones: valid numbers of plausible shape only.
+		{"call +7 (999) 123-45-67!", "phone:+7 (999) 123-45-67=+79991234567"},
+		{"или 8 916 123-45-67.", "phone:8 916 123-45-67=+79161234567"},
+		{"или 89161234567", "phone:89161234567=+79161234567"},
+		{"тел.\u00a0+7\u00a0916\u00a0123\u201145\u201167", "phone:+7\u00a0916\u00a0123\u201145\u201167=+79161234567"},
+		{"London +44 20 7946 0958", "phone:+44 20 7946 0958=+442079460958"},
+		{"«+7 916 123-45-67»", "phone:+7 916 123-45-67=+79161234567"},
+		{"9 161 234 567 ₽", ""},     // groups that no format has: an amount
+		{"order 9161234567", ""},    // no trunk prefix, no +: a number, not a phone
+		{"+7 000 000-00-00", ""},    // not a valid number
+		{"8 916 123-45-67.5", ""},   // goes on as a decimal
+		{"id-89161234567", ""},      // part of a token
+		{"3.89161234567", ""},       // part of a number
+		{"+7 916 123-45-67abc", ""}, // touching a word
+		{"date 2025-03-14 and 14.03.2025", ""},
+		{"٨٩١٦١٢٣٤٥٦٧", ""}, // Arabic-Indic digits: not read as a phone
+	} {
+		var got []string
+		for _, s := range findSpans(tc.in, "RU", nil) {
+			got = append(got, s.kind+":"+tc.in[s.start:s.end]+"="+s.target)
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("findSpans(%q):\n got %q\nwant %q", tc.in, g, tc.want)
+		}
+	}
+	// Without a region only numbers written with + link.
+	if sp := findSpans("8 916 123-45-67 or +7 916 123-45-67", "", nil); len(sp) != 1 || sp[0].target != "+79161234567" || sp[0].start != 19 {
+		t.Errorf("findSpans with no region: %+v", sp)
+	}
+	// A US number in the US region.
+	if sp := findSpans("call 1 (212) 555-0123", "US", nil); len(sp) != 1 || sp[0].target != "+12125550123" {
+		t.Errorf("a US number: %+v", sp)
+	}
+}
