@@ -5,8 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"unicode/utf8"
 	"testing/fstest"
+	"unicode/utf8"
 )
 
 // FuzzLoadScreen feeds arbitrary bytes to the template loader as a screen
