@@ -66,7 +66,9 @@ type Service struct {
 	commits  *committer
 	members  *Membership
 	// typing remembers the last typing event per (user, dialog).
-	typing  *lru.Cache[[2]int64, time.Time]
+	typing *lru.Cache[[2]int64, time.Time]
+	// zones remembers the last time zone stored per user (NoteTimeZone).
+	zones   *lru.Cache[int64, string]
 	limiter Limiter
 	sms     SMSSender
 	images  ImageStore
@@ -120,6 +122,7 @@ func NewService(cfg Config) *Service {
 	s.commits = newCommitter(s.store, s.broker, s.log)
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)
+	s.zones, _ = lru.New[int64, string](timeZoneCacheSize)
 	return s
 }
 

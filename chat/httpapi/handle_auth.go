@@ -28,6 +28,7 @@ func (s *server) authenticate(c *gin.Context) {
 		return
 	}
 	c.Set(principalKey, p)
+	s.noteTimeZone(c, p)
 	c.Next()
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // screenVary lists every request header that changes a layout.
-const screenVary = "Authorization, Accept-Language, X-Korobka-Shell, X-Korobka-Theme"
+const screenVary = "Authorization, Accept-Language, X-Korobka-Shell, X-Korobka-Theme, X-Korobka-TZ"
 
 // handleScreen renders GET /v1/screens/{name}. Login and otp are public;
 // every other screen needs a token. The ETag is computed from the data
@@ -23,6 +23,7 @@ func (s *server) handleScreen(c *gin.Context) error {
 		Lang:   c.GetHeader("Accept-Language"),
 		Theme:  screenTheme(c),
 		Shell:  c.GetHeader("X-Korobka-Shell"),
+		TZ:     requestTZ(c),
 	}
 	for k, v := range c.Request.URL.Query() {
 		if k != "theme" && len(v) > 0 {
@@ -40,6 +41,7 @@ func (s *server) handleScreen(c *gin.Context) error {
 			return err
 		}
 		viewer = &p
+		s.noteTimeZone(c, p)
 	} else if !public {
 		return errMissingToken
 	}

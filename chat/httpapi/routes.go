@@ -16,7 +16,7 @@ func (s *server) routes(e *gin.Engine) {
 	}
 
 	v1 := e.Group("/v1")
-	v1.Use(noStore)
+	v1.Use(noStore, s.timeZone)
 	v1.POST("/auth/otp", s.wrap(s.handleRequestCode))
 	v1.POST("/auth/verify", s.wrap(s.handleVerify))
 	v1.POST("/auth/refresh", s.wrap(s.handleRefresh))

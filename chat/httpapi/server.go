@@ -38,6 +38,9 @@ type (
 		UpdateMe(ctx context.Context, p chat.Principal, upd chat.ProfileUpdate) (chat.Profile, error)
 		SetAvatar(ctx context.Context, p chat.Principal, r io.Reader) (chat.Profile, error)
 		User(ctx context.Context, p chat.Principal, id int64) (chat.Profile, error)
+		// NoteTimeZone keeps the IANA zone a shell sent (X-Korobka-TZ)
+		// as the user's last one, writing only when it changed.
+		NoteTimeZone(ctx context.Context, p chat.Principal, tz string)
 	}
 	// Contacts is the caller's address book.
 	Contacts interface {

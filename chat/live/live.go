@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/renderer"
@@ -40,6 +41,8 @@ type Service interface {
 	History(ctx context.Context, p chat.Principal, dialogID, before int64, limit int) ([]chat.MessageView, error)
 	DialogVersion(ctx context.Context, p chat.Principal, dialogID int64) (string, error)
 	DialogsVersion(ctx context.Context, p chat.Principal) (string, error)
+	// NoteTimeZone keeps the zone a watch named as the user's last one.
+	NoteTimeZone(ctx context.Context, p chat.Principal, tz string)
 }
 
 // ContentReader reads content collections; chat.ContentStore implements it.
@@ -50,13 +53,24 @@ type ContentReader interface {
 // Request is one screen request, the same whether it came as GET
 // /v1/screens/{name} (path, query, headers) or as a watch frame over the
 // WebSocket (its fields, by their JSON names). Lang is in Accept-Language
-// form ("ru-RU, en;q=0.8") and Shell in X-Korobka-Shell form.
+// form ("ru-RU, en;q=0.8"), Shell in X-Korobka-Shell form and TZ an IANA
+// zone name as in X-Korobka-TZ ("" for the server's default).
 type Request struct {
 	Screen string            `json:"screen"`
 	Params map[string]string `json:"params"`
 	Lang   string            `json:"lang"`
 	Theme  string            `json:"theme"` // "dark", anything else is light
 	Shell  string            `json:"shell"`
+	TZ     string            `json:"tz"`
+}
+
+// Locale is how a server renders what a request does not say: the time
+// zone when the shell sends none (KOROBKA_TIME_ZONE) and the region of
+// phone numbers written without a country code (KOROBKA_REGION). The zero
+// Locale is UTC and no region.
+type Locale struct {
+	TimeZone *time.Location
+	Region   string
 }
 
 // Bounds of a request. The renderer checks names and values for real;
@@ -88,6 +102,8 @@ func (r *Request) check() error {
 		return errTooLong("lang")
 	case len(r.Shell) > maxShellLen:
 		return errTooLong("shell")
+	case len(r.TZ) > chat.MaxTimeZoneLen:
+		return chat.ErrInvalidTimeZone
 	}
 	for k, v := range r.Params {
 		if len(k) > maxParamLen || len(v) > maxParamLen {
@@ -99,11 +115,18 @@ func (r *Request) check() error {
 
 // resolve checks the request against the engine's screens and returns the
 // screen and the renderer's form of the request for viewer (0: signed
-// out). Only the screen's declared params are kept: they alone select the
-// instance.
-func (r *Request) resolve(eng *renderer.Engine, viewer int64) (*renderer.Screen, renderer.Request, error) {
+// out), in the request's zone or else the locale's. Only the screen's
+// declared params are kept: they alone select the instance.
+func (r *Request) resolve(eng *renderer.Engine, viewer int64, loc Locale) (*renderer.Screen, renderer.Request, error) {
 	if err := r.check(); err != nil {
 		return nil, renderer.Request{}, err
+	}
+	tz := loc.TimeZone
+	if r.TZ != "" {
+		var err error
+		if tz, err = chat.ParseTimeZone(r.TZ); err != nil {
+			return nil, renderer.Request{}, err
+		}
 	}
 	scr, ok := eng.Screen(r.Screen)
 	if !ok {
@@ -115,6 +138,8 @@ func (r *Request) resolve(eng *renderer.Engine, viewer int64) (*renderer.Screen,
 		Langs:  renderer.ParseAcceptLanguage(r.Lang),
 		Theme:  theme(r.Theme),
 		Caps:   renderer.ParseShell(r.Shell),
+		TZ:     tz,
+		Region: loc.Region,
 	}
 	for _, sp := range scr.Params {
 		if v := r.Params[sp.Name]; v != "" {
@@ -139,11 +164,19 @@ func theme(t string) string {
 type Renderer struct {
 	screens Screens
 	sources *Sources
+	locale  Locale
 }
 
 // NewRenderer returns a Renderer over screens and sources.
 func NewRenderer(screens Screens, sources *Sources) *Renderer {
 	return &Renderer{screens: screens, sources: sources}
+}
+
+// WithLocale sets the server's defaults (zone, phone region) and returns
+// r; call it before serving.
+func (r *Renderer) WithLocale(l Locale) *Renderer {
+	r.locale = l
+	return r
 }
 
 // Public reports whether the screen can be shown signed out (login, otp),
@@ -173,7 +206,7 @@ func (r *Renderer) Render(ctx context.Context, req Request, viewer *chat.Princip
 	if viewer != nil {
 		uid = viewer.UserID
 	}
-	_, rr, err := req.resolve(eng, uid)
+	_, rr, err := req.resolve(eng, uid, r.locale)
 	if err != nil {
 		return Page{}, err
 	}

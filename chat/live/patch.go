@@ -32,6 +32,7 @@ type Patcher struct {
 	screens Screens
 	log     *slog.Logger
 	now     func() time.Time
+	locale  Locale
 
 	// nodes caches rendered bubbles of the current engine; eng is the
 	// engine they were rendered with (a hot reload empties the cache).
@@ -95,6 +96,13 @@ func NewPatcher(svc Service, screens Screens, log *slog.Logger) *Patcher {
 	return p
 }
 
+// WithLocale sets the server's defaults (zone, phone region) and returns
+// p; call it before serving.
+func (p *Patcher) WithLocale(l Locale) *Patcher {
+	p.locale = l
+	return p
+}
+
 // Renders counts the fragments rendered so far: the evidence that a
 // variant renders once, however many devices show it.
 func (p *Patcher) Renders() int64 { return p.renders.Load() }
@@ -123,9 +131,12 @@ func (p *Patcher) Watch(ctx context.Context, pr chat.Principal, frame []byte) (*
 		return nil, &chat.Error{Kind: chat.KindInvalid, Code: "invalid_frame", Message: "The watch frame is over its bounds: " + chat.ErrorOf(err).Message}
 	}
 	eng := p.screens.Current()
-	scr, rr, err := req.resolve(eng, pr.UserID)
+	scr, rr, err := req.resolve(eng, pr.UserID, p.locale)
 	if err != nil {
 		return nil, err
+	}
+	if req.TZ != "" {
+		p.svc.NoteTimeZone(ctx, pr, req.TZ)
 	}
 	key := scr.Name
 	for _, sp := range scr.Params {
@@ -138,7 +149,7 @@ func (p *Patcher) Watch(ctx context.Context, pr chat.Principal, frame []byte) (*
 	if err != nil {
 		return nil, renderError(err)
 	}
-	st := &watchState{variant: renderer.Variant{Langs: rr.Langs, Theme: rr.Theme, Caps: rr.Caps}}
+	st := &watchState{variant: renderer.Variant{Langs: rr.Langs, Theme: rr.Theme, Caps: rr.Caps, TZ: rr.TZ, Region: rr.Region}}
 	for _, t := range topics {
 		if t == "dialogs" {
 			st.list = true
@@ -172,7 +183,7 @@ func (p *Patcher) Watch(ctx context.Context, pr chat.Principal, frame []byte) (*
 		Screen:  scr.Name,
 		Params:  rr.Params,
 		Topics:  topics,
-		Variant: eng.Lang(rr.Langs) + "|" + rr.Theme + "|" + rr.Caps.String(),
+		Variant: eng.Lang(rr.Langs) + "|" + rr.Theme + "|" + rr.Caps.String() + "|" + tzName(rr.TZ),
 		State:   st,
 	}, nil
 }
@@ -389,7 +400,10 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 	if m.EditedAt != nil {
 		edited = m.EditedAt.Format(time.RFC3339Nano)
 	}
-	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name}, "\x00")
+	// The local date keys the cache too, so a bubble that shows day()
+	// is not served from before midnight.
+	day := e.p.now().In(tzOrUTC(v.TZ)).Format(time.DateOnly)
+	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name, day}, "\x00")
 	if e.p.eng.Swap(eng) != eng {
 		e.p.nodes.Purge()
 	}
@@ -410,6 +424,15 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 	e.p.nodes.Add(key, node)
 	return node, nil
 }
+
+func tzOrUTC(loc *time.Location) *time.Location {
+	if loc == nil {
+		return time.UTC
+	}
+	return loc
+}
+
+func tzName(loc *time.Location) string { return tzOrUTC(loc).String() }
 
 func bit(b bool) string {
 	if b {

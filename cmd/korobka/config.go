@@ -22,14 +22,17 @@ import (
 // parsed and validated. The zero value of an optional field means the
 // embedded default.
 type Config struct {
-	Addr           string
-	Data           string
-	MySQLDSN       string
-	RedisURL       string
-	RedisPrefix    string
-	TestPhones     chat.TestPhones
-	Screens        string
-	Region         string
+	Addr        string
+	Data        string
+	MySQLDSN    string
+	RedisURL    string
+	RedisPrefix string
+	TestPhones  chat.TestPhones
+	Screens     string
+	Region      string
+	// TimeZone is what screens show times in when a shell sends no
+	// X-Korobka-TZ (KOROBKA_TIME_ZONE, default UTC).
+	TimeZone       *time.Location
 	SMSProvider    string
 	SMSRuAPIID     string
 	SMSRuURL       string
@@ -64,6 +67,7 @@ var settings = []setting{
 	{"test-phones", "KOROBKA_TEST_PHONES", "", "numbers with fixed codes and no SMS: +79990000001:111111,+7999*:111111"},
 	{"screens", "KOROBKA_SCREENS", "", "folder to load screens from instead of the embedded ones"},
 	{"region", "KOROBKA_REGION", chat.DefaultRegion, "region for numbers typed without a country code (ISO 3166)"},
+	{"time-zone", "KOROBKA_TIME_ZONE", "UTC", "IANA time zone screens show times in when a shell sends no X-Korobka-TZ"},
 	{"sms-provider", "KOROBKA_SMS_PROVIDER", "log", "how login codes are sent: log (print them) or smsru"},
 	{"smsru-api-id", "KOROBKA_SMSRU_API_ID", "", "sms.ru api_id (with --sms-provider smsru)"},
 	{"smsru-url", "KOROBKA_SMSRU_URL", "https://sms.ru", "sms.ru API base URL"},
@@ -161,6 +165,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if !chat.ValidRegion(cfg.Region) {
 		bad("KOROBKA_REGION", "%q is not a region this server knows numbers of (for example RU)", cfg.Region)
 	}
+	tz, err := chat.ParseTimeZone(get("KOROBKA_TIME_ZONE"))
+	if err != nil {
+		bad("KOROBKA_TIME_ZONE", "%q is not an IANA time zone (for example Europe/Moscow or UTC)", get("KOROBKA_TIME_ZONE"))
+	}
+	cfg.TimeZone = tz
 	tp, err := chat.ParseTestPhones(get("KOROBKA_TEST_PHONES"), cfg.Region)
 	if err != nil {
 		bad("KOROBKA_TEST_PHONES", "%v", err)

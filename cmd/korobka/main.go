@@ -9,6 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// The IANA time zone database inside the binary: the distroless image
+	// has none, and shells name zones (X-Korobka-TZ, KOROBKA_TIME_ZONE).
+	_ "time/tzdata"
 )
 
 func main() {

@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 
+	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/renderer"
+	"github.com/korobka/korobka/schemas"
 	"github.com/korobka/korobka/screens"
 )
 
@@ -46,12 +50,40 @@ func lintCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 	for _, d := range diags {
 		fmt.Fprintln(stdout, d.String())
 	}
-	if len(diags) > 0 {
-		fmt.Fprintf(stderr, "%s: %d problem(s)\n", where, len(diags))
+	problems := len(diags)
+	if problems == 0 {
+		problems = lintContentText(fsys, stdout)
+	}
+	if problems > 0 {
+		fmt.Fprintf(stderr, "%s: %d problem(s)\n", where, problems)
 		return errLint
 	}
 	fmt.Fprintf(stderr, "%s: ok\n", where)
 	return nil
+}
+
+// lintContentText checks the content seeds against the text policy
+// (chat.CleanContent), which the renderer cannot know, and prints each
+// item that breaks it. It returns the number of problems.
+func lintContentText(fsys fs.FS, stdout io.Writer) int {
+	seeds, err := renderer.LoadContentSeeds(fsys, schemas.FS)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0 // no content folder: nothing to check
+		}
+		fmt.Fprintln(stdout, err)
+		return 1
+	}
+	n := 0
+	for _, name := range slices.Sorted(maps.Keys(seeds)) {
+		for _, d := range seeds[name] {
+			if _, err := chat.CleanContent(d.Data); err != nil {
+				fmt.Fprintf(stdout, "content/%s.yaml: item %q: %v\n", name, d.ID, err)
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // renderCmd prints one screen's layout for fixture data, as a shell would

@@ -243,10 +243,16 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		RefreshTTL: cfg.RefreshTTL,
 	})
 	a.loops = append(a.loops, a.svc.Run)
-	a.patcher = live.NewPatcher(a.svc, a.screens, log)
+	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{Logger: log, AllowedOrigins: cfg.AllowedOrigins, Patcher: a.patcher})
 	ok = true
 	return a, nil
+}
+
+// locale is how screens render what a request does not say: the zone and
+// the phone region of the configuration.
+func locale(cfg Config) live.Locale {
+	return live.Locale{TimeZone: cfg.TimeZone, Region: cfg.Region}
 }
 
 // openScreens loads the screens (embedded, or a watched folder) and seeds
@@ -276,7 +282,13 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 	for name, docs := range seeds {
 		rows := make([]chat.ContentDoc, len(docs))
 		for i, d := range docs {
-			data, err := json.Marshal(d.Data)
+			// Content is text people see: the one text policy applies (lint
+			// reports the same, so a seed that breaks it never ships).
+			clean, err := chat.CleanContent(d.Data)
+			if err != nil {
+				return fmt.Errorf("content seed %s, item %q: %w", name, d.ID, err)
+			}
+			data, err := json.Marshal(clean)
 			if err != nil {
 				return err
 			}
@@ -310,7 +322,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		Logger:         a.log,
 		Media:          a.media.Handler(),
 		WebSocket:      a.gateway,
-		Screens:        live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)),
+		Screens:        live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
 		Preview:        live.NewPreview(a.screens, screenFiles(cfg)),
 		Ready:          a.ready,
 		TrustedProxies: cfg.TrustedProxies,
