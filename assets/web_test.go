@@ -396,6 +396,20 @@ func TestWebShellInBrowser(t *testing.T) {
 	if q, h := first.URL.Query().Get("theme"), first.Header.Get("X-Korobka-Theme"); q != "light" || h != "light" {
 		t.Errorf("theme query %q, header %q; want light and light", q, h)
 	}
+	// The device's zone goes with every request and every watch.
+	zone := evalString(`Intl.DateTimeFormat().resolvedOptions().timeZone`)
+	if tz := first.Header.Get("X-Korobka-TZ"); zone == "" || tz != zone {
+		t.Errorf("X-Korobka-TZ = %q, want the browser's zone %q", tz, zone)
+	}
+	if !api.frame("watch", func(f map[string]any) bool { return f["tz"] == zone }) {
+		t.Errorf("no watch frame with tz %q", zone)
+	}
+	// Lengths in the shell count characters as the server does (grapheme
+	// clusters): two initials of flags are two flags, not one and a half.
+	do("count graphemes", chromedp.Evaluate[chromedp.Void](`import('/app/render.js').then((m) => {
+		window.__chars = m.firstChars('\u{1F1F7}\u{1F1FA}\u{1F1FA}\u{1F1F8}x', 2) + '|' + m.charCount('\u{1F468}\u200d\u{1F469}\u200d\u{1F467}e\u0301');
+	}), undefined`))
+	waitFor("graphemes counted", `window.__chars === '\u{1F1F7}\u{1F1FA}\u{1F1FA}\u{1F1F8}|2'`)
 
 	dir := os.Getenv("KOROBKA_ARTIFACTS")
 	if dir == "" {

@@ -26,6 +26,22 @@ export function acceptLanguage() {
   return langs.slice(0, 6).map((l, i) => (i ? `${l};q=${(1 - i * 0.1).toFixed(1)}` : l)).join(', ');
 }
 
+// timeZone is the device's IANA zone (Europe/Moscow), sent on every request
+// as X-Korobka-TZ and in every watch, so screens show times as the user's
+// clock does. '' when the browser cannot say (the server's default applies).
+// A zone the server does not know answers 400 invalid_time_zone; the shell
+// then stops sending it (the server's default zone applies) rather than
+// failing every request.
+let zoneRefused = false;
+export function timeZone() {
+  if (zoneRefused) return '';
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+  } catch {
+    return '';
+  }
+}
+
 let onSignedOut = () => {};
 // setSignedOutHandler is called when the session is gone for good (refresh
 // failed or no token for a private screen): the app shows the login screen.
@@ -61,6 +77,8 @@ function send(path, opts) {
     'X-Korobka-Shell': SHELL,
     ...opts.headers,
   };
+  const tz = timeZone();
+  if (tz) headers['X-Korobka-TZ'] = tz;
   const tok = session()?.access_token;
   if (tok) headers.Authorization = `Bearer ${tok}`;
   let body = opts.body;
@@ -91,13 +109,21 @@ export async function request(path, opts = {}) {
       throw err;
     }
   }
+  if (res.status === 400 && !zoneRefused && timeZone()) {
+    const err = await errorOf(res.clone());
+    if (err.code === 'invalid_time_zone') {
+      zoneRefused = true;
+      return request(path, opts);
+    }
+  }
   if (opts.raw && (res.ok || res.status === 304)) return res;
   if (!res.ok) throw await errorOf(res);
   if (res.status === 204) return null;
   return res.json();
 }
 
-// The last layout per screen+params+theme, revalidated with If-None-Match:
+// The last layout per screen+params+theme (and zone: the ETag covers it),
+// revalidated with If-None-Match:
 // reopening a screen whose data did not change costs the server no render.
 const cache = new Map();
 const CACHE_MAX = 40;

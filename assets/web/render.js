@@ -39,6 +39,21 @@ export function telUrl(phone) {
 
 const str = (v) => (v === undefined || v === null ? '' : String(v));
 
+// firstChars is the first n characters of s as a person counts them
+// (grapheme clusters, as the server counts): a flag or a family emoji is
+// never cut in half, as String.slice, which counts UTF-16 units, would.
+const graphemes = typeof Intl !== 'undefined' && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+export function firstChars(s, n) {
+  if (!graphemes) return Array.from(s).slice(0, n).join('');
+  let out = '';
+  let i = 0;
+  for (const { segment } of graphemes.segment(s)) {
+    if (i++ === n) break;
+    out += segment;
+  }
+  return out;
+}
+
 function h(tag, cls, text) {
   const el = document.createElement(tag);
   if (cls) el.className = cls;
@@ -234,7 +249,7 @@ function image(n) {
 
 function avatar(n) {
   const el = h('div', `k-size-${['s', 'm', 'l', 'xl'].includes(n.size) ? n.size : 'm'}`);
-  const initials = () => el.replaceChildren(h('span', 'k-initials', str(n.initials).slice(0, 2)));
+  const initials = () => el.replaceChildren(h('span', 'k-initials', firstChars(str(n.initials), 2)));
   const src = mediaUrl(n.src);
   if (src) {
     const img = h('img');
@@ -280,12 +295,30 @@ function input(n, ctx) {
   if (typeof n.name === 'string') c.dataset.name = n.name;
   c.dataset.kind = str(n.kind || 'text');
   if (n.placeholder) c.placeholder = str(n.placeholder);
-  if (num(n.max_length)) c.maxLength = Math.floor(n.max_length);
+  if (num(n.max_length)) limitChars(c, Math.floor(n.max_length));
   if (n.value !== undefined) c.value = str(n.value);
   if (n.autofocus) ctx.afterMount?.(() => c.focus());
   wireField(c, ctx, n.action);
   el.append(c);
   return el;
+}
+
+// limitChars keeps a field to max characters as the server counts them
+// (grapheme clusters). The maxlength attribute counts UTF-16 units, which
+// would stop a name of flags at a quarter of its length.
+function limitChars(c, max) {
+  c.addEventListener('input', (e) => {
+    if (e.isComposing) return;
+    if (charCount(c.value) > max) c.value = firstChars(c.value, max);
+  });
+}
+
+// charCount is the length of s in grapheme clusters.
+export function charCount(s) {
+  if (!graphemes) return Array.from(s).length;
+  let n = 0;
+  for (const _ of graphemes.segment(s)) n++; // eslint-disable-line no-unused-vars
+  return n;
 }
 
 // wireField: Enter submits (Shift+Enter is a new line in a message), and a

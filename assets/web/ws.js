@@ -3,7 +3,7 @@
 // messages, acks delivery and reads, and feeds patches, ticks, typing and
 // presence to the open screen. Frames are those of docs/api.md.
 import { session, myId } from './auth.js';
-import { refreshTokens, request, acceptLanguage, SHELL } from './api.js';
+import { refreshTokens, request, acceptLanguage, timeZone, SHELL } from './api.js';
 import { preferredTheme } from './theme.js';
 import { t } from './strings.js';
 
@@ -343,13 +343,16 @@ export function createLive(app) {
   }
 
   // watch tells the server what this device shows, so that it sends
-  // `patch` frames for the screen (rendered in our language, theme and
-  // components) and stops those of the previous one. Sent whenever a screen
+  // `patch` frames for the screen (rendered in our language, theme,
+  // components and time zone) and stops those of the previous one. Sent whenever a screen
   // is shown and on every (re)connect.
   function watch() {
     const { screen, params } = app.route ?? {};
     if (screen && app.layout?.live?.length) {
-      raw({ type: 'watch', screen, params: { ...params }, lang: acceptLanguage(), theme: preferredTheme(), shell: SHELL });
+      const w = { type: 'watch', screen, params: { ...params }, lang: acceptLanguage(), theme: preferredTheme(), shell: SHELL };
+      const tz = timeZone();
+      if (tz) w.tz = tz;
+      raw(w);
     } else {
       raw({ type: 'watch' });
     }
