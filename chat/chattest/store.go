@@ -43,6 +43,7 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"User/UpsertConcurrent", testUpsertUserConcurrent},
 		{"User/NotFound", testUserNotFound},
 		{"User/UpdateProfile", testUpdateProfile},
+		{"User/SetTimeZone", testSetTimeZone},
 		{"User/SetAvatar", testSetAvatar},
 		{"User/SetRole", testSetRole},
 		{"Session/CreateAndFind", testSessionByAccess},
@@ -395,6 +396,27 @@ func testUpdateProfile(t *testing.T, s chat.Store) {
 	got, err = s.User(ctx, u.ID)
 	noErr(t, "User", err)
 	checkUser(t, got, u)
+}
+
+func testSetTimeZone(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	u := newUser(t, s, "+79990000021")
+	if u.TimeZone != "" {
+		t.Errorf("a new user's zone is %q, want none", u.TimeZone)
+	}
+	for _, tz := range []string{"Europe/Moscow", "Europe/Moscow", "America/Argentina/Buenos_Aires"} {
+		noErr(t, "SetTimeZone "+tz, s.SetTimeZone(ctx, u.ID, tz))
+		got, err := s.User(ctx, u.ID)
+		noErr(t, "User", err)
+		if got.TimeZone != tz {
+			t.Errorf("after SetTimeZone(%s) the user's zone is %q", tz, got.TimeZone)
+		}
+		// The zone is not a change a screen shows: names stay as they were.
+		if got.FirstName != u.FirstName || got.Phone != u.Phone {
+			t.Errorf("SetTimeZone changed the user: %+v", got)
+		}
+	}
+	noErr(t, "SetTimeZone of no user", s.SetTimeZone(ctx, chat.NewID(), "UTC"))
 }
 
 func testSetAvatar(t *testing.T, s chat.Store) {
