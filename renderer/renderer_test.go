@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/korobka/korobka/schemas"
 	"github.com/korobka/korobka/screens"
@@ -330,8 +329,9 @@ root:
 	}
 }
 
-// TestHostileFilesRefused: each hostile file is refused quickly with a clear
-// diagnostic.
+// TestHostileFilesRefused: each hostile file is refused with a clear
+// diagnostic that names the bound it broke (the bounds, not a stopwatch,
+// are what keep lint cheap: tests assert no timings).
 func TestHostileFilesRefused(t *testing.T) {
 	bomb := "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n" +
 		"d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
@@ -354,11 +354,7 @@ func TestHostileFilesRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := shippedFS(t)
 			m[tc.file] = &fstest.MapFile{Data: tc.data}
-			start := time.Now()
 			d := Lint(m)
-			if el := time.Since(start); el > time.Second {
-				t.Errorf("lint took %v, want under 1s", el)
-			}
 			var all []string
 			for _, x := range d {
 				all = append(all, x.String())
