@@ -72,24 +72,28 @@ func (s *Store) saveUploadImage(ctx context.Context, r io.Reader) (chat.StoredMe
 	if int64(len(data)) > chat.MaxUploadFileSize {
 		return chat.StoredMedia{}, errFileTooLarge()
 	}
-	select {
-	case s.decoding <- struct{}{}:
-	case <-ctx.Done():
-		return chat.StoredMedia{}, ctx.Err()
-	}
-	defer func() { <-s.decoding }()
-	img, err := s.decode(data)
+	img, release, err := s.decode(ctx, data, UploadFullSize)
 	if err != nil {
 		return chat.StoredMedia{}, err
 	}
-	// Fit returns the image unchanged (as a copy) when it already fits.
-	full := imaging.Fit(img, UploadFullSize, UploadFullSize, imaging.Lanczos)
-	thumb := imaging.Fit(full, UploadThumbSize, UploadThumbSize, imaging.Lanczos)
-	fullJPEG, err := encodeJPEG(full)
-	if err != nil {
-		return chat.StoredMedia{}, err
-	}
-	thumbJPEG, err := encodeJPEG(thumb)
+	var width, height int
+	fullJPEG, thumbJPEG, err := func() ([]byte, []byte, error) {
+		defer release()
+		// Fit returns the image unchanged (as a copy) when it already fits.
+		full := imaging.Fit(img, UploadFullSize, UploadFullSize, imaging.Lanczos)
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		b := full.Bounds()
+		width, height = b.Dx(), b.Dy()
+		thumb := imaging.Fit(full, UploadThumbSize, UploadThumbSize, imaging.Lanczos)
+		fullJPEG, err := encodeJPEG(full)
+		if err != nil {
+			return nil, nil, err
+		}
+		thumbJPEG, err := encodeJPEG(thumb)
+		return fullJPEG, thumbJPEG, err
+	}()
 	if err != nil {
 		return chat.StoredMedia{}, err
 	}
@@ -105,9 +109,8 @@ func (s *Store) saveUploadImage(ctx context.Context, r io.Reader) (chat.StoredMe
 		_ = os.Remove(base + "_thumb.jpg")
 		return chat.StoredMedia{}, err
 	}
-	b := full.Bounds()
 	return chat.StoredMedia{Kind: chat.UploadImage, Key: key, Size: int64(len(fullJPEG)),
-		Mime: "image/jpeg", Width: b.Dx(), Height: b.Dy()}, nil
+		Mime: "image/jpeg", Width: width, Height: height}, nil
 }
 
 // saveUploadFile streams r to a temp file, then renames it into place after
