@@ -7,9 +7,9 @@
 // decides what decoding will cost before anything is decoded (so a small
 // file that claims a huge canvas, a deep pixel format or a thousand scans
 // cannot exhaust memory or CPU), decoding draws on bounded budgets
-// (decode.go), and every image is decoded and
-// re-encoded as JPEG, which drops EXIF, GPS, ICC and any payload hidden in
-// metadata or trailing bytes. Files that are not images are kept byte for
+// (decode.go), and every image is decoded and re-encoded as JPEG, which
+// drops EXIF, GPS, ICC and any payload hidden in metadata or trailing
+// bytes. Files that are not images are kept byte for
 // byte and only ever served as downloads (uploads.go, handler.go).
 package media
 
