@@ -163,8 +163,9 @@ func TestSendAttachments(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []chat.Attachment
-	if err := json.Unmarshal(v.Attachments, &got); err != nil || len(got) != 1 || got[0].ID != att.ID || got[0].URL != att.URL {
-		t.Errorf("message attachments %s (%v), want the upload", v.Attachments, err)
+	if err := json.Unmarshal(v.Attachments, &got); err != nil || len(got) != 1 || got[0].ID != att.ID || got[0].Name != att.Name ||
+		!strings.HasPrefix(got[0].URL, strings.Split(att.URL, "?")[0]+"?dialog=") {
+		t.Errorf("message attachments %s (%v), want the upload signed for the dialog", v.Attachments, err)
 	}
 	// Only one's own uploads can be attached.
 	_, err = f.svc.Send(ctx, bob.p, 1, chat.SendRequest{DialogID: d, ClientID: "b1", Text: "mine now", Attachments: ref})

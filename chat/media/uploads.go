@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"crypto/rand"
 
@@ -153,6 +154,72 @@ func (s *Store) saveUploadFile(r io.Reader, mime, name string) (_ chat.StoredMed
 		return chat.StoredMedia{}, fmt.Errorf("media: %w", err)
 	}
 	return chat.StoredMedia{Kind: chat.UploadFile, Key: key, Size: n, Mime: mime}, nil
+}
+
+// CopyUpload gives every file of key a fresh key: a hard link, which costs
+// no space and survives the other name's deletion, or a copy where the
+// disk refuses links. The sidecar comes before the .bin, as in
+// saveUploadFile. ErrNotFound when key has no files.
+func (s *Store) CopyUpload(ctx context.Context, key string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if !validKey(key) || !strings.HasPrefix(key, uploadPrefix+"/") {
+		return "", chat.Errorf(chat.KindInvalid, "invalid_media_key", "The media key is malformed.")
+	}
+	src, next := s.uploadBase(key), newUploadKey()
+	dst := s.uploadBase(next)
+	copied := 0
+	for _, suffix := range []string{".jpg", "_thumb.jpg", ".json", ".bin"} {
+		err := os.Link(src+suffix, dst+suffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			err = copyFile(src+suffix, dst+suffix)
+		}
+		if err != nil {
+			_ = s.DeleteUpload(context.WithoutCancel(ctx), next)
+			return "", fmt.Errorf("media: copy upload: %w", err)
+		}
+		copied++
+	}
+	if copied == 0 {
+		return "", chat.ErrNotFound
+	}
+	return next, nil
+}
+
+// copyFile copies src to dst through a temp file and a rename.
+func copyFile(src, dst string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if _, err = io.Copy(f, in); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), dst)
 }
 
 // DeleteUpload removes every file of key; missing files are no error.
