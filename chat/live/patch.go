@@ -389,7 +389,9 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 	if m.EditedAt != nil {
 		edited = m.EditedAt.Format(time.RFC3339Nano)
 	}
-	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name}, "\x00")
+	// The attachments are part of the key: their URLs are signed per
+	// bucket, so a bubble rendered in an earlier bucket is not reused.
+	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name, string(m.Attachments)}, "\x00")
 	if e.p.eng.Swap(eng) != eng {
 		e.p.nodes.Purge()
 	}
