@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/chattest"
 )
 
 // Media privacy end to end (issue 9, item 11), on both backends: an
@@ -178,5 +182,79 @@ func TestScreenETagFollowsMediaBucket(t *testing.T) {
 	next := e.screen(path, b.AccessToken, etag)
 	if next.status != 200 || next.header.Get("ETag") == etag || bytes.Equal(next.body, first.body) {
 		t.Fatalf("in the next bucket: %d, ETag %s (was %s); want 200, a new ETag and new URLs", next.status, next.header.Get("ETag"), etag)
+	}
+}
+
+// TestMediaSecret: without KOROBKA_MEDIA_SECRET a secret is generated
+// once, kept (owner-only) in KOROBKA_DATA and read back on the next start,
+// so URLs survive a restart; with it, the setting is the secret.
+func TestMediaSecret(t *testing.T) {
+	cfg := Config{Data: t.TempDir()}
+	log := slog.New(slog.DiscardHandler)
+	first, err := openMediaSigner(cfg, log, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(cfg.Data, mediaSecretFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v, %v; want mode 0600", fi, err)
+	}
+	again, err := openMediaSigner(cfg, log, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	q := first.Query("uploads/ab", chat.MediaScope{Dialog: 1}, now)
+	if again.Query("uploads/ab", chat.MediaScope{Dialog: 1}, now) != q {
+		t.Error("a restart signs with another secret")
+	}
+	cfg.MediaSecret = strings.Repeat("s", 40)
+	set, err := openMediaSigner(cfg, log, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := chat.NewMediaSigner([]byte(cfg.MediaSecret))
+	if got := set.Query("uploads/ab", chat.MediaScope{Dialog: 1}, now); got == q || got != want.Query("uploads/ab", chat.MediaScope{Dialog: 1}, now) {
+		t.Error("KOROBKA_MEDIA_SECRET is not the secret")
+	}
+}
+
+// TestMediaAcrossNodes: two nodes sharing MariaDB, Redis, the media folder
+// and KOROBKA_MEDIA_SECRET serve each other's URLs, and a delete on one
+// removes the file for both; a node with another secret refuses them.
+func TestMediaAcrossNodes(t *testing.T) {
+	data := t.TempDir()
+	vars := map[string]string{
+		"KOROBKA_MYSQL_DSN":    chattest.MySQLDSN(t),
+		"KOROBKA_REDIS_URL":    chattest.RedisURL(t),
+		"KOROBKA_REDIS_PREFIX": chattest.RedisPrefix(t),
+		"KOROBKA_DATA":         data,
+		"KOROBKA_MEDIA_SECRET": "the secret every node of this deployment shares",
+	}
+	nodeA, nodeB := newEnv(t, vars), newEnv(t, vars)
+	anna, boris, id := nodeA.pair()
+	var pngBuf bytes.Buffer
+	png.Encode(&pngBuf, gradient(64, 48))
+	up := nodeA.want(nodeA.postUpload(anna.AccessToken, "cat.png", pngBuf.Bytes()), 201)
+	sent := nodeA.want(nodeA.do("POST", "/v1/dialogs/"+id+"/messages", anna.AccessToken, map[string]any{
+		"client_id": "p1", "attachments": []any{map[string]any{"upload_id": up.field(t, "id")}}}), 201)
+	hist := nodeB.want(nodeB.do("GET", "/v1/dialogs/"+id+"/messages", boris.AccessToken, nil), 200)
+	u := hist.field(t, "messages").([]any)[0].(map[string]any)["attachments"].([]any)[0].(map[string]any)["url"].(string)
+	for _, n := range []*env{nodeA, nodeB} {
+		if r := n.getMedia(u); r.status != 200 {
+			t.Fatalf("GET %s on a node: %d", u, r.status)
+		}
+	}
+	other := map[string]string{}
+	for k, v := range vars {
+		other[k] = v
+	}
+	other["KOROBKA_MEDIA_SECRET"] = "a node that was given another secret by mistake"
+	if r := newEnv(t, other).getMedia(u); r.status != 403 {
+		t.Errorf("a node with another secret: %d, want 403", r.status)
+	}
+	nodeB.want(nodeB.do("DELETE", fmt.Sprintf("/v1/dialogs/%s/messages/%.0f", id, sent.field(t, "seq").(float64)), anna.AccessToken, nil), 200)
+	if r := nodeA.getMedia(u); r.status != 404 {
+		t.Errorf("after the delete on node B: GET on node A: %d, want 404", r.status)
 	}
 }
