@@ -241,6 +241,9 @@ func (s *Service) attachments(ctx context.Context, p Principal, raw json.RawMess
 	if err := json.Unmarshal(raw, &refs); err != nil || len(refs) > MaxAttachments {
 		return nil, ErrInvalidAttachment
 	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
 	out := make([]Upload, 0, len(refs))
 	for _, r := range refs {
 		id, err := ParseID(r.UploadID)
