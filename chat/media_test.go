@@ -79,6 +79,14 @@ func TestMediaURLSigner(t *testing.T) {
 	if _, err := s.Check("uploads/abc", vals, at.Add(2*time.Hour)); !errors.Is(err, chat.ErrMediaURLExpired) {
 		t.Errorf("at expiry: %v, want media_url_expired", err)
 	}
+	// A node whose clock is a little behind the signer's, at a bucket's
+	// edge, still takes the URL; one from over a bucket ahead it does not.
+	if _, err := s.Check("uploads/abc", vals, at.Add(-time.Second)); err != nil {
+		t.Errorf("checked a second before the bucket: %v", err)
+	}
+	if _, err := s.Check("uploads/abc", vals, at.Add(-61*time.Minute)); !errors.Is(err, chat.ErrMediaURLInvalid) {
+		t.Errorf("checked over a bucket before: %v, want invalid_media_url", err)
+	}
 	if _, err := s.Check("uploads/abd", vals, at); !errors.Is(err, chat.ErrMediaURLInvalid) {
 		t.Errorf("another key: %v, want invalid_media_url", err)
 	}

@@ -150,8 +150,9 @@ func (s *MediaSigner) Check(key string, q url.Values, now time.Time) (time.Time,
 	if !now.Before(expires) {
 		return time.Time{}, ErrMediaURLExpired
 	}
-	if expires.After(MediaExpiry(now)) {
-		// Only a signer with a clock far ahead makes such a URL.
+	if expires.After(MediaExpiry(now.Add(MediaURLBucket))) {
+		// Only a node whose clock is over a bucket ahead makes such a
+		// URL; a little skew between nodes at a bucket's edge is fine.
 		return time.Time{}, ErrMediaURLInvalid
 	}
 	return expires, nil
