@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
 	"image/jpeg"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ func TestImageDecodingIsBounded(t *testing.T) {
 	}{{8, true}, {16, false}} {
 		// 4500 x 4500: RGBA 81 MB decoded at 8 bits, 162 MB at 16, plus
 		// an 81 MB RGBA copy and the output: the cap falls between them.
-		_, err := s.inspect(zeroPNG(t, 4500, 4500, tc.depth, 2), UploadFullSize)
+		_, err := s.inspect(pngHead(t, 4500, 4500, tc.depth, 2), UploadFullSize)
 		if (err == nil) != tc.ok {
 			t.Errorf("%d-bit RGB PNG of 4500x4500: got %v, want accepted %v", tc.depth, err, tc.ok)
 		}
@@ -179,25 +180,30 @@ func TestSmallImagesDoNotWaitForLarge(t *testing.T) {
 	if _, err := s.SaveAvatar(ctx, bytes.NewReader(encode(t, "png", pattern(200, 200)))); err != nil {
 		t.Fatalf("small avatar while the large budget is taken: %v", err)
 	}
-	// A larger photo (3 MP: 40 MB with its copies) waits, then is refused.
-	photo := encode(t, "jpeg", pattern(2000, 1500))
+	// A larger image (a 3 MP grey JPEG: 39 MB with its copies) waits,
+	// then is refused.
+	var grey bytes.Buffer
+	if err := jpeg.Encode(&grey, image.NewGray(image.Rect(0, 0, 2000, 1500)), nil); err != nil {
+		t.Fatal(err)
+	}
+	photo := grey.Bytes()
 	info, err := s.inspect(photo, UploadFullSize)
 	if err != nil || info.cost(UploadFullSize) <= s.limits.SmallDecodeBytes {
 		t.Fatalf("photo costs %d (%v), want over the small budget's %d", info.cost(UploadFullSize), err, s.limits.SmallDecodeBytes)
 	}
 	_, err = s.SaveUpload(ctx, bytes.NewReader(photo), "photo.jpg")
 	if e := chat.ErrorOf(err); e.Kind != chat.KindUnavailable || e.Code != "media_busy" {
-		t.Fatalf("large photo while the large budget is taken: got %v, want media_busy", err)
+		t.Fatalf("large image while the large budget is taken: got %v, want media_busy", err)
 	}
 	st := s.DecodeStats()
 	if st.Small != 1 || st.Large != 1 || st.Busy != 1 || st.SmallInUse != 0 {
 		t.Errorf("got %+v, want 1 small decode, 1 large (the hold), 1 refused", st)
 	}
 
-	// Once the large budget is free the photo is decoded.
+	// Once the large budget is free the image is decoded.
 	hold()
 	if _, err := s.SaveUpload(ctx, bytes.NewReader(photo), "photo.jpg"); err != nil {
-		t.Fatalf("large photo with the budget free: %v", err)
+		t.Fatalf("large image with the budget free: %v", err)
 	}
 	if st := s.DecodeStats(); st.Large != 2 || st.LargeInUse != 0 {
 		t.Errorf("got %+v, want 2 large decodes and nothing held", st)

@@ -2,7 +2,7 @@ package media
 
 import (
 	"bytes"
-	"compress/zlib"
+	"compress/flate"
 	"encoding/binary"
 	"hash/crc32"
 	"testing"
@@ -112,6 +112,18 @@ func bitsToBytes(bits []bool) []byte {
 // 6300, 320 MB once decoded, is a file of 290 KB.
 func zeroPNG(t testing.TB, w, h int, depth, colorType byte) []byte {
 	t.Helper()
+	return buildPNG(t, w, h, depth, colorType, true)
+}
+
+// pngHead is zeroPNG without its pixels: as much as a decoder reads before
+// it allocates, for tests of decisions made from the header.
+func pngHead(t testing.TB, w, h int, depth, colorType byte) []byte {
+	t.Helper()
+	return buildPNG(t, w, h, depth, colorType, false)
+}
+
+func buildPNG(t testing.TB, w, h int, depth, colorType byte, pixels bool) []byte {
+	t.Helper()
 	channels := map[byte]int{0: 1, 2: 3, 6: 4}[colorType]
 	var b bytes.Buffer
 	b.WriteString("\x89PNG\r\n\x1a\n")
@@ -129,21 +141,46 @@ func zeroPNG(t testing.TB, w, h int, depth, colorType byte) []byte {
 	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
 	ihdr[8], ihdr[9] = depth, colorType
 	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&z, zlib.BestSpeed)
-	if err != nil {
-		t.Fatal(err)
+	if !pixels {
+		return b.Bytes()
 	}
-	row := make([]byte, 1+w*channels*int(depth)/8) // filter byte 0, then zeros
-	for range h {
-		if _, err := zw.Write(row); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	chunk("IDAT", z.Bytes())
+	n := h * (1 + w*channels*int(depth)/8) // each row: filter byte 0, then zeros
+	chunk("IDAT", zlibZeros(t, n))
 	chunk("IEND", nil)
 	return b.Bytes()
+}
+
+// zlibZeros returns a zlib stream of n zero bytes, quickly: one megabyte of
+// zeros is compressed once and its deflate blocks repeated, which is valid
+// because each ends on a byte boundary (a sync flush) and refers only to
+// zeros; the Adler-32 of n zeros is (n mod 65521) << 16 | 1.
+func zlibZeros(t testing.TB, n int) []byte {
+	t.Helper()
+	compress := func(size int) []byte {
+		var b bytes.Buffer
+		fw, err := flate.NewWriter(&b, flate.BestSpeed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fw.Write(make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	const mb = 1 << 20
+	var z bytes.Buffer
+	z.Write([]byte{0x78, 0x01}) // deflate, 32 KiB window
+	block := compress(mb)
+	for range n / mb {
+		z.Write(block)
+	}
+	if r := n % mb; r > 0 {
+		z.Write(compress(r))
+	}
+	z.Write([]byte{0x03, 0x00}) // an empty final block
+	binary.Write(&z, binary.BigEndian, uint32(n%65521)<<16|1)
+	return z.Bytes()
 }
