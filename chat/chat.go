@@ -147,8 +147,9 @@ type SMSSender interface {
 }
 
 // ImageStore turns uploaded bytes into stored, re-encoded images. It refuses
-// input that is not an image or is over its byte or pixel caps with an
-// *Error of kind Invalid, Unsupported or TooLarge.
+// input that is not an image or is over its byte, pixel or decoding caps
+// with an *Error of kind Invalid, Unsupported or TooLarge, and an image it
+// has no decoding budget for in time with kind Unavailable (media_busy).
 type ImageStore interface {
 	// SaveAvatar decodes r, crops it square, re-encodes it (dropping all
 	// metadata) at full size and as a thumbnail, and returns the key that

@@ -76,6 +76,9 @@ type committer struct {
 	// dropped counts publications that never reached the broker: a full
 	// publish queue, a failed Publish, or the end of shutdown's wait.
 	dropped atomic.Int64
+	// view renders a committed message for its event (Service.view, which
+	// signs attachment URLs); nil: viewOf.
+	view func(Message, MessageStatus) MessageView
 }
 
 // lane is one writer: its queue of jobs and the queue of committed events
@@ -259,7 +262,7 @@ func (c *committer) commit(l *lane, jobs []*job) {
 			*j.app = b.Appends[ai]
 			ai++
 			if !j.app.Dup {
-				pubs = appendMessageEvent(pubs, j.app.Msg, j.members, j.origin)
+				pubs = appendMessageEvent(pubs, c.viewOf(j.app.Msg), j.members, j.origin)
 			}
 		} else {
 			*j.rcpt = b.Receipts[ri]
@@ -308,10 +311,16 @@ func (j *job) finish(err error) {
 	}
 }
 
+func (c *committer) viewOf(m Message) MessageView {
+	if c.view != nil {
+		return c.view(m, StatusSent)
+	}
+	return viewOf(m, StatusSent)
+}
+
 // appendMessageEvent adds a message event for every member; the sending
 // connection is skipped because it gets the reply.
-func appendMessageEvent(pubs []Publication, m Message, members []int64, origin int64) []Publication {
-	v := viewOf(m, StatusSent)
+func appendMessageEvent(pubs []Publication, v MessageView, members []int64, origin int64) []Publication {
 	return appendEvent(pubs, Event{Type: EventMessage, Message: &v}, origin, members, 0)
 }
 

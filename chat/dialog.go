@@ -61,7 +61,7 @@ type Message struct {
 	SenderID    int64
 	ClientID    string
 	Text        string
-	Attachments json.RawMessage // a JSON array; nil means none
+	Attachments json.RawMessage // a JSON array of attachments with media keys, never URLs (upload.go); nil means none
 	CreatedAt   time.Time
 	EditedAt    time.Time // zero when never edited
 	DeletedAt   time.Time // zero unless deleted; a deleted message keeps its seq and loses its content

@@ -170,7 +170,8 @@ func (w *EventFrame) Event() (Event, error) {
 // emptyArray is the attachments of a message that has none.
 var emptyArray = json.RawMessage("[]")
 
-// viewOf renders a stored message for clients.
+// viewOf renders a stored message for clients, without its attachments,
+// whose URLs only Service.view can sign.
 func viewOf(m Message, status MessageStatus) MessageView {
 	v := MessageView{
 		ID:          MessageID(m.DialogID, m.Seq),
@@ -179,12 +180,9 @@ func viewOf(m Message, status MessageStatus) MessageView {
 		SenderID:    FormatID(m.SenderID),
 		ClientID:    m.ClientID,
 		Text:        m.Text,
-		Attachments: m.Attachments,
+		Attachments: emptyArray,
 		CreatedAt:   m.CreatedAt.UTC(),
 		Status:      status,
-	}
-	if len(v.Attachments) == 0 {
-		v.Attachments = emptyArray
 	}
 	if !m.EditedAt.IsZero() {
 		t := m.EditedAt.UTC()
@@ -193,7 +191,17 @@ func viewOf(m Message, status MessageStatus) MessageView {
 	if !m.DeletedAt.IsZero() {
 		v.Deleted = true
 		v.Text = ""
-		v.Attachments = emptyArray
+	}
+	return v
+}
+
+// view renders a stored message for clients: viewOf, with the attachments
+// of a message that is not deleted and their URLs signed for the dialog's
+// members (mediaurl.go).
+func (s *Service) view(m Message, status MessageStatus) MessageView {
+	v := viewOf(m, status)
+	if !v.Deleted && len(m.Attachments) > 0 {
+		v.Attachments = s.signAttachments(m.DialogID, m.Attachments, s.now())
 	}
 	return v
 }

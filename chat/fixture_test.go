@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ const waitTimeout = 10 * time.Second
 // fixture is one Service and what the tests observe it through.
 type fixture struct {
 	svc    *chat.Service
+	store  *sqlstore.Store
 	broker *memory.Broker
 	sms    *fakeSMS
 	clock  *clock
@@ -44,6 +46,12 @@ type fixture struct {
 // newTestService builds a Service over a fresh SQLite database and runs its
 // committer until the test ends. It is the one place that knows chat.Config.
 func newTestService(t testing.TB) *fixture {
+	t.Helper()
+	return newTestServiceWith(t, nil)
+}
+
+// newTestServiceWith is newTestService with a last say over the Config.
+func newTestServiceWith(t testing.TB, adjust func(*chat.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, sqlstore.SQLite, filepath.Join(t.TempDir(), "k.db"), nil)
@@ -58,12 +66,13 @@ func newTestService(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{
+		store:  store,
 		broker: broker,
 		sms:    &fakeSMS{},
 		clock:  &clock{t: time.Now().UTC()},
 		images: &fakeMedia{},
 	}
-	f.svc = chat.NewService(chat.Config{
+	cfg := chat.Config{
 		Store:      store,
 		Broker:     broker,
 		Presence:   memory.NewPresence(),
@@ -73,7 +82,11 @@ func newTestService(t testing.TB) *fixture {
 		Files:      f.images,
 		Now:        f.clock.Now,
 		TestPhones: phones,
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	f.svc = chat.NewService(cfg)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- f.svc.Run(runCtx) }()
@@ -328,8 +341,8 @@ func (s *fakeSMS) count(phone string) int {
 	return len(s.sent[phone])
 }
 
-// fakeMedia is the ImageStore and UploadStore: it keeps nothing and hands
-// out keys.
+// fakeMedia is the ImageStore and FileStore: it keeps nothing, hands out
+// keys and records the keys it was asked to delete.
 type fakeMedia struct {
 	mu      sync.Mutex
 	n       int
@@ -362,7 +375,23 @@ func (m *fakeMedia) SaveUpload(_ context.Context, r io.Reader, _ string) (chat.S
 	if err != nil {
 		return chat.StoredMedia{}, err
 	}
-	return chat.StoredMedia{Kind: chat.UploadFile, Key: m.key("upload"), Size: n, Mime: "text/plain"}, nil
+	return chat.StoredMedia{Kind: chat.UploadFile, Key: m.key("uploads/"), Size: n, Mime: "text/plain"}, nil
 }
 
-func (m *fakeMedia) DeleteUpload(_ context.Context, key string) error { return nil }
+func (m *fakeMedia) CopyUpload(_ context.Context, key string) (string, error) {
+	return m.key("uploads/"), nil
+}
+
+// wasDeleted reports whether key was deleted.
+func (m *fakeMedia) wasDeleted(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Contains(m.deleted, key)
+}
+
+func (m *fakeMedia) DeleteUpload(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.deleted = append(m.deleted, key)
+	return nil
+}

@@ -74,6 +74,7 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.ErrorContext(ctx, "membership changes of other nodes are not received", "err", err)
 		}
 	})
+	wg.Go(func() { s.collectUploads(ctx) })
 	s.commits.run(ctx)
 	wg.Wait()
 	return nil
@@ -159,17 +160,25 @@ func (s *Service) Dialog(ctx context.Context, p Principal, dialogID int64) (Dial
 
 // DialogVersion is a token that changes whenever one of the caller's
 // dialogs, as a screen shows it, changes: for ETags without reading it.
+// It carries the media URL bucket, since the attachment URLs a screen
+// shows change with it (a 304 must not keep a shell on expired URLs).
 func (s *Service) DialogVersion(ctx context.Context, p Principal, dialogID int64) (string, error) {
 	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
 		return "", err
 	}
-	return s.store.DialogVersion(ctx, dialogID)
+	v, err := s.store.DialogVersion(ctx, dialogID)
+	return s.withMediaEpoch(v), err
 }
 
 // DialogsVersion is a token that changes whenever the caller's dialog list
-// changes.
+// changes, the media URL bucket included (last messages show attachments).
 func (s *Service) DialogsVersion(ctx context.Context, p Principal) (string, error) {
-	return s.store.DialogsVersion(ctx, p.UserID)
+	v, err := s.store.DialogsVersion(ctx, p.UserID)
+	return s.withMediaEpoch(v), err
+}
+
+func (s *Service) withMediaEpoch(v string) string {
+	return v + "/m" + strconv.FormatInt(MediaEpoch(s.now()), 10)
 }
 
 // Dialogs lists the caller's dialogs, most recent first.
@@ -266,7 +275,7 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 			}
 			v.Unread = max(d.LastSeq-self.ReadSeq, 0)
 			if e.LastMessage != nil {
-				mv := viewOf(*e.LastMessage, statusOf(*e.LastMessage, members[i]))
+				mv := s.view(*e.LastMessage, statusOf(*e.LastMessage, members[i]))
 				v.LastMessage = &mv
 			}
 			views = append(views, v)
@@ -288,13 +297,13 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 	if err != nil {
 		return MessageView{}, err
 	}
-	att, err := s.attachments(ctx, p, req.Attachments)
+	ups, err := s.attachments(ctx, p, req.Attachments)
 	if err != nil {
 		return MessageView{}, err
 	}
 	// A photo needs no caption; a message without attachments needs text.
 	text, err := cleanText(req.Text)
-	if err != nil && !(att != nil && strings.TrimSpace(req.Text) == "" && utf8.ValidString(req.Text)) {
+	if err != nil && !(ups != nil && strings.TrimSpace(req.Text) == "" && utf8.ValidString(req.Text)) {
 		return MessageView{}, err
 	}
 	if origin == 0 {
@@ -303,6 +312,11 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 		if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
 			return MessageView{}, err
 		}
+	}
+	// Last, once the send is valid: the uploads become the message's.
+	att, err := s.claimUploads(ctx, p, req.DialogID, req.ClientID, ups)
+	if err != nil {
+		return MessageView{}, err
 	}
 	app := &Append{Msg: Message{
 		DialogID:    req.DialogID,
@@ -324,7 +338,7 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 		}
 		status = statusOf(app.Msg, ms)
 	}
-	return viewOf(app.Msg, status), nil
+	return s.view(app.Msg, status), nil
 }
 
 // commitAndWait queues a job and waits for its transaction.
@@ -433,7 +447,7 @@ func (s *Service) views(ctx context.Context, dialogID int64, msgs []Message) ([]
 		return nil, err
 	}
 	for i, m := range msgs {
-		out[i] = viewOf(m, statusOf(m, ms))
+		out[i] = s.view(m, statusOf(m, ms))
 	}
 	return out, nil
 }
@@ -501,7 +515,9 @@ func (s *Service) EditMessage(ctx context.Context, p Principal, dialogID, seq in
 }
 
 // DeleteMessage drops the content of one of the caller's messages, keeping
-// its seq; the other members see it deleted.
+// its seq; the other members see it deleted. Its attachments' files are
+// removed from disk once the deletion is committed, so their URLs answer
+// 404 from then on.
 func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq int64) (MessageView, error) {
 	members, err := s.members.Check(ctx, p, dialogID)
 	if err != nil {
@@ -513,6 +529,18 @@ func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq 
 	m, err := s.store.DeleteMessage(ctx, dialogID, seq, p.UserID, s.now().UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return MessageView{}, err
+	}
+	if removed, _ := parseStored(m.Attachments); len(removed) > 0 {
+		ids := make([]int64, 0, len(removed))
+		for _, a := range removed {
+			if id, err := ParseID(a.ID); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		// What fails here is left in state deleted for the collector.
+		if _, err := s.removeUploads(ctx, ids, len(ids)); err != nil {
+			s.log.WarnContext(ctx, "attachments of a deleted message not removed", "dialog", dialogID, "seq", seq, "err", err)
+		}
 	}
 	return s.announceChange(ctx, m, members)
 }

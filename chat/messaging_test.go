@@ -163,12 +163,16 @@ func TestSendAttachments(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []chat.Attachment
-	if err := json.Unmarshal(v.Attachments, &got); err != nil || len(got) != 1 || got[0].ID != att.ID || got[0].URL != att.URL {
-		t.Errorf("message attachments %s (%v), want the upload", v.Attachments, err)
+	if err := json.Unmarshal(v.Attachments, &got); err != nil || len(got) != 1 || got[0].ID != att.ID || got[0].Name != att.Name ||
+		!strings.HasPrefix(got[0].URL, strings.Split(att.URL, "?")[0]+"?dialog=") {
+		t.Errorf("message attachments %s (%v), want the upload signed for the dialog", v.Attachments, err)
 	}
 	// Only one's own uploads can be attached.
 	_, err = f.svc.Send(ctx, bob.p, 1, chat.SendRequest{DialogID: d, ClientID: "b1", Text: "mine now", Attachments: ref})
 	wantErr(t, "someone else's upload", err, chat.ErrInvalidAttachment)
+	// An empty list is no attachment: the text is needed.
+	_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a3", Attachments: json.RawMessage(`[ ]`)})
+	wantErr(t, "an empty list and no text", err, chat.ErrInvalidText)
 	for _, bad := range []string{`{}`, `[{"upload_id":"x"}]`, `[{"upload_id":"123"}]`} {
 		_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a2", Text: "hi", Attachments: json.RawMessage(bad)})
 		wantErr(t, "attachments "+bad, err, chat.ErrInvalidAttachment)

@@ -20,6 +20,12 @@ type Config struct {
 	Files    FileStore
 	Logger   *slog.Logger
 	Now      func() time.Time // nil: time.Now
+	// MediaSigner signs attachment URLs; every node must share its
+	// secret. nil: a signer with a random secret, for one node and one run.
+	MediaSigner *MediaSigner
+	// UploadGCInterval is how often Run collects uploads (CollectUploads);
+	// 0: DefaultUploadGCInterval.
+	UploadGCInterval time.Duration
 
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
@@ -73,8 +79,11 @@ type Service struct {
 	sms     SMSSender
 	images  ImageStore
 	files   FileStore
+	media   *MediaSigner
 	log     *slog.Logger
 	now     func() time.Time
+
+	uploadGCInterval time.Duration
 
 	region     string
 	testPhones TestPhones
@@ -93,6 +102,7 @@ func NewService(cfg Config) *Service {
 		sms:        cfg.SMS,
 		images:     cfg.Images,
 		files:      cfg.Files,
+		media:      cfg.MediaSigner,
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		region:     cfg.Region,
@@ -100,6 +110,14 @@ func NewService(cfg Config) *Service {
 		accessTTL:  cfg.AccessTTL,
 		refreshTTL: cfg.RefreshTTL,
 		codeTTL:    cfg.CodeTTL,
+
+		uploadGCInterval: cfg.UploadGCInterval,
+	}
+	if s.media == nil {
+		s.media, _ = NewMediaSigner(NewMediaSecret())
+	}
+	if s.uploadGCInterval <= 0 {
+		s.uploadGCInterval = DefaultUploadGCInterval
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -120,6 +138,7 @@ func NewService(cfg Config) *Service {
 		s.codeTTL = DefaultCodeTTL
 	}
 	s.commits = newCommitter(s.store, s.broker, s.log)
+	s.commits.view = s.view
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)
 	s.zones, _ = lru.New[int64, string](timeZoneCacheSize)

@@ -78,13 +78,35 @@ type ContactStore interface {
 }
 
 // UploadStore keeps the records of uploads (their bytes are in a
-// FileStore).
+// FileStore) and their life: unattached, claimed by a send (attaching),
+// attached to a stored message, deleted (files to remove).
 type UploadStore interface {
-	// CreateUpload stores a new upload (its files are already written).
+	// CreateUpload stores a new upload (its files are already written),
+	// in the state u.State ("" is unattached) with its claim fields.
 	CreateUpload(ctx context.Context, u Upload) error
 	// Upload returns the upload with the id, whoever owns it (ErrNotFound
 	// when there is none); callers check the owner.
 	Upload(ctx context.Context, id int64) (Upload, error)
+	// ClaimUpload gives owner's upload id to the message (dialogID, owner,
+	// clientID): an unattached upload becomes attaching with that claim
+	// and at now; one already claimed by that same message (a retried
+	// send) is left as it is. ok is false, and u the upload as it is,
+	// when another message has it or it is deleted. ErrNotFound when owner
+	// has no upload with the id.
+	ClaimUpload(ctx context.Context, id, owner, dialogID int64, clientID string, now time.Time) (u Upload, ok bool, err error)
+	// ExpireUploads moves to deleted at most limit uploads that lost
+	// their purpose by cutoff: unattached ones created before it, and
+	// attaching ones claimed before it whose message does not exist, is
+	// deleted or does not list them; an attaching one whose message lists
+	// it becomes attached. It returns how many it looked at, so a caller
+	// repeats while that is limit.
+	ExpireUploads(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	// DeletedUploads returns at most limit uploads in state deleted,
+	// among ids unless ids is nil.
+	DeletedUploads(ctx context.Context, ids []int64, limit int) ([]Upload, error)
+	// PurgeUploads removes the rows of the uploads with the ids that are
+	// in state deleted (their files are gone).
+	PurgeUploads(ctx context.Context, ids []int64) error
 }
 
 // DialogStore keeps dialogs and their members.
@@ -137,7 +159,11 @@ type MessageStore interface {
 	// not deleted (ErrNotFound otherwise) and returns it.
 	EditMessage(ctx context.Context, dialogID, seq, senderID int64, text string, now time.Time) (Message, error)
 	// DeleteMessage drops the content of a message sent by senderID,
-	// keeping its seq, and returns it; deleting twice is not an error.
+	// keeping its seq, and in the same transaction moves the uploads the
+	// message claimed (UploadStore.ClaimUpload) to deleted. It returns the
+	// message with the attachments it removed in Attachments, so the
+	// caller can remove their files after the commit (nil when it was
+	// deleted before); deleting twice is not an error.
 	DeleteMessage(ctx context.Context, dialogID, seq, senderID int64, now time.Time) (Message, error)
 }
 

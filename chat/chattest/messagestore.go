@@ -2,6 +2,7 @@ package chattest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -53,6 +54,9 @@ func TestMessageStore(t *testing.T, open func(t *testing.T) MessageStoreUnderTes
 		{"Commit/Empty", testCommitEmpty},
 		{"Messages/Paging", testMessagesPaging},
 		{"Messages/EditDelete", testEditDelete},
+		{"Uploads/Claim", testUploadClaim},
+		{"Uploads/DeleteMessageReleases", testDeleteMessageReleasesUploads},
+		{"Uploads/Expire", testUploadExpire},
 		{"Users", testUsers},
 		{"Watchers", testWatchers},
 		{"TouchLastSeen", testTouchLastSeen},
@@ -772,8 +776,11 @@ func testEditDelete(t *testing.T, s MessageStoreUnderTest) {
 	deleted, err := s.DeleteMessage(ctx, d.ID, m2.Seq, a, t2)
 	noErr(t, "DeleteMessage", err)
 	want = m2
-	want.Text, want.Attachments, want.DeletedAt = "", nil, t2
+	want.Text, want.DeletedAt = "", t2
+	// The answer carries the attachments the delete removed, for their
+	// files; the row and later answers have none.
 	checkMessage(t, "deleted", deleted, want)
+	want.Attachments = nil
 	again, err := s.DeleteMessage(ctx, d.ID, m2.Seq, a, t2.Add(time.Minute))
 	noErr(t, "DeleteMessage twice", err)
 	checkMessage(t, "deleted twice", again, want)
@@ -940,5 +947,227 @@ func testMembersOf(t *testing.T, s MessageStoreUnderTest) {
 	noErr(t, "MembersOf(nil)", err)
 	if len(none) != 0 {
 		t.Fatalf("MembersOf(nil) = %+v, want none", none)
+	}
+}
+
+// ---- uploads and their messages ----
+
+func newUpload(t *testing.T, s chat.Store, owner int64, at time.Time) chat.Upload {
+	t.Helper()
+	u := chat.Upload{ID: chat.NewID(), OwnerID: owner, Kind: chat.UploadFile, Key: "uploads/" + chat.FormatID(chat.NewID()),
+		Name: "a.txt", Size: 1, Mime: "text/plain; charset=utf-8", CreatedAt: at}
+	noErr(t, "CreateUpload", s.CreateUpload(ctxT(t), u))
+	u.State = chat.UploadUnattached
+	return u
+}
+
+func uploadState(t *testing.T, s chat.Store, id int64) chat.UploadState {
+	t.Helper()
+	u, err := s.Upload(ctxT(t), id)
+	if errors.Is(err, chat.ErrNotFound) {
+		return "gone"
+	}
+	noErr(t, "Upload", err)
+	return u.State
+}
+
+// attachmentsListing is a message's attachments JSON listing uploads by id,
+// as the Service stores them.
+func attachmentsListing(ups ...chat.Upload) json.RawMessage {
+	list := make([]map[string]any, len(ups))
+	for i, u := range ups {
+		list[i] = map[string]any{"id": chat.FormatID(u.ID), "kind": u.Kind, "key": u.Key, "name": u.Name, "size": u.Size, "mime": u.Mime}
+	}
+	b, _ := json.Marshal(list)
+	return b
+}
+
+// testUploadClaim: an upload is claimed for one message; the same message
+// claims it again (a retry), another message does not get it, another
+// owner does not see it, and concurrent claims by two messages give it to
+// exactly one.
+func testUploadClaim(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 2)
+	a, b := u[0].ID, u[1].ID
+	d := direct(t, s, a, b, "", t0)
+	up := newUpload(t, s, a, t0)
+
+	_, _, err := s.ClaimUpload(ctx, up.ID, b, d.ID, "m1", t0)
+	wantErrIs(t, "ClaimUpload by another owner", err, chat.ErrNotFound)
+	_, _, err = s.ClaimUpload(ctx, chat.NewID(), a, d.ID, "m1", t0)
+	wantErrIs(t, "ClaimUpload of a missing upload", err, chat.ErrNotFound)
+
+	t1 := t0.Add(time.Second)
+	got, ok, err := s.ClaimUpload(ctx, up.ID, a, d.ID, "m1", t1)
+	noErr(t, "ClaimUpload", err)
+	if !ok || got.State != chat.UploadAttaching || got.DialogID != d.ID || got.ClientID != "m1" || !got.AttachedAt.Equal(t1) {
+		t.Errorf("claim: got %+v, %v; want attaching for (%d, m1) at %v", got, ok, d.ID, t1)
+	}
+	stored, err := s.Upload(ctx, up.ID)
+	noErr(t, "Upload", err)
+	if stored.State != chat.UploadAttaching || stored.DialogID != d.ID || stored.ClientID != "m1" || !stored.AttachedAt.Equal(t1) {
+		t.Errorf("stored claim: got %+v", stored)
+	}
+	if _, ok, err := s.ClaimUpload(ctx, up.ID, a, d.ID, "m1", t1.Add(time.Second)); err != nil || !ok {
+		t.Errorf("the same message claiming again: %v, %v; want ok", ok, err)
+	}
+	if got, ok, err := s.ClaimUpload(ctx, up.ID, a, d.ID, "m2", t1); err != nil || ok || got.ClientID != "m1" {
+		t.Errorf("another message claiming: %+v, %v, %v; want refused, still m1's", got, ok, err)
+	}
+
+	// Two messages race for a fresh upload: one wins.
+	race := newUpload(t, s, a, t0)
+	var wg sync.WaitGroup
+	wins := make([]bool, 8)
+	for i := range wins {
+		wg.Go(func() {
+			_, ok, err := s.ClaimUpload(ctx, race.ID, a, d.ID, fmt.Sprintf("r%d", i), t1)
+			if err != nil {
+				t.Errorf("racing claim %d: %v", i, err)
+			}
+			wins[i] = ok
+		})
+	}
+	wg.Wait()
+	if n := len(slices.DeleteFunc(wins, func(w bool) bool { return !w })); n != 1 {
+		t.Errorf("%d racing claims won, want 1", n)
+	}
+}
+
+// testDeleteMessageReleasesUploads: deleting a message moves the uploads it
+// claimed, and only those, to deleted in the same call; DeletedUploads and
+// PurgeUploads then see and remove exactly those rows.
+func testDeleteMessageReleasesUploads(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 2)
+	a, b := u[0].ID, u[1].ID
+	d := direct(t, s, a, b, "", t0)
+	mine, other, loose := newUpload(t, s, a, t0), newUpload(t, s, a, t0), newUpload(t, s, a, t0)
+	for _, c := range []struct {
+		up     chat.Upload
+		client string
+	}{{mine, "m1"}, {other, "m2"}} {
+		if _, ok, err := s.ClaimUpload(ctx, c.up.ID, a, d.ID, c.client, t0); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+	}
+	bt := &chat.Batch{Appends: []chat.Append{appendOf(d.ID, a, "m1", "", t0), appendOf(d.ID, a, "m2", "", t0)}}
+	bt.Appends[0].Msg.Attachments = attachmentsListing(mine)
+	bt.Appends[1].Msg.Attachments = attachmentsListing(other)
+	commit(t, s, bt)
+
+	del, err := s.DeleteMessage(ctx, d.ID, bt.Appends[0].Msg.Seq, a, t0.Add(time.Minute))
+	noErr(t, "DeleteMessage", err)
+	if !sameJSON(del.Attachments, bt.Appends[0].Msg.Attachments) {
+		t.Errorf("DeleteMessage answered attachments %s, want %s", del.Attachments, bt.Appends[0].Msg.Attachments)
+	}
+	for _, c := range []struct {
+		up   chat.Upload
+		want chat.UploadState
+	}{{mine, chat.UploadDeleted}, {other, chat.UploadAttaching}, {loose, chat.UploadUnattached}} {
+		if got := uploadState(t, s, c.up.ID); got != c.want {
+			t.Errorf("upload %s after the delete: %s, want %s", c.up.Key, got, c.want)
+		}
+	}
+	if _, ok, _ := s.ClaimUpload(ctx, mine.ID, a, d.ID, "m1", t0); ok {
+		t.Error("a deleted upload was claimed again")
+	}
+
+	got, err := s.DeletedUploads(ctx, []int64{mine.ID, other.ID, loose.ID}, 10)
+	noErr(t, "DeletedUploads", err)
+	if len(got) != 1 || got[0].ID != mine.ID || got[0].Key != mine.Key {
+		t.Errorf("DeletedUploads: got %+v, want only %s", got, mine.Key)
+	}
+	if got, _ := s.DeletedUploads(ctx, []int64{other.ID}, 10); len(got) != 0 {
+		t.Errorf("DeletedUploads among others: got %+v, want none", got)
+	}
+	if got, _ := s.DeletedUploads(ctx, nil, 10); len(got) != 1 {
+		t.Errorf("DeletedUploads of any: got %+v, want 1", got)
+	}
+	noErr(t, "PurgeUploads", s.PurgeUploads(ctx, []int64{mine.ID, other.ID, loose.ID}))
+	for _, c := range []struct {
+		up   chat.Upload
+		want chat.UploadState
+	}{{mine, "gone"}, {other, chat.UploadAttaching}, {loose, chat.UploadUnattached}} {
+		if got := uploadState(t, s, c.up.ID); got != c.want {
+			t.Errorf("upload %s after the purge: %s, want %s", c.up.Key, got, c.want)
+		}
+	}
+}
+
+// testUploadExpire: past the cutoff, unattached uploads and claims whose
+// message never came, was deleted or does not list them are deleted; a
+// claim whose message lists it becomes attached; younger ones wait; and
+// the count says when to call again.
+func testUploadExpire(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 2)
+	a, b := u[0].ID, u[1].ID
+	d := direct(t, s, a, b, "", t0)
+	cutoff := t0.Add(time.Hour)
+	old, young := t0, cutoff.Add(time.Minute)
+
+	looseOld, looseYoung := newUpload(t, s, a, old), newUpload(t, s, a, young)
+	listed, lost, unlisted, ofDeleted, claimedYoung := newUpload(t, s, a, old), newUpload(t, s, a, old),
+		newUpload(t, s, a, old), newUpload(t, s, a, old), newUpload(t, s, a, old)
+	claim := func(up chat.Upload, client string, at time.Time) {
+		t.Helper()
+		if _, ok, err := s.ClaimUpload(ctx, up.ID, a, d.ID, client, at); err != nil || !ok {
+			t.Fatalf("claim %s: %v %v", client, ok, err)
+		}
+	}
+	claim(listed, "listed", old)
+	claim(lost, "lost", old)            // its message never came
+	claim(unlisted, "retried", old)     // its message lists another upload
+	claim(ofDeleted, "deleted", old)    // its message is deleted below
+	claim(claimedYoung, "young", young) // claimed after the cutoff
+	bt := &chat.Batch{Appends: []chat.Append{
+		appendOf(d.ID, a, "listed", "", old), appendOf(d.ID, a, "retried", "", old), appendOf(d.ID, a, "deleted", "", old),
+	}}
+	bt.Appends[0].Msg.Attachments = attachmentsListing(listed)
+	bt.Appends[1].Msg.Attachments = attachmentsListing(looseYoung)
+	bt.Appends[2].Msg.Attachments = attachmentsListing(ofDeleted)
+	commit(t, s, bt)
+	// A claim left on a deleted message, as after a crash: the delete
+	// released the upload the message lists, not this later claim.
+	if _, err := s.DeleteMessage(ctx, d.ID, bt.Appends[2].Msg.Seq, a, old); err != nil {
+		t.Fatal(err)
+	}
+	fresh := newUpload(t, s, a, old)
+	claim(fresh, "deleted", old)
+
+	n, err := s.ExpireUploads(ctx, cutoff, 100)
+	noErr(t, "ExpireUploads", err)
+	if n >= 100 {
+		t.Errorf("ExpireUploads looked at %d, want fewer than its limit", n)
+	}
+	for _, c := range []struct {
+		name string
+		up   chat.Upload
+		want chat.UploadState
+	}{
+		{"unattached, old", looseOld, chat.UploadDeleted},
+		{"unattached, young", looseYoung, chat.UploadUnattached},
+		{"claimed, listed", listed, chat.UploadAttached},
+		{"claimed, message never came", lost, chat.UploadDeleted},
+		{"claimed, message lists another", unlisted, chat.UploadDeleted},
+		{"claimed, message deleted", fresh, chat.UploadDeleted},
+		{"claimed after the cutoff", claimedYoung, chat.UploadAttaching},
+	} {
+		if got := uploadState(t, s, c.up.ID); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+
+	// The limit bounds each call; the caller repeats while it is reached.
+	for range 3 {
+		newUpload(t, s, a, old)
+	}
+	if n, err := s.ExpireUploads(ctx, cutoff, 2); err != nil || n != 2 {
+		t.Errorf("ExpireUploads with limit 2: %d, %v; want 2", n, err)
+	}
+	if n, err := s.ExpireUploads(ctx, cutoff, 2); err != nil || n != 1 {
+		t.Errorf("ExpireUploads again: %d, %v; want the 1 left", n, err)
 	}
 }

@@ -464,6 +464,7 @@ func testUploadCreateGet(t *testing.T, s chat.Store) {
 			t.Errorf("created_at: got %v, want %v", got.CreatedAt, want.CreatedAt)
 		}
 		got.CreatedAt = want.CreatedAt
+		want.State = chat.UploadUnattached
 		if got != want {
 			t.Errorf("Upload: got %+v, want %+v", got, want)
 		}

@@ -401,9 +401,11 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 		edited = m.EditedAt.Format(time.RFC3339Nano)
 	}
 	// The local date keys the cache too, so a bubble that shows day()
-	// is not served from before midnight.
+	// is not served from before midnight; the attachments too: their URLs
+	// are signed per bucket, so a bubble rendered in an earlier bucket is
+	// not reused.
 	day := e.p.now().In(tzOrUTC(v.TZ)).Format(time.DateOnly)
-	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name, day}, "\x00")
+	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name, day, string(m.Attachments)}, "\x00")
 	if e.p.eng.Swap(eng) != eng {
 		e.p.nodes.Purge()
 	}

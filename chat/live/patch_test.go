@@ -124,3 +124,29 @@ func BenchmarkPatchChatList(b *testing.B) {
 		{Key: "chat_list", Screen: "chat_list", Topics: []string{"dialogs"}, Variant: "en|dark", State: state("en", false, true)},
 	})
 }
+
+// TestBubbleCacheFollowsMediaURLs: a bubble rendered once is reused for
+// other deliveries of the same message, but not once its attachments'
+// URLs changed (a new bucket signs new ones): the patch carries the URLs
+// of the event, never expired ones.
+func TestBubbleCacheFollowsMediaURLs(t *testing.T) {
+	p := NewPatcher(&fakeService{}, loadScreens(t), nil)
+	ctx := context.Background()
+	w, err := p.Watch(ctx, chat.Principal{UserID: 2}, []byte(`{"type":"watch","id":"1","screen":"chat","params":{"dialog_id":"17"},"shell":"`+webShell+`"}`))
+	if err != nil || w == nil {
+		t.Fatalf("watch: %v %v", w, err)
+	}
+	for _, exp := range []string{"1767229200", "1767232800"} {
+		m := testMessage(17, 5)
+		m.Attachments = json.RawMessage(`[{"id":"9","kind":"image","url":"/media/uploads/ab.jpg?dialog=17&exp=` + exp + `&sig=x",` +
+			`"thumb_url":"/media/uploads/ab_thumb.jpg?dialog=17&exp=` + exp + `&sig=x","name":"a.jpg","size":1,"mime":"image/jpeg","width":2,"height":3}]`)
+		ev, err := chat.DecodeEvent(chat.EncodeEvent(chat.Event{Type: chat.EventMessage, Message: &m}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := p.Delivery(2, ev).Patch(ctx, w)
+		if err != nil || !strings.Contains(string(out), "exp="+exp) {
+			t.Errorf("patch for exp %s: %s (%v), want the event's URLs", exp, out, err)
+		}
+	}
+}

@@ -7,29 +7,44 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/korobka/korobka/chat"
 )
 
-// URLPrefix is where Handler expects to be mounted; chat.AvatarURL builds
-// paths under it.
+// URLPrefix is where Handler expects to be mounted; chat.AvatarURL and the
+// signed attachment URLs (chat.MediaSigner) build paths under it.
 const URLPrefix = "/media/"
 
 // Handler serves the Store's files. It expects the full request path,
 // prefix included ("/media/avatars/<hex>.jpg"), and strips URLPrefix itself,
-// so it can be mounted as is: mux.Handle("/media/", s.Handler()) or, with
-// gin, r.GET("/media/*path", gin.WrapH(s.Handler())). Do not wrap it in
+// so it can be mounted as is: mux.Handle("/media/", s.Handler(...)) or, with
+// gin, r.GET("/media/*path", gin.WrapH(s.Handler(...))). Do not wrap it in
 // http.StripPrefix.
 //
-// Only regular files with an image extension, and uploaded files (.bin under
-// uploads/, with their sidecar), are served; directories,
-// dotfiles (including in-flight temp files), symlinks leading outside the
-// folder and any other name answer 404. Responses carry nosniff and a
-// year-long immutable cache, which is safe because names are never reused.
-func (s *Store) Handler() http.Handler {
-	return http.HandlerFunc(s.serveFile)
+// Avatars (avatars/<hex>.jpg and _thumb.jpg) are public: their names are
+// unguessable and never reused, so they carry a year-long public,
+// immutable cache. Attachments (uploads/<hex>.jpg, _thumb.jpg, and .bin
+// with its sidecar) are served only for a URL that signer made and that
+// has not expired (chat.MediaSigner.Check: 403 with the error code as plain
+// text otherwise), with a private cache that ends with the URL. now is the
+// clock the expiry is checked against (nil: time.Now).
+//
+// Directories, dotfiles (including in-flight temp files), symlinks leading
+// outside the folder, files outside those two folders and any other name
+// answer 404. Every answer carries nosniff.
+func (s *Store) Handler(signer *chat.MediaSigner, now func() time.Time) http.Handler {
+	if now == nil {
+		now = time.Now
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serveFile(w, r, signer, now)
+	})
 }
 
-func (s *Store) serveFile(w http.ResponseWriter, r *http.Request) {
+func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.MediaSigner, now func() time.Time) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -42,19 +57,44 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	ext := path.Ext(name)
-	ctype := contentType(ext)
-	var disposition string
-	if ext == ".bin" && strings.HasPrefix(name, uploadPrefix+"/") {
-		// A file attachment: its sniffed type and display name are in the
-		// sidecar; it is always downloaded, never shown in our origin.
-		meta, ok := s.readMeta(strings.TrimSuffix(name, ext) + ".json")
-		if !ok {
+	folder, file, _ := strings.Cut(name, "/")
+	var ctype, disposition, cache string
+	switch folder {
+	case avatarPrefix:
+		if strings.Contains(file, "/") {
 			http.NotFound(w, r)
 			return
 		}
-		ctype = meta.Mime
-		disposition = "attachment; filename*=UTF-8''" + encodeRFC5987(meta.Name)
+		ctype = contentType(path.Ext(file))
+		cache = "public, max-age=31536000, immutable"
+	case uploadPrefix:
+		base, variant, ok := uploadFile(file)
+		if !ok || signer == nil {
+			http.NotFound(w, r)
+			return
+		}
+		t := now()
+		expires, err := signer.Check(uploadPrefix+"/"+base, r.URL.Query(), t)
+		if err != nil {
+			// Checked before the file is looked for: the answer says
+			// nothing about whether it exists.
+			http.Error(w, chat.ErrorOf(err).Code, http.StatusForbidden)
+			return
+		}
+		cache = "private, max-age=" + strconv.FormatInt(max(int64(expires.Sub(t)/time.Second), 0), 10)
+		ctype = "image/jpeg"
+		if variant == ".bin" {
+			// A file attachment: its sniffed type and display name are in
+			// the sidecar; it is always downloaded, never shown in our
+			// origin.
+			meta, ok := s.readMeta(uploadPrefix + "/" + base + ".json")
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			ctype = meta.Mime
+			disposition = "attachment; filename*=UTF-8''" + encodeRFC5987(meta.Name)
+		}
 	}
 	if ctype == "" {
 		http.NotFound(w, r)
@@ -79,10 +119,21 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Disposition", disposition)
 		h.Set("Content-Security-Policy", "sandbox")
 	}
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	h.Set("Cache-Control", cache)
 	// ServeContent handles HEAD, Range and If-Modified-Since; with
 	// Content-Type set it does not sniff.
 	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// uploadFile splits the name of an upload's file into its key's last
+// segment and the variant: ".jpg", "_thumb.jpg" or ".bin".
+func uploadFile(file string) (base, variant string, ok bool) {
+	for _, v := range []string{"_thumb.jpg", ".jpg", ".bin"} {
+		if b, found := strings.CutSuffix(file, v); found && validKey(b) && !strings.ContainsAny(b, "/_") {
+			return b, v, true
+		}
+	}
+	return "", "", false
 }
 
 // servableName accepts a relative slash-separated path whose segments are

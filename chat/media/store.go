@@ -3,11 +3,13 @@
 // chat.FileStore; an S3-compatible bucket may later sit beside it as
 // another implementation of the same interfaces.
 //
-// Uploads are untrusted: the type is sniffed from the bytes, the header is
-// checked against pixel caps before anything is decoded (so a small file that
-// claims a huge canvas cannot exhaust memory), and every image is decoded and
-// re-encoded as JPEG, which drops EXIF, GPS, ICC and any payload hidden in
-// metadata or trailing bytes. Files that are not images are kept byte for
+// Uploads are untrusted: the type is sniffed from the bytes, the header
+// decides what decoding will cost before anything is decoded (so a small
+// file that claims a huge canvas, a deep pixel format or a thousand scans
+// cannot exhaust memory or CPU), decoding draws on bounded budgets
+// (decode.go), and every image is decoded and re-encoded as JPEG, which
+// drops EXIF, GPS, ICC and any payload hidden in metadata or trailing
+// bytes. Files that are not images are kept byte for
 // byte and only ever served as downloads (uploads.go, handler.go).
 package media
 
@@ -21,18 +23,16 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	"image/gif"
 	"image/jpeg"
-	"image/png"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/disintegration/imaging"
-	"golang.org/x/image/webp"
 
 	"github.com/korobka/korobka/chat"
 )
@@ -42,15 +42,35 @@ var _ chat.ImageStore = (*Store)(nil)
 // Limits caps what an upload may cost and sets the output sizes. A zero
 // field takes its default, so Limits{} is a sensible configuration.
 type Limits struct {
-	// MaxBytes caps the upload body (default 10 MiB).
+	// MaxBytes caps the avatar upload body (default 10 MiB).
 	MaxBytes int64
 	// MaxPixels caps width*height as declared in the header (default 40
-	// million): decoding costs about 4 bytes a pixel, twice over when the
-	// image must be rotated.
+	// million).
 	MaxPixels int64
 	// MaxSide caps either dimension (default 12000), refusing absurd
 	// strips that pass the pixel cap.
 	MaxSide int
+	// MaxScans caps the scans of a JPEG (default 32; encoders write 1 to
+	// 3 for a baseline file and about 10 for a progressive one): each scan
+	// makes the decoder walk the image once more.
+	MaxScans int
+	// MaxDecodeBytes caps the memory decoding one image may take, as the
+	// header predicts it (default 256 MiB): the decoder's buffers (a
+	// 16-bit PNG takes 8 bytes a pixel, a progressive JPEG 4 bytes a
+	// coefficient), one 8-bit RGBA copy and the output (decode.go).
+	MaxDecodeBytes int64
+	// SmallDecodeBytes is the largest cost of an image decoded within the
+	// small budget (default 32 MiB: a 5-megapixel JPEG, a 4-megapixel
+	// PNG); larger images use the large budget, so they never hold up
+	// small ones.
+	SmallDecodeBytes int64
+	// SmallDecodeBudget and LargeDecodeBudget are the bytes each budget
+	// lends to concurrent decodes (defaults 128 MiB and MaxDecodeBytes).
+	SmallDecodeBudget int64
+	LargeDecodeBudget int64
+	// DecodeWait bounds how long a decode waits for its budget before it
+	// is refused with media_busy (default 10 s).
+	DecodeWait time.Duration
 	// FullSize is the side of the square full-size avatar (default 1024).
 	FullSize int
 	// ThumbSize is the side of the square thumbnail (default 256); it may
@@ -58,7 +78,8 @@ type Limits struct {
 	ThumbSize int
 }
 
-// Default limits, applied field by field to a zero Limits.
+// Default limits, applied field by field to a zero Limits (decode.go has
+// the decoding ones).
 const (
 	DefaultMaxBytes  = 10 << 20
 	DefaultMaxPixels = 40_000_000
@@ -75,17 +96,30 @@ const jpegQuality = 85
 const avatarPrefix = "avatars"
 
 func (l Limits) withDefaults() (Limits, error) {
-	if l.MaxBytes < 0 || l.MaxPixels < 0 || l.MaxSide < 0 || l.FullSize < 0 || l.ThumbSize < 0 {
+	if l.MaxBytes < 0 || l.MaxPixels < 0 || l.MaxSide < 0 || l.MaxScans < 0 || l.MaxDecodeBytes < 0 ||
+		l.SmallDecodeBytes < 0 || l.SmallDecodeBudget < 0 || l.LargeDecodeBudget < 0 || l.DecodeWait < 0 ||
+		l.FullSize < 0 || l.ThumbSize < 0 {
 		return l, fmt.Errorf("media: negative limit in %+v", l)
 	}
-	if l.MaxBytes == 0 {
-		l.MaxBytes = DefaultMaxBytes
+	def := func(p *int64, v int64) {
+		if *p == 0 {
+			*p = v
+		}
 	}
-	if l.MaxPixels == 0 {
-		l.MaxPixels = DefaultMaxPixels
-	}
+	def(&l.MaxBytes, DefaultMaxBytes)
+	def(&l.MaxPixels, DefaultMaxPixels)
+	def(&l.MaxDecodeBytes, DefaultMaxDecodeBytes)
+	def(&l.SmallDecodeBytes, DefaultSmallDecodeBytes)
+	def(&l.SmallDecodeBudget, DefaultSmallDecodeBudget)
+	def(&l.LargeDecodeBudget, l.MaxDecodeBytes)
 	if l.MaxSide == 0 {
 		l.MaxSide = DefaultMaxSide
+	}
+	if l.MaxScans == 0 {
+		l.MaxScans = DefaultMaxScans
+	}
+	if l.DecodeWait == 0 {
+		l.DecodeWait = DefaultDecodeWait
 	}
 	if l.FullSize == 0 {
 		l.FullSize = DefaultFullSize
@@ -95,6 +129,10 @@ func (l Limits) withDefaults() (Limits, error) {
 	}
 	if l.ThumbSize > l.FullSize {
 		return l, fmt.Errorf("media: ThumbSize %d over FullSize %d", l.ThumbSize, l.FullSize)
+	}
+	// Every admissible image must fit its budget, or it would wait forever.
+	if l.SmallDecodeBytes > l.SmallDecodeBudget || l.MaxDecodeBytes > l.LargeDecodeBudget {
+		return l, fmt.Errorf("media: a budget is smaller than the images it takes in %+v", l)
 	}
 	return l, nil
 }
@@ -109,14 +147,11 @@ func (l Limits) withDefaults() (Limits, error) {
 type Store struct {
 	dir    string
 	limits Limits
-	// decoding bounds how many images are decoded at once: a 40 MP photo
-	// costs a few hundred MB while it is cropped and rotated, so without a
-	// bound a burst of uploads could exhaust memory.
-	decoding chan struct{}
+	// small and large bound the memory of the images being decoded at
+	// once (decode.go); busy counts the decodes they turned away.
+	small, large *budget
+	busy         atomic.Int64
 }
-
-// maxDecoding is how many uploads are decoded at once.
-const maxDecoding = 2
 
 // NewStore returns a Store on dir, creating it (and its avatars folder) when
 // missing, so that the first upload does not fail on a fresh install.
@@ -137,7 +172,7 @@ func NewStore(dir string, limits Limits) (*Store, error) {
 			return nil, fmt.Errorf("media: %w", err)
 		}
 	}
-	return &Store{dir: abs, limits: l, decoding: make(chan struct{}, maxDecoding)}, nil
+	return &Store{dir: abs, limits: l, small: newBudget(l.SmallDecodeBudget), large: newBudget(l.LargeDecodeBudget)}, nil
 }
 
 // errTooLarge and its siblings are the refusals a client is told about;
@@ -157,8 +192,9 @@ func errInvalid(cause error) error {
 }
 
 // SaveAvatar stores r as a square avatar and its thumbnail. It reads at most
-// MaxBytes+1 bytes whatever r holds, and checks the declared dimensions before
-// decoding, so the work done for a hostile upload is bounded by Limits.
+// MaxBytes+1 bytes whatever r holds, and checks what decoding will cost
+// before decoding (decode.go), so the work done for a hostile upload is
+// bounded by Limits; a cancelled ctx stops it between stages.
 func (s *Store) SaveAvatar(ctx context.Context, r io.Reader) (string, error) {
 	data, err := io.ReadAll(io.LimitReader(ctxReader{ctx, r}, s.limits.MaxBytes+1))
 	if err != nil {
@@ -167,32 +203,28 @@ func (s *Store) SaveAvatar(ctx context.Context, r io.Reader) (string, error) {
 	if int64(len(data)) > s.limits.MaxBytes {
 		return "", errTooLarge()
 	}
-	select {
-	case s.decoding <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	defer func() { <-s.decoding }()
-	img, err := s.decode(data)
+	img, release, err := s.decode(ctx, data, s.limits.FullSize)
 	if err != nil {
 		return "", err
 	}
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-
-	b := img.Bounds()
-	side := min(b.Dx(), b.Dy())
-	fullSide := min(s.limits.FullSize, side) // never upscale
-	thumbSide := min(s.limits.ThumbSize, side)
-	full := imaging.Fill(img, fullSide, fullSide, imaging.Center, imaging.Lanczos)
-	thumb := imaging.Fill(full, thumbSide, thumbSide, imaging.Center, imaging.Lanczos)
-
-	fullJPEG, err := encodeJPEG(full)
-	if err != nil {
-		return "", err
-	}
-	thumbJPEG, err := encodeJPEG(thumb)
+	fullJPEG, thumbJPEG, err := func() ([]byte, []byte, error) {
+		defer release()
+		b := img.Bounds()
+		side := min(b.Dx(), b.Dy())
+		fullSide := min(s.limits.FullSize, side) // never upscale
+		thumbSide := min(s.limits.ThumbSize, side)
+		full := imaging.Fill(img, fullSide, fullSide, imaging.Center, imaging.Lanczos)
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		thumb := imaging.Fill(full, thumbSide, thumbSide, imaging.Center, imaging.Lanczos)
+		fullJPEG, err := encodeJPEG(full)
+		if err != nil {
+			return nil, nil, err
+		}
+		thumbJPEG, err := encodeJPEG(thumb)
+		return fullJPEG, thumbJPEG, err
+	}()
 	if err != nil {
 		return "", err
 	}
@@ -210,55 +242,6 @@ func (s *Store) SaveAvatar(ctx context.Context, r io.Reader) (string, error) {
 		return "", err
 	}
 	return key, nil
-}
-
-// decode sniffs, checks the header against the caps, and only then decodes.
-// Each sniffed type is decoded by its own decoder, so a file can never be
-// sniffed as one format and parsed as another.
-func (s *Store) decode(data []byte) (image.Image, error) {
-	var (
-		decodeConfig func(io.Reader) (image.Config, error)
-		decode       func(io.Reader) (image.Image, error)
-	)
-	switch http.DetectContentType(data) {
-	case "image/jpeg":
-		// Only JPEG carries EXIF orientation in practice; phones store
-		// photos sideways and rely on the tag.
-		decodeConfig = jpeg.DecodeConfig
-		decode = func(r io.Reader) (image.Image, error) {
-			return imaging.Decode(r, imaging.AutoOrientation(true))
-		}
-	case "image/png":
-		decodeConfig, decode = png.DecodeConfig, png.Decode
-	case "image/gif":
-		// The first frame only: avatars do not move.
-		decodeConfig, decode = gif.DecodeConfig, gif.Decode
-	case "image/webp":
-		decodeConfig, decode = webp.DecodeConfig, webp.Decode
-	default:
-		return nil, errUnsupported()
-	}
-
-	cfg, err := decodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return nil, errInvalid(err)
-	}
-	w, h := int64(cfg.Width), int64(cfg.Height)
-	if w <= 0 || h <= 0 {
-		return nil, errInvalid(fmt.Errorf("empty image %dx%d", w, h))
-	}
-	if w > int64(s.limits.MaxSide) || h > int64(s.limits.MaxSide) || w*h > s.limits.MaxPixels {
-		return nil, errTooLarge()
-	}
-
-	img, err := decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, errInvalid(err)
-	}
-	if b := img.Bounds(); b.Empty() {
-		return nil, errInvalid(errors.New("decoded an empty image"))
-	}
-	return img, nil
 }
 
 // encodeJPEG flattens img onto white (JPEG has no alpha; transparent pixels

@@ -420,11 +420,19 @@ func TestDeleteAvatarRejectsBadKeys(t *testing.T) {
 
 func TestNewStoreLimits(t *testing.T) {
 	s := newTestStore(t, Limits{FullSize: 512})
-	want := Limits{DefaultMaxBytes, DefaultMaxPixels, DefaultMaxSide, 512, DefaultThumbSize}
+	want := Limits{
+		MaxBytes: DefaultMaxBytes, MaxPixels: DefaultMaxPixels, MaxSide: DefaultMaxSide, MaxScans: DefaultMaxScans,
+		MaxDecodeBytes: DefaultMaxDecodeBytes, SmallDecodeBytes: DefaultSmallDecodeBytes,
+		SmallDecodeBudget: DefaultSmallDecodeBudget, LargeDecodeBudget: DefaultMaxDecodeBytes,
+		DecodeWait: DefaultDecodeWait, FullSize: 512, ThumbSize: DefaultThumbSize,
+	}
 	if s.limits != want {
 		t.Errorf("got %+v, want %+v", s.limits, want)
 	}
-	for _, l := range []Limits{{MaxBytes: -1}, {FullSize: 100, ThumbSize: 200}} {
+	for _, l := range []Limits{
+		{MaxBytes: -1}, {FullSize: 100, ThumbSize: 200}, {DecodeWait: -1},
+		{MaxDecodeBytes: 100 << 20, LargeDecodeBudget: 50 << 20}, {SmallDecodeBytes: 10 << 20, SmallDecodeBudget: 5 << 20},
+	} {
 		if _, err := NewStore(t.TempDir(), l); err == nil {
 			t.Errorf("NewStore(%+v): got no error, want one", l)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"crypto/rand"
 
@@ -72,24 +73,28 @@ func (s *Store) saveUploadImage(ctx context.Context, r io.Reader) (chat.StoredMe
 	if int64(len(data)) > chat.MaxUploadFileSize {
 		return chat.StoredMedia{}, errFileTooLarge()
 	}
-	select {
-	case s.decoding <- struct{}{}:
-	case <-ctx.Done():
-		return chat.StoredMedia{}, ctx.Err()
-	}
-	defer func() { <-s.decoding }()
-	img, err := s.decode(data)
+	img, release, err := s.decode(ctx, data, UploadFullSize)
 	if err != nil {
 		return chat.StoredMedia{}, err
 	}
-	// Fit returns the image unchanged (as a copy) when it already fits.
-	full := imaging.Fit(img, UploadFullSize, UploadFullSize, imaging.Lanczos)
-	thumb := imaging.Fit(full, UploadThumbSize, UploadThumbSize, imaging.Lanczos)
-	fullJPEG, err := encodeJPEG(full)
-	if err != nil {
-		return chat.StoredMedia{}, err
-	}
-	thumbJPEG, err := encodeJPEG(thumb)
+	var width, height int
+	fullJPEG, thumbJPEG, err := func() ([]byte, []byte, error) {
+		defer release()
+		// Fit returns the image unchanged (as a copy) when it already fits.
+		full := imaging.Fit(img, UploadFullSize, UploadFullSize, imaging.Lanczos)
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		b := full.Bounds()
+		width, height = b.Dx(), b.Dy()
+		thumb := imaging.Fit(full, UploadThumbSize, UploadThumbSize, imaging.Lanczos)
+		fullJPEG, err := encodeJPEG(full)
+		if err != nil {
+			return nil, nil, err
+		}
+		thumbJPEG, err := encodeJPEG(thumb)
+		return fullJPEG, thumbJPEG, err
+	}()
 	if err != nil {
 		return chat.StoredMedia{}, err
 	}
@@ -105,9 +110,8 @@ func (s *Store) saveUploadImage(ctx context.Context, r io.Reader) (chat.StoredMe
 		_ = os.Remove(base + "_thumb.jpg")
 		return chat.StoredMedia{}, err
 	}
-	b := full.Bounds()
 	return chat.StoredMedia{Kind: chat.UploadImage, Key: key, Size: int64(len(fullJPEG)),
-		Mime: "image/jpeg", Width: b.Dx(), Height: b.Dy()}, nil
+		Mime: "image/jpeg", Width: width, Height: height}, nil
 }
 
 // saveUploadFile streams r to a temp file, then renames it into place after
@@ -150,6 +154,72 @@ func (s *Store) saveUploadFile(r io.Reader, mime, name string) (_ chat.StoredMed
 		return chat.StoredMedia{}, fmt.Errorf("media: %w", err)
 	}
 	return chat.StoredMedia{Kind: chat.UploadFile, Key: key, Size: n, Mime: mime}, nil
+}
+
+// CopyUpload gives every file of key a fresh key: a hard link, which costs
+// no space and survives the other name's deletion, or a copy where the
+// disk refuses links. The sidecar comes before the .bin, as in
+// saveUploadFile. ErrNotFound when key has no files.
+func (s *Store) CopyUpload(ctx context.Context, key string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if !validKey(key) || !strings.HasPrefix(key, uploadPrefix+"/") {
+		return "", chat.Errorf(chat.KindInvalid, "invalid_media_key", "The media key is malformed.")
+	}
+	src, next := s.uploadBase(key), newUploadKey()
+	dst := s.uploadBase(next)
+	copied := 0
+	for _, suffix := range []string{".jpg", "_thumb.jpg", ".json", ".bin"} {
+		err := os.Link(src+suffix, dst+suffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			err = copyFile(src+suffix, dst+suffix)
+		}
+		if err != nil {
+			_ = s.DeleteUpload(context.WithoutCancel(ctx), next)
+			return "", fmt.Errorf("media: copy upload: %w", err)
+		}
+		copied++
+	}
+	if copied == 0 {
+		return "", chat.ErrNotFound
+	}
+	return next, nil
+}
+
+// copyFile copies src to dst through a temp file and a rename.
+func copyFile(src, dst string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if _, err = io.Copy(f, in); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), dst)
 }
 
 // DeleteUpload removes every file of key; missing files are no error.

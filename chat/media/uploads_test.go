@@ -65,7 +65,9 @@ func TestSaveUploadFile(t *testing.T) {
 	if m.Kind != chat.UploadFile || m.Mime != "text/plain; charset=utf-8" || m.Size != int64(len(data)) {
 		t.Fatalf("got %+v, want a text file", m)
 	}
-	rec := serve(t, s.Handler(), http.MethodGet, chat.UploadURL(m.Kind, m.Key))
+	h := s.Handler(testSigner(t), testNow)
+	url := "/media/" + m.Key + ".bin?" + testSigner(t).Query(m.Key, chat.MediaScope{Dialog: 7}, testNow())
+	rec := serve(t, h, http.MethodGet, url)
 	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), data) {
 		t.Fatalf("GET: %d %q", rec.Code, rec.Body.Bytes())
 	}
@@ -74,27 +76,27 @@ func TestSaveUploadFile(t *testing.T) {
 		"Content-Disposition":     "attachment; filename*=UTF-8''%22quoted%22%3B%20name.txt",
 		"X-Content-Type-Options":  "nosniff",
 		"Content-Security-Policy": "sandbox",
-		"Cache-Control":           "public, max-age=31536000, immutable",
+		"Cache-Control":           "private, max-age=5400", // until 12:00, the end of the next hour
 	} {
 		if got := rec.Header().Get(name); got != want {
 			t.Errorf("%s: got %q, want %q", name, got, want)
 		}
 	}
 	// The sidecar is not served, and a .bin without one is not either.
-	if rec := serve(t, s.Handler(), http.MethodGet, "/media/"+m.Key+".json"); rec.Code != 404 {
+	if rec := serve(t, h, http.MethodGet, "/media/"+m.Key+".json?"+testSigner(t).Query(m.Key, chat.MediaScope{Dialog: 7}, testNow())); rec.Code != 404 {
 		t.Errorf("sidecar: got %d, want 404", rec.Code)
 	}
 	if err := os.Remove(filepath.Join(s.dir, m.Key+".json")); err != nil {
 		t.Fatal(err)
 	}
-	if rec := serve(t, s.Handler(), http.MethodGet, chat.UploadURL(m.Kind, m.Key)); rec.Code != 404 {
+	if rec := serve(t, h, http.MethodGet, url); rec.Code != 404 {
 		t.Errorf("no sidecar: got %d, want 404", rec.Code)
 	}
 	// A .bin outside uploads/ is not a file the store writes.
 	if err := os.WriteFile(filepath.Join(s.dir, "avatars", "x.bin"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if rec := serve(t, s.Handler(), http.MethodGet, "/media/avatars/x.bin"); rec.Code != 404 {
+	if rec := serve(t, h, http.MethodGet, "/media/avatars/x.bin"); rec.Code != 404 {
 		t.Errorf("avatars/x.bin: got %d, want 404", rec.Code)
 	}
 }

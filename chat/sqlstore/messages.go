@@ -114,8 +114,11 @@ func (s *Store) EditMessage(ctx context.Context, dialogID, seq, senderID int64, 
 }
 
 // DeleteMessage empties a message of senderID's and stamps deleted_at; the
-// row and its seq stay, so histories keep no holes. A message deleted
-// before is returned as it is.
+// row and its seq stay, so histories keep no holes. The uploads the message
+// claimed move to deleted in the same transaction, and the returned message
+// carries the attachments removed from the row, so the caller removes
+// their files after the commit. A message deleted before is returned as it
+// is.
 func (s *Store) DeleteMessage(ctx context.Context, dialogID, seq, senderID int64, now time.Time) (chat.Message, error) {
 	var m chat.Message
 	err := s.write(ctx, "delete message", func(tx *sql.Tx) error {
@@ -123,10 +126,13 @@ func (s *Store) DeleteMessage(ctx context.Context, dialogID, seq, senderID int64
 		if m, err = s.ownMessage(ctx, tx, dialogID, seq, senderID); err != nil || !m.DeletedAt.IsZero() {
 			return err
 		}
-		m.Text, m.Attachments, m.DeletedAt = "", nil, now.UTC().Truncate(time.Microsecond)
+		m.Text, m.DeletedAt = "", now.UTC().Truncate(time.Microsecond)
 		if _, err = tx.ExecContext(ctx,
 			`UPDATE messages SET text = '', attachments = NULL, deleted_at = ? WHERE dialog_id = ? AND seq = ?`,
 			s.ts(now), dialogID, seq); err != nil {
+			return err
+		}
+		if err := s.releaseUploads(ctx, tx, m); err != nil {
 			return err
 		}
 		return s.bumpDialogs(ctx, tx, []int64{dialogID})

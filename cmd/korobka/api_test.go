@@ -65,10 +65,11 @@ func (f *fakeSMSRu) count() int {
 
 // env is one running server under test with its fakes.
 type env struct {
-	t   *testing.T
-	url string
-	sms *fakeSMSRu
-	app *app
+	t    *testing.T
+	url  string
+	sms  *fakeSMSRu
+	app  *app
+	data string // KOROBKA_DATA
 }
 
 // backends runs fn against the embedded default and, when the services are
@@ -126,7 +127,7 @@ func newEnvConfig(t *testing.T, vars map[string]string, adjust func(*Config)) *e
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, sms: sms, app: a}
+	return &env{t: t, url: srv.URL, sms: sms, app: a, data: cfg.Data}
 }
 
 // response is a decoded answer.

@@ -176,8 +176,9 @@ func TestBrowserChat(t *testing.T) {
 	anna.Do("pick the photo", chromedp.SetUploadFiles(chromedp.CSS(`input.k-file-picker`), []string{photo}))
 	anna.WaitFor("own photo bubble", fmt.Sprintf(`window.__bubbles(%q).length === 1 && !!window.__bubbles(%q)[0].querySelector('img')`, caption, caption))
 	src := eval[string](anna, fmt.Sprintf(`window.__bubbles(%q)[0].querySelector('img').getAttribute('src')`, caption))
-	if !strings.HasPrefix(src, "/media/uploads/") || !strings.HasSuffix(src, ".jpg") {
-		t.Fatalf("Anna's photo bubble shows %q, want an upload URL", src)
+	if path, query, _ := strings.Cut(src, "?"); !strings.HasPrefix(path, "/media/uploads/") || !strings.HasSuffix(path, ".jpg") ||
+		!strings.HasPrefix(query, "dialog="+dialog+"&") {
+		t.Fatalf("Anna's photo bubble shows %q, want an upload URL signed for the dialog", src)
 	}
 	boris.WaitFor("Anna's photo", fmt.Sprintf(`window.__bubbles(%q)[0]?.querySelector('img')?.getAttribute('src') === %q`, caption, src))
 	boris.WaitFor("the photo loaded", fmt.Sprintf(`(() => { const i = window.__bubbles(%q)[0].querySelector('img'); return i.complete && i.naturalWidth === 64 && i.naturalHeight === 48; })()`, caption))

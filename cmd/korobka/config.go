@@ -40,9 +40,12 @@ type Config struct {
 	AllowedOrigins []string
 	AccessTTL      time.Duration
 	RefreshTTL     time.Duration
-	DebugAddr      string
-	LogFormat      string
-	LogLevel       slog.Level
+	// MediaSecret signs attachment URLs; empty: generated once and kept
+	// in Data (mediaSecretFile).
+	MediaSecret string
+	DebugAddr   string
+	LogFormat   string
+	LogLevel    slog.Level
 	// Dev is development mode: the designer preview (/preview/) opens to
 	// anyone instead of admins only. Never on a public server.
 	Dev bool
@@ -50,6 +53,9 @@ type Config struct {
 	// now is the clock of in-process rate limits; nil is time.Now. Only
 	// tests set it, to count a burst without racing the refill.
 	now func() time.Time
+	// clock is the Service's and the media handler's time; nil is
+	// time.Now. Only tests set it, to cross a media URL bucket.
+	clock func() time.Time
 }
 
 // setting is one configuration knob: a flag, the variable that sets it and
@@ -75,6 +81,7 @@ var settings = []setting{
 	{"allowed-origins", "KOROBKA_ALLOWED_ORIGINS", "", "comma-separated browser origins (https://app.example.com) allowed to open the WebSocket besides the server's own"},
 	{"access-ttl", "KOROBKA_ACCESS_TTL", chat.DefaultAccessTTL.String(), "lifetime of access tokens"},
 	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
+	{"media-secret", "KOROBKA_MEDIA_SECRET", "", "secret (at least 32 characters) that signs attachment URLs; every node must share it; empty: generated once and kept in KOROBKA_DATA/" + mediaSecretFile},
 	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
 	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
 	{"log-level", "KOROBKA_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
@@ -219,6 +226,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	cfg.RefreshTTL = parseDuration(get("KOROBKA_REFRESH_TTL"), "KOROBKA_REFRESH_TTL", time.Hour, 400*24*time.Hour, bad)
 	if cfg.RefreshTTL > 0 && cfg.AccessTTL > cfg.RefreshTTL {
 		bad("KOROBKA_ACCESS_TTL", "longer than KOROBKA_REFRESH_TTL")
+	}
+
+	cfg.MediaSecret = get("KOROBKA_MEDIA_SECRET")
+	if cfg.MediaSecret != "" && len(cfg.MediaSecret) < chat.MinMediaSecretLen {
+		bad("KOROBKA_MEDIA_SECRET", "%d characters, want at least %d (for example: openssl rand -hex 32)", len(cfg.MediaSecret), chat.MinMediaSecretLen)
 	}
 
 	cfg.LogFormat = get("KOROBKA_LOG_FORMAT")

@@ -340,7 +340,8 @@ func contractTest(t *testing.T, vars map[string]string) {
 	}
 	c.req("GET", "/media/avatars/nope.jpg", "", "", nil, nil, 404)
 	c.req("GET", "/media/../go.mod", "", "", nil, nil, 404)
-	c.req("HEAD", "/media/uploads/nope.bin", "", "", nil, nil, 404)
+	c.req("HEAD", "/media/uploads/nope.bin", "", "", nil, nil, 403) // unsigned
+	c.req("GET", strings.Split(img.field(t, "url").(string), "?")[0], "", "", nil, nil, 403)
 	c.req("GET", avatar, "", "", nil, map[string]string{"Range": "bytes=0-9"}, 206)
 
 	// Messages.

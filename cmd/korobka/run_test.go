@@ -139,6 +139,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KOROBKA_ACCESS_TTL": "forever"}, nil, "KOROBKA_ACCESS_TTL"},
 		{map[string]string{"KOROBKA_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, "KOROBKA_TRUSTED_PROXIES"},
 		{map[string]string{"KOROBKA_LOG_LEVEL": "loud"}, nil, "KOROBKA_LOG_LEVEL"},
+		{map[string]string{"KOROBKA_MEDIA_SECRET": "too short"}, nil, "KOROBKA_MEDIA_SECRET"},
 		{nil, []string{"--addr", "nonsense"}, "KOROBKA_ADDR"},
 	}
 	for _, c := range cases {

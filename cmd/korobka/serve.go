@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,6 +129,7 @@ type app struct {
 	svc      *chat.Service
 	store    *sqlstore.Store
 	media    *media.Store
+	signer   *chat.MediaSigner
 	redis    goredis.UniversalClient // nil in the embedded mode
 	broker   chat.Broker
 	gateway  *ws.Gateway
@@ -222,6 +224,9 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("KOROBKA_DATA: media: %w", err)
 	}
 	a.media = ms
+	if a.signer, err = openMediaSigner(cfg, log, a.redis != nil || cfg.MySQLDSN != ""); err != nil {
+		return nil, err
+	}
 
 	var sender chat.SMSSender = sms.NewLogSender(log)
 	if cfg.SMSProvider == "smsru" {
@@ -229,18 +234,20 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 
 	a.svc = chat.NewService(chat.Config{
-		Store:      store,
-		Broker:     a.broker,
-		Presence:   presence,
-		Limiter:    limiter,
-		SMS:        sender,
-		Images:     ms,
-		Files:      ms,
-		Logger:     log,
-		Region:     cfg.Region,
-		TestPhones: cfg.TestPhones,
-		AccessTTL:  cfg.AccessTTL,
-		RefreshTTL: cfg.RefreshTTL,
+		Store:       store,
+		Broker:      a.broker,
+		Presence:    presence,
+		Limiter:     limiter,
+		SMS:         sender,
+		Images:      ms,
+		Files:       ms,
+		MediaSigner: a.signer,
+		Now:         cfg.clock,
+		Logger:      log,
+		Region:      cfg.Region,
+		TestPhones:  cfg.TestPhones,
+		AccessTTL:   cfg.AccessTTL,
+		RefreshTTL:  cfg.RefreshTTL,
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
@@ -253,6 +260,53 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 // the phone region of the configuration.
 func locale(cfg Config) live.Locale {
 	return live.Locale{TimeZone: cfg.TimeZone, Region: cfg.Region}
+}
+
+// mediaSecretFile is where a generated media secret is kept, in
+// KOROBKA_DATA.
+const mediaSecretFile = "media.secret"
+
+// openMediaSigner signs attachment URLs with KOROBKA_MEDIA_SECRET or, when
+// it is unset, with a secret generated on first start and kept in
+// KOROBKA_DATA, so the embedded default needs no configuration and URLs
+// survive restarts. Several nodes must share the secret: clustered says
+// the configuration looks like several nodes, which a generated secret
+// only serves when they share KOROBKA_DATA.
+func openMediaSigner(cfg Config, log *slog.Logger, clustered bool) (*chat.MediaSigner, error) {
+	if cfg.MediaSecret != "" {
+		return chat.NewMediaSigner([]byte(cfg.MediaSecret))
+	}
+	name := filepath.Join(cfg.Data, mediaSecretFile)
+	secret, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		secret = chat.NewMediaSecret()
+		// O_EXCL: of two processes starting at once, one writes and the
+		// other reads what it wrote.
+		f, cerr := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case errors.Is(cerr, fs.ErrExist):
+			secret, err = os.ReadFile(name)
+		case cerr != nil:
+			err = cerr
+		default:
+			_, err = f.Write(append(secret, '\n'))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("KOROBKA_DATA: media secret: %w", err)
+	}
+	if clustered {
+		log.Warn("KOROBKA_MEDIA_SECRET is not set: attachment URLs are signed with the secret in KOROBKA_DATA/" + mediaSecretFile +
+			"; nodes that do not share it reject each other's URLs")
+	}
+	signer, err := chat.NewMediaSigner(bytes.TrimSpace(secret))
+	if err != nil {
+		return nil, fmt.Errorf("KOROBKA_DATA/%s: %w", mediaSecretFile, err)
+	}
+	return signer, nil
 }
 
 // openScreens loads the screens (embedded, or a watched folder) and seeds
@@ -320,7 +374,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 	return httpapi.NewServer(httpapi.Deps{
 		Service:        a.svc,
 		Logger:         a.log,
-		Media:          a.media.Handler(),
+		Media:          a.media.Handler(a.signer, cfg.clock),
 		WebSocket:      a.gateway,
 		Screens:        live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
 		Preview:        live.NewPreview(a.screens, screenFiles(cfg)),
