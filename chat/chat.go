@@ -135,6 +135,11 @@ type Limiter interface {
 	// Allow counts one event against key under l. When the event is not
 	// allowed it is not counted, and retryAfter says when one would be.
 	Allow(ctx context.Context, key string, l Limit) (ok bool, retryAfter time.Duration, err error)
+	// AllowN counts n events at once, for a request whose cost is a count
+	// (the new numbers of one contact sync): all n are allowed or none is
+	// counted, and retryAfter says when n would be. n must be between 1 and
+	// l.Burst; more could never be allowed, and is reported as an error.
+	AllowN(ctx context.Context, key string, l Limit, n int) (ok bool, retryAfter time.Duration, err error)
 }
 
 // SMSSender delivers a text message to an E.164 number.

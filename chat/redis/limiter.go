@@ -35,10 +35,20 @@ func NewLimiter(client goredis.UniversalClient, prefix string) *Limiter {
 // Rate, Period or Burst is refused with an error, as chat/memory does,
 // rather than sent to the script, where a zero rate divides by zero.
 func (l *Limiter) Allow(ctx context.Context, key string, lim chat.Limit) (bool, time.Duration, error) {
+	return l.AllowN(ctx, key, lim, 1)
+}
+
+// AllowN counts n events at once in one run of redis_rate's script. n
+// outside 1..lim.Burst is refused with an error, as chat/memory does: the
+// script would refuse it forever, with a retryAfter that means nothing.
+func (l *Limiter) AllowN(ctx context.Context, key string, lim chat.Limit, n int) (bool, time.Duration, error) {
 	if lim.Rate <= 0 || lim.Period <= 0 || lim.Burst <= 0 {
 		return false, 0, fmt.Errorf("redis: invalid limit %+v: rate, period and burst must be positive", lim)
 	}
-	res, err := l.rate.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period})
+	if n < 1 || n > lim.Burst {
+		return false, 0, fmt.Errorf("redis: %d events under %+v: n must be between 1 and the burst", n, lim)
+	}
+	res, err := l.rate.AllowN(ctx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period}, n)
 	if err != nil {
 		return false, 0, fmt.Errorf("redis: rate limit %q: %w", key, err)
 	}
