@@ -42,8 +42,15 @@ type fixture struct {
 }
 
 // newTestService builds a Service over a fresh SQLite database and runs its
-// committer until the test ends. It is the one place that knows chat.Config.
+// committer until the test ends.
 func newTestService(t testing.TB) *fixture {
+	t.Helper()
+	return newTestServiceConfig(t, nil)
+}
+
+// newTestServiceConfig is newTestService with a last say over the
+// chat.Config. It is the one place that knows chat.Config.
+func newTestServiceConfig(t testing.TB, adjust func(*chat.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, sqlstore.SQLite, filepath.Join(t.TempDir(), "k.db"), nil)
@@ -63,7 +70,7 @@ func newTestService(t testing.TB) *fixture {
 		clock:  &clock{t: time.Now().UTC()},
 		images: &fakeMedia{},
 	}
-	f.svc = chat.NewService(chat.Config{
+	cfg := chat.Config{
 		Store:      store,
 		Broker:     broker,
 		Presence:   memory.NewPresence(),
@@ -73,7 +80,11 @@ func newTestService(t testing.TB) *fixture {
 		Files:      f.images,
 		Now:        f.clock.Now,
 		TestPhones: phones,
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	f.svc = chat.NewService(cfg)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- f.svc.Run(runCtx) }()
@@ -96,15 +107,21 @@ type user struct {
 }
 
 // newUser logs in the next test number, names it and subscribes to its
-// topic.
+// topic. Each user logs in from an address of its own, as people do, so
+// that the per-address login limits never get in a test's way.
 func (f *fixture) newUser(t testing.TB, name string) *user {
 	t.Helper()
 	ctx := context.Background()
 	f.mu.Lock()
 	f.phones++
-	phone := fmt.Sprintf("+7999%07d", f.phones)
+	n := f.phones
 	f.mu.Unlock()
-	a, err := f.svc.Verify(ctx, phone, testCode, "127.0.0.1", "test")
+	phone := fmt.Sprintf("+7999%07d", n)
+	ip := fmt.Sprintf("10.99.%d.%d", n/256%256, n%256)
+	if _, err := f.svc.RequestCode(ctx, phone, ip); err != nil {
+		t.Fatalf("code for %s: %v", phone, err)
+	}
+	a, err := f.svc.Verify(ctx, phone, testCode, ip, "test")
 	if err != nil {
 		t.Fatalf("login %s: %v", phone, err)
 	}

@@ -23,9 +23,17 @@ type Config struct {
 
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
-	AccessTTL  time.Duration
-	RefreshTTL time.Duration
-	CodeTTL    time.Duration
+	// SMSRegions are the ISO 3166 regions whose mobile numbers may be sent
+	// login codes; empty means Region's alone.
+	SMSRegions []string
+	// LoopbackUnlimited exempts loopback clients from the per-address login
+	// limits, for load tests run on the server's host (korobka bench).
+	// Per-number limits and code tries are counted as always. Never set it
+	// where clients can reach the server through a proxy on the same host.
+	LoopbackUnlimited bool
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+	CodeTTL           time.Duration
 }
 
 // Defaults for Config.
@@ -42,12 +50,8 @@ const (
 	typingCacheSize = 10_000
 )
 
-// Limits the Service enforces. Per-phone limits keep a number from being
-// flooded with SMS; per-IP limits keep one client from spraying many numbers.
+// Limits the Service enforces per user. The login limits are in auth.go.
 var (
-	limitCodePerPhone  = Limit{Rate: 5, Period: time.Hour, Burst: 3}
-	limitCodePerIP     = Limit{Rate: 30, Period: time.Hour, Burst: 10}
-	limitVerifyPerIP   = Limit{Rate: 60, Period: time.Hour, Burst: 20}
 	limitSyncPerUser   = Limit{Rate: 30, Period: time.Hour, Burst: 10}
 	limitAvatarPerUser = Limit{Rate: 30, Period: time.Hour, Burst: 10}
 	// REST sends get the WebSocket's per-connection budget, per user.
@@ -74,11 +78,13 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	region     string
-	testPhones TestPhones
-	accessTTL  time.Duration
-	refreshTTL time.Duration
-	codeTTL    time.Duration
+	region            string
+	testPhones        TestPhones
+	smsRegions        []string
+	loopbackUnlimited bool
+	accessTTL         time.Duration
+	refreshTTL        time.Duration
+	codeTTL           time.Duration
 }
 
 // NewService returns a Service over cfg's dependencies.
@@ -95,9 +101,12 @@ func NewService(cfg Config) *Service {
 		now:        cfg.Now,
 		region:     cfg.Region,
 		testPhones: cfg.TestPhones,
-		accessTTL:  cfg.AccessTTL,
-		refreshTTL: cfg.RefreshTTL,
-		codeTTL:    cfg.CodeTTL,
+		smsRegions: cfg.SMSRegions,
+
+		loopbackUnlimited: cfg.LoopbackUnlimited,
+		accessTTL:         cfg.AccessTTL,
+		refreshTTL:        cfg.RefreshTTL,
+		codeTTL:           cfg.CodeTTL,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -107,6 +116,9 @@ func NewService(cfg Config) *Service {
 	}
 	if s.region == "" {
 		s.region = DefaultRegion
+	}
+	if len(s.smsRegions) == 0 {
+		s.smsRegions = []string{s.region}
 	}
 	if s.accessTTL <= 0 {
 		s.accessTTL = DefaultAccessTTL
