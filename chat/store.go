@@ -64,8 +64,15 @@ type SessionStore interface {
 // number that registers later appears in its owners' lists.
 type ContactStore interface {
 	// SyncContacts adds the E.164 phones to owner's address book and returns
-	// the registered users among them, the owner excluded.
+	// the registered users among them, the owner excluded. A sync that would
+	// make the book hold more than MaxAddressBook numbers stores nothing and
+	// reports ErrAddressBookFull; the check and the writes are one
+	// transaction, so concurrent syncs cannot overfill a book together.
 	SyncContacts(ctx context.Context, owner int64, phones []string) ([]User, error)
+	// CountNewContacts returns how many of the distinct non-empty phones are
+	// not in owner's address book yet, and how many numbers the book holds,
+	// so that a sync can be weighed before anything is written.
+	CountNewContacts(ctx context.Context, owner int64, phones []string) (fresh, size int, err error)
 	// Contacts returns the registered users in owner's address book whose
 	// name contains query (case-insensitive; all when query is empty),
 	// ordered by name, at most limit.

@@ -331,7 +331,9 @@ func prefixed(alias, cols string) string {
 // them, ordered like Contacts. Empty and repeated numbers are dropped
 // first; the rest go in chunks of syncChunk, each one multi-row INSERT that
 // leaves known numbers alone and one IN lookup, all in one transaction.
-// An unknown owner is ErrNotFound.
+// The owner's row is locked first, so syncs of one book queue, and the book
+// is counted after the inserts: over chat.MaxAddressBook, the transaction
+// rolls back with chat.ErrAddressBookFull. An unknown owner is ErrNotFound.
 func (s *Store) SyncContacts(ctx context.Context, owner int64, phones []string) ([]chat.User, error) {
 	phones = dedupe(phones)
 	users := []chat.User{}
@@ -345,6 +347,10 @@ func (s *Store) SyncContacts(ctx context.Context, owner int64, phones []string) 
 	now := s.ts(s.now())
 	err := s.write(ctx, "sync contacts", func(tx *sql.Tx) error {
 		users = users[:0] // write may run this again after a deadlock
+		var id int64
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = ?`+s.forUpdate(), owner).Scan(&id); err != nil {
+			return err
+		}
 		for chunk := range slices.Chunk(phones, syncChunk) {
 			if err := s.insertContacts(ctx, tx, owner, chunk, now); err != nil {
 				return err
@@ -355,6 +361,13 @@ func (s *Store) SyncContacts(ctx context.Context, owner int64, phones []string) 
 			}
 			users = append(users, found...)
 		}
+		size, err := s.bookSize(ctx, tx, owner)
+		if err != nil {
+			return err
+		}
+		if size > chat.MaxAddressBook {
+			return chat.ErrAddressBookFull
+		}
 		return nil
 	})
 	if err != nil {
@@ -362,6 +375,40 @@ func (s *Store) SyncContacts(ctx context.Context, owner int64, phones []string) 
 	}
 	slices.SortFunc(users, compareByName)
 	return users, nil
+}
+
+// CountNewContacts counts, without writing, the distinct phones not in
+// owner's book yet and the book's size: a sync's cost before it is made.
+func (s *Store) CountNewContacts(ctx context.Context, owner int64, phones []string) (int, int, error) {
+	phones = dedupe(phones)
+	known := 0
+	for chunk := range slices.Chunk(phones, syncChunk) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, owner)
+		for _, p := range chunk {
+			args = append(args, p)
+		}
+		var n int
+		if err := s.r.QueryRowContext(ctx,
+			`SELECT COUNT(*) FROM contacts WHERE owner_id = ? AND phone IN (`+placeholders(len(chunk))+`)`,
+			args...).Scan(&n); err != nil {
+			return 0, 0, s.fail("count new contacts", err)
+		}
+		known += n
+	}
+	size, err := s.bookSize(ctx, s.r, owner)
+	if err != nil {
+		return 0, 0, s.fail("count new contacts", err)
+	}
+	return len(phones) - known, size, nil
+}
+
+// bookSize counts the numbers in owner's address book (a range of the
+// primary key).
+func (s *Store) bookSize(ctx context.Context, q queryer, owner int64) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM contacts WHERE owner_id = ?`, owner).Scan(&n)
+	return n, err
 }
 
 func (s *Store) insertContacts(ctx context.Context, tx *sql.Tx, owner int64, phones []string, now any) error {
