@@ -235,7 +235,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Auth, error
 		AccessToken:  access,
 		RefreshToken: refresh,
 		ExpiresIn:    int(s.accessTTL / time.Second),
-		User:         u.Profile(true),
+		User:         u.Own(),
 	}, nil
 }
 
@@ -290,7 +290,7 @@ func (s *Service) newSession(ctx context.Context, u User, family int64, device s
 		AccessToken:  access,
 		RefreshToken: refresh,
 		ExpiresIn:    int(s.accessTTL / time.Second),
-		User:         u.Profile(true),
+		User:         u.Own(),
 	}, nil
 }
 

@@ -116,10 +116,16 @@ type DialogStore interface {
 	// userID's dialog list changes: a dialog added, or any change
 	// DialogVersion sees in one of them.
 	DialogsVersion(ctx context.Context, userID int64) (string, error)
-	// Watchers returns who may see userID's presence: the members of the
-	// dialogs userID is in and the users who have userID's number in their
-	// address book, userID excluded.
+	// Watchers returns who sees userID's presence, in ascending order:
+	// the users W other than userID for whom shares(userID, W) and
+	// shares(W, userID) both hold, where shares(X, Y) is
+	//   X's setting is everybody, and Y's number is in X's address book
+	//   or X and Y both wrote in a direct dialog of theirs; or
+	//   X's setting is contacts, and Y's number is in X's address book.
+	// (nobody shares with no one.) See PresenceSetting.
 	Watchers(ctx context.Context, userID int64) ([]int64, error)
+	// Watches reports whether viewer is one of userID's Watchers.
+	Watches(ctx context.Context, viewer, userID int64) (bool, error)
 }
 
 // MessageStore keeps messages and receipts.

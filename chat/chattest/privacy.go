@@ -117,3 +117,159 @@ func testAddressBookFullConcurrent(t *testing.T, s chat.Store) {
 		t.Errorf("book size after racing syncs: got %d, want at most %d", size, chat.MaxAddressBook)
 	}
 }
+
+func testPresenceSetting(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	u := newUser(t, s, "+79990000530")
+	if u.Presence != chat.PresenceEverybody {
+		t.Errorf("a new user's presence setting: got %q, want %q", u.Presence, chat.PresenceEverybody)
+	}
+	for _, p := range []chat.PresenceSetting{chat.PresenceNobody, chat.PresenceContacts, chat.PresenceEverybody} {
+		got, err := s.UpdateProfile(ctx, u.ID, chat.ProfileUpdate{Presence: &p})
+		noErr(t, "UpdateProfile", err)
+		if got.Presence != p {
+			t.Errorf("UpdateProfile to %q: got %q", p, got.Presence)
+		}
+		read, err := s.User(ctx, u.ID)
+		noErr(t, "User", err)
+		if read.Presence != p {
+			t.Errorf("User after setting %q: got %q", p, read.Presence)
+		}
+	}
+	// Changing names leaves the setting alone.
+	nobody := chat.PresenceNobody
+	_, err := s.UpdateProfile(ctx, u.ID, chat.ProfileUpdate{Presence: &nobody})
+	noErr(t, "UpdateProfile", err)
+	name := "Ann"
+	got, err := s.UpdateProfile(ctx, u.ID, chat.ProfileUpdate{FirstName: &name})
+	noErr(t, "UpdateProfile", err)
+	if got.Presence != chat.PresenceNobody || got.FirstName != "Ann" {
+		t.Errorf("UpdateProfile of a name: got %q %q, want Ann with the setting kept", got.FirstName, got.Presence)
+	}
+}
+
+// presenceCase is one relationship between two users.
+type presenceCase struct {
+	uHasW, wHasU bool // each other's number in the address book
+	dialog       bool // a direct dialog between them
+	uWrote       bool // u sent a message in it
+	wWrote       bool // w sent a message in it
+}
+
+// shares is the rule of chat.DialogStore.Watchers, written out for the
+// test: whether x, with setting p, shares presence with y.
+func shares(p chat.PresenceSetting, inBook, talked bool) bool {
+	switch p {
+	case chat.PresenceEverybody:
+		return inBook || talked
+	case chat.PresenceContacts:
+		return inBook
+	}
+	return false
+}
+
+// testPresenceConsent checks Watchers and Watches against the rule for
+// every setting of two users and every relationship between them: the
+// address books either way, a direct dialog with messages none, one or
+// both ways.
+func testPresenceConsent(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	settings := []chat.PresenceSetting{chat.PresenceEverybody, chat.PresenceContacts, chat.PresenceNobody}
+	var cases []presenceCase
+	for bits := range 32 {
+		c := presenceCase{bits&1 != 0, bits&2 != 0, bits&4 != 0, bits&8 != 0, bits&16 != 0}
+		if c.dialog || !c.uWrote && !c.wWrote {
+			cases = append(cases, c)
+		}
+	}
+	n := 0
+	for _, c := range cases {
+		for _, pu := range settings {
+			for _, pw := range settings {
+				n++
+				u := newUser(t, s, fmt.Sprintf("+7999666%04d", 2*n))
+				w := newUser(t, s, fmt.Sprintf("+7999666%04d", 2*n+1))
+				for _, x := range []struct {
+					user chat.User
+					p    chat.PresenceSetting
+				}{{u, pu}, {w, pw}} {
+					_, err := s.UpdateProfile(ctx, x.user.ID, chat.ProfileUpdate{Presence: &x.p})
+					noErr(t, "UpdateProfile", err)
+				}
+				if c.uHasW {
+					_, err := s.SyncContacts(ctx, u.ID, []string{w.Phone})
+					noErr(t, "SyncContacts", err)
+				}
+				if c.wHasU {
+					_, err := s.SyncContacts(ctx, w.ID, []string{u.Phone})
+					noErr(t, "SyncContacts", err)
+				}
+				if c.dialog {
+					d := direct(t, s, u.ID, w.ID, "", t0)
+					if c.uWrote {
+						send(t, s, d.ID, u.ID, 1, t0)
+					}
+					if c.wWrote {
+						send(t, s, d.ID, w.ID, 1, t0)
+					}
+				}
+				talked := c.uWrote && c.wWrote
+				want := shares(pu, c.uHasW, talked) && shares(pw, c.wHasU, talked)
+				what := fmt.Sprintf("%+v, settings %s and %s", c, pu, pw)
+				for _, pair := range [][2]chat.User{{u, w}, {w, u}} {
+					subject, viewer := pair[0], pair[1]
+					watchers, err := s.Watchers(ctx, subject.ID)
+					noErr(t, "Watchers", err)
+					if got := slices.Contains(watchers, viewer.ID); got != want {
+						t.Errorf("%s: Watchers of %d contain %d: got %v, want %v", what, subject.ID, viewer.ID, got, want)
+					}
+					if len(watchers) > 1 || len(watchers) == 1 && watchers[0] != viewer.ID {
+						t.Errorf("%s: Watchers of %d: got %v, want only %d or none", what, subject.ID, watchers, viewer.ID)
+					}
+					got, err := s.Watches(ctx, viewer.ID, subject.ID)
+					noErr(t, "Watches", err)
+					if got != want {
+						t.Errorf("%s: Watches(%d, %d): got %v, want %v", what, viewer.ID, subject.ID, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// testWatchersMany: several watchers by both ways at once, each once, in
+// order; dialogs of others and unknown users contribute nothing.
+func testWatchersMany(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 7)
+	me := u[0]
+	talk := func(a, b chat.User, subject string) {
+		d := direct(t, s, a.ID, b.ID, subject, t0)
+		send(t, s, d.ID, a.ID, 1, t0)
+		send(t, s, d.ID, b.ID, 1, t0)
+	}
+	talk(me, u[1], "")
+	talk(u[2], me, "")
+	talk(u[2], me, "listing:1")                                         // the same partner twice
+	talk(u[4], u[5], "")                                                // not mine
+	send(t, s, direct(t, s, me.ID, u[6].ID, "", t0).ID, u[6].ID, 3, t0) // one way only
+	for _, owner := range []chat.User{u[3], u[1], me} {
+		_, err := s.SyncContacts(ctx, owner.ID, []string{me.Phone})
+		noErr(t, "SyncContacts", err)
+	}
+	_, err := s.SyncContacts(ctx, me.ID, []string{u[3].Phone, u[1].Phone, u[5].Phone})
+	noErr(t, "SyncContacts", err)
+	got, err := s.Watchers(ctx, me.ID)
+	noErr(t, "Watchers", err)
+	if want := idsOf(u[1], u[2], u[3]); !slices.Equal(got, want) {
+		t.Errorf("Watchers: got %v, want %v", got, want)
+	}
+	got, err = s.Watchers(ctx, 987654321)
+	noErr(t, "Watchers of an unknown user", err)
+	if len(got) != 0 {
+		t.Errorf("Watchers of an unknown user: got %v, want none", got)
+	}
+	if w, err := s.Watches(ctx, me.ID, 987654321); err != nil || w {
+		t.Errorf("Watches of an unknown user: got (%v, %v), want (false, nil)", w, err)
+	}
+}

@@ -45,6 +45,7 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"User/UpdateProfile", testUpdateProfile},
 		{"User/SetAvatar", testSetAvatar},
 		{"User/SetRole", testSetRole},
+		{"User/PresenceSetting", testPresenceSetting},
 		{"Session/CreateAndFind", testSessionByAccess},
 		{"Session/Conflict", testSessionConflict},
 		{"Session/UnknownUser", testSessionUnknownUser},

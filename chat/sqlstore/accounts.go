@@ -75,15 +75,15 @@ func (s *Store) DeleteOTP(ctx context.Context, phone string) error {
 
 // ---- users ----
 
-const userCols = `id, phone, first_name, last_name, avatar, role, blocked_at, created_at, last_seen_at`
+const userCols = `id, phone, first_name, last_name, avatar, role, presence, blocked_at, created_at, last_seen_at`
 
 // scanUser reads the columns of userCols, in that order.
 func scanUser(row interface{ Scan(...any) error }) (chat.User, error) {
 	var u chat.User
-	var role string
-	err := row.Scan(&u.ID, &u.Phone, &u.FirstName, &u.LastName, &u.Avatar, &role,
+	var role, presence string
+	err := row.Scan(&u.ID, &u.Phone, &u.FirstName, &u.LastName, &u.Avatar, &role, &presence,
 		timeCol{&u.BlockedAt}, timeCol{&u.CreatedAt}, timeCol{&u.LastSeenAt})
-	u.Role = chat.Role(role)
+	u.Role, u.Presence = chat.Role(role), chat.PresenceSetting(presence)
 	return u, err
 }
 
@@ -149,9 +149,12 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, upd chat.ProfileUpd
 		if upd.LastName != nil {
 			u.LastName = *upd.LastName
 		}
+		if upd.Presence != nil {
+			u.Presence = *upd.Presence
+		}
 		_, err = tx.ExecContext(ctx,
-			`UPDATE users SET first_name = ?, last_name = ?, search_name = ?, version = version + 1 WHERE id = ?`,
-			u.FirstName, u.LastName, searchName(u.FirstName, u.LastName), id)
+			`UPDATE users SET first_name = ?, last_name = ?, search_name = ?, presence = ?, version = version + 1 WHERE id = ?`,
+			u.FirstName, u.LastName, searchName(u.FirstName, u.LastName), string(u.Presence), id)
 		return err
 	})
 	return u, err
@@ -524,4 +527,73 @@ func dedupe(in []string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// ---- presence ----
+
+// watchersSQL selects userID's watchers (chat.DialogStore.Watchers) with a
+// UNION of the two ways to share, each starting from what is small and
+// indexed rather than from the whole address book:
+//
+//   - both have each other's number: the owners of the books holding
+//     userID's number (contacts_phone) whose number is in userID's book
+//     (primary key); neither setting is nobody;
+//   - both wrote in a direct dialog of theirs (messages_dialog_sender):
+//     each setting is everybody, or contacts with the other's number in
+//     the book.
+//
+// viewer adds "and W is this user" to both halves, for Watches. The
+// arguments are userID twice, then the viewer if any, per half.
+func watchersSQL(viewer bool) string {
+	one := ""
+	if viewer {
+		one = ` AND w.id = ?`
+	}
+	return `SELECT w.id FROM users u
+		JOIN contacts theirs ON theirs.phone = u.phone
+		JOIN users w ON w.id = theirs.owner_id
+		JOIN contacts mine ON mine.owner_id = u.id AND mine.phone = w.phone
+		WHERE u.id = ? AND w.id <> ?` + one + `
+		AND u.presence <> 'nobody' AND w.presence <> 'nobody'
+		UNION
+		SELECT w.id FROM users u
+		JOIN members m1 ON m1.user_id = u.id
+		JOIN dialogs d ON d.id = m1.dialog_id AND d.kind = 'direct'
+		JOIN members m2 ON m2.dialog_id = m1.dialog_id
+		JOIN users w ON w.id = m2.user_id
+		WHERE u.id = ? AND w.id <> ?` + one + `
+		AND (u.presence = 'everybody' OR u.presence = 'contacts'
+			AND EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = u.id AND c.phone = w.phone))
+		AND (w.presence = 'everybody' OR w.presence = 'contacts'
+			AND EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = w.id AND c.phone = u.phone))
+		AND EXISTS (SELECT 1 FROM messages x WHERE x.dialog_id = m1.dialog_id AND x.sender_id = u.id)
+		AND EXISTS (SELECT 1 FROM messages y WHERE y.dialog_id = m1.dialog_id AND y.sender_id = w.id)`
+}
+
+// Watchers returns, in ascending order, who sees userID's presence.
+func (s *Store) Watchers(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, watchersSQL(false), userID, userID, userID, userID)
+	ids, err := collect(rows, err, func(r interface{ Scan(...any) error }) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return nil, s.fail("watchers", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// Watches reports whether viewer sees userID's presence: Watchers' query
+// narrowed to one user, so a profile view costs a few index probes.
+func (s *Store) Watches(ctx context.Context, viewer, userID int64) (bool, error) {
+	rows, err := s.r.QueryContext(ctx, watchersSQL(true), userID, userID, viewer, userID, userID, viewer)
+	ids, err := collect(rows, err, func(r interface{ Scan(...any) error }) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return false, s.fail("watches", err)
+	}
+	return len(ids) > 0, nil
 }
