@@ -19,7 +19,8 @@ const (
 	codeLen = 6
 	// MaxCodeAttempts is how many codes one client address may try for one
 	// number at once; then it may try one more every two minutes, and verify
-	// answers too_many_attempts in between (see limitGuessPerPhoneAddr).
+	// answers too_many_attempts in between (see limitGuessPerPhoneAddr). A
+	// new code requested from the same address gives all of them back.
 	MaxCodeAttempts = 5
 	// MaxCodeGuesses is how many tries one code allows from every address
 	// together; after that it is dead and every try of it is wrong. One
@@ -49,7 +50,11 @@ var (
 	limitVerifyPerAddr = Limit{Rate: 60, Period: time.Hour, Burst: 20}
 	// Codes one address may try for one number: MaxCodeAttempts at once,
 	// then one every two minutes. Within the five minutes a code lives
-	// that is at most 7 tries, fewer than MaxCodeGuesses.
+	// that is at most 7 tries, fewer than MaxCodeGuesses. The address's
+	// own request for a new code resets it (a new code replaces the old
+	// one, so the tries are again at most 7 per code); requests from other
+	// addresses do not, so nobody can watch this count to learn that the
+	// number is logging in.
 	limitGuessPerPhoneAddr = Limit{Rate: 5, Period: 10 * time.Minute, Burst: MaxCodeAttempts}
 )
 
@@ -123,6 +128,10 @@ func (s *Service) RequestCode(ctx context.Context, rawPhone, ip string) (CodeSen
 			return CodeSent{}, &Error{Kind: KindUnavailable, Code: "sms_failed", Message: "The code could not be sent; try again later.", Err: err}
 		}
 	}
+	// A new code, a new set of tries for this address.
+	if err := s.limiter.Reset(ctx, guessKey(phone, addr)); err != nil {
+		s.log.WarnContext(ctx, "login tries not reset", "err", err)
+	}
 	return CodeSent{Phone: phone, ExpiresIn: int(s.codeTTL / time.Second), CodeLength: codeLen}, nil
 }
 
@@ -169,7 +178,7 @@ func (s *Service) Verify(ctx context.Context, rawPhone, code, ip, device string)
 // past MaxCodeGuesses. With no code, or an expired or dead one, the work
 // and the answer are those of a wrong code.
 func (s *Service) checkCode(ctx context.Context, phone, addr, code string) error {
-	ok, retry, err := s.limiter.Allow(ctx, "verify:phone-addr:"+phone+"@"+addr, limitGuessPerPhoneAddr)
+	ok, retry, err := s.limiter.Allow(ctx, guessKey(phone, addr), limitGuessPerPhoneAddr)
 	if err != nil {
 		return &Error{Kind: KindUnavailable, Code: "unavailable", Message: "Try again later.", Err: err}
 	}
@@ -192,6 +201,9 @@ func (s *Service) checkCode(ctx context.Context, phone, addr, code string) error
 	}
 	return s.store.DeleteOTP(ctx, phone)
 }
+
+// guessKey is the limiter key of one address's tries at one number.
+func guessKey(phone, addr string) string { return "verify:phone-addr:" + phone + "@" + addr }
 
 // unlimited reports whether ip skips the per-address login limits: only
 // loopback, and only when the operator said so for load tests

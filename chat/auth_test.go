@@ -303,6 +303,15 @@ func TestLoginAnswersRevealNothing(t *testing.T) {
 	// The dead code's own, right code is wrong too.
 	_, err := f.svc.Verify(ctx, dead, f.sms.lastCode(t, dead), "10.0.0.10", "x")
 	wantErr(t, "the right code of a dead code", err, chat.ErrInvalidCode)
+
+	// Someone else asking for a code does not give an address that has
+	// used up its tries new ones, which would tell it that the number is
+	// logging in.
+	if _, err := f.svc.RequestCode(ctx, none, "10.0.0.11"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Verify(ctx, none, "000000", "10.0.3.0", "x")
+	wantCode(t, "a spent address after someone else's code request", err, "too_many_attempts")
 }
 
 // TestTooManyAttemptsSaysWhatToDo: the answer to too many tries says to
@@ -331,6 +340,21 @@ func TestTooManyAttemptsSaysWhatToDo(t *testing.T) {
 	f.clock.Advance(e.RetryAfter)
 	if _, err := f.svc.Verify(ctx, phone, code, ip, "x"); err != nil {
 		t.Fatalf("the right code after waiting Retry-After: %v", err)
+	}
+
+	// So does the message: a new code works at once, without the wait.
+	if _, err := f.svc.RequestCode(ctx, phone, ip); err != nil {
+		t.Fatal(err)
+	}
+	code = f.sms.lastCode(t, phone)
+	tryCodes(f, phone, wrongCode(code), ip, chat.MaxCodeAttempts)
+	_, err = f.svc.Verify(ctx, phone, code, ip, "x")
+	wantCode(t, "the sixth try of the second code", err, "too_many_attempts")
+	if _, err := f.svc.RequestCode(ctx, phone, ip); err != nil {
+		t.Fatalf("a new code after too_many_attempts: %v", err)
+	}
+	if _, err := f.svc.Verify(ctx, phone, f.sms.lastCode(t, phone), ip, "x"); err != nil {
+		t.Fatalf("the new code right after too_many_attempts: %v", err)
 	}
 }
 

@@ -179,6 +179,10 @@ type Limiter interface {
 	// counted, and retryAfter says when n would be. n must be between 1 and
 	// l.Burst; more could never be allowed, and is reported as an error.
 	AllowN(ctx context.Context, key string, l Limit, n int) (ok bool, retryAfter time.Duration, err error)
+	// Reset forgets what was counted against key, as if it had never been
+	// used: a budget given back whole, as a login's tries are when the
+	// client asks for a new code. A key never used is no error.
+	Reset(ctx context.Context, key string) error
 }
 
 // SMSSender delivers a text message to an E.164 number.

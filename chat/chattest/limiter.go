@@ -14,8 +14,9 @@ import (
 // TestLimiter checks that a chat.Limiter behaves as the service relies on:
 // GCRA with bursts, refused events not counted, independent keys, refill
 // over time, exact counting under concurrency, weighted requests (AllowN)
-// that are allowed or refused whole, and errors for a cancelled context, a
-// nonsensical limit or a weight that could never fit.
+// that are allowed or refused whole, Reset giving a key's budget back, and
+// errors for a cancelled context, a nonsensical limit or a weight that
+// could never fit.
 //
 // newLimiter returns an empty limiter for one subtest (keys of other
 // subtests must not be visible). advance moves the limiter's clock forward;
@@ -262,6 +263,25 @@ func TestLimiter(t *testing.T, newLimiter func(t *testing.T) chat.Limiter, advan
 		}
 		// Nothing was counted.
 		mustAllowEvents(t, l, "k", slow, slow.Burst)
+	})
+
+	t.Run("Reset", func(t *testing.T) {
+		l := newLimiter(t)
+		for i := range slow.Burst {
+			mustAllowEvent(t, l, "k", slow, i+1)
+			mustAllowEvent(t, l, "other", slow, i+1)
+		}
+		if err := l.Reset(t.Context(), "k"); err != nil {
+			t.Fatalf("Reset: %v", err)
+		}
+		// The whole burst again on k, none on the key left alone.
+		mustAllowEvents(t, l, "k", slow, slow.Burst)
+		if ok, _ := allowEvent(t, l, "other", slow); ok {
+			t.Fatalf("a key that was not reset: got allowed, want refused")
+		}
+		if err := l.Reset(t.Context(), "never used"); err != nil {
+			t.Fatalf("Reset of a key never used: %v", err)
+		}
 	})
 
 	t.Run("ContextCancelled", func(t *testing.T) {

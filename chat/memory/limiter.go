@@ -109,6 +109,19 @@ func (l *Limiter) AllowN(ctx context.Context, key string, lim chat.Limit, n int)
 	return true, 0, nil
 }
 
+// Reset forgets key. A cancelled ctx returns its error and forgets
+// nothing, as chat/redis does.
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := &l.shards[maphash.String(l.seed, key)&(limiterShards-1)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tat, key)
+	return nil
+}
+
 // sweep forgets the keys whose buckets are full again at now.
 func (s *limiterShard) sweep(now time.Duration) {
 	for k, tat := range s.tat {

@@ -19,6 +19,7 @@ var _ chat.Limiter = (*Limiter)(nil)
 // time is the only clock, so node clock skew does not matter. Each key
 // expires on its own once its bucket is full again.
 type Limiter struct {
+	client goredis.UniversalClient
 	rate   *redis_rate.Limiter
 	prefix string
 }
@@ -28,7 +29,18 @@ type Limiter struct {
 // "rate:" + prefix + key. The prefix separates deployments or tests sharing
 // one server.
 func NewLimiter(client goredis.UniversalClient, prefix string) *Limiter {
-	return &Limiter{rate: redis_rate.NewLimiter(client), prefix: prefix}
+	return &Limiter{client: client, rate: redis_rate.NewLimiter(client), prefix: prefix}
+}
+
+// rateKeyPrefix is the namespace redis_rate puts before every key.
+const rateKeyPrefix = "rate:"
+
+// Reset deletes the key's state: its next event finds a full bucket.
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if err := l.client.Del(ctx, rateKeyPrefix+l.prefix+key).Err(); err != nil {
+		return fmt.Errorf("redis: reset rate limit %q: %w", key, err)
+	}
+	return nil
 }
 
 // Allow counts one event against key under lim. A limit with a non-positive

@@ -45,6 +45,9 @@ const presenceTTL = 90 * time.Second
 // queued, close the dependencies.
 func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
+	for _, w := range cfg.warnings() {
+		log.Warn(w.setting+": "+w.why, "setting", w.setting)
+	}
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -239,8 +242,11 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Logger:     log,
 		Region:     cfg.Region,
 		TestPhones: cfg.TestPhones,
+		SMSRegions: cfg.SMSCountries,
 		AccessTTL:  cfg.AccessTTL,
 		RefreshTTL: cfg.RefreshTTL,
+
+		LoopbackUnlimited: cfg.LoopbackUnlimited,
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log)
