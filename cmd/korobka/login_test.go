@@ -450,7 +450,9 @@ func TestDangerousSettingsAreLoud(t *testing.T) {
 	var log syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"korobka", "serve"}, func(k string) string { return env[k] }, io.Discard, &log) }()
+	go func() {
+		done <- run(ctx, []string{"korobka", "serve"}, func(k string) string { return env[k] }, io.Discard, &log)
+	}()
 	waitHealthy(t, "http://"+env["KOROBKA_ADDR"], done)
 	cancel()
 	if err := <-done; err != nil {
