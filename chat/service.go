@@ -23,6 +23,10 @@ type Config struct {
 
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	CodeTTL    time.Duration
+
 	// SMSRegions are the ISO 3166 regions whose mobile numbers may be sent
 	// login codes; empty means Region's alone.
 	SMSRegions []string
@@ -31,9 +35,6 @@ type Config struct {
 	// Per-number limits and code tries are counted as always. Never set it
 	// where clients can reach the server through a proxy on the same host.
 	LoopbackUnlimited bool
-	AccessTTL         time.Duration
-	RefreshTTL        time.Duration
-	CodeTTL           time.Duration
 }
 
 // Defaults for Config.
@@ -78,13 +79,14 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	region            string
-	testPhones        TestPhones
+	region     string
+	testPhones TestPhones
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	codeTTL    time.Duration
+
 	smsRegions        []string
 	loopbackUnlimited bool
-	accessTTL         time.Duration
-	refreshTTL        time.Duration
-	codeTTL           time.Duration
 }
 
 // NewService returns a Service over cfg's dependencies.
@@ -101,12 +103,12 @@ func NewService(cfg Config) *Service {
 		now:        cfg.Now,
 		region:     cfg.Region,
 		testPhones: cfg.TestPhones,
-		smsRegions: cfg.SMSRegions,
+		accessTTL:  cfg.AccessTTL,
+		refreshTTL: cfg.RefreshTTL,
+		codeTTL:    cfg.CodeTTL,
 
+		smsRegions:        cfg.SMSRegions,
 		loopbackUnlimited: cfg.LoopbackUnlimited,
-		accessTTL:         cfg.AccessTTL,
-		refreshTTL:        cfg.RefreshTTL,
-		codeTTL:           cfg.CodeTTL,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
