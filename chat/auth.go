@@ -67,7 +67,7 @@ var (
 	// ErrTooManyAttempts answers a client address that has tried too many
 	// codes for one number; RetryAfter says when it may try again.
 	ErrTooManyAttempts = &Error{Kind: KindRateLimited, Code: "too_many_attempts",
-		Message: "Too many wrong codes. Request a new code and enter it when the wait is over."}
+		Message: "Too many wrong codes. Request a new code, or wait and try this one again."}
 	// ErrUnsupportedPhone answers a number that login codes are not sent
 	// to: not mobile, or outside the countries the server sends SMS to.
 	ErrUnsupportedPhone = &Error{Kind: KindInvalid, Code: "unsupported_phone",
