@@ -17,18 +17,62 @@ import (
 
 const (
 	codeLen = 6
-	// MaxCodeAttempts is how many verifications one code allows; after that
-	// verify answers too_many_attempts until a new code is requested.
+	// MaxCodeAttempts is how many codes one client address may try for one
+	// number at once; then it may try one more every two minutes, and verify
+	// answers too_many_attempts in between (see limitGuessPerPhoneAddr). A
+	// new code requested from the same address gives all of them back.
 	MaxCodeAttempts = 5
-	maxDeviceLen    = 200
+	// MaxCodeGuesses is how many tries one code allows from every address
+	// together; after that it is dead and every try of it is wrong. One
+	// address cannot reach it within a code's five minutes, so only many
+	// addresses together can spend a code that its owner is about to type.
+	MaxCodeGuesses = 10
+	maxDeviceLen   = 200
 )
 
-// Login errors.
+// Login limits, per number, per client address (AddressKey: IPv6 by /64)
+// and per pair of the two, shaped so that an attacker at one address
+// cannot keep the owner of a number at another address from logging in:
+// everything one address does is counted against that address's own
+// budgets, and the number's shared budget is larger than one address can
+// ever spend. docs/api.md and docs/operations.md state the same numbers.
 var (
-	ErrInvalidCode      = &Error{Kind: KindInvalid, Code: "invalid_code", Message: "The code is wrong."}
-	ErrCodeExpired      = &Error{Kind: KindInvalid, Code: "code_expired", Message: "The code has expired; request a new one."}
-	ErrCodeNotRequested = &Error{Kind: KindInvalid, Code: "code_not_requested", Message: "No code was requested for this number."}
-	ErrUserBlocked      = &Error{Kind: KindForbidden, Code: "user_blocked", Message: "This account is blocked."}
+	// Codes one address may ask for one number: 3 at once, then one
+	// every 12 minutes.
+	limitCodePerPhoneAddr = Limit{Rate: 5, Period: time.Hour, Burst: 3}
+	// Codes one number may be sent from all addresses together: the cap
+	// on the SMS a number can receive. One address alone (3 at once, 5 an
+	// hour) never reaches it.
+	limitCodePerPhone = Limit{Rate: 10, Period: time.Hour, Burst: 10}
+	// Codes one address may ask for across all numbers.
+	limitCodePerAddr = Limit{Rate: 30, Period: time.Hour, Burst: 10}
+	// Codes one address may try across all numbers.
+	limitVerifyPerAddr = Limit{Rate: 60, Period: time.Hour, Burst: 20}
+	// Codes one address may try for one number: MaxCodeAttempts at once,
+	// then one every two minutes. Within the five minutes a code lives
+	// that is at most 7 tries, fewer than MaxCodeGuesses. The address's
+	// own request for a new code resets it (a new code replaces the old
+	// one, so the tries are again at most 7 per code); requests from other
+	// addresses do not, so nobody can watch this count to learn that the
+	// number is logging in.
+	limitGuessPerPhoneAddr = Limit{Rate: 5, Period: 10 * time.Minute, Burst: MaxCodeAttempts}
+)
+
+// Login errors. A try of a code has one wrong answer whatever the reason —
+// no code requested, expired, dead or just wrong — so that nobody can tell
+// from verify whether a number is logging in.
+var (
+	ErrInvalidCode = &Error{Kind: KindInvalid, Code: "invalid_code",
+		Message: "The code is wrong or has expired. Check the latest SMS, or request a new code."}
+	// ErrTooManyAttempts answers a client address that has tried too many
+	// codes for one number; RetryAfter says when it may try again.
+	ErrTooManyAttempts = &Error{Kind: KindRateLimited, Code: "too_many_attempts",
+		Message: "Too many wrong codes. Request a new code, or wait and try this one again."}
+	// ErrUnsupportedPhone answers a number that login codes are not sent
+	// to: not mobile, or outside the countries the server sends SMS to.
+	ErrUnsupportedPhone = &Error{Kind: KindInvalid, Code: "unsupported_phone",
+		Message: "Login codes are sent only to mobile numbers of the countries this service serves."}
+	ErrUserBlocked = &Error{Kind: KindForbidden, Code: "user_blocked", Message: "This account is blocked."}
 )
 
 // CodeSent answers a code request.
@@ -48,44 +92,55 @@ type Auth struct {
 }
 
 // RequestCode sends a login code to a phone number. ip is the client's
-// address, for the per-IP limit that test numbers skip.
+// address, for the limits per address. A test number's code is its fixed
+// code, stored like any other; only the SMS is skipped.
 func (s *Service) RequestCode(ctx context.Context, rawPhone, ip string) (CodeSent, error) {
-	phone, test, err := s.loginPhone(rawPhone)
+	phone, fixed, err := s.loginPhone(rawPhone)
 	if err != nil {
 		return CodeSent{}, err
 	}
-	if !test {
-		if err := s.allow(ctx, "code:ip:"+ip, limitCodePerIP); err != nil {
+	addr := AddressKey(ip)
+	if !s.unlimited(ip) {
+		if err := s.allow(ctx, "code:addr:"+addr, limitCodePerAddr); err != nil {
 			return CodeSent{}, err
 		}
+	}
+	if err := s.allow(ctx, "code:phone-addr:"+phone+"@"+addr, limitCodePerPhoneAddr); err != nil {
+		return CodeSent{}, err
 	}
 	if err := s.allow(ctx, "code:phone:"+phone, limitCodePerPhone); err != nil {
 		return CodeSent{}, err
 	}
-	sent := CodeSent{Phone: phone, ExpiresIn: int(s.codeTTL / time.Second), CodeLength: codeLen}
-	if test {
-		return sent, nil // the code is fixed; nothing to store or send
+	code := fixed
+	if code == "" {
+		code = randomCode()
 	}
-	code := randomCode()
 	now := s.now()
 	otp := OTP{Phone: phone, Salt: randomBytes(16), CreatedAt: now, ExpiresAt: now.Add(s.codeTTL)}
 	otp.Hash = hashCode(otp.Salt, code)
 	if err := s.store.PutOTP(ctx, otp); err != nil {
 		return CodeSent{}, err
 	}
-	text := fmt.Sprintf("Код входа: %s. Login code: %s", code, code)
-	if err := s.sms.SendSMS(ctx, phone, text); err != nil {
-		s.log.ErrorContext(ctx, "sms send failed", "err", err)
-		return CodeSent{}, &Error{Kind: KindUnavailable, Code: "sms_failed", Message: "The code could not be sent; try again later.", Err: err}
+	if fixed == "" {
+		text := fmt.Sprintf("Код входа: %s. Login code: %s", code, code)
+		if err := s.sms.SendSMS(ctx, phone, text); err != nil {
+			s.log.ErrorContext(ctx, "sms send failed", "err", err)
+			return CodeSent{}, &Error{Kind: KindUnavailable, Code: "sms_failed", Message: "The code could not be sent; try again later.", Err: err}
+		}
 	}
-	return sent, nil
+	// A new code, a new set of tries for this address.
+	if err := s.limiter.Reset(ctx, guessKey(phone, addr)); err != nil {
+		s.log.WarnContext(ctx, "login tries not reset", "err", err)
+	}
+	return CodeSent{Phone: phone, ExpiresIn: int(s.codeTTL / time.Second), CodeLength: codeLen}, nil
 }
 
 // Verify logs in with a code and returns a new session's tokens, creating
 // the account on a number's first login. device names the client for the
-// user's session list.
+// user's session list. Test numbers are verified like any other: their
+// fixed code must have been requested.
 func (s *Service) Verify(ctx context.Context, rawPhone, code, ip, device string) (Auth, error) {
-	phone, test, err := s.loginPhone(rawPhone)
+	phone, _, err := s.loginPhone(rawPhone)
 	if err != nil {
 		return Auth{}, err
 	}
@@ -93,18 +148,14 @@ func (s *Service) Verify(ctx context.Context, rawPhone, code, ip, device string)
 	if !isCode(code) {
 		return Auth{}, ErrInvalidCode
 	}
-	if test {
-		want, _ := s.testPhones.Code(phone)
-		if !hmac.Equal([]byte(code), []byte(want)) {
-			return Auth{}, ErrInvalidCode
-		}
-	} else {
-		if err := s.allow(ctx, "verify:ip:"+ip, limitVerifyPerIP); err != nil {
+	addr := AddressKey(ip)
+	if !s.unlimited(ip) {
+		if err := s.allow(ctx, "verify:addr:"+addr, limitVerifyPerAddr); err != nil {
 			return Auth{}, err
 		}
-		if err := s.checkCode(ctx, phone, code); err != nil {
-			return Auth{}, err
-		}
+	}
+	if err := s.checkCode(ctx, phone, addr, code); err != nil {
+		return Auth{}, err
 	}
 	u, created, err := s.store.UpsertUser(ctx, phone, s.now())
 	if err != nil {
@@ -121,31 +172,44 @@ func (s *Service) Verify(ctx context.Context, rawPhone, code, ip, device string)
 	return a, nil
 }
 
-// checkCode spends one attempt on the phone's code and compares in constant
-// time. The attempt is counted before the comparison, atomically in the
-// store, so parallel guesses cannot get past the limit.
-func (s *Service) checkCode(ctx context.Context, phone, code string) error {
-	otp, err := s.store.TakeOTPAttempt(ctx, phone)
-	if errors.Is(err, ErrNotFound) {
-		return ErrCodeNotRequested
-	}
+// checkCode spends one of the address's tries at the number and one of the
+// code's, then compares in constant time. The code's try is counted before
+// the comparison, atomically in the store, so parallel guesses cannot get
+// past MaxCodeGuesses. With no code, or an expired or dead one, the work
+// and the answer are those of a wrong code.
+func (s *Service) checkCode(ctx context.Context, phone, addr, code string) error {
+	ok, retry, err := s.limiter.Allow(ctx, guessKey(phone, addr), limitGuessPerPhoneAddr)
 	if err != nil {
+		return &Error{Kind: KindUnavailable, Code: "unavailable", Message: "Try again later.", Err: err}
+	}
+	if !ok {
+		e := *ErrTooManyAttempts
+		e.RetryAfter = retry
+		return &e
+	}
+	otp, err := s.store.TakeOTPAttempt(ctx, phone)
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if !s.now().Before(otp.ExpiresAt) {
-		return ErrCodeExpired
+	if !found {
+		otp = OTP{Salt: make([]byte, 16), Hash: make([]byte, sha256.Size)}
 	}
-	if otp.Attempts > MaxCodeAttempts {
-		return &Error{Kind: KindRateLimited, Code: "too_many_attempts",
-			Message:    "Too many wrong codes; request a new code.",
-			RetryAfter: time.Minute}
-	}
-	if !hmac.Equal(hashCode(otp.Salt, code), otp.Hash) {
-		left := MaxCodeAttempts - otp.Attempts
-		return &Error{Kind: KindInvalid, Code: ErrInvalidCode.Code,
-			Message: fmt.Sprintf("The code is wrong; %d attempts left.", left)}
+	match := hmac.Equal(hashCode(otp.Salt, code), otp.Hash)
+	if !found || !match || !s.now().Before(otp.ExpiresAt) || otp.Attempts > MaxCodeGuesses {
+		return ErrInvalidCode
 	}
 	return s.store.DeleteOTP(ctx, phone)
+}
+
+// guessKey is the limiter key of one address's tries at one number.
+func guessKey(phone, addr string) string { return "verify:phone-addr:" + phone + "@" + addr }
+
+// unlimited reports whether ip skips the per-address login limits: only
+// loopback, and only when the operator said so for load tests
+// (Config.LoopbackUnlimited).
+func (s *Service) unlimited(ip string) bool {
+	return s.loopbackUnlimited && isLoopback(ip)
 }
 
 // Refresh exchanges a refresh token for a new token pair. The old refresh
@@ -183,7 +247,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Auth, error
 		AccessToken:  access,
 		RefreshToken: refresh,
 		ExpiresIn:    int(s.accessTTL / time.Second),
-		User:         u.Profile(true),
+		User:         u.Own(),
 	}, nil
 }
 
@@ -238,26 +302,33 @@ func (s *Service) newSession(ctx context.Context, u User, family int64, device s
 		AccessToken:  access,
 		RefreshToken: refresh,
 		ExpiresIn:    int(s.accessTTL / time.Second),
-		User:         u.Profile(true),
+		User:         u.Own(),
 	}, nil
 }
 
-// loginPhone normalises a number for login and says whether it is a test
-// number. Test numbers need only parse: reviewers' and load-test ranges need
-// not be numbers a carrier has issued.
-func (s *Service) loginPhone(raw string) (phone string, test bool, err error) {
+// loginPhone reads the number a login is for and returns it in E.164 with
+// its fixed code when it is a test number ("" otherwise). Codes go only to
+// mobile numbers of the regions the server sends SMS to; a number listed
+// in TestPhones by itself is the operator's own and exempt (it gets no SMS,
+// and need not even be a number a carrier has issued), a number under a
+// test prefix is not.
+func (s *Service) loginPhone(raw string) (phone, fixed string, err error) {
 	num, err := parsePhone(raw, s.region)
 	if err != nil {
-		return "", false, err
+		// Not a valid number: only a listed test number may be one.
+		num, err = findPhone(raw, s.region, func(n *phonenumbers.PhoneNumber) bool {
+			return s.testPhones.Listed(formatE164(n))
+		})
+		if err != nil {
+			return "", "", ErrInvalidPhone
+		}
 	}
 	phone = formatE164(num)
-	if _, ok := s.testPhones.Code(phone); ok {
-		return phone, true, nil
+	fixed, _ = s.testPhones.Code(phone)
+	if !s.testPhones.Listed(phone) && !smsDestination(num, s.smsRegions) {
+		return "", "", ErrUnsupportedPhone
 	}
-	if !phonenumbers.IsValidNumber(num) {
-		return "", false, ErrInvalidPhone
-	}
-	return phone, false, nil
+	return phone, fixed, nil
 }
 
 func randomCode() string {

@@ -25,6 +25,30 @@ const (
 // ValidRole reports whether r is one of the roles.
 func ValidRole(r Role) bool { return r == RoleUser || r == RoleOperator || r == RoleAdmin }
 
+// PresenceSetting is who a user shares their presence (online, last seen)
+// with, a setting of their profile. Sharing is mutual: a viewer sees a user's
+// presence only when each shares it with the other, so hiding one's own
+// presence also hides everyone else's (docs/api.md, "Presence").
+type PresenceSetting string
+
+// Presence settings.
+const (
+	// PresenceEverybody shares with the numbers in the user's own address
+	// book and with the partners of direct dialogs in which both have
+	// written: the people the user knows. The default.
+	PresenceEverybody PresenceSetting = "everybody"
+	// PresenceContacts shares only with the numbers in the user's own
+	// address book.
+	PresenceContacts PresenceSetting = "contacts"
+	// PresenceNobody shares with no one.
+	PresenceNobody PresenceSetting = "nobody"
+)
+
+// ValidPresence reports whether p is one of the settings.
+func ValidPresence(p PresenceSetting) bool {
+	return p == PresenceEverybody || p == PresenceContacts || p == PresenceNobody
+}
+
 // User is an account as stored. Phone is E.164. Avatar is a media key (empty
 // when the user has none); URLs are derived from it by Profile.
 type User struct {
@@ -34,7 +58,8 @@ type User struct {
 	LastName   string
 	Avatar     string
 	Role       Role
-	BlockedAt  time.Time // zero when not blocked
+	Presence   PresenceSetting // who sees the user's presence
+	BlockedAt  time.Time       // zero when not blocked
 	CreatedAt  time.Time
 	LastSeenAt time.Time // zero when never seen
 	// TimeZone is the IANA zone a shell of the user last sent
@@ -53,11 +78,14 @@ type Profile struct {
 	AvatarURL      string `json:"avatar_url"`
 	AvatarThumbURL string `json:"avatar_thumb_url"`
 	Phone          string `json:"phone,omitempty"`
-	// Online and LastSeen are shown to the user's dialog partners and to
-	// those who have the number in their address book; LastSeen is null
+	// Online and LastSeen are shown to those the user shares presence
+	// with and who share theirs back (see PresenceSetting); LastSeen is null
 	// while online or never seen.
 	Online   *bool      `json:"online,omitempty"`
 	LastSeen *time.Time `json:"last_seen,omitempty"`
+	// Presence is the user's own presence setting, in their own profile
+	// only.
+	Presence PresenceSetting `json:"presence,omitempty"`
 }
 
 // Profile returns u as seen by a viewer; showPhone says whether the viewer
@@ -74,6 +102,16 @@ func (u User) Profile(showPhone bool) Profile {
 	}
 	if showPhone {
 		p.Phone = u.Phone
+	}
+	return p
+}
+
+// Own returns u as u sees themselves: phone and settings included.
+func (u User) Own() Profile {
+	p := u.Profile(true)
+	p.Presence = u.Presence
+	if p.Presence == "" {
+		p.Presence = PresenceEverybody
 	}
 	return p
 }
@@ -124,6 +162,7 @@ type OTP struct {
 type ProfileUpdate struct {
 	FirstName *string
 	LastName  *string
+	Presence  *PresenceSetting
 }
 
 // Limit allows Rate events per Period with bursts of up to Burst.
@@ -139,6 +178,15 @@ type Limiter interface {
 	// Allow counts one event against key under l. When the event is not
 	// allowed it is not counted, and retryAfter says when one would be.
 	Allow(ctx context.Context, key string, l Limit) (ok bool, retryAfter time.Duration, err error)
+	// AllowN counts n events at once, for a request whose cost is a count
+	// (the new numbers of one contact sync): all n are allowed or none is
+	// counted, and retryAfter says when n would be. n must be between 1 and
+	// l.Burst; more could never be allowed, and is reported as an error.
+	AllowN(ctx context.Context, key string, l Limit, n int) (ok bool, retryAfter time.Duration, err error)
+	// Reset forgets what was counted against key, as if it had never been
+	// used: a budget given back whole, as a login's tries are when the
+	// client asks for a new code. A key never used is no error.
+	Reset(ctx context.Context, key string) error
 }
 
 // SMSSender delivers a text message to an E.164 number.

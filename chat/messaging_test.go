@@ -607,7 +607,11 @@ func TestPresence(t *testing.T) {
 	f := newTestService(t)
 	ctx := context.Background()
 	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
-	f.direct(t, ann, bob)
+	// Partners who have written to each other share presence (the default
+	// setting, "everybody").
+	d := f.direct(t, ann, bob)
+	f.send(t, ann, d, "hi", "hi")
+	f.send(t, bob, d, "hello", "hello")
 
 	// Presence events are published before Connected/Disconnected return.
 	f.svc.Connected(ctx, bob.id)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 func TestNormalizePhone(t *testing.T) {
@@ -22,6 +23,21 @@ func TestNormalizePhone(t *testing.T) {
 		{"123", "RU", "", false},
 		{"+7 916 123 45 67 89 01 23", "RU", "", false},
 		{strings.Repeat("9", 100), "RU", "", false},
+		// The label may stand anywhere; letters never become digits.
+		{"+7 916 123-45-67 (Name)", "RU", "+79161234567", true},
+		{"Name +7 916 123-45-67", "RU", "+79161234567", true},
+		{"Mom: 8 916 123 45 67", "RU", "+79161234567", true},
+		{"+7 916 123-45-67 Ann", "RU", "+79161234567", true},
+		{"Ann (+7 916 123-45-67)", "RU", "+79161234567", true},
+		{"Анна Петрова (работа) 8 (916) 123-45-67 доб. 12", "RU", "+79161234567", true},
+		{"tel:+79161234567", "RU", "+79161234567", true},
+		{"Flat 12, +7 916 123-45-67", "RU", "+79161234567", true},
+		{"+7 916 123-45-67 / +7 916 000 00 00", "RU", "+79161234567", true},
+		{"8‑916‑123‑45‑67", "RU", "+79161234567", true},
+		{"+7 916 123-45 AB", "RU", "", false},
+		{"1-800-FLOWERS", "US", "", false},
+		{"Mom", "RU", "", false},
+		{strings.Repeat("Mom ", 70) + "+79161234567", "RU", "", false},
 	}
 	for _, c := range cases {
 		got, err := NormalizePhone(c.in, c.region)
@@ -52,13 +68,15 @@ func TestParseTestPhones(t *testing.T) {
 }
 
 // FuzzNormalizePhone feeds arbitrary input to the phone parser: it must
-// never panic, and whatever it accepts must be E.164 that normalises to
-// itself.
+// never panic, whatever it accepts must be E.164 that normalises to itself,
+// and a label of letters before the entry or after it in parentheses must
+// not change which number is read.
 func FuzzNormalizePhone(f *testing.F) {
-	for _, s := range []string{"8 (916) 123-45-67", "+79161234567", "+44 20 7946 0958", "", "+", "++7", "8-800-555-35-35 ext. 5", "тел. 8916"} {
-		f.Add(s)
+	for _, s := range []string{"8 (916) 123-45-67", "+79161234567", "+44 20 7946 0958", "", "+", "++7", "8-800-555-35-35 ext. 5", "тел. 8916",
+		"+7 916 123-45-67 (Name)", "Ann (+7 916 123-45-67)", "Flat 12, 8 916 123 45 67"} {
+		f.Add(s, "Mom")
 	}
-	f.Fuzz(func(t *testing.T, s string) {
+	f.Fuzz(func(t *testing.T, s, label string) {
 		got, err := NormalizePhone(s, "RU")
 		if err != nil {
 			return
@@ -70,7 +88,33 @@ func FuzzNormalizePhone(f *testing.F) {
 		if err != nil || again != got {
 			t.Fatalf("NormalizePhone(%q) = %q, which normalises to %q, %v", s, got, again, err)
 		}
+		if !isLabel(label) {
+			return
+		}
+		for _, entry := range []string{label + " " + s, s + " (" + label + ")"} {
+			if len(entry) > maxPhoneInput {
+				continue
+			}
+			if labelled, err := NormalizePhone(entry, "RU"); err != nil || labelled != got {
+				t.Fatalf("NormalizePhone(%q) = %q, but with a label NormalizePhone(%q) = %q, %v", s, got, entry, labelled, err)
+			}
+		}
 	})
+}
+
+// isLabel reports whether s is a name: letters and spaces, at least one
+// letter.
+func isLabel(s string) bool {
+	letter := false
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r):
+			letter = true
+		case r != ' ':
+			return false
+		}
+	}
+	return letter
 }
 
 func TestCursorRoundTrip(t *testing.T) {

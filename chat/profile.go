@@ -14,20 +14,28 @@ const MaxNameLen = 64
 // long, or that breaks the text policy (CleanText).
 var ErrInvalidName = &Error{Kind: KindInvalid, Code: "invalid_name", Message: "Names are 1 to 64 characters of text."}
 
+// ErrInvalidPresence answers a presence setting that is not one of them.
+var ErrInvalidPresence = &Error{Kind: KindInvalid, Code: "invalid_presence", Message: `presence is "everybody", "contacts" or "nobody".`}
+
 // Me returns the caller's own profile, phone included.
 func (s *Service) Me(ctx context.Context, p Principal) (Profile, error) {
 	u, err := s.store.User(ctx, p.UserID)
 	if err != nil {
 		return Profile{}, err
 	}
-	return u.Profile(true), nil
+	return u.Own(), nil
 }
 
-// UpdateMe changes the caller's names. A first name, once given, cannot be
-// emptied; a last name can.
+// UpdateMe changes the caller's names and presence setting. A first name,
+// once given, cannot be emptied; a last name can. When the presence setting
+// changes, those who stop seeing the caller's presence are told it is gone
+// and those who start are told what it is.
 func (s *Service) UpdateMe(ctx context.Context, p Principal, upd ProfileUpdate) (Profile, error) {
 	if err := s.allow(ctx, "profile:user:"+FormatID(p.UserID), limitProfilePerUser); err != nil {
 		return Profile{}, err
+	}
+	if upd.Presence != nil && !ValidPresence(*upd.Presence) {
+		return Profile{}, ErrInvalidPresence
 	}
 	if upd.FirstName != nil {
 		n, err := cleanName(*upd.FirstName, true)
@@ -43,11 +51,64 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, upd ProfileUpdate) 
 		}
 		upd.LastName = &n
 	}
+	var before []int64
+	if upd.Presence != nil {
+		var err error
+		if before, err = s.store.Watchers(ctx, p.UserID); err != nil {
+			return Profile{}, err
+		}
+	}
 	u, err := s.store.UpdateProfile(ctx, p.UserID, upd)
 	if err != nil {
 		return Profile{}, err
 	}
-	return u.Profile(true), nil
+	if upd.Presence != nil {
+		s.reannouncePresence(ctx, u, before)
+	}
+	return u.Own(), nil
+}
+
+// reannouncePresence follows a change of u's presence setting: the
+// watchers u lost get a presence event with online false and no last seen
+// (shells show nothing), the ones u gained get u's presence as it is.
+// Best effort, like every presence event.
+func (s *Service) reannouncePresence(ctx context.Context, u User, before []int64) {
+	after, err := s.store.Watchers(ctx, u.ID)
+	if err != nil {
+		s.log.WarnContext(ctx, "presence not announced", "user", u.ID, "err", err)
+		return
+	}
+	var lost, gained []int64
+	for _, id := range before {
+		if !slices.Contains(after, id) {
+			lost = append(lost, id)
+		}
+	}
+	for _, id := range after {
+		if !slices.Contains(before, id) {
+			gained = append(gained, id)
+		}
+	}
+	pubs := appendEvent(nil, Event{Type: EventPresence, UserID: u.ID}, 0, lost, 0)
+	if len(gained) > 0 {
+		online, err := s.presence.Online(ctx, []int64{u.ID})
+		if err != nil {
+			s.log.WarnContext(ctx, "presence not announced", "user", u.ID, "err", err)
+		} else {
+			e := Event{Type: EventPresence, UserID: u.ID, Online: online[u.ID]}
+			if !e.Online && !u.LastSeenAt.IsZero() {
+				t := u.LastSeenAt.UTC()
+				e.LastSeen = &t
+			}
+			pubs = appendEvent(pubs, e, 0, gained, 0)
+		}
+	}
+	if len(pubs) == 0 {
+		return
+	}
+	if err := s.broker.Publish(ctx, pubs...); err != nil {
+		s.log.WarnContext(ctx, "presence not announced", "user", u.ID, "err", err)
+	}
 }
 
 // SetAvatar replaces the caller's photo with the image in r.
@@ -67,7 +128,7 @@ func (s *Service) SetAvatar(ctx context.Context, p Principal, r io.Reader) (Prof
 	if old != "" {
 		s.deleteAvatar(ctx, old)
 	}
-	return u.Profile(true), nil
+	return u.Own(), nil
 }
 
 func (s *Service) deleteAvatar(ctx context.Context, key string) {
@@ -78,28 +139,24 @@ func (s *Service) deleteAvatar(ctx context.Context, key string) {
 
 // User returns another user's profile. The phone is shown only to those who
 // already have the number in their address book; presence (online, last
-// seen) to them and to the user's dialog partners, the same people who get
-// presence events.
+// seen) only to the user's watchers (PresenceSetting), the same people who
+// get presence events.
 func (s *Service) User(ctx context.Context, p Principal, id int64) (Profile, error) {
 	u, err := s.store.User(ctx, id)
 	if err != nil {
 		return Profile{}, err
 	}
 	if u.ID == p.UserID {
-		return u.Profile(true), nil
+		return u.Own(), nil
 	}
 	knows, err := s.store.KnowsPhone(ctx, p.UserID, u.Phone)
 	if err != nil {
 		return Profile{}, err
 	}
 	prof := u.Profile(knows)
-	watches := knows
-	if !watches {
-		watchers, err := s.store.Watchers(ctx, u.ID)
-		if err != nil {
-			return Profile{}, err
-		}
-		watches = slices.Contains(watchers, p.UserID)
+	watches, err := s.store.Watches(ctx, p.UserID, u.ID)
+	if err != nil {
+		return Profile{}, err
 	}
 	if watches {
 		online, err := s.presence.Online(ctx, []int64{u.ID})

@@ -67,8 +67,15 @@ type SessionStore interface {
 // number that registers later appears in its owners' lists.
 type ContactStore interface {
 	// SyncContacts adds the E.164 phones to owner's address book and returns
-	// the registered users among them, the owner excluded.
+	// the registered users among them, the owner excluded. A sync that would
+	// make the book hold more than MaxAddressBook numbers stores nothing and
+	// reports ErrAddressBookFull; the check and the writes are one
+	// transaction, so concurrent syncs cannot overfill a book together.
 	SyncContacts(ctx context.Context, owner int64, phones []string) ([]User, error)
+	// CountNewContacts returns how many of the distinct non-empty phones are
+	// not in owner's address book yet, and how many numbers the book holds,
+	// so that a sync can be weighed before anything is written.
+	CountNewContacts(ctx context.Context, owner int64, phones []string) (fresh, size int, err error)
 	// Contacts returns the registered users in owner's address book whose
 	// name contains query (case-insensitive; all when query is empty),
 	// ordered by name, at most limit.
@@ -134,10 +141,16 @@ type DialogStore interface {
 	// userID's dialog list changes: a dialog added, or any change
 	// DialogVersion sees in one of them.
 	DialogsVersion(ctx context.Context, userID int64) (string, error)
-	// Watchers returns who may see userID's presence: the members of the
-	// dialogs userID is in and the users who have userID's number in their
-	// address book, userID excluded.
+	// Watchers returns who sees userID's presence, in ascending order:
+	// the users W other than userID for whom shares(userID, W) and
+	// shares(W, userID) both hold, where shares(X, Y) is
+	//   X's setting is everybody, and Y's number is in X's address book
+	//   or X and Y both wrote in a direct dialog of theirs; or
+	//   X's setting is contacts, and Y's number is in X's address book.
+	// (nobody shares with no one.) See PresenceSetting.
 	Watchers(ctx context.Context, userID int64) ([]int64, error)
+	// Watches reports whether viewer is one of userID's Watchers.
+	Watches(ctx context.Context, viewer, userID int64) (bool, error)
 }
 
 // MessageStore keeps messages and receipts.

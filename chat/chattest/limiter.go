@@ -13,8 +13,10 @@ import (
 
 // TestLimiter checks that a chat.Limiter behaves as the service relies on:
 // GCRA with bursts, refused events not counted, independent keys, refill
-// over time, exact counting under concurrency, and errors for a cancelled
-// context or a nonsensical limit.
+// over time, exact counting under concurrency, weighted requests (AllowN)
+// that are allowed or refused whole, Reset giving a key's budget back, and
+// errors for a cancelled context, a nonsensical limit or a weight that
+// could never fit.
 //
 // newLimiter returns an empty limiter for one subtest (keys of other
 // subtests must not be visible). advance moves the limiter's clock forward;
@@ -186,6 +188,102 @@ func TestLimiter(t *testing.T, newLimiter func(t *testing.T) chat.Limiter, advan
 		}
 	})
 
+	t.Run("Weighted", func(t *testing.T) {
+		// n events at once cost what n single events cost, and a request
+		// that does not fit is refused whole and counts nothing.
+		l := newLimiter(t)
+		lim := chat.Limit{Rate: 1, Period: time.Hour, Burst: 10}
+		mustAllowEvents(t, l, "k", lim, 4)
+		mustAllowEvents(t, l, "k", lim, 4)
+		ok, retry := allowEvents(t, l, "k", lim, 4)
+		if ok {
+			t.Fatalf("4 events with 2 left: got allowed, want refused")
+		}
+		// Two more events must drain before four fit.
+		if want := 2 * perEvent; retry <= 0 || retry > want || (advance != nil && retry != want) {
+			t.Fatalf("retryAfter of 4 events with 2 left: got %v, want %v", retry, want)
+		}
+		// The refused request took nothing: the two left are still there.
+		mustAllowEvent(t, l, "k", lim, 9)
+		mustAllowEvent(t, l, "k", lim, 10)
+		if ok, _ := allowEvent(t, l, "k", lim); ok {
+			t.Fatalf("event 11 under burst 10: got allowed, want refused")
+		}
+		// The whole burst at once fits an idle key.
+		mustAllowEvents(t, l, "other", lim, lim.Burst)
+		if advance == nil {
+			return
+		}
+		advance(3 * perEvent)
+		mustAllowEvents(t, l, "k", lim, 3)
+		if ok, retry := allowEvents(t, l, "k", lim, 1); ok || retry != perEvent {
+			t.Fatalf("after refilling 3 and taking 3: got (%v, %v), want (false, %v)", ok, retry, perEvent)
+		}
+	})
+
+	t.Run("WeightedConcurrent", func(t *testing.T) {
+		l := newLimiter(t)
+		lim := chat.Limit{Rate: 1, Period: time.Hour, Burst: 30}
+		const goroutines, n = 40, 3
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, goroutines)
+		start := make(chan struct{})
+		for range goroutines {
+			wg.Go(func() {
+				<-start
+				ok, _, err := l.AllowN(t.Context(), "k", lim, n)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if ok {
+					allowed.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("AllowN: %v", err)
+		}
+		if got, want := allowed.Load(), int64(lim.Burst/n); got != want {
+			t.Fatalf("allowed of %d concurrent requests of %d events under burst %d: got %d, want %d", goroutines, n, lim.Burst, got, want)
+		}
+	})
+
+	t.Run("WeightedOutOfRange", func(t *testing.T) {
+		l := newLimiter(t)
+		for _, n := range []int{0, -1, slow.Burst + 1} {
+			ok, _, err := l.AllowN(t.Context(), "k", slow, n)
+			if err == nil || ok {
+				t.Errorf("AllowN of %d events under burst %d: got (%v, %v), want (false, an error)", n, slow.Burst, ok, err)
+			}
+		}
+		// Nothing was counted.
+		mustAllowEvents(t, l, "k", slow, slow.Burst)
+	})
+
+	t.Run("Reset", func(t *testing.T) {
+		l := newLimiter(t)
+		for i := range slow.Burst {
+			mustAllowEvent(t, l, "k", slow, i+1)
+			mustAllowEvent(t, l, "other", slow, i+1)
+		}
+		if err := l.Reset(t.Context(), "k"); err != nil {
+			t.Fatalf("Reset: %v", err)
+		}
+		// The whole burst again on k, none on the key left alone.
+		mustAllowEvents(t, l, "k", slow, slow.Burst)
+		if ok, _ := allowEvent(t, l, "other", slow); ok {
+			t.Fatalf("a key that was not reset: got allowed, want refused")
+		}
+		if err := l.Reset(t.Context(), "never used"); err != nil {
+			t.Fatalf("Reset of a key never used: %v", err)
+		}
+	})
+
 	t.Run("ContextCancelled", func(t *testing.T) {
 		l := newLimiter(t)
 		ctx, cancel := context.WithCancel(t.Context())
@@ -238,5 +336,25 @@ func mustAllowEvent(t *testing.T, l chat.Limiter, key string, lim chat.Limit, n 
 	ok, retry := allowEvent(t, l, key, lim)
 	if !ok || retry != 0 {
 		t.Fatalf("event %d on key %q under %+v: got (%v, %v), want (true, 0)", n, key, lim, ok, retry)
+	}
+}
+
+// allowEvents calls l.AllowN and fails the test on an error.
+func allowEvents(t *testing.T, l chat.Limiter, key string, lim chat.Limit, n int) (bool, time.Duration) {
+	t.Helper()
+	ok, retry, err := l.AllowN(t.Context(), key, lim, n)
+	if err != nil {
+		t.Fatalf("AllowN(%q, %+v, %d): %v", key, lim, n, err)
+	}
+	return ok, retry
+}
+
+// mustAllowEvents fails the test unless n events at once on key are
+// allowed with no retryAfter.
+func mustAllowEvents(t *testing.T, l chat.Limiter, key string, lim chat.Limit, n int) {
+	t.Helper()
+	ok, retry := allowEvents(t, l, key, lim, n)
+	if !ok || retry != 0 {
+		t.Fatalf("%d events on key %q under %+v: got (%v, %v), want (true, 0)", n, key, lim, ok, retry)
 	}
 }

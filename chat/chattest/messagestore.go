@@ -58,7 +58,8 @@ func TestMessageStore(t *testing.T, open func(t *testing.T) MessageStoreUnderTes
 		{"Uploads/DeleteMessageReleases", testDeleteMessageReleasesUploads},
 		{"Uploads/Expire", testUploadExpire},
 		{"Users", testUsers},
-		{"Watchers", testWatchers},
+		{"Presence/Consent", testPresenceConsent},
+		{"Presence/Watchers", testWatchersMany},
 		{"TouchLastSeen", testTouchLastSeen},
 		{"Versions", testVersions},
 		{"MembersOf", testMembersOf},
@@ -824,31 +825,6 @@ func testUsers(t *testing.T, s MessageStoreUnderTest) {
 	noErr(t, "Users of 1200 ids", err)
 	if want := idsOf(u[1]); !slices.Equal(sortedIDs(got), want) {
 		t.Errorf("Users of 1200 ids: got %v, want %v", sortedIDs(got), want)
-	}
-}
-
-func testWatchers(t *testing.T, s MessageStoreUnderTest) {
-	ctx := ctxT(t)
-	u := users(t, s, 6)
-	me := u[0]
-	direct(t, s, me.ID, u[1].ID, "", t0)
-	direct(t, s, u[2].ID, me.ID, "", t0)
-	direct(t, s, u[2].ID, me.ID, "listing:1", t0) // the same partner twice
-	direct(t, s, u[4].ID, u[5].ID, "", t0)        // not mine
-	for _, owner := range []chat.User{u[3], u[1], me} {
-		_, err := s.SyncContacts(ctx, owner.ID, []string{me.Phone})
-		noErr(t, "SyncContacts", err)
-	}
-	got, err := s.Watchers(ctx, me.ID)
-	noErr(t, "Watchers", err)
-	slices.Sort(got)
-	if want := idsOf(u[1], u[2], u[3]); !slices.Equal(got, want) {
-		t.Errorf("Watchers: got %v, want %v", got, want)
-	}
-	got, err = s.Watchers(ctx, 987654321)
-	noErr(t, "Watchers of an unknown user", err)
-	if len(got) != 0 {
-		t.Errorf("Watchers of an unknown user: got %v, want none", got)
 	}
 }
 

@@ -20,14 +20,15 @@ func (s *server) handleMe(c *gin.Context) error {
 
 func (s *server) handleUpdateMe(c *gin.Context) error {
 	var req struct {
-		FirstName *string `json:"first_name"`
-		LastName  *string `json:"last_name"`
+		FirstName *string               `json:"first_name"`
+		LastName  *string               `json:"last_name"`
+		Presence  *chat.PresenceSetting `json:"presence"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
 	}
 	me, err := s.svc.UpdateMe(c.Request.Context(), principal(c),
-		chat.ProfileUpdate{FirstName: req.FirstName, LastName: req.LastName})
+		chat.ProfileUpdate{FirstName: req.FirstName, LastName: req.LastName, Presence: req.Presence})
 	if err != nil {
 		return err
 	}

@@ -74,12 +74,22 @@ func NewLimiter(now func() time.Time) *Limiter {
 // non-positive Rate, Period or Burst is a programming error and is
 // reported rather than guessed at.
 func (l *Limiter) Allow(ctx context.Context, key string, lim chat.Limit) (bool, time.Duration, error) {
+	return l.AllowN(ctx, key, lim, 1)
+}
+
+// AllowN counts n events at once: the key's TAT moves by n emission
+// intervals, or not at all. n outside 1..lim.Burst is an error, as in
+// chat/redis.
+func (l *Limiter) AllowN(ctx context.Context, key string, lim chat.Limit, n int) (bool, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return false, 0, err
 	}
 	interval, burstOffset, err := gcra(lim)
 	if err != nil {
 		return false, 0, err
+	}
+	if n < 1 || n > lim.Burst {
+		return false, 0, fmt.Errorf("memory: %d events under %+v: n must be between 1 and the burst", n, lim)
 	}
 	now := l.now().Sub(l.base)
 	s := &l.shards[maphash.String(l.seed, key)&(limiterShards-1)]
@@ -88,7 +98,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim chat.Limit) (bool, 
 	defer s.mu.Unlock()
 	tat, seen := s.tat[key]
 	tat = max(tat, now)
-	next := tat + interval
+	next := tat + interval*time.Duration(n)
 	if allowAt := next - burstOffset; allowAt > now {
 		return false, allowAt - now, nil
 	}
@@ -97,6 +107,19 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim chat.Limit) (bool, 
 	}
 	s.tat[key] = next
 	return true, 0, nil
+}
+
+// Reset forgets key. A cancelled ctx returns its error and forgets
+// nothing, as chat/redis does.
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := &l.shards[maphash.String(l.seed, key)&(limiterShards-1)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tat, key)
+	return nil
 }
 
 // sweep forgets the keys whose buckets are full again at now.

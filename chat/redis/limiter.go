@@ -19,6 +19,7 @@ var _ chat.Limiter = (*Limiter)(nil)
 // time is the only clock, so node clock skew does not matter. Each key
 // expires on its own once its bucket is full again.
 type Limiter struct {
+	client goredis.UniversalClient
 	rate   *redis_rate.Limiter
 	prefix string
 }
@@ -28,17 +29,38 @@ type Limiter struct {
 // "rate:" + prefix + key. The prefix separates deployments or tests sharing
 // one server.
 func NewLimiter(client goredis.UniversalClient, prefix string) *Limiter {
-	return &Limiter{rate: redis_rate.NewLimiter(client), prefix: prefix}
+	return &Limiter{client: client, rate: redis_rate.NewLimiter(client), prefix: prefix}
+}
+
+// rateKeyPrefix is the namespace redis_rate puts before every key.
+const rateKeyPrefix = "rate:"
+
+// Reset deletes the key's state: its next event finds a full bucket.
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if err := l.client.Del(ctx, rateKeyPrefix+l.prefix+key).Err(); err != nil {
+		return fmt.Errorf("redis: reset rate limit %q: %w", key, err)
+	}
+	return nil
 }
 
 // Allow counts one event against key under lim. A limit with a non-positive
 // Rate, Period or Burst is refused with an error, as chat/memory does,
 // rather than sent to the script, where a zero rate divides by zero.
 func (l *Limiter) Allow(ctx context.Context, key string, lim chat.Limit) (bool, time.Duration, error) {
+	return l.AllowN(ctx, key, lim, 1)
+}
+
+// AllowN counts n events at once in one run of redis_rate's script. n
+// outside 1..lim.Burst is refused with an error, as chat/memory does: the
+// script would refuse it forever, with a retryAfter that means nothing.
+func (l *Limiter) AllowN(ctx context.Context, key string, lim chat.Limit, n int) (bool, time.Duration, error) {
 	if lim.Rate <= 0 || lim.Period <= 0 || lim.Burst <= 0 {
 		return false, 0, fmt.Errorf("redis: invalid limit %+v: rate, period and burst must be positive", lim)
 	}
-	res, err := l.rate.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period})
+	if n < 1 || n > lim.Burst {
+		return false, 0, fmt.Errorf("redis: %d events under %+v: n must be between 1 and the burst", n, lim)
+	}
+	res, err := l.rate.AllowN(ctx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period}, n)
 	if err != nil {
 		return false, 0, fmt.Errorf("redis: rate limit %q: %w", key, err)
 	}

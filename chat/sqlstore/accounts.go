@@ -37,20 +37,20 @@ func (s *Store) PutOTP(ctx context.Context, otp chat.OTP) error {
 
 // TakeOTPAttempt increments first and reads second, in one transaction: the
 // UPDATE's row lock makes concurrent guesses queue, so each sees its own
-// count and none can slip past the limit.
+// count and none can slip past the limit. The read is made whether or not
+// the UPDATE found a code, so a number with no code costs the same two
+// statements as one with a code: verify's timing does not tell them apart.
 func (s *Store) TakeOTPAttempt(ctx context.Context, phone string) (chat.OTP, error) {
 	var otp chat.OTP
 	err := s.write(ctx, "take otp attempt", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE otp_codes SET attempts = attempts + 1 WHERE phone = ?`, phone)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE otp_codes SET attempts = attempts + 1 WHERE phone = ?`, phone); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		var err error
+		otp, err = s.otp(ctx, tx, phone)
+		if errors.Is(err, sql.ErrNoRows) {
 			return chat.ErrNotFound
 		}
-		otp, err = s.otp(ctx, tx, phone)
 		return err
 	})
 	return otp, err
@@ -75,15 +75,15 @@ func (s *Store) DeleteOTP(ctx context.Context, phone string) error {
 
 // ---- users ----
 
-const userCols = `id, phone, first_name, last_name, avatar, role, blocked_at, created_at, last_seen_at, time_zone`
+const userCols = `id, phone, first_name, last_name, avatar, role, presence, blocked_at, created_at, last_seen_at, time_zone`
 
 // scanUser reads the columns of userCols, in that order.
 func scanUser(row interface{ Scan(...any) error }) (chat.User, error) {
 	var u chat.User
-	var role string
-	err := row.Scan(&u.ID, &u.Phone, &u.FirstName, &u.LastName, &u.Avatar, &role,
+	var role, presence string
+	err := row.Scan(&u.ID, &u.Phone, &u.FirstName, &u.LastName, &u.Avatar, &role, &presence,
 		timeCol{&u.BlockedAt}, timeCol{&u.CreatedAt}, timeCol{&u.LastSeenAt}, &u.TimeZone)
-	u.Role = chat.Role(role)
+	u.Role, u.Presence = chat.Role(role), chat.PresenceSetting(presence)
 	return u, err
 }
 
@@ -150,9 +150,12 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, upd chat.ProfileUpd
 		if upd.LastName != nil {
 			u.LastName = *upd.LastName
 		}
+		if upd.Presence != nil {
+			u.Presence = *upd.Presence
+		}
 		_, err = tx.ExecContext(ctx,
-			`UPDATE users SET first_name = ?, last_name = ?, search_name = ?, version = version + 1 WHERE id = ?`,
-			u.FirstName, u.LastName, searchName(u.FirstName, u.LastName), id)
+			`UPDATE users SET first_name = ?, last_name = ?, search_name = ?, presence = ?, version = version + 1 WHERE id = ?`,
+			u.FirstName, u.LastName, searchName(u.FirstName, u.LastName), string(u.Presence), id)
 		return err
 	})
 	return u, err
@@ -343,7 +346,9 @@ func prefixed(alias, cols string) string {
 // them, ordered like Contacts. Empty and repeated numbers are dropped
 // first; the rest go in chunks of syncChunk, each one multi-row INSERT that
 // leaves known numbers alone and one IN lookup, all in one transaction.
-// An unknown owner is ErrNotFound.
+// The owner's row is locked first, so syncs of one book queue, and the book
+// is counted after the inserts: over chat.MaxAddressBook, the transaction
+// rolls back with chat.ErrAddressBookFull. An unknown owner is ErrNotFound.
 func (s *Store) SyncContacts(ctx context.Context, owner int64, phones []string) ([]chat.User, error) {
 	phones = dedupe(phones)
 	users := []chat.User{}
@@ -357,6 +362,10 @@ func (s *Store) SyncContacts(ctx context.Context, owner int64, phones []string) 
 	now := s.ts(s.now())
 	err := s.write(ctx, "sync contacts", func(tx *sql.Tx) error {
 		users = users[:0] // write may run this again after a deadlock
+		var id int64
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = ?`+s.forUpdate(), owner).Scan(&id); err != nil {
+			return err
+		}
 		for chunk := range slices.Chunk(phones, syncChunk) {
 			if err := s.insertContacts(ctx, tx, owner, chunk, now); err != nil {
 				return err
@@ -367,6 +376,13 @@ func (s *Store) SyncContacts(ctx context.Context, owner int64, phones []string) 
 			}
 			users = append(users, found...)
 		}
+		size, err := s.bookSize(ctx, tx, owner)
+		if err != nil {
+			return err
+		}
+		if size > chat.MaxAddressBook {
+			return chat.ErrAddressBookFull
+		}
 		return nil
 	})
 	if err != nil {
@@ -374,6 +390,40 @@ func (s *Store) SyncContacts(ctx context.Context, owner int64, phones []string) 
 	}
 	slices.SortFunc(users, compareByName)
 	return users, nil
+}
+
+// CountNewContacts counts, without writing, the distinct phones not in
+// owner's book yet and the book's size: a sync's cost before it is made.
+func (s *Store) CountNewContacts(ctx context.Context, owner int64, phones []string) (int, int, error) {
+	phones = dedupe(phones)
+	known := 0
+	for chunk := range slices.Chunk(phones, syncChunk) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, owner)
+		for _, p := range chunk {
+			args = append(args, p)
+		}
+		var n int
+		if err := s.r.QueryRowContext(ctx,
+			`SELECT COUNT(*) FROM contacts WHERE owner_id = ? AND phone IN (`+placeholders(len(chunk))+`)`,
+			args...).Scan(&n); err != nil {
+			return 0, 0, s.fail("count new contacts", err)
+		}
+		known += n
+	}
+	size, err := s.bookSize(ctx, s.r, owner)
+	if err != nil {
+		return 0, 0, s.fail("count new contacts", err)
+	}
+	return len(phones) - known, size, nil
+}
+
+// bookSize counts the numbers in owner's address book (a range of the
+// primary key).
+func (s *Store) bookSize(ctx context.Context, q queryer, owner int64) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM contacts WHERE owner_id = ?`, owner).Scan(&n)
+	return n, err
 }
 
 func (s *Store) insertContacts(ctx context.Context, tx *sql.Tx, owner int64, phones []string, now any) error {
@@ -489,4 +539,73 @@ func dedupe(in []string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// ---- presence ----
+
+// watchersSQL selects userID's watchers (chat.DialogStore.Watchers) with a
+// UNION of the two ways to share, each starting from what is small and
+// indexed rather than from the whole address book:
+//
+//   - both have each other's number: the owners of the books holding
+//     userID's number (contacts_phone) whose number is in userID's book
+//     (primary key); neither setting is nobody;
+//   - both wrote in a direct dialog of theirs (messages_dialog_sender):
+//     each setting is everybody, or contacts with the other's number in
+//     the book.
+//
+// viewer adds "and W is this user" to both halves, for Watches. The
+// arguments are userID twice, then the viewer if any, per half.
+func watchersSQL(viewer bool) string {
+	one := ""
+	if viewer {
+		one = ` AND w.id = ?`
+	}
+	return `SELECT w.id FROM users u
+		JOIN contacts theirs ON theirs.phone = u.phone
+		JOIN users w ON w.id = theirs.owner_id
+		JOIN contacts mine ON mine.owner_id = u.id AND mine.phone = w.phone
+		WHERE u.id = ? AND w.id <> ?` + one + `
+		AND u.presence <> 'nobody' AND w.presence <> 'nobody'
+		UNION
+		SELECT w.id FROM users u
+		JOIN members m1 ON m1.user_id = u.id
+		JOIN dialogs d ON d.id = m1.dialog_id AND d.kind = 'direct'
+		JOIN members m2 ON m2.dialog_id = m1.dialog_id
+		JOIN users w ON w.id = m2.user_id
+		WHERE u.id = ? AND w.id <> ?` + one + `
+		AND (u.presence = 'everybody' OR u.presence = 'contacts'
+			AND EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = u.id AND c.phone = w.phone))
+		AND (w.presence = 'everybody' OR w.presence = 'contacts'
+			AND EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = w.id AND c.phone = u.phone))
+		AND EXISTS (SELECT 1 FROM messages x WHERE x.dialog_id = m1.dialog_id AND x.sender_id = u.id)
+		AND EXISTS (SELECT 1 FROM messages y WHERE y.dialog_id = m1.dialog_id AND y.sender_id = w.id)`
+}
+
+// Watchers returns, in ascending order, who sees userID's presence.
+func (s *Store) Watchers(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, watchersSQL(false), userID, userID, userID, userID)
+	ids, err := collect(rows, err, func(r interface{ Scan(...any) error }) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return nil, s.fail("watchers", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// Watches reports whether viewer sees userID's presence: Watchers' query
+// narrowed to one user, so a profile view costs a few index probes.
+func (s *Store) Watches(ctx context.Context, viewer, userID int64) (bool, error) {
+	rows, err := s.r.QueryContext(ctx, watchersSQL(true), userID, userID, viewer, userID, userID, viewer)
+	ids, err := collect(rows, err, func(r interface{ Scan(...any) error }) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return false, s.fail("watches", err)
+	}
+	return len(ids) > 0, nil
 }

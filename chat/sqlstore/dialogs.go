@@ -222,36 +222,6 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]chat.User, error) {
 	return users, nil
 }
 
-// Watchers returns, in ascending order, the partners in userID's dialogs
-// and the owners of address books holding userID's number. UNION removes
-// the duplicates between and within the two.
-func (s *Store) Watchers(ctx context.Context, userID int64) ([]int64, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT m2.user_id FROM members m1 JOIN members m2 ON m2.dialog_id = m1.dialog_id
-		 WHERE m1.user_id = ? AND m2.user_id <> ?
-		 UNION
-		 SELECT c.owner_id FROM users u JOIN contacts c ON c.phone = u.phone
-		 WHERE u.id = ? AND c.owner_id <> ?`,
-		userID, userID, userID, userID)
-	if err != nil {
-		return nil, s.fail("watchers", err)
-	}
-	defer rows.Close()
-	ids := []int64{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, s.fail("watchers", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail("watchers", err)
-	}
-	slices.Sort(ids)
-	return ids, nil
-}
-
 // TouchLastSeen only moves last_seen_at forward, so that two nodes
 // reporting one user's disconnects out of order keep the later one. An
 // unknown user is not an error: presence is best effort.

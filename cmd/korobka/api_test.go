@@ -75,15 +75,24 @@ type env struct {
 // backends runs fn against the embedded default and, when the services are
 // configured, against MySQL + Redis.
 func backends(t *testing.T, fn func(t *testing.T, e *env)) {
-	t.Run("sqlite+memory", func(t *testing.T) { fn(t, newEnv(t, nil)) })
+	backendsWith(t, nil, fn)
+}
+
+// backendsWith is backends with more settings for both servers.
+func backendsWith(t *testing.T, vars map[string]string, fn func(t *testing.T, e *env)) {
+	t.Run("sqlite+memory", func(t *testing.T) { fn(t, newEnv(t, vars)) })
 	t.Run("mysql+redis", func(t *testing.T) {
 		dsn := chattest.MySQLDSN(t)
 		redisURL := chattest.RedisURL(t)
-		fn(t, newEnv(t, map[string]string{
+		prod := map[string]string{
 			"KOROBKA_MYSQL_DSN":    dsn,
 			"KOROBKA_REDIS_URL":    redisURL,
 			"KOROBKA_REDIS_PREFIX": chattest.RedisPrefix(t),
-		}))
+		}
+		for k, v := range vars {
+			prod[k] = v
+		}
+		fn(t, newEnv(t, prod))
 	})
 }
 
@@ -103,6 +112,9 @@ func newEnvConfig(t *testing.T, vars map[string]string, adjust func(*Config)) *e
 		"KOROBKA_SMS_PROVIDER": "smsru",
 		"KOROBKA_SMSRU_API_ID": "test-api-id",
 		"KOROBKA_SMSRU_URL":    smsURL,
+		// Tests run on loopback like production behind nothing: the
+		// per-address limits apply unless a test turns them off.
+		"KOROBKA_LOOPBACK_UNLIMITED": "0",
 	}
 	for k, v := range vars {
 		envv[k] = v
@@ -180,6 +192,23 @@ func (e *env) do(method, path, token string, body any) response {
 
 func (e *env) doType(method, path, token, contentType string, body any) response {
 	e.t.Helper()
+	return e.doHeaders(method, path, token, contentType, body, nil)
+}
+
+// doFrom sends a JSON request as if from the client address addr, which
+// the server believes when KOROBKA_TRUSTED_PROXIES holds 127.0.0.1 (see
+// fromAddresses).
+func (e *env) doFrom(addr, method, path, token string, body any) response {
+	e.t.Helper()
+	return e.doHeaders(method, path, token, "application/json", body, map[string]string{"X-Forwarded-For": addr})
+}
+
+// fromAddresses is the setting under which doFrom's addresses are
+// believed: the test client on loopback is a trusted proxy.
+var fromAddresses = map[string]string{"KOROBKA_TRUSTED_PROXIES": "127.0.0.1"}
+
+func (e *env) doHeaders(method, path, token, contentType string, body any, headers map[string]string) response {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -203,6 +232,9 @@ func (e *env) doType(method, path, token, contentType string, body any) response
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -14,8 +14,9 @@ import (
 )
 
 // BenchmarkLogin measures POST /v1/auth/verify end to end through the HTTP
-// handler (decode, limits, user upsert, session insert, encode) for a fresh
-// number each time, and reports the p50 and p99 latencies beside the mean.
+// handler (decode, limits, code check, user upsert, session insert, encode)
+// for a fresh number each time, and reports the p50 and p99 latencies
+// beside the mean. The codes are requested before the timer starts.
 func BenchmarkLogin(b *testing.B) {
 	b.Run("sqlite+memory", func(b *testing.B) { benchLogin(b, nil) })
 	b.Run("mysql+redis", func(b *testing.B) {
@@ -29,6 +30,11 @@ func BenchmarkLogin(b *testing.B) {
 
 func benchLogin(b *testing.B, vars map[string]string) {
 	h := newBenchHandler(b, vars)
+	for i := 0; i < b.N; i++ {
+		if rec := benchCall(h, "POST", "/v1/auth/otp", "", fmt.Sprintf(`{"phone":"+7999%07d"}`, i)); rec.Code != 200 {
+			b.Fatalf("code request: got %d %s", rec.Code, rec.Body)
+		}
+	}
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -36,6 +42,7 @@ func benchLogin(b *testing.B, vars map[string]string) {
 		body := fmt.Sprintf(`{"phone":"+7999%07d","code":"333333"}`, i)
 		req := httptest.NewRequest("POST", "/v1/auth/verify", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = benchAddr
 		rec := httptest.NewRecorder()
 		start := time.Now()
 		h.ServeHTTP(rec, req)
@@ -50,11 +57,32 @@ func benchLogin(b *testing.B, vars map[string]string) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
+// benchAddr is where benchmark requests come from: loopback, as korobka
+// bench's do, so that the server's loopback exemption lets thousands of
+// logins through.
+const benchAddr = "127.0.0.1:40000"
+
+// benchCall sends one request from benchAddr straight to h.
+func benchCall(h http.Handler, method, path, token, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.RemoteAddr = benchAddr
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
 func newBenchHandler(b *testing.B, vars map[string]string) http.Handler {
 	b.Helper()
 	envv := map[string]string{
-		"KOROBKA_DATA":        b.TempDir(),
-		"KOROBKA_TEST_PHONES": "+7999*:333333",
+		"KOROBKA_DATA":               b.TempDir(),
+		"KOROBKA_TEST_PHONES":        "+7999*:333333",
+		"KOROBKA_LOOPBACK_UNLIMITED": "1",
 	}
 	for k, v := range vars {
 		envv[k] = v
@@ -82,16 +110,7 @@ func newBenchHandler(b *testing.B, vars map[string]string) http.Handler {
 func BenchmarkScreenChat(b *testing.B) {
 	h := newBenchHandler(b, nil)
 	call := func(method, path, token, body string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
+		return benchCall(h, method, path, token, body)
 	}
 	login := func(phone string) (token, id string) {
 		var a struct {
@@ -99,6 +118,9 @@ func BenchmarkScreenChat(b *testing.B) {
 			User        struct {
 				ID string `json:"id"`
 			} `json:"user"`
+		}
+		if rec := call("POST", "/v1/auth/otp", "", `{"phone":"`+phone+`"}`); rec.Code != 200 {
+			b.Fatalf("code request: %d %s", rec.Code, rec.Body)
 		}
 		rec := call("POST", "/v1/auth/verify", "", `{"phone":"`+phone+`","code":"333333"}`)
 		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || a.AccessToken == "" {

@@ -169,10 +169,12 @@ func TestChatBadInput(t *testing.T) {
 func TestRealtime(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		a, b, id := e.pair()
+		e.befriend(a, b)
 		a1 := dial(t, e.url, a.AccessToken)
 		a2 := dial(t, e.url, a.AccessToken) // Anna's second device
 		b1 := dial(t, e.url, b.AccessToken)
-		// Borис comes online: Anna, his dialog partner, hears it.
+		// Borис comes online: Anna, who has his number as he has hers,
+		// hears it.
 		a1.waitFor("presence of b", func(f map[string]any) bool {
 			return f["type"] == "presence" && f["user_id"] == b.User.ID && f["online"] == true
 		})
@@ -326,6 +328,7 @@ func TestWebSocketAuth(t *testing.T) {
 func TestPresenceInProfiles(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		a, b, _ := e.pair()
+		e.befriend(a, b)
 		stranger := e.loginTest("+79991234004", "333333")
 		b1 := dial(t, e.url, b.AccessToken)
 		a1 := dial(t, e.url, a.AccessToken)

@@ -18,6 +18,7 @@ func TestTwoNodes(t *testing.T) {
 	}
 	nodeA, nodeB := newEnv(t, vars), newEnv(t, vars)
 	anna, boris, id := nodeA.pair()
+	nodeA.befriend(anna, boris)
 
 	onA := dial(t, nodeA.url, anna.AccessToken)
 	onB := dial(t, nodeB.url, boris.AccessToken)

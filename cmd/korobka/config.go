@@ -50,6 +50,13 @@ type Config struct {
 	// anyone instead of admins only. Never on a public server.
 	Dev bool
 
+	// SMSCountries are the ISO 3166 regions whose mobile numbers get login
+	// codes; KOROBKA_REGION's alone unless set.
+	SMSCountries []string
+	// LoopbackUnlimited exempts loopback clients from the per-address
+	// login limits, for korobka bench on the server's host.
+	LoopbackUnlimited bool
+
 	// now is the clock of in-process rate limits; nil is time.Now. Only
 	// tests set it, to count a burst without racing the refill.
 	now func() time.Time
@@ -74,6 +81,8 @@ var settings = []setting{
 	{"screens", "KOROBKA_SCREENS", "", "folder to load screens from instead of the embedded ones"},
 	{"region", "KOROBKA_REGION", chat.DefaultRegion, "region for numbers typed without a country code (ISO 3166)"},
 	{"time-zone", "KOROBKA_TIME_ZONE", "UTC", "IANA time zone screens show times in when a shell sends no X-Korobka-TZ"},
+	{"sms-countries", "KOROBKA_SMS_COUNTRIES", "", "comma-separated regions (ISO 3166) whose mobile numbers get login codes; empty: KOROBKA_REGION's"},
+	{"loopback-unlimited", "KOROBKA_LOOPBACK_UNLIMITED", "auto", "load tests only: clients on loopback skip the per-address limits (korobka bench); auto: on exactly when KOROBKA_TEST_PHONES has a prefix; never with a proxy on this host"},
 	{"sms-provider", "KOROBKA_SMS_PROVIDER", "log", "how login codes are sent: log (print them) or smsru"},
 	{"smsru-api-id", "KOROBKA_SMSRU_API_ID", "", "sms.ru api_id (with --sms-provider smsru)"},
 	{"smsru-url", "KOROBKA_SMSRU_URL", "https://sms.ru", "sms.ru API base URL"},
@@ -89,7 +98,7 @@ var settings = []setting{
 }
 
 // boolSettings are switches: the flag may be given alone (--dev).
-var boolSettings = map[string]bool{"KOROBKA_DEV": true}
+var boolSettings = map[string]bool{"KOROBKA_DEV": true, "KOROBKA_LOOPBACK_UNLIMITED": true}
 
 // boolFlag is a string-valued flag that may be given without a value.
 type boolFlag struct{ p *string }
@@ -177,6 +186,18 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		bad("KOROBKA_TIME_ZONE", "%q is not an IANA time zone (for example Europe/Moscow or UTC)", get("KOROBKA_TIME_ZONE"))
 	}
 	cfg.TimeZone = tz
+	if c := get("KOROBKA_SMS_COUNTRIES"); c != "" {
+		for _, r := range strings.Split(c, ",") {
+			r = strings.ToUpper(strings.TrimSpace(r))
+			if !chat.ValidRegion(r) {
+				bad("KOROBKA_SMS_COUNTRIES", "%q is not a region this server knows numbers of (for example RU)", r)
+				continue
+			}
+			cfg.SMSCountries = append(cfg.SMSCountries, r)
+		}
+	} else {
+		cfg.SMSCountries = []string{cfg.Region}
+	}
 	tp, err := chat.ParseTestPhones(get("KOROBKA_TEST_PHONES"), cfg.Region)
 	if err != nil {
 		bad("KOROBKA_TEST_PHONES", "%v", err)
@@ -247,10 +268,42 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	} else {
 		cfg.Dev = dev
 	}
+	// auto couples the exemption to the other load-test setting: a
+	// test-number prefix, which no production server has (both warn at
+	// start), is what a load generator on loopback logs in with.
+	if v := get("KOROBKA_LOOPBACK_UNLIMITED"); v == "auto" {
+		cfg.LoopbackUnlimited = len(cfg.TestPhones.Prefixes()) > 0
+	} else if on, err := strconv.ParseBool(v); err != nil {
+		bad("KOROBKA_LOOPBACK_UNLIMITED", "%q is not auto, true or false (1 or 0)", v)
+	} else {
+		cfg.LoopbackUnlimited = on
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
 	}
 	return cfg, nil
+}
+
+// warning is a setting that is dangerous on a public server, and why.
+type warning struct{ setting, why string }
+
+// warnings lists the dangerous settings of cfg, which serve logs at start,
+// each naming its variable, so an operator reading the log sees them.
+func (cfg Config) warnings() []warning {
+	var ws []warning
+	if cfg.Dev {
+		ws = append(ws, warning{"KOROBKA_DEV", "development mode: the designer preview at /preview/ is open to anyone; never on a public server"})
+	}
+	if cfg.SMSProvider == "log" && (cfg.MySQLDSN != "" || cfg.RedisURL != "") {
+		ws = append(ws, warning{"KOROBKA_SMS_PROVIDER", "login codes are written to the log instead of being sent, on a production setup (MySQL or Redis): anyone who reads the log can log in as anyone; set KOROBKA_SMS_PROVIDER=smsru"})
+	}
+	if p := cfg.TestPhones.Prefixes(); len(p) > 0 {
+		ws = append(ws, warning{"KOROBKA_TEST_PHONES", fmt.Sprintf("test-number prefixes %s log in every number they cover with a fixed code, real people's included: for QA and load tests only", strings.Join(p, ", "))})
+	}
+	if cfg.LoopbackUnlimited {
+		ws = append(ws, warning{"KOROBKA_LOOPBACK_UNLIMITED", "clients on loopback skip the per-address login limits: for korobka bench only; behind a proxy on this host without KOROBKA_TRUSTED_PROXIES every client is on loopback"})
+	}
+	return ws
 }
 
 func parseDuration(s, env string, min, max time.Duration, bad func(string, string, ...any)) time.Duration {

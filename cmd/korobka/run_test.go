@@ -81,13 +81,18 @@ func TestRunServesAndShutsDown(t *testing.T) {
 			t.Fatalf("metrics lack the request counter:\n%s", body)
 		}
 	}
-	res, err := http.Post(base+"/v1/auth/verify", "application/json", strings.NewReader(`{"phone":"+79990000001","code":"111111"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("login: got %d, want 200", res.StatusCode)
+	for _, step := range []struct{ path, body string }{
+		{"/v1/auth/otp", `{"phone":"+79990000001"}`},
+		{"/v1/auth/verify", `{"phone":"+79990000001","code":"111111"}`},
+	} {
+		res, err := http.Post(base+step.path, "application/json", strings.NewReader(step.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("login, %s: got %d, want 200", step.path, res.StatusCode)
+		}
 	}
 
 	cancel()
@@ -202,6 +207,9 @@ func TestRoleCommand(t *testing.T) {
 	}
 	a, err := openApp(ctx, cfg, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.RequestCode(ctx, "+79990000001", "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.svc.Verify(ctx, "+79990000001", "111111", "127.0.0.1", "test"); err != nil {

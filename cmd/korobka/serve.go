@@ -46,6 +46,9 @@ const presenceTTL = 90 * time.Second
 // queued, close the dependencies.
 func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
+	for _, w := range cfg.warnings() {
+		log.Warn(w.setting+": "+w.why, "setting", w.setting)
+	}
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -248,6 +251,9 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		TestPhones:  cfg.TestPhones,
 		AccessTTL:   cfg.AccessTTL,
 		RefreshTTL:  cfg.RefreshTTL,
+		SMSRegions:  cfg.SMSCountries,
+
+		LoopbackUnlimited: cfg.LoopbackUnlimited,
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))

@@ -192,7 +192,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.Duration, "duration", defaultDuration, "measured window")
 	fs.DurationVar(&c.Warmup, "warmup", defaultWarmup, "traffic before the measured window")
 	fs.IntVar(&c.BodySize, "size", defaultBodySize, "bytes of message text")
-	fs.StringVar(&c.PhonePrefix, "phone-prefix", defaultPhonePrefix, `test number prefix; start the server with KOROBKA_TEST_PHONES="<prefix>*:<code>"`)
+	fs.StringVar(&c.PhonePrefix, "phone-prefix", defaultPhonePrefix, `test number prefix; start the server with KOROBKA_TEST_PHONES="<prefix>*:<code>" KOROBKA_LOOPBACK_UNLIMITED=1`)
 	fs.StringVar(&c.Code, "code", "", "the fixed login code of the test numbers (required)")
 	fs.BoolVar(&c.Delivered, "delivered", false, "receivers send a delivered receipt for every message")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "server process id: report its RSS per idle connection")

@@ -37,6 +37,9 @@ type fakeServer struct {
 	pending  map[string][]any     // user id -> events sent before it connected
 	msgs     int64
 	attempts int64
+	// requested holds the numbers whose code was asked for and not yet
+	// used: verify needs one, as on the real server.
+	requested map[string]bool
 
 	stored   atomic.Int64
 	receipts atomic.Int64
@@ -66,10 +69,11 @@ func newFakeServer(t *testing.T, dupAt, gapAt int64) *fakeServer {
 	t.Helper()
 	f := &fakeServer{
 		code: "111111", dupAt: dupAt, gapAt: gapAt,
-		users: map[string]string{}, tokens: map[string]string{},
+		users: map[string]string{}, tokens: map[string]string{}, requested: map[string]bool{},
 		dialogs: map[string]*fakeDialog{}, conns: map[string]*fakeConn{}, pending: map[string][]any{},
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/auth/otp", f.requestCode)
 	mux.HandleFunc("POST /v1/auth/verify", f.verify)
 	mux.HandleFunc("POST /v1/dialogs", f.openDialog)
 	mux.HandleFunc("GET /v1/ws", f.ws)
@@ -91,14 +95,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// requestCode is POST /v1/auth/otp for test numbers: it stores nothing but
+// that the code was asked for, as verify needs.
+func (f *fakeServer) requestCode(w http.ResponseWriter, r *http.Request) {
+	var in struct{ Phone string }
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || !strings.HasPrefix(in.Phone, "+7999") || len(in.Phone) != 12 {
+		writeError(w, 400, "invalid_phone")
+		return
+	}
+	f.mu.Lock()
+	f.requested[in.Phone] = true
+	f.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"phone": in.Phone, "expires_in": 300, "code_length": 6})
+}
+
 func (f *fakeServer) verify(w http.ResponseWriter, r *http.Request) {
 	var in struct{ Phone, Code string }
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || !strings.HasPrefix(in.Phone, "+7999") || len(in.Phone) != 12 {
 		writeError(w, 400, "invalid_phone")
 		return
 	}
-	if in.Code != f.code {
-		writeError(w, 401, "invalid_code")
+	f.mu.Lock()
+	requested := f.requested[in.Phone]
+	delete(f.requested, in.Phone)
+	f.mu.Unlock()
+	if in.Code != f.code || !requested {
+		writeError(w, 400, "invalid_code")
 		return
 	}
 	f.mu.Lock()

@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		return err
 	})
 	if err != nil && ctx.Err() == nil {
-		return res, fmt.Errorf("%w (is the server started with KOROBKA_TEST_PHONES=%q?)", err, cfg.PhonePrefix+"*:"+cfg.Code)
+		return res, fmt.Errorf("%w (is the server started with KOROBKA_TEST_PHONES=%q and KOROBKA_LOOPBACK_UNLIMITED=1?)", err, cfg.PhonePrefix+"*:"+cfg.Code)
 	}
 	if err != nil {
 		return res, err
