@@ -32,6 +32,7 @@ const waitTimeout = 10 * time.Second
 // fixture is one Service and what the tests observe it through.
 type fixture struct {
 	svc    *chat.Service
+	store  *sqlstore.Store
 	broker *memory.Broker
 	sms    *fakeSMS
 	clock  *clock
@@ -45,6 +46,15 @@ type fixture struct {
 // committer until the test ends. It is the one place that knows chat.Config.
 func newTestService(t testing.TB) *fixture {
 	t.Helper()
+	f, _ := newTestServiceWith(t, nil)
+	return f
+}
+
+// newTestServiceWith is newTestService with a last say over the Config
+// (adjust may wrap the store); stop stops the Service early, as a
+// shutdown does, and waits for Run to return.
+func newTestServiceWith(t testing.TB, adjust func(*chat.Config)) (f *fixture, stop func()) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, sqlstore.SQLite, filepath.Join(t.TempDir(), "k.db"), nil)
 	if err != nil {
@@ -57,13 +67,14 @@ func newTestService(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{
+	f = &fixture{
+		store:  store,
 		broker: broker,
 		sms:    &fakeSMS{},
 		clock:  &clock{t: time.Now().UTC()},
 		images: &fakeMedia{},
 	}
-	f.svc = chat.NewService(chat.Config{
+	cfg := chat.Config{
 		Store:      store,
 		Broker:     broker,
 		Presence:   memory.NewPresence(),
@@ -73,17 +84,25 @@ func newTestService(t testing.TB) *fixture {
 		Files:      f.images,
 		Now:        f.clock.Now,
 		TestPhones: phones,
-	})
-	runCtx, stop := context.WithCancel(ctx)
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	f.svc = chat.NewService(cfg)
+	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- f.svc.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return f
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return f, stop
 }
 
 // user is a logged-in test user and the events addressed to them.
@@ -137,7 +156,7 @@ func (f *fixture) direct(t testing.TB, a, b *user) int64 {
 // send sends a text message from a WebSocket connection (origin 1).
 func (f *fixture) send(t testing.TB, from *user, dialogID int64, clientID, text string) chat.MessageView {
 	t.Helper()
-	v, err := f.svc.Send(context.Background(), from.p, 1, chat.SendRequest{DialogID: dialogID, ClientID: clientID, Text: text})
+	v, _, err := f.svc.Send(context.Background(), from.p, 1, chat.SendRequest{DialogID: dialogID, ClientID: clientID, Text: text})
 	if err != nil {
 		t.Fatalf("send %s: %v", clientID, err)
 	}
@@ -164,6 +183,7 @@ type event struct {
 		ID       string     `json:"id"`
 		DialogID string     `json:"dialog_id"`
 		Seq      int64      `json:"seq"`
+		Change   int64      `json:"change"`
 		SenderID string     `json:"sender_id"`
 		ClientID string     `json:"client_id"`
 		Text     string     `json:"text"`
@@ -178,9 +198,11 @@ type event struct {
 	Online       *bool      `json:"online"`
 	LastSeen     *time.Time `json:"last_seen"`
 	Dialog       *struct {
-		ID    string `json:"id"`
-		Kind  string `json:"kind"`
-		Title string `json:"title"`
+		ID          string          `json:"id"`
+		Kind        string          `json:"kind"`
+		Title       string          `json:"title"`
+		Unread      int64           `json:"unread"`
+		LastMessage json.RawMessage `json:"last_message"`
 	} `json:"dialog"`
 }
 

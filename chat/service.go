@@ -21,6 +21,10 @@ type Config struct {
 	Logger   *slog.Logger
 	Now      func() time.Time // nil: time.Now
 
+	// LastSeenInterval is how long disconnects gather before their last
+	// seen times are written together; default DefaultLastSeenInterval.
+	LastSeenInterval time.Duration
+
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
 	AccessTTL  time.Duration
@@ -65,6 +69,7 @@ type Service struct {
 	presence Presence
 	commits  *committer
 	members  *Membership
+	seen     *lastSeen
 	// typing remembers the last typing event per (user, dialog).
 	typing  *lru.Cache[[2]int64, time.Time]
 	limiter Limiter
@@ -119,6 +124,7 @@ func NewService(cfg Config) *Service {
 	}
 	s.commits = newCommitter(s.store, s.broker, s.log)
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
+	s.seen = newLastSeen(s.store, s.log, cfg.LastSeenInterval)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)
 	return s
 }
