@@ -518,9 +518,10 @@ func (s *Service) Changes(ctx context.Context, p Principal, dialogID, since int6
 // fails the whole request with not_found before anything is sent.
 //
 // The work is bounded per request, not per dialog: one query checks every
-// dialog's membership and reads its counters, one reads the members of the
-// dialogs that have something new (for statuses), and then one query per
-// page of messages; dialogs with nothing new cost nothing more.
+// dialog's membership and reads its counters, one (rarely two) reads the
+// members of the dialogs with something new that the request reaches (for
+// statuses), and then one query per page of messages; dialogs with nothing
+// new, or beyond the cap, cost nothing more.
 func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit func(MessageView) error) (SyncResult, error) {
 	if len(req.Seqs)+len(req.Since) > MaxSyncDialogs {
 		return SyncResult{}, ErrTooManyDialogs
@@ -564,30 +565,48 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		at, end  int64 // the seq or change held, and the dialog's newest
 	}
 	cursors := make([]cursor, 0, len(ids))
-	var behind []int64
 	for _, id := range ids {
 		c := cursor{id: id, at: req.Seqs[id], end: dialogs[id].LastSeq}
 		if at, ok := req.Since[id]; ok {
 			c.byChange, c.at, c.end = true, at, dialogs[id].LastChange
 		}
 		cursors = append(cursors, c)
-		if c.at < c.end {
-			behind = append(behind, id)
-		}
 	}
+	// Members (for statuses) are read for the dialogs behind that this
+	// request can reach: from the first without them, as many as the
+	// budget covers by their counters (exact for seqs; an upper bound for
+	// changes, whose rows may be fewer, so a second read may follow).
 	members := map[int64][]Member{}
-	if len(behind) > 0 {
-		ms, err := s.store.MembersOf(ctx, behind)
-		if err != nil {
-			return SyncResult{}, err
+	loadMembers := func(from, budget int) error {
+		var window []int64
+		for _, c := range cursors[from:] {
+			if budget <= 0 {
+				break
+			}
+			if c.at < c.end {
+				window = append(window, c.id)
+				budget -= int(min(c.end-c.at, int64(budget)))
+			}
 		}
+		ms, err := s.store.MembersOf(ctx, window)
 		for _, m := range ms {
 			members[m.DialogID] = append(members[m.DialogID], m)
 		}
+		for _, id := range window {
+			if members[id] == nil {
+				members[id] = []Member{} // loaded, whatever it holds
+			}
+		}
+		return err
 	}
 	budget := MaxSyncMessages
 	for i := range cursors {
 		c := &cursors[i]
+		if c.at < c.end && budget > 0 && members[c.id] == nil {
+			if err := loadMembers(i, budget); err != nil {
+				return SyncResult{}, err
+			}
+		}
 		for c.at < c.end && budget > 0 {
 			n := min(SyncPage, budget)
 			var page []Message
