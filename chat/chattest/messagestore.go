@@ -2,11 +2,14 @@ package chattest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +63,7 @@ func TestMessageStore(t *testing.T, open func(t *testing.T) MessageStoreUnderTes
 		{"Messages/Paging", testMessagesPaging},
 		{"Messages/EditDelete", testEditDelete},
 		{"Changes/EditsAndDeletes", testChangesEditsAndDeletes},
+		{"Changes/EveryCursor", testChangesEveryCursor},
 		{"Unread/DeletedMessages", testUnreadDeletedMessages},
 		{"Unread/PartialReads", testUnreadPartialReads},
 		{"UserDialogs", testUserDialogs},
@@ -937,6 +941,82 @@ func testChangesEditsAndDeletes(t *testing.T, s MessageStoreUnderTest) {
 	more := send(t, s, d.ID, b, 1, t0.Add(5*time.Minute))
 	if more[0].Change != 7 || more[0].Seq != 4 {
 		t.Errorf("a message after edits: got seq %d change %d, want 4 and 7", more[0].Seq, more[0].Change)
+	}
+}
+
+// testChangesEveryCursor runs a random mix of sends, edits and deletes and
+// checks Changes from every cursor, whole and in pages of every size
+// below 5, against the messages filtered and sorted by their latest
+// change.
+func testChangesEveryCursor(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 2)
+	a, b := u[0].ID, u[1].ID
+	d := direct(t, s, a, b, "", t0)
+	rng := rand.New(rand.NewPCG(7, 11))
+	sent := 0
+	for range 60 {
+		switch op := rng.IntN(10); {
+		case op < 5 || sent == 0:
+			n := 1 + rng.IntN(3)
+			bt := &chat.Batch{}
+			for range n {
+				sent++
+				bt.Appends = append(bt.Appends, appendOf(d.ID, a, fmt.Sprint("r", sent), "x", t0))
+			}
+			commit(t, s, bt)
+		case op < 8:
+			_, err := s.EditMessage(ctx, d.ID, int64(1+rng.IntN(sent)), a, fmt.Sprint("edit ", op), t0)
+			if !errors.Is(err, chat.ErrNotFound) {
+				noErr(t, "EditMessage", err)
+			}
+		default:
+			_, err := s.DeleteMessage(ctx, d.ID, int64(1+rng.IntN(sent)), a, t0)
+			noErr(t, "DeleteMessage", err)
+		}
+	}
+	all, err := s.MessagesAfter(ctx, d.ID, 0, 1000)
+	noErr(t, "MessagesAfter", err)
+	dl, err := s.Dialog(ctx, d.ID)
+	noErr(t, "Dialog", err)
+	slices.SortFunc(all, func(x, y chat.Message) int { return cmp.Compare(x.Change, y.Change) })
+	if last := all[len(all)-1].Change; last > dl.LastChange {
+		t.Fatalf("a message's change %d is past the dialog's last change %d", last, dl.LastChange)
+	}
+	key := func(ms []chat.Message) string {
+		var b strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&b, "%d@%d ", m.Seq, m.Change)
+		}
+		return b.String()
+	}
+	for x := int64(0); x <= dl.LastChange; x++ {
+		var want []chat.Message
+		for _, m := range all {
+			if m.Change > x {
+				want = append(want, m)
+			}
+		}
+		got, err := s.Changes(ctx, d.ID, x, 1000)
+		noErr(t, "Changes", err)
+		if key(got) != key(want) {
+			t.Fatalf("Changes since %d:\n got %s\nwant %s", x, key(got), key(want))
+		}
+		for page := 1; page < 5; page++ {
+			var paged []chat.Message
+			for c := x; ; {
+				p, err := s.Changes(ctx, d.ID, c, page)
+				noErr(t, "Changes page", err)
+				paged = append(paged, p...)
+				if len(p) < page {
+					break
+				}
+				c = p[len(p)-1].Change
+			}
+			if key(paged) != key(want) {
+				t.Fatalf("Changes since %d in pages of %d:\n got %s\nwant %s", x, page, key(paged), key(want))
+			}
+		}
 	}
 }
 

@@ -104,19 +104,72 @@ func (s *Store) MessagesAfter(ctx context.Context, dialogID, after int64, limit 
 	return msgs, nil
 }
 
-// Changes reads forwards from since along messages_change (dialog_id,
-// change_seq): each message whose latest change is newer, once.
+// Changes finds the messages whose latest change is after since without an
+// index on change_seq, which every insert would pay for. A message's
+// latest change is either its insertion or a row of dialog_changes (an
+// edit or a delete; those are rare). Between two dialog_changes rows every
+// change is an insertion adding one seq, so the newest row at or before
+// since (its change_seq c and the dialog's last_seq L then) says the
+// messages inserted up to since are seqs 1..L+(since-c) (1..since with no
+// row). The answer merges, by change, the messages inserted after that seq
+// whose latest change is their insertion (along the primary key) and the
+// messages whose latest change is a dialog_changes row after since (along
+// its primary key); each is already in change order. It reads in one
+// snapshot, so a change committed between the reads cannot fall between
+// the two.
 func (s *Store) Changes(ctx context.Context, dialogID, since int64, limit int) ([]chat.Message, error) {
 	if limit <= 0 {
 		return []chat.Message{}, nil
 	}
-	msgs, err := collectMessages(s.r.QueryContext(ctx,
-		`SELECT `+messageCols+` FROM messages WHERE dialog_id = ? AND change_seq > ? ORDER BY change_seq LIMIT ?`,
-		dialogID, since, limit))
+	var out []chat.Message
+	err := func() error {
+		tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		from := since
+		var c, last int64
+		err = tx.QueryRowContext(ctx, `SELECT change_seq, last_seq FROM dialog_changes
+			WHERE dialog_id = ? AND change_seq <= ? ORDER BY change_seq DESC LIMIT 1`, dialogID, since).Scan(&c, &last)
+		switch {
+		case err == nil:
+			from = last + since - c
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		inserted, err := collectMessages(tx.QueryContext(ctx, `SELECT `+prefixed("m", messageCols)+` FROM messages m
+			LEFT JOIN dialog_changes dc ON dc.dialog_id = m.dialog_id AND dc.change_seq = m.change_seq
+			WHERE m.dialog_id = ? AND m.seq > ? AND dc.dialog_id IS NULL ORDER BY m.seq LIMIT ?`, dialogID, from, limit))
+		if err != nil {
+			return err
+		}
+		changed, err := collectMessages(tx.QueryContext(ctx, `SELECT `+prefixed("m", messageCols)+` FROM dialog_changes dc
+			JOIN messages m ON m.dialog_id = dc.dialog_id AND m.seq = dc.seq AND m.change_seq = dc.change_seq
+			WHERE dc.dialog_id = ? AND dc.change_seq > ? ORDER BY dc.change_seq LIMIT ?`, dialogID, since, limit))
+		if err != nil {
+			return err
+		}
+		out = mergeByChange(inserted, changed, limit)
+		return nil
+	}()
 	if err != nil {
 		return nil, s.fail("changes", err)
 	}
-	return msgs, nil
+	return out, nil
+}
+
+// mergeByChange merges two lists sorted by Change, keeping the first limit.
+func mergeByChange(a, b []chat.Message, limit int) []chat.Message {
+	out := make([]chat.Message, 0, min(limit, len(a)+len(b)))
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		if len(b) == 0 || len(a) > 0 && a[0].Change < b[0].Change {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return out
 }
 
 // ---- edits ----
@@ -127,7 +180,7 @@ func (s *Store) Changes(ctx context.Context, dialogID, since int64, limit int) (
 func (s *Store) EditMessage(ctx context.Context, dialogID, seq, senderID int64, text string, now time.Time) (chat.Message, error) {
 	var m chat.Message
 	err := s.write(ctx, "edit message", func(tx *sql.Tx) error {
-		change, err := s.nextChange(ctx, tx, dialogID)
+		change, lastSeq, err := s.nextChange(ctx, tx, dialogID)
 		if err != nil {
 			return err
 		}
@@ -142,7 +195,7 @@ func (s *Store) EditMessage(ctx context.Context, dialogID, seq, senderID int64, 
 			text, s.ts(now), change, dialogID, seq); err != nil {
 			return err
 		}
-		return s.setChange(ctx, tx, dialogID, change)
+		return s.addChange(ctx, tx, dialogID, change, seq, lastSeq)
 	})
 	return m, err
 }
@@ -159,7 +212,7 @@ func (s *Store) EditMessage(ctx context.Context, dialogID, seq, senderID int64, 
 func (s *Store) DeleteMessage(ctx context.Context, dialogID, seq, senderID int64, now time.Time) (chat.Message, error) {
 	var m chat.Message
 	err := s.write(ctx, "delete message", func(tx *sql.Tx) error {
-		change, err := s.nextChange(ctx, tx, dialogID)
+		change, lastSeq, err := s.nextChange(ctx, tx, dialogID)
 		if err != nil {
 			return err
 		}
@@ -182,23 +235,27 @@ func (s *Store) DeleteMessage(ctx context.Context, dialogID, seq, senderID int64
 				return err
 			}
 		}
-		return s.setChange(ctx, tx, dialogID, change)
+		return s.addChange(ctx, tx, dialogID, change, seq, lastSeq)
 	})
 	return m, err
 }
 
-// nextChange locks a dialog's row and returns its next change number. The
-// lock orders edits and deletes with Commit, which locks the dialogs it
-// writes first too: change numbers follow commit order, and a read's
-// recount of uncounted messages never races a delete.
-func (s *Store) nextChange(ctx context.Context, tx *sql.Tx, dialogID int64) (int64, error) {
-	var last int64
-	err := tx.QueryRowContext(ctx, `SELECT last_change FROM dialogs WHERE id = ?`+s.forUpdate(), dialogID).Scan(&last)
-	return last + 1, err
+// nextChange locks a dialog's row and returns its next change number and
+// its last seq. The lock orders edits and deletes with Commit, which locks
+// the dialogs it writes first too: change numbers follow commit order, and
+// a read's recount of uncounted messages never races a delete.
+func (s *Store) nextChange(ctx context.Context, tx *sql.Tx, dialogID int64) (change, lastSeq int64, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT last_change, last_seq FROM dialogs WHERE id = ?`+s.forUpdate(), dialogID).Scan(&change, &lastSeq)
+	return change + 1, lastSeq, err
 }
 
-// setChange stores a dialog's newest change number and moves its version.
-func (s *Store) setChange(ctx context.Context, tx *sql.Tx, dialogID, change int64) error {
+// addChange records a change that is not an insertion (see Changes) and
+// makes it the dialog's newest, moving its version.
+func (s *Store) addChange(ctx context.Context, tx *sql.Tx, dialogID, change, seq, lastSeq int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dialog_changes (dialog_id, change_seq, seq, last_seq) VALUES (?, ?, ?, ?)`,
+		dialogID, change, seq, lastSeq); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, `UPDATE dialogs SET last_change = ?, version = version + 1 WHERE id = ?`, change, dialogID)
 	return err
 }

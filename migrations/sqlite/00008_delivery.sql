@@ -7,18 +7,26 @@
 -- numbers its ids per chat loses nothing. sender_id leads the index as the
 -- old one did, so it still serves the foreign key to users.
 --
--- dialogs.last_change and messages.change_seq are the dialog's change
--- order: every new message, edit and delete takes the next number, and a
--- message row carries the number of its latest change, so resuming from a
--- cursor reads messages by (dialog_id, change_seq) and finds each changed
--- message once, as it is now. Nothing is copied: a deleted message's row
--- is its only record and keeps no content.
+-- dialogs.last_change is the dialog's change order: every new message,
+-- edit and delete takes the next number, and messages.change_seq is the
+-- number of a message's latest change. The send path pays no index for it:
+-- a new message's change follows from its seq, since between two
+-- non-insert changes every change is an insert that adds one seq. The
+-- non-insert changes (edits, deletes; member changes with groups) are the
+-- rows of dialog_changes, each with the dialog's last_seq at that moment,
+-- so a cursor maps to the seq it has seen up to by one index seek, and
+-- resuming reads the messages inserted after that seq plus those whose
+-- latest change is a dialog_changes row after the cursor: each changed
+-- message once, as it is now. dialog_changes holds numbers only: a deleted
+-- message's row is its only record and keeps no content.
 --
 -- members.uncounted is how many messages after read_seq do not count as
 -- unread (the deleted ones), so unread = last_seq - read_seq - uncounted.
 --
 -- The backfill rewrites every message row once; existing rows get
--- change_seq = seq, their dialogs last_change = last_seq.
+-- change_seq = seq, their dialogs last_change = last_seq (no non-insert
+-- change before this migration is numbered: none needs to be, since no
+-- device holds a cursor yet).
 
 -- +goose Up
 ALTER TABLE dialogs ADD COLUMN last_change INTEGER NOT NULL DEFAULT 0;
@@ -27,9 +35,16 @@ UPDATE dialogs SET last_change = last_seq;
 ALTER TABLE messages ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN client_digest BLOB NULL;
 UPDATE messages SET change_seq = seq;
-CREATE INDEX messages_change ON messages (dialog_id, change_seq);
 DROP INDEX messages_sender_client;
 CREATE UNIQUE INDEX messages_sender_dialog_client ON messages (sender_id, dialog_id, client_id);
+
+CREATE TABLE dialog_changes (
+    dialog_id  INTEGER NOT NULL REFERENCES dialogs (id) ON DELETE CASCADE,
+    change_seq INTEGER NOT NULL,
+    seq        INTEGER NOT NULL, -- the message changed
+    last_seq   INTEGER NOT NULL, -- the dialog's last_seq at this change
+    PRIMARY KEY (dialog_id, change_seq)
+) STRICT, WITHOUT ROWID;
 
 ALTER TABLE members ADD COLUMN uncounted INTEGER NOT NULL DEFAULT 0;
 UPDATE members SET uncounted = (
@@ -39,9 +54,9 @@ UPDATE members SET uncounted = (
 -- +goose Down
 -- Fails if a sender has reused a client_id in two dialogs since the Up.
 ALTER TABLE members DROP COLUMN uncounted;
+DROP TABLE dialog_changes;
 DROP INDEX messages_sender_dialog_client;
 CREATE UNIQUE INDEX messages_sender_client ON messages (sender_id, client_id);
-DROP INDEX messages_change;
 ALTER TABLE messages DROP COLUMN client_digest;
 ALTER TABLE messages DROP COLUMN change_seq;
 ALTER TABLE dialogs DROP COLUMN last_change;
