@@ -148,11 +148,10 @@ func (s *Service) announceDialog(ctx context.Context, dialogID int64, views map[
 	}
 }
 
-// Dialog returns one of the caller's dialogs.
+// Dialog returns one of the caller's dialogs; one the caller is not in is
+// not found, like one that does not exist (the read goes through the
+// caller's membership).
 func (s *Service) Dialog(ctx context.Context, p Principal, dialogID int64) (DialogView, error) {
-	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
-		return DialogView{}, err
-	}
 	views, err := s.viewsByID(ctx, p.UserID, dialogID, []int64{p.UserID})
 	if err != nil {
 		return DialogView{}, err
@@ -563,6 +562,7 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		id       int64
 		byChange bool
 		at, end  int64 // the seq or change held, and the dialog's newest
+		moved    bool  // at moved past a replayed message
 	}
 	cursors := make([]cursor, 0, len(ids))
 	for _, id := range ids {
@@ -627,6 +627,7 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 				} else {
 					c.at = m.Seq
 				}
+				c.moved = true
 			}
 			budget -= len(page)
 			if len(page) < n {
@@ -635,6 +636,11 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		}
 		if c.at < c.end {
 			res.More = true
+		}
+		if c.at > c.end && !c.moved {
+			// A cursor past the dialog's end is a client's mistake;
+			// answering it back would skip the changes up to it.
+			c.at = c.end
 		}
 	}
 	for _, c := range cursors {

@@ -422,6 +422,16 @@ func TestSyncEditsAndDeletes(t *testing.T) {
 	if err != nil || len(msgs) != 1 || msgs[0].Seq != 3 {
 		t.Errorf("sync by seq from 2: %v %+v, want seq 3 only", err, msgs)
 	}
+	// A cursor past the end is answered with the end, so the device does
+	// not skip what comes next.
+	_, res, err = syncAll(f, bob.p, chat.SyncRequest{Since: map[int64]int64{d: 99}})
+	if err != nil || res.Since[chat.FormatID(d)] != 6 {
+		t.Errorf("sync from a cursor past the end: %v %+v, want since 6", err, res)
+	}
+	_, res, err = syncAll(f, bob.p, bySeq(map[int64]int64{d: 99}))
+	if err != nil || res.Synced[chat.FormatID(d)] != 3 {
+		t.Errorf("sync from a seq past the end: %v %+v, want synced 3", err, res)
+	}
 	// REST history gives the same with since.
 	hist, err := f.svc.Changes(ctx, bob.p, d, held, 0)
 	if err != nil || len(hist) != 3 || hist[0].Seq != 1 || !hist[0].Deleted || hist[2].Change != 6 {
