@@ -945,8 +945,8 @@ func testChangesEditsAndDeletes(t *testing.T, s MessageStoreUnderTest) {
 }
 
 // testChangesEveryCursor runs a random mix of sends, edits and deletes and
-// checks Changes from every cursor, whole and in pages of every size
-// below 5, against the messages filtered and sorted by their latest
+// checks Changes from every cursor, and paged (pages of 1 to 3) from two
+// of them, against the messages filtered and sorted by their latest
 // change.
 func testChangesEveryCursor(t *testing.T, s MessageStoreUnderTest) {
 	ctx := ctxT(t)
@@ -1002,7 +1002,10 @@ func testChangesEveryCursor(t *testing.T, s MessageStoreUnderTest) {
 		if key(got) != key(want) {
 			t.Fatalf("Changes since %d:\n got %s\nwant %s", x, key(got), key(want))
 		}
-		for page := 1; page < 5; page++ {
+		if x != 0 && x != dl.LastChange/2 {
+			continue // paging from two cursors keeps the test quick
+		}
+		for page := 1; page < 4; page++ {
 			var paged []chat.Message
 			for c := x; ; {
 				p, err := s.Changes(ctx, d.ID, c, page)
