@@ -392,7 +392,7 @@ func TestSMSGoesOnlyWhereItShould(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f = newTestServiceWith(t, func(c *chat.Config) {
+	f, _ = newTestServiceWith(t, func(c *chat.Config) {
 		c.SMSRegions = []string{"RU", "GB", "US"}
 		c.TestPhones = tp
 	})
@@ -427,7 +427,7 @@ func TestLoopbackUnlimitedOnlyWhenConfigured(t *testing.T) {
 	f := newTestService(t)
 	wantCode(t, "40 codes from loopback by default", requests(f, "127.0.0.1"), "rate_limited")
 
-	f = newTestServiceWith(t, func(c *chat.Config) { c.LoopbackUnlimited = true })
+	f, _ = newTestServiceWith(t, func(c *chat.Config) { c.LoopbackUnlimited = true })
 	if err := requests(f, "127.0.0.1"); err != nil {
 		t.Fatalf("40 codes from loopback with LoopbackUnlimited: %v", err)
 	}

@@ -36,7 +36,7 @@ func BenchmarkSend(b *testing.B) {
 		pr := pairs[int(w)%dialogs]
 		for i := 0; pb.Next(); i++ {
 			req := chat.SendRequest{DialogID: pr.d, ClientID: "w" + strconv.FormatInt(w, 10) + "-" + strconv.Itoa(i), Text: "benchmark message"}
-			if _, err := f.svc.Send(ctx, pr.p, 1, req); err != nil {
+			if _, _, err := f.svc.Send(ctx, pr.p, 1, req); err != nil {
 				b.Error(err)
 				return
 			}

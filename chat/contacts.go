@@ -48,6 +48,23 @@ func (s *Service) SyncContacts(ctx context.Context, p Principal, raw []string) (
 	if err := s.allow(ctx, "sync:user:"+FormatID(p.UserID), limitSyncPerUser); err != nil {
 		return nil, err
 	}
+	return s.syncContacts(ctx, p, raw, false)
+}
+
+// AddContact adds one number typed by the caller (a screen's "add by
+// number" form). Unlike a sync, a number that is not one is an error the
+// person can correct. It shares the sync's limit, checked first.
+func (s *Service) AddContact(ctx context.Context, p Principal, raw string) ([]Profile, error) {
+	if err := s.allow(ctx, "sync:user:"+FormatID(p.UserID), limitSyncPerUser); err != nil {
+		return nil, err
+	}
+	return s.syncContacts(ctx, p, []string{raw}, true)
+}
+
+// syncContacts reads raw numbers in the region of the caller's own number
+// and adds them; strict refuses one that is not a number instead of
+// skipping it.
+func (s *Service) syncContacts(ctx context.Context, p Principal, raw []string, strict bool) ([]Profile, error) {
 	me, err := s.store.User(ctx, p.UserID)
 	if err != nil {
 		return nil, err
@@ -58,6 +75,9 @@ func (s *Service) SyncContacts(ctx context.Context, p Principal, raw []string) (
 	for _, r := range raw {
 		phone, err := NormalizePhone(r, region)
 		if err != nil {
+			if strict {
+				return nil, err
+			}
 			continue
 		}
 		if _, dup := seen[phone]; dup {
@@ -103,20 +123,6 @@ func (s *Service) spendNewContacts(ctx context.Context, p Principal, phones []st
 			RetryAfter: retry}
 	}
 	return nil
-}
-
-// AddContact adds one number typed by the caller (a screen's "add by
-// number" form). Unlike a sync, a number that is not one is an error the
-// person can correct.
-func (s *Service) AddContact(ctx context.Context, p Principal, raw string) ([]Profile, error) {
-	me, err := s.store.User(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := NormalizePhone(raw, PhoneRegion(me.Phone, s.region)); err != nil {
-		return nil, err
-	}
-	return s.SyncContacts(ctx, p, []string{raw})
 }
 
 // Contacts lists the registered users in the caller's address book whose

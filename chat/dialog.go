@@ -1,6 +1,8 @@
 package chat
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -19,6 +21,13 @@ const (
 // Dialog is a conversation as stored. LastSeq is the seq of its newest
 // message (0 when it has none); seqs are assigned 1, 2, 3... inside the
 // transaction that stores each message, so they have no gaps or repeats.
+//
+// LastChange is the newest number of the dialog's change order: every
+// change to the dialog (a new message, an edit, a delete; member changes
+// with groups) takes the next number, 1, 2, 3..., assigned under the same
+// lock as seqs. A device that holds every change up to some number resumes
+// from it (Message.Change, Service.Sync) and hears of edits and deletes it
+// missed, each message once, in its latest state.
 type Dialog struct {
 	ID            int64
 	Kind          DialogKind
@@ -27,6 +36,7 @@ type Dialog struct {
 	Subject       string // optional: what a marketplace dialog is about ("listing:42")
 	CreatedBy     int64
 	LastSeq       int64
+	LastChange    int64
 	CreatedAt     time.Time
 	LastMessageAt time.Time // zero while the dialog has no message
 }
@@ -42,29 +52,114 @@ func (d Dialog) UpdatedAt() time.Time {
 // Member is one user's place in a dialog. Receipts are watermarks here, not
 // rows per message: everything up to DeliveredSeq reached one of the user's
 // devices, everything up to ReadSeq was read. ReadSeq never exceeds
-// DeliveredSeq and neither exceeds the dialog's LastSeq. A member's own
-// messages count as read, so the unread count is LastSeq - ReadSeq.
+// DeliveredSeq and neither exceeds the dialog's LastSeq.
+//
+// Uncounted is how many messages after ReadSeq do not count as unread:
+// the deleted ones (and, once groups have them, system messages). It is
+// kept with the messages: a delete adds one for every member whose ReadSeq
+// is below the message, and a read that moves ReadSeq past some of them
+// takes them off. Together with LastSeq it makes the unread count O(1)
+// (Unread) without counting messages.
 type Member struct {
 	DialogID     int64
 	UserID       int64
 	DeliveredSeq int64
 	ReadSeq      int64
+	Uncounted    int64
 	JoinedAt     time.Time
 }
 
+// Unread is how many messages of d the member has not read: the visible
+// messages after ReadSeq. Those are all from others, since a member's own
+// message raises their ReadSeq to it (sending implies having read what came
+// before), so no message of their own is ever after their ReadSeq.
+func (m Member) Unread(d Dialog) int64 {
+	return max(d.LastSeq-m.ReadSeq-m.Uncounted, 0)
+}
+
+// CountsAsUnread reports whether a message counts towards the unread count
+// of the members who have not read it: every visible message does; a
+// deleted one does not. This is the place for the rule of kinds that never
+// count (system messages, with groups); the store keeps Member.Uncounted
+// by the same rule (sqlstore: uncountedWhere).
+func CountsAsUnread(m Message) bool { return m.DeletedAt.IsZero() }
+
 // Message is one message as stored. It is identified by (DialogID, Seq);
-// ClientID is the sender's idempotency key: (SenderID, ClientID) is unique,
-// so a retried send yields the stored message, whenever it comes.
+// ClientID is the sender's idempotency key, scoped to the dialog:
+// (DialogID, SenderID, ClientID) is unique, so a retried send yields the
+// stored message, whenever it comes, and the same key in another dialog is
+// another message.
+//
+// Change is the dialog's change number of the message's latest change: its
+// creation, its last edit or its deletion (see Dialog.LastChange). Digest
+// is PayloadDigest of what the sender sent under ClientID, so a retry can
+// be told from a different message under the same key; nil for messages
+// stored before digests were kept and for deleted messages, whose content
+// (and anything derived from it) is gone.
 type Message struct {
 	DialogID    int64
 	Seq         int64
+	Change      int64
 	SenderID    int64
 	ClientID    string
 	Text        string
 	Attachments json.RawMessage // a JSON array of attachments with media keys, never URLs (upload.go); nil means none
+	Digest      []byte // of the payload, for idempotency (Send); nil once deleted
 	CreatedAt   time.Time
 	EditedAt    time.Time // zero when never edited
 	DeletedAt   time.Time // zero unless deleted; a deleted message keeps its seq and loses its content
+}
+
+// PayloadDigest is the fingerprint of a send's payload for idempotency:
+// the first 16 bytes of SHA-256 over the cleaned text and the ids of the
+// uploads the send names, in order (a later reply_to or forward goes in
+// here too). It hashes what the client sent, not what was stored: an
+// upload attached a second time is stored as a copy with an id of its own,
+// and a retry must still match.
+func PayloadDigest(text string, uploadIDs []string) []byte {
+	h := sha256.New()
+	h.Write([]byte("korobka/send/v1\x00"))
+	h.Write([]byte(text))
+	for _, id := range uploadIDs {
+		h.Write([]byte{0})
+		h.Write([]byte(id))
+	}
+	return h.Sum(nil)[:16]
+}
+
+// attachmentIDs lists the ids of a stored attachments array (nil when there
+// are none or it does not parse).
+func attachmentIDs(raw json.RawMessage) []string {
+	if len(raw) == 0 {
+		return nil
+	}
+	var atts []struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &atts) != nil {
+		return nil
+	}
+	ids := make([]string, len(atts))
+	for i, a := range atts {
+		ids[i] = a.ID
+	}
+	return ids
+}
+
+// SamePayload reports whether m, found under a send's idempotency key, was
+// stored from the payload with the given digest: a retry of that send.
+// A message stored before digests were kept is compared by a digest of its
+// content when it was never edited; an edited or deleted one without a
+// digest cannot be compared and counts as the same, as it always did.
+func (m Message) SamePayload(digest []byte) bool {
+	d := m.Digest
+	if d == nil {
+		if !m.EditedAt.IsZero() || !m.DeletedAt.IsZero() {
+			return true
+		}
+		d = PayloadDigest(m.Text, attachmentIDs(m.Attachments))
+	}
+	return bytes.Equal(d, digest)
 }
 
 // MessageID is the opaque id clients see for a message.
@@ -102,9 +197,11 @@ type DialogCursor struct {
 }
 
 // Append asks Commit to store one new message. Msg carries DialogID,
-// SenderID, ClientID, Text, Attachments and CreatedAt; Commit fills Seq. When
-// the sender already stored a message with the same ClientID, Commit puts
-// that message in Msg and sets Dup instead.
+// SenderID, ClientID, Text, Attachments, Digest and CreatedAt; Commit fills
+// Seq and Change. When the sender already stored a message with the same
+// ClientID in the dialog (or an earlier append of the batch has the key),
+// Commit puts that message in Msg and sets Dup instead; whether it is a
+// retry or a different message is the caller's to tell (SamePayload).
 type Append struct {
 	Msg Message
 	Dup bool

@@ -177,6 +177,7 @@ func viewOf(m Message, status MessageStatus) MessageView {
 		ID:          MessageID(m.DialogID, m.Seq),
 		DialogID:    FormatID(m.DialogID),
 		Seq:         m.Seq,
+		Change:      m.Change,
 		SenderID:    FormatID(m.SenderID),
 		ClientID:    m.ClientID,
 		Text:        m.Text,

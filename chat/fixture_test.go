@@ -47,12 +47,15 @@ type fixture struct {
 // committer until the test ends.
 func newTestService(t testing.TB) *fixture {
 	t.Helper()
-	return newTestServiceWith(t, nil)
+	f, _ := newTestServiceWith(t, nil)
+	return f
 }
 
-// newTestServiceWith is newTestService with a last say over the
-// chat.Config. It is the one place that knows chat.Config.
-func newTestServiceWith(t testing.TB, adjust func(*chat.Config)) *fixture {
+// newTestServiceWith is newTestService with a last say over the Config
+// (adjust may wrap the store); it is the one place that knows
+// chat.Config. stop stops the Service early, as a
+// shutdown does, and waits for Run to return.
+func newTestServiceWith(t testing.TB, adjust func(*chat.Config)) (f *fixture, stop func()) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, sqlstore.SQLite, filepath.Join(t.TempDir(), "k.db"), nil)
@@ -66,7 +69,7 @@ func newTestServiceWith(t testing.TB, adjust func(*chat.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{
+	f = &fixture{
 		store:  store,
 		broker: broker,
 		sms:    &fakeSMS{},
@@ -88,16 +91,20 @@ func newTestServiceWith(t testing.TB, adjust func(*chat.Config)) *fixture {
 		adjust(&cfg)
 	}
 	f.svc = chat.NewService(cfg)
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- f.svc.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return f
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return f, stop
 }
 
 // user is a logged-in test user and the events addressed to them.
@@ -157,7 +164,7 @@ func (f *fixture) direct(t testing.TB, a, b *user) int64 {
 // send sends a text message from a WebSocket connection (origin 1).
 func (f *fixture) send(t testing.TB, from *user, dialogID int64, clientID, text string) chat.MessageView {
 	t.Helper()
-	v, err := f.svc.Send(context.Background(), from.p, 1, chat.SendRequest{DialogID: dialogID, ClientID: clientID, Text: text})
+	v, _, err := f.svc.Send(context.Background(), from.p, 1, chat.SendRequest{DialogID: dialogID, ClientID: clientID, Text: text})
 	if err != nil {
 		t.Fatalf("send %s: %v", clientID, err)
 	}
@@ -184,6 +191,7 @@ type event struct {
 		ID       string     `json:"id"`
 		DialogID string     `json:"dialog_id"`
 		Seq      int64      `json:"seq"`
+		Change   int64      `json:"change"`
 		SenderID string     `json:"sender_id"`
 		ClientID string     `json:"client_id"`
 		Text     string     `json:"text"`
@@ -198,9 +206,11 @@ type event struct {
 	Online       *bool      `json:"online"`
 	LastSeen     *time.Time `json:"last_seen"`
 	Dialog       *struct {
-		ID    string `json:"id"`
-		Kind  string `json:"kind"`
-		Title string `json:"title"`
+		ID          string          `json:"id"`
+		Kind        string          `json:"kind"`
+		Title       string          `json:"title"`
+		Unread      int64           `json:"unread"`
+		LastMessage json.RawMessage `json:"last_message"`
 	} `json:"dialog"`
 }
 

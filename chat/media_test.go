@@ -104,7 +104,7 @@ func TestMediaURLSigner(t *testing.T) {
 // message); the sender's copy, the event and history carry the same URL
 // within a bucket. Deleting the message removes the files and the upload.
 func TestMediaIsPrivateToDialog(t *testing.T) {
-	f := newTestServiceWith(t, func(c *chat.Config) { c.MediaSigner = signer(t) })
+	f, _ := newTestServiceWith(t, func(c *chat.Config) { c.MediaSigner = signer(t) })
 	ctx := context.Background()
 	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
 	d := f.direct(t, ann, bob)
@@ -121,7 +121,7 @@ func TestMediaIsPrivateToDialog(t *testing.T) {
 		t.Errorf("upload URL: %v", err)
 	}
 
-	sent, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "p1", Text: "see",
+	sent, _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "p1", Text: "see",
 		Attachments: json.RawMessage(`[{"upload_id":"` + up.ID + `"}]`)})
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +217,7 @@ func TestReattachedUploadIsCopied(t *testing.T) {
 	ref := json.RawMessage(`[{"upload_id":"` + up.ID + `"}]`)
 	send := func(d int64, clientID string) chat.Attachment {
 		t.Helper()
-		v, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: clientID, Attachments: ref})
+		v, _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: clientID, Attachments: ref})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,7 @@ func TestReattachedUploadIsCopied(t *testing.T) {
 		t.Errorf("Eve's history %+v (%v), want the copy", hist, err)
 	}
 	// A deleted upload cannot be attached again.
-	_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d1, ClientID: "m3", Attachments: ref})
+	_, _, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d1, ClientID: "m3", Attachments: ref})
 	wantErr(t, "attaching the deleted message's upload", err, chat.ErrInvalidAttachment)
 }
 
@@ -253,7 +253,7 @@ func TestReattachedUploadIsCopied(t *testing.T) {
 // uploads never attached and uploads claimed by a send whose message never
 // came, files first; attached uploads stay.
 func TestUnattachedUploadsCollected(t *testing.T) {
-	f := newTestServiceWith(t, func(c *chat.Config) { c.UploadGCInterval = 5 * time.Millisecond })
+	f, _ := newTestServiceWith(t, func(c *chat.Config) { c.UploadGCInterval = 5 * time.Millisecond })
 	ctx := context.Background()
 	ann, bob := f.newUser(t, "Ann"), f.newUser(t, "Bob")
 	d := f.direct(t, ann, bob)
@@ -270,7 +270,7 @@ func TestUnattachedUploadsCollected(t *testing.T) {
 	if _, ok, err := f.store.ClaimUpload(ctx, parseID(t, claimed.ID), ann.id, d, "lost", f.clock.Now()); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
-	if _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "k1",
+	if _, _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "k1",
 		Attachments: json.RawMessage(`[{"upload_id":"` + kept.ID + `"}]`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestUnattachedUploadsCollected(t *testing.T) {
 // TestLegacyAttachmentsSigned: messages stored before keys list unsigned
 // URLs; views read the key back and sign it like any other.
 func TestLegacyAttachmentsSigned(t *testing.T) {
-	f := newTestServiceWith(t, func(c *chat.Config) { c.MediaSigner = signer(t) })
+	f, _ := newTestServiceWith(t, func(c *chat.Config) { c.MediaSigner = signer(t) })
 	ctx := context.Background()
 	ann, bob := f.newUser(t, "Ann"), f.newUser(t, "Bob")
 	d := f.direct(t, ann, bob)

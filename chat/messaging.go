@@ -12,15 +12,25 @@ import (
 	"unicode/utf8"
 )
 
-// Message and dialog limits.
+// Message and dialog limits. A page of history or of the dialog list holds
+// at most MaxPage rows; a message is at most MaxTextLen characters and
+// MaxAttachments attachments, so a page is bounded in bytes too (about
+// 5 MiB at the very worst, docs/operations.md).
 const (
-	MaxTextLen      = 4096 // characters (grapheme clusters)
-	MaxClientIDLen  = 64
-	MaxSubjectLen   = 128 // characters (grapheme clusters)
-	DefaultPage     = 50
-	MaxPage         = 200
-	MaxSyncDialogs  = 500
-	SyncPerDialog   = 500
+	MaxTextLen     = 4096 // characters (grapheme clusters)
+	MaxClientIDLen = 64
+	MaxSubjectLen  = 128 // characters (grapheme clusters)
+	DefaultPage    = 50
+	MaxPage        = 200
+	// MaxSyncDialogs bounds the dialogs one sync names.
+	MaxSyncDialogs = 500
+	// MaxSyncMessages bounds the messages one sync replays, whatever the
+	// backlog; beyond it the answer says more and the client syncs again.
+	MaxSyncMessages = 1000
+	// SyncPage is how many messages a sync reads at a time: each page is
+	// handed to the transport (which writes it with its outbox's
+	// backpressure) before the next is read, so a sync holds one page.
+	SyncPage        = 100
 	typingInterval  = 3 * time.Second
 	presenceTimeout = 5 * time.Second
 )
@@ -34,7 +44,12 @@ var (
 	ErrSelfDialog      = &Error{Kind: KindInvalid, Code: "invalid_user", Message: "A direct dialog needs another user."}
 	ErrInvalidCursor   = &Error{Kind: KindInvalid, Code: "invalid_cursor", Message: "The cursor is not one this server gave."}
 	ErrTooManyDialogs  = &Error{Kind: KindInvalid, Code: "too_many_dialogs", Message: "Sync at most 500 dialogs at a time."}
-	errDialogNotFound  = &Error{Kind: KindNotFound, Code: "not_found", Message: "No such dialog."}
+	// ErrClientIDConflict answers a send whose (dialog, client_id) the
+	// sender already used for a different message: idempotency keys a
+	// retry of one send, never a new message (docs/api.md).
+	ErrClientIDConflict = &Error{Kind: KindConflict, Code: "client_id_conflict", Message: "This client_id was already used for a different message in this dialog; send new messages with new ids."}
+	ErrInvalidSince     = &Error{Kind: KindInvalid, Code: "invalid_since", Message: "since is a change number, 0 or more."}
+	errDialogNotFound   = &Error{Kind: KindNotFound, Code: "not_found", Message: "No such dialog."}
 )
 
 // DialogView is a dialog in the wire form of the shell contract, as one
@@ -75,6 +90,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { s.collectUploads(ctx) })
+	wg.Go(func() { s.seen.run(ctx) })
 	s.commits.run(ctx)
 	wg.Wait()
 	return nil
@@ -86,7 +102,8 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) DroppedEvents() int64 { return s.commits.dropped.Load() }
 
 // OpenDirect returns the caller's direct dialog with another user about an
-// optional subject, creating it on first use; created says which.
+// optional subject, creating it on first use; created says which. A new
+// dialog is announced to both members.
 func (s *Service) OpenDirect(ctx context.Context, p Principal, otherID int64, subject string) (DialogView, bool, error) {
 	if otherID == p.UserID {
 		return DialogView{}, false, ErrSelfDialog
@@ -95,67 +112,73 @@ func (s *Service) OpenDirect(ctx context.Context, p Principal, otherID int64, su
 	if err != nil {
 		return DialogView{}, false, textError(ErrInvalidSubject, err)
 	}
-	if _, err := s.store.User(ctx, otherID); err != nil {
+	if err := s.allow(ctx, "dialog:user:"+FormatID(p.UserID), limitDialogsPerUser); err != nil {
 		return DialogView{}, false, err
 	}
-	if err := s.allow(ctx, "dialog:user:"+FormatID(p.UserID), limitDialogsPerUser); err != nil {
+	if _, err := s.store.User(ctx, otherID); err != nil {
 		return DialogView{}, false, err
 	}
 	d, created, err := s.store.DirectDialog(ctx, p.UserID, otherID, subject, s.now())
 	if err != nil {
 		return DialogView{}, false, err
 	}
-	views, err := s.dialogViews(ctx, []DialogEntry{{Dialog: d, Self: Member{DialogID: d.ID, UserID: p.UserID}}}, []int64{p.UserID, otherID})
+	viewers := []int64{p.UserID}
+	if created {
+		viewers = append(viewers, otherID)
+	}
+	views, err := s.viewsByID(ctx, p.UserID, d.ID, viewers)
 	if err != nil {
 		return DialogView{}, false, err
 	}
 	if created {
-		s.announceDialog(ctx, d, p.UserID, otherID)
+		s.announceDialog(ctx, d.ID, views)
 	}
-	return views[p.UserID][0], created, nil
+	return views[p.UserID], created, nil
 }
 
-// announceDialog sends each member a dialog event, titled for them.
-func (s *Service) announceDialog(ctx context.Context, d Dialog, a, b int64) {
-	views, err := s.dialogViews(ctx, []DialogEntry{{Dialog: d}}, []int64{a, b})
-	if err != nil {
-		s.log.WarnContext(ctx, "dialog event not sent", "dialog", d.ID, "err", err)
-		return
-	}
-	pubs := make([]Publication, 0, 2)
-	for _, uid := range []int64{a, b} {
-		pubs = appendEvent(pubs, Event{Type: EventDialog, Dialog: &views[uid][0]}, 0, []int64{uid}, 0)
+// announceDialog sends each viewer of views a dialog event with the view
+// built for them.
+func (s *Service) announceDialog(ctx context.Context, dialogID int64, views map[int64]DialogView) {
+	pubs := make([]Publication, 0, len(views))
+	for uid, v := range views {
+		pubs = appendEvent(pubs, Event{Type: EventDialog, Dialog: &v}, 0, []int64{uid}, 0)
 	}
 	if err := s.broker.Publish(ctx, pubs...); err != nil {
-		s.log.WarnContext(ctx, "dialog event not sent", "dialog", d.ID, "err", err)
+		s.log.WarnContext(ctx, "dialog event not sent", "dialog", dialogID, "err", err)
 	}
 }
 
-// Dialog returns one of the caller's dialogs.
+// Dialog returns one of the caller's dialogs; one the caller is not in is
+// not found, like one that does not exist (the read goes through the
+// caller's membership).
 func (s *Service) Dialog(ctx context.Context, p Principal, dialogID int64) (DialogView, error) {
-	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
-		return DialogView{}, err
-	}
-	d, err := s.store.Dialog(ctx, dialogID)
+	views, err := s.viewsByID(ctx, p.UserID, dialogID, []int64{p.UserID})
 	if err != nil {
 		return DialogView{}, err
 	}
-	// dialogViews finds the caller's own membership among the members.
-	e := DialogEntry{Dialog: d}
-	if d.LastSeq > 0 {
-		last, err := s.store.Messages(ctx, dialogID, 0, 1)
-		if err != nil {
-			return DialogView{}, err
-		}
-		if len(last) == 1 {
-			e.LastMessage = &last[0]
-		}
-	}
-	views, err := s.dialogViews(ctx, []DialogEntry{e}, []int64{p.UserID})
+	return views[p.UserID], nil
+}
+
+// viewsByID builds one dialog's view for each viewer, reading the dialog as
+// the dialog list does (UserDialogs, through member's membership): with its
+// newest message. ErrNotFound when member is not in it.
+func (s *Service) viewsByID(ctx context.Context, member, dialogID int64, viewers []int64) (map[int64]DialogView, error) {
+	entries, err := s.store.UserDialogs(ctx, member, []int64{dialogID})
 	if err != nil {
-		return DialogView{}, err
+		return nil, err
 	}
-	return views[p.UserID][0], nil
+	if len(entries) == 0 {
+		return nil, errDialogNotFound
+	}
+	views, err := s.dialogViews(ctx, entries, viewers)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]DialogView, len(viewers))
+	for _, uid := range viewers {
+		out[uid] = views[uid][0]
+	}
+	return out, nil
 }
 
 // DialogVersion is a token that changes whenever one of the caller's
@@ -208,8 +231,14 @@ func (s *Service) Dialogs(ctx context.Context, p Principal, cursor string, limit
 	return page, nil
 }
 
-// dialogViews renders entries for each viewer: titles, avatars and message
-// statuses depend on who looks. It loads all members' profiles in one call.
+// dialogViews is the one place a dialog view is built: the chat list, one
+// dialog, a dialog got or created, the dialog event and the chat list's
+// live patches (chat/live reads Dialog) all come from it. It renders
+// entries as read by the store's one entry query (Dialogs, UserDialogs:
+// with the newest message) for each viewer, since titles, avatars, unread
+// counts and message statuses depend on who looks. A page costs two more
+// queries whatever its length: the members of every dialog, and their
+// profiles.
 func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewers []int64) (map[int64][]DialogView, error) {
 	dialogIDs := make([]int64, len(entries))
 	for i, e := range entries {
@@ -273,7 +302,7 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 			if d.Kind != DialogDirect && d.Avatar != "" {
 				v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
 			}
-			v.Unread = max(d.LastSeq-self.ReadSeq, 0)
+			v.Unread = self.Unread(d)
 			if e.LastMessage != nil {
 				mv := s.view(*e.LastMessage, statusOf(*e.LastMessage, members[i]))
 				v.LastMessage = &mv
@@ -286,37 +315,45 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 }
 
 // Send stores a message and fans it out. origin is the sending WebSocket
-// connection (0 for REST), which gets the answer instead of the event. A
-// retry with the same client_id returns the stored message and stores
-// nothing.
-func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendRequest) (MessageView, error) {
+// connection (0 for REST), which gets the answer instead of the event.
+// created is false for a retry: the sender already sent this payload under
+// the client_id in this dialog, and the stored message is returned with
+// nothing stored or published. The same client_id with a different
+// payload is ErrClientIDConflict. The REST limit is checked before any
+// read.
+func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendRequest) (m MessageView, created bool, err error) {
 	if !validClientID(req.ClientID) {
-		return MessageView{}, ErrInvalidClientID
-	}
-	members, err := s.members.Check(ctx, p, req.DialogID)
-	if err != nil {
-		return MessageView{}, err
-	}
-	ups, err := s.attachments(ctx, p, req.Attachments)
-	if err != nil {
-		return MessageView{}, err
-	}
-	// A photo needs no caption; a message without attachments needs text.
-	text, err := cleanText(req.Text)
-	if err != nil && !(ups != nil && strings.TrimSpace(req.Text) == "" && utf8.ValidString(req.Text)) {
-		return MessageView{}, err
+		return MessageView{}, false, ErrInvalidClientID
 	}
 	if origin == 0 {
 		// The WebSocket limits each connection; REST sends are limited per
 		// user, so a script cannot go around that.
 		if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
-			return MessageView{}, err
+			return MessageView{}, false, err
 		}
 	}
+	members, err := s.members.Check(ctx, p, req.DialogID)
+	if err != nil {
+		return MessageView{}, false, err
+	}
+	ups, err := s.attachments(ctx, p, req.Attachments)
+	if err != nil {
+		return MessageView{}, false, err
+	}
+	// A photo needs no caption; a message without attachments needs text.
+	text, err := cleanText(req.Text)
+	if err != nil && !(ups != nil && strings.TrimSpace(req.Text) == "" && utf8.ValidString(req.Text)) {
+		return MessageView{}, false, err
+	}
+	ids := make([]string, len(ups))
+	for i, u := range ups {
+		ids[i] = FormatID(u.ID)
+	}
+	digest := PayloadDigest(text, ids)
 	// Last, once the send is valid: the uploads become the message's.
 	att, err := s.claimUploads(ctx, p, req.DialogID, req.ClientID, ups)
 	if err != nil {
-		return MessageView{}, err
+		return MessageView{}, false, err
 	}
 	app := &Append{Msg: Message{
 		DialogID:    req.DialogID,
@@ -324,21 +361,24 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 		ClientID:    req.ClientID,
 		Text:        text,
 		Attachments: att,
+		Digest:      digest,
 		CreatedAt:   s.now().UTC().Truncate(time.Microsecond),
 	}}
 	if err := s.commitAndWait(ctx, &job{app: app, members: members, origin: origin}); err != nil {
-		return MessageView{}, err
+		return MessageView{}, false, err
 	}
-	status := StatusSent
-	if app.Dup {
-		// A retry: report the status the message has reached by now.
-		ms, err := s.store.Members(ctx, req.DialogID)
-		if err != nil {
-			return MessageView{}, err
-		}
-		status = statusOf(app.Msg, ms)
+	if !app.Dup {
+		return s.view(app.Msg, StatusSent), true, nil
 	}
-	return s.view(app.Msg, status), nil
+	if !app.Msg.SamePayload(digest) {
+		return MessageView{}, false, ErrClientIDConflict
+	}
+	// A retry: report the status the message has reached by now.
+	ms, err := s.store.Members(ctx, req.DialogID)
+	if err != nil {
+		return MessageView{}, false, err
+	}
+	return s.view(app.Msg, statusOf(app.Msg, ms)), false, nil
 }
 
 // commitAndWait queues a job and waits for its transaction.
@@ -403,7 +443,8 @@ func (s *Service) receipt(ctx context.Context, p Principal, dialogID, delivered,
 
 // Typing tells the other members that the caller is typing. Typing is not
 // stored; repeats within a few seconds are dropped, since shells show the
-// indicator for that long anyway.
+// indicator for that long anyway. A broker failure is logged, not
+// answered.
 func (s *Service) Typing(ctx context.Context, p Principal, dialogID int64) error {
 	members, err := s.members.Check(ctx, p, dialogID)
 	if err != nil {
@@ -416,7 +457,13 @@ func (s *Service) Typing(ctx context.Context, p Principal, dialogID int64) error
 	}
 	s.typing.Add(key, now)
 	pubs := appendEvent(nil, Event{Type: EventTyping, DialogID: dialogID, UserID: p.UserID}, 0, members, p.UserID)
-	return s.broker.Publish(ctx, pubs...)
+	if err := s.broker.Publish(ctx, pubs...); err != nil {
+		// Typing is best effort, like every live event: a lost one is
+		// shown by the next keystroke. The caller is not told (it is not
+		// their fault, and there is nothing to retry).
+		s.log.WarnContext(ctx, "typing not published", "dialog", dialogID, "err", err)
+	}
+	return nil
 }
 
 // History returns messages of a dialog with seq < before (before <= 0: the
@@ -452,55 +499,186 @@ func (s *Service) views(ctx context.Context, dialogID int64, msgs []Message) ([]
 	return out, nil
 }
 
-// Sync answers a client that resumes after a gap: for each dialog it holds,
-// the messages after the seq it has, in order. A dialog with more than one
-// round's worth sets More; the client syncs again from Synced.
-func (s *Service) Sync(ctx context.Context, p Principal, have map[int64]int64) (SyncResult, error) {
-	if len(have) > MaxSyncDialogs {
+// Changes returns the messages of a dialog changed after the change
+// number since (new, edited or deleted: each once, as it is now), in
+// change order, at most limit (default DefaultPage, at most MaxPage). A
+// client pages forward with since = the last message's Change.
+func (s *Service) Changes(ctx context.Context, p Principal, dialogID, since int64, limit int) ([]MessageView, error) {
+	if since < 0 {
+		return nil, ErrInvalidSince
+	}
+	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > MaxPage {
+		limit = DefaultPage
+	}
+	msgs, err := s.store.Changes(ctx, dialogID, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	return s.views(ctx, dialogID, msgs)
+}
+
+// Sync answers a device that resumes after a gap, streaming: it reads at
+// most SyncPage messages at a time and hands each to emit, in order, before
+// reading more, so a sync holds one page however long the backlog; emit
+// writes to the connection (waiting on its outbox) and its error ends the
+// sync. One sync replays at most MaxSyncMessages messages over at most
+// MaxSyncDialogs dialogs; More says there is more, and the device syncs
+// again from the answer.
+//
+// Each dialog is in one of the request's two forms (SyncRequest): by seq,
+// the messages after the seq held, in seq order; by change cursor, every
+// message changed after it, in change order. A dialog the caller is not in
+// fails the whole request with not_found before anything is sent.
+//
+// The work is bounded per request, not per dialog: one query checks every
+// dialog's membership and reads its counters, one (rarely two) reads the
+// members of the dialogs with something new that the request reaches (for
+// statuses), and then one query per page of messages; dialogs with nothing
+// new, or beyond the cap, cost nothing more.
+func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit func(MessageView) error) (SyncResult, error) {
+	if len(req.Seqs)+len(req.Since) > MaxSyncDialogs {
 		return SyncResult{}, ErrTooManyDialogs
 	}
-	res := SyncResult{Messages: []MessageView{}, Synced: make(map[string]int64, len(have))}
-	ids := make([]int64, 0, len(have))
-	for id := range have {
+	ids := make([]int64, 0, len(req.Seqs)+len(req.Since))
+	for id, seq := range req.Seqs {
+		if seq < 0 {
+			return SyncResult{}, ErrInvalidSeq
+		}
+		if _, both := req.Since[id]; both {
+			return SyncResult{}, &Error{Kind: KindInvalid, Code: "invalid_frame", Message: "A dialog is synced by seq or by change cursor, not both."}
+		}
+		ids = append(ids, id)
+	}
+	for id, c := range req.Since {
+		if c < 0 {
+			return SyncResult{}, ErrInvalidSince
+		}
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	res := SyncResult{Synced: make(map[string]int64, len(req.Seqs)), Since: make(map[string]int64, len(req.Since))}
+	if len(ids) == 0 {
+		return res, nil
+	}
+	entries, err := s.store.Memberships(ctx, p.UserID, ids)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	if len(entries) != len(ids) {
+		return SyncResult{}, errDialogNotFound
+	}
+	dialogs := make(map[int64]Dialog, len(entries))
+	for _, e := range entries {
+		dialogs[e.Dialog.ID] = e.Dialog
+	}
+	// Where each dialog stands, and whether it has anything new.
+	type cursor struct {
+		id       int64
+		byChange bool
+		at, end  int64 // the seq or change held, and the dialog's newest
+		moved    bool  // at moved past a replayed message
+	}
+	cursors := make([]cursor, 0, len(ids))
 	for _, id := range ids {
-		after := have[id]
-		if after < 0 {
-			return SyncResult{}, ErrInvalidSeq
+		c := cursor{id: id, at: req.Seqs[id], end: dialogs[id].LastSeq}
+		if at, ok := req.Since[id]; ok {
+			c.byChange, c.at, c.end = true, at, dialogs[id].LastChange
 		}
-		if _, err := s.members.Check(ctx, p, id); err != nil {
-			return SyncResult{}, err
+		cursors = append(cursors, c)
+	}
+	// Members (for statuses) are read for the dialogs behind that this
+	// request can reach: from the first without them, as many as the
+	// budget covers by their counters (exact for seqs; an upper bound for
+	// changes, whose rows may be fewer, so a second read may follow).
+	members := map[int64][]Member{}
+	loadMembers := func(from, budget int) error {
+		var window []int64
+		for _, c := range cursors[from:] {
+			if budget <= 0 {
+				break
+			}
+			if c.at < c.end {
+				window = append(window, c.id)
+				budget -= int(min(c.end-c.at, int64(budget)))
+			}
 		}
-		msgs, err := s.store.MessagesAfter(ctx, id, after, SyncPerDialog)
-		if err != nil {
-			return SyncResult{}, err
+		ms, err := s.store.MembersOf(ctx, window)
+		for _, m := range ms {
+			members[m.DialogID] = append(members[m.DialogID], m)
 		}
-		views, err := s.views(ctx, id, msgs)
-		if err != nil {
-			return SyncResult{}, err
+		for _, id := range window {
+			if members[id] == nil {
+				members[id] = []Member{} // loaded, whatever it holds
+			}
 		}
-		res.Messages = append(res.Messages, views...)
-		if len(msgs) > 0 {
-			after = msgs[len(msgs)-1].Seq
+		return err
+	}
+	budget := MaxSyncMessages
+	for i := range cursors {
+		c := &cursors[i]
+		if c.at < c.end && budget > 0 && members[c.id] == nil {
+			if err := loadMembers(i, budget); err != nil {
+				return SyncResult{}, err
+			}
 		}
-		res.Synced[FormatID(id)] = after
-		if len(msgs) == SyncPerDialog {
+		for c.at < c.end && budget > 0 {
+			n := min(SyncPage, budget)
+			var page []Message
+			if c.byChange {
+				page, err = s.store.Changes(ctx, c.id, c.at, n)
+			} else {
+				page, err = s.store.MessagesAfter(ctx, c.id, c.at, n)
+			}
+			if err != nil {
+				return SyncResult{}, err
+			}
+			for _, m := range page {
+				if err := emit(s.view(m, statusOf(m, members[c.id]))); err != nil {
+					return SyncResult{}, err
+				}
+				if c.byChange {
+					c.at = m.Change
+				} else {
+					c.at = m.Seq
+				}
+				c.moved = true
+			}
+			budget -= len(page)
+			if len(page) < n {
+				break // caught up (anything newer than the counters read comes live)
+			}
+		}
+		if c.at < c.end {
 			res.More = true
+		}
+		if c.at > c.end && !c.moved {
+			// A cursor past the dialog's end is a client's mistake;
+			// answering it back would skip the changes up to it.
+			c.at = c.end
+		}
+	}
+	for _, c := range cursors {
+		if c.byChange {
+			res.Since[FormatID(c.id)] = c.at
+		} else {
+			res.Synced[FormatID(c.id)] = c.at
 		}
 	}
 	return res, nil
 }
 
-// EditMessage replaces the text of one of the caller's messages; the other
-// members get the edited message as a message event with the same id.
+// EditMessage replaces the text of one of the caller's messages; every
+// member gets the edited message as a message event with the same id and
+// the edit's change number.
 func (s *Service) EditMessage(ctx context.Context, p Principal, dialogID, seq int64, text string) (MessageView, error) {
-	members, err := s.members.Check(ctx, p, dialogID)
-	if err != nil {
+	if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
 		return MessageView{}, err
 	}
-	if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
+	members, err := s.members.Check(ctx, p, dialogID)
+	if err != nil {
 		return MessageView{}, err
 	}
 	text, err = cleanText(text)
@@ -515,15 +693,16 @@ func (s *Service) EditMessage(ctx context.Context, p Principal, dialogID, seq in
 }
 
 // DeleteMessage drops the content of one of the caller's messages, keeping
-// its seq; the other members see it deleted. Its attachments' files are
+// its seq; every member sees it deleted (live, or by a sync from a change
+// cursor), and it no longer counts as unread. Its attachments' files are
 // removed from disk once the deletion is committed, so their URLs answer
 // 404 from then on.
 func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq int64) (MessageView, error) {
-	members, err := s.members.Check(ctx, p, dialogID)
-	if err != nil {
+	if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
 		return MessageView{}, err
 	}
-	if err := s.allow(ctx, "send:user:"+FormatID(p.UserID), limitRESTSendPerUser); err != nil {
+	members, err := s.members.Check(ctx, p, dialogID)
+	if err != nil {
 		return MessageView{}, err
 	}
 	m, err := s.store.DeleteMessage(ctx, dialogID, seq, p.UserID, s.now().UTC().Truncate(time.Microsecond))
@@ -557,6 +736,13 @@ func (s *Service) announceChange(ctx context.Context, m Message, members []int64
 	return views[0], nil
 }
 
+// TotalUnread is the number of messages userID has not read over every
+// dialog they are in: the badge of a push. One query, whatever the number
+// of dialogs.
+func (s *Service) TotalUnread(ctx context.Context, userID int64) (int64, error) {
+	return s.store.TotalUnread(ctx, userID)
+}
+
 // Connected is called when a user's first connection on this node opens;
 // if the user was offline everywhere, their watchers hear they are online.
 func (s *Service) Connected(ctx context.Context, userID int64) {
@@ -573,15 +759,14 @@ func (s *Service) Connected(ctx context.Context, userID int64) {
 }
 
 // Disconnected is called when a user's last connection on this node
-// closes; it records last seen and, if the user is now offline everywhere,
-// tells their watchers.
+// closes; it records last seen (gathered with other disconnects and
+// written together, see lastSeen) and, if the user is now offline
+// everywhere, tells their watchers.
 func (s *Service) Disconnected(ctx context.Context, userID int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceTimeout)
 	defer cancel()
 	now := s.now().UTC().Truncate(time.Second)
-	if err := s.store.TouchLastSeen(ctx, userID, now); err != nil {
-		s.log.WarnContext(ctx, "last seen not stored", "user", userID, "err", err)
-	}
+	s.seen.add(ctx, userID, now)
 	gone, err := s.presence.Disconnect(ctx, userID)
 	if err != nil {
 		s.log.WarnContext(ctx, "presence disconnect failed", "user", userID, "err", err)

@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,7 +21,7 @@ func TestSend(t *testing.T) {
 	d := f.direct(t, ann, bob)
 
 	for i := 1; i <= 3; i++ {
-		v, err := f.svc.Send(ctx, ann.p, 77, chat.SendRequest{DialogID: d, ClientID: fmt.Sprintf("c%d", i), Text: fmt.Sprintf("  hello %d\n", i)})
+		v, _, err := f.svc.Send(ctx, ann.p, 77, chat.SendRequest{DialogID: d, ClientID: fmt.Sprintf("c%d", i), Text: fmt.Sprintf("  hello %d\n", i)})
 		if err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
@@ -44,23 +45,23 @@ func TestSend(t *testing.T) {
 		t.Errorf("a non-member got %d message events", n)
 	}
 
-	// A retry with the same client_id answers the stored message and
-	// stores and publishes nothing.
-	again, err := f.svc.Send(ctx, ann.p, 77, chat.SendRequest{DialogID: d, ClientID: "c2", Text: "something else"})
+	// A retry with the same client_id and payload answers the stored
+	// message and stores and publishes nothing.
+	again, created, err := f.svc.Send(ctx, ann.p, 77, chat.SendRequest{DialogID: d, ClientID: "c2", Text: " hello 2 "})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Seq != 2 || again.Text != "hello 2" {
-		t.Errorf("retry answered seq %d %q, want the stored seq 2", again.Seq, again.Text)
+	if again.Seq != 2 || again.Text != "hello 2" || created {
+		t.Errorf("retry answered seq %d %q created %v, want the stored seq 2, not created", again.Seq, again.Text, created)
 	}
 	// A REST send (origin 0) is next; its event comes after any the retry
 	// could have caused, in the same lane.
-	v4, err := f.svc.Send(ctx, ann.p, 0, chat.SendRequest{DialogID: d, ClientID: "c4", Text: "four"})
+	v4, created, err := f.svc.Send(ctx, ann.p, 0, chat.SendRequest{DialogID: d, ClientID: "c4", Text: "four"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v4.Seq != 4 {
-		t.Errorf("send after a retry got seq %d, want 4", v4.Seq)
+	if v4.Seq != 4 || !created {
+		t.Errorf("send after a retry got seq %d created %v, want 4, created", v4.Seq, created)
 	}
 	evs := bob.events.wait(t, "message", 4)
 	if len(evs) != 4 || evs[3].Message.Seq != 4 || evs[3].Origin != 0 {
@@ -71,7 +72,7 @@ func TestSend(t *testing.T) {
 	if _, err := f.svc.Read(ctx, bob.p, d, 2); err != nil {
 		t.Fatal(err)
 	}
-	again, err = f.svc.Send(ctx, ann.p, 77, chat.SendRequest{DialogID: d, ClientID: "c2", Text: "x"})
+	again, _, err = f.svc.Send(ctx, ann.p, 77, chat.SendRequest{DialogID: d, ClientID: "c2", Text: "hello 2"})
 	if err != nil || again.Status != chat.StatusRead {
 		t.Errorf("retry after a read: %v, status %q, want read", err, again.Status)
 	}
@@ -81,20 +82,20 @@ func TestSend(t *testing.T) {
 		t.Errorf("bob's c1 got seq %d, want 5", v.Seq)
 	}
 
-	_, err = f.svc.Send(ctx, eve.p, 1, chat.SendRequest{DialogID: d, ClientID: "e1", Text: "let me in"})
+	_, _, err = f.svc.Send(ctx, eve.p, 1, chat.SendRequest{DialogID: d, ClientID: "e1", Text: "let me in"})
 	wantErr(t, "a non-member's send", err, chat.ErrNotFound)
-	_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d + 1000, ClientID: "e1", Text: "nobody"})
+	_, _, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d + 1000, ClientID: "e1", Text: "nobody"})
 	wantErr(t, "a send to no dialog", err, chat.ErrNotFound)
 
 	for _, text := range []string{"", "   \n", strings.Repeat("я", chat.MaxTextLen+1), "bad \xff utf-8"} {
-		_, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "t1", Text: text})
+		_, _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "t1", Text: text})
 		wantErr(t, fmt.Sprintf("text %.10q", text), err, chat.ErrInvalidText)
 	}
 	if v := f.send(t, ann, d, "long", strings.Repeat("я", chat.MaxTextLen)); len([]rune(v.Text)) != chat.MaxTextLen {
 		t.Errorf("a text of exactly MaxTextLen was cut to %d", len([]rune(v.Text)))
 	}
 	for _, id := range []string{"", "has space", "semi;colon", strings.Repeat("x", chat.MaxClientIDLen+1)} {
-		_, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: id, Text: "hi"})
+		_, _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: id, Text: "hi"})
 		wantErr(t, fmt.Sprintf("client_id %q", id), err, chat.ErrInvalidClientID)
 	}
 }
@@ -117,7 +118,7 @@ func TestSendSeqs(t *testing.T) {
 	for _, d := range dialogs {
 		for i := range per {
 			wg.Go(func() {
-				v, err := f.svc.Send(context.Background(), ann.p, 1, chat.SendRequest{DialogID: d, ClientID: fmt.Sprintf("d%d-%d", d, i), Text: "hi"})
+				v, _, err := f.svc.Send(context.Background(), ann.p, 1, chat.SendRequest{DialogID: d, ClientID: fmt.Sprintf("d%d-%d", d, i), Text: "hi"})
 				if err != nil {
 					t.Errorf("send: %v", err)
 					return
@@ -158,7 +159,7 @@ func TestSendAttachments(t *testing.T) {
 	}
 	ref := json.RawMessage(`[{"upload_id":"` + att.ID + `"}]`)
 	// An attachment needs no caption.
-	v, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a1", Attachments: ref})
+	v, _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a1", Attachments: ref})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,13 +169,13 @@ func TestSendAttachments(t *testing.T) {
 		t.Errorf("message attachments %s (%v), want the upload signed for the dialog", v.Attachments, err)
 	}
 	// Only one's own uploads can be attached.
-	_, err = f.svc.Send(ctx, bob.p, 1, chat.SendRequest{DialogID: d, ClientID: "b1", Text: "mine now", Attachments: ref})
+	_, _, err = f.svc.Send(ctx, bob.p, 1, chat.SendRequest{DialogID: d, ClientID: "b1", Text: "mine now", Attachments: ref})
 	wantErr(t, "someone else's upload", err, chat.ErrInvalidAttachment)
 	// An empty list is no attachment: the text is needed.
-	_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a3", Attachments: json.RawMessage(`[ ]`)})
+	_, _, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a3", Attachments: json.RawMessage(`[ ]`)})
 	wantErr(t, "an empty list and no text", err, chat.ErrInvalidText)
 	for _, bad := range []string{`{}`, `[{"upload_id":"x"}]`, `[{"upload_id":"123"}]`} {
-		_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a2", Text: "hi", Attachments: json.RawMessage(bad)})
+		_, _, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "a2", Text: "hi", Attachments: json.RawMessage(bad)})
 		wantErr(t, "attachments "+bad, err, chat.ErrInvalidAttachment)
 	}
 }
@@ -312,9 +313,20 @@ func TestReceipts(t *testing.T) {
 	wantErr(t, "a non-member's receipt", f.svc.MarkRead(ctx, eve.p, d, 1), chat.ErrNotFound)
 }
 
+// syncAll runs a sync and collects what it streams.
+func syncAll(f *fixture, p chat.Principal, req chat.SyncRequest) ([]chat.MessageView, chat.SyncResult, error) {
+	var got []chat.MessageView
+	res, err := f.svc.Sync(context.Background(), p, req, func(m chat.MessageView) error {
+		got = append(got, m)
+		return nil
+	})
+	return got, res, err
+}
+
+func bySeq(m map[int64]int64) chat.SyncRequest { return chat.SyncRequest{Seqs: m} }
+
 func TestSync(t *testing.T) {
 	f := newTestService(t)
-	ctx := context.Background()
 	ann, bob, eve := f.newUser(t, "Ann"), f.newUser(t, "Bob"), f.newUser(t, "Eve")
 	d1 := f.direct(t, ann, bob)
 	d2 := f.direct(t, ann, eve)
@@ -323,63 +335,172 @@ func TestSync(t *testing.T) {
 	}
 	f.send(t, ann, d2, "e0", "to eve")
 
-	res, err := f.svc.Sync(ctx, bob.p, map[int64]int64{d1: 1})
+	msgs, res, err := syncAll(f, bob.p, bySeq(map[int64]int64{d1: 1}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Messages) != 2 || res.Messages[0].Seq != 2 || res.Messages[1].Seq != 3 || res.Messages[1].Text != "to bob 3" ||
-		res.Synced[chat.FormatID(d1)] != 3 || res.More {
-		t.Errorf("sync from 1: %+v", res)
+	if len(msgs) != 2 || msgs[0].Seq != 2 || msgs[1].Seq != 3 || msgs[1].Text != "to bob 3" ||
+		res.Synced[chat.FormatID(d1)] != 3 || res.More || len(res.Since) != 0 {
+		t.Errorf("sync from 1: %+v %+v", msgs, res)
 	}
-	res, err = f.svc.Sync(ctx, bob.p, map[int64]int64{d1: 3})
-	if err != nil || len(res.Messages) != 0 || res.Synced[chat.FormatID(d1)] != 3 {
-		t.Errorf("sync when current: %v %+v", err, res)
+	msgs, res, err = syncAll(f, bob.p, bySeq(map[int64]int64{d1: 3}))
+	if err != nil || len(msgs) != 0 || res.Synced[chat.FormatID(d1)] != 3 {
+		t.Errorf("sync when current: %v %+v %+v", err, msgs, res)
 	}
-	res, err = f.svc.Sync(ctx, ann.p, map[int64]int64{d1: 0, d2: 0})
-	if err != nil || len(res.Messages) != 4 || res.Synced[chat.FormatID(d2)] != 1 {
-		t.Errorf("sync of two dialogs: %v %+v", err, res)
+	msgs, res, err = syncAll(f, ann.p, bySeq(map[int64]int64{d1: 0, d2: 0}))
+	if err != nil || len(msgs) != 4 || res.Synced[chat.FormatID(d2)] != 1 {
+		t.Errorf("sync of two dialogs: %v %+v %+v", err, msgs, res)
 	}
 
-	_, err = f.svc.Sync(ctx, bob.p, map[int64]int64{d1: -1})
+	_, _, err = syncAll(f, bob.p, bySeq(map[int64]int64{d1: -1}))
 	wantErr(t, "negative seq", err, chat.ErrInvalidSeq)
-	_, err = f.svc.Sync(ctx, bob.p, map[int64]int64{d1: 0, d2: 0})
+	_, _, err = syncAll(f, bob.p, chat.SyncRequest{Since: map[int64]int64{d1: -1}})
+	wantErr(t, "negative cursor", err, chat.ErrInvalidSince)
+	_, _, err = syncAll(f, bob.p, chat.SyncRequest{Seqs: map[int64]int64{d1: 0}, Since: map[int64]int64{d1: 0}})
+	wantCode(t, "a dialog in both forms", err, "invalid_frame")
+	// A dialog bob is not in fails the request before anything is sent.
+	msgs, _, err = syncAll(f, bob.p, bySeq(map[int64]int64{d1: 0, d2: 0}))
 	wantErr(t, "a dialog bob is not in", err, chat.ErrNotFound)
+	if len(msgs) != 0 {
+		t.Errorf("a refused sync sent %d messages", len(msgs))
+	}
 	many := map[int64]int64{}
 	for i := range chat.MaxSyncDialogs + 1 {
 		many[int64(i+1)] = 0
 	}
-	_, err = f.svc.Sync(ctx, bob.p, many)
+	_, _, err = syncAll(f, bob.p, bySeq(many))
 	wantErr(t, "too many dialogs", err, chat.ErrTooManyDialogs)
 }
 
-// TestSyncMore checks that a dialog with more than one round's messages
-// sets More and that syncing again from Synced gets the rest.
+// TestSyncEditsAndDeletes is issue 10 item 3: a device holding seq 1 goes
+// offline, the partner edits and deletes, and the device resumes with a
+// change cursor: it hears of every change once, in its latest state, and
+// the deleted message carries nothing of its content.
+func TestSyncEditsAndDeletes(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	ann, bob := f.newUser(t, "Ann"), f.newUser(t, "Bob")
+	d := f.direct(t, ann, bob)
+	first := f.send(t, ann, d, "m1", "first")
+	f.send(t, ann, d, "m2", "second")
+	held := first.Change // bob's device holds seq 1 and goes away
+	if held != 1 {
+		t.Fatalf("first message: got change %d, want 1", held)
+	}
+	if _, err := f.svc.DeleteMessage(ctx, ann.p, d, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.EditMessage(ctx, ann.p, d, 2, "second, edited"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.EditMessage(ctx, ann.p, d, 2, "second, edited again"); err != nil {
+		t.Fatal(err)
+	}
+	f.send(t, ann, d, "m3", "third")
+
+	msgs, res, err := syncAll(f, bob.p, chat.SyncRequest{Since: map[int64]int64{d: held}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, fmt.Sprintf("%d@%d:%q deleted=%v", m.Seq, m.Change, m.Text, m.Deleted))
+	}
+	want := []string{`1@3:"" deleted=true`, `2@5:"second, edited again" deleted=false`, `3@6:"third" deleted=false`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("sync since %d: got %v, want %v", held, got, want)
+	}
+	if res.Since[chat.FormatID(d)] != 6 || res.More || len(res.Synced) != 0 {
+		t.Errorf("sync result %+v, want since 6", res)
+	}
+	if string(msgs[0].Attachments) != "[]" {
+		t.Errorf("deleted message attachments %s", msgs[0].Attachments)
+	}
+	// From the answer's cursor there is nothing new; the seq form still
+	// means what it always did.
+	msgs, res, err = syncAll(f, bob.p, chat.SyncRequest{Since: map[int64]int64{d: res.Since[chat.FormatID(d)]}})
+	if err != nil || len(msgs) != 0 || res.Since[chat.FormatID(d)] != 6 {
+		t.Errorf("sync from the new cursor: %v %+v %+v", err, msgs, res)
+	}
+	msgs, _, err = syncAll(f, bob.p, bySeq(map[int64]int64{d: 2}))
+	if err != nil || len(msgs) != 1 || msgs[0].Seq != 3 {
+		t.Errorf("sync by seq from 2: %v %+v, want seq 3 only", err, msgs)
+	}
+	// A cursor past the end is answered with the end, so the device does
+	// not skip what comes next.
+	_, res, err = syncAll(f, bob.p, chat.SyncRequest{Since: map[int64]int64{d: 99}})
+	if err != nil || res.Since[chat.FormatID(d)] != 6 {
+		t.Errorf("sync from a cursor past the end: %v %+v, want since 6", err, res)
+	}
+	_, res, err = syncAll(f, bob.p, bySeq(map[int64]int64{d: 99}))
+	if err != nil || res.Synced[chat.FormatID(d)] != 3 {
+		t.Errorf("sync from a seq past the end: %v %+v, want synced 3", err, res)
+	}
+	// REST history gives the same with since.
+	hist, err := f.svc.Changes(ctx, bob.p, d, held, 0)
+	if err != nil || len(hist) != 3 || hist[0].Seq != 1 || !hist[0].Deleted || hist[2].Change != 6 {
+		t.Errorf("Changes since %d: %v %+v", held, err, hist)
+	}
+	// The live events carry the change numbers too.
+	evs := bob.events.wait(t, "message", 6)
+	var changes []int64
+	for _, e := range evs {
+		changes = append(changes, e.Message.Change)
+	}
+	if fmt.Sprint(changes) != "[1 2 3 4 5 6]" {
+		t.Errorf("live event changes %v, want 1..6", changes)
+	}
+}
+
+// TestSyncMore checks that a backlog over one sync's cap sets More and
+// that syncing again from the answer gets the rest, in both forms.
 func TestSyncMore(t *testing.T) {
 	f := newTestService(t)
 	ctx := context.Background()
 	ann, bob := f.newUser(t, "Ann"), f.newUser(t, "Bob")
 	d := f.direct(t, ann, bob)
-	const total = chat.SyncPerDialog + 3
+	const total = chat.MaxSyncMessages + 3
 	var wg sync.WaitGroup
 	for i := range total {
 		wg.Go(func() {
-			if _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: fmt.Sprintf("m%d", i), Text: "hi"}); err != nil {
+			if _, _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: fmt.Sprintf("m%d", i), Text: "hi"}); err != nil {
 				t.Errorf("send: %v", err)
 			}
 		})
 	}
 	wg.Wait()
 
-	res, err := f.svc.Sync(ctx, bob.p, map[int64]int64{d: 0})
+	msgs, res, err := syncAll(f, bob.p, bySeq(map[int64]int64{d: 0}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Messages) != chat.SyncPerDialog || !res.More || res.Synced[chat.FormatID(d)] != chat.SyncPerDialog {
-		t.Fatalf("first round: %d messages, more %v, synced %v", len(res.Messages), res.More, res.Synced)
+	if len(msgs) != chat.MaxSyncMessages || !res.More || res.Synced[chat.FormatID(d)] != chat.MaxSyncMessages {
+		t.Fatalf("first round: %d messages, more %v, synced %v", len(msgs), res.More, res.Synced)
 	}
-	res, err = f.svc.Sync(ctx, bob.p, map[int64]int64{d: res.Synced[chat.FormatID(d)]})
-	if err != nil || len(res.Messages) != 3 || res.More || res.Synced[chat.FormatID(d)] != total {
-		t.Errorf("second round: %v, %d messages, more %v, synced %v", err, len(res.Messages), res.More, res.Synced)
+	msgs, res, err = syncAll(f, bob.p, bySeq(map[int64]int64{d: res.Synced[chat.FormatID(d)]}))
+	if err != nil || len(msgs) != 3 || res.More || res.Synced[chat.FormatID(d)] != total {
+		t.Errorf("second round: %v, %d messages, more %v, synced %v", err, len(msgs), res.More, res.Synced)
+	}
+	msgs, res, err = syncAll(f, bob.p, chat.SyncRequest{Since: map[int64]int64{d: 0}})
+	if err != nil || len(msgs) != chat.MaxSyncMessages || !res.More || res.Since[chat.FormatID(d)] != chat.MaxSyncMessages {
+		t.Fatalf("first round by change: %v %d messages, more %v, since %v", err, len(msgs), res.More, res.Since)
+	}
+	msgs, res, err = syncAll(f, bob.p, chat.SyncRequest{Since: map[int64]int64{d: res.Since[chat.FormatID(d)]}})
+	if err != nil || len(msgs) != 3 || res.More || res.Since[chat.FormatID(d)] != total {
+		t.Errorf("second round by change: %v, %d messages, more %v, since %v", err, len(msgs), res.More, res.Since)
+	}
+	// An emit that fails (the connection went away) ends the sync.
+	stop := errors.New("gone")
+	n := 0
+	_, err = f.svc.Sync(ctx, bob.p, bySeq(map[int64]int64{d: 0}), func(chat.MessageView) error {
+		n++
+		if n == 5 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 5 {
+		t.Errorf("sync with a failing emit: got %v after %d messages, want the emit's error after 5", err, n)
 	}
 }
 

@@ -165,6 +165,9 @@ func (s *Service) User(ctx context.Context, p Principal, id int64) (Profile, err
 		}
 		on := online[u.ID]
 		prof.Online = &on
+		if t, ok := s.seen.get(u.ID); ok && t.After(u.LastSeenAt) {
+			u.LastSeenAt = t // gathered, not yet written
+		}
 		if !on && !u.LastSeenAt.IsZero() {
 			t := u.LastSeenAt.UTC()
 			prof.LastSeen = &t

@@ -27,6 +27,10 @@ type Config struct {
 	// 0: DefaultUploadGCInterval.
 	UploadGCInterval time.Duration
 
+	// LastSeenInterval is how long disconnects gather before their last
+	// seen times are written together; default DefaultLastSeenInterval.
+	LastSeenInterval time.Duration
+
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
 	AccessTTL  time.Duration
@@ -76,6 +80,7 @@ type Service struct {
 	presence Presence
 	commits  *committer
 	members  *Membership
+	seen     *lastSeen
 	// typing remembers the last typing event per (user, dialog).
 	typing *lru.Cache[[2]int64, time.Time]
 	// zones remembers the last time zone stored per user (NoteTimeZone).
@@ -153,6 +158,7 @@ func NewService(cfg Config) *Service {
 	s.commits = newCommitter(s.store, s.broker, s.log)
 	s.commits.view = s.view
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
+	s.seen = newLastSeen(s.store, s.log, cfg.LastSeenInterval)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)
 	s.zones, _ = lru.New[int64, string](timeZoneCacheSize)
 	return s

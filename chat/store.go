@@ -31,8 +31,11 @@ type AccountStore interface {
 	// SetTimeZone stores the IANA zone a shell of the user last sent; it
 	// writes only when the zone differs from the stored one.
 	SetTimeZone(ctx context.Context, id int64, tz string) error
-	// TouchLastSeen records when a user was last connected.
-	TouchLastSeen(ctx context.Context, userID int64, at time.Time) error
+	// TouchLastSeen records when users were last connected, all in one
+	// transaction (the Service gathers disconnects and writes them
+	// together). A time only ever moves a user's last seen forward;
+	// unknown users are skipped.
+	TouchLastSeen(ctx context.Context, seen map[int64]time.Time) error
 }
 
 // SessionStore keeps login codes and sessions.
@@ -130,8 +133,19 @@ type DialogStore interface {
 	// that do not exist contribute none.
 	MembersOf(ctx context.Context, dialogIDs []int64) ([]Member, error)
 	// Dialogs lists the dialogs userID is a member of, most recently
-	// updated first, strictly after the cursor, at most limit.
+	// updated first, strictly after the cursor, at most limit, each with
+	// userID's membership and its newest message.
 	Dialogs(ctx context.Context, userID int64, after DialogCursor, limit int) ([]DialogEntry, error)
+	// UserDialogs returns the entries of the dialogs with the ids that
+	// userID is a member of, as Dialogs does (membership and newest
+	// message), in any order; the others are left out.
+	UserDialogs(ctx context.Context, userID int64, dialogIDs []int64) ([]DialogEntry, error)
+	// Memberships is UserDialogs without the newest messages: the dialogs'
+	// counters and userID's watermarks, for resuming.
+	Memberships(ctx context.Context, userID int64, dialogIDs []int64) ([]DialogEntry, error)
+	// TotalUnread is the sum of userID's unread counts over every dialog
+	// they are in (Member.Unread), for the badge of a push.
+	TotalUnread(ctx context.Context, userID int64) (int64, error)
 	// DialogVersion returns a token that changes whenever the dialog's
 	// messages, its members' watermarks or its members' profiles change, so
 	// a screen of it can be revalidated without reading its messages.
@@ -156,11 +170,13 @@ type DialogStore interface {
 // MessageStore keeps messages and receipts.
 type MessageStore interface {
 	// Commit stores a batch in one transaction: it assigns each new
-	// message the next seq of its dialog (two nodes committing into one
-	// dialog at once still produce 1, 2, 3), de-duplicates on (sender,
-	// client_id) against the database and within the batch, raises each
-	// sender's own watermarks to its new message, and applies the receipts.
-	// Membership is the caller's to check. On error nothing is stored.
+	// message the next seq and the next change number of its dialog (two
+	// nodes committing into one dialog at once still produce 1, 2, 3),
+	// de-duplicates on (dialog, sender, client_id) against the database and
+	// within the batch, raises each sender's own watermarks to its new
+	// message, and applies the receipts, keeping Member.Uncounted exact as
+	// read watermarks move. Membership is the caller's to check. On error
+	// nothing is stored.
 	Commit(ctx context.Context, b *Batch) error
 	// Messages returns up to limit messages of a dialog with seq < before
 	// (before <= 0: the newest), in ascending seq order.
@@ -168,15 +184,22 @@ type MessageStore interface {
 	// MessagesAfter returns up to limit messages with seq > after, in
 	// ascending seq order, for resuming after a gap.
 	MessagesAfter(ctx context.Context, dialogID, after int64, limit int) ([]Message, error)
+	// Changes returns up to limit messages whose latest change is after
+	// the change number since, in ascending change order: each changed
+	// message once, as it is now.
+	Changes(ctx context.Context, dialogID, since int64, limit int) ([]Message, error)
 	// EditMessage replaces the text of a message sent by senderID that is
-	// not deleted (ErrNotFound otherwise) and returns it.
+	// not deleted (ErrNotFound otherwise), gives it the dialog's next
+	// change number and returns it.
 	EditMessage(ctx context.Context, dialogID, seq, senderID int64, text string, now time.Time) (Message, error)
-	// DeleteMessage drops the content of a message sent by senderID,
-	// keeping its seq, and in the same transaction moves the uploads the
-	// message claimed (UploadStore.ClaimUpload) to deleted. It returns the
-	// message with the attachments it removed in Attachments, so the
-	// caller can remove their files after the commit (nil when it was
-	// deleted before); deleting twice is not an error.
+	// DeleteMessage drops the content of a message sent by senderID
+	// (text, attachments and the payload digest), keeping its seq, gives
+	// it the dialog's next change number, takes it out of the unread
+	// counts, and in the same transaction moves the uploads the message
+	// claimed (UploadStore.ClaimUpload) to deleted. It returns the message
+	// with the attachments it removed in Attachments, so the caller can
+	// remove their files after the commit (nil when it was deleted
+	// before); deleting twice is not an error and changes nothing.
 	DeleteMessage(ctx context.Context, dialogID, seq, senderID int64, now time.Time) (Message, error)
 }
 

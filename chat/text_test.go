@@ -47,7 +47,7 @@ func TestTextPolicyRefusesInvisibleAndBidi(t *testing.T) {
 		wantCode(t, "first name "+quote(s), err, "invalid_name")
 		_, err = f.svc.UpdateMe(ctx, bob.p, chat.ProfileUpdate{LastName: &s})
 		wantCode(t, "last name "+quote(s), err, "invalid_name")
-		_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "inv", Text: s})
+		_, _, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "inv", Text: s})
 		wantCode(t, "message "+quote(s), err, "invalid_text")
 		_, _, err = f.svc.OpenDirect(ctx, ann.p, bob.id, s)
 		wantCode(t, "subject "+quote(s), err, "invalid_subject")
@@ -153,11 +153,11 @@ func TestLengthsCountGraphemes(t *testing.T) {
 	}
 
 	text := strings.Repeat(family, 1000) // 7,000 code points, 1,000 characters
-	if v, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "fam", Text: text}); err != nil || v.Text != text {
+	if v, _, err := f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "fam", Text: text}); err != nil || v.Text != text {
 		t.Errorf("1000 family emoji: %v", err)
 	}
 	text = strings.Repeat(flag, chat.MaxTextLen+1)
-	_, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "long", Text: text})
+	_, _, err = f.svc.Send(ctx, ann.p, 1, chat.SendRequest{DialogID: d, ClientID: "long", Text: text})
 	wantCode(t, "4097 flags", err, "invalid_text")
 
 	file := strings.Repeat("я", chat.MaxUploadNameLen-1) + flag // 406 bytes, 200 characters

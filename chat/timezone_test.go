@@ -12,13 +12,13 @@ import (
 	"github.com/korobka/korobka/chat/sqlstore"
 )
 
-// countingStore counts the time zone writes that reach the store.
-type countingStore struct {
+// zoneWriteCounter counts the time zone writes that reach the store.
+type zoneWriteCounter struct {
 	chat.Store
 	writes atomic.Int64
 }
 
-func (s *countingStore) SetTimeZone(ctx context.Context, id int64, tz string) error {
+func (s *zoneWriteCounter) SetTimeZone(ctx context.Context, id int64, tz string) error {
 	s.writes.Add(1)
 	return s.Store.SetTimeZone(ctx, id, tz)
 }
@@ -33,7 +33,7 @@ func TestTimeZoneKeptWithoutAWritePerRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	store := &countingStore{Store: db}
+	store := &zoneWriteCounter{Store: db}
 	node := func() *chat.Service {
 		return chat.NewService(chat.Config{Store: store, Broker: memory.NewBroker(), Presence: memory.NewPresence(), Limiter: memory.NewLimiter(nil)})
 	}

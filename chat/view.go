@@ -15,11 +15,15 @@ const (
 	StatusRead      MessageStatus = "read"
 )
 
-// MessageView is a message in the wire form of the shell contract.
+// MessageView is a message in the wire form of the shell contract. Change
+// is the dialog's change number of the message's latest change
+// (Dialog.LastChange): of two copies of one message a shell keeps the one
+// with the higher Change, and a `sync` with `since` resumes from it.
 type MessageView struct {
 	ID          string          `json:"id"`
 	DialogID    string          `json:"dialog_id"`
 	Seq         int64           `json:"seq"`
+	Change      int64           `json:"change"`
 	SenderID    string          `json:"sender_id"`
 	ClientID    string          `json:"client_id"`
 	Text        string          `json:"text"`
@@ -38,12 +42,26 @@ type SendRequest struct {
 	Attachments json.RawMessage // absent, or an array of {"upload_id"}
 }
 
-// SyncResult answers a resume: the messages the client missed, in seq order
-// per dialog, and the seq it now holds in each dialog it asked about. More
-// says some dialog had more than one round may carry: sync again from
-// Synced.
+// SyncRequest is a resume after a gap, per dialog in one of two forms.
+// Seqs is the form shells have always sent (the WebSocket sync frame's
+// "dialogs"): the last seq the device holds, and it gets the messages
+// after it. Since is the change form ("since"): the change cursor the
+// device holds, and it gets every message changed after it (new, edited or
+// deleted), once each in its latest state, in change order. A dialog is in
+// at most one of the two.
+type SyncRequest struct {
+	Seqs  map[int64]int64
+	Since map[int64]int64
+}
+
+// SyncResult ends a resume (the messages themselves are streamed to the
+// caller's emit as they are read). Synced is the seq held now in each dialog
+// asked in the seq form; Since the cursor to resume from next time in each
+// dialog asked in the change form. More says the request's cap was
+// reached before every dialog was caught up: sync again from Synced and
+// Since.
 type SyncResult struct {
-	Messages []MessageView
-	Synced   map[string]int64
-	More     bool
+	Synced map[string]int64
+	Since  map[string]int64
+	More   bool
 }

@@ -1,11 +1,15 @@
 package chattest
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,10 +27,13 @@ type MessageStoreUnderTest interface {
 // TestMessageStore checks that a chat.MessageStore keeps the promises of
 // the delivery semantics: direct dialogs got or created once per pair and
 // subject, dialog lists in a stable order that pages without gaps, seqs
-// 1, 2, 3 per dialog even under concurrent commits, (sender, client_id)
-// de-duplication against the database and within a batch, watermarks that
-// only rise, stay capped and keep read <= delivered, and the edit, delete,
-// user and presence lookups.
+// 1, 2, 3 per dialog even under concurrent commits, (dialog, sender,
+// client_id) de-duplication against the database and within a batch with
+// the payload digest kept, watermarks that only rise, stay capped and keep
+// read <= delivered, a change order per dialog that finds every new, edited
+// and deleted message once, unread counts that leave deleted messages out
+// and stay exact under concurrent sends, reads and deletes, and the edit,
+// delete, user and presence lookups.
 //
 // open returns an empty store for one subtest and closes it in t.Cleanup.
 // open2, when not nil, returns two handles on one empty database, as two
@@ -48,6 +55,7 @@ func TestMessageStore(t *testing.T, open func(t *testing.T) MessageStoreUnderTes
 		{"Commit/Seqs", testCommitSeqs},
 		{"Commit/DedupeStored", testCommitDedupeStored},
 		{"Commit/DedupeInBatch", testCommitDedupeInBatch},
+		{"Commit/ClientIDScopedToDialog", testCommitClientIDScope},
 		{"Commit/SenderWatermarks", testCommitSenderWatermarks},
 		{"Commit/Receipts", testCommitReceipts},
 		{"Commit/ReceiptsInBatch", testCommitReceiptsInBatch},
@@ -57,6 +65,11 @@ func TestMessageStore(t *testing.T, open func(t *testing.T) MessageStoreUnderTes
 		{"Uploads/Claim", testUploadClaim},
 		{"Uploads/DeleteMessageReleases", testDeleteMessageReleasesUploads},
 		{"Uploads/Expire", testUploadExpire},
+		{"Changes/EditsAndDeletes", testChangesEditsAndDeletes},
+		{"Changes/EveryCursor", testChangesEveryCursor},
+		{"Unread/DeletedMessages", testUnreadDeletedMessages},
+		{"Unread/PartialReads", testUnreadPartialReads},
+		{"UserDialogs", testUserDialogs},
 		{"Users", testUsers},
 		{"Presence/Consent", testPresenceConsent},
 		{"Presence/Watchers", testWatchersMany},
@@ -69,6 +82,15 @@ func TestMessageStore(t *testing.T, open func(t *testing.T) MessageStoreUnderTes
 			tc.fn(t, open(t))
 		})
 	}
+	t.Run("Unread/Concurrent", func(t *testing.T) {
+		t.Parallel()
+		if open2 == nil {
+			testUnreadConcurrent(t, []MessageStoreUnderTest{open(t)})
+			return
+		}
+		a, b := open2(t)
+		testUnreadConcurrent(t, []MessageStoreUnderTest{a, b})
+	})
 	t.Run("Commit/Concurrent", func(t *testing.T) {
 		t.Parallel()
 		if open2 == nil {
@@ -102,7 +124,8 @@ func direct(t *testing.T, s chat.DialogStore, a, b int64, subject string, now ti
 }
 
 func appendOf(dialog, sender int64, clientID, text string, at time.Time) chat.Append {
-	return chat.Append{Msg: chat.Message{DialogID: dialog, SenderID: sender, ClientID: clientID, Text: text, CreatedAt: at}}
+	return chat.Append{Msg: chat.Message{DialogID: dialog, SenderID: sender, ClientID: clientID, Text: text, CreatedAt: at,
+		Digest: chat.PayloadDigest(text, nil)}}
 }
 
 func commit(t *testing.T, s chat.MessageStore, b *chat.Batch) {
@@ -608,9 +631,9 @@ func testCommitEmpty(t *testing.T, s MessageStoreUnderTest) {
 
 // testCommitConcurrent commits from 8 goroutines per handle into two
 // dialogs at once, each batch into one of them. Every batch also carries
-// client_ids that the other goroutines send too, from the same sender, so
-// batches into different dialogs (which lock different rows) race on the
-// same (sender, client_id).
+// client_ids that the other goroutines send too, from the same sender:
+// batches into one dialog race on the same (dialog, sender, client_id),
+// and the same ids in the other dialog are other messages.
 func testCommitConcurrent(t *testing.T, stores []MessageStoreUnderTest) {
 	s := stores[0]
 	u := users(t, s, 2)
@@ -660,14 +683,15 @@ func testCommitConcurrent(t *testing.T, stores []MessageStoreUnderTest) {
 	}
 	wg.Wait()
 	byClient := map[string]chat.Message{}
+	key := func(m chat.Message) string { return fmt.Sprint(m.DialogID, "/", m.ClientID) }
 	for _, r := range results {
 		noErr(t, "concurrent Commit", r.err)
 		for _, m := range r.msgs {
-			if old, ok := byClient[m.ClientID]; ok && (old.DialogID != m.DialogID || old.Seq != m.Seq) {
+			if old, ok := byClient[key(m)]; ok && (old.DialogID != m.DialogID || old.Seq != m.Seq) {
 				t.Errorf("client_id %s: got (%d, %d) and (%d, %d), want one message",
 					m.ClientID, old.DialogID, old.Seq, m.DialogID, m.Seq)
 			}
-			byClient[m.ClientID] = m
+			byClient[key(m)] = m
 		}
 	}
 	total := 0
@@ -683,13 +707,15 @@ func testCommitConcurrent(t *testing.T, stores []MessageStoreUnderTest) {
 			t.Errorf("dialog %d LastSeq: got %d, want %d", d, dl.LastSeq, len(stored))
 		}
 		for _, m := range stored {
-			if want, ok := byClient[m.ClientID]; !ok || want.DialogID != d || want.Seq != m.Seq {
+			if want, ok := byClient[key(m)]; !ok || want.DialogID != d || want.Seq != m.Seq {
 				t.Errorf("stored %s at (%d, %d): got %+v acknowledged, want the same place", m.ClientID, d, m.Seq, want)
 			}
 		}
 		total += len(stored)
 	}
-	if want := len(stores)*workers*batches*perB + batches*shared; total != want || len(byClient) != want {
+	// Both dialogs get a batch of every index, so each gets the contested
+	// ids once.
+	if want := len(stores)*workers*batches*perB + 2*batches*shared; total != want || len(byClient) != want {
 		t.Errorf("messages: got %d stored and %d acknowledged client_ids, want %d of each", total, len(byClient), want)
 	}
 }
@@ -796,6 +822,456 @@ func testEditDelete(t *testing.T, s MessageStoreUnderTest) {
 	checkMessage(t, "stored after delete", stored[1], want)
 }
 
+// testCommitClientIDScope: idempotency is scoped to (dialog, sender,
+// client_id). A client that numbers its ids per chat sends "k1" in two
+// dialogs and gets two messages; the payload digest comes back with a
+// repeat, so the caller can tell a retry from a different message.
+func testCommitClientIDScope(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 3)
+	a := u[0].ID
+	d1 := direct(t, s, a, u[1].ID, "", t0)
+	d2 := direct(t, s, a, u[2].ID, "", t0)
+	first := &chat.Batch{Appends: []chat.Append{appendOf(d1.ID, a, "k1", "to one", t0)}}
+	commit(t, s, first)
+	b := &chat.Batch{Appends: []chat.Append{
+		appendOf(d2.ID, a, "k1", "to two", t0.Add(time.Second)),
+		appendOf(d1.ID, a, "k1", "to one, other text", t0.Add(time.Second)),
+		appendOf(d2.ID, a, "k2", "two again", t0.Add(time.Second)),
+		appendOf(d2.ID, a, "k2", "two again, repeated in the batch", t0.Add(time.Second)),
+	}}
+	commit(t, s, b)
+	if ap := b.Appends[0]; ap.Dup || ap.Msg.DialogID != d2.ID || ap.Msg.Seq != 1 || ap.Msg.Text != "to two" {
+		t.Errorf("k1 in another dialog: got %+v dup %v, want a new message, seq 1 of dialog %d", ap.Msg, ap.Dup, d2.ID)
+	}
+	if ap := b.Appends[1]; !ap.Dup || ap.Msg.Text != "to one" || !bytes.Equal(ap.Msg.Digest, chat.PayloadDigest("to one", nil)) {
+		t.Errorf("k1 again in its dialog: got %+v dup %v, want the stored message with its digest", ap.Msg, ap.Dup)
+	} else if ap.Msg.SamePayload(chat.PayloadDigest("to one, other text", nil)) || !ap.Msg.SamePayload(chat.PayloadDigest("to one", nil)) {
+		t.Errorf("SamePayload: a different text matched or the same did not")
+	}
+	if ap := b.Appends[3]; !ap.Dup || ap.Msg.Seq != 2 || ap.Msg.Text != "two again" ||
+		!bytes.Equal(ap.Msg.Digest, chat.PayloadDigest("two again", nil)) {
+		t.Errorf("repeat within the batch: got %+v dup %v, want seq 2 as first sent", ap.Msg, ap.Dup)
+	}
+	for _, d := range []int64{d1.ID, d2.ID} {
+		stored, err := s.Messages(ctx, d, 0, 10)
+		noErr(t, "Messages", err)
+		if want := map[int64]int{d1.ID: 1, d2.ID: 2}[d]; len(stored) != want {
+			t.Errorf("dialog %d: got %d messages, want %d", d, len(stored), want)
+		}
+	}
+}
+
+// testChangesEditsAndDeletes: every new message, edit and delete takes the
+// dialog's next change number; Changes from a cursor finds each changed
+// message once, as it is now, in change order; a deleted message keeps
+// nothing of its content.
+func testChangesEditsAndDeletes(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 2)
+	a, b := u[0].ID, u[1].ID
+	d := direct(t, s, a, b, "", t0)
+	bt := &chat.Batch{Appends: []chat.Append{
+		appendOf(d.ID, a, "m1", "one", t0), appendOf(d.ID, a, "m2", "two", t0), appendOf(d.ID, b, "m3", "three", t0)}}
+	bt.Appends[1].Msg.Attachments = json.RawMessage(`[{"id":"77","kind":"image"}]`)
+	commit(t, s, bt)
+	for i, ap := range bt.Appends {
+		if ap.Msg.Change != int64(i+1) {
+			t.Errorf("append %d: got change %d, want %d", i, ap.Msg.Change, i+1)
+		}
+	}
+	held := int64(1) // a device holds the first change, then goes away
+	_, err := s.EditMessage(ctx, d.ID, 1, a, "one, edited", t0.Add(time.Minute))
+	noErr(t, "EditMessage", err)
+	del, err := s.DeleteMessage(ctx, d.ID, 2, a, t0.Add(2*time.Minute))
+	noErr(t, "DeleteMessage", err)
+	// The answer carries the attachments it removed (their files are the
+	// caller's to delete); the stored row keeps none (checked below).
+	if del.Change != 5 || del.Text != "" || string(del.Attachments) != `[{"id":"77","kind":"image"}]` || del.Digest != nil {
+		t.Errorf("deleted: got %+v, want change 5, no text or digest, and the removed attachments", del)
+	}
+	again, err := s.DeleteMessage(ctx, d.ID, 2, a, t0.Add(3*time.Minute))
+	noErr(t, "DeleteMessage twice", err)
+	if again.Change != 5 {
+		t.Errorf("deleting twice: got change %d, want it to stay 5", again.Change)
+	}
+	_, err = s.EditMessage(ctx, d.ID, 3, a, "not mine", t0)
+	wantErrIs(t, "EditMessage of another's message", err, chat.ErrNotFound)
+	edited, err := s.EditMessage(ctx, d.ID, 1, a, "one, edited twice", t0.Add(4*time.Minute))
+	noErr(t, "EditMessage again", err)
+	if edited.Change != 6 {
+		t.Errorf("second edit: got change %d, want 6", edited.Change)
+	}
+	dl, err := s.Dialog(ctx, d.ID)
+	noErr(t, "Dialog", err)
+	if dl.LastChange != 6 || dl.LastSeq != 3 {
+		t.Errorf("dialog: got last change %d seq %d, want 6 and 3", dl.LastChange, dl.LastSeq)
+	}
+
+	got, err := s.Changes(ctx, d.ID, held, 100)
+	noErr(t, "Changes", err)
+	type row struct {
+		seq, change int64
+		text        string
+		deleted     bool
+	}
+	var rows []row
+	for _, m := range got {
+		rows = append(rows, row{m.Seq, m.Change, m.Text, !m.DeletedAt.IsZero()})
+		if !m.DeletedAt.IsZero() && (m.Attachments != nil || m.Digest != nil || m.Text != "") {
+			t.Errorf("deleted message %d keeps content: %+v", m.Seq, m)
+		}
+	}
+	want := []row{{3, 3, "three", false}, {2, 5, "", true}, {1, 6, "one, edited twice", false}}
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("Changes since %d: got %+v, want %+v", held, rows, want)
+	}
+	page, err := s.Changes(ctx, d.ID, held, 2)
+	noErr(t, "Changes page", err)
+	if len(page) != 2 || page[1].Change != 5 {
+		t.Fatalf("Changes page of 2: got %d ending at change %d, want 2 ending at 5", len(page), page[len(page)-1].Change)
+	}
+	rest, err := s.Changes(ctx, d.ID, page[1].Change, 2)
+	noErr(t, "Changes next page", err)
+	if len(rest) != 1 || rest[0].Seq != 1 {
+		t.Errorf("Changes after the page: got %v, want seq 1 alone", seqsOf(rest))
+	}
+	none, err := s.Changes(ctx, d.ID, 6, 10)
+	noErr(t, "Changes when current", err)
+	if len(none) != 0 {
+		t.Errorf("Changes since the last change: got %d, want none", len(none))
+	}
+	all, err := s.Changes(ctx, d.ID, 0, 10)
+	noErr(t, "Changes from 0", err)
+	if len(all) != 3 {
+		t.Errorf("Changes from 0: got %d, want every message once (3)", len(all))
+	}
+	// The change numbers go on after edits: a new message takes the next.
+	more := send(t, s, d.ID, b, 1, t0.Add(5*time.Minute))
+	if more[0].Change != 7 || more[0].Seq != 4 {
+		t.Errorf("a message after edits: got seq %d change %d, want 4 and 7", more[0].Seq, more[0].Change)
+	}
+}
+
+// testChangesEveryCursor runs a random mix of sends, edits and deletes and
+// checks Changes from every cursor, and paged (pages of 1 to 3) from two
+// of them, against the messages filtered and sorted by their latest
+// change.
+func testChangesEveryCursor(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 2)
+	a, b := u[0].ID, u[1].ID
+	d := direct(t, s, a, b, "", t0)
+	rng := rand.New(rand.NewPCG(7, 11))
+	sent := 0
+	for range 60 {
+		switch op := rng.IntN(10); {
+		case op < 5 || sent == 0:
+			n := 1 + rng.IntN(3)
+			bt := &chat.Batch{}
+			for range n {
+				sent++
+				bt.Appends = append(bt.Appends, appendOf(d.ID, a, fmt.Sprint("r", sent), "x", t0))
+			}
+			commit(t, s, bt)
+		case op < 8:
+			_, err := s.EditMessage(ctx, d.ID, int64(1+rng.IntN(sent)), a, fmt.Sprint("edit ", op), t0)
+			if !errors.Is(err, chat.ErrNotFound) {
+				noErr(t, "EditMessage", err)
+			}
+		default:
+			_, err := s.DeleteMessage(ctx, d.ID, int64(1+rng.IntN(sent)), a, t0)
+			noErr(t, "DeleteMessage", err)
+		}
+	}
+	all, err := s.MessagesAfter(ctx, d.ID, 0, 1000)
+	noErr(t, "MessagesAfter", err)
+	dl, err := s.Dialog(ctx, d.ID)
+	noErr(t, "Dialog", err)
+	slices.SortFunc(all, func(x, y chat.Message) int { return cmp.Compare(x.Change, y.Change) })
+	if last := all[len(all)-1].Change; last > dl.LastChange {
+		t.Fatalf("a message's change %d is past the dialog's last change %d", last, dl.LastChange)
+	}
+	key := func(ms []chat.Message) string {
+		var b strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&b, "%d@%d ", m.Seq, m.Change)
+		}
+		return b.String()
+	}
+	for x := int64(0); x <= dl.LastChange; x++ {
+		var want []chat.Message
+		for _, m := range all {
+			if m.Change > x {
+				want = append(want, m)
+			}
+		}
+		got, err := s.Changes(ctx, d.ID, x, 1000)
+		noErr(t, "Changes", err)
+		if key(got) != key(want) {
+			t.Fatalf("Changes since %d:\n got %s\nwant %s", x, key(got), key(want))
+		}
+		if x != 0 && x != dl.LastChange/2 {
+			continue // paging from two cursors keeps the test quick
+		}
+		for page := 1; page < 4; page++ {
+			var paged []chat.Message
+			for c := x; ; {
+				p, err := s.Changes(ctx, d.ID, c, page)
+				noErr(t, "Changes page", err)
+				paged = append(paged, p...)
+				if len(p) < page {
+					break
+				}
+				c = p[len(p)-1].Change
+			}
+			if key(paged) != key(want) {
+				t.Fatalf("Changes since %d in pages of %d:\n got %s\nwant %s", x, page, key(paged), key(want))
+			}
+		}
+	}
+}
+
+// unreadOf is a user's unread count in a dialog as the dialog list shows
+// it.
+func unreadOf(t *testing.T, s chat.DialogStore, user, dialog int64) int64 {
+	t.Helper()
+	es, err := s.UserDialogs(ctxT(t), user, []int64{dialog})
+	noErr(t, "UserDialogs", err)
+	if len(es) != 1 {
+		t.Fatalf("UserDialogs(%d, %d): got %d entries, want 1", user, dialog, len(es))
+	}
+	return es[0].Self.Unread(es[0].Dialog)
+}
+
+// testUnreadDeletedMessages: the partner sends and deletes; the badge
+// counts visible messages from others after the read watermark only, in
+// the dialog list, one dialog and the total.
+func testUnreadDeletedMessages(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 3)
+	a, b := u[0].ID, u[1].ID
+	d := direct(t, s, a, b, "", t0)
+	other := direct(t, s, a, u[2].ID, "", t0)
+	send(t, s, d.ID, b, 1, t0)
+	if n := unreadOf(t, s, a, d.ID); n != 1 {
+		t.Fatalf("after one message: got unread %d, want 1", n)
+	}
+	_, err := s.DeleteMessage(ctx, d.ID, 1, b, t0.Add(time.Second))
+	noErr(t, "DeleteMessage", err)
+	if n := unreadOf(t, s, a, d.ID); n != 0 {
+		t.Errorf("after the partner deleted it: got unread %d, want 0", n)
+	}
+	list, err := s.Dialogs(ctx, a, chat.DialogCursor{}, 10)
+	noErr(t, "Dialogs", err)
+	for _, e := range list {
+		if e.Dialog.ID == d.ID && e.Self.Unread(e.Dialog) != 0 {
+			t.Errorf("dialog list: got unread %d, want 0", e.Self.Unread(e.Dialog))
+		}
+	}
+	send(t, s, d.ID, b, 3, t0.Add(2*time.Second)) // seqs 2..4
+	send(t, s, other.ID, u[2].ID, 2, t0)          // 2 in another dialog
+	_, err = s.DeleteMessage(ctx, d.ID, 3, b, t0.Add(3*time.Second))
+	noErr(t, "DeleteMessage", err)
+	if n := unreadOf(t, s, a, d.ID); n != 2 {
+		t.Errorf("3 sent, 1 deleted: got unread %d, want 2", n)
+	}
+	total, err := s.TotalUnread(ctx, a)
+	noErr(t, "TotalUnread", err)
+	if total != 4 {
+		t.Errorf("TotalUnread: got %d, want 2 + 2", total)
+	}
+	// The sender's own messages never count for them.
+	if n := unreadOf(t, s, b, d.ID); n != 0 {
+		t.Errorf("the sender's unread: got %d, want 0", n)
+	}
+	// Reading to the end clears it; a delete after the read changes
+	// nothing.
+	commit(t, s, &chat.Batch{Receipts: []chat.Receipt{{DialogID: d.ID, UserID: a, Read: 4}}})
+	if n := unreadOf(t, s, a, d.ID); n != 0 {
+		t.Errorf("after reading everything: got unread %d, want 0", n)
+	}
+	_, err = s.DeleteMessage(ctx, d.ID, 4, b, t0.Add(4*time.Second))
+	noErr(t, "DeleteMessage of a read message", err)
+	if n := unreadOf(t, s, a, d.ID); n != 0 {
+		t.Errorf("deleting a read message: got unread %d, want 0", n)
+	}
+	send(t, s, d.ID, b, 1, t0.Add(5*time.Second))
+	if n := unreadOf(t, s, a, d.ID); n != 1 {
+		t.Errorf("one new message after all that: got unread %d, want 1", n)
+	}
+	total, err = s.TotalUnread(ctx, a)
+	noErr(t, "TotalUnread", err)
+	if total != 3 {
+		t.Errorf("TotalUnread: got %d, want 1 + 2", total)
+	}
+	if total, err := s.TotalUnread(ctx, 987654321); err != nil || total != 0 {
+		t.Errorf("TotalUnread of nobody: got %d, %v; want 0", total, err)
+	}
+}
+
+// testUnreadPartialReads: reads that stop between deleted messages, from
+// either side of the cheaper count, and a reply (which reads everything
+// before it) keep the count exact.
+func testUnreadPartialReads(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 2)
+	a, b := u[0].ID, u[1].ID
+	d := direct(t, s, a, b, "", t0)
+	send(t, s, d.ID, b, 20, t0)
+	deleted := map[int64]bool{2: true, 3: true, 9: true, 15: true, 16: true, 19: true}
+	for seq := range deleted {
+		_, err := s.DeleteMessage(ctx, d.ID, seq, b, t0.Add(time.Second))
+		noErr(t, "DeleteMessage", err)
+	}
+	want := func(read int64) int64 {
+		n := int64(0)
+		for seq := read + 1; seq <= 20; seq++ {
+			if !deleted[seq] {
+				n++
+			}
+		}
+		return n
+	}
+	for _, read := range []int64{1, 2, 4, 14, 15, 17, 18} {
+		commit(t, s, &chat.Batch{Receipts: []chat.Receipt{{DialogID: d.ID, UserID: a, Read: read}}})
+		if n := unreadOf(t, s, a, d.ID); n != want(read) {
+			t.Errorf("read to %d: got unread %d, want %d", read, n, want(read))
+		}
+	}
+	// A reply reads everything before it, in the same batch as new
+	// messages from the partner.
+	bt := &chat.Batch{Appends: []chat.Append{
+		appendOf(d.ID, a, "r1", "reply", t0.Add(time.Minute)),
+		appendOf(d.ID, b, "n1", "after the reply", t0.Add(time.Minute)),
+	}}
+	commit(t, s, bt)
+	if n := unreadOf(t, s, a, d.ID); n != 1 {
+		t.Errorf("after a reply and one more: got unread %d, want 1", n)
+	}
+	// The partner's message after the reply implies they read it.
+	if n := unreadOf(t, s, b, d.ID); n != 0 {
+		t.Errorf("the partner after the reply and their own message: got unread %d, want 0", n)
+	}
+}
+
+// testUnreadConcurrent sends, deletes and reads in one dialog from several
+// goroutines (through two handles where the store has them) and checks
+// that every member's stored count equals a count of the messages.
+func testUnreadConcurrent(t *testing.T, stores []MessageStoreUnderTest) {
+	s := stores[0]
+	u := users(t, s, 2)
+	a, b := u[0].ID, u[1].ID
+	d := direct(t, s, a, b, "", t0)
+	send(t, s, d.ID, a, 30, t0)
+	send(t, s, d.ID, b, 30, t0)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for h, st := range stores {
+		for w := range 4 {
+			wg.Go(func() {
+				ctx := ctxT(t)
+				me := []int64{a, b}[(h+w)%2]
+				for i := range 15 {
+					var err error
+					switch i % 3 {
+					case 0:
+						bt := &chat.Batch{Appends: []chat.Append{appendOf(d.ID, me, fmt.Sprintf("c%d-%d-%d", h, w, i), "x", t0)}}
+						err = st.Commit(ctx, bt)
+					case 1:
+						// Delete one of the 60 first messages if it is ours.
+						seq := int64(1 + (h*31+w*17+i*7)%60)
+						_, err = st.DeleteMessage(ctx, d.ID, seq, me, t0)
+						if errors.Is(err, chat.ErrNotFound) {
+							err = nil
+						}
+					case 2:
+						bt := &chat.Batch{Receipts: []chat.Receipt{{DialogID: d.ID, UserID: me, Read: int64(10 + i*5 + w)}}}
+						err = st.Commit(ctx, bt)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		noErr(t, "concurrent send, delete and read", err)
+	}
+	msgs, err := s.MessagesAfter(ctxT(t), d.ID, 0, 100000)
+	noErr(t, "MessagesAfter", err)
+	ms, err := s.Members(ctxT(t), d.ID)
+	noErr(t, "Members", err)
+	dl, err := s.Dialog(ctxT(t), d.ID)
+	noErr(t, "Dialog", err)
+	for _, m := range ms {
+		want := int64(0)
+		for _, msg := range msgs {
+			if msg.Seq > m.ReadSeq && chat.CountsAsUnread(msg) {
+				if msg.SenderID == m.UserID {
+					t.Errorf("member %d has their own message %d after their read watermark %d", m.UserID, msg.Seq, m.ReadSeq)
+				}
+				want++
+			}
+		}
+		if got := m.Unread(dl); got != want {
+			t.Errorf("member %d: got unread %d (uncounted %d), want %d counted from the messages", m.UserID, got, m.Uncounted, want)
+		}
+	}
+}
+
+// testUserDialogs: UserDialogs reads what the dialog list reads (newest
+// message included) for the dialogs asked that the user is in;
+// Memberships the same without messages.
+func testUserDialogs(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 3)
+	a := u[0].ID
+	d1 := direct(t, s, a, u[1].ID, "", t0)
+	d2 := direct(t, s, a, u[2].ID, "", t0)
+	notMine := direct(t, s, u[1].ID, u[2].ID, "", t0)
+	msgs := send(t, s, d1.ID, u[1].ID, 2, t0.Add(time.Second))
+	list, err := s.Dialogs(ctx, a, chat.DialogCursor{}, 10)
+	noErr(t, "Dialogs", err)
+	got, err := s.UserDialogs(ctx, a, []int64{d2.ID, d1.ID, notMine.ID, 987654321})
+	noErr(t, "UserDialogs", err)
+	if len(got) != 2 {
+		t.Fatalf("UserDialogs: got %v, want %d and %d", dialogIDs(got), d1.ID, d2.ID)
+	}
+	byID := map[int64]chat.DialogEntry{}
+	for _, e := range got {
+		byID[e.Dialog.ID] = e
+	}
+	for _, e := range list {
+		g := byID[e.Dialog.ID]
+		if g.Dialog != e.Dialog || g.Self != e.Self || (g.LastMessage == nil) != (e.LastMessage == nil) {
+			t.Errorf("dialog %d: UserDialogs %+v, Dialogs %+v; want the same entry", e.Dialog.ID, g, e)
+		}
+	}
+	if lm := byID[d1.ID].LastMessage; lm == nil || lm.Seq != 2 || lm.Change != 2 || lm.Text != msgs[1].Text {
+		t.Errorf("newest message: got %+v, want seq 2", lm)
+	}
+	ms, err := s.Memberships(ctx, a, []int64{d1.ID, d2.ID, notMine.ID})
+	noErr(t, "Memberships", err)
+	if len(ms) != 2 {
+		t.Fatalf("Memberships: got %v, want 2", dialogIDs(ms))
+	}
+	for _, e := range ms {
+		if e.LastMessage != nil || e.Self.UserID != a || e.Dialog != byID[e.Dialog.ID].Dialog {
+			t.Errorf("Memberships entry %+v, want a's membership and the dialog without its message", e)
+		}
+	}
+	none, err := s.UserDialogs(ctx, a, nil)
+	noErr(t, "UserDialogs of none", err)
+	if len(none) != 0 {
+		t.Errorf("UserDialogs of none: got %d", len(none))
+	}
+}
+
 // ---- users and presence ----
 
 func testUsers(t *testing.T, s MessageStoreUnderTest) {
@@ -830,13 +1306,27 @@ func testUsers(t *testing.T, s MessageStoreUnderTest) {
 
 func testTouchLastSeen(t *testing.T, s MessageStoreUnderTest) {
 	ctx := ctxT(t)
-	u := users(t, s, 1)
+	u := users(t, s, 3)
 	for _, at := range []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour)} {
-		noErr(t, "TouchLastSeen", s.TouchLastSeen(ctx, u[0].ID, at))
+		noErr(t, "TouchLastSeen", s.TouchLastSeen(ctx, map[int64]time.Time{u[0].ID: at}))
 		got, err := s.User(ctx, u[0].ID)
 		noErr(t, "User", err)
 		checkTime(t, "LastSeenAt", got.LastSeenAt, at)
 	}
+	// Many users in one call; a time never moves back; unknown users
+	// are skipped.
+	noErr(t, "TouchLastSeen of many", s.TouchLastSeen(ctx, map[int64]time.Time{
+		u[0].ID:   t0.Add(time.Minute),
+		u[1].ID:   t0.Add(3 * time.Hour),
+		u[2].ID:   t0.Add(4 * time.Hour),
+		987654321: t0,
+	}))
+	for i, want := range []time.Time{t0.Add(2 * time.Hour), t0.Add(3 * time.Hour), t0.Add(4 * time.Hour)} {
+		got, err := s.User(ctx, u[i].ID)
+		noErr(t, "User", err)
+		checkTime(t, fmt.Sprintf("LastSeenAt of user %d", i), got.LastSeenAt, want)
+	}
+	noErr(t, "TouchLastSeen of none", s.TouchLastSeen(ctx, nil))
 }
 
 // testVersions checks that the change tokens move with every change a

@@ -151,7 +151,7 @@ func resolveRef(doc map[string]any, v any) error {
 
 const (
 	goodUser    = `{"id":"509813918241981561","first_name":"Анна","last_name":"","avatar_url":"","avatar_thumb_url":"","phone":"+79161234567"}`
-	goodMessage = `{"id":"17.42","dialog_id":"17","seq":42,"sender_id":"509813918241981561","client_id":"c-8f3a","text":"привет","attachments":[],"created_at":"2026-11-25T17:20:31.123456Z","status":"read"}`
+	goodMessage = `{"id":"17.42","dialog_id":"17","seq":42,"change":57,"sender_id":"509813918241981561","client_id":"c-8f3a","text":"привет","attachments":[],"created_at":"2026-11-25T17:20:31.123456Z","status":"read"}`
 	goodDialog  = `{"id":"17","kind":"direct","title":"Борис","avatar_url":"","avatar_thumb_url":"","members":[` + goodUser + `],"last_message":` + goodMessage + `,"unread":3,"updated_at":"2026-11-25T17:20:31.123456Z"}`
 )
 
@@ -288,6 +288,7 @@ func TestOpenAPIContractFrames(t *testing.T) {
 		`{"type":"patch","screen":"chat:17","ops":[{"op":"remove","id":"msg-1"},{"op":"set","id":"b","props":{"text":"4"}}]}`,
 		`{"type":"reply","id":"1","message":` + goodMessage + `}`,
 		`{"type":"reply","id":"s1","synced":{"17":43,"23":5},"more":false}`,
+		`{"type":"reply","id":"s2","synced":{},"since":{"17":57},"more":true}`,
 		`{"type":"reply","id":"w1","screen":"chat:17","live":["dialog:17"]}`,
 		`{"type":"reply","id":7,"live":[]}`,
 		`{"type":"error","id":"1","error":{"code":"not_found","message":"No such dialog."}}`,
@@ -320,6 +321,7 @@ func TestOpenAPIContractFrames(t *testing.T) {
 		`{"type":"read","dialog_id":"17","seq":43}`,
 		`{"type":"typing","dialog_id":"17"}`,
 		`{"type":"sync","id":"s1","dialogs":{"17":40,"23":0}}`,
+		`{"type":"sync","id":"s2","since":{"17":52},"dialogs":{"23":0}}`,
 		`{"type":"watch","id":"w1","screen":"chat","params":{"dialog_id":"17"},"lang":"ru","theme":"dark","shell":"web/1 (components: composer@1, video@1)"}`,
 		`{"type":"watch"}`,
 	} {
@@ -331,6 +333,7 @@ func TestOpenAPIContractFrames(t *testing.T) {
 		`{"type":"send","dialog_id":"17","client_id":"c","text":"no id"}`,
 		`{"type":"read","dialog_id":"17","seq":0}`,
 		`{"type":"sync","id":"s","dialogs":{"x":1}}`,
+		`{"type":"sync","id":"s","since":{"17":-1}}`,
 		`{"type":"shout"}`,
 	} {
 		if err := o.ValidateSchema("WsClientFrame", []byte(f)); err == nil {

@@ -60,6 +60,8 @@ func (s *server) handleDialog(c *gin.Context) error {
 	return nil
 }
 
+// handleHistory answers a page of history backwards (?before=) or, with
+// ?since=, the messages changed after a change cursor, forwards.
 func (s *server) handleHistory(c *gin.Context) error {
 	id, err := chat.ParseID(c.Param("id"))
 	if err != nil {
@@ -73,8 +75,20 @@ func (s *server) handleHistory(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := s.svc.History(c.Request.Context(), principal(c), id, before, int(limit))
-	if err != nil {
+	var msgs []chat.MessageView
+	if _, ok := c.GetQuery("since"); ok {
+		since, err := queryInt(c, "since", 0, 1<<62)
+		if err != nil {
+			return err
+		}
+		if before != 0 {
+			return chat.Errorf(chat.KindInvalid, "invalid_since", "Use since or before, not both.")
+		}
+		msgs, err = s.svc.Changes(c.Request.Context(), principal(c), id, since, int(limit))
+		if err != nil {
+			return err
+		}
+	} else if msgs, err = s.svc.History(c.Request.Context(), principal(c), id, before, int(limit)); err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"messages": msgs})
@@ -94,13 +108,19 @@ func (s *server) handleSend(c *gin.Context) error {
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
 	}
-	m, err := s.svc.Send(c.Request.Context(), principal(c), 0, chat.SendRequest{
+	m, created, err := s.svc.Send(c.Request.Context(), principal(c), 0, chat.SendRequest{
 		DialogID: id, ClientID: req.ClientID, Text: req.Text, Attachments: req.Attachments,
 	})
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusCreated, m)
+	// 201 only when this request stored the message; a retry answers the
+	// stored one with 200.
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, m)
 	return nil
 }
 

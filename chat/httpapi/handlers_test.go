@@ -20,7 +20,7 @@ type fakeService struct {
 	Service
 	mu    sync.Mutex
 	calls []string
-	send  func(req chat.SendRequest) (chat.MessageView, error)
+	send  func(req chat.SendRequest) (chat.MessageView, bool, error)
 }
 
 func (f *fakeService) record(call string) {
@@ -37,7 +37,7 @@ func (f *fakeService) Authenticate(ctx context.Context, token string) (chat.Prin
 	return chat.Principal{UserID: 5, SessionID: 6, Family: 6, Role: chat.RoleUser}, nil
 }
 
-func (f *fakeService) Send(ctx context.Context, p chat.Principal, origin int64, req chat.SendRequest) (chat.MessageView, error) {
+func (f *fakeService) Send(ctx context.Context, p chat.Principal, origin int64, req chat.SendRequest) (chat.MessageView, bool, error) {
 	f.record("Send")
 	return f.send(req)
 }
@@ -104,7 +104,7 @@ func TestHandlersCheckWhoIsAsking(t *testing.T) {
 // TestHandlersRefuseBadInputBeforeTheService: strict JSON and strict ids
 // are answered by the handler; the service never sees them.
 func TestHandlersRefuseBadInputBeforeTheService(t *testing.T) {
-	svc := &fakeService{send: func(chat.SendRequest) (chat.MessageView, error) {
+	svc := &fakeService{send: func(chat.SendRequest) (chat.MessageView, bool, error) {
 		panic("the service was called")
 	}}
 	h := newHandler(t, svc)
@@ -121,6 +121,9 @@ func TestHandlersRefuseBadInputBeforeTheService(t *testing.T) {
 		{"GET", "/v1/dialogs/017", ``, 404, "not_found"},
 		{"PUT", "/v1/dialogs", ``, 405, "method_not_allowed"},
 		{"GET", "/v1/nope", ``, 404, "not_found"},
+		{"GET", "/v1/dialogs/17/messages?since=3&before=9", ``, 400, "invalid_since"},
+		{"GET", "/v1/dialogs/17/messages?since=-1", ``, 400, "invalid_since"},
+		{"GET", "/v1/dialogs/17/messages?since=x", ``, 400, "invalid_since"},
 	} {
 		w := serve(h, tc.method, tc.path, "good", tc.body)
 		if w.Code != tc.status || errCode(t, w) != tc.code {
@@ -133,17 +136,25 @@ func TestHandlersRefuseBadInputBeforeTheService(t *testing.T) {
 // statuses through the one table, with Retry-After on a rate limit.
 func TestHandlersAnswerTheServicesErrors(t *testing.T) {
 	var next error
-	svc := &fakeService{send: func(req chat.SendRequest) (chat.MessageView, error) {
+	svc := &fakeService{send: func(req chat.SendRequest) (chat.MessageView, bool, error) {
 		if next != nil {
-			return chat.MessageView{}, next
+			return chat.MessageView{}, false, next
 		}
 		return chat.MessageView{ID: "17.1", DialogID: "17", Seq: 1, SenderID: "5", ClientID: req.ClientID, Text: req.Text,
-			Attachments: json.RawMessage("[]"), Status: chat.StatusSent}, nil
+			Attachments: json.RawMessage("[]"), Status: chat.StatusSent}, req.ClientID != "retry", nil
 	}}
 	h := newHandler(t, svc)
 	w := serve(h, "POST", "/v1/dialogs/17/messages", "good", `{"client_id":"c1","text":"hi"}`)
 	if w.Code != 201 || !strings.Contains(w.Body.String(), `"id":"17.1"`) {
 		t.Fatalf("send: got %d %s, want 201 and the message", w.Code, w.Body)
+	}
+	// A retry that stored nothing is 200, not 201.
+	if w := serve(h, "POST", "/v1/dialogs/17/messages", "good", `{"client_id":"retry","text":"hi"}`); w.Code != 200 {
+		t.Errorf("retry: got %d %s, want 200", w.Code, w.Body)
+	}
+	next = chat.ErrClientIDConflict
+	if w := serve(h, "POST", "/v1/dialogs/17/messages", "good", `{"client_id":"c1","text":"other"}`); w.Code != 409 || errCode(t, w) != "client_id_conflict" {
+		t.Errorf("conflict: got %d %s, want 409 client_id_conflict", w.Code, w.Body)
 	}
 	next = &chat.Error{Kind: chat.KindRateLimited, Code: "rate_limited", Message: "Slow down.", RetryAfter: 2500 * time.Millisecond}
 	w = serve(h, "POST", "/v1/dialogs/17/messages", "good", `{"client_id":"c2","text":"hi"}`)

@@ -16,24 +16,29 @@ import (
 // dialects' placeholder limits, few round trips for any realistic list.
 const idChunk = 500
 
-const dialogCols = `id, kind, title, avatar, subject, created_by, last_seq, created_at, last_message_at`
+const dialogCols = `id, kind, title, avatar, subject, created_by, last_seq, last_change, created_at, last_message_at`
 
 func scanDialog(row interface{ Scan(...any) error }, extra ...any) (chat.Dialog, error) {
 	var d chat.Dialog
 	var kind string
-	dst := []any{&d.ID, &kind, &d.Title, &d.Avatar, &d.Subject, &d.CreatedBy, &d.LastSeq,
+	dst := []any{&d.ID, &kind, &d.Title, &d.Avatar, &d.Subject, &d.CreatedBy, &d.LastSeq, &d.LastChange,
 		timeCol{&d.CreatedAt}, timeCol{&d.LastMessageAt}}
 	err := row.Scan(append(dst, extra...)...)
 	d.Kind = chat.DialogKind(kind)
 	return d, err
 }
 
-const memberCols = `dialog_id, user_id, delivered_seq, read_seq, joined_at`
+const memberCols = `dialog_id, user_id, delivered_seq, read_seq, uncounted, joined_at`
 
 func scanMember(row interface{ Scan(...any) error }) (chat.Member, error) {
 	var m chat.Member
-	err := row.Scan(&m.DialogID, &m.UserID, &m.DeliveredSeq, &m.ReadSeq, timeCol{&m.JoinedAt})
+	err := row.Scan(memberDst(&m)...)
 	return m, err
+}
+
+// memberDst is where a row of memberCols is scanned to.
+func memberDst(m *chat.Member) []any {
+	return []any{&m.DialogID, &m.UserID, &m.DeliveredSeq, &m.ReadSeq, &m.Uncounted, timeCol{&m.JoinedAt}}
 }
 
 // directKey is the unique key of the direct dialog of a and b about
@@ -149,20 +154,63 @@ func (s *Store) MembersOf(ctx context.Context, dialogIDs []int64) ([]chat.Member
 	return out, nil
 }
 
+// entryCols are the columns of a dialog entry: the dialog (d), the user's
+// membership (m) and, with withLast, the newest message (lm), found by
+// primary key (dialog_id, last_seq). Every entry is read by this one
+// SELECT, so the chat list, one dialog and a new dialog show the same.
+func entryCols(withLast bool) string {
+	cols := prefixed("d", dialogCols) + `, ` + prefixed("m", memberCols)
+	if withLast {
+		cols += `, lm.seq, lm.change_seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at`
+	}
+	return cols
+}
+
+func entryFrom(withLast bool) string {
+	q := ` FROM members m JOIN dialogs d ON d.id = m.dialog_id`
+	if withLast {
+		q += ` LEFT JOIN messages lm ON lm.dialog_id = d.id AND lm.seq = d.last_seq`
+	}
+	return q
+}
+
+// collectEntries scans rows of entryCols.
+func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
+	defer rows.Close()
+	entries := []chat.DialogEntry{}
+	for rows.Next() {
+		var e chat.DialogEntry
+		var seq, change, sender sql.NullInt64
+		var clientID, text sql.NullString
+		var lm chat.Message
+		var att []byte
+		dst := memberDst(&e.Self)
+		if withLast {
+			dst = append(dst, &seq, &change, &sender, &clientID, &text, &att,
+				timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt})
+		}
+		var err error
+		if e.Dialog, err = scanDialog(rows, dst...); err != nil {
+			return nil, err
+		}
+		if seq.Valid {
+			lm.DialogID, lm.Seq, lm.Change, lm.SenderID = e.Dialog.ID, seq.Int64, change.Int64, sender.Int64
+			lm.ClientID, lm.Text, lm.Attachments = clientID.String, text.String, attachments(att)
+			e.LastMessage = &lm
+		}
+		entries = append(entries, e)
+	}
+	return entries, rows.Err()
+}
+
 // Dialogs pages through a user's dialogs by (updated_at, id), both
 // descending. Each row carries the user's own membership and the newest
-// message, found by primary key (dialog_id, last_seq).
+// message.
 func (s *Store) Dialogs(ctx context.Context, userID int64, after chat.DialogCursor, limit int) ([]chat.DialogEntry, error) {
-	entries := []chat.DialogEntry{}
 	if limit <= 0 {
-		return entries, nil
+		return []chat.DialogEntry{}, nil
 	}
-	q := `SELECT ` + prefixed("d", dialogCols) + `, ` + prefixed("m", memberCols) + `,
-			lm.seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at
-		FROM members m
-		JOIN dialogs d ON d.id = m.dialog_id
-		LEFT JOIN messages lm ON lm.dialog_id = d.id AND lm.seq = d.last_seq
-		WHERE m.user_id = ?`
+	q := `SELECT ` + entryCols(true) + entryFrom(true) + ` WHERE m.user_id = ?`
 	args := []any{userID}
 	if after != (chat.DialogCursor{}) {
 		at := s.ts(after.UpdatedAt)
@@ -175,30 +223,68 @@ func (s *Store) Dialogs(ctx context.Context, userID int64, after chat.DialogCurs
 	if err != nil {
 		return nil, s.fail("dialogs", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e chat.DialogEntry
-		var seq, sender sql.NullInt64
-		var clientID, text sql.NullString
-		var lm chat.Message
-		var att []byte
-		e.Dialog, err = scanDialog(rows,
-			&e.Self.DialogID, &e.Self.UserID, &e.Self.DeliveredSeq, &e.Self.ReadSeq, timeCol{&e.Self.JoinedAt},
-			&seq, &sender, &clientID, &text, &att, timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt})
-		if err != nil {
-			return nil, s.fail("dialogs", err)
-		}
-		if seq.Valid {
-			lm.DialogID, lm.Seq, lm.SenderID = e.Dialog.ID, seq.Int64, sender.Int64
-			lm.ClientID, lm.Text, lm.Attachments = clientID.String, text.String, attachments(att)
-			e.LastMessage = &lm
-		}
-		entries = append(entries, e)
-	}
-	if err := rows.Err(); err != nil {
+	entries, err := collectEntries(rows, true)
+	if err != nil {
 		return nil, s.fail("dialogs", err)
 	}
 	return entries, nil
+}
+
+// UserDialogs reads the entries of the dialogs with the ids along the
+// user's memberships (members_user_id: user_id, dialog_id), in chunks.
+func (s *Store) UserDialogs(ctx context.Context, userID int64, dialogIDs []int64) ([]chat.DialogEntry, error) {
+	return s.userEntries(ctx, "user dialogs", userID, dialogIDs, true)
+}
+
+// Memberships is UserDialogs without the join to messages.
+func (s *Store) Memberships(ctx context.Context, userID int64, dialogIDs []int64) ([]chat.DialogEntry, error) {
+	return s.userEntries(ctx, "memberships", userID, dialogIDs, false)
+}
+
+func (s *Store) userEntries(ctx context.Context, op string, userID int64, dialogIDs []int64, withLast bool) ([]chat.DialogEntry, error) {
+	ids := slices.Clone(dialogIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := []chat.DialogEntry{}
+	for chunk := range slices.Chunk(ids, idChunk) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, userID)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		name := "memberships"
+		if withLast {
+			name = "userDialogs"
+		}
+		q := s.sql.get(name, len(chunk), func(n int) string {
+			return `SELECT ` + entryCols(withLast) + entryFrom(withLast) +
+				` WHERE m.user_id = ? AND m.dialog_id IN (` + placeholders(n) + `)`
+		})
+		rows, err := s.r.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		entries, err := collectEntries(rows, withLast)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		out = append(out, entries...)
+	}
+	return out, nil
+}
+
+// TotalUnread sums Member.Unread over the user's memberships in one query
+// along members_user_id.
+func (s *Store) TotalUnread(ctx context.Context, userID int64) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(
+			CASE WHEN d.last_seq - m.read_seq - m.uncounted > 0 THEN d.last_seq - m.read_seq - m.uncounted ELSE 0 END), 0)
+		FROM members m JOIN dialogs d ON d.id = m.dialog_id
+		WHERE m.user_id = ?`, userID).Scan(&n)
+	if err != nil {
+		return 0, s.fail("total unread", err)
+	}
+	return n, nil
 }
 
 // Users returns the users with the ids that exist, looked up in chunks.
@@ -222,16 +308,34 @@ func (s *Store) Users(ctx context.Context, ids []int64) ([]chat.User, error) {
 	return users, nil
 }
 
-// TouchLastSeen only moves last_seen_at forward, so that two nodes
-// reporting one user's disconnects out of order keep the later one. An
-// unknown user is not an error: presence is best effort.
-func (s *Store) TouchLastSeen(ctx context.Context, userID int64, at time.Time) error {
+// TouchLastSeen writes many users' last seen in one transaction, one
+// prepared UPDATE per user in id order (so two nodes flushing at once lock
+// rows in the same order). It only moves last_seen_at forward, so that two
+// nodes reporting one user's disconnects out of order keep the later one.
+// An unknown user is not an error: presence is best effort.
+func (s *Store) TouchLastSeen(ctx context.Context, seen map[int64]time.Time) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	return s.write(ctx, "touch last seen", func(tx *sql.Tx) error {
-		t := s.ts(at)
-		_, err := tx.ExecContext(ctx,
-			`UPDATE users SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)`,
-			t, userID, t)
-		return err
+		st, err := tx.PrepareContext(ctx,
+			`UPDATE users SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, id := range ids {
+			t := s.ts(seen[id])
+			if _, err := st.ExecContext(ctx, t, id, t); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

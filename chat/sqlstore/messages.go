@@ -16,26 +16,42 @@ import (
 // maxClientID is the longest client_id the schema keeps (VARCHAR(64)).
 const maxClientID = 64
 
-// Rows per statement in Commit. A message takes 7 placeholders, a dialog
-// update 7, a member upsert 5: 500 rows stay far below SQLite's 32,766 and
+// Rows per statement in Commit. A message takes 9 placeholders, a dialog
+// update 8, a member upsert 6: 500 rows stay far below SQLite's 32,766 and
 // MySQL's 65,535 placeholders while a batch of hundreds is one statement.
 const commitChunk = 500
 
 // dupRetries is how many times Commit runs a batch whose insert lost a
-// race on (sender_id, client_id) to a concurrent transaction. The rerun
-// finds the winner's row and reports it as a duplicate, so one rerun is
-// normally enough.
+// race on (sender_id, dialog_id, client_id) to a concurrent transaction.
+// The rerun finds the winner's row and reports it as a duplicate, so one
+// rerun is normally enough.
 const dupRetries = 5
 
-const messageCols = `dialog_id, seq, sender_id, client_id, text, attachments, created_at, edited_at, deleted_at`
+// uncountedWhere is the condition under which a message does not count as
+// unread (chat.CountsAsUnread): members.uncounted counts the messages
+// after read_seq that meet it. System messages will join it with groups.
+const uncountedWhere = `deleted_at IS NOT NULL`
+
+const messageCols = `dialog_id, seq, change_seq, sender_id, client_id, text, attachments, client_digest, created_at, edited_at, deleted_at`
 
 func scanMessage(row interface{ Scan(...any) error }) (chat.Message, error) {
 	var m chat.Message
-	var att []byte
-	err := row.Scan(&m.DialogID, &m.Seq, &m.SenderID, &m.ClientID, &m.Text, &att,
+	var att, digest []byte
+	err := row.Scan(&m.DialogID, &m.Seq, &m.Change, &m.SenderID, &m.ClientID, &m.Text, &att, &digest,
 		timeCol{&m.CreatedAt}, timeCol{&m.EditedAt}, timeCol{&m.DeletedAt})
 	m.Attachments = attachments(att)
+	if len(digest) > 0 {
+		m.Digest = digest
+	}
 	return m, err
+}
+
+// nullBytes is a BLOB value to store: NULL for none.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 func collectMessages(rows *sql.Rows, err error) ([]chat.Message, error) {
@@ -88,6 +104,74 @@ func (s *Store) MessagesAfter(ctx context.Context, dialogID, after int64, limit 
 	return msgs, nil
 }
 
+// Changes finds the messages whose latest change is after since without an
+// index on change_seq, which every insert would pay for. A message's
+// latest change is either its insertion or a row of dialog_changes (an
+// edit or a delete; those are rare). Between two dialog_changes rows every
+// change is an insertion adding one seq, so the newest row at or before
+// since (its change_seq c and the dialog's last_seq L then) says the
+// messages inserted up to since are seqs 1..L+(since-c) (1..since with no
+// row). The answer merges, by change, the messages inserted after that seq
+// whose latest change is their insertion (along the primary key) and the
+// messages whose latest change is a dialog_changes row after since (along
+// its primary key); each is already in change order. It reads in one
+// snapshot, so a change committed between the reads cannot fall between
+// the two.
+func (s *Store) Changes(ctx context.Context, dialogID, since int64, limit int) ([]chat.Message, error) {
+	if limit <= 0 {
+		return []chat.Message{}, nil
+	}
+	var out []chat.Message
+	err := func() error {
+		tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		from := since
+		var c, last int64
+		err = tx.QueryRowContext(ctx, `SELECT change_seq, last_seq FROM dialog_changes
+			WHERE dialog_id = ? AND change_seq <= ? ORDER BY change_seq DESC LIMIT 1`, dialogID, since).Scan(&c, &last)
+		switch {
+		case err == nil:
+			from = last + since - c
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		inserted, err := collectMessages(tx.QueryContext(ctx, `SELECT `+prefixed("m", messageCols)+` FROM messages m
+			LEFT JOIN dialog_changes dc ON dc.dialog_id = m.dialog_id AND dc.change_seq = m.change_seq
+			WHERE m.dialog_id = ? AND m.seq > ? AND dc.dialog_id IS NULL ORDER BY m.seq LIMIT ?`, dialogID, from, limit))
+		if err != nil {
+			return err
+		}
+		changed, err := collectMessages(tx.QueryContext(ctx, `SELECT `+prefixed("m", messageCols)+` FROM dialog_changes dc
+			JOIN messages m ON m.dialog_id = dc.dialog_id AND m.seq = dc.seq AND m.change_seq = dc.change_seq
+			WHERE dc.dialog_id = ? AND dc.change_seq > ? ORDER BY dc.change_seq LIMIT ?`, dialogID, since, limit))
+		if err != nil {
+			return err
+		}
+		out = mergeByChange(inserted, changed, limit)
+		return nil
+	}()
+	if err != nil {
+		return nil, s.fail("changes", err)
+	}
+	return out, nil
+}
+
+// mergeByChange merges two lists sorted by Change, keeping the first limit.
+func mergeByChange(a, b []chat.Message, limit int) []chat.Message {
+	out := make([]chat.Message, 0, min(limit, len(a)+len(b)))
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		if len(b) == 0 || len(a) > 0 && a[0].Change < b[0].Change {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return out
+}
+
 // ---- edits ----
 
 // EditMessage changes the text of a live message of senderID's. Another
@@ -96,48 +180,87 @@ func (s *Store) MessagesAfter(ctx context.Context, dialogID, after int64, limit 
 func (s *Store) EditMessage(ctx context.Context, dialogID, seq, senderID int64, text string, now time.Time) (chat.Message, error) {
 	var m chat.Message
 	err := s.write(ctx, "edit message", func(tx *sql.Tx) error {
-		var err error
+		change, lastSeq, err := s.nextChange(ctx, tx, dialogID)
+		if err != nil {
+			return err
+		}
 		if m, err = s.ownMessage(ctx, tx, dialogID, seq, senderID); err != nil {
 			return err
 		}
 		if !m.DeletedAt.IsZero() {
 			return chat.ErrNotFound
 		}
-		m.Text, m.EditedAt = text, now.UTC().Truncate(time.Microsecond)
-		if _, err = tx.ExecContext(ctx, `UPDATE messages SET text = ?, edited_at = ? WHERE dialog_id = ? AND seq = ?`,
-			text, s.ts(now), dialogID, seq); err != nil {
+		m.Text, m.EditedAt, m.Change = text, now.UTC().Truncate(time.Microsecond), change
+		if _, err = tx.ExecContext(ctx, `UPDATE messages SET text = ?, edited_at = ?, change_seq = ? WHERE dialog_id = ? AND seq = ?`,
+			text, s.ts(now), change, dialogID, seq); err != nil {
 			return err
 		}
-		return s.bumpDialogs(ctx, tx, []int64{dialogID})
+		return s.addChange(ctx, tx, dialogID, change, seq, lastSeq)
 	})
 	return m, err
 }
 
 // DeleteMessage empties a message of senderID's and stamps deleted_at; the
-// row and its seq stay, so histories keep no holes. The uploads the message
-// claimed move to deleted in the same transaction, and the returned message
-// carries the attachments removed from the row, so the caller removes
-// their files after the commit. A message deleted before is returned as it
-// is.
+// row and its seq stay, so histories keep no holes. The text, the
+// attachments and the payload digest go (the row is the message's only
+// record: the change order points at it and copies nothing), and every
+// member who had not read the message counts it no more. The uploads the
+// message claimed move to deleted in the same transaction, and the
+// returned message carries the attachments removed from the row, so the
+// caller removes their files after the commit. A message deleted before is
+// returned as it is.
 func (s *Store) DeleteMessage(ctx context.Context, dialogID, seq, senderID int64, now time.Time) (chat.Message, error) {
 	var m chat.Message
 	err := s.write(ctx, "delete message", func(tx *sql.Tx) error {
-		var err error
+		change, lastSeq, err := s.nextChange(ctx, tx, dialogID)
+		if err != nil {
+			return err
+		}
 		if m, err = s.ownMessage(ctx, tx, dialogID, seq, senderID); err != nil || !m.DeletedAt.IsZero() {
 			return err
 		}
-		m.Text, m.DeletedAt = "", now.UTC().Truncate(time.Microsecond)
+		counted := chat.CountsAsUnread(m)
+		m.Text, m.Digest, m.DeletedAt, m.Change = "", nil, now.UTC().Truncate(time.Microsecond), change
 		if _, err = tx.ExecContext(ctx,
-			`UPDATE messages SET text = '', attachments = NULL, deleted_at = ? WHERE dialog_id = ? AND seq = ?`,
-			s.ts(now), dialogID, seq); err != nil {
+			`UPDATE messages SET text = '', attachments = NULL, client_digest = NULL, deleted_at = ?, change_seq = ?
+			 WHERE dialog_id = ? AND seq = ?`,
+			s.ts(now), change, dialogID, seq); err != nil {
 			return err
 		}
 		if err := s.releaseUploads(ctx, tx, m); err != nil {
 			return err
 		}
-		return s.bumpDialogs(ctx, tx, []int64{dialogID})
+		if counted {
+			// The sender's read_seq is at or past their own message, so
+			// this is everyone else who had it among their unread.
+			if _, err = tx.ExecContext(ctx,
+				`UPDATE members SET uncounted = uncounted + 1 WHERE dialog_id = ? AND read_seq < ?`, dialogID, seq); err != nil {
+				return err
+			}
+		}
+		return s.addChange(ctx, tx, dialogID, change, seq, lastSeq)
 	})
 	return m, err
+}
+
+// nextChange locks a dialog's row and returns its next change number and
+// its last seq. The lock orders edits and deletes with Commit, which locks
+// the dialogs it writes first too: change numbers follow commit order, and
+// a read's recount of uncounted messages never races a delete.
+func (s *Store) nextChange(ctx context.Context, tx *sql.Tx, dialogID int64) (change, lastSeq int64, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT last_change, last_seq FROM dialogs WHERE id = ?`+s.forUpdate(), dialogID).Scan(&change, &lastSeq)
+	return change + 1, lastSeq, err
+}
+
+// addChange records a change that is not an insertion (see Changes) and
+// makes it the dialog's newest, moving its version.
+func (s *Store) addChange(ctx context.Context, tx *sql.Tx, dialogID, change, seq, lastSeq int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dialog_changes (dialog_id, change_seq, seq, last_seq) VALUES (?, ?, ?, ?)`,
+		dialogID, change, seq, lastSeq); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE dialogs SET last_change = ?, version = version + 1 WHERE id = ?`, change, dialogID)
+	return err
 }
 
 // ownMessage reads a message under a row lock, or chat.ErrNotFound when it
@@ -174,18 +297,22 @@ func (s *Store) CommitParallelism() int {
 // want more.
 const mysqlCommitters = 2
 
+// clientKey is a send's idempotency key.
 type clientKey struct {
-	sender int64
-	client string
+	sender, dialog int64
+	client         string
 }
 
 type memberKey struct{ dialog, user int64 }
 
-// dialogState is a locked dialog as Commit changes it.
+// dialogState is a locked dialog as Commit changes it. seqBefore is its
+// last_seq before the batch: every message after it is new in the batch.
 type dialogState struct {
 	kind          string
 	createdBy     int64
 	lastSeq       int64
+	seqBefore     int64
+	lastChange    int64
 	createdAt     time.Time
 	lastMessageAt time.Time
 	appended      bool
@@ -207,13 +334,24 @@ type committed struct {
 // however many appends and receipts it carries:
 //
 //  1. lock every dialog the batch touches, in id order (so that two nodes'
-//     batches cannot deadlock on them), reading their last_seq;
+//     batches cannot deadlock on them), reading their last_seq and
+//     last_change;
 //  2. on a rerun after a duplicate key, look up the batch's (sender_id,
-//     client_id) keys that already exist (the first run skips this);
-//  3. insert the new messages with their seqs, many rows per statement;
-//  4. write each appended dialog's last_seq and times in one statement;
+//     dialog_id, client_id) keys that already exist (the first run skips
+//     this);
+//  3. insert the new messages with their seqs and change numbers, many
+//     rows per statement;
+//  4. write each appended dialog's last_seq, last_change and times in one
+//     statement;
 //  5. lock the member rows of the senders and of the receipts, compute the
 //     new watermarks in Go and upsert the ones that moved in one statement.
+//
+// Unread counts cost nothing here: a member's unread is last_seq - read_seq
+// - uncounted, and new messages only move last_seq. A read watermark that
+// moves past deleted messages takes them off uncounted; that needs a count
+// only when the member has some (uncounted > 0) and the read stops short of
+// the messages before the batch, and the count walks the shorter of the
+// read range and the rest.
 //
 // A key that already exists (a client's retry, or on MySQL a concurrent
 // batch's insert) fails the insert on the unique key; the batch is then run
@@ -284,10 +422,10 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 			m.CreatedAt = now
 		}
 		m.CreatedAt = m.CreatedAt.UTC().Truncate(time.Microsecond)
-		m.Seq, m.EditedAt, m.DeletedAt = 0, time.Time{}, time.Time{}
+		m.Seq, m.Change, m.EditedAt, m.DeletedAt = 0, 0, time.Time{}, time.Time{}
 		m.Attachments = attachments(m.Attachments)
 		res.msgs[i] = m
-		k := clientKey{m.SenderID, m.ClientID}
+		k := clientKey{m.SenderID, m.DialogID, m.ClientID}
 		if j, ok := first[k]; ok {
 			dupOf[i] = j
 			continue
@@ -322,7 +460,7 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 			continue
 		}
 		m := &res.msgs[i]
-		if old, ok := existing[clientKey{m.SenderID, m.ClientID}]; ok {
+		if old, ok := existing[clientKey{m.SenderID, m.DialogID, m.ClientID}]; ok {
 			*m, res.dup[i] = old, true
 			continue
 		}
@@ -331,9 +469,10 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 			return res, wrapChat(chat.ErrNotFound, errNoDialog)
 		}
 		d.lastSeq++
+		d.lastChange++
 		d.appended = true
 		d.lastMessageAt = m.CreatedAt
-		m.Seq = d.lastSeq
+		m.Seq, m.Change = d.lastSeq, d.lastChange
 		marks[memberKey{m.DialogID, m.SenderID}] = watermarks{m.Seq, m.Seq}
 		fresh = append(fresh, i)
 	}
@@ -372,6 +511,11 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 		next := m
 		next.ReadSeq = max(m.ReadSeq, min(want.read, limit))
 		next.DeliveredSeq = max(m.DeliveredSeq, min(want.delivered, limit), next.ReadSeq)
+		if next.ReadSeq != m.ReadSeq && m.Uncounted > 0 {
+			if next.Uncounted, err = s.uncountedAfterRead(ctx, tx, m, next.ReadSeq, d.seqBefore); err != nil {
+				return res, err
+			}
+		}
 		after[k] = next
 		if next != m {
 			changed[k] = true
@@ -403,6 +547,31 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 	return res, nil
 }
 
+// uncountedAfterRead is a member's uncounted once their read_seq moves to
+// read: the messages that do not count among those still after it. The
+// batch's new messages all count, so only the ones up to seqBefore are
+// looked at, from whichever side is shorter: counting what is left after
+// read, or taking off what the read passed.
+func (s *Store) uncountedAfterRead(ctx context.Context, tx *sql.Tx, m chat.Member, read, seqBefore int64) (int64, error) {
+	if read >= seqBefore {
+		return 0, nil
+	}
+	if seqBefore-read <= read-m.ReadSeq {
+		return s.countUncounted(ctx, tx, m.DialogID, read, seqBefore)
+	}
+	passed, err := s.countUncounted(ctx, tx, m.DialogID, m.ReadSeq, read)
+	return max(m.Uncounted-passed, 0), err
+}
+
+// countUncounted counts the messages with lo < seq <= hi that do not count
+// as unread, along the primary key.
+func (s *Store) countUncounted(ctx context.Context, tx *sql.Tx, dialogID, lo, hi int64) (int64, error) {
+	var n int64
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE dialog_id = ? AND seq > ? AND seq <= ? AND `+uncountedWhere,
+		dialogID, lo, hi).Scan(&n)
+	return n, err
+}
+
 // lockDialogs reads and locks the dialogs with the sorted ids. InnoDB
 // takes the row locks in index order, so every batch locks in id order.
 func (s *Store) lockDialogs(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]*dialogState, error) {
@@ -413,7 +582,7 @@ func (s *Store) lockDialogs(ctx context.Context, tx *sql.Tx, ids []int64) (map[i
 			args[i] = id
 		}
 		rows, err := tx.QueryContext(ctx, s.sql.get("lockDialogs", len(chunk), func(n int) string {
-			return `SELECT id, kind, created_by, last_seq, created_at, last_message_at FROM dialogs WHERE id IN (` +
+			return `SELECT id, kind, created_by, last_seq, last_change, created_at, last_message_at FROM dialogs WHERE id IN (` +
 				placeholders(n) + `) ORDER BY id` + s.forUpdate()
 		}), args...)
 		if err != nil {
@@ -422,10 +591,11 @@ func (s *Store) lockDialogs(ctx context.Context, tx *sql.Tx, ids []int64) (map[i
 		for rows.Next() {
 			var id int64
 			d := &dialogState{}
-			if err := rows.Scan(&id, &d.kind, &d.createdBy, &d.lastSeq, timeCol{&d.createdAt}, timeCol{&d.lastMessageAt}); err != nil {
+			if err := rows.Scan(&id, &d.kind, &d.createdBy, &d.lastSeq, &d.lastChange, timeCol{&d.createdAt}, timeCol{&d.lastMessageAt}); err != nil {
 				rows.Close()
 				return nil, err
 			}
+			d.seqBefore = d.lastSeq
 			dialogs[id] = d
 		}
 		rows.Close()
@@ -444,22 +614,23 @@ func (s *Store) existingMessages(ctx context.Context, tx *sql.Tx, keys []clientK
 	}
 	keys = slices.Clone(keys)
 	slices.SortFunc(keys, func(a, b clientKey) int {
-		return cmp.Or(cmp.Compare(a.sender, b.sender), strings.Compare(a.client, b.client))
+		return cmp.Or(cmp.Compare(a.sender, b.sender), cmp.Compare(a.dialog, b.dialog), strings.Compare(a.client, b.client))
 	})
 	for chunk := range slices.Chunk(keys, commitChunk) {
-		args := make([]any, 0, 2*len(chunk))
+		args := make([]any, 0, 3*len(chunk))
 		for _, k := range chunk {
-			args = append(args, k.sender, k.client)
+			args = append(args, k.sender, k.dialog, k.client)
 		}
 		q := s.sql.get("existingMessages", len(chunk), func(n int) string {
-			return `SELECT ` + messageCols + ` FROM messages WHERE (sender_id, client_id) IN (` + s.rowValues(n) + `)`
+			return `SELECT ` + messageCols + ` FROM messages WHERE (sender_id, dialog_id, client_id) IN (` +
+				s.rowValues(n, "(?, ?, ?)") + `)`
 		})
 		msgs, err := collectMessages(tx.QueryContext(ctx, q, args...))
 		if err != nil {
 			return nil, err
 		}
 		for _, m := range msgs {
-			found[clientKey{m.SenderID, m.ClientID}] = m
+			found[clientKey{m.SenderID, m.DialogID, m.ClientID}] = m
 		}
 	}
 	return found, nil
@@ -469,10 +640,11 @@ func (s *Store) existingMessages(ctx context.Context, tx *sql.Tx, keys []clientK
 // statement.
 func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, msgs []chat.Message, fresh []int) error {
 	for chunk := range slices.Chunk(fresh, commitChunk) {
-		args := make([]any, 0, 7*len(chunk))
+		args := make([]any, 0, 9*len(chunk))
 		for _, i := range chunk {
 			m := &msgs[i]
-			args = append(args, m.DialogID, m.Seq, m.SenderID, m.ClientID, m.Text, nullJSON(m.Attachments), s.ts(m.CreatedAt))
+			args = append(args, m.DialogID, m.Seq, m.Change, m.SenderID, m.ClientID, m.Text, nullJSON(m.Attachments),
+				nullBytes(m.Digest), s.ts(m.CreatedAt))
 		}
 		q := s.sql.get("insertMessages", len(chunk), func(n int) string {
 			// On SQLite, OR FAIL spares the statement journal (a copy of
@@ -482,8 +654,8 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, msgs []chat.Mess
 			if s.dialect == SQLite {
 				verb = `INSERT OR FAIL`
 			}
-			return verb + ` INTO messages (dialog_id, seq, sender_id, client_id, text, attachments, created_at) VALUES ` +
-				tuples(n, "(?, ?, ?, ?, ?, ?, ?)")
+			return verb + ` INTO messages (dialog_id, seq, change_seq, sender_id, client_id, text, attachments, client_digest, created_at) VALUES ` +
+				tuples(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		})
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
@@ -505,19 +677,19 @@ func (s *Store) updateDialogs(ctx context.Context, tx *sql.Tx, ids []int64, dial
 		}
 	}
 	for chunk := range slices.Chunk(touched, commitChunk) {
-		args := make([]any, 0, 7*len(chunk))
+		args := make([]any, 0, 8*len(chunk))
 		for _, id := range chunk {
 			d := dialogs[id]
 			updated := chat.Dialog{CreatedAt: d.createdAt, LastMessageAt: d.lastMessageAt}.UpdatedAt()
-			args = append(args, id, d.kind, d.createdBy, d.lastSeq, s.ts(d.lastMessageAt), s.ts(d.createdAt), s.ts(updated))
+			args = append(args, id, d.kind, d.createdBy, d.lastSeq, d.lastChange, s.ts(d.lastMessageAt), s.ts(d.createdAt), s.ts(updated))
 		}
 		q := s.sql.get("updateDialogs", len(chunk), func(n int) string {
-			q := `INSERT INTO dialogs (id, kind, created_by, last_seq, last_message_at, created_at, updated_at) VALUES ` +
-				tuples(n, "(?, ?, ?, ?, ?, ?, ?)")
+			q := `INSERT INTO dialogs (id, kind, created_by, last_seq, last_change, last_message_at, created_at, updated_at) VALUES ` +
+				tuples(n, "(?, ?, ?, ?, ?, ?, ?, ?)")
 			if s.dialect == MySQL {
-				return q + ` ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq), last_message_at = VALUES(last_message_at), updated_at = VALUES(updated_at), version = version + 1`
+				return q + ` ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq), last_change = VALUES(last_change), last_message_at = VALUES(last_message_at), updated_at = VALUES(updated_at), version = version + 1`
 			}
-			return q + ` ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_message_at = excluded.last_message_at, updated_at = excluded.updated_at, version = version + 1`
+			return q + ` ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_change = excluded.last_change, last_message_at = excluded.last_message_at, updated_at = excluded.updated_at, version = version + 1`
 		})
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
@@ -543,7 +715,7 @@ func (s *Store) lockMembers(ctx context.Context, tx *sql.Tx, marks map[memberKey
 			args = append(args, k.dialog, k.user)
 		}
 		q := s.sql.get("lockMembers", len(chunk), func(n int) string {
-			return `SELECT ` + memberCols + ` FROM members WHERE (dialog_id, user_id) IN (` + s.rowValues(n) + `)` + s.forUpdate()
+			return `SELECT ` + memberCols + ` FROM members WHERE (dialog_id, user_id) IN (` + s.rowValues(n, "(?, ?)") + `)` + s.forUpdate()
 		})
 		rows, err := tx.QueryContext(ctx, q, args...)
 		ms, err := collect(rows, err, scanMember)
@@ -555,23 +727,24 @@ func (s *Store) lockMembers(ctx context.Context, tx *sql.Tx, marks map[memberKey
 	return members, nil
 }
 
-// upsertWatermarks writes members' watermarks, many rows per statement.
+// upsertWatermarks writes members' watermarks and uncounted, many rows per
+// statement.
 // Every row exists and is locked (lockMembers read it), so the upsert
 // always takes its update branch; it is used because it is the one
 // multi-row UPDATE both dialects have.
 func (s *Store) upsertWatermarks(ctx context.Context, tx *sql.Tx, members []chat.Member) error {
 	for chunk := range slices.Chunk(members, commitChunk) {
-		args := make([]any, 0, 5*len(chunk))
+		args := make([]any, 0, 6*len(chunk))
 		for _, m := range chunk {
-			args = append(args, m.DialogID, m.UserID, m.DeliveredSeq, m.ReadSeq, s.ts(m.JoinedAt))
+			args = append(args, m.DialogID, m.UserID, m.DeliveredSeq, m.ReadSeq, m.Uncounted, s.ts(m.JoinedAt))
 		}
 		q := s.sql.get("upsertWatermarks", len(chunk), func(n int) string {
-			q := `INSERT INTO members (dialog_id, user_id, delivered_seq, read_seq, joined_at) VALUES ` +
-				tuples(n, "(?, ?, ?, ?, ?)")
+			q := `INSERT INTO members (dialog_id, user_id, delivered_seq, read_seq, uncounted, joined_at) VALUES ` +
+				tuples(n, "(?, ?, ?, ?, ?, ?)")
 			if s.dialect == MySQL {
-				return q + ` ON DUPLICATE KEY UPDATE delivered_seq = VALUES(delivered_seq), read_seq = VALUES(read_seq)`
+				return q + ` ON DUPLICATE KEY UPDATE delivered_seq = VALUES(delivered_seq), read_seq = VALUES(read_seq), uncounted = VALUES(uncounted)`
 			}
-			return q + ` ON CONFLICT (dialog_id, user_id) DO UPDATE SET delivered_seq = excluded.delivered_seq, read_seq = excluded.read_seq`
+			return q + ` ON CONFLICT (dialog_id, user_id) DO UPDATE SET delivered_seq = excluded.delivered_seq, read_seq = excluded.read_seq, uncounted = excluded.uncounted`
 		})
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
@@ -598,14 +771,14 @@ func (s *Store) bumpDialogs(ctx context.Context, tx *sql.Tx, ids []int64) error 
 	return nil
 }
 
-// rowValues is the list of n (?, ?) pairs for a row-value IN. SQLite plans
-// IN (VALUES ...) as a lookup table probed through the index; a long OR of
-// ANDs instead costs its planner time per term on every statement.
-func (s *Store) rowValues(n int) string {
+// rowValues is the list of n rows ("(?, ?)") for a row-value IN. SQLite
+// plans IN (VALUES ...) as a lookup table probed through the index; a long
+// OR of ANDs instead costs its planner time per term on every statement.
+func (s *Store) rowValues(n int, row string) string {
 	if s.dialect == MySQL {
-		return tuples(n, "(?, ?)")
+		return tuples(n, row)
 	}
-	return "VALUES " + tuples(n, "(?, ?)")
+	return "VALUES " + tuples(n, row)
 }
 
 // tuples returns n copies of row joined by ", ".

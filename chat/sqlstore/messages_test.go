@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,64 @@ func BenchmarkCommit(b *testing.B) {
 					b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "msgs/s")
 				})
 			}
+		})
+	}
+}
+
+// BenchmarkSecureDelete measures what zeroing freed bytes costs SQLite
+// (PRAGMA secure_delete, docs/operations.md): 100-message commits and
+// deletes of 500-character messages, under each setting. The writer is one
+// connection, so the pragmas set on it hold for the run; synchronous=OFF
+// takes the fsync, whose latency on a shared disk dwarfs and blurs the
+// rest, out of the measure.
+func BenchmarkSecureDelete(b *testing.B) {
+	for _, mode := range []string{"OFF", "FAST", "ON"} {
+		b.Run(mode, func(b *testing.B) {
+			s := openStore(b, SQLite, b.TempDir()+"/k.db")
+			ctx := b.Context()
+			for _, p := range []string{"secure_delete = " + mode, "synchronous = OFF"} {
+				if _, err := s.w.ExecContext(ctx, "PRAGMA "+p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			now := time.Now()
+			x, _, _ := s.UpsertUser(ctx, "+79994000001", now)
+			y, _, _ := s.UpsertUser(ctx, "+79994000002", now)
+			d, _, err := s.DirectDialog(ctx, x.ID, y.ID, "", now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			text := strings.Repeat("Привет, мир! ", 40) // 520 characters, 960 bytes
+			n := 0
+			commit := func() {
+				batch := &chat.Batch{Appends: make([]chat.Append, 100)}
+				for i := range batch.Appends {
+					n++
+					batch.Appends[i] = chat.Append{Msg: chat.Message{DialogID: d.ID, SenderID: x.ID,
+						ClientID: "c" + strconv.Itoa(n), Text: text, CreatedAt: now}}
+				}
+				if err := s.Commit(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Run("commit100", func(b *testing.B) {
+				for b.Loop() {
+					commit()
+				}
+				b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "msgs/s")
+			})
+			b.Run("delete", func(b *testing.B) {
+				for n < b.N+1 {
+					commit()
+				}
+				seq := int64(0)
+				for b.Loop() {
+					seq++
+					if _, err := s.DeleteMessage(ctx, d.ID, seq, x.ID, now); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		})
 	}
 }

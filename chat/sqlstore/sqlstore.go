@@ -141,6 +141,13 @@ func connect(dialect Dialect, dsn string) (w, r *sql.DB, err error) {
 // power cut (not a process crash) can lose the last transactions after they
 // were acknowledged. "Acknowledged = persisted" forbids that; FULL costs one
 // fsync per commit, which group commit amortises.
+//
+// secure_delete=ON on the writer: SQLite overwrites the bytes it frees with
+// zeros (a deleted message's old cell, freed overflow pages), so a deleted
+// message's text is gone from the database file, not only hidden. Its cost
+// is below what BenchmarkSecureDelete can tell from noise on a shared
+// disk; deletes are rare anyway. The WAL keeps the old page until it is
+// overwritten (docs/operations.md, "Deleted messages").
 func connectSQLite(path string) (w, r *sql.DB, err error) {
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
 		return nil, nil, fmt.Errorf("sqlstore: sqlite dsn must be a plain file path, got %q", path)
@@ -155,7 +162,7 @@ func connectSQLite(path string) (w, r *sql.DB, err error) {
 	// statement journals of multi-row inserts stay in memory too.
 	const common = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)"
 	w, err = sql.Open("sqlite", path+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate")
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlstore: open sqlite writer: %w", err)
 	}

@@ -231,6 +231,7 @@ func TestSQLitePragmas(t *testing.T) {
 		{"writer", "synchronous", "2"}, // FULL
 		{"writer", "foreign_keys", "1"},
 		{"writer", "busy_timeout", "10000"},
+		{"writer", "secure_delete", "1"},
 		{"reader", "query_only", "1"},
 		{"reader", "foreign_keys", "1"},
 	} {

@@ -367,7 +367,7 @@ func (c *conn) handle(data []byte) {
 	ctx := c.g.ctx
 	switch req.Type {
 	case typeSend:
-		m, err := c.g.svc.Send(ctx, c.p, c.id, req.Send)
+		m, _, err := c.g.svc.Send(ctx, c.p, c.id, req.Send)
 		if err != nil {
 			c.fail(ctx, req.ID, err)
 			return
@@ -391,37 +391,50 @@ func (c *conn) handle(data []byte) {
 			c.fail(ctx, req.ID, err)
 		}
 	case typeSync:
-		res, err := c.g.svc.Sync(ctx, c.p, req.Have)
-		if err != nil {
-			c.fail(ctx, req.ID, err)
-			return
-		}
-		for i := range res.Messages {
-			// A view that does not marshal (bad attachments JSON from
-			// the store) fails the sync rather than the process.
-			frame, err := json.Marshal(messageFrame{Type: "message", Message: &res.Messages[i]})
-			if err != nil {
-				c.fail(ctx, req.ID, err)
-				return
-			}
-			if !c.reply(frame) {
-				return
-			}
-		}
-		synced := res.Synced
-		if synced == nil {
-			synced = map[string]int64{}
-		}
-		frame, err := json.Marshal(syncReply{Type: "reply", ID: req.ID, Synced: synced, More: res.More})
-		if err != nil {
-			c.fail(ctx, req.ID, err)
-			return
-		}
-		c.reply(frame)
+		c.sync(ctx, req)
 	case typeWatch:
 		c.watch(ctx, req)
 	}
 }
+
+// sync replays what the device missed: the service reads a page of
+// messages at a time and each is queued here, waiting on the outbox like
+// every reply, before it reads the next, so one sync holds a page and the
+// outbox, never the backlog. The reply comes last.
+func (c *conn) sync(ctx context.Context, req request) {
+	res, err := c.g.svc.Sync(ctx, c.p, req.Sync, func(m chat.MessageView) error {
+		// A view that does not marshal (bad attachments JSON from the
+		// store) fails the sync rather than the process.
+		frame, err := json.Marshal(messageFrame{Type: "message", Message: &m})
+		if err != nil {
+			return err
+		}
+		if !c.reply(frame) {
+			return errConnClosing
+		}
+		return nil
+	})
+	if errors.Is(err, errConnClosing) {
+		return
+	}
+	if err != nil {
+		c.fail(ctx, req.ID, err)
+		return
+	}
+	synced := res.Synced
+	if synced == nil {
+		synced = map[string]int64{}
+	}
+	frame, err := json.Marshal(syncReply{Type: "reply", ID: req.ID, Synced: synced, Since: res.Since, More: res.More})
+	if err != nil {
+		c.fail(ctx, req.ID, err)
+		return
+	}
+	c.reply(frame)
+}
+
+// errConnClosing stops a sync whose connection is closing.
+var errConnClosing = errors.New("ws: connection closing")
 
 // fail answers a failed request with an error frame. The client sees only
 // the error's code and safe message; server-side failures are logged here,

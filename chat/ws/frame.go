@@ -46,6 +46,7 @@ type wireRequest struct {
 	Text        string           `json:"text"`
 	Attachments json.RawMessage  `json:"attachments"`
 	Dialogs     map[string]int64 `json:"dialogs"`
+	Since       map[string]int64 `json:"since"`
 }
 
 // request is a validated client frame.
@@ -55,8 +56,8 @@ type request struct {
 	DialogID int64           // delivered, read, typing
 	Seq      int64           // delivered, read
 	Send     chat.SendRequest
-	Have     map[int64]int64 // sync: dialog -> last seq held
-	Frame    []byte          // watch: the whole frame, which the Patcher reads
+	Sync     chat.SyncRequest // sync: dialog -> last seq held, or change cursor
+	Frame    []byte           // watch: the whole frame, which the Patcher reads
 }
 
 // parseRequest decodes and validates one client frame. On error, the
@@ -118,16 +119,20 @@ func parseRequest(data []byte) (request, *chat.Error) {
 		if req.ID == nil {
 			return req, invalidFrame("sync needs an id.")
 		}
-		req.Have = make(map[int64]int64, len(w.Dialogs))
-		for k, seq := range w.Dialogs {
-			id, err := chat.ParseID(k)
-			if err != nil {
-				return req, invalidFrame("dialogs keys must be dialog ids.")
+		if len(w.Dialogs)+len(w.Since) > chat.MaxSyncDialogs {
+			return req, chat.ErrTooManyDialogs
+		}
+		var ferr *chat.Error
+		if req.Sync.Seqs, ferr = syncMap(w.Dialogs, "dialogs", "seqs"); ferr != nil {
+			return req, ferr
+		}
+		if req.Sync.Since, ferr = syncMap(w.Since, "since", "change cursors"); ferr != nil {
+			return req, ferr
+		}
+		for id := range req.Sync.Since {
+			if _, ok := req.Sync.Seqs[id]; ok {
+				return req, invalidFrame("A dialog is in dialogs or in since, not both.")
 			}
-			if seq < 0 {
-				return req, invalidFrame("dialogs values must be seqs, 0 or more.")
-			}
-			req.Have[id] = seq
 		}
 	case typeWatch:
 		req.Frame = data
@@ -135,6 +140,22 @@ func parseRequest(data []byte) (request, *chat.Error) {
 		return req, errUnknownType
 	}
 	return req, nil
+}
+
+// syncMap reads one of a sync frame's maps of dialog id to a number.
+func syncMap(m map[string]int64, field, what string) (map[int64]int64, *chat.Error) {
+	out := make(map[int64]int64, len(m))
+	for k, n := range m {
+		id, err := chat.ParseID(k)
+		if err != nil {
+			return nil, invalidFrame(field + " keys must be dialog ids.")
+		}
+		if n < 0 {
+			return nil, invalidFrame(field + " values must be " + what + ", 0 or more.")
+		}
+		out[id] = n
+	}
+	return out, nil
 }
 
 // validID returns raw if it is a JSON string or number short enough to
@@ -181,6 +202,7 @@ type (
 		Type   string           `json:"type"`
 		ID     json.RawMessage  `json:"id"`
 		Synced map[string]int64 `json:"synced"`
+		Since  map[string]int64 `json:"since,omitempty"`
 		More   bool             `json:"more"`
 	}
 )

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/chat/wire"
 )
 
@@ -19,6 +20,7 @@ func FuzzFrame(f *testing.F) {
 		`{"type":"read","dialog_id":"42","seq":3,"id":"r"}`,
 		`{"type":"typing","dialog_id":"42"}`,
 		`{"type":"sync","id":"s","dialogs":{"42":3,"7":0}}`,
+		`{"type":"sync","id":"s","dialogs":{"42":3},"since":{"7":12}}`,
 		`{"type":"read","dialog_id":"42","seq":1.5}`,
 		`{"type":"watch","id":"w","screen":"chat","params":{"dialog_id":"17"},"lang":"ru","theme":"dark","shell":"web/1 (components: composer@1)"}`,
 		`{"type":"watch"}`, `{"type":"watch","params":{"a":1}}`,
@@ -37,7 +39,7 @@ func FuzzFrame(f *testing.F) {
 		// The error frame for any outcome must be valid JSON.
 		if err != nil {
 			switch err.Code {
-			case "invalid_json", "invalid_frame", "unknown_type":
+			case "invalid_json", "invalid_frame", "unknown_type", "too_many_dialogs":
 			default:
 				t.Fatalf("code %q", err.Code)
 			}
@@ -66,12 +68,17 @@ func FuzzFrame(f *testing.F) {
 				t.Fatalf("accepted typing %+v", req)
 			}
 		case typeSync:
-			if req.ID == nil || req.Have == nil {
+			if req.ID == nil || req.Sync.Seqs == nil || req.Sync.Since == nil || len(req.Sync.Seqs)+len(req.Sync.Since) > chat.MaxSyncDialogs {
 				t.Fatalf("accepted sync %+v", req)
 			}
-			for d, seq := range req.Have {
-				if d <= 0 || seq < 0 {
+			for d, seq := range req.Sync.Seqs {
+				if _, both := req.Sync.Since[d]; d <= 0 || seq < 0 || both {
 					t.Fatalf("accepted sync entry %d:%d", d, seq)
+				}
+			}
+			for d, c := range req.Sync.Since {
+				if d <= 0 || c < 0 {
+					t.Fatalf("accepted sync cursor %d:%d", d, c)
 				}
 			}
 		case typeWatch:

@@ -35,12 +35,15 @@ import (
 type Service interface {
 	Authenticate(ctx context.Context, accessToken string) (chat.Principal, error)
 	// Send stores a message; origin is the sending connection's id so the
-	// message event skips it (that device gets the reply).
-	Send(ctx context.Context, p chat.Principal, origin int64, req chat.SendRequest) (chat.MessageView, error)
+	// message event skips it (that device gets the reply). created is
+	// false for a retry.
+	Send(ctx context.Context, p chat.Principal, origin int64, req chat.SendRequest) (m chat.MessageView, created bool, err error)
 	MarkDelivered(ctx context.Context, p chat.Principal, dialogID, seq int64) error
 	MarkRead(ctx context.Context, p chat.Principal, dialogID, seq int64) error
 	Typing(ctx context.Context, p chat.Principal, dialogID int64) error
-	Sync(ctx context.Context, p chat.Principal, have map[int64]int64) (chat.SyncResult, error)
+	// Sync replays what a device missed, handing each message to emit (a
+	// page at a time) before reading more; emit's error ends it.
+	Sync(ctx context.Context, p chat.Principal, req chat.SyncRequest, emit func(chat.MessageView) error) (chat.SyncResult, error)
 	// Connected and Disconnected report a user's first and last connection
 	// on this node (presence).
 	Connected(ctx context.Context, userID int64)

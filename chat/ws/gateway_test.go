@@ -39,7 +39,8 @@ type fakeService struct {
 	mu           sync.Mutex
 	tokens       map[string]chat.Principal
 	calls        []string
-	have         map[int64]int64
+	syncReq      chat.SyncRequest
+	syncMsgs     []chat.MessageView // what Sync emits
 	sync         chat.SyncResult
 	seq          int64
 	connected    map[int64]int
@@ -102,10 +103,10 @@ func (f *fakeService) Authenticate(ctx context.Context, token string) (chat.Prin
 	return p, nil
 }
 
-func (f *fakeService) Send(ctx context.Context, p chat.Principal, origin int64, req chat.SendRequest) (chat.MessageView, error) {
+func (f *fakeService) Send(ctx context.Context, p chat.Principal, origin int64, req chat.SendRequest) (chat.MessageView, bool, error) {
 	f.record("send user=%d dialog=%d client=%s text=%s att=%s", p.UserID, req.DialogID, req.ClientID, req.Text, req.Attachments)
 	if err := dialogErr(req.DialogID); err != nil {
-		return chat.MessageView{}, err
+		return chat.MessageView{}, false, err
 	}
 	f.mu.Lock()
 	f.seq++
@@ -121,7 +122,7 @@ func (f *fakeService) Send(ctx context.Context, p chat.Principal, origin int64, 
 	err := f.broker.Publish(ctx,
 		chat.Publication{Topic: chat.UserTopic(p.UserID), Payload: chat.Envelope(chat.EnvFrame, origin, frame)},
 		chat.Publication{Topic: chat.UserTopic(3 - p.UserID), Payload: chat.Envelope(chat.EnvFrame, 0, frame)})
-	return m, err
+	return m, true, err
 }
 
 func (f *fakeService) MarkDelivered(ctx context.Context, p chat.Principal, dialogID, seq int64) error {
@@ -139,12 +140,18 @@ func (f *fakeService) Typing(ctx context.Context, p chat.Principal, dialogID int
 	return dialogErr(dialogID)
 }
 
-func (f *fakeService) Sync(ctx context.Context, p chat.Principal, have map[int64]int64) (chat.SyncResult, error) {
+func (f *fakeService) Sync(ctx context.Context, p chat.Principal, req chat.SyncRequest, emit func(chat.MessageView) error) (chat.SyncResult, error) {
 	f.record("sync user=%d", p.UserID)
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.have = have
-	return f.sync, nil
+	f.syncReq = req
+	msgs, res := f.syncMsgs, f.sync
+	f.mu.Unlock()
+	for _, m := range msgs {
+		if err := emit(m); err != nil {
+			return chat.SyncResult{}, err
+		}
+	}
+	return res, nil
 }
 
 func (f *fakeService) Connected(ctx context.Context, userID int64) {
@@ -416,11 +423,11 @@ func TestReceiptsAndTyping(t *testing.T) {
 func TestSync(t *testing.T) {
 	e := newEnv(t, Config{})
 	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	e.svc.syncMsgs = []chat.MessageView{
+		{ID: "501", DialogID: "42", Seq: 4, SenderID: "2", Text: "one", Attachments: json.RawMessage(`[]`), CreatedAt: t0, Status: chat.StatusSent},
+		{ID: "502", DialogID: "42", Seq: 5, SenderID: "2", Text: "two", Attachments: json.RawMessage(`[]`), CreatedAt: t0, Status: chat.StatusSent},
+	}
 	e.svc.sync = chat.SyncResult{
-		Messages: []chat.MessageView{
-			{ID: "501", DialogID: "42", Seq: 4, SenderID: "2", Text: "one", Attachments: json.RawMessage(`[]`), CreatedAt: t0, Status: chat.StatusSent},
-			{ID: "502", DialogID: "42", Seq: 5, SenderID: "2", Text: "two", Attachments: json.RawMessage(`[]`), CreatedAt: t0, Status: chat.StatusSent},
-		},
 		Synced: map[string]int64{"42": 5, "43": 9},
 		More:   true,
 	}
@@ -437,19 +444,35 @@ func TestSync(t *testing.T) {
 		t.Fatalf("got %s, want the sync reply", f.Raw)
 	}
 	e.svc.mu.Lock()
-	have := e.svc.have
+	have := e.svc.syncReq
 	e.svc.mu.Unlock()
-	if len(have) != 3 || have[42] != 3 || have[43] != 9 || have[44] != 0 {
-		t.Errorf("Sync got have %v", have)
+	if len(have.Seqs) != 3 || have.Seqs[42] != 3 || have.Seqs[43] != 9 || have.Seqs[44] != 0 || len(have.Since) != 0 {
+		t.Errorf("Sync got %+v", have)
 	}
 
 	// An empty result still answers with an object and more:false.
 	e.svc.mu.Lock()
 	e.svc.sync = chat.SyncResult{}
+	e.svc.syncMsgs = nil
 	e.svc.mu.Unlock()
 	c.send(`{"type":"sync","id":"s2","dialogs":{}}`)
 	if f := c.read(); f.Raw != `{"type":"reply","id":"s2","synced":{},"more":false}` {
 		t.Errorf("got %s", f.Raw)
+	}
+
+	// The change form: cursors in since, answered in since.
+	e.svc.mu.Lock()
+	e.svc.sync = chat.SyncResult{Synced: map[string]int64{"42": 5}, Since: map[string]int64{"43": 17}}
+	e.svc.mu.Unlock()
+	c.send(`{"type":"sync","id":"s3","dialogs":{"42":5},"since":{"43":12}}`)
+	if f := c.read(); f.Raw != `{"type":"reply","id":"s3","synced":{"42":5},"since":{"43":17},"more":false}` {
+		t.Errorf("got %s", f.Raw)
+	}
+	e.svc.mu.Lock()
+	have = e.svc.syncReq
+	e.svc.mu.Unlock()
+	if len(have.Seqs) != 1 || have.Seqs[42] != 5 || len(have.Since) != 1 || have.Since[43] != 12 {
+		t.Errorf("Sync got %+v", have)
 	}
 }
 
@@ -491,6 +514,9 @@ func TestBadInput(t *testing.T) {
 		{"sync bad key", `{"type":"sync","id":"s","dialogs":{"x":1}}`, "invalid_frame", `"s"`},
 		{"sync negative seq", `{"type":"sync","id":"s","dialogs":{"1":-1}}`, "invalid_frame", `"s"`},
 		{"sync dialogs not object", `{"type":"sync","id":"s","dialogs":[1]}`, "invalid_frame", `"s"`},
+		{"sync bad since key", `{"type":"sync","id":"s","since":{"x":1}}`, "invalid_frame", `"s"`},
+		{"sync negative since", `{"type":"sync","id":"s","since":{"1":-1}}`, "invalid_frame", `"s"`},
+		{"sync dialog in both maps", `{"type":"sync","id":"s","dialogs":{"1":3},"since":{"1":4}}`, "invalid_frame", `"s"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -350,7 +350,8 @@ func contractTest(t *testing.T, vars map[string]string) {
 
 	// Messages.
 	m1 := c.json("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": "c-1", "text": "привет"}, 201)
-	c.json("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": "c-1", "text": "привет"}, 201)
+	c.json("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": "c-1", "text": "привет"}, 200)
+	c.fail("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": "c-1", "text": "пока"}, 409, "client_id_conflict")
 	c.json("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": "c-2", "text": "",
 		"attachments": []map[string]string{{"upload_id": img.field(t, "id").(string)}, {"upload_id": file.field(t, "id").(string)}}}, 201)
 	c.json("POST", "/v1/dialogs/"+id+"/messages", b.AccessToken, map[string]any{"client_id": "c-3", "text": "и тебе"}, 201)
@@ -363,6 +364,8 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.json("GET", "/v1/dialogs/"+id+"/messages?before=3&limit=1", b.AccessToken, nil, 200)
 	c.fail("GET", "/v1/dialogs/"+id+"/messages?before=0", a.AccessToken, nil, 400, "invalid_before")
 	c.fail("GET", "/v1/dialogs/"+id+"/messages?limit=x", a.AccessToken, nil, 400, "invalid_limit")
+	c.json("GET", "/v1/dialogs/"+id+"/messages?since=1&limit=2", b.AccessToken, nil, 200)
+	c.fail("GET", "/v1/dialogs/"+id+"/messages?since=1&before=3", a.AccessToken, nil, 400, "invalid_since")
 	c.fail("GET", "/v1/dialogs/"+id+"/messages", cc.AccessToken, nil, 404, "not_found")
 	seq := fmt.Sprint(m1.field(t, "seq"))
 	c.json("PATCH", "/v1/dialogs/"+id+"/messages/"+seq, a.AccessToken, map[string]any{"text": "привет!"}, 200)
@@ -542,9 +545,14 @@ func (c *contract) chat(a, b, cc tokens, id string) {
 	db.send(map[string]any{"type": "read", "dialog_id": id, "seq": seq})
 	c.waitFor(da, "status", func(f map[string]any) bool { return f["type"] == "status" && f["read_seq"] == seq })
 
-	// A resumes: the missed messages, then the sync reply (numeric id).
+	// A resumes: the missed messages, then the sync reply (numeric id);
+	// by change cursor, the reply carries since.
 	da.send(map[string]any{"type": "sync", "id": 7, "dialogs": map[string]any{id: 0}})
 	c.waitFor(da, "sync reply", func(f map[string]any) bool { return f["type"] == "reply" && f["id"] == float64(7) })
+	da.send(map[string]any{"type": "sync", "id": 8, "since": map[string]any{id: 1}})
+	if r := c.waitFor(da, "sync reply by change", func(f map[string]any) bool { return f["type"] == "reply" && f["id"] == float64(8) }); str(r, "since", id) == "" {
+		t.Errorf("sync by change: no since in %v", r)
+	}
 
 	// Errors keep the connection: a bad type, a bad frame, a stranger's dialog.
 	da.send(map[string]any{"type": "shout", "id": "e1"})

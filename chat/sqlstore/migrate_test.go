@@ -1,0 +1,113 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"io/fs"
+	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/migrations"
+)
+
+// migrateTo applies the dialect's migrations up to version on the store's
+// writer, as an older release would have.
+func migrateTo(t *testing.T, d Dialect, db *sql.DB, version int64) {
+	t.Helper()
+	fsys, err := fs.Sub(migrations.FS, string(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd := goose.DialectSQLite3
+	if d == MySQL {
+		gd = goose.DialectMySQL
+	}
+	p, err := goose.NewProvider(gd, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatalf("migrate to %d: %v", version, err)
+	}
+}
+
+// TestMigrateDelivery upgrades a database written before 00008: the rows
+// get their change numbers and uncounted counts, old messages (without a
+// digest) still answer retries, and a client_id may now be reused in
+// another dialog.
+func TestMigrateDelivery(t *testing.T) {
+	for _, d := range dialects() {
+		t.Run(string(d.name), func(t *testing.T) {
+			dsn := d.freshDB(t)
+			w, r, err := connect(d.name, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			migrateTo(t, d.name, w, 5)
+			old := &Store{dialect: d.name, w: w, r: r}
+			ts := func(tm time.Time) any { return old.ts(tm) }
+			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := w.ExecContext(t.Context(), q, args...); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			exec(`INSERT INTO users (id, phone, created_at) VALUES (1, '+79990000001', ?), (2, '+79990000002', ?)`, ts(now), ts(now))
+			exec(`INSERT INTO dialogs (id, kind, created_by, direct_key, last_seq, created_at, updated_at) VALUES (7, 'direct', 1, '1:2:', 4, ?, ?)`, ts(now), ts(now))
+			exec(`INSERT INTO members (dialog_id, user_id, delivered_seq, read_seq, joined_at) VALUES (7, 1, 4, 4, ?), (7, 2, 1, 1, ?)`, ts(now), ts(now))
+			exec(`INSERT INTO messages (dialog_id, seq, sender_id, client_id, text, created_at, deleted_at) VALUES
+				(7, 1, 1, 'a', 'one', ?, NULL), (7, 2, 1, 'b', '', ?, ?), (7, 3, 1, 'c', 'three', ?, NULL), (7, 4, 1, 'd', 'four', ?, NULL)`,
+				ts(now), ts(now), ts(now), ts(now), ts(now))
+			closeDBs(w, r)
+
+			s := openStore(t, d.name, dsn) // migrates the rest
+			ctx := t.Context()
+			dl, err := s.Dialog(ctx, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dl.LastChange != 4 {
+				t.Errorf("last_change: got %d, want last_seq 4", dl.LastChange)
+			}
+			msgs, err := s.Changes(ctx, 7, 1, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != 3 || msgs[0].Change != 2 || msgs[2].Change != 4 {
+				t.Errorf("Changes since 1: got %+v, want seqs 2..4 with change = seq", msgs)
+			}
+			es, err := s.UserDialogs(ctx, 2, []int64{7})
+			if err != nil || len(es) != 1 {
+				t.Fatalf("UserDialogs: %v %v", es, err)
+			}
+			if es[0].Self.Uncounted != 1 || es[0].Self.Unread(es[0].Dialog) != 2 {
+				t.Errorf("user 2: got uncounted %d unread %d, want 1 and 2 (seq 2 is deleted)", es[0].Self.Uncounted, es[0].Self.Unread(es[0].Dialog))
+			}
+			// A retry of an old send, and a client_id reused elsewhere.
+			b := &chat.Batch{Appends: []chat.Append{
+				{Msg: chat.Message{DialogID: 7, SenderID: 1, ClientID: "c", Text: "three", Digest: chat.PayloadDigest("three", nil), CreatedAt: now}},
+			}}
+			if err := s.Commit(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if a := b.Appends[0]; !a.Dup || a.Msg.Digest != nil || !a.Msg.SamePayload(chat.PayloadDigest("three", nil)) ||
+				a.Msg.SamePayload(chat.PayloadDigest("other", nil)) {
+				t.Errorf("retry of an old send: got %+v dup %v, want the stored message, matched by its content", a.Msg, a.Dup)
+			}
+			d2, _, err := s.DirectDialog(ctx, 1, 2, "other", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = &chat.Batch{Appends: []chat.Append{{Msg: chat.Message{DialogID: d2.ID, SenderID: 1, ClientID: "c", Text: "new", CreatedAt: now}}}}
+			if err := s.Commit(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if b.Appends[0].Dup || b.Appends[0].Msg.Seq != 1 {
+				t.Errorf("client_id c in another dialog: got %+v dup %v, want a new message", b.Appends[0].Msg, b.Appends[0].Dup)
+			}
+		})
+	}
+}
