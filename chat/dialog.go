@@ -104,7 +104,7 @@ type Message struct {
 	ClientID    string
 	Text        string
 	Attachments json.RawMessage // a JSON array of attachments with media keys, never URLs (upload.go); nil means none
-	Digest      []byte // of the payload, for idempotency (Send); nil once deleted
+	Digest      []byte          // of the payload, for idempotency (Send); nil once deleted
 	CreatedAt   time.Time
 	EditedAt    time.Time // zero when never edited
 	DeletedAt   time.Time // zero unless deleted; a deleted message keeps its seq and loses its content
