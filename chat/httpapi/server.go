@@ -17,6 +17,7 @@ import (
 
 	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/chat/live"
+	"github.com/korobka/korobka/chat/wire"
 )
 
 // The use cases the handlers call, declared here by their consumer in
@@ -76,9 +77,11 @@ type Deps struct {
 	// Screens renders GET /v1/screens/{name}; Preview serves /preview/.
 	Screens        *live.Renderer
 	Preview        *live.Preview
-	Ready          map[string]func(context.Context) error
-	Registry       *prometheus.Registry // nil: a fresh one
-	TrustedProxies []string
+	Ready    map[string]func(context.Context) error
+	Registry *prometheus.Registry // nil: a fresh one
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (wire.Proxies.ClientAddr); none by default.
+	TrustedProxies wire.Proxies
 	// Dev opens the preview to anyone; otherwise it needs an admin.
 	Dev bool
 	// Done closes when the server starts shutting down, so long-lived
@@ -98,6 +101,7 @@ type server struct {
 	ready   map[string]func(context.Context) error
 	metrics *httpMetrics
 	reg     *prometheus.Registry
+	proxies wire.Proxies
 
 	web       fs.FS             // assets/web
 	webTags   map[string]string // file -> ETag
@@ -131,7 +135,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
 		screens: d.Screens, preview: d.Preview, ready: d.Ready, metrics: m, reg: reg,
-		dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
+		proxies: d.TrustedProxies, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
 	if err := s.loadWeb(); err != nil {
 		return nil, err
 	}
@@ -141,7 +145,10 @@ func NewServer(d Deps) (http.Handler, error) {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+	// Client addresses are decided by clientAddr alone; gin's own
+	// ClientIP would believe X-Real-IP from a proxy.
+	e.ForwardedByClientIP = false
+	if err := e.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
 	e.Use(s.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
@@ -185,6 +192,12 @@ func (s *server) observe(c *gin.Context) {
 	s.metrics.observe(c.Request.Method, route, c.Writer.Status(), d)
 	s.log.DebugContext(c.Request.Context(), "request", "method", c.Request.Method, "route", route,
 		"status", c.Writer.Status(), "duration", d)
+}
+
+// clientKey is the caller's address as per-address limits count it
+// (wire.Proxies.ClientAddr, IPv6 per /64).
+func (s *server) clientKey(c *gin.Context) string {
+	return wire.LimitKey(s.proxies.ClientAddr(c.Request))
 }
 
 // Request decoding errors.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/wire"
 )
 
 // Config is everything korobka serve reads from its flags and environment,
@@ -33,7 +33,7 @@ type Config struct {
 	SMSProvider    string
 	SMSRuAPIID     string
 	SMSRuURL       string
-	TrustedProxies []string
+	TrustedProxies wire.Proxies
 	AllowedOrigins []string
 	AccessTTL      time.Duration
 	RefreshTTL     time.Duration
@@ -185,16 +185,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 
 	if p := get("KOROBKA_TRUSTED_PROXIES"); p != "" {
-		for _, s := range strings.Split(p, ",") {
-			s = strings.TrimSpace(s)
-			if _, err := netip.ParsePrefix(s); err != nil {
-				if _, err := netip.ParseAddr(s); err != nil {
-					bad("KOROBKA_TRUSTED_PROXIES", "%q is not an address or CIDR", s)
-					continue
-				}
-			}
-			cfg.TrustedProxies = append(cfg.TrustedProxies, s)
+		proxies, err := wire.ParseProxies(strings.Split(p, ","))
+		if err != nil {
+			bad("KOROBKA_TRUSTED_PROXIES", "%v", err)
 		}
+		cfg.TrustedProxies = proxies
 	}
 	if o := get("KOROBKA_ALLOWED_ORIGINS"); o != "" {
 		for _, s := range strings.Split(o, ",") {
