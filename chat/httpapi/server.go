@@ -79,6 +79,10 @@ type Deps struct {
 	Preview        *live.Preview
 	Ready    map[string]func(context.Context) error
 	Registry *prometheus.Registry // nil: a fresh one
+	// MetricsElsewhere leaves GET /metrics out of this surface: the
+	// registry is served on its own listener (KOROBKA_METRICS_ADDR), so
+	// the public address does not expose it.
+	MetricsElsewhere bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed (wire.Proxies.ClientAddr); none by default.
 	TrustedProxies wire.Proxies
@@ -102,6 +106,8 @@ type server struct {
 	metrics *httpMetrics
 	reg     *prometheus.Registry
 	proxies wire.Proxies
+	// metricsRoute says whether GET /metrics is served here.
+	metricsRoute bool
 
 	web       fs.FS             // assets/web
 	webTags   map[string]string // file -> ETag
@@ -135,7 +141,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
 		screens: d.Screens, preview: d.Preview, ready: d.Ready, metrics: m, reg: reg,
-		proxies: d.TrustedProxies, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
+		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
 	if err := s.loadWeb(); err != nil {
 		return nil, err
 	}
@@ -145,8 +151,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	// Client addresses are decided by clientAddr alone; gin's own
-	// ClientIP would believe X-Real-IP from a proxy.
+	// Client addresses are decided by clientKey (wire.Proxies) alone;
+	// gin's own ClientIP would believe X-Real-IP from a proxy.
 	e.ForwardedByClientIP = false
 	if err := e.SetTrustedProxies(nil); err != nil {
 		return nil, err

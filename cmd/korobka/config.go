@@ -38,6 +38,7 @@ type Config struct {
 	AccessTTL      time.Duration
 	RefreshTTL     time.Duration
 	DebugAddr      string
+	MetricsAddr    string
 	LogFormat      string
 	LogLevel       slog.Level
 	// Dev is development mode: the designer preview (/preview/) opens to
@@ -72,6 +73,7 @@ var settings = []setting{
 	{"access-ttl", "KOROBKA_ACCESS_TTL", chat.DefaultAccessTTL.String(), "lifetime of access tokens"},
 	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
 	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
+	{"metrics-addr", "KOROBKA_METRICS_ADDR", "", "address for /metrics on its own listener (an internal network); empty: /metrics on the public address"},
 	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
 	{"log-level", "KOROBKA_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"dev", "KOROBKA_DEV", "false", "development mode: the screen preview at /preview/ needs no admin session (never on a public server)"},
@@ -137,6 +139,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if cfg.DebugAddr != "" {
 		if _, port, err := net.SplitHostPort(cfg.DebugAddr); err != nil || port == "" {
 			bad("KOROBKA_DEBUG_ADDR", "%q is not host:port (for example 127.0.0.1:6060)", cfg.DebugAddr)
+		}
+	}
+	cfg.MetricsAddr = get("KOROBKA_METRICS_ADDR")
+	if cfg.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(cfg.MetricsAddr); err != nil || port == "" {
+			bad("KOROBKA_METRICS_ADDR", "%q is not host:port (for example 10.0.0.5:9090)", cfg.MetricsAddr)
 		}
 	}
 	cfg.Data = get("KOROBKA_DATA")

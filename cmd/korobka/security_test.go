@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/korobka/korobka/chat/chattest"
@@ -138,4 +141,95 @@ func TestClientAddressFromTrustedHopsOnly(t *testing.T) {
 			}
 		})
 	})
+}
+
+// metricSeries returns the korobka_http_* series lines of a /metrics page.
+func metricSeries(t *testing.T, base string) []string {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %d %s", res.StatusCode, body)
+	}
+	var series []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "korobka_http_") {
+			series = append(series, line)
+		}
+	}
+	return series
+}
+
+// TestMetricsLabelsStayBounded: requests with invented methods, paths and
+// headers add no series; every label value is one the server chose.
+func TestMetricsLabelsStayBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	junk := func(i int) {
+		for _, path := range []string{fmt.Sprintf("/junk-%d", i), fmt.Sprintf("/v1/dialogs/%d/x", i), "/healthz", "/v1/me"} {
+			req, _ := http.NewRequest(fmt.Sprintf("M%d", i), e.url+path, nil)
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+		}
+	}
+	// The first junk request of each shape may add the series it folds
+	// into (and the first GET /metrics its own); the next 199 must add
+	// none.
+	metricSeries(t, e.url)
+	junk(0)
+	before := metricSeries(t, e.url)
+	for i := 1; i < 200; i++ {
+		junk(i)
+	}
+	after := metricSeries(t, e.url)
+	if len(after) != len(before) {
+		t.Errorf("199 junk requests grew the series from %d to %d lines", len(before), len(after))
+	}
+	for _, line := range after {
+		if strings.Contains(line, `"M`) || strings.Contains(line, "junk") || strings.Contains(line, "/x") {
+			t.Errorf("a client-chosen value became a label: %s", line)
+		}
+	}
+}
+
+// TestMetricsOnTheirOwnAddress: with KOROBKA_METRICS_ADDR, /metrics is
+// served there and not on the public address.
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	env := map[string]string{
+		"KOROBKA_ADDR":         addr,
+		"KOROBKA_METRICS_ADDR": metricsAddr,
+		"KOROBKA_DATA":         t.TempDir(),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"korobka", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	waitHealthy(t, "http://"+addr, done)
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Errorf("public GET /metrics: %d, want 404", res.StatusCode)
+	}
+	series := metricSeries(t, "http://"+metricsAddr)
+	if !slices.ContainsFunc(series, func(s string) bool { return strings.Contains(s, `route="/healthz"`) }) {
+		t.Errorf("the metrics listener lacks the public surface's series: %v", series)
+	}
 }

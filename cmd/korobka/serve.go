@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/korobka/korobka/chat"
@@ -77,6 +78,13 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		}
 		defer dbg.Close()
 	}
+	if cfg.MetricsAddr != "" {
+		m, err := serveMetrics(cfg.MetricsAddr, a.metrics, log)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -122,6 +130,21 @@ func serveDebug(addr string, log *slog.Logger) (*http.Server, error) {
 	return srv, nil
 }
 
+// serveMetrics serves GET /metrics on its own listener, so that the public
+// address need not expose it (KOROBKA_METRICS_ADDR).
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", httpapi.MetricsHandler(reg))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("KOROBKA_METRICS_ADDR: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return srv, nil
+}
+
 // app is the set of dependencies the server runs on, built from Config.
 type app struct {
 	log      *slog.Logger
@@ -134,6 +157,7 @@ type app struct {
 	patcher  *live.Patcher // live patches for the gateway
 	screens  live.Screens
 	ready    map[string]func(context.Context) error
+	metrics  *prometheus.Registry // every series, for /metrics
 	storage  string
 	bus      string
 	loops    []func(context.Context) error // run by start until close
@@ -151,7 +175,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &app{log: log, ready: map[string]func(context.Context) error{}}
+	a := &app{log: log, ready: map[string]func(context.Context) error{}, metrics: prometheus.NewRegistry()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -306,16 +330,18 @@ func (a *app) start() {
 // handler is the HTTP surface over the app.
 func (a *app) handler(cfg Config) (http.Handler, error) {
 	return httpapi.NewServer(httpapi.Deps{
-		Service:        a.svc,
-		Logger:         a.log,
-		Media:          a.media.Handler(),
-		WebSocket:      a.gateway,
-		Screens:        live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)),
-		Preview:        live.NewPreview(a.screens, screenFiles(cfg)),
-		Ready:          a.ready,
-		TrustedProxies: cfg.TrustedProxies,
-		Dev:            cfg.Dev,
-		Done:           a.done,
+		Service:          a.svc,
+		Logger:           a.log,
+		Media:            a.media.Handler(),
+		WebSocket:        a.gateway,
+		Screens:          live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)),
+		Preview:          live.NewPreview(a.screens, screenFiles(cfg)),
+		Ready:            a.ready,
+		Registry:         a.metrics,
+		MetricsElsewhere: cfg.MetricsAddr != "",
+		TrustedProxies:   cfg.TrustedProxies,
+		Dev:              cfg.Dev,
+		Done:             a.done,
 	})
 }
 
