@@ -30,7 +30,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.POST("/auth/logout", s.wrap(s.handleLogout))
 	authed.GET("/me", s.wrap(s.handleMe))
 	authed.PATCH("/me", s.wrap(s.handleUpdateMe))
-	authed.PUT("/me/avatar", s.wrap(s.handleAvatar))
+	authed.PUT("/me/avatar", s.streamed, s.wrap(s.handleAvatar))
 	authed.GET("/users/:id", s.wrap(s.handleUser))
 	authed.POST("/contacts/sync", s.wrap(s.handleSyncContacts))
 	authed.GET("/contacts", s.wrap(s.handleContacts))
@@ -42,7 +42,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.PATCH("/dialogs/:id/messages/:seq", s.wrap(s.handleEdit))
 	authed.DELETE("/dialogs/:id/messages/:seq", s.wrap(s.handleDelete))
 	authed.POST("/dialogs/:id/read", s.wrap(s.handleRead))
-	authed.POST("/uploads", s.wrap(s.handleUpload))
+	authed.POST("/uploads", s.streamed, s.wrap(s.handleUpload))
 
 	if s.screens != nil {
 		v1.GET("/screens/:name", s.wrap(s.handleScreen))

@@ -75,10 +75,16 @@ type Deps struct {
 	Media     http.Handler // serves /media/
 	WebSocket http.Handler // serves /v1/ws
 	// Screens renders GET /v1/screens/{name}; Preview serves /preview/.
-	Screens        *live.Renderer
-	Preview        *live.Preview
+	Screens  *live.Renderer
+	Preview  *live.Preview
 	Ready    map[string]func(context.Context) error
 	Registry *prometheus.Registry // nil: a fresh one
+	// BodyTimeout bounds reading a request body (JSON and the like);
+	// uploads instead must keep UploadMinRate bytes/s on average after
+	// UploadGrace. Zero: the defaults (DefaultBodyTimeout, ...).
+	BodyTimeout   time.Duration
+	UploadMinRate int64
+	UploadGrace   time.Duration
 	// MetricsElsewhere leaves GET /metrics out of this surface: the
 	// registry is served on its own listener (KOROBKA_METRICS_ADDR), so
 	// the public address does not expose it.
@@ -108,6 +114,10 @@ type server struct {
 	proxies wire.Proxies
 	// metricsRoute says whether GET /metrics is served here.
 	metricsRoute bool
+
+	bodyTimeout   time.Duration
+	uploadMinRate int64
+	uploadGrace   time.Duration
 
 	web       fs.FS             // assets/web
 	webTags   map[string]string // file -> ETag
@@ -142,6 +152,16 @@ func NewServer(d Deps) (http.Handler, error) {
 	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
 		screens: d.Screens, preview: d.Preview, ready: d.Ready, metrics: m, reg: reg,
 		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
+	s.bodyTimeout, s.uploadMinRate, s.uploadGrace = d.BodyTimeout, d.UploadMinRate, d.UploadGrace
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = DefaultBodyTimeout
+	}
+	if s.uploadMinRate <= 0 {
+		s.uploadMinRate = DefaultUploadMinRate
+	}
+	if s.uploadGrace <= 0 {
+		s.uploadGrace = DefaultUploadGrace
+	}
 	if err := s.loadWeb(); err != nil {
 		return nil, err
 	}
@@ -157,7 +177,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err := e.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	e.Use(s.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
+	e.Use(s.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered), s.limitBody)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, chat.Errorf(chat.KindNotFound, "not_found", "No such endpoint."))
 	})
@@ -231,6 +251,9 @@ func decodeJSON(c *gin.Context, dst any, max int64) error {
 		if errors.As(err, &mbe) {
 			return errTooBig
 		}
+		if errors.Is(err, errBodyTimeout) {
+			return errBodyTimeout
+		}
 		return chat.Errorf(chat.KindInvalid, "invalid_json", "The body holds more than one JSON value.")
 	}
 	return nil
@@ -243,6 +266,8 @@ func jsonError(err error) error {
 		typ    *json.UnmarshalTypeError
 	)
 	switch {
+	case errors.Is(err, errBodyTimeout):
+		return errBodyTimeout
 	case errors.As(err, &mbe):
 		return errTooBig
 	case errors.Is(err, io.EOF):

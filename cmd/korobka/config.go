@@ -48,6 +48,11 @@ type Config struct {
 	// now is the clock of in-process rate limits; nil is time.Now. Only
 	// tests set it, to count a burst without racing the refill.
 	now func() time.Time
+	// Body deadlines (zero: httpapi's defaults); only tests set them, to
+	// see a slow client cut off in milliseconds.
+	bodyTimeout   time.Duration
+	uploadMinRate int64
+	uploadGrace   time.Duration
 }
 
 // setting is one configuration knob: a flag, the variable that sets it and

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/korobka/korobka/chat/chattest"
 )
@@ -231,5 +233,89 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 	series := metricSeries(t, "http://"+metricsAddr)
 	if !slices.ContainsFunc(series, func(s string) bool { return strings.Contains(s, `route="/healthz"`) }) {
 		t.Errorf("the metrics listener lacks the public surface's series: %v", series)
+	}
+}
+
+// slowRequest sends head (the request line and headers) at once, then the
+// body one byte per tick, until the server closes the connection or the
+// body is sent. It returns the status line the server answered ("" when it
+// answered none) once the server has closed the connection.
+func slowRequest(t *testing.T, base, head string, body []byte, tick time.Duration) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		tk := time.NewTicker(tick)
+		defer tk.Stop()
+		for i := range body {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+			if _, err := conn.Write(body[i : i+1]); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-wrote }()
+	// The test's own bound, far above the deadlines under test: a
+	// connection still open then is held forever.
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	answer, err := io.ReadAll(conn)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the server still holds the connection of a slow client after 20 s")
+	}
+	status, _, _ := strings.Cut(string(answer), "\r\n")
+	return status
+}
+
+// TestSlowClientsAreCutOff: a body trickling in a byte at a time is cut
+// off at its deadline (JSON) or when it falls under the minimum rate
+// (uploads), and oversized headers are refused, on the real listener.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	e := newEnvConfig(t, nil, func(c *Config) {
+		c.bodyTimeout = 300 * time.Millisecond
+		c.uploadMinRate = 2000
+		c.uploadGrace = 300 * time.Millisecond
+	})
+	host := strings.TrimPrefix(e.url, "http://")
+	body := []byte(`{"phone":"+79990000001"}` + strings.Repeat(" ", 200))
+	head := fmt.Sprintf("POST /v1/auth/otp HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", host, len(body))
+	if status := slowRequest(t, e.url, head, body, 20*time.Millisecond); !strings.Contains(status, " 408 ") {
+		t.Errorf("slow JSON body answered %q, want 408 and a closed connection", status)
+	}
+
+	tk := e.loginTest("+79990000001", "111111")
+	ctype, upload := multipartFile("file", "notes.txt", bytes.Repeat([]byte("x"), 4000))
+	head = fmt.Sprintf("POST /v1/uploads HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		host, tk.AccessToken, ctype, len(upload))
+	// 100 bytes/s against a minimum of 2000.
+	if status := slowRequest(t, e.url, head, upload, 10*time.Millisecond); !strings.Contains(status, " 408 ") {
+		t.Errorf("slow upload answered %q, want 408 and a closed connection", status)
+	}
+	// An upload at a decent rate still arrives.
+	r := e.doType("POST", "/v1/uploads", tk.AccessToken, ctype, upload)
+	e.want(r, 201)
+
+	// Headers over the cap are refused before any handler runs.
+	req, _ := http.NewRequest("GET", e.url+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("a", 40<<10))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("40 KiB of headers: %d, want 431", res.StatusCode)
 	}
 }

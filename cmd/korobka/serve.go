@@ -58,12 +58,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(h, log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("KOROBKA_ADDR: %w", err)
@@ -109,6 +104,27 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// Limits of the public listener (docs/operations.md, "Security"): headers
+// must arrive within ReadHeaderTimeout and fit in maxHeaderBytes (larger:
+// 431); bodies have their own deadlines (httpapi.DefaultBodyTimeout and the
+// upload rate); an idle keep-alive connection is closed after IdleTimeout.
+const (
+	headerTimeout  = 10 * time.Second
+	maxHeaderBytes = 32 << 10
+	idleTimeout    = 2 * time.Minute
+)
+
+// newHTTPServer is the public listener's server with those limits.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: headerTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // serveDebug serves the profiler on its own listener, away from the public
@@ -341,6 +357,9 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		MetricsElsewhere: cfg.MetricsAddr != "",
 		TrustedProxies:   cfg.TrustedProxies,
 		Dev:              cfg.Dev,
+		BodyTimeout:      cfg.bodyTimeout,
+		UploadMinRate:    cfg.uploadMinRate,
+		UploadGrace:      cfg.uploadGrace,
 		Done:             a.done,
 	})
 }
