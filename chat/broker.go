@@ -57,8 +57,15 @@ const (
 	// gets a reply instead); 0 skips none.
 	EnvFrame byte = 1
 	// EnvCloseFamily closes the user's connections of the session family
-	// in the header (logout).
+	// in the header: the session ended (logout, refresh-token reuse).
 	EnvCloseFamily byte = 2
+	// EnvCloseUser closes every connection of the user: all of their
+	// sessions ended (a block, a role change); the header id is unused.
+	EnvCloseUser byte = 3
+	// EnvCloseConn closes the one connection whose id is in the header:
+	// the user opened more connections than allowed and it was the
+	// oldest.
+	EnvCloseConn byte = 4
 )
 
 // envelopeHeader is the kind byte and a big-endian int64.

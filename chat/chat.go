@@ -99,11 +99,15 @@ type Session struct {
 }
 
 // Principal is who is asking: the result of authenticating a request.
+// ExpiresAt is when the access token that proved it stops working; a
+// WebSocket authenticated by it is closed then unless the shell hands it a
+// fresh token (docs/api.md, the auth frame).
 type Principal struct {
 	UserID    int64
 	SessionID int64
 	Family    int64
 	Role      Role
+	ExpiresAt time.Time
 }
 
 // OTP is a one-time login code as stored: only a salted hash of the code.
