@@ -46,6 +46,22 @@ type Presence interface {
 	Online(ctx context.Context, userIDs []int64) (map[int64]bool, error)
 }
 
+// SocketCounter caps the live WebSocket connections of each user across
+// every node. A node counts a connection when it opens and lets it go when
+// it closes; a node that dies without letting go stops counting within a
+// TTL (the Redis implementation refreshes its entries while they live), so
+// a crash never locks a user out. The memory SocketCounter serves one
+// node; the Redis one many. Both pass chattest.TestSocketCounter.
+type SocketCounter interface {
+	// Acquire counts connection connID of userID. When the user then holds
+	// more than max, their oldest connections (by Acquire) stop being
+	// counted and are returned, oldest first, for the caller to close
+	// wherever they live (the EnvCloseConn envelope).
+	Acquire(ctx context.Context, userID, connID int64, max int) (evicted []int64, err error)
+	// Release stops counting a connection; one not counted is no error.
+	Release(ctx context.Context, userID, connID int64) error
+}
+
 // UserTopic is the broker topic of everything addressed to one user: the
 // gateway of every node holding a connection of the user subscribes to it.
 func UserTopic(userID int64) string { return "u:" + strconv.FormatInt(userID, 10) }

@@ -139,6 +139,13 @@ type Limiter interface {
 	// Allow counts one event against key under l. When the event is not
 	// allowed it is not counted, and retryAfter says when one would be.
 	Allow(ctx context.Context, key string, l Limit) (ok bool, retryAfter time.Duration, err error)
+	// AllowAtMost counts up to n events against key under l in one step,
+	// as many as l has room for now, and reports how many it counted
+	// (0..n); with none, retryAfter says when one would be. A node takes
+	// a few of a user's events at once this way and hands them out
+	// locally (chat/ws), so a shared limit costs one round trip per few
+	// events instead of one per event.
+	AllowAtMost(ctx context.Context, key string, l Limit, n int) (allowed int, retryAfter time.Duration, err error)
 }
 
 // SMSSender delivers a text message to an E.164 number.
