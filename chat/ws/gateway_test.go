@@ -44,6 +44,9 @@ type fakeService struct {
 	seq          int64
 	connected    map[int64]int
 	disconnected map[int64]int
+	// onAuth, when set, runs under mu after every successful
+	// Authenticate, so a test can end a session between two checks.
+	onAuth func(token string)
 }
 
 func newFakeService(b chat.Broker) *fakeService {
@@ -98,6 +101,9 @@ func (f *fakeService) Authenticate(ctx context.Context, token string) (chat.Prin
 			}
 		}
 		return chat.Principal{}, chat.ErrInvalidToken
+	}
+	if f.onAuth != nil {
+		f.onAuth(token)
 	}
 	return p, nil
 }
@@ -172,6 +178,16 @@ func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	b := memory.NewBroker()
 	svc := newFakeService(b)
+	if cfg.Limiter == nil {
+		cfg.Limiter = memory.NewLimiter(cfg.Now)
+	}
+	if cfg.Sockets == nil {
+		cfg.Sockets = memory.NewSocketCounter()
+	}
+	if cfg.HandshakesPerUser == (chat.Limit{}) {
+		// Tests dial one user far more often than a shell would.
+		cfg.HandshakesPerUser = chat.Limit{Rate: 1000, Period: time.Second, Burst: 1000}
+	}
 	g := New(svc, b, cfg)
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", g)
@@ -652,8 +668,8 @@ func TestCloseFamily(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []*client{a1, a3} {
-		if ce := c.closed(); ce.Code != CloseLoggedOut || ce.Text != "logged out" {
-			t.Errorf("close %v, want %d logged out", ce, CloseLoggedOut)
+		if ce := c.closed(); ce.Code != CloseLoggedOut || ce.Text != "session ended" {
+			t.Errorf("close %v, want %d session ended", ce, CloseLoggedOut)
 		}
 	}
 	a2.roundTrip()
@@ -679,7 +695,7 @@ func TestShutdown(t *testing.T) {
 	b := memory.NewBroker()
 	defer b.Close()
 	svc := newFakeService(b)
-	g := New(svc, b, Config{})
+	g := New(svc, b, Config{Limiter: memory.NewLimiter(nil), Sockets: memory.NewSocketCounter()})
 	srv := httptest.NewServer(g)
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	var cs []*websocket.Conn

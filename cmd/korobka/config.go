@@ -16,6 +16,7 @@ import (
 
 	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/chat/wire"
+	"github.com/korobka/korobka/chat/ws"
 )
 
 // Config is everything korobka serve reads from its flags and environment,
@@ -35,19 +36,32 @@ type Config struct {
 	SMSRuURL       string
 	TrustedProxies wire.Proxies
 	AllowedOrigins []string
-	AccessTTL      time.Duration
-	RefreshTTL     time.Duration
-	DebugAddr      string
-	MetricsAddr    string
-	LogFormat      string
-	LogLevel       slog.Level
+	// MaxSocketsPerUser caps a user's live WebSockets across nodes.
+	MaxSocketsPerUser int
+	// WSRate and WSBurst are a user's WebSocket frame budget across all
+	// their connections and nodes: frames per second, and at once.
+	WSRate, WSBurst int
+	// HandshakesPerAddr is how many WebSocket handshakes one client
+	// address (IPv6: its /64) may make per minute, a third of them at once.
+	HandshakesPerAddr int
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+	DebugAddr         string
+	MetricsAddr       string
+	LogFormat         string
+	LogLevel          slog.Level
 	// Dev is development mode: the designer preview (/preview/) opens to
 	// anyone instead of admins only. Never on a public server.
 	Dev bool
 
-	// now is the clock of in-process rate limits; nil is time.Now. Only
-	// tests set it, to count a burst without racing the refill.
+	// now is the clock of in-process rate limits, of the service (token
+	// lifetimes) and of the gateway (token expiry); nil is time.Now. Only
+	// tests set it, to count a burst without racing the refill or to let a
+	// token expire without waiting.
 	now func() time.Time
+	// expiryCheck is how often the gateway closes connections whose
+	// token expired (zero: ws.DefaultExpiryCheck); only tests set it.
+	expiryCheck time.Duration
 	// Body deadlines (zero: httpapi's defaults); only tests set them, to
 	// see a slow client cut off in milliseconds.
 	bodyTimeout   time.Duration
@@ -75,6 +89,10 @@ var settings = []setting{
 	{"smsru-url", "KOROBKA_SMSRU_URL", "https://sms.ru", "sms.ru API base URL"},
 	{"trusted-proxies", "KOROBKA_TRUSTED_PROXIES", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed"},
 	{"allowed-origins", "KOROBKA_ALLOWED_ORIGINS", "", "comma-separated browser origins (https://app.example.com) allowed to open the WebSocket besides the server's own"},
+	{"max-sockets-per-user", "KOROBKA_MAX_SOCKETS_PER_USER", strconv.Itoa(ws.DefaultMaxSocketsPerUser), "live WebSockets one user may hold across all nodes; a new one past it closes their oldest (4002)"},
+	{"ws-rate", "KOROBKA_WS_RATE", strconv.Itoa(ws.DefaultRate), "WebSocket frames per second one user may send, across all their connections and nodes"},
+	{"ws-burst", "KOROBKA_WS_BURST", strconv.Itoa(ws.DefaultBurst), "WebSocket frames one user may send at once above the rate"},
+	{"ws-handshakes-per-addr", "KOROBKA_WS_HANDSHAKES_PER_ADDR", strconv.Itoa(ws.DefaultHandshakesPerAddr.Rate), "WebSocket handshakes per minute from one client address (IPv6: per /64), a third of them at once"},
 	{"access-ttl", "KOROBKA_ACCESS_TTL", chat.DefaultAccessTTL.String(), "lifetime of access tokens"},
 	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
 	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
@@ -214,6 +232,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, s)
 		}
 	}
+	cfg.MaxSocketsPerUser = parseInt(get("KOROBKA_MAX_SOCKETS_PER_USER"), "KOROBKA_MAX_SOCKETS_PER_USER", 1, 1000, bad)
+	cfg.WSRate = parseInt(get("KOROBKA_WS_RATE"), "KOROBKA_WS_RATE", 1, 1_000_000, bad)
+	cfg.WSBurst = parseInt(get("KOROBKA_WS_BURST"), "KOROBKA_WS_BURST", 1, 1_000_000, bad)
+	cfg.HandshakesPerAddr = parseInt(get("KOROBKA_WS_HANDSHAKES_PER_ADDR"), "KOROBKA_WS_HANDSHAKES_PER_ADDR", 3, 10_000_000, bad)
 	cfg.AccessTTL = parseDuration(get("KOROBKA_ACCESS_TTL"), "KOROBKA_ACCESS_TTL", time.Minute, 24*time.Hour, bad)
 	cfg.RefreshTTL = parseDuration(get("KOROBKA_REFRESH_TTL"), "KOROBKA_REFRESH_TTL", time.Hour, 400*24*time.Hour, bad)
 	if cfg.RefreshTTL > 0 && cfg.AccessTTL > cfg.RefreshTTL {
@@ -238,6 +260,15 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		return Config{}, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
 	}
 	return cfg, nil
+}
+
+func parseInt(s, env string, min, max int, bad func(string, string, ...any)) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		bad(env, "%q is not a whole number from %d to %d", s, min, max)
+		return 0
+	}
+	return n
 }
 
 func parseDuration(s, env string, min, max time.Duration, bad func(string, string, ...any)) time.Duration {

@@ -219,6 +219,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	var (
 		limiter  chat.Limiter
 		presence chat.Presence
+		sockets  chat.SocketCounter
 	)
 	if cfg.RedisURL != "" {
 		client, err := redis.Open(ctx, cfg.RedisURL)
@@ -244,11 +245,15 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		rp := redis.NewPresence(client, cfg.RedisPrefix, chat.FormatID(chat.NewID()), presenceTTL)
 		a.loops = append(a.loops, rp.Run)
 		presence = rp
+		rs := redis.NewSocketCounter(client, cfg.RedisPrefix, presenceTTL)
+		a.loops = append(a.loops, rs.Run)
+		sockets = rs
 		a.bus = "redis"
 	} else {
 		limiter = memory.NewLimiter(cfg.now)
 		a.broker = memory.NewBroker()
 		presence = memory.NewPresence()
+		sockets = memory.NewSocketCounter()
 		a.bus = "memory"
 	}
 	a.closers = append(a.closers, a.broker.Close)
@@ -281,10 +286,24 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		TestPhones: cfg.TestPhones,
 		AccessTTL:  cfg.AccessTTL,
 		RefreshTTL: cfg.RefreshTTL,
+		Now:        cfg.now,
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log)
-	a.gateway = ws.New(a.svc, a.broker, ws.Config{Logger: log, AllowedOrigins: cfg.AllowedOrigins, Patcher: a.patcher})
+	a.gateway = ws.New(a.svc, a.broker, ws.Config{
+		Logger:            log,
+		AllowedOrigins:    cfg.AllowedOrigins,
+		TrustedProxies:    cfg.TrustedProxies,
+		Limiter:           limiter,
+		Sockets:           sockets,
+		MaxSocketsPerUser: cfg.MaxSocketsPerUser,
+		Rate:              cfg.WSRate,
+		Burst:             cfg.WSBurst,
+		HandshakesPerAddr: chat.Limit{Rate: cfg.HandshakesPerAddr, Period: time.Minute, Burst: cfg.HandshakesPerAddr / 3},
+		ExpiryCheck:       cfg.expiryCheck,
+		Now:               cfg.now,
+		Patcher:           a.patcher,
+	})
 	ok = true
 	return a, nil
 }
