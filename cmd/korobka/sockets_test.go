@@ -128,8 +128,21 @@ func (c *stepClock) Advance(d time.Duration) {
 // token expires, unless the shell refreshed and sent the fresh token over
 // auth before, in which case it stays until that one expires.
 func TestSocketOutlivesNoToken(t *testing.T) {
+	t.Run("sqlite+memory", func(t *testing.T) { socketExpiryTest(t, nil) })
+	t.Run("mysql+redis", func(t *testing.T) {
+		socketExpiryTest(t, map[string]string{
+			"KOROBKA_MYSQL_DSN":    chattest.MySQLDSN(t),
+			"KOROBKA_REDIS_URL":    chattest.RedisURL(t),
+			"KOROBKA_REDIS_PREFIX": chattest.RedisPrefix(t),
+		})
+	})
+}
+
+// socketExpiryTest runs the server on a clock the test moves, so tokens
+// expire without waiting.
+func socketExpiryTest(t *testing.T, vars map[string]string) {
 	clock := &stepClock{t: time.Now()}
-	e := newEnvConfig(t, nil, func(c *Config) { c.now = clock.Now })
+	e := newEnvConfig(t, vars, func(c *Config) { c.now = clock.Now })
 	a, _, _ := e.pair()
 	renewed := dial(t, e.url, a.AccessToken)
 	stale := dial(t, e.url, a.AccessToken)
