@@ -461,10 +461,11 @@ func (g *Gateway) online(ctx context.Context, u *user) {
 	}
 }
 
-// register adds c to its user's entry, subscribing to the user's topic and
-// reporting presence when c is the user's first connection here. It is
-// done before the upgrade so that a broker failure is an HTTP 503, and so
-// that no event published after the client sees the upgrade is missed.
+// register adds c to its user's entry, subscribing to the user's topic
+// when c is the user's first connection here (presence waits for the
+// upgrade: see online). It is done before the upgrade so that a broker
+// failure is an HTTP 503, and so that no event published after the client
+// sees the upgrade is missed.
 // On success it has added one to g.wg for the caller's handshake.
 func (g *Gateway) register(ctx context.Context, c *conn) (*user, error) {
 	uid := c.uid
@@ -510,10 +511,11 @@ func (g *Gateway) register(ctx context.Context, c *conn) (*user, error) {
 	return u, nil
 }
 
-// unregister removes c from the hub. When c was its user's last
-// connection, it unsubscribes and reports the user gone, under subMu and
-// before dropping the entry, so a registration racing with it either
-// reuses the subscription or waits and subscribes afresh.
+// unregister removes c from the hub, the expiry sweep and the socket
+// count. When c was its user's last connection, it unsubscribes and, if
+// presence was reported, reports the user gone, under subMu and before
+// dropping the entry, so a registration racing with it either reuses the
+// subscription or waits and subscribes afresh.
 func (g *Gateway) unregister(c *conn, u *user) {
 	uid := c.uid
 	g.untrack(c)
