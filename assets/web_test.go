@@ -89,6 +89,7 @@ func (f *fakeAPI) handler() http.Handler {
 	mux.HandleFunc("GET /v1/ws", f.ws)
 	mux.HandleFunc("POST /v1/auth/otp", f.post(`{"phone":"+79161234567","expires_in":300,"code_length":6}`))
 	mux.HandleFunc("POST /v1/auth/verify", f.post(`{"access_token":"test-access","refresh_token":"test-refresh","expires_in":900,"user":{"id":"u1","first_name":"","last_name":"","avatar_url":"","avatar_thumb_url":"","phone":"+79161234567"},"new_user":true}`))
+	mux.HandleFunc("POST /v1/auth/refresh", f.post(`{"access_token":"test-access-2","refresh_token":"test-refresh-2","expires_in":900,"user":{"id":"u1","first_name":"","last_name":"","avatar_url":"","avatar_thumb_url":"","phone":"+79161234567"},"new_user":false}`))
 	// Avatars and the logo: any small valid image, so no 404 reaches the console.
 	img := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/svg+xml")
@@ -182,7 +183,7 @@ func (f *fakeAPI) screen(w http.ResponseWriter, r *http.Request) {
 	f.screens = append(f.screens, r.Clone(context.Background()))
 	f.mu.Unlock()
 	name := r.PathValue("name")
-	if r.Header.Get("Authorization") != "Bearer test-access" && name != "login" && name != "otp" {
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer test-access") && name != "login" && name != "otp" {
 		f.reply(w, http.StatusUnauthorized, []byte(`{"error":{"code":"missing_token","message":"Sign in."}}`))
 		return
 	}
@@ -276,6 +277,12 @@ func (f *fakeAPI) ws(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.frames = append(f.frames, fr)
 		f.mu.Unlock()
+		if fr["type"] == "auth" {
+			if err := c.WriteJSON(map[string]any{"type": "reply", "id": fr["id"], "expires_in": 900}); err != nil {
+				return
+			}
+			continue
+		}
 		if fr["type"] != "sync" {
 			continue
 		}
@@ -504,4 +511,32 @@ func TestPreview(t *testing.T) {
 	b.WaitFor("event stream open", `document.getElementById('p-status').textContent === 'live reload on'`)
 	api.reload <- struct{}{}
 	b.WaitFor("reloaded", `document.getElementById('p-status').textContent.startsWith('reloaded')`)
+}
+
+// TestWebShellRenewsSocketToken: a minute before the socket's access token
+// expires, the shell refreshes the tokens and hands the fresh one to the
+// open socket with an auth frame, so the server does not close it.
+func TestWebShellRenewsSocketToken(t *testing.T) {
+	f, srv := newFakeAPI(t)
+	// The stored token has 62 s left: the renewal is due in 2 s.
+	b := newBrowser(t, alertHook+`
+if (!localStorage.getItem('korobka.session')) {
+  localStorage.setItem('korobka.session', JSON.stringify({access_token: 'test-access',
+    refresh_token: 'test-refresh', expires_at: Date.now() + 62e3, user: {id: 'u1'}}));
+}`)
+	b.Do("open chat", chromedp.Navigate(srv.URL+"/app/#/chat?dialog_id=d17"))
+	deadline := time.Now().Add(30 * time.Second)
+	for !f.frame("auth", func(fr map[string]any) bool { return fr["access_token"] == "test-access-2" }) {
+		if time.Now().After(deadline) {
+			f.mu.Lock()
+			t.Fatalf("no auth frame with the refreshed token; frames %v", f.frames)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.mu.Lock()
+	refreshed := f.posts["/v1/auth/refresh"]
+	f.mu.Unlock()
+	if refreshed["refresh_token"] != "test-refresh" {
+		t.Errorf("refresh sent %v, want the stored refresh token", refreshed)
+	}
 }

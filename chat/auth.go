@@ -230,6 +230,11 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Auth, error
 		ExpiresAt:       now.Add(s.refreshTTL),
 	}
 	old, err := s.store.RotateSession(ctx, HashToken(refreshToken), next, now)
+	if errors.Is(err, ErrTokenReused) {
+		// The store has revoked the family; its sockets end too.
+		s.closeSockets(ctx, old.UserID, EnvCloseFamily, old.Family)
+		return Auth{}, err
+	}
 	if err != nil {
 		return Auth{}, err
 	}
@@ -238,7 +243,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Auth, error
 		return Auth{}, err
 	}
 	if !u.BlockedAt.IsZero() {
-		if err := s.store.RevokeFamily(ctx, old.Family, now); err != nil {
+		if err := s.endFamily(ctx, old.UserID, old.Family); err != nil {
 			return Auth{}, err
 		}
 		return Auth{}, ErrUserBlocked
@@ -252,17 +257,48 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Auth, error
 }
 
 // Logout ends the caller's session at once: its access and refresh tokens
-// answer 401 from then on.
+// answer 401 from then on and its WebSockets close with 4001 on every
+// node.
 func (s *Service) Logout(ctx context.Context, p Principal) error {
-	if err := s.store.RevokeFamily(ctx, p.Family, s.now()); err != nil {
+	return s.endFamily(ctx, p.UserID, p.Family)
+}
+
+// EndUserSessions ends every session of a user at once, for a block or a
+// role change: all their tokens answer 401 from then on and every
+// WebSocket of theirs, on every node, closes with 4001, so the user's
+// shells log in again and see the new state (a new role everywhere, or
+// user_blocked).
+func (s *Service) EndUserSessions(ctx context.Context, userID int64) error {
+	if err := s.store.RevokeUserSessions(ctx, userID, s.now()); err != nil {
 		return err
 	}
-	// Close the session's WebSockets on every node.
-	pub := Publication{Topic: UserTopic(p.UserID), Payload: Envelope(EnvCloseFamily, p.Family, nil)}
-	if err := s.broker.Publish(ctx, pub); err != nil {
-		s.log.WarnContext(ctx, "logout not published", "err", err)
-	}
+	s.closeSockets(ctx, userID, EnvCloseUser, 0)
 	return nil
+}
+
+// endFamily is how a session ends, whatever ends it: the store revokes
+// the family, then every node closes the family's WebSockets. Both steps
+// are needed: the revocation stops new requests and handshakes, the
+// close stops connections that authenticated before it.
+func (s *Service) endFamily(ctx context.Context, userID, family int64) error {
+	if err := s.store.RevokeFamily(ctx, family, s.now()); err != nil {
+		return err
+	}
+	s.closeSockets(ctx, userID, EnvCloseFamily, family)
+	return nil
+}
+
+// closeSockets tells every node to close the user's connections that the
+// envelope kind and id select. It runs after the revocation committed, so
+// a node that registers a connection later sees the session dead when it
+// checks the token again (chat/ws does, once subscribed). A failed publish
+// is logged, not returned: the session has ended; the sockets it misses
+// close at their access token's expiry at the latest.
+func (s *Service) closeSockets(ctx context.Context, userID int64, kind byte, id int64) {
+	pub := Publication{Topic: UserTopic(userID), Payload: Envelope(kind, id, nil)}
+	if err := s.broker.Publish(context.WithoutCancel(ctx), pub); err != nil {
+		s.log.WarnContext(ctx, "session end not published; sockets close at token expiry", "user", userID, "err", err)
+	}
 }
 
 // Authenticate resolves an access token to the caller.
@@ -277,7 +313,8 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Princip
 	if err != nil {
 		return Principal{}, err
 	}
-	return Principal{UserID: sess.UserID, SessionID: sess.ID, Family: sess.Family, Role: role}, nil
+	return Principal{UserID: sess.UserID, SessionID: sess.ID, Family: sess.Family, Role: role,
+		ExpiresAt: sess.AccessExpiresAt}, nil
 }
 
 func (s *Service) newSession(ctx context.Context, u User, family int64, device string) (Auth, error) {

@@ -141,11 +141,15 @@ type Session struct {
 }
 
 // Principal is who is asking: the result of authenticating a request.
+// ExpiresAt is when the access token that proved it stops working; a
+// WebSocket authenticated by it is closed then unless the shell hands it a
+// fresh token (docs/api.md, the auth frame).
 type Principal struct {
 	UserID    int64
 	SessionID int64
 	Family    int64
 	Role      Role
+	ExpiresAt time.Time
 }
 
 // OTP is a one-time login code as stored: only a salted hash of the code.
@@ -187,6 +191,13 @@ type Limiter interface {
 	// used: a budget given back whole, as a login's tries are when the
 	// client asks for a new code. A key never used is no error.
 	Reset(ctx context.Context, key string) error
+	// AllowAtMost counts up to n events against key under l in one step,
+	// as many as l has room for now, and reports how many it counted
+	// (0..n); with none, retryAfter says when one would be. A node takes
+	// a few of a user's events at once this way and hands them out
+	// locally (chat/ws), so a shared limit costs one round trip per few
+	// events instead of one per event.
+	AllowAtMost(ctx context.Context, key string, l Limit, n int) (allowed int, retryAfter time.Duration, err error)
 }
 
 // SMSSender delivers a text message to an E.164 number.

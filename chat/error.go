@@ -26,6 +26,7 @@ const (
 	KindRateLimited           // 429: try again after RetryAfter
 	KindUnavailable           // 503: a dependency does not answer
 	KindMethodNotAllowed      // 405: the route does not take the method
+	KindTimeout               // 408: the request did not arrive in time
 )
 
 // Error is the one error type that crosses the service boundary. Code is a

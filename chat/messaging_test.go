@@ -36,7 +36,7 @@ func TestSend(t *testing.T) {
 	for _, u := range []*user{ann, bob} {
 		evs := u.events.wait(t, "message", 3)
 		for i, e := range evs {
-			if e.Kind != chat.EnvFrame || e.Origin != 77 || e.Message.Seq != int64(i+1) || e.Message.Text != fmt.Sprintf("hello %d", i+1) || e.Message.Status != "sent" {
+			if !chat.IsFrame(e.Kind) || e.Origin != 77 || e.Message.Seq != int64(i+1) || e.Message.Text != fmt.Sprintf("hello %d", i+1) || e.Message.Status != "sent" {
 				t.Errorf("user %d event %d: %+v %+v", u.id, i, e, e.Message)
 			}
 		}

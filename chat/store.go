@@ -59,11 +59,15 @@ type SessionStore interface {
 	// RotateSession exchanges the refresh token with the hash for next,
 	// which inherits the user and family of the session it replaces. A
 	// refresh token that was already rotated revokes the whole family and
-	// reports ErrTokenReused; an unknown, revoked or expired one
+	// reports ErrTokenReused together with that reused session (so the
+	// caller knows whose family ended); an unknown, revoked or expired one
 	// ErrInvalidToken.
 	RotateSession(ctx context.Context, refreshHash []byte, next Session, now time.Time) (Session, error)
 	// RevokeFamily ends every session of the family (logout).
 	RevokeFamily(ctx context.Context, family int64, now time.Time) error
+	// RevokeUserSessions ends every session of the user (a block, a role
+	// change). A user with none is no error.
+	RevokeUserSessions(ctx context.Context, userID int64, now time.Time) error
 }
 
 // ContactStore keeps address books. Contacts are kept by phone, so a

@@ -14,6 +14,8 @@ const REPLY_TIMEOUT = 10000;
 const BACKOFF_BASE = 500;
 const BACKOFF_MAX = 30000;
 const SEEN_MAX = 5000;
+const AUTH_AHEAD = 60000; // hand the socket a fresh token a minute before its own expires
+const AUTH_MIN_WAIT = 2000;
 
 const RANK = { sent: 1, delivered: 2, read: 3 };
 
@@ -26,6 +28,10 @@ export function createLive(app) {
   let timer = 0;
   let everOpen = false;
   let nextId = 0;
+  let authTimer = 0;
+  let ended = false; // the last close was 4001: refresh before reconnecting
+  let parked = false; // the last close was 4002: wait for the user
+  let sockExp = 0; // when the token the socket lives by expires (ms)
   const pending = new Map(); // request id -> { resolve, reject, timer }
   const seen = new Set(); // message ids already handled, oldest first
   const msgSeq = new Map(); // message id -> seq, for ticks
@@ -53,6 +59,7 @@ export function createLive(app) {
     stopped = true;
     clearTimeout(timer);
     timer = 0;
+    clearTimeout(authTimer);
     const s = ws;
     ws = null;
     s?.close(1000);
@@ -74,6 +81,8 @@ export function createLive(app) {
       everOpen = true;
       attempts = 0;
       app.banner(false);
+      sockExp = session()?.expires_at ?? 0;
+      planAuth();
       watch();
       sync(seqs);
       // Patches sent while we were away are lost; the screen is cheap to
@@ -85,13 +94,19 @@ export function createLive(app) {
       try { f = JSON.parse(e.data); } catch { return; }
       if (f && typeof f === 'object') handle(f);
     });
-    s.addEventListener('close', () => {
+    s.addEventListener('close', (e) => {
       if (ws !== s) return;
       ws = null;
+      clearTimeout(authTimer);
       failPending(new Error(t('offline')));
       if (stopped) return;
       app.banner(true);
-      schedule();
+      // 4001: the session ended or the token expired; 4002: this user has
+      // too many connections open elsewhere and this was the oldest, so
+      // it waits until the user comes back to the app.
+      ended = e.code === 4001;
+      parked = e.code === 4002;
+      if (!parked) schedule();
     });
   }
 
@@ -104,7 +119,8 @@ export function createLive(app) {
       // A failed upgrade looks like any other close; refresh the token when
       // it is about to expire, or once per outage in case it already did.
       const s = session();
-      if (s && (s.expires_at - Date.now() < 60000 || attempts === 2)) {
+      if (s && (ended || s.expires_at - Date.now() < 60000 || attempts === 2)) {
+        ended = false;
         const ok = await refreshTokens().catch(() => null);
         if (ok === false) { stop(); app.signedOut(); return; }
       }
@@ -112,11 +128,42 @@ export function createLive(app) {
     }, d / 2 + Math.random() * (d / 2));
   }
 
+  // planAuth schedules renewAuth a minute before the socket's token
+  // expires: the server closes a socket with 4001 when its token expires,
+  // unless it was handed a fresh one over `auth` (docs/api.md).
+  function planAuth() {
+    clearTimeout(authTimer);
+    if (!sockExp) return;
+    authTimer = setTimeout(renewAuth, Math.max(sockExp - Date.now() - AUTH_AHEAD, AUTH_MIN_WAIT));
+  }
+
+  // renewAuth refreshes the tokens (unless a REST call already did) and
+  // sends the fresh access token over the socket.
+  async function renewAuth() {
+    authTimer = 0;
+    if (ws?.readyState !== WebSocket.OPEN) return;
+    if ((session()?.expires_at ?? 0) - Date.now() <= AUTH_AHEAD) {
+      const ok = await refreshTokens().catch(() => null);
+      if (ok === false) { stop(); app.signedOut(); return; }
+      if (ok !== true) { authTimer = setTimeout(renewAuth, 10000); return; } // offline: try again
+    }
+    const s = session();
+    if (!s) return;
+    try {
+      const r = await call({ type: 'auth', access_token: s.access_token });
+      sockExp = Date.now() + (Number(r.expires_in) || 0) * 1000;
+      planAuth();
+    } catch { /* the socket closed or the reply is late: reconnecting refreshes */ }
+  }
+
   addEventListener('online', () => {
     if (!stopped && !ws) { clearTimeout(timer); attempts = 0; connect(); }
   });
   addEventListener('offline', () => { if (!stopped) app.banner(true); });
-  document.addEventListener('visibilitychange', () => markRead());
+  document.addEventListener('visibilitychange', () => {
+    if (parked && !stopped && !ws && document.visibilityState === 'visible') { parked = false; attempts = 0; connect(); }
+    markRead();
+  });
 
   function raw(frame) {
     if (ws?.readyState !== WebSocket.OPEN) return false;

@@ -13,10 +13,10 @@ import (
 
 // TestLimiter checks that a chat.Limiter behaves as the service relies on:
 // GCRA with bursts, refused events not counted, independent keys, refill
-// over time, exact counting under concurrency, weighted requests (AllowN)
-// that are allowed or refused whole, Reset giving a key's budget back, and
-// errors for a cancelled context, a nonsensical limit or a weight that
-// could never fit.
+// over time, exact counting under concurrency (event by event and in
+// chunks), weighted requests (AllowN) that are allowed or refused whole,
+// Reset giving a key's budget back, and errors for a cancelled context, a
+// nonsensical limit or a weight that could never fit.
 //
 // newLimiter returns an empty limiter for one subtest (keys of other
 // subtests must not be visible). advance moves the limiter's clock forward;
@@ -300,6 +300,71 @@ func TestLimiter(t *testing.T, newLimiter func(t *testing.T) chat.Limiter, advan
 		}
 	})
 
+	t.Run("AtMost", func(t *testing.T) {
+		// Events taken a few at a time come out of the same budget as
+		// single ones, and never more than the budget holds.
+		l := newLimiter(t)
+		mustAllowEvent(t, l, "k", slow, 1)
+		for _, want := range []int{3, 1} {
+			if got, retry := allowAtMost(t, l, "k", slow, 3); got != want || retry != 0 {
+				t.Fatalf("AllowAtMost(3): got (%d, %v), want (%d, 0)", got, retry, want)
+			}
+		}
+		got, retry := allowAtMost(t, l, "k", slow, 3)
+		if got != 0 || retry <= 0 || retry > perEvent {
+			t.Fatalf("AllowAtMost(3) on a spent budget: got (%d, %v), want (0, in (0, %v])", got, retry, perEvent)
+		}
+		if ok, _ := allowEvent(t, l, "k", slow); ok {
+			t.Fatalf("Allow after AllowAtMost spent the burst: got allowed, want refused")
+		}
+		if advance == nil {
+			return
+		}
+		advance(2 * perEvent)
+		if got, _ := allowAtMost(t, l, "k", slow, 5); got != 2 {
+			t.Fatalf("AllowAtMost(5) after two refills: got %d, want 2", got)
+		}
+	})
+
+	t.Run("AtMostConcurrent", func(t *testing.T) {
+		l := newLimiter(t)
+		lim := chat.Limit{Rate: 1, Period: time.Hour, Burst: 25}
+		const goroutines = 50
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, goroutines)
+		for range goroutines {
+			wg.Go(func() {
+				n, _, err := l.AllowAtMost(t.Context(), "k", lim, 3)
+				if err != nil {
+					errs <- err
+					return
+				}
+				allowed.Add(int64(n))
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("AllowAtMost: %v", err)
+		}
+		if got := allowed.Load(); got != int64(lim.Burst) {
+			t.Fatalf("allowed of %d concurrent chunks of 3: got %d, want %d", goroutines, got, lim.Burst)
+		}
+	})
+
+	t.Run("AtMostInvalid", func(t *testing.T) {
+		l := newLimiter(t)
+		for _, n := range []int{0, -1} {
+			if got, _, err := l.AllowAtMost(t.Context(), "k", slow, n); err == nil || got != 0 {
+				t.Errorf("AllowAtMost(%d): got (%d, %v), want (0, an error)", n, got, err)
+			}
+		}
+		if got, _, err := l.AllowAtMost(t.Context(), "k", chat.Limit{}, 1); err == nil || got != 0 {
+			t.Errorf("AllowAtMost under a zero limit: got (%d, %v), want (0, an error)", got, err)
+		}
+	})
+
 	t.Run("InvalidLimit", func(t *testing.T) {
 		l := newLimiter(t)
 		for _, lim := range []chat.Limit{
@@ -317,6 +382,16 @@ func TestLimiter(t *testing.T, newLimiter func(t *testing.T) chat.Limiter, advan
 			}
 		}
 	})
+}
+
+// allowAtMost calls l.AllowAtMost and fails the test on an error.
+func allowAtMost(t *testing.T, l chat.Limiter, key string, lim chat.Limit, n int) (int, time.Duration) {
+	t.Helper()
+	got, retry, err := l.AllowAtMost(t.Context(), key, lim, n)
+	if err != nil {
+		t.Fatalf("AllowAtMost(%q, %+v, %d): %v", key, lim, n, err)
+	}
+	return got, retry
 }
 
 // allowEvent calls l.Allow and fails the test on an error.

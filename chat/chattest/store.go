@@ -55,6 +55,7 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"Session/RotateInvalid", testRotateInvalid},
 		{"Session/RotateConcurrent", testRotateConcurrent},
 		{"Session/RevokeFamily", testRevokeFamily},
+		{"Session/RevokeUserSessions", testRevokeUserSessions},
 		{"Contacts/Sync", testSyncContacts},
 		{"Contacts/RegisterLater", testContactsRegisterLater},
 		{"Contacts/Sync5000", testSyncMany},
@@ -595,9 +596,14 @@ func testRotateChainReuse(t *testing.T, s chat.Store) {
 	_, _, err = s.SessionByAccess(ctx, c.AccessHash, now)
 	noErr(t, "SessionByAccess c", err)
 
-	_, err = s.RotateSession(ctx, a.RefreshHash, nextSession(now), now)
+	stolen, err := s.RotateSession(ctx, a.RefreshHash, nextSession(now), now)
 	wantErrIs(t, "reusing a", err, chat.ErrTokenReused)
 	wantNoAccess(t, s, "c after a was reused", c.AccessHash, now)
+	// The reuse names whose family ended, so its sockets can be closed.
+	if stolen.UserID != u.ID || stolen.Family != a.Family || stolen.ID != a.ID {
+		t.Errorf("reused session: got id %d user %d family %d, want id %d user %d family %d",
+			stolen.ID, stolen.UserID, stolen.Family, a.ID, u.ID, a.Family)
+	}
 }
 
 func testRotateInvalid(t *testing.T, s chat.Store) {
@@ -673,6 +679,25 @@ func testRevokeFamily(t *testing.T, s chat.Store) {
 
 	noErr(t, "RevokeFamily again", s.RevokeFamily(ctx, phone.Family, t0.Add(time.Minute)))
 	noErr(t, "RevokeFamily unknown", s.RevokeFamily(ctx, chat.NewID(), t0))
+}
+
+func testRevokeUserSessions(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	u := newUser(t, s, "+79990000061")
+	other := newUser(t, s, "+79990000062")
+	phone, laptop, theirs := newSession(u.ID, "phone"), newSession(u.ID, "laptop"), newSession(other.ID, "")
+	for _, ss := range []chat.Session{phone, laptop, theirs} {
+		mustCreateSession(t, s, ss)
+	}
+	noErr(t, "RevokeUserSessions", s.RevokeUserSessions(ctx, u.ID, t0))
+	wantNoAccess(t, s, "the user's phone", phone.AccessHash, t0)
+	wantNoAccess(t, s, "the user's laptop", laptop.AccessHash, t0)
+	_, err := s.RotateSession(ctx, laptop.RefreshHash, nextSession(t0), t0)
+	wantErrIs(t, "refreshing a revoked session", err, chat.ErrInvalidToken)
+	_, _, err = s.SessionByAccess(ctx, theirs.AccessHash, t0)
+	noErr(t, "another user's session", err)
+	noErr(t, "RevokeUserSessions again", s.RevokeUserSessions(ctx, u.ID, t0.Add(time.Minute)))
+	noErr(t, "RevokeUserSessions of no one", s.RevokeUserSessions(ctx, chat.NewID(), t0))
 }
 
 // ---- contacts ----

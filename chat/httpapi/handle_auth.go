@@ -46,7 +46,7 @@ func (s *server) handleRequestCode(c *gin.Context) error {
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
 	}
-	sent, err := s.svc.RequestCode(c.Request.Context(), req.Phone, c.ClientIP())
+	sent, err := s.svc.RequestCode(c.Request.Context(), req.Phone, s.clientKey(c))
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (s *server) handleVerify(c *gin.Context) error {
 	if req.Device == "" {
 		req.Device = c.GetHeader("User-Agent")
 	}
-	auth, err := s.svc.Verify(c.Request.Context(), req.Phone, req.Code, c.ClientIP(), req.Device)
+	auth, err := s.svc.Verify(c.Request.Context(), req.Phone, req.Code, s.clientKey(c), req.Device)
 	if err != nil {
 		return err
 	}

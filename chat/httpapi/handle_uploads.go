@@ -43,6 +43,9 @@ func withFilePart(c *gin.Context, max int64, tooLarge error, use func(*multipart
 		if errors.As(err, &mbe) {
 			return tooLarge
 		}
+		if errors.Is(err, errBodyTimeout) {
+			return errBodyTimeout
+		}
 		if err != nil {
 			return chat.Errorf(chat.KindInvalid, "missing_file", "The multipart field \"file\" is missing.")
 		}

@@ -8,7 +8,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// httpMetrics are the HTTP surface's Prometheus series.
+// httpMetrics are the HTTP surface's Prometheus series. Every label value
+// comes from a fixed set, never from what a client sends: route is a
+// registered route pattern or "unmatched", method one of knownMethods or
+// "other", status a code the server wrote. So the number of series is
+// bounded by the routes, whatever clients request.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -38,7 +42,34 @@ func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
 	return m, nil
 }
 
+// knownMethods are the methods that get their own label value.
+var knownMethods = map[string]string{
+	"GET": "GET", "HEAD": "HEAD", "POST": "POST", "PUT": "PUT", "PATCH": "PATCH",
+	"DELETE": "DELETE", "OPTIONS": "OPTIONS",
+}
+
+// methodLabel folds every method string a client may invent into "other".
+func methodLabel(method string) string {
+	if m, ok := knownMethods[method]; ok {
+		return m
+	}
+	return "other"
+}
+
+// statusLabel keeps the status label to the codes HTTP defines; anything
+// else (no handler writes one, but the label must not depend on that) is
+// "other".
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
+}
+
+// observe counts one request; route must already be a route pattern or
+// "unmatched".
 func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	method = methodLabel(method)
+	m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 }

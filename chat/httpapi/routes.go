@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -9,7 +12,9 @@ import (
 func (s *server) routes(e *gin.Engine) {
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.wrap(s.handleReadyz))
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+	if s.metricsRoute {
+		e.GET("/metrics", gin.WrapH(MetricsHandler(s.reg)))
+	}
 	if s.media != nil {
 		e.GET("/media/*path", gin.WrapH(s.media))
 		e.HEAD("/media/*path", gin.WrapH(s.media))
@@ -25,7 +30,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.POST("/auth/logout", s.wrap(s.handleLogout))
 	authed.GET("/me", s.wrap(s.handleMe))
 	authed.PATCH("/me", s.wrap(s.handleUpdateMe))
-	authed.PUT("/me/avatar", s.wrap(s.handleAvatar))
+	authed.PUT("/me/avatar", s.streamed, s.wrap(s.handleAvatar))
 	authed.GET("/users/:id", s.wrap(s.handleUser))
 	authed.POST("/contacts/sync", s.wrap(s.handleSyncContacts))
 	authed.GET("/contacts", s.wrap(s.handleContacts))
@@ -37,7 +42,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.PATCH("/dialogs/:id/messages/:seq", s.wrap(s.handleEdit))
 	authed.DELETE("/dialogs/:id/messages/:seq", s.wrap(s.handleDelete))
 	authed.POST("/dialogs/:id/read", s.wrap(s.handleRead))
-	authed.POST("/uploads", s.wrap(s.handleUpload))
+	authed.POST("/uploads", s.streamed, s.wrap(s.handleUpload))
 
 	if s.screens != nil {
 		v1.GET("/screens/:name", s.wrap(s.handleScreen))
@@ -61,6 +66,12 @@ func (s *server) routes(e *gin.Engine) {
 	if s.ws != nil {
 		v1.GET("/ws", gin.WrapH(s.ws))
 	}
+}
+
+// MetricsHandler serves a registry's series in the Prometheus text format,
+// for GET /metrics here or on the listener of KOROBKA_METRICS_ADDR.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // noStore keeps API answers, which carry tokens and private data, out of

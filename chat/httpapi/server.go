@@ -17,6 +17,7 @@ import (
 
 	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/chat/live"
+	"github.com/korobka/korobka/chat/wire"
 )
 
 // The use cases the handlers call, declared here by their consumer in
@@ -78,11 +79,23 @@ type Deps struct {
 	Media     http.Handler // serves /media/
 	WebSocket http.Handler // serves /v1/ws
 	// Screens renders GET /v1/screens/{name}; Preview serves /preview/.
-	Screens        *live.Renderer
-	Preview        *live.Preview
-	Ready          map[string]func(context.Context) error
-	Registry       *prometheus.Registry // nil: a fresh one
-	TrustedProxies []string
+	Screens  *live.Renderer
+	Preview  *live.Preview
+	Ready    map[string]func(context.Context) error
+	Registry *prometheus.Registry // nil: a fresh one
+	// BodyTimeout bounds reading a request body (JSON and the like);
+	// uploads instead must keep UploadMinRate bytes/s on average after
+	// UploadGrace. Zero: the defaults (DefaultBodyTimeout, ...).
+	BodyTimeout   time.Duration
+	UploadMinRate int64
+	UploadGrace   time.Duration
+	// MetricsElsewhere leaves GET /metrics out of this surface: the
+	// registry is served on its own listener (KOROBKA_METRICS_ADDR), so
+	// the public address does not expose it.
+	MetricsElsewhere bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (wire.Proxies.ClientAddr); none by default.
+	TrustedProxies wire.Proxies
 	// Dev opens the preview to anyone; otherwise it needs an admin.
 	Dev bool
 	// Done closes when the server starts shutting down, so long-lived
@@ -102,6 +115,13 @@ type server struct {
 	ready   map[string]func(context.Context) error
 	metrics *httpMetrics
 	reg     *prometheus.Registry
+	proxies wire.Proxies
+	// metricsRoute says whether GET /metrics is served here.
+	metricsRoute bool
+
+	bodyTimeout   time.Duration
+	uploadMinRate int64
+	uploadGrace   time.Duration
 
 	web       fs.FS             // assets/web
 	webTags   map[string]string // file -> ETag
@@ -135,7 +155,17 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
 		screens: d.Screens, preview: d.Preview, ready: d.Ready, metrics: m, reg: reg,
-		dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
+		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
+	s.bodyTimeout, s.uploadMinRate, s.uploadGrace = d.BodyTimeout, d.UploadMinRate, d.UploadGrace
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = DefaultBodyTimeout
+	}
+	if s.uploadMinRate <= 0 {
+		s.uploadMinRate = DefaultUploadMinRate
+	}
+	if s.uploadGrace <= 0 {
+		s.uploadGrace = DefaultUploadGrace
+	}
 	if err := s.loadWeb(); err != nil {
 		return nil, err
 	}
@@ -145,10 +175,13 @@ func NewServer(d Deps) (http.Handler, error) {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+	// Client addresses are decided by clientKey (wire.Proxies) alone;
+	// gin's own ClientIP would believe X-Real-IP from a proxy.
+	e.ForwardedByClientIP = false
+	if err := e.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	e.Use(s.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
+	e.Use(s.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered), s.limitBody)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, chat.Errorf(chat.KindNotFound, "not_found", "No such endpoint."))
 	})
@@ -191,6 +224,13 @@ func (s *server) observe(c *gin.Context) {
 		"status", c.Writer.Status(), "duration", d)
 }
 
+// clientKey is the caller's address (wire.Proxies.ClientAddr); the
+// Service counts per-address limits under chat.AddressKey of it (IPv6 per
+// /64).
+func (s *server) clientKey(c *gin.Context) string {
+	return s.proxies.ClientAddr(c.Request).String()
+}
+
 // Request decoding errors.
 var (
 	errNotJSON = chat.Errorf(chat.KindUnsupported, "unsupported_media_type", "Send the body as application/json.")
@@ -216,6 +256,9 @@ func decodeJSON(c *gin.Context, dst any, max int64) error {
 		if errors.As(err, &mbe) {
 			return errTooBig
 		}
+		if errors.Is(err, errBodyTimeout) {
+			return errBodyTimeout
+		}
 		return chat.Errorf(chat.KindInvalid, "invalid_json", "The body holds more than one JSON value.")
 	}
 	return nil
@@ -228,6 +271,8 @@ func jsonError(err error) error {
 		typ    *json.UnmarshalTypeError
 	)
 	switch {
+	case errors.Is(err, errBodyTimeout):
+		return errBodyTimeout
 	case errors.As(err, &mbe):
 		return errTooBig
 	case errors.Is(err, io.EOF):

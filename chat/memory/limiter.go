@@ -122,6 +122,40 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
+// AllowAtMost counts up to n events against key under lim at once: as
+// many as fit before the key's TAT would run more than the burst ahead of
+// now. It reports how many (0..n); with none, when one would fit.
+func (l *Limiter) AllowAtMost(ctx context.Context, key string, lim chat.Limit, n int) (int, time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	if n <= 0 {
+		return 0, 0, fmt.Errorf("memory: AllowAtMost %d events: n must be positive", n)
+	}
+	interval, burstOffset, err := gcra(lim)
+	if err != nil {
+		return 0, 0, err
+	}
+	now := l.now().Sub(l.base)
+	s := &l.shards[maphash.String(l.seed, key)&(limiterShards-1)]
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tat, seen := s.tat[key]
+	tat = max(tat, now)
+	// Event k (1-based) is allowed when tat + k*interval - burstOffset <= now.
+	room := (now + burstOffset - tat) / interval
+	if room < 1 {
+		return 0, tat + interval - burstOffset - now, nil
+	}
+	k := min(int64(n), int64(room))
+	if !seen && len(s.tat) >= s.sweepAt {
+		s.sweep(now)
+	}
+	s.tat[key] = tat + time.Duration(k)*interval
+	return int(k), 0, nil
+}
+
 // sweep forgets the keys whose buckets are full again at now.
 func (s *limiterShard) sweep(now time.Duration) {
 	for k, tat := range s.tat {

@@ -71,3 +71,25 @@ func (l *Limiter) AllowN(ctx context.Context, key string, lim chat.Limit, n int)
 	// slot must still say "later", never "now".
 	return false, max(res.RetryAfter, time.Nanosecond), nil
 }
+
+// AllowAtMost counts up to n events against key under lim in one script
+// run (redis_rate's AllowAtMost) and reports how many it counted. When only
+// part of an event's interval is left the script still charges it, so a
+// node taking events in chunks is counted conservatively, never more
+// generously than event by event.
+func (l *Limiter) AllowAtMost(ctx context.Context, key string, lim chat.Limit, n int) (int, time.Duration, error) {
+	if lim.Rate <= 0 || lim.Period <= 0 || lim.Burst <= 0 {
+		return 0, 0, fmt.Errorf("redis: invalid limit %+v: rate, period and burst must be positive", lim)
+	}
+	if n <= 0 {
+		return 0, 0, fmt.Errorf("redis: AllowAtMost %d events: n must be positive", n)
+	}
+	res, err := l.rate.AllowAtMost(ctx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period}, n)
+	if err != nil {
+		return 0, 0, fmt.Errorf("redis: rate limit %q: %w", key, err)
+	}
+	if res.Allowed > 0 {
+		return res.Allowed, 0, nil
+	}
+	return 0, max(res.RetryAfter, time.Nanosecond), nil
+}

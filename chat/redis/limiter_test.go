@@ -97,3 +97,37 @@ func TestRedisPrefix(t *testing.T) {
 		t.Fatalf("keys left after the test: got %q, want none", keys)
 	}
 }
+
+// BenchmarkFrameBudget is what a user's WebSocket frame costs the shared
+// limiter: one script run per frame (Allow), or one per chunk of 8 frames
+// (AllowAtMost, as chat/ws takes them). ns/op is per frame.
+func BenchmarkFrameBudget(b *testing.B) {
+	client, err := redis.Open(b.Context(), chattest.RedisURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	l := redis.NewLimiter(client, chattest.RedisPrefix(b))
+	// A budget no frame here exhausts: the cost measured is the call's.
+	lim := chat.Limit{Rate: 1 << 30, Period: time.Second, Burst: 1 << 30}
+	b.Run("per-frame", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := l.Allow(b.Context(), "frames", lim); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("chunk-8", func(b *testing.B) {
+		left := 0
+		for b.Loop() {
+			if left == 0 {
+				n, _, err := l.AllowAtMost(b.Context(), "frames", lim, 8)
+				if err != nil {
+					b.Fatal(err)
+				}
+				left = n
+			}
+			left--
+		}
+	})
+}

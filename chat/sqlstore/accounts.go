@@ -259,7 +259,10 @@ func (s *Store) SessionByAccess(ctx context.Context, accessHash []byte, now time
 // blocked user's token still rotates: the Service checks the block next and
 // answers user_blocked rather than invalid_token.
 func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next chat.Session, now time.Time) (chat.Session, error) {
-	var reused bool
+	var (
+		reused bool
+		stolen chat.Session
+	)
 	err := s.write(ctx, "rotate session", func(tx *sql.Tx) error {
 		reused = false
 		// Find the row by its token without a lock, then lock it by primary
@@ -284,7 +287,7 @@ func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next chat
 		case !old.RotatedAt.IsZero():
 			// Checked before revocation: a rotated token coming back is a
 			// theft signal even when the family has since been ended.
-			reused = true
+			reused, stolen = true, old
 			return s.revokeFamily(ctx, tx, old.Family, now)
 		case !old.RevokedAt.IsZero(), !now.Before(old.ExpiresAt):
 			return chat.ErrInvalidToken
@@ -305,7 +308,7 @@ func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next chat
 	}
 	if reused {
 		// The revocation above is committed; only now report the reuse.
-		return chat.Session{}, s.fail("rotate session", chat.ErrTokenReused)
+		return normalizeSession(stolen), s.fail("rotate session", chat.ErrTokenReused)
 	}
 	return normalizeSession(next), nil
 }
@@ -326,6 +329,15 @@ func normalizeSession(ss chat.Session) chat.Session {
 func (s *Store) RevokeFamily(ctx context.Context, family int64, now time.Time) error {
 	return s.write(ctx, "revoke family", func(tx *sql.Tx) error {
 		return s.revokeFamily(ctx, tx, family, now)
+	})
+}
+
+// RevokeUserSessions ends every live session of the user.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID int64, now time.Time) error {
+	return s.write(ctx, "revoke user sessions", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, s.ts(now), userID)
+		return err
 	})
 }
 

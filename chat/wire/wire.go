@@ -55,6 +55,8 @@ func Status(k chat.Kind) int {
 		return http.StatusTooManyRequests
 	case chat.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case chat.KindTimeout:
+		return http.StatusRequestTimeout
 	}
 	return http.StatusInternalServerError
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/chat/wire"
@@ -29,10 +28,22 @@ const maxSpare = 8
 // frames. Everything else talks to it through the outbox and closeWith,
 // neither of which blocks.
 type conn struct {
-	g  *Gateway
-	ws *websocket.Conn // set once, before the goroutines start
-	id int64
-	p  chat.Principal
+	g   *Gateway
+	ws  *websocket.Conn // set once, before the goroutines start
+	id  int64
+	uid int64 // p.UserID, which never changes, for every goroutine
+	// p is who the connection acts for. Only the reader uses it: an auth
+	// frame replaces it there. The hub reads family instead.
+	p      chat.Principal
+	family atomic.Int64
+
+	// expAt (Unix ns) and expIdx place the connection in the gateway's
+	// expiry sweep (expIdx -1: not in it); guarded by Gateway.expMu.
+	expAt  int64
+	expIdx int
+	// counted says the SocketCounter counts this connection; set before
+	// the goroutines start.
+	counted bool
 
 	mu      sync.Mutex
 	queue   [][]byte // frames for the writer, at most cfg.Outbox
@@ -40,6 +51,9 @@ type conn struct {
 	flush   bool // write what is queued before the close frame
 	code    int  // close code to send; noClose for none
 	reason  string
+	// replays is what syncs wrote to the client per dialog (noteReplayed);
+	// nil until the connection syncs, so idle connections hold nothing.
+	replays map[int64]replayMark
 
 	wake       chan struct{} // cap 1: frames queued or a ping due
 	room       chan struct{} // cap 1: the writer took a batch, a waiting reader may queue
@@ -50,31 +64,35 @@ type conn struct {
 	// shows nothing live. Set by the reader, read by the hub.
 	watching atomic.Pointer[Watch]
 
-	// limit is the connection's frame budget. refused counts frames
-	// refused since the bucket was last full: a client that keeps flooding
-	// after rate_limited is dropped.
-	limit   *rate.Limiter
-	refused int
+	// refused counts frames refused by the user's budget in a row, with
+	// no pause long enough for the budget to refill (lastRefused, on
+	// cfg.Now): a client that keeps flooding after rate_limited is
+	// dropped. The reader owns both.
+	refused     int
+	lastRefused time.Time
 }
 
 func (g *Gateway) newConn(p chat.Principal) *conn {
-	return &conn{
+	c := &conn{
 		g:          g,
 		id:         chat.NewID(),
+		uid:        p.UserID,
 		p:          p,
+		expIdx:     -1,
 		wake:       make(chan struct{}, 1),
 		room:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
-		limit:      rate.NewLimiter(rate.Limit(g.cfg.Rate), g.cfg.Burst),
 	}
+	c.family.Store(p.Family)
+	return c
 }
 
 // logger is built when something is logged rather than kept per
 // connection: a slog handler with attributes costs hundreds of bytes, and
 // idle connections log nothing.
 func (c *conn) logger() *slog.Logger {
-	return c.g.log.With("conn", c.id, "user", c.p.UserID)
+	return c.g.log.With("conn", c.id, "user", c.uid)
 }
 
 func (c *conn) signal() {
@@ -270,8 +288,12 @@ func (c *conn) writeFailed(err error) {
 	c.finish()
 }
 
-// finish sends the close frame, gives the client a moment to answer it so
-// TCP ends cleanly, and drops the socket, which also ends the reader.
+// finish sends the close frame, waits for the client to answer it (up to
+// CloseWait) while the reader drains what the client still sends, and
+// drops the socket, which also ends the reader. Dropping the socket while
+// the client still sends would make the kernel reset the connection and
+// discard what the client had not read yet, the close frame among it: a
+// slow client would see 1006 instead of the code.
 func (c *conn) finish() {
 	c.mu.Lock()
 	code, reason, rest := c.code, c.reason, c.queue
@@ -283,7 +305,7 @@ func (c *conn) finish() {
 	if code != noClose {
 		msg := websocket.FormatCloseMessage(code, reason)
 		if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.g.cfg.WriteWait)); err == nil {
-			t := time.NewTimer(closeGrace)
+			t := time.NewTimer(c.g.cfg.CloseWait)
 			select {
 			case <-c.readerDone:
 			case <-t.C:
@@ -319,14 +341,20 @@ func (c *conn) readLoop(u *user) {
 			// Waiting for the client's close frame: drain, don't act.
 			continue
 		}
-		if !c.allow() {
-			c.refused++
-			if c.refused > 2*cfg.Burst {
+		ok, retry, err := c.allow(u)
+		if err != nil {
+			c.logger().Warn("websocket frame budget failed", "err", err)
+			c.tryReply(wire.ErrorFrame(peekID(data), errUnavailable))
+			continue
+		}
+		if !ok {
+			if c.flooding() {
 				c.logger().Info("websocket flood, closing")
 				c.closeAfterFlush(ClosePolicy, "rate limit exceeded")
 				continue
 			}
-			c.tryReply(wire.ErrorFrame(peekID(data), errRateLimited))
+			c.tryReply(wire.ErrorFrame(peekID(data), &chat.Error{Kind: chat.KindRateLimited,
+				Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: retry}))
 			continue
 		}
 		c.handle(data)
@@ -346,13 +374,42 @@ func (c *conn) readFailed(err error) {
 	c.closeWith(noClose, "")
 }
 
-// allow takes a token from the connection's bucket, on the injected clock.
-func (c *conn) allow() bool {
-	now := c.g.cfg.Now()
-	if c.limit.TokensAt(now) >= float64(c.g.cfg.Burst) {
+// allow spends one frame of the user's budget, shared by all their
+// connections on every node. The node takes FrameChunk frames at a time
+// from the shared Limiter (fewer when the budget has fewer left) and hands
+// them out to the user's connections here, so frames cost a Limiter call
+// per chunk. Frames taken are counted against the budget when taken, so
+// the budget is never exceeded by more than the frames a node holds.
+func (c *conn) allow(u *user) (bool, time.Duration, error) {
+	u.budgetMu.Lock()
+	defer u.budgetMu.Unlock()
+	if u.budget > 0 {
+		u.budget--
+		return true, 0, nil
+	}
+	cfg := &c.g.cfg
+	lim := chat.Limit{Rate: cfg.Rate, Period: time.Second, Burst: cfg.Burst}
+	n, retry, err := cfg.Limiter.AllowAtMost(c.g.ctx, "ws:frames:user:"+chat.FormatID(c.uid), lim, cfg.FrameChunk)
+	if err != nil || n == 0 {
+		return false, retry, err
+	}
+	u.budget = n - 1
+	return true, 0, nil
+}
+
+// flooding counts a refused frame and reports whether the client has gone
+// on sending for twice the burst's worth of refusals without a pause in
+// which the budget could refill.
+func (c *conn) flooding() bool {
+	cfg := &c.g.cfg
+	now := cfg.Now()
+	refill := time.Duration(cfg.Burst) * time.Second / time.Duration(cfg.Rate)
+	if now.Sub(c.lastRefused) > refill {
 		c.refused = 0
 	}
-	return c.limit.AllowN(now, 1)
+	c.lastRefused = now
+	c.refused++
+	return c.refused > 2*cfg.Burst
 }
 
 // handle carries out one client frame. Requests are handled in order on
@@ -394,6 +451,8 @@ func (c *conn) handle(data []byte) {
 		c.sync(ctx, req)
 	case typeWatch:
 		c.watch(ctx, req)
+	case typeAuth:
+		c.reauth(ctx, req)
 	}
 }
 
@@ -403,6 +462,7 @@ func (c *conn) handle(data []byte) {
 // outbox, never the backlog. The reply comes last.
 func (c *conn) sync(ctx context.Context, req request) {
 	res, err := c.g.svc.Sync(ctx, c.p, req.Sync, func(m chat.MessageView) error {
+		c.noteReplayed(m, req.Sync.Since)
 		// A view that does not marshal (bad attachments JSON from the
 		// store) fails the sync rather than the process.
 		frame, err := json.Marshal(messageFrame{Type: "message", Message: &m})
@@ -431,6 +491,103 @@ func (c *conn) sync(ctx context.Context, req request) {
 		return
 	}
 	c.reply(frame)
+}
+
+// reauth adopts a fresh access token the shell sends before the one the
+// connection was opened with expires: the connection then belongs to that
+// token's session and lives until it expires. A token of another user, or
+// a dead one, ends the connection (error frame, then 4001); an outage of
+// the store only answers an error.
+func (c *conn) reauth(ctx context.Context, req request) {
+	p, err := c.g.svc.Authenticate(ctx, req.Token)
+	if err == nil && p.UserID != c.uid {
+		err = errOtherUser
+	}
+	if err == nil {
+		c.p = p
+		c.family.Store(p.Family)
+		c.g.track(c, p.ExpiresAt)
+		// As at the handshake: the new session may have ended before the
+		// hub knew this connection holds it; checking once more after
+		// adopting it misses no ending.
+		_, err = c.g.svc.Authenticate(ctx, req.Token)
+	}
+	if err != nil {
+		c.fail(ctx, req.ID, err)
+		if chat.ErrorOf(err).Kind == chat.KindUnauthorized {
+			c.closeAfterFlush(CloseLoggedOut, "session ended")
+		}
+		return
+	}
+	r := authReply{Type: "reply", ID: req.ID}
+	if !p.ExpiresAt.IsZero() {
+		r.ExpiresIn = max(int(p.ExpiresAt.Sub(c.g.cfg.Now()).Round(time.Second)/time.Second), 0)
+	}
+	frame, err := json.Marshal(r)
+	if err != nil {
+		c.fail(ctx, req.ID, err)
+		return
+	}
+	c.reply(frame)
+}
+
+// maxReplayed bounds the dialogs whose replays a connection remembers: a
+// sync names at most chat.MaxSyncDialogs.
+const maxReplayed = chat.MaxSyncDialogs
+
+// replayMark is how far syncs replayed a dialog to this connection: every
+// seq up to seq (the new messages a replay wrote are contiguous), and,
+// when it replayed by change cursor, every change up to change.
+type replayMark struct {
+	seq, change int64
+	byChange    bool
+}
+
+// noteReplayed remembers what a sync wrote to the client, so the live copy
+// of the same message, published while or after the sync read it, is not
+// written a second time. since is the sync's change-cursor form.
+func (c *conn) noteReplayed(m chat.MessageView, since map[int64]int64) {
+	d, err := chat.ParseID(m.DialogID)
+	if err != nil {
+		return
+	}
+	_, byChange := since[d]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.replays == nil {
+		c.replays = make(map[int64]replayMark)
+	}
+	r, ok := c.replays[d]
+	if !ok && len(c.replays) >= maxReplayed {
+		return
+	}
+	r.seq = max(r.seq, m.Seq)
+	if byChange {
+		r.byChange, r.change = true, max(r.change, m.Change)
+	}
+	c.replays[d] = r
+}
+
+// replayed reports whether a sync already wrote what a live message event
+// carries: a new message up to the replayed seq, or, after a replay by
+// change cursor, any change up to the replayed one (a replay sends each
+// message's latest state). An edit after a replay by seq is always
+// written: the replay may have sent an older state.
+func (c *conn) replayed(m chat.MessageMark) bool {
+	if m.DialogID == 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.replays[m.DialogID]
+	switch {
+	case !ok:
+		return false
+	case m.New && m.Seq <= r.seq:
+		return true
+	default:
+		return r.byChange && m.Change <= r.change
+	}
 }
 
 // errConnClosing stops a sync whose connection is closing.

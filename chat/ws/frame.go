@@ -16,6 +16,7 @@ const (
 	typeTyping    = "typing"
 	typeSync      = "sync"
 	typeWatch     = "watch"
+	typeAuth      = "auth"
 )
 
 // maxIDLen caps the request id a client may have echoed back: ids are
@@ -28,6 +29,8 @@ var (
 	errInvalidJSON = &chat.Error{Kind: chat.KindInvalid, Code: "invalid_json", Message: "A frame must be a JSON object."}
 	errUnknownType = &chat.Error{Kind: chat.KindInvalid, Code: "unknown_type", Message: "Unknown frame type."}
 	errRateLimited = &chat.Error{Kind: chat.KindRateLimited, Code: "rate_limited", Message: "Too many frames; slow down."}
+	errUnavailable = &chat.Error{Kind: chat.KindUnavailable, Code: "unavailable", Message: "Try again later."}
+	errOtherUser   = &chat.Error{Kind: chat.KindUnauthorized, Code: "invalid_token", Message: "The token belongs to another user."}
 )
 
 func invalidFrame(msg string) *chat.Error {
@@ -47,6 +50,7 @@ type wireRequest struct {
 	Attachments json.RawMessage  `json:"attachments"`
 	Dialogs     map[string]int64 `json:"dialogs"`
 	Since       map[string]int64 `json:"since"`
+	AccessToken string           `json:"access_token"`
 }
 
 // request is a validated client frame.
@@ -58,6 +62,7 @@ type request struct {
 	Send     chat.SendRequest
 	Sync     chat.SyncRequest // sync: dialog -> last seq held, or change cursor
 	Frame    []byte           // watch: the whole frame, which the Patcher reads
+	Token    string           // auth: the fresh access token
 }
 
 // parseRequest decodes and validates one client frame. On error, the
@@ -136,6 +141,14 @@ func parseRequest(data []byte) (request, *chat.Error) {
 		}
 	case typeWatch:
 		req.Frame = data
+	case typeAuth:
+		if req.ID == nil {
+			return req, invalidFrame("auth needs an id.")
+		}
+		if w.AccessToken == "" || len(w.AccessToken) > 256 {
+			return req, invalidFrame("auth needs an access_token.")
+		}
+		req.Token = w.AccessToken
 	default:
 		return req, errUnknownType
 	}
@@ -197,6 +210,11 @@ type (
 		ID     json.RawMessage `json:"id"`
 		Screen string          `json:"screen,omitempty"`
 		Live   []string        `json:"live"`
+	}
+	authReply struct {
+		Type      string          `json:"type"`
+		ID        json.RawMessage `json:"id"`
+		ExpiresIn int             `json:"expires_in"` // seconds the adopted token lives
 	}
 	syncReply struct {
 		Type   string           `json:"type"`

@@ -9,6 +9,14 @@
 // queued on a bounded outbox without ever blocking the broker; a connection
 // whose outbox overflows is closed and the client resumes with sync.
 //
+// A connection lives only as long as its session: the session's end on any
+// node (logout, refresh-token reuse, EndUserSessions) reaches every node
+// through the user's topic and closes it with 4001, and so does the expiry
+// of its access token, unless the shell hands it a fresh one (the auth
+// frame). Limits belong to the user, across connections and nodes: the
+// frame budget and the handshake budget are counted by the shared
+// chat.Limiter, live connections by the chat.SocketCounter.
+//
 // A connection that sends a watch frame also gets live patches of the
 // screen it shows, rendered by a Patcher off the broker's goroutine
 // (patch.go).
@@ -18,6 +26,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -57,18 +66,56 @@ type Config struct {
 	// allowed besides the request's own host. Native shells send no Origin
 	// and are always allowed.
 	AllowedOrigins []string
-	ReadLimit      int64 // largest client frame in bytes; over it the connection closes with 1009
-	Outbox         int   // frames queued per connection before it is closed as too slow
+	// TrustedProxies decides the client address of a handshake, for the
+	// per-address handshake limit (wire.Proxies.ClientAddr).
+	TrustedProxies wire.Proxies
+	// Limiter counts the budgets every node shares (a user's frames, the
+	// handshakes of a user and of an address); Sockets counts the users'
+	// live connections for MaxSocketsPerUser. Both are required:
+	// chat/memory for one node, chat/redis for many.
+	Limiter chat.Limiter
+	Sockets chat.SocketCounter
+	// MaxSocketsPerUser caps a user's live connections across nodes. A
+	// connection past it closes the user's oldest with 4002.
+	MaxSocketsPerUser int
+	// HandshakesPerUser and HandshakesPerAddr limit opening connections,
+	// per user (after the token is checked) and per client address (IPv6
+	// per /64, before it is): beyond them the handshake answers 429. The
+	// zero HandshakesPerUser lets a user open all MaxSocketsPerUser
+	// connections three times at once and six times a minute.
+	HandshakesPerUser chat.Limit
+	HandshakesPerAddr chat.Limit
+	// LoopbackUnlimited exempts loopback clients from HandshakesPerAddr:
+	// a load generator on the server's host (KOROBKA_LOOPBACK_UNLIMITED).
+	LoopbackUnlimited bool
+	ReadLimit         int64 // largest client frame in bytes; over it the connection closes with 1009
+	Outbox            int   // frames queued per connection before it is closed as too slow
 	// PingInterval is how often every connection is pinged; a connection
 	// that answers nothing (pong or frame) for PongWait is dropped. A
 	// PongWait not above PingInterval is raised to twice PingInterval.
 	PingInterval time.Duration
 	PongWait     time.Duration
 	WriteWait    time.Duration // deadline of one write to a client
-	Rate         float64       // client frames per second allowed per connection
-	Burst        int           // client frames allowed at once above Rate
-	// Now is the clock of the rate limiter, so tests can freeze it. Socket
-	// deadlines always use time.Now: the kernel does not know a fake clock.
+	// CloseWait is how long a closing connection keeps reading (and
+	// discarding) while the client reaches the close frame behind what
+	// the kernel still buffers, before the socket is dropped. Dropping it
+	// earlier resets the connection and the client never sees the code.
+	CloseWait time.Duration
+	// Rate and Burst are a user's frame budget: frames per second across
+	// all their connections on every node, and how many at once above
+	// Rate. FrameChunk is how many frames a node takes from the shared
+	// Limiter at once and hands out locally, so a busy user costs one
+	// Limiter call per chunk; a user can exceed Burst by at most
+	// FrameChunk-1 frames per node that holds a connection of theirs.
+	Rate       int
+	Burst      int
+	FrameChunk int
+	// ExpiryCheck is how often the node closes connections whose access
+	// token has expired (one sweep for all, like the pings).
+	ExpiryCheck time.Duration
+	// Now is the clock of access-token expiry and of the flood count, so
+	// tests can move it (the Limiter has its own). Socket deadlines always
+	// use time.Now: the kernel does not know a fake clock.
 	Now func() time.Time
 	// Patcher renders live patches for connections that sent a watch
 	// frame; nil: watch frames are accepted and change nothing.
@@ -80,17 +127,26 @@ type Config struct {
 	PatchQueue   int
 }
 
-// Defaults for Config. The rate matches the contract: at least 50 frames/s
-// with bursts of 200 before rate_limited.
+// Defaults for Config. The rate matches the contract: a user may send 50
+// frames/s with bursts of 200 before rate_limited.
 const (
-	DefaultReadLimit    = 64 << 10
-	DefaultOutbox       = 256
-	DefaultPingInterval = 30 * time.Second
-	DefaultPongWait     = 60 * time.Second
-	DefaultWriteWait    = 10 * time.Second
-	DefaultRate         = 50
-	DefaultBurst        = 200
+	DefaultReadLimit         = 64 << 10
+	DefaultOutbox            = 256
+	DefaultPingInterval      = 30 * time.Second
+	DefaultPongWait          = 60 * time.Second
+	DefaultWriteWait         = 10 * time.Second
+	DefaultCloseWait         = 10 * time.Second
+	DefaultRate              = 50
+	DefaultBurst             = 200
+	DefaultFrameChunk        = 8
+	DefaultMaxSocketsPerUser = 10
+	DefaultExpiryCheck       = time.Second
 )
+
+// DefaultHandshakesPerAddr is wider than a user's budget (see
+// Config.HandshakesPerUser): many users may share one carrier-grade NAT
+// address, and all reconnect when a node restarts.
+var DefaultHandshakesPerAddr = chat.Limit{Rate: 600, Period: time.Minute, Burst: 200}
 
 // Close codes the gateway sends, beyond those of RFC 6455 that gorilla
 // sends itself (1000 echo, 1009 frame too big).
@@ -100,7 +156,15 @@ const (
 	CloseTooBig        = websocket.CloseMessageTooBig   // 1009: frame over ReadLimit
 	CloseServiceReset  = websocket.CloseServiceRestart  // 1012: events may have been lost; reconnect and sync
 	CloseTryAgainLater = websocket.CloseTryAgainLater   // 1013: outbox overflow; reconnect and sync
-	CloseLoggedOut     = 4001                           // the session was logged out; log in again
+	// CloseLoggedOut ends a connection whose session ended: logout,
+	// refresh-token reuse, a block or role change, or the access token's
+	// expiry without a fresh one over auth. The shell refreshes its
+	// tokens (or logs in again) before reconnecting.
+	CloseLoggedOut = 4001
+	// CloseTooManySockets ends a user's oldest connection when a new one
+	// would pass MaxSocketsPerUser. The shell reconnects only on the
+	// user's next action, not on its own.
+	CloseTooManySockets = 4002
 )
 
 const (
@@ -114,9 +178,6 @@ const (
 	// opTimeout bounds broker and presence calls made outside a request,
 	// when a connection ends.
 	opTimeout = 5 * time.Second
-	// closeGrace is how long a closing connection waits for the client to
-	// answer the close frame, so TCP ends cleanly, before dropping it.
-	closeGrace = time.Second
 )
 
 // Gateway is an http.Handler for GET /v1/ws and the hub of this node's
@@ -141,10 +202,15 @@ type Gateway struct {
 	conns  int             // registered connections
 	closed bool
 
-	wg       sync.WaitGroup // handshakes in progress and connection goroutines
-	pingOnce sync.Once      // starts the ping sweep with the first connection
-	stopPing chan struct{}
-	stopOnce sync.Once
+	wg        sync.WaitGroup // handshakes in progress and connection goroutines
+	sweepOnce sync.Once      // starts the ping and expiry sweep with the first connection
+	stopSweep chan struct{}
+	stopOnce  sync.Once
+
+	// expiry holds the connections whose access token expires, soonest
+	// first, for the sweep; guarded by expMu.
+	expMu  sync.Mutex
+	expiry expiryHeap
 
 	patches   *patches  // nil without a Patcher
 	patchOnce sync.Once // starts the patch workers with the first watch
@@ -156,11 +222,20 @@ type Gateway struct {
 // user who reconnects at once never ends up subscribed with no connection
 // or connected with no subscription.
 type user struct {
+	uid   int64
 	conns []*conn // guarded by Gateway.mu; a user rarely has more than a few
 	refs  int     // guarded by Gateway.mu: conns plus registrations in flight
 
 	subMu      sync.Mutex
 	subscribed bool // guarded by subMu
+	// online says presence was reported for this node: only once a
+	// connection has upgraded, so failed handshakes change nothing.
+	online bool // guarded by subMu
+
+	// budget is the frames this node took from the user's shared budget
+	// and has not handed out yet (at most FrameChunk).
+	budgetMu sync.Mutex
+	budget   int
 }
 
 // Stats is a snapshot of the hub for metrics and tests.
@@ -193,6 +268,24 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 	if cfg.WriteWait <= 0 {
 		cfg.WriteWait = DefaultWriteWait
 	}
+	if cfg.CloseWait <= 0 {
+		cfg.CloseWait = DefaultCloseWait
+	}
+	if cfg.FrameChunk <= 0 {
+		cfg.FrameChunk = DefaultFrameChunk
+	}
+	if cfg.MaxSocketsPerUser <= 0 {
+		cfg.MaxSocketsPerUser = DefaultMaxSocketsPerUser
+	}
+	if cfg.ExpiryCheck <= 0 {
+		cfg.ExpiryCheck = DefaultExpiryCheck
+	}
+	if cfg.HandshakesPerUser == (chat.Limit{}) {
+		cfg.HandshakesPerUser = chat.Limit{Rate: 6 * cfg.MaxSocketsPerUser, Period: time.Minute, Burst: 3 * cfg.MaxSocketsPerUser}
+	}
+	if cfg.HandshakesPerAddr == (chat.Limit{}) {
+		cfg.HandshakesPerAddr = DefaultHandshakesPerAddr
+	}
 	if cfg.Rate <= 0 {
 		cfg.Rate = DefaultRate
 	}
@@ -210,14 +303,14 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{
-		svc:      svc,
-		broker:   broker,
-		cfg:      cfg,
-		log:      cfg.Logger,
-		ctx:      ctx,
-		cancel:   cancel,
-		users:    make(map[int64]*user),
-		stopPing: make(chan struct{}),
+		svc:       svc,
+		broker:    broker,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		ctx:       ctx,
+		cancel:    cancel,
+		users:     make(map[int64]*user),
+		stopSweep: make(chan struct{}),
 	}
 	if cfg.Patcher != nil {
 		g.patches = newPatches(cfg.Patcher, cfg.PatchWorkers, cfg.PatchQueue)
@@ -243,6 +336,9 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 // ServeHTTP authenticates the request, checks its origin and upgrades it.
 // Failures are answered as JSON errors before any upgrade, so a client can
 // tell a dead token (401: log in again) from a network failure (retry).
+//
+// Presence, last_seen and the socket cap change only once the upgrade has
+// succeeded: a failed handshake leaves no trace a watcher could see.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
@@ -259,28 +355,51 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, errHandshake)
 		return
 	}
+	ctx := r.Context()
+	// The address's budget is spent before the token is looked up, so a
+	// flood of guessed tokens costs the database nothing beyond it.
+	ip := g.cfg.TrustedProxies.ClientAddr(r)
+	if err := g.allowAddress(ctx, ip); err != nil {
+		g.logError(ctx, g.log, "websocket handshake limit failed", err)
+		wire.WriteError(w, err)
+		return
+	}
 	token := accessToken(r)
 	if token == "" {
 		wire.WriteError(w, errMissingToken)
 		return
 	}
-	p, err := g.svc.Authenticate(r.Context(), token)
+	p, err := g.svc.Authenticate(ctx, token)
 	if err != nil {
-		g.logError(r.Context(), g.log, "websocket authentication failed", err)
+		g.logError(ctx, g.log, "websocket authentication failed", err)
+		wire.WriteError(w, err)
+		return
+	}
+	if err := g.allow(ctx, "ws:handshake:user:"+chat.FormatID(p.UserID), g.cfg.HandshakesPerUser); err != nil {
+		g.logError(ctx, g.log, "websocket handshake limit failed", err)
 		wire.WriteError(w, err)
 		return
 	}
 
 	c := g.newConn(p)
-	u, err := g.register(r.Context(), c)
+	u, err := g.register(ctx, c)
 	if err != nil {
-		g.logError(r.Context(), g.log, "websocket registration failed", err)
+		g.logError(ctx, g.log, "websocket registration failed", err)
 		wire.WriteError(w, err)
 		return
 	}
 	// The handshake counts as work in flight, so Shutdown waits for it and
 	// the WaitGroup never goes from zero to one while Shutdown waits.
 	defer g.wg.Done()
+	// The session may have ended between Authenticate and register: its
+	// close envelope then reached no connection here. c hears its user's
+	// topic now, so a check of the token from here on misses no ending.
+	if _, err := g.svc.Authenticate(ctx, token); err != nil {
+		g.unregister(c, u)
+		g.logError(ctx, g.log, "websocket authentication failed", err)
+		wire.WriteError(w, err)
+		return
+	}
 	ws, err := g.up.Upgrade(w, r, nil)
 	if err != nil {
 		// The Upgrader has answered the client.
@@ -288,22 +407,75 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.ws = ws
-	g.pingOnce.Do(func() {
+	g.sweepOnce.Do(func() {
 		g.wg.Add(1)
-		go g.pingSweep()
+		go g.sweep()
 	})
+	g.acquire(ctx, c)
+	g.online(ctx, u)
+	g.track(c, p.ExpiresAt)
 	g.wg.Add(2)
 	go c.writeLoop()
 	go c.readLoop(u)
 }
 
-// register adds c to its user's entry, subscribing to the user's topic and
-// reporting presence when c is the user's first connection here. It is
-// done before the upgrade so that a broker failure is an HTTP 503, and so
-// that no event published after the client sees the upgrade is missed.
+// allow spends one event of a shared budget; a refusal is a 429.
+func (g *Gateway) allow(ctx context.Context, key string, l chat.Limit) error {
+	ok, retry, err := g.cfg.Limiter.Allow(ctx, key, l)
+	if err != nil {
+		return &chat.Error{Kind: chat.KindUnavailable, Code: "unavailable", Message: "Try again later.", Err: err}
+	}
+	if !ok {
+		return &chat.Error{Kind: chat.KindRateLimited, Code: "rate_limited", Message: "Too many connections opened; try again later.", RetryAfter: retry}
+	}
+	return nil
+}
+
+// acquire counts c against its user's socket cap, on every node. The
+// connections it evicts, the user's oldest, are closed wherever they are
+// through the user's topic. When the count cannot be taken, c itself is
+// closed with 1013: a cap that cannot be checked is not skipped.
+func (g *Gateway) acquire(ctx context.Context, c *conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
+	evicted, err := g.cfg.Sockets.Acquire(ctx, c.uid, c.id, g.cfg.MaxSocketsPerUser)
+	if err != nil {
+		c.logger().Warn("websocket socket count failed", "err", err)
+		c.closeWith(CloseTryAgainLater, "try again later")
+		return
+	}
+	c.counted = true
+	if len(evicted) == 0 {
+		return
+	}
+	pubs := make([]chat.Publication, len(evicted))
+	for i, id := range evicted {
+		pubs[i] = chat.Publication{Topic: chat.UserTopic(c.uid), Payload: chat.Envelope(chat.EnvCloseConn, id, nil)}
+	}
+	if err := g.broker.Publish(ctx, pubs...); err != nil {
+		c.logger().Warn("websocket eviction not published", "err", err)
+	}
+}
+
+// online reports the user present once a connection of theirs has
+// upgraded on this node.
+func (g *Gateway) online(ctx context.Context, u *user) {
+	u.subMu.Lock()
+	defer u.subMu.Unlock()
+	if !u.online {
+		u.online = true
+		g.svc.Connected(ctx, u.uid)
+	}
+}
+
+// register adds c to its user's entry, subscribing to the user's topic
+// when c is the user's first connection here (presence waits for the
+// upgrade: see online). It is done before the upgrade so that a broker
+// failure is an HTTP 503, and so that no event published after the client
+// sees the upgrade is missed.
 // On success it has added one to g.wg for the caller's handshake.
 func (g *Gateway) register(ctx context.Context, c *conn) (*user, error) {
-	uid := c.p.UserID
+	uid := c.uid
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -311,7 +483,7 @@ func (g *Gateway) register(ctx context.Context, c *conn) (*user, error) {
 	}
 	u := g.users[uid]
 	if u == nil {
-		u = &user{}
+		u = &user{uid: uid}
 		g.users[uid] = u
 	}
 	u.refs++
@@ -332,7 +504,6 @@ func (g *Gateway) register(ctx context.Context, c *conn) (*user, error) {
 			return nil, &chat.Error{Kind: chat.KindUnavailable, Code: "unavailable", Message: "Live updates are unavailable; try again later.", Err: err}
 		}
 		u.subscribed = true
-		g.svc.Connected(ctx, uid)
 	}
 	g.mu.Lock()
 	u.conns = append(u.conns, c)
@@ -347,12 +518,21 @@ func (g *Gateway) register(ctx context.Context, c *conn) (*user, error) {
 	return u, nil
 }
 
-// unregister removes c from the hub. When c was its user's last
-// connection, it unsubscribes and reports the user gone, under subMu and
-// before dropping the entry, so a registration racing with it either
-// reuses the subscription or waits and subscribes afresh.
+// unregister removes c from the hub, the expiry sweep and the socket
+// count. When c was its user's last connection, it unsubscribes and, if
+// presence was reported, reports the user gone, under subMu and before
+// dropping the entry, so a registration racing with it either reuses the
+// subscription or waits and subscribes afresh.
 func (g *Gateway) unregister(c *conn, u *user) {
-	uid := c.p.UserID
+	uid := c.uid
+	g.untrack(c)
+	if c.counted {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(g.ctx), opTimeout)
+		if err := g.cfg.Sockets.Release(ctx, uid, c.id); err != nil {
+			g.log.Warn("websocket socket release failed", "user", uid, "err", err)
+		}
+		cancel()
+	}
 	g.mu.Lock()
 	if i := indexOf(u.conns, c); i >= 0 {
 		last := len(u.conns) - 1
@@ -381,7 +561,10 @@ func (g *Gateway) unregister(c *conn, u *user) {
 		if err := g.broker.Unsubscribe(ctx, chat.UserTopic(uid)); err != nil {
 			g.log.Warn("websocket unsubscribe failed", "user", uid, "err", err)
 		}
-		g.svc.Disconnected(ctx, uid)
+		if u.online {
+			g.svc.Disconnected(ctx, uid)
+			u.online = false
+		}
 		cancel()
 		u.subscribed = false
 	}
@@ -405,7 +588,7 @@ func indexOf(cs []*conn, c *conn) int {
 // goroutine, so it only snapshots the user's connections under the lock and
 // queues without blocking.
 func (g *Gateway) deliver(uid int64, payload []byte) {
-	kind, id, frame, err := chat.OpenEnvelope(payload)
+	kind, id, frame, mark, err := chat.OpenEnvelopeMark(payload)
 	if err != nil {
 		g.log.Warn("websocket: bad envelope", "user", uid, "err", err)
 		return
@@ -413,10 +596,10 @@ func (g *Gateway) deliver(uid int64, payload []byte) {
 	var buf [8]*conn
 	conns := g.userConns(uid, buf[:0])
 	switch kind {
-	case chat.EnvFrame:
+	case chat.EnvFrame, chat.EnvMessage:
 		watching := false
 		for _, c := range conns {
-			if c.id != id {
+			if c.id != id && !c.replayed(mark) {
 				c.enqueue(frame)
 			}
 			if c.watching.Load() != nil {
@@ -428,8 +611,18 @@ func (g *Gateway) deliver(uid int64, payload []byte) {
 		}
 	case chat.EnvCloseFamily:
 		for _, c := range conns {
-			if c.p.Family == id {
-				c.closeWith(CloseLoggedOut, "logged out")
+			if c.family.Load() == id {
+				c.closeWith(CloseLoggedOut, "session ended")
+			}
+		}
+	case chat.EnvCloseUser:
+		for _, c := range conns {
+			c.closeWith(CloseLoggedOut, "session ended")
+		}
+	case chat.EnvCloseConn:
+		for _, c := range conns {
+			if c.id == id {
+				c.closeWith(CloseTooManySockets, "too many connections")
 			}
 		}
 	default:
@@ -460,20 +653,28 @@ func (g *Gateway) allConns() []*conn {
 	return all
 }
 
-// pingSweep asks every connection's writer to ping, once per PingInterval.
-// One ticker for the node instead of one per connection keeps idle
-// connections free of timers and goroutine wake-ups of their own.
-func (g *Gateway) pingSweep() {
+// sweep asks every connection's writer to ping, once per PingInterval, and
+// closes the connections whose access token expired, once per ExpiryCheck.
+// One goroutine and two tickers for the node instead of timers per
+// connection keep idle connections free of timers and wake-ups of their
+// own.
+func (g *Gateway) sweep() {
 	defer g.wg.Done()
-	t := time.NewTicker(g.cfg.PingInterval)
-	defer t.Stop()
+	ping := time.NewTicker(g.cfg.PingInterval)
+	defer ping.Stop()
+	exp := time.NewTicker(g.cfg.ExpiryCheck)
+	defer exp.Stop()
 	for {
 		select {
-		case <-g.stopPing:
+		case <-g.stopSweep:
 			return
-		case <-t.C:
+		case <-ping.C:
 			for _, c := range g.allConns() {
 				c.ping()
+			}
+		case <-exp.C:
+			for _, c := range g.expired(g.cfg.Now()) {
+				c.closeWith(CloseLoggedOut, "token expired")
 			}
 		}
 	}
@@ -494,7 +695,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closed = true
 	g.mu.Unlock()
-	g.stopOnce.Do(func() { close(g.stopPing) })
+	g.stopOnce.Do(func() { close(g.stopSweep) })
 	g.cancel()
 	for _, c := range g.allConns() {
 		c.closeWith(CloseGoingAway, "server shutting down")
@@ -571,3 +772,13 @@ var (
 	errHandshake    = chat.Errorf(chat.KindInvalid, "bad_handshake", "This endpoint takes a WebSocket handshake.")
 	errMissingToken = chat.Errorf(chat.KindUnauthorized, "missing_token", "Send Authorization: Bearer <access_token> or ?access_token=.")
 )
+
+// allowAddress spends one handshake of the client address's budget (IPv6
+// per /64, chat.AddressKey), unless the address is loopback and the
+// gateway was told to let load generators there through.
+func (g *Gateway) allowAddress(ctx context.Context, ip netip.Addr) error {
+	if g.cfg.LoopbackUnlimited && ip.Unmap().IsLoopback() {
+		return nil
+	}
+	return g.allow(ctx, "ws:handshake:addr:"+chat.AddressKey(ip.String()), g.cfg.HandshakesPerAddr)
+}

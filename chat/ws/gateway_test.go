@@ -45,6 +45,9 @@ type fakeService struct {
 	seq          int64
 	connected    map[int64]int
 	disconnected map[int64]int
+	// onAuth, when set, runs under mu after every successful
+	// Authenticate, so a test can end a session between two checks.
+	onAuth func(token string)
 }
 
 func newFakeService(b chat.Broker) *fakeService {
@@ -99,6 +102,9 @@ func (f *fakeService) Authenticate(ctx context.Context, token string) (chat.Prin
 			}
 		}
 		return chat.Principal{}, chat.ErrInvalidToken
+	}
+	if f.onAuth != nil {
+		f.onAuth(token)
 	}
 	return p, nil
 }
@@ -179,6 +185,16 @@ func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	b := memory.NewBroker()
 	svc := newFakeService(b)
+	if cfg.Limiter == nil {
+		cfg.Limiter = memory.NewLimiter(cfg.Now)
+	}
+	if cfg.Sockets == nil {
+		cfg.Sockets = memory.NewSocketCounter()
+	}
+	if cfg.HandshakesPerUser == (chat.Limit{}) {
+		// Tests dial one user far more often than a shell would.
+		cfg.HandshakesPerUser = chat.Limit{Rate: 1000, Period: time.Second, Burst: 1000}
+	}
 	g := New(svc, b, cfg)
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", g)
@@ -678,8 +694,8 @@ func TestCloseFamily(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []*client{a1, a3} {
-		if ce := c.closed(); ce.Code != CloseLoggedOut || ce.Text != "logged out" {
-			t.Errorf("close %v, want %d logged out", ce, CloseLoggedOut)
+		if ce := c.closed(); ce.Code != CloseLoggedOut || ce.Text != "session ended" {
+			t.Errorf("close %v, want %d session ended", ce, CloseLoggedOut)
 		}
 	}
 	a2.roundTrip()
@@ -705,7 +721,7 @@ func TestShutdown(t *testing.T) {
 	b := memory.NewBroker()
 	defer b.Close()
 	svc := newFakeService(b)
-	g := New(svc, b, Config{})
+	g := New(svc, b, Config{Limiter: memory.NewLimiter(nil), Sockets: memory.NewSocketCounter()})
 	srv := httptest.NewServer(g)
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	var cs []*websocket.Conn
@@ -857,6 +873,47 @@ func TestOriginAllowed(t *testing.T) {
 		}
 		if got := g.originAllowed(r); got != want {
 			t.Errorf("origin %q allowed %v, want %v", origin, got, want)
+		}
+	}
+}
+
+// TestSyncReplaysAreNotWrittenTwice: a message a sync replayed and whose
+// live event arrives after (it was published while or after the sync read
+// it) reaches the device once; a newer message and an edit after a replay
+// by change cursor still arrive.
+func TestSyncReplaysAreNotWrittenTwice(t *testing.T) {
+	e := newEnv(t, Config{})
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	msg := func(seq, change int64, edited bool) chat.MessageView {
+		m := chat.MessageView{ID: chat.MessageID(42, seq), DialogID: "42", Seq: seq, Change: change, SenderID: "2",
+			Text: fmt.Sprint("m", seq), Attachments: json.RawMessage(`[]`), CreatedAt: t0, Status: chat.StatusSent}
+		if edited {
+			m.EditedAt = &t0
+		}
+		return m
+	}
+	e.svc.syncMsgs = []chat.MessageView{msg(4, 4, false), msg(5, 7, true)}
+	e.svc.sync = chat.SyncResult{Since: map[string]int64{"42": 7}}
+	c := e.dial(t, "tok-a1")
+	c.send(`{"type":"sync","id":"s","since":{"42":3}}`)
+	for range 3 { // two replayed messages, the reply
+		c.read()
+	}
+	publish := func(m chat.MessageView) {
+		t.Helper()
+		payload := chat.MessageEnvelope(0, chat.MessageMark{DialogID: 42, Seq: m.Seq, Change: m.Change, New: m.EditedAt == nil},
+			chat.EncodeEvent(chat.Event{Type: chat.EventMessage, Message: &m}))
+		if err := e.broker.Publish(context.Background(), chat.Publication{Topic: chat.UserTopic(1), Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(msg(4, 4, false)) // replayed: skipped
+	publish(msg(5, 7, true))  // replayed edit: skipped
+	publish(msg(6, 8, false)) // new: written
+	publish(msg(4, 9, true))  // a later edit of a replayed message: written
+	for _, want := range []string{"42.6", "42.4"} {
+		if f := c.read(); f.Type != "message" || f.Message.ID != want {
+			t.Fatalf("got %s, want message %s", f.Raw, want)
 		}
 	}
 }

@@ -137,7 +137,10 @@ func newEnvConfig(t *testing.T, vars map[string]string, adjust func(*Config)) *e
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	// The public listener's limits, as korobka serve sets them.
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = newHTTPServer(h, log)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{t: t, url: srv.URL, sms: sms, app: a, data: cfg.Data}
 }

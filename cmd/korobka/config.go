@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/wire"
+	"github.com/korobka/korobka/chat/ws"
 )
 
 // Config is everything korobka serve reads from its flags and environment,
@@ -36,14 +37,23 @@ type Config struct {
 	SMSProvider    string
 	SMSRuAPIID     string
 	SMSRuURL       string
-	TrustedProxies []string
+	TrustedProxies wire.Proxies
 	AllowedOrigins []string
-	AccessTTL      time.Duration
-	RefreshTTL     time.Duration
+	// MaxSocketsPerUser caps a user's live WebSockets across nodes.
+	MaxSocketsPerUser int
+	// WSRate and WSBurst are a user's WebSocket frame budget across all
+	// their connections and nodes: frames per second, and at once.
+	WSRate, WSBurst int
+	// HandshakesPerAddr is how many WebSocket handshakes one client
+	// address (IPv6: its /64) may make per minute, a third of them at once.
+	HandshakesPerAddr int
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
 	// MediaSecret signs attachment URLs; empty: generated once and kept
 	// in Data (mediaSecretFile).
 	MediaSecret string
 	DebugAddr   string
+	MetricsAddr string
 	LogFormat   string
 	LogLevel    slog.Level
 	// Dev is development mode: the designer preview (/preview/) opens to
@@ -57,12 +67,20 @@ type Config struct {
 	// login limits, for korobka bench on the server's host.
 	LoopbackUnlimited bool
 
-	// now is the clock of in-process rate limits; nil is time.Now. Only
-	// tests set it, to count a burst without racing the refill.
+	// now is the clock of in-process rate limits, of the service (token
+	// lifetimes, media URL buckets), of the media handler and of the
+	// gateway (token expiry); nil is time.Now. Only tests set it, to count
+	// a burst without racing the refill, to let a token expire or to cross
+	// a media URL bucket without waiting.
 	now func() time.Time
-	// clock is the Service's and the media handler's time; nil is
-	// time.Now. Only tests set it, to cross a media URL bucket.
-	clock func() time.Time
+	// expiryCheck is how often the gateway closes connections whose
+	// token expired (zero: ws.DefaultExpiryCheck); only tests set it.
+	expiryCheck time.Duration
+	// Body deadlines (zero: httpapi's defaults); only tests set them, to
+	// see a slow client cut off in milliseconds.
+	bodyTimeout   time.Duration
+	uploadMinRate int64
+	uploadGrace   time.Duration
 }
 
 // setting is one configuration knob: a flag, the variable that sets it and
@@ -88,10 +106,15 @@ var settings = []setting{
 	{"smsru-url", "KOROBKA_SMSRU_URL", "https://sms.ru", "sms.ru API base URL"},
 	{"trusted-proxies", "KOROBKA_TRUSTED_PROXIES", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed"},
 	{"allowed-origins", "KOROBKA_ALLOWED_ORIGINS", "", "comma-separated browser origins (https://app.example.com) allowed to open the WebSocket besides the server's own"},
+	{"max-sockets-per-user", "KOROBKA_MAX_SOCKETS_PER_USER", strconv.Itoa(ws.DefaultMaxSocketsPerUser), "live WebSockets one user may hold across all nodes; a new one past it closes their oldest (4002)"},
+	{"ws-rate", "KOROBKA_WS_RATE", strconv.Itoa(ws.DefaultRate), "WebSocket frames per second one user may send, across all their connections and nodes"},
+	{"ws-burst", "KOROBKA_WS_BURST", strconv.Itoa(ws.DefaultBurst), "WebSocket frames one user may send at once above the rate"},
+	{"ws-handshakes-per-addr", "KOROBKA_WS_HANDSHAKES_PER_ADDR", strconv.Itoa(ws.DefaultHandshakesPerAddr.Rate), "WebSocket handshakes per minute from one client address (IPv6: per /64), a third of them at once"},
 	{"access-ttl", "KOROBKA_ACCESS_TTL", chat.DefaultAccessTTL.String(), "lifetime of access tokens"},
 	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
 	{"media-secret", "KOROBKA_MEDIA_SECRET", "", "secret (at least 32 characters) that signs attachment URLs; every node must share it; empty: generated once and kept in KOROBKA_DATA/" + mediaSecretFile},
 	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
+	{"metrics-addr", "KOROBKA_METRICS_ADDR", "", "address for /metrics on its own listener (an internal network); empty: /metrics on the public address"},
 	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
 	{"log-level", "KOROBKA_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"dev", "KOROBKA_DEV", "false", "development mode: the screen preview at /preview/ needs no admin session (never on a public server)"},
@@ -159,6 +182,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 			bad("KOROBKA_DEBUG_ADDR", "%q is not host:port (for example 127.0.0.1:6060)", cfg.DebugAddr)
 		}
 	}
+	cfg.MetricsAddr = get("KOROBKA_METRICS_ADDR")
+	if cfg.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(cfg.MetricsAddr); err != nil || port == "" {
+			bad("KOROBKA_METRICS_ADDR", "%q is not host:port (for example 10.0.0.5:9090)", cfg.MetricsAddr)
+		}
+	}
 	cfg.Data = get("KOROBKA_DATA")
 	if cfg.Data == "" {
 		bad("KOROBKA_DATA", "must name a folder")
@@ -222,16 +251,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 
 	if p := get("KOROBKA_TRUSTED_PROXIES"); p != "" {
-		for _, s := range strings.Split(p, ",") {
-			s = strings.TrimSpace(s)
-			if _, err := netip.ParsePrefix(s); err != nil {
-				if _, err := netip.ParseAddr(s); err != nil {
-					bad("KOROBKA_TRUSTED_PROXIES", "%q is not an address or CIDR", s)
-					continue
-				}
-			}
-			cfg.TrustedProxies = append(cfg.TrustedProxies, s)
+		proxies, err := wire.ParseProxies(strings.Split(p, ","))
+		if err != nil {
+			bad("KOROBKA_TRUSTED_PROXIES", "%v", err)
 		}
+		cfg.TrustedProxies = proxies
 	}
 	if o := get("KOROBKA_ALLOWED_ORIGINS"); o != "" {
 		for _, s := range strings.Split(o, ",") {
@@ -243,6 +267,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, s)
 		}
 	}
+	cfg.MaxSocketsPerUser = parseInt(get("KOROBKA_MAX_SOCKETS_PER_USER"), "KOROBKA_MAX_SOCKETS_PER_USER", 1, 1000, bad)
+	cfg.WSRate = parseInt(get("KOROBKA_WS_RATE"), "KOROBKA_WS_RATE", 1, 1_000_000, bad)
+	cfg.WSBurst = parseInt(get("KOROBKA_WS_BURST"), "KOROBKA_WS_BURST", 1, 1_000_000, bad)
+	cfg.HandshakesPerAddr = parseInt(get("KOROBKA_WS_HANDSHAKES_PER_ADDR"), "KOROBKA_WS_HANDSHAKES_PER_ADDR", 3, 10_000_000, bad)
 	cfg.AccessTTL = parseDuration(get("KOROBKA_ACCESS_TTL"), "KOROBKA_ACCESS_TTL", time.Minute, 24*time.Hour, bad)
 	cfg.RefreshTTL = parseDuration(get("KOROBKA_REFRESH_TTL"), "KOROBKA_REFRESH_TTL", time.Hour, 400*24*time.Hour, bad)
 	if cfg.RefreshTTL > 0 && cfg.AccessTTL > cfg.RefreshTTL {
@@ -304,6 +332,15 @@ func (cfg Config) warnings() []warning {
 		ws = append(ws, warning{"KOROBKA_LOOPBACK_UNLIMITED", "clients on loopback skip the per-address login limits: for korobka bench only; behind a proxy on this host without KOROBKA_TRUSTED_PROXIES every client is on loopback"})
 	}
 	return ws
+}
+
+func parseInt(s, env string, min, max int, bad func(string, string, ...any)) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		bad(env, "%q is not a whole number from %d to %d", s, min, max)
+		return 0
+	}
+	return n
 }
 
 func parseDuration(s, env string, min, max time.Duration, bad func(string, string, ...any)) time.Duration {

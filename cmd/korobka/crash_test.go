@@ -36,15 +36,19 @@ func crashTest(t *testing.T, vars map[string]string) {
 	vars["KOROBKA_ADDR"] = freeAddr(t)
 	vars["KOROBKA_TEST_PHONES"] = "+79990000001:111111,+79990000002:222222"
 	vars["KOROBKA_LOG_LEVEL"] = "warn"
+	// One user's 16 devices flood on purpose: lift the per-user socket
+	// cap and frame budget that would otherwise (rightly) stop them.
+	vars["KOROBKA_MAX_SOCKETS_PER_USER"] = "16"
+	vars["KOROBKA_WS_RATE"] = "100000"
+	vars["KOROBKA_WS_BURST"] = "100000"
 	base := "http://" + vars["KOROBKA_ADDR"]
 
 	child := startChild(t, vars)
 	e := &env{t: t, url: base}
 	anna, _, id := e.pair()
 
-	// Several devices, each within its frame budget (burst 200), keep a
-	// window of sends in flight; the node is killed once 500 are
-	// acknowledged and more are on the wire.
+	// Several devices keep a window of sends in flight; the node is
+	// killed once 500 are acknowledged and more are on the wire.
 	const devices, perDevice, window = 16, 150, 16
 	type device struct {
 		c          *wsClient

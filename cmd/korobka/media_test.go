@@ -160,7 +160,7 @@ func TestScreenETagFollowsMediaBucket(t *testing.T) {
 	now := time.Now()
 	offset.Store(int64(now.Truncate(time.Hour).Add(time.Hour - 2*time.Minute).Sub(now)))
 	e := newEnvConfig(t, nil, func(c *Config) {
-		c.clock = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+		c.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	})
 	a, b, id := e.pair()
 	var pngBuf bytes.Buffer

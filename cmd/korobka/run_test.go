@@ -145,6 +145,12 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KOROBKA_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, "KOROBKA_TRUSTED_PROXIES"},
 		{map[string]string{"KOROBKA_LOG_LEVEL": "loud"}, nil, "KOROBKA_LOG_LEVEL"},
 		{map[string]string{"KOROBKA_MEDIA_SECRET": "too short"}, nil, "KOROBKA_MEDIA_SECRET"},
+		{map[string]string{"KOROBKA_METRICS_ADDR": "9090"}, nil, "KOROBKA_METRICS_ADDR"},
+		{map[string]string{"KOROBKA_MAX_SOCKETS_PER_USER": "0"}, nil, "KOROBKA_MAX_SOCKETS_PER_USER"},
+		{map[string]string{"KOROBKA_MAX_SOCKETS_PER_USER": "ten"}, nil, "KOROBKA_MAX_SOCKETS_PER_USER"},
+		{map[string]string{"KOROBKA_WS_RATE": "-1"}, nil, "KOROBKA_WS_RATE"},
+		{map[string]string{"KOROBKA_WS_BURST": "0"}, nil, "KOROBKA_WS_BURST"},
+		{map[string]string{"KOROBKA_WS_HANDSHAKES_PER_ADDR": "many"}, nil, "KOROBKA_WS_HANDSHAKES_PER_ADDR"},
 		{nil, []string{"--addr", "nonsense"}, "KOROBKA_ADDR"},
 	}
 	for _, c := range cases {

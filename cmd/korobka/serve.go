@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/korobka/korobka/chat"
@@ -61,12 +62,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(h, log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("KOROBKA_ADDR: %w", err)
@@ -80,6 +76,13 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 			return err
 		}
 		defer dbg.Close()
+	}
+	if cfg.MetricsAddr != "" {
+		m, err := serveMetrics(cfg.MetricsAddr, a.metrics, log)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
 	}
 
 	errc := make(chan error, 1)
@@ -107,6 +110,27 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	return nil
 }
 
+// Limits of the public listener (docs/operations.md, "Security"): headers
+// must arrive within ReadHeaderTimeout and fit in maxHeaderBytes (larger:
+// 431); bodies have their own deadlines (httpapi.DefaultBodyTimeout and the
+// upload rate); an idle keep-alive connection is closed after IdleTimeout.
+const (
+	headerTimeout  = 10 * time.Second
+	maxHeaderBytes = 32 << 10
+	idleTimeout    = 2 * time.Minute
+)
+
+// newHTTPServer is the public listener's server with those limits.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: headerTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // serveDebug serves the profiler on its own listener, away from the public
 // surface, for operators chasing CPU or memory.
 func serveDebug(addr string, log *slog.Logger) (*http.Server, error) {
@@ -126,6 +150,21 @@ func serveDebug(addr string, log *slog.Logger) (*http.Server, error) {
 	return srv, nil
 }
 
+// serveMetrics serves GET /metrics on its own listener, so that the public
+// address need not expose it (KOROBKA_METRICS_ADDR).
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", httpapi.MetricsHandler(reg))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("KOROBKA_METRICS_ADDR: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return srv, nil
+}
+
 // app is the set of dependencies the server runs on, built from Config.
 type app struct {
 	log      *slog.Logger
@@ -139,6 +178,7 @@ type app struct {
 	patcher  *live.Patcher // live patches for the gateway
 	screens  live.Screens
 	ready    map[string]func(context.Context) error
+	metrics  *prometheus.Registry // every series, for /metrics
 	storage  string
 	bus      string
 	loops    []func(context.Context) error // run by start until close
@@ -156,7 +196,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &app{log: log, ready: map[string]func(context.Context) error{}}
+	a := &app{log: log, ready: map[string]func(context.Context) error{}, metrics: prometheus.NewRegistry()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -184,6 +224,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	var (
 		limiter  chat.Limiter
 		presence chat.Presence
+		sockets  chat.SocketCounter
 	)
 	if cfg.RedisURL != "" {
 		client, err := redis.Open(ctx, cfg.RedisURL)
@@ -209,11 +250,15 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		rp := redis.NewPresence(client, cfg.RedisPrefix, chat.FormatID(chat.NewID()), presenceTTL)
 		a.loops = append(a.loops, rp.Run)
 		presence = rp
+		rs := redis.NewSocketCounter(client, cfg.RedisPrefix, presenceTTL)
+		a.loops = append(a.loops, rs.Run)
+		sockets = rs
 		a.bus = "redis"
 	} else {
 		limiter = memory.NewLimiter(cfg.now)
 		a.broker = memory.NewBroker()
 		presence = memory.NewPresence()
+		sockets = memory.NewSocketCounter()
 		a.bus = "memory"
 	}
 	a.closers = append(a.closers, a.broker.Close)
@@ -245,7 +290,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Images:      ms,
 		Files:       ms,
 		MediaSigner: a.signer,
-		Now:         cfg.clock,
+		Now:         cfg.now,
 		Logger:      log,
 		Region:      cfg.Region,
 		TestPhones:  cfg.TestPhones,
@@ -257,7 +302,21 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
-	a.gateway = ws.New(a.svc, a.broker, ws.Config{Logger: log, AllowedOrigins: cfg.AllowedOrigins, Patcher: a.patcher})
+	a.gateway = ws.New(a.svc, a.broker, ws.Config{
+		Logger:            log,
+		AllowedOrigins:    cfg.AllowedOrigins,
+		TrustedProxies:    cfg.TrustedProxies,
+		Limiter:           limiter,
+		Sockets:           sockets,
+		MaxSocketsPerUser: cfg.MaxSocketsPerUser,
+		Rate:              cfg.WSRate,
+		Burst:             cfg.WSBurst,
+		HandshakesPerAddr: chat.Limit{Rate: cfg.HandshakesPerAddr, Period: time.Minute, Burst: cfg.HandshakesPerAddr / 3},
+		LoopbackUnlimited: cfg.LoopbackUnlimited,
+		ExpiryCheck:       cfg.expiryCheck,
+		Now:               cfg.now,
+		Patcher:           a.patcher,
+	})
 	ok = true
 	return a, nil
 }
@@ -378,16 +437,21 @@ func (a *app) start() {
 // handler is the HTTP surface over the app.
 func (a *app) handler(cfg Config) (http.Handler, error) {
 	return httpapi.NewServer(httpapi.Deps{
-		Service:        a.svc,
-		Logger:         a.log,
-		Media:          a.media.Handler(a.signer, cfg.clock),
-		WebSocket:      a.gateway,
-		Screens:        live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
-		Preview:        live.NewPreview(a.screens, screenFiles(cfg)),
-		Ready:          a.ready,
-		TrustedProxies: cfg.TrustedProxies,
-		Dev:            cfg.Dev,
-		Done:           a.done,
+		Service:          a.svc,
+		Logger:           a.log,
+		Media:            a.media.Handler(a.signer, cfg.now),
+		WebSocket:        a.gateway,
+		Screens:          live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
+		Preview:          live.NewPreview(a.screens, screenFiles(cfg)),
+		Ready:            a.ready,
+		Registry:         a.metrics,
+		MetricsElsewhere: cfg.MetricsAddr != "",
+		TrustedProxies:   cfg.TrustedProxies,
+		Dev:              cfg.Dev,
+		BodyTimeout:      cfg.bodyTimeout,
+		UploadMinRate:    cfg.uploadMinRate,
+		UploadGrace:      cfg.uploadGrace,
+		Done:             a.done,
 	})
 }
 
