@@ -216,6 +216,7 @@ type Store interface {
 	DialogStore
 	MessageStore
 	ContentStore
+	AuditStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

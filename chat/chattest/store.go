@@ -35,6 +35,7 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		name string
 		fn   func(t *testing.T, s chat.Store)
 	}{
+		{"Audit/AppendFilterPage", testAudit},
 		{"OTP/PutTake", testOTPPutTake},
 		{"OTP/ReplaceResetsAttempts", testOTPReplace},
 		{"OTP/ConcurrentAttempts", testOTPConcurrent},
@@ -1052,4 +1053,60 @@ func testSetRole(t *testing.T, s chat.Store) {
 	}
 	_, err = s.SetRole(ctx, "+79990000022", chat.RoleAdmin)
 	wantErrIs(t, "unknown phone", err, chat.ErrNotFound)
+}
+
+// testAudit: entries come back newest first, filtered by each field, paged
+// by id, with their details as written.
+func testAudit(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	t0 := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	add := func(actor int64, action, typ, id string, details string) chat.AuditEntry {
+		t.Helper()
+		e := chat.AuditEntry{At: t0, ActorID: actor, ActorRole: chat.RoleAdmin, Action: action, TargetType: typ, TargetID: id}
+		if details != "" {
+			e.Details = json.RawMessage(details)
+		}
+		got, err := s.AppendAudit(ctx, e)
+		noErr(t, "AppendAudit", err)
+		if got.ID <= 0 {
+			t.Fatalf("AppendAudit: got id %d, want a positive one", got.ID)
+		}
+		return got
+	}
+	a := add(1, "user.block", "user", "42", `{"reason":"spam"}`)
+	b := add(2, "dialog.view", "dialog", "7", "")
+	c := add(1, "user.role", "user", "42", `{"role":"operator"}`)
+	ids := func(es []chat.AuditEntry) []int64 {
+		out := []int64{}
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		f    chat.AuditFilter
+		want []int64
+	}{
+		{chat.AuditFilter{}, []int64{c.ID, b.ID, a.ID}},
+		{chat.AuditFilter{ActorID: 1}, []int64{c.ID, a.ID}},
+		{chat.AuditFilter{Action: "dialog.view"}, []int64{b.ID}},
+		{chat.AuditFilter{TargetType: "user", TargetID: "42"}, []int64{c.ID, a.ID}},
+		{chat.AuditFilter{Before: c.ID}, []int64{b.ID, a.ID}},
+	} {
+		got, err := s.Audit(ctx, tc.f, 10)
+		noErr(t, "Audit", err)
+		if !slices.Equal(ids(got), tc.want) {
+			t.Errorf("Audit(%+v): got %v, want %v", tc.f, ids(got), tc.want)
+		}
+	}
+	got, err := s.Audit(ctx, chat.AuditFilter{}, 1)
+	noErr(t, "Audit", err)
+	if len(got) != 1 || got[0].ID != c.ID || !got[0].At.Equal(t0) || got[0].ActorRole != chat.RoleAdmin ||
+		got[0].Action != "user.role" || got[0].TargetType != "user" || got[0].TargetID != "42" {
+		t.Fatalf("Audit newest: got %+v, want entry %d as written", got, c.ID)
+	}
+	var d map[string]string
+	if err := json.Unmarshal(got[0].Details, &d); err != nil || d["role"] != "operator" {
+		t.Errorf("details: got %s (%v), want the role", got[0].Details, err)
+	}
 }
