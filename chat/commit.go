@@ -76,6 +76,9 @@ type committer struct {
 	// dropped counts publications that never reached the broker: a full
 	// publish queue, a failed Publish, or the end of shutdown's wait.
 	dropped atomic.Int64
+	// committed, when set, is given every committed batch after its
+	// acknowledgements, on the lane: it must not block (push jobs).
+	committed func(jobs []*job)
 }
 
 // lane is one writer: its queue of jobs and the queue of committed events
@@ -271,6 +274,9 @@ func (c *committer) commit(l *lane, jobs []*job) {
 	}
 	for _, j := range jobs {
 		j.finish(nil)
+	}
+	if c.committed != nil {
+		c.committed(jobs)
 	}
 	c.publish(l, pubs)
 }

@@ -44,12 +44,19 @@ func (d Dialog) UpdatedAt() time.Time {
 // devices, everything up to ReadSeq was read. ReadSeq never exceeds
 // DeliveredSeq and neither exceeds the dialog's LastSeq. A member's own
 // messages count as read, so the unread count is LastSeq - ReadSeq.
+//
+// MutedUntil is when the member's mute of the dialog ends (zero: not
+// muted; MutedForever: until unmuted): no pushes for its messages while it
+// lasts. PushedSeq is the highest seq a push alert was sent to the member
+// for since they last read past it (0: none may be shown).
 type Member struct {
 	DialogID     int64
 	UserID       int64
 	DeliveredSeq int64
 	ReadSeq      int64
 	JoinedAt     time.Time
+	MutedUntil   time.Time
+	PushedSeq    int64
 }
 
 // Message is one message as stored. It is identified by (DialogID, Seq);

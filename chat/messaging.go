@@ -51,6 +51,10 @@ type DialogView struct {
 	LastMessage    *MessageView `json:"last_message"`
 	Unread         int64        `json:"unread"`
 	UpdatedAt      time.Time    `json:"updated_at"`
+	// Muted says the caller muted the dialog (no pushes for it); MutedUntil
+	// is when that ends, absent while not muted or muted until unmuted.
+	Muted      bool       `json:"muted"`
+	MutedUntil *time.Time `json:"muted_until,omitempty"`
 }
 
 // DialogPage is one page of a dialog list.
@@ -75,7 +79,14 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.ErrorContext(ctx, "membership changes of other nodes are not received", "err", err)
 		}
 	})
+	// Pushes stop after the committer has drained, so the jobs of its
+	// last commits are queued too.
+	pushCtx, stopPushes := context.WithCancel(context.WithoutCancel(ctx))
+	var pushing sync.WaitGroup
+	pushing.Go(func() { s.push.run(pushCtx) })
 	s.commits.run(ctx)
+	stopPushes()
+	pushing.Wait()
 	wg.Wait()
 	return nil
 }
@@ -266,6 +277,9 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 				v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
 			}
 			v.Unread = max(d.LastSeq-self.ReadSeq, 0)
+			if ms := muteState(d.ID, self.MutedUntil, s.now()); ms.Muted {
+				v.Muted, v.MutedUntil = true, ms.MutedUntil
+			}
 			if e.LastMessage != nil {
 				mv := viewOf(*e.LastMessage, statusOf(*e.LastMessage, members[i]))
 				v.LastMessage = &mv

@@ -20,6 +20,9 @@ type Config struct {
 	Files    FileStore
 	Logger   *slog.Logger
 	Now      func() time.Time // nil: time.Now
+	// Push configures push notifications (push.go); without a Queue
+	// nothing is pushed.
+	Push PushConfig
 
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
@@ -64,6 +67,7 @@ type Service struct {
 	broker   Broker
 	presence Presence
 	commits  *committer
+	push     *pushes
 	members  *Membership
 	// typing remembers the last typing event per (user, dialog).
 	typing  *lru.Cache[[2]int64, time.Time]
@@ -118,6 +122,8 @@ func NewService(cfg Config) *Service {
 		s.codeTTL = DefaultCodeTTL
 	}
 	s.commits = newCommitter(s.store, s.broker, s.log)
+	s.push = newPushes(cfg.Push, s.store, s.log, s.now)
+	s.commits.committed = s.push.committed
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)
 	return s

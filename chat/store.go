@@ -147,6 +147,8 @@ type Store interface {
 	DialogStore
 	MessageStore
 	ContentStore
+	DeviceStore
+	PushStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -28,12 +28,18 @@ func scanDialog(row interface{ Scan(...any) error }, extra ...any) (chat.Dialog,
 	return d, err
 }
 
-const memberCols = `dialog_id, user_id, delivered_seq, read_seq, joined_at`
+const memberCols = `dialog_id, user_id, delivered_seq, read_seq, joined_at, muted_until, pushed_seq`
 
 func scanMember(row interface{ Scan(...any) error }) (chat.Member, error) {
 	var m chat.Member
-	err := row.Scan(&m.DialogID, &m.UserID, &m.DeliveredSeq, &m.ReadSeq, timeCol{&m.JoinedAt})
+	err := row.Scan(memberDst(&m)...)
 	return m, err
+}
+
+// memberDst is where the columns of memberCols scan to, in order.
+func memberDst(m *chat.Member) []any {
+	return []any{&m.DialogID, &m.UserID, &m.DeliveredSeq, &m.ReadSeq, timeCol{&m.JoinedAt},
+		timeCol{&m.MutedUntil}, &m.PushedSeq}
 }
 
 // directKey is the unique key of the direct dialog of a and b about
@@ -182,9 +188,9 @@ func (s *Store) Dialogs(ctx context.Context, userID int64, after chat.DialogCurs
 		var clientID, text sql.NullString
 		var lm chat.Message
 		var att []byte
-		e.Dialog, err = scanDialog(rows,
-			&e.Self.DialogID, &e.Self.UserID, &e.Self.DeliveredSeq, &e.Self.ReadSeq, timeCol{&e.Self.JoinedAt},
+		dst := append(memberDst(&e.Self),
 			&seq, &sender, &clientID, &text, &att, timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt})
+		e.Dialog, err = scanDialog(rows, dst...)
 		if err != nil {
 			return nil, s.fail("dialogs", err)
 		}

@@ -108,7 +108,7 @@ func TestMigrate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Migrate: %v", err)
 			}
-			if want := []string{"00001_accounts.sql", "00002_content.sql", "00003_chat.sql", "00004_versions.sql", "00005_uploads.sql"}; !slices.Equal(applied, want) {
+			if want := []string{"00001_accounts.sql", "00002_content.sql", "00003_chat.sql", "00004_versions.sql", "00005_uploads.sql", "00010_push.sql"}; !slices.Equal(applied, want) {
 				t.Errorf("first Migrate: got %v, want %v", applied, want)
 			}
 			applied, err = Migrate(t.Context(), d.name, dsn)
