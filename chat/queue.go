@@ -82,6 +82,8 @@ type Delivery struct {
 	Job Job
 	// ID is the queue's handle on this delivery (a stream entry id).
 	ID string
+	// Consumer holds the job until it acks or retries it.
+	Consumer string
 	// Reclaimed says another consumer claimed the job before and neither
 	// acked nor retried it within the claim timeout: it probably died.
 	Reclaimed bool
