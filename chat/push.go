@@ -2,6 +2,8 @@ package chat
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,6 +70,17 @@ type Notification struct {
 	CollapseID string
 	// Expiration is when the push service may stop trying to deliver.
 	Expiration time.Time
+}
+
+// CollapseID fits a job key into the 64 bytes APNs allows for
+// apns-collapse-id: short keys as they are, longer ones as the first 64
+// hex digits of their SHA-256, so one key always gives one id.
+func CollapseID(key string) string {
+	if len(key) <= 64 {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }
 
 // Data is the notification's custom payload, the same on every platform:
