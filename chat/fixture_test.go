@@ -32,6 +32,7 @@ const waitTimeout = 10 * time.Second
 // fixture is one Service and what the tests observe it through.
 type fixture struct {
 	svc    *chat.Service
+	store  *sqlstore.Store
 	broker *memory.Broker
 	sms    *fakeSMS
 	clock  *clock
@@ -42,8 +43,9 @@ type fixture struct {
 }
 
 // newTestService builds a Service over a fresh SQLite database and runs its
-// committer until the test ends. It is the one place that knows chat.Config.
-func newTestService(t testing.TB) *fixture {
+// committer until the test ends. It is the one place that knows chat.Config;
+// options adjust it (push_test.go adds the push pipeline).
+func newTestService(t testing.TB, options ...func(*fixture, *chat.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, sqlstore.SQLite, filepath.Join(t.TempDir(), "k.db"), nil)
@@ -63,7 +65,8 @@ func newTestService(t testing.TB) *fixture {
 		clock:  &clock{t: time.Now().UTC()},
 		images: &fakeMedia{},
 	}
-	f.svc = chat.NewService(chat.Config{
+	f.store = store
+	cfg := chat.Config{
 		Store:      store,
 		Broker:     broker,
 		Presence:   memory.NewPresence(),
@@ -73,7 +76,11 @@ func newTestService(t testing.TB) *fixture {
 		Files:      f.images,
 		Now:        f.clock.Now,
 		TestPhones: phones,
-	})
+	}
+	for _, o := range options {
+		o(f, &cfg)
+	}
+	f.svc = chat.NewService(cfg)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- f.svc.Run(runCtx) }()

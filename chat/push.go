@@ -145,11 +145,14 @@ type PushMetrics interface {
 	// stayed down through shutdown, or the enqueue buffer overflowed.
 	// Every drop is also logged.
 	JobsDropped(n int)
-	// Sent counts notifications a push service accepted.
+	// JobSent counts jobs finished with at least one notification
+	// accepted.
+	JobSent(kind JobKind)
+	// Sent counts notifications a push service accepted, one per device.
 	Sent(platform Platform)
-	// JobsSkipped counts jobs decided against: reason is foreground,
-	// muted, read, deleted, not_member, no_device, superseded or
-	// nothing_shown.
+	// JobsSkipped counts jobs finished without a push: reason is
+	// foreground, muted, read, deleted, not_member, no_device, superseded,
+	// nothing_shown, or gone (every device's token was dead).
 	JobsSkipped(reason string)
 	// JobRetried counts jobs put back for a later attempt.
 	JobRetried()
@@ -168,6 +171,7 @@ type NopPushMetrics struct{}
 
 func (NopPushMetrics) JobsQueued(JobKind, int)    {}
 func (NopPushMetrics) JobsDropped(int)            {}
+func (NopPushMetrics) JobSent(JobKind)            {}
 func (NopPushMetrics) Sent(Platform)              {}
 func (NopPushMetrics) JobsSkipped(string)         {}
 func (NopPushMetrics) JobRetried()                {}
@@ -904,6 +908,11 @@ func (p *pushes) settle(ctx context.Context, plans []*plan) []Delivery {
 			next.LastError = strings.Join(reasons, "; ")
 			p.retry(ctx, pl.d, next, true)
 		default:
+			if sent > 0 {
+				p.metrics.JobSent(j.Kind)
+			} else {
+				p.metrics.JobsSkipped("gone")
+			}
 			acks = append(acks, pl.d)
 		}
 	}

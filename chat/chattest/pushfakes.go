@@ -348,7 +348,7 @@ type FakeFCM struct {
 // NewFakeFCM starts a fake FCM for the test.
 func NewFakeFCM(t testing.TB) *FakeFCM {
 	t.Helper()
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	priv, err := fcmKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,6 +374,10 @@ func NewFakeFCM(t testing.TB) *FakeFCM {
 	})
 	return f
 }
+
+// fcmKey is one service account key for every fake of the process: RSA
+// key generation takes up to seconds, and the fakes need no more than one.
+var fcmKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
 
 func (f *FakeFCM) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/token" {
