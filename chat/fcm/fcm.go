@@ -173,4 +173,3 @@ func classify(err error) error {
 	}
 	return pe
 }
-
