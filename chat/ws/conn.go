@@ -55,6 +55,9 @@ type conn struct {
 	// after rate_limited is dropped.
 	limit   *rate.Limiter
 	refused int
+	// foreground is what the client last reported with a state frame
+	// (background until it says otherwise); only the reader touches it.
+	foreground bool
 }
 
 func (g *Gateway) newConn(p chat.Principal) *conn {
@@ -300,6 +303,7 @@ func (c *conn) readLoop(u *user) {
 	defer c.g.wg.Done()
 	defer c.g.unregister(c, u)
 	defer close(c.readerDone)
+	defer c.leaveForeground()
 
 	cfg := &c.g.cfg
 	c.ws.SetReadLimit(cfg.ReadLimit)
@@ -420,6 +424,25 @@ func (c *conn) handle(data []byte) {
 		c.reply(frame)
 	case typeWatch:
 		c.watch(ctx, req)
+	case typeState:
+		if err := c.g.svc.SetAppState(ctx, c.p, c.id, req.Foreground); err != nil {
+			c.fail(ctx, req.ID, err)
+			return
+		}
+		c.foreground = req.Foreground
+	}
+}
+
+// leaveForeground reports a closing connection that was in the foreground
+// as gone from it, so it holds back no pushes.
+func (c *conn) leaveForeground() {
+	if !c.foreground {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.g.ctx), opTimeout)
+	defer cancel()
+	if err := c.g.svc.SetAppState(ctx, c.p, c.id, false); err != nil {
+		c.logger().Warn("websocket: foreground state not cleared; it expires", "err", err)
 	}
 }
 

@@ -16,6 +16,7 @@ const (
 	typeTyping    = "typing"
 	typeSync      = "sync"
 	typeWatch     = "watch"
+	typeState     = "state"
 )
 
 // maxIDLen caps the request id a client may have echoed back: ids are
@@ -46,6 +47,7 @@ type wireRequest struct {
 	Text        string           `json:"text"`
 	Attachments json.RawMessage  `json:"attachments"`
 	Dialogs     map[string]int64 `json:"dialogs"`
+	State       string           `json:"state"`
 }
 
 // request is a validated client frame.
@@ -57,6 +59,8 @@ type request struct {
 	Send     chat.SendRequest
 	Have     map[int64]int64 // sync: dialog -> last seq held
 	Frame    []byte          // watch: the whole frame, which the Patcher reads
+	// Foreground is a state frame's report: the app is on screen.
+	Foreground bool
 }
 
 // parseRequest decodes and validates one client frame. On error, the
@@ -131,6 +135,14 @@ func parseRequest(data []byte) (request, *chat.Error) {
 		}
 	case typeWatch:
 		req.Frame = data
+	case typeState:
+		switch w.State {
+		case "foreground":
+			req.Foreground = true
+		case "background":
+		default:
+			return req, invalidFrame(`state is "foreground" or "background".`)
+		}
 	default:
 		return req, errUnknownType
 	}

@@ -41,6 +41,10 @@ type Service interface {
 	MarkRead(ctx context.Context, p chat.Principal, dialogID, seq int64) error
 	Typing(ctx context.Context, p chat.Principal, dialogID int64) error
 	Sync(ctx context.Context, p chat.Principal, have map[int64]int64) (chat.SyncResult, error)
+	// SetAppState records whether connection connID shows the app in the
+	// foreground (the state frame); the gateway reports false when a
+	// foreground connection closes.
+	SetAppState(ctx context.Context, p chat.Principal, connID int64, foreground bool) error
 	// Connected and Disconnected report a user's first and last connection
 	// on this node (presence).
 	Connected(ctx context.Context, userID int64)

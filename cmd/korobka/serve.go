@@ -13,12 +13,16 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/apns"
+	"github.com/korobka/korobka/chat/fcm"
 	"github.com/korobka/korobka/chat/httpapi"
 	"github.com/korobka/korobka/chat/live"
 	"github.com/korobka/korobka/chat/media"
@@ -68,7 +72,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return fmt.Errorf("KOROBKA_ADDR: %w", err)
 	}
 	log.Info("korobka listening", "addr", ln.Addr().String(), "storage", a.storage, "bus", a.bus,
-		"sms", cfg.SMSProvider, "test_phones", cfg.TestPhones.Len())
+		"sms", cfg.SMSProvider, "test_phones", cfg.TestPhones.Len(), "push", a.push)
 
 	if cfg.DebugAddr != "" {
 		dbg, err := serveDebug(cfg.DebugAddr, log)
@@ -134,8 +138,11 @@ type app struct {
 	patcher  *live.Patcher // live patches for the gateway
 	screens  live.Screens
 	ready    map[string]func(context.Context) error
+	registry *prometheus.Registry
+	queue    chat.Queue // push jobs
 	storage  string
 	bus      string
+	push     string // which push senders are on
 	loops    []func(context.Context) error // run by start until close
 	stop     context.CancelFunc
 	running  sync.WaitGroup
@@ -176,9 +183,16 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	a.closers = append(a.closers, store.Close)
 	a.ready["database"] = store.Ping
 
+	a.registry = prometheus.NewRegistry()
+	qt := pushQueueTimes{}
+	if cfg.pushQueue != nil {
+		cfg.pushQueue(&qt)
+	}
+	nodeID := nodeName()
 	var (
-		limiter  chat.Limiter
-		presence chat.Presence
+		limiter    chat.Limiter
+		presence   chat.Presence
+		foreground chat.Foreground
 	)
 	if cfg.RedisURL != "" {
 		client, err := redis.Open(ctx, cfg.RedisURL)
@@ -201,14 +215,21 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 			},
 		})
 		a.broker = rb
-		rp := redis.NewPresence(client, cfg.RedisPrefix, chat.FormatID(chat.NewID()), presenceTTL)
+		rp := redis.NewPresence(client, cfg.RedisPrefix, nodeID, presenceTTL)
 		a.loops = append(a.loops, rp.Run)
 		presence = rp
+		rf := redis.NewForeground(client, cfg.RedisPrefix, presenceTTL)
+		a.loops = append(a.loops, rf.Run)
+		foreground = rf
+		a.queue = redis.NewQueue(client, redis.QueueConfig{Prefix: cfg.RedisPrefix + "push:",
+			ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
 		a.bus = "redis"
 	} else {
 		limiter = memory.NewLimiter(cfg.now)
 		a.broker = memory.NewBroker()
 		presence = memory.NewPresence()
+		foreground = memory.NewForeground()
+		a.queue = memory.NewQueue(memory.QueueConfig{ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
 		a.bus = "memory"
 	}
 	a.closers = append(a.closers, a.broker.Close)
@@ -228,6 +249,12 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		sender = sms.NewSMSRu(cfg.SMSRuAPIID, sms.WithBaseURL(cfg.SMSRuURL))
 	}
 
+	push, err := a.pushConfig(ctx, cfg, nodeID, qt)
+	if err != nil {
+		return nil, err
+	}
+	push.Queue, push.Foreground = a.queue, foreground
+
 	a.svc = chat.NewService(chat.Config{
 		Store:      store,
 		Broker:     a.broker,
@@ -241,12 +268,71 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		TestPhones: cfg.TestPhones,
 		AccessTTL:  cfg.AccessTTL,
 		RefreshTTL: cfg.RefreshTTL,
+		Push:       push,
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log)
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{Logger: log, AllowedOrigins: cfg.AllowedOrigins, Patcher: a.patcher})
 	ok = true
 	return a, nil
+}
+
+// pushConfig builds the push senders (a platform without credentials logs
+// instead) and the push metrics.
+func (a *app) pushConfig(ctx context.Context, cfg Config, nodeID string, qt pushQueueTimes) (chat.PushConfig, error) {
+	metrics, err := newPushMetrics(a.registry)
+	if err != nil {
+		return chat.PushConfig{}, err
+	}
+	pc := chat.PushConfig{
+		Pushers:      map[chat.Platform]chat.Pusher{},
+		Metrics:      metrics,
+		Consumer:     nodeID,
+		Delay:        cfg.PushDelay,
+		HidePreviews: !cfg.PushPreviews,
+		MaxDevices:   cfg.PushMaxDevices,
+		Workers:      cfg.PushWorkers,
+		SendTimeout:  qt.SendTimeout,
+	}
+	a.push = "log"
+	if cfg.APNSKeyFile != "" {
+		s, err := apns.New(apns.Config{KeyFile: cfg.APNSKeyFile, KeyID: cfg.APNSKeyID, TeamID: cfg.APNSTeamID,
+			Topic: cfg.APNSTopic, Production: cfg.APNSProduction, Host: cfg.APNSURL, TLS: cfg.apnsTLS})
+		if err != nil {
+			return chat.PushConfig{}, fmt.Errorf("KOROBKA_APNS_KEY_FILE: %w", err)
+		}
+		pc.Pushers[chat.PlatformAPNs] = s
+		a.closers = append(a.closers, func() error { s.Close(); return nil })
+		a.push = "apns"
+	}
+	if cfg.FCMCredentials != "" {
+		endpoint := cfg.FCMURL
+		if endpoint != "" {
+			endpoint = strings.TrimSuffix(endpoint, "/") + "/v1"
+		}
+		s, err := fcm.New(ctx, fcm.Config{CredentialsFile: cfg.FCMCredentials, ProjectID: cfg.FCMProjectID, Endpoint: endpoint})
+		if err != nil {
+			return chat.PushConfig{}, fmt.Errorf("KOROBKA_FCM_CREDENTIALS: %w", err)
+		}
+		pc.Pushers[chat.PlatformFCM] = s
+		if a.push == "log" {
+			a.push = "fcm"
+		} else {
+			a.push += "+fcm"
+		}
+	}
+	return pc, nil
+}
+
+// nodeName names this process among the nodes sharing Redis: the host
+// name, for people reading the queue's consumers, and a random suffix, as
+// a restarted node must not inherit a dead one's claims by name.
+func nodeName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	return host + "-" + chat.FormatID(chat.NewID())
 }
 
 // openScreens loads the screens (embedded, or a watched folder) and seeds
@@ -313,6 +399,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		Screens:        live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)),
 		Preview:        live.NewPreview(a.screens, screenFiles(cfg)),
 		Ready:          a.ready,
+		Registry:       a.registry,
 		TrustedProxies: cfg.TrustedProxies,
 		Dev:            cfg.Dev,
 		Done:           a.done,
