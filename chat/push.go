@@ -212,7 +212,7 @@ type PushConfig struct {
 const (
 	DefaultPushDelay       = 3 * time.Second
 	DefaultPushReadDelay   = time.Second
-	DefaultPushWorkers     = 2
+	DefaultPushWorkers     = 4
 	DefaultPushBatch       = 256
 	DefaultPushConcurrency = 64
 	DefaultPushSendTimeout = 10 * time.Second
