@@ -71,13 +71,15 @@ func newPushMetrics(reg prometheus.Registerer) (*pushMetrics, error) {
 	return m, nil
 }
 
-func (m *pushMetrics) JobsQueued(kind chat.JobKind, n int) { m.queued.WithLabelValues(string(kind)).Add(float64(n)) }
-func (m *pushMetrics) JobsDropped(n int)                   { m.dropped.Add(float64(n)) }
-func (m *pushMetrics) JobSent(kind chat.JobKind)           { m.jobs.WithLabelValues(string(kind)).Inc() }
-func (m *pushMetrics) Sent(p chat.Platform)                { m.sent.WithLabelValues(string(p)).Inc() }
-func (m *pushMetrics) JobsSkipped(reason string)           { m.skipped.WithLabelValues(reason).Inc() }
-func (m *pushMetrics) JobRetried()                         { m.retried.Inc() }
-func (m *pushMetrics) JobDead()                            { m.dead.Inc() }
+func (m *pushMetrics) JobsQueued(kind chat.JobKind, n int) {
+	m.queued.WithLabelValues(string(kind)).Add(float64(n))
+}
+func (m *pushMetrics) JobsDropped(n int)         { m.dropped.Add(float64(n)) }
+func (m *pushMetrics) JobSent(kind chat.JobKind) { m.jobs.WithLabelValues(string(kind)).Inc() }
+func (m *pushMetrics) Sent(p chat.Platform)      { m.sent.WithLabelValues(string(p)).Inc() }
+func (m *pushMetrics) JobsSkipped(reason string) { m.skipped.WithLabelValues(reason).Inc() }
+func (m *pushMetrics) JobRetried()               { m.retried.Inc() }
+func (m *pushMetrics) JobDead()                  { m.dead.Inc() }
 func (m *pushMetrics) DevicesRemoved(reason string, n int) {
 	m.removed.WithLabelValues(reason).Add(float64(n))
 }

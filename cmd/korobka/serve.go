@@ -142,7 +142,7 @@ type app struct {
 	queue    chat.Queue // push jobs
 	storage  string
 	bus      string
-	push     string // which push senders are on
+	push     string                        // which push senders are on
 	loops    []func(context.Context) error // run by start until close
 	stop     context.CancelFunc
 	running  sync.WaitGroup
