@@ -76,6 +76,7 @@ export function createLive(app) {
       app.banner(false);
       watch();
       sync(seqs);
+      reportState();
       // Patches sent while we were away are lost; the screen is cheap to
       // revalidate (ETag), so fetch it again after a reconnect.
       if (again) app.refresh();
@@ -116,7 +117,14 @@ export function createLive(app) {
     if (!stopped && !ws) { clearTimeout(timer); attempts = 0; connect(); }
   });
   addEventListener('offline', () => { if (!stopped) app.banner(true); });
-  document.addEventListener('visibilitychange', () => markRead());
+  document.addEventListener('visibilitychange', () => { reportState(); markRead(); });
+
+  // reportState tells the server whether this tab is on screen: while one
+  // of the user's connections is in the foreground their phone gets no
+  // push alerts. A connection counts as background until it says so.
+  function reportState() {
+    raw({ type: 'state', state: document.visibilityState === 'visible' ? 'foreground' : 'background' });
+  }
 
   function raw(frame) {
     if (ws?.readyState !== WebSocket.OPEN) return false;
