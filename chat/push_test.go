@@ -671,3 +671,66 @@ func redisOpen(t *testing.T) (goredis.UniversalClient, error) {
 	}
 	return client, err
 }
+
+// TestPushRetryOnlyFailedDevices: when one of a user's devices fails, the
+// retry goes to that device only; the one that got the alert gets it once.
+func TestPushRetryOnlyFailedDevices(t *testing.T) {
+	pf := newPushService(t, pushOptions{})
+	anna, boris := pf.newUser(t, "Anna"), pf.newUser(t, "Boris")
+	pf.register(t, boris, chat.PlatformAPNs, apnsToken, "en")
+	pf.register(t, boris, chat.PlatformAPNs, apnsToken2, "en")
+	pf.apns.Fail(apnsToken2, chattest.PushFailure{Status: 503, Reason: "ServiceUnavailable", Times: 1})
+	d := pf.direct(t, anna, boris)
+	pf.send(t, anna, d, "c1", "to two phones")
+	pf.settle(t, 1)
+	pf.clock.Advance(time.Second)
+	pf.settle(t, 1)
+	pf.shown(t, apnsToken2, 1)
+	n := 0
+	for _, p := range pf.apns.Pushes() {
+		if p.Token == apnsToken {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the phone that got the alert got it %d times, want once", n)
+	}
+}
+
+// stalledQueue is a queue whose backend hangs (Redis unreachable): Enqueue
+// waits until released or its context ends.
+type stalledQueue struct {
+	chat.Queue
+	release chan struct{}
+}
+
+func (q *stalledQueue) Enqueue(ctx context.Context, jobs ...chat.Job) (int, error) {
+	select {
+	case <-q.release:
+		return q.Queue.Enqueue(ctx, jobs...)
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// TestPushNeverBlocksSend: with the queue's backend hanging, sends are
+// still acknowledged at once; the jobs wait in a bounded buffer, and what
+// overflows it is counted, not dropped silently.
+func TestPushNeverBlocksSend(t *testing.T) {
+	q := &stalledQueue{Queue: memory.NewQueue(memory.QueueConfig{Block: 5 * time.Millisecond}), release: make(chan struct{})}
+	metrics := newPushMetrics()
+	f := newTestService(t, func(f *fixture, cfg *chat.Config) {
+		cfg.Push = chat.PushConfig{Queue: q, Metrics: metrics}
+	})
+	t.Cleanup(func() { close(q.release) })
+	anna, boris := f.newUser(t, "Anna"), f.newUser(t, "Boris")
+	d := f.direct(t, anna, boris)
+	const n = 1100 // more commits than the buffer holds batches (1024)
+	for i := range n {
+		f.send(t, anna, d, fmt.Sprint("c", i), "while the queue hangs")
+	}
+	waitFor(t, "the overflow counted", func() bool { return metrics.get("dropped") > 0 })
+	if got := metrics.get("dropped"); got > n-1024 {
+		t.Fatalf("dropped %d jobs, want at most the %d over the buffer", got, n-1024)
+	}
+}
