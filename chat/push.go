@@ -161,8 +161,9 @@ type PushMetrics interface {
 	// DevicesRemoved counts devices dropped: gone (the service said the
 	// token is dead) or evicted (over the per-user cap).
 	DevicesRemoved(reason string, n int)
-	// Latency observes the time from a job's due time (enqueue, or the
-	// end of its delay) to its first accepted send.
+	// Latency observes, for jobs sent on their first attempt, the time
+	// from the job's due time (its enqueue, or the end of its delay) to
+	// the first accepted notification. Retried jobs show in JobRetried.
 	Latency(d time.Duration)
 }
 
@@ -883,8 +884,10 @@ func (p *pushes) settle(ctx context.Context, plans []*plan) []Delivery {
 					"token", RedactToken(r.device.Token), "kind", j.Kind, "reason", pe.Reason, "err", pe.Err)
 			}
 		}
-		if sent > 0 {
+		if sent > 0 && j.Attempt == 0 {
 			p.metrics.Latency(now.Sub(j.Due()))
+		}
+		if sent > 0 {
 			switch j.Kind {
 			case JobMessage:
 				marks = append(marks, PushMark{DialogID: j.DialogID, UserID: j.UserID, Seq: j.Seq})

@@ -734,3 +734,29 @@ func TestPushNeverBlocksSend(t *testing.T) {
 		t.Fatalf("dropped %d jobs, want at most the %d over the buffer", got, n-1024)
 	}
 }
+
+// TestPushNotice: a ready-written notice (a group event that concerns the
+// member; later broadcasts) is pushed like a message, honouring mute and
+// foreground, and queued once per key.
+func TestPushNotice(t *testing.T) {
+	pf := newPushService(t, pushOptions{})
+	anna, boris := pf.newUser(t, "Anna"), pf.newUser(t, "Boris")
+	pf.register(t, boris, chat.PlatformAPNs, apnsToken, "en")
+	d := pf.direct(t, anna, boris)
+	n := chat.Notice{Key: "group:added:1", DialogID: d, Title: "Дом", Body: "Анна добавила вас в группу"}
+	pf.svc.Notify(n, boris.id)
+	pf.svc.Notify(n, boris.id) // the same notice again: queued once
+	pf.settle(t, 1)
+	p := pf.shown(t, apnsToken, 1)[0]
+	if title, body := p.Alert(); title != "Дом" || body != "Анна добавила вас в группу" || p.Payload["kind"] != "notice" {
+		t.Fatalf("notice: got %q / %q, payload %v", title, body, p.Payload)
+	}
+	if _, err := pf.svc.MuteDialog(context.Background(), boris.p, d, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	pf.svc.Notify(chat.Notice{Key: "group:renamed:2", DialogID: d, Title: "Дом", Body: "renamed"}, boris.id)
+	pf.settle(t, 1)
+	if len(pf.apns.Pushes()) != 1 || pf.metrics.get("skipped:muted") != 1 {
+		t.Fatalf("pushes %d, metrics %v: want the muted dialog's notice skipped", len(pf.apns.Pushes()), pf.metrics.snapshot())
+	}
+}

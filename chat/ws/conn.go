@@ -425,6 +425,9 @@ func (c *conn) handle(data []byte) {
 	case typeWatch:
 		c.watch(ctx, req)
 	case typeState:
+		if req.Foreground == c.foreground {
+			return // no change: nothing to store
+		}
 		if err := c.g.svc.SetAppState(ctx, c.p, c.id, req.Foreground); err != nil {
 			c.fail(ctx, req.ID, err)
 			return

@@ -424,6 +424,8 @@ func TestReceiptsAndTyping(t *testing.T) {
 func TestStateFrame(t *testing.T) {
 	e := newEnv(t, Config{})
 	c := e.dial(t, "tok-a1")
+	c.send(`{"type":"state","state":"background"}`) // already: not stored again
+	c.send(`{"type":"state","state":"foreground"}`)
 	c.send(`{"type":"state","state":"foreground"}`)
 	c.send(`{"type":"state","state":"background"}`)
 	c.send(`{"type":"state","state":"foreground","id":"s1"}`)

@@ -59,7 +59,7 @@ func newPushMetrics(reg prometheus.Registerer) (*pushMetrics, error) {
 		}, []string{"reason"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "korobka_push_latency_seconds",
-			Help:    "From a push job's due time (enqueue, or the end of its delay) to its first accepted notification.",
+			Help:    "For jobs sent on their first attempt: from the job's due time (enqueue, or the end of its delay) to its first accepted notification.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
 		}),
 	}
