@@ -76,8 +76,10 @@ type committer struct {
 	// dropped counts publications that never reached the broker: a full
 	// publish queue, a failed Publish, or the end of shutdown's wait.
 	dropped atomic.Int64
-	// committed, when set, is given every committed batch after its
-	// acknowledgements, on the lane: it must not block (push jobs).
+	// committed, when set, is given every committed batch on the lane,
+	// just before its acknowledgements, so a sender that got its answer
+	// knows its push jobs are handed on. It must not block (push jobs:
+	// push.go).
 	committed func(jobs []*job)
 }
 
@@ -272,11 +274,11 @@ func (c *committer) commit(l *lane, jobs []*job) {
 			}
 		}
 	}
-	for _, j := range jobs {
-		j.finish(nil)
-	}
 	if c.committed != nil {
 		c.committed(jobs)
+	}
+	for _, j := range jobs {
+		j.finish(nil)
 	}
 	c.publish(l, pubs)
 }

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -207,6 +208,10 @@ type PushConfig struct {
 	Batch       int
 	Concurrency int
 	SendTimeout time.Duration
+	// Buffer is how many committed batches' jobs wait for the queue
+	// (DefaultPushBuffer when 0): it rides out a queue backend that hangs
+	// for a while; beyond it jobs are dropped, counted and logged.
+	Buffer int
 }
 
 // Push defaults.
@@ -217,8 +222,9 @@ const (
 	DefaultPushBatch       = 256
 	DefaultPushConcurrency = 64
 	DefaultPushSendTimeout = 10 * time.Second
-	// pushBuffer bounds the committed batches waiting for the enqueuer.
-	pushBuffer = 1024
+	// DefaultPushBuffer bounds the committed batches waiting for the
+	// enqueuer.
+	DefaultPushBuffer = 1024
 	// pushLookupTimeout bounds the reads a batch's decisions need.
 	pushLookupTimeout = 10 * time.Second
 	// pushQueueTimeout bounds one queue call of the enqueuer or a worker.
@@ -313,7 +319,7 @@ func newPushes(cfg PushConfig, store Store, log *slog.Logger, now func() time.Ti
 		batch:       cfg.Batch,
 		concurrency: cfg.Concurrency,
 		sendTimeout: cfg.SendTimeout,
-		in:          make(chan []Job, pushBuffer),
+		in:          make(chan []Job, cmp.Or(max(cfg.Buffer, 0), DefaultPushBuffer)),
 	}
 	for k, v := range cfg.Pushers {
 		p.pushers[k] = v
@@ -359,7 +365,7 @@ func newPushes(cfg PushConfig, store Store, log *slog.Logger, now func() time.Ti
 }
 
 // committed turns a committed batch into push jobs and hands them to the
-// enqueuer. It runs on the commit lane right after the acknowledgements,
+// enqueuer. It runs on the commit lane just before the acknowledgements,
 // so it does no I/O and never waits: when the buffer is full (the queue
 // backend has been down for a while) the jobs are dropped, counted and
 // logged, as the committer does with events.
@@ -437,7 +443,7 @@ func (p *pushes) run(ctx context.Context) {
 
 // runEnqueuer queues buffered jobs, gathering what is waiting into one
 // call. A failing queue is retried with backoff and the jobs kept: the
-// buffer (pushBuffer batches) absorbs an outage of the queue backend.
+// buffer (Buffer batches) absorbs an outage of the queue backend.
 func (p *pushes) runEnqueuer(ctx context.Context) {
 	const maxGather = 4096
 	wait := 50 * time.Millisecond
