@@ -167,6 +167,9 @@ func (s *Service) UnregisterDevice(ctx context.Context, p Principal, token strin
 	if token == "" || len(token) > MaxDeviceTokenLen {
 		return errDeviceNotFound
 	}
+	if err := s.allow(ctx, "device:user:"+FormatID(p.UserID), limitDevicesPerUser); err != nil {
+		return err
+	}
 	err := s.store.DeleteDevice(ctx, p.UserID, token)
 	if errors.Is(err, ErrNotFound) {
 		return errDeviceNotFound

@@ -1083,11 +1083,18 @@ var ErrInvalidUntil = &Error{Kind: KindInvalid, Code: "invalid_until", Message: 
 // maxMute is how far ahead a timed mute may end.
 const maxMute = 366 * 24 * time.Hour
 
+// limitMutePerUser bounds mute changes: a person taps the switch a few
+// times, a script thousands.
+var limitMutePerUser = Limit{Rate: 120, Period: time.Hour, Burst: 30}
+
 // MuteDialog mutes one of the caller's dialogs (no pushes for its
 // messages) until a time, or until unmuted when until is nil, or unmutes
 // it.
 func (s *Service) MuteDialog(ctx context.Context, p Principal, dialogID int64, mute bool, until *time.Time) (MuteState, error) {
 	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
+		return MuteState{}, err
+	}
+	if err := s.allow(ctx, "mute:user:"+FormatID(p.UserID), limitMutePerUser); err != nil {
 		return MuteState{}, err
 	}
 	now := s.now()

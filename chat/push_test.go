@@ -758,3 +758,27 @@ func TestPushNotice(t *testing.T) {
 		t.Fatalf("pushes %d, metrics %v: want the muted dialog's notice skipped", len(pf.apns.Pushes()), pf.metrics.snapshot())
 	}
 }
+
+// TestPushSettingsRateLimited: mute changes and device registrations are
+// limited per user.
+func TestPushSettingsRateLimited(t *testing.T) {
+	pf := newPushService(t, pushOptions{})
+	anna, boris := pf.newUser(t, "Anna"), pf.newUser(t, "Boris")
+	d := pf.direct(t, anna, boris)
+	ctx := context.Background()
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = pf.svc.MuteDialog(ctx, boris.p, d, i%2 == 0, nil)
+	}
+	wantCode(t, "mute flood", err, "rate_limited")
+	err = nil
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = pf.svc.RegisterDevice(ctx, boris.p, chat.DeviceRequest{Platform: chat.PlatformFCM, Token: fcmToken})
+	}
+	wantCode(t, "registration flood", err, "rate_limited")
+	wantCode(t, "delete while limited", pf.svc.UnregisterDevice(ctx, boris.p, fcmToken), "rate_limited")
+	// Anna's own budget is untouched.
+	if _, err := pf.svc.MuteDialog(ctx, anna.p, d, true, nil); err != nil {
+		t.Fatalf("another user's mute: %v", err)
+	}
+}
