@@ -375,10 +375,11 @@ func TestWebShellInBrowser(t *testing.T) {
 
 	deadline := time.Now().Add(5 * time.Second)
 	for !(api.frame("delivered", func(f map[string]any) bool { return f["dialog_id"] == "d17" && f["seq"] == 151.0 }) &&
-		api.frame("read", func(f map[string]any) bool { return f["dialog_id"] == "d17" && f["seq"].(float64) >= 150 })) {
+		api.frame("read", func(f map[string]any) bool { return f["dialog_id"] == "d17" && f["seq"].(float64) >= 150 }) &&
+		api.frame("state", func(f map[string]any) bool { return f["state"] == "foreground" })) {
 		if time.Now().After(deadline) {
 			api.mu.Lock()
-			t.Fatalf("want delivered (seq 151) and read (seq >= 150) frames for d17; got %v", api.frames)
+			t.Fatalf("want delivered (seq 151) and read (seq >= 150) frames for d17 and state foreground; got %v", api.frames)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -79,6 +79,11 @@ type committer struct {
 	// view renders a committed message for its event (Service.view, which
 	// signs attachment URLs); nil: viewOf.
 	view func(Message, MessageStatus) MessageView
+	// committed, when set, is given every committed batch on the lane,
+	// just before its acknowledgements, so a sender that got its answer
+	// knows its push jobs are handed on. It must not block (push jobs:
+	// push.go).
+	committed func(jobs []*job)
 }
 
 // lane is one writer: its queue of jobs and the queue of committed events
@@ -271,6 +276,9 @@ func (c *committer) commit(l *lane, jobs []*job) {
 				pubs = appendStatusEvent(pubs, j.rcpt.Result, j.members)
 			}
 		}
+	}
+	if c.committed != nil {
+		c.committed(jobs)
 	}
 	for _, j := range jobs {
 		j.finish(nil)

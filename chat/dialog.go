@@ -60,6 +60,11 @@ func (d Dialog) UpdatedAt() time.Time {
 // is below the message, and a read that moves ReadSeq past some of them
 // takes them off. Together with LastSeq it makes the unread count O(1)
 // (Unread) without counting messages.
+//
+// MutedUntil is when the member's mute of the dialog ends (zero: not
+// muted; MutedForever: until unmuted): no pushes for its messages while it
+// lasts. PushedSeq is the highest seq a push alert was sent to the member
+// for since they last read past it (0: none may be shown).
 type Member struct {
 	DialogID     int64
 	UserID       int64
@@ -67,6 +72,8 @@ type Member struct {
 	ReadSeq      int64
 	Uncounted    int64
 	JoinedAt     time.Time
+	MutedUntil   time.Time
+	PushedSeq    int64
 }
 
 // Unread is how many messages of d the member has not read: the visible

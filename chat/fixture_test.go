@@ -44,10 +44,11 @@ type fixture struct {
 }
 
 // newTestService builds a Service over a fresh SQLite database and runs its
-// committer until the test ends.
-func newTestService(t testing.TB) *fixture {
+// committer until the test ends. options adjust the fixture and the Config
+// (push_test.go adds the push pipeline).
+func newTestService(t testing.TB, options ...func(*fixture, *chat.Config)) *fixture {
 	t.Helper()
-	f, _ := newTestServiceWith(t, nil)
+	f, _ := newTestServiceWith(t, nil, options...)
 	return f
 }
 
@@ -55,7 +56,7 @@ func newTestService(t testing.TB) *fixture {
 // (adjust may wrap the store); it is the one place that knows
 // chat.Config. stop stops the Service early, as a
 // shutdown does, and waits for Run to return.
-func newTestServiceWith(t testing.TB, adjust func(*chat.Config)) (f *fixture, stop func()) {
+func newTestServiceWith(t testing.TB, adjust func(*chat.Config), options ...func(*fixture, *chat.Config)) (f *fixture, stop func()) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, sqlstore.SQLite, filepath.Join(t.TempDir(), "k.db"), nil)
@@ -86,6 +87,9 @@ func newTestServiceWith(t testing.TB, adjust func(*chat.Config)) (f *fixture, st
 		Files:      f.images,
 		Now:        f.clock.Now,
 		TestPhones: phones,
+	}
+	for _, o := range options {
+		o(f, &cfg)
 	}
 	if adjust != nil {
 		adjust(&cfg)

@@ -65,6 +65,10 @@ type DialogView struct {
 	LastMessage    *MessageView `json:"last_message"`
 	Unread         int64        `json:"unread"`
 	UpdatedAt      time.Time    `json:"updated_at"`
+	// Muted says the caller muted the dialog (no pushes for it); MutedUntil
+	// is when that ends, absent while not muted or muted until unmuted.
+	Muted      bool       `json:"muted"`
+	MutedUntil *time.Time `json:"muted_until,omitempty"`
 }
 
 // DialogPage is one page of a dialog list.
@@ -91,7 +95,14 @@ func (s *Service) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { s.collectUploads(ctx) })
 	wg.Go(func() { s.seen.run(ctx) })
+	// Pushes stop after the committer has drained, so the jobs of its
+	// last commits are queued too.
+	pushCtx, stopPushes := context.WithCancel(context.WithoutCancel(ctx))
+	var pushing sync.WaitGroup
+	pushing.Go(func() { s.push.run(pushCtx) })
 	s.commits.run(ctx)
+	stopPushes()
+	pushing.Wait()
 	wg.Wait()
 	return nil
 }
@@ -303,6 +314,9 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 				v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
 			}
 			v.Unread = self.Unread(d)
+			if ms := muteState(d.ID, self.MutedUntil, s.now()); ms.Muted {
+				v.Muted, v.MutedUntil = true, ms.MutedUntil
+			}
 			if e.LastMessage != nil {
 				mv := s.view(*e.LastMessage, statusOf(*e.LastMessage, members[i]))
 				v.LastMessage = &mv
@@ -740,7 +754,8 @@ func (s *Service) announceChange(ctx context.Context, m Message, members []int64
 // dialog they are in: the badge of a push. One query, whatever the number
 // of dialogs.
 func (s *Service) TotalUnread(ctx context.Context, userID int64) (int64, error) {
-	return s.store.TotalUnread(ctx, userID)
+	totals, err := s.store.UnreadTotals(ctx, []int64{userID})
+	return totals[userID], err
 }
 
 // Connected is called when a user's first connection on this node opens;

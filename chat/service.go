@@ -31,6 +31,10 @@ type Config struct {
 	// seen times are written together; default DefaultLastSeenInterval.
 	LastSeenInterval time.Duration
 
+	// Push configures push notifications (push.go); without a Queue
+	// nothing is pushed.
+	Push PushConfig
+
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
 	AccessTTL  time.Duration
@@ -79,6 +83,7 @@ type Service struct {
 	broker   Broker
 	presence Presence
 	commits  *committer
+	push     *pushes
 	members  *Membership
 	seen     *lastSeen
 	// typing remembers the last typing event per (user, dialog).
@@ -157,6 +162,8 @@ func NewService(cfg Config) *Service {
 	}
 	s.commits = newCommitter(s.store, s.broker, s.log)
 	s.commits.view = s.view
+	s.push = newPushes(cfg.Push, s.store, s.log, s.now)
+	s.commits.committed = s.push.committed
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.seen = newLastSeen(s.store, s.log, cfg.LastSeenInterval)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)

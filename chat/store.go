@@ -147,9 +147,6 @@ type DialogStore interface {
 	// Memberships is UserDialogs without the newest messages: the dialogs'
 	// counters and userID's watermarks, for resuming.
 	Memberships(ctx context.Context, userID int64, dialogIDs []int64) ([]DialogEntry, error)
-	// TotalUnread is the sum of userID's unread counts over every dialog
-	// they are in (Member.Unread), for the badge of a push.
-	TotalUnread(ctx context.Context, userID int64) (int64, error)
 	// DialogVersion returns a token that changes whenever the dialog's
 	// messages, its members' watermarks or its members' profiles change, so
 	// a screen of it can be revalidated without reading its messages.
@@ -217,6 +214,8 @@ type Store interface {
 	MessageStore
 	ContentStore
 	AuditStore
+	DeviceStore
+	PushStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

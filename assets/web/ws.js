@@ -85,6 +85,7 @@ export function createLive(app) {
       planAuth();
       watch();
       sync(seqs);
+      reportState();
       // Patches sent while we were away are lost; the screen is cheap to
       // revalidate (ETag), so fetch it again after a reconnect.
       if (again) app.refresh();
@@ -162,8 +163,16 @@ export function createLive(app) {
   addEventListener('offline', () => { if (!stopped) app.banner(true); });
   document.addEventListener('visibilitychange', () => {
     if (parked && !stopped && !ws && document.visibilityState === 'visible') { parked = false; attempts = 0; connect(); }
+    reportState();
     markRead();
   });
+
+  // reportState tells the server whether this tab is on screen: while one
+  // of the user's connections is in the foreground their phone gets no
+  // push alerts. A connection counts as background until it says so.
+  function reportState() {
+    raw({ type: 'state', state: document.visibilityState === 'visible' ? 'foreground' : 'background' });
+  }
 
   function raw(frame) {
     if (ws?.readyState !== WebSocket.OPEN) return false;

@@ -1076,8 +1076,9 @@ func testUnreadDeletedMessages(t *testing.T, s MessageStoreUnderTest) {
 	if n := unreadOf(t, s, a, d.ID); n != 2 {
 		t.Errorf("3 sent, 1 deleted: got unread %d, want 2", n)
 	}
-	total, err := s.TotalUnread(ctx, a)
-	noErr(t, "TotalUnread", err)
+	totals, err := s.UnreadTotals(ctx, []int64{a})
+	noErr(t, "UnreadTotals", err)
+	total := totals[a]
 	if total != 4 {
 		t.Errorf("TotalUnread: got %d, want 2 + 2", total)
 	}
@@ -1100,12 +1101,14 @@ func testUnreadDeletedMessages(t *testing.T, s MessageStoreUnderTest) {
 	if n := unreadOf(t, s, a, d.ID); n != 1 {
 		t.Errorf("one new message after all that: got unread %d, want 1", n)
 	}
-	total, err = s.TotalUnread(ctx, a)
-	noErr(t, "TotalUnread", err)
+	totals, err = s.UnreadTotals(ctx, []int64{a})
+	noErr(t, "UnreadTotals", err)
+	total = totals[a]
 	if total != 3 {
 		t.Errorf("TotalUnread: got %d, want 1 + 2", total)
 	}
-	if total, err := s.TotalUnread(ctx, 987654321); err != nil || total != 0 {
+	if totals, err := s.UnreadTotals(ctx, []int64{987654321}); err != nil || totals[987654321] != 0 {
+		total := totals[987654321]
 		t.Errorf("TotalUnread of nobody: got %d, %v; want 0", total, err)
 	}
 }

@@ -62,12 +62,19 @@ type (
 		Read(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.Receipts, error)
 		Upload(ctx context.Context, p chat.Principal, r io.Reader, name string) (chat.Attachment, error)
 	}
+	// Devices is push tokens and the mute that push decisions honour.
+	Devices interface {
+		RegisterDevice(ctx context.Context, p chat.Principal, req chat.DeviceRequest) (chat.DeviceView, error)
+		UnregisterDevice(ctx context.Context, p chat.Principal, token string) error
+		MuteDialog(ctx context.Context, p chat.Principal, dialogID int64, muted bool, until *time.Time) (chat.MuteState, error)
+	}
 	// Service is every group; *chat.Service implements it.
 	Service interface {
 		Auth
 		Profiles
 		Contacts
 		Messaging
+		Devices
 	}
 )
 

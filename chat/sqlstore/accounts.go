@@ -332,18 +332,30 @@ func (s *Store) RevokeFamily(ctx context.Context, family int64, now time.Time) e
 	})
 }
 
-// RevokeUserSessions ends every live session of the user.
+// RevokeUserSessions ends every live session of the user (a block, a role
+// change) and drops the push devices they registered, as revokeFamily does
+// for one family.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID int64, now time.Time) error {
 	return s.write(ctx, "revoke user sessions", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, s.ts(now), userID)
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, s.ts(now), userID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE user_id = ?`, userID)
 		return err
 	})
 }
 
+// revokeFamily ends a session family and drops the push devices it
+// registered, in the caller's transaction: every way a session ends
+// (logout, a reused refresh token) goes through here, so no ended session
+// keeps receiving pushes or keeps its tokens stored.
 func (s *Store) revokeFamily(ctx context.Context, tx *sql.Tx, family int64, now time.Time) error {
-	_, err := tx.ExecContext(ctx,
-		`UPDATE sessions SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL`, s.ts(now), family)
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE sessions SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL`, s.ts(now), family); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE family = ?`, family)
 	return err
 }
 

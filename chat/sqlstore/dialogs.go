@@ -28,7 +28,7 @@ func scanDialog(row interface{ Scan(...any) error }, extra ...any) (chat.Dialog,
 	return d, err
 }
 
-const memberCols = `dialog_id, user_id, delivered_seq, read_seq, uncounted, joined_at`
+const memberCols = `dialog_id, user_id, delivered_seq, read_seq, uncounted, joined_at, muted_until, pushed_seq`
 
 func scanMember(row interface{ Scan(...any) error }) (chat.Member, error) {
 	var m chat.Member
@@ -36,9 +36,10 @@ func scanMember(row interface{ Scan(...any) error }) (chat.Member, error) {
 	return m, err
 }
 
-// memberDst is where a row of memberCols is scanned to.
+// memberDst is where the columns of memberCols scan to, in order.
 func memberDst(m *chat.Member) []any {
-	return []any{&m.DialogID, &m.UserID, &m.DeliveredSeq, &m.ReadSeq, &m.Uncounted, timeCol{&m.JoinedAt}}
+	return []any{&m.DialogID, &m.UserID, &m.DeliveredSeq, &m.ReadSeq, &m.Uncounted, timeCol{&m.JoinedAt},
+		timeCol{&m.MutedUntil}, &m.PushedSeq}
 }
 
 // directKey is the unique key of the direct dialog of a and b about
@@ -271,20 +272,6 @@ func (s *Store) userEntries(ctx context.Context, op string, userID int64, dialog
 		out = append(out, entries...)
 	}
 	return out, nil
-}
-
-// TotalUnread sums Member.Unread over the user's memberships in one query
-// along members_user_id.
-func (s *Store) TotalUnread(ctx context.Context, userID int64) (int64, error) {
-	var n int64
-	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(
-			CASE WHEN d.last_seq - m.read_seq - m.uncounted > 0 THEN d.last_seq - m.read_seq - m.uncounted ELSE 0 END), 0)
-		FROM members m JOIN dialogs d ON d.id = m.dialog_id
-		WHERE m.user_id = ?`, userID).Scan(&n)
-	if err != nil {
-		return 0, s.fail("total unread", err)
-	}
-	return n, nil
 }
 
 // Users returns the users with the ids that exist, looked up in chunks.

@@ -54,6 +54,17 @@ func TestStore(t *testing.T) {
 	}
 }
 
+func TestDeviceStore(t *testing.T) {
+	for _, d := range dialects() {
+		t.Run(string(d.name), func(t *testing.T) {
+			d.freshDB(t)
+			chattest.TestDeviceStore(t, func(t *testing.T) chat.Store {
+				return openStore(t, d.name, d.freshDB(t))
+			})
+		})
+	}
+}
+
 // TestBlockedUser covers what chat.Store cannot express: blocking is an
 // admin action with no Store method yet, so blocked_at is set directly.
 func TestBlockedUser(t *testing.T) {
@@ -76,8 +87,18 @@ func TestBlockedUser(t *testing.T) {
 			if _, _, err := s.SessionByAccess(ctx, access, now); err != nil {
 				t.Fatalf("SessionByAccess before the block: %v", err)
 			}
+			dev := chat.Device{ID: chat.NewID(), UserID: u.ID, Family: 7, Platform: chat.PlatformFCM, Token: "blocked-user-token", CreatedAt: now, UpdatedAt: now}
+			if _, _, err := s.PutDevice(ctx, dev, 20); err != nil {
+				t.Fatal(err)
+			}
+			if ds, err := s.Devices(ctx, []int64{u.ID}, now); err != nil || len(ds) != 1 {
+				t.Fatalf("Devices before the block: got %d, %v; want 1", len(ds), err)
+			}
 			if _, err := s.w.ExecContext(ctx, `UPDATE users SET blocked_at = ? WHERE id = ?`, s.ts(now), u.ID); err != nil {
 				t.Fatal(err)
+			}
+			if ds, err := s.Devices(ctx, []int64{u.ID}, now); err != nil || len(ds) != 0 {
+				t.Errorf("Devices of a blocked user: got %d, %v; want none (a blocked user gets no pushes)", len(ds), err)
 			}
 			_, _, err = s.SessionByAccess(ctx, access, now)
 			if !errors.Is(err, chat.ErrNotFound) {

@@ -70,6 +70,9 @@ type conn struct {
 	// dropped. The reader owns both.
 	refused     int
 	lastRefused time.Time
+	// foreground is what the client last reported with a state frame
+	// (background until it says otherwise); only the reader touches it.
+	foreground bool
 }
 
 func (g *Gateway) newConn(p chat.Principal) *conn {
@@ -322,6 +325,7 @@ func (c *conn) readLoop(u *user) {
 	defer c.g.wg.Done()
 	defer c.g.unregister(c, u)
 	defer close(c.readerDone)
+	defer c.leaveForeground()
 
 	cfg := &c.g.cfg
 	c.ws.SetReadLimit(cfg.ReadLimit)
@@ -453,6 +457,28 @@ func (c *conn) handle(data []byte) {
 		c.watch(ctx, req)
 	case typeAuth:
 		c.reauth(ctx, req)
+	case typeState:
+		if req.Foreground == c.foreground {
+			return // no change: nothing to store
+		}
+		if err := c.g.svc.SetAppState(ctx, c.p, c.id, req.Foreground); err != nil {
+			c.fail(ctx, req.ID, err)
+			return
+		}
+		c.foreground = req.Foreground
+	}
+}
+
+// leaveForeground reports a closing connection that was in the foreground
+// as gone from it, so it holds back no pushes.
+func (c *conn) leaveForeground() {
+	if !c.foreground {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.g.ctx), opTimeout)
+	defer cancel()
+	if err := c.g.svc.SetAppState(ctx, c.p, c.id, false); err != nil {
+		c.logger().Warn("websocket: foreground state not cleared; it expires", "err", err)
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	typeSync      = "sync"
 	typeWatch     = "watch"
 	typeAuth      = "auth"
+	typeState     = "state"
 )
 
 // maxIDLen caps the request id a client may have echoed back: ids are
@@ -51,6 +52,7 @@ type wireRequest struct {
 	Dialogs     map[string]int64 `json:"dialogs"`
 	Since       map[string]int64 `json:"since"`
 	AccessToken string           `json:"access_token"`
+	State       string           `json:"state"`
 }
 
 // request is a validated client frame.
@@ -63,6 +65,8 @@ type request struct {
 	Sync     chat.SyncRequest // sync: dialog -> last seq held, or change cursor
 	Frame    []byte           // watch: the whole frame, which the Patcher reads
 	Token    string           // auth: the fresh access token
+	// Foreground is a state frame's report: the app is on screen.
+	Foreground bool
 }
 
 // parseRequest decodes and validates one client frame. On error, the
@@ -149,6 +153,14 @@ func parseRequest(data []byte) (request, *chat.Error) {
 			return req, invalidFrame("auth needs an access_token.")
 		}
 		req.Token = w.AccessToken
+	case typeState:
+		switch w.State {
+		case "foreground":
+			req.Foreground = true
+		case "background":
+		default:
+			return req, invalidFrame(`state is "foreground" or "background".`)
+		}
 	default:
 		return req, errUnknownType
 	}

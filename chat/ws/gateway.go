@@ -53,6 +53,10 @@ type Service interface {
 	// Sync replays what a device missed, handing each message to emit (a
 	// page at a time) before reading more; emit's error ends it.
 	Sync(ctx context.Context, p chat.Principal, req chat.SyncRequest, emit func(chat.MessageView) error) (chat.SyncResult, error)
+	// SetAppState records whether connection connID shows the app in the
+	// foreground (the state frame); the gateway reports false when a
+	// foreground connection closes.
+	SetAppState(ctx context.Context, p chat.Principal, connID int64, foreground bool) error
 	// Connected and Disconnected report a user's first and last connection
 	// on this node (presence).
 	Connected(ctx context.Context, userID int64)

@@ -160,6 +160,11 @@ func (f *fakeService) Sync(ctx context.Context, p chat.Principal, req chat.SyncR
 	return res, nil
 }
 
+func (f *fakeService) SetAppState(ctx context.Context, p chat.Principal, connID int64, foreground bool) error {
+	f.record("state user=%d foreground=%v", p.UserID, foreground)
+	return nil
+}
+
 func (f *fakeService) Connected(ctx context.Context, userID int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -436,6 +441,37 @@ func TestReceiptsAndTyping(t *testing.T) {
 	c.roundTrip()
 }
 
+// TestStateFrame: the app's foreground state goes to the service per
+// connection, and a connection that closes in the foreground is reported
+// gone from it.
+func TestStateFrame(t *testing.T) {
+	e := newEnv(t, Config{})
+	c := e.dial(t, "tok-a1")
+	c.send(`{"type":"state","state":"background"}`) // already: not stored again
+	c.send(`{"type":"state","state":"foreground"}`)
+	c.send(`{"type":"state","state":"foreground"}`)
+	c.send(`{"type":"state","state":"background"}`)
+	c.send(`{"type":"state","state":"foreground","id":"s1"}`)
+	c.roundTrip()
+	want := []string{"state user=1 foreground=true", "state user=1 foreground=false", "state user=1 foreground=true"}
+	if got := e.svc.Calls(); !slices.Equal(got, want) {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	c.ws.Close()
+	waitFor(t, "the closed connection leaving the foreground", func() bool {
+		calls := e.svc.Calls()
+		return len(calls) == 4 && calls[3] == "state user=1 foreground=false"
+	})
+	// A connection that never came to the foreground reports nothing.
+	b := e.dial(t, "tok-b")
+	b.roundTrip()
+	b.ws.Close()
+	waitFor(t, "the second connection gone", func() bool { return e.g.Stats().Connections == 0 })
+	if calls := e.svc.Calls(); len(calls) != 4 {
+		t.Fatalf("calls %q: a background connection reported a state on close", calls)
+	}
+}
+
 func TestSync(t *testing.T) {
 	e := newEnv(t, Config{})
 	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -533,6 +569,9 @@ func TestBadInput(t *testing.T) {
 		{"sync bad since key", `{"type":"sync","id":"s","since":{"x":1}}`, "invalid_frame", `"s"`},
 		{"sync negative since", `{"type":"sync","id":"s","since":{"1":-1}}`, "invalid_frame", `"s"`},
 		{"sync dialog in both maps", `{"type":"sync","id":"s","dialogs":{"1":3},"since":{"1":4}}`, "invalid_frame", `"s"`},
+		{"state without state", `{"type":"state","id":"st"}`, "invalid_frame", `"st"`},
+		{"state unknown", `{"type":"state","state":"minimised"}`, "invalid_frame", ""},
+		{"state not a string", `{"type":"state","state":true}`, "invalid_frame", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,6 +61,22 @@ type Config struct {
 	// anyone instead of admins only. Never on a public server.
 	Dev bool
 
+	// Push notifications: APNs is on when APNSKeyFile is set, FCM when
+	// FCMCredentials is; a platform without credentials logs its pushes.
+	APNSKeyFile    string
+	APNSKeyID      string
+	APNSTeamID     string
+	APNSTopic      string
+	APNSProduction bool
+	APNSURL        string
+	FCMCredentials string
+	FCMProjectID   string
+	FCMURL         string
+	PushPreviews   bool
+	PushDelay      time.Duration
+	PushMaxDevices int
+	PushWorkers    int
+
 	// SMSCountries are the ISO 3166 regions whose mobile numbers get login
 	// codes; KOROBKA_REGION's alone unless set.
 	SMSCountries []string
@@ -81,6 +98,18 @@ type Config struct {
 	bodyTimeout   time.Duration
 	uploadMinRate int64
 	uploadGrace   time.Duration
+	// apnsTLS trusts a local fake APNs; only tests set it.
+	apnsTLS *tls.Config
+	// pushQueue adjusts the push queue's timings; only tests set it.
+	pushQueue func(*pushQueueTimes)
+}
+
+// pushQueueTimes are the push queue's timings that tests shorten.
+type pushQueueTimes struct {
+	ClaimTimeout time.Duration
+	Block        time.Duration
+	Policy       chat.RetryPolicy
+	SendTimeout  time.Duration
 }
 
 // setting is one configuration knob: a flag, the variable that sets it and
@@ -118,10 +147,23 @@ var settings = []setting{
 	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
 	{"log-level", "KOROBKA_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"dev", "KOROBKA_DEV", "false", "development mode: the screen preview at /preview/ needs no admin session (never on a public server)"},
+	{"apns-key-file", "KOROBKA_APNS_KEY_FILE", "", "APNs signing key (.p8) file; turns on APNs"},
+	{"apns-key-id", "KOROBKA_APNS_KEY_ID", "", "APNs key id (10 characters, from the key's page)"},
+	{"apns-team-id", "KOROBKA_APNS_TEAM_ID", "", "Apple developer team id (10 characters)"},
+	{"apns-topic", "KOROBKA_APNS_TOPIC", "", "the iOS app's bundle id (com.example.app)"},
+	{"apns-env", "KOROBKA_APNS_ENV", "production", "APNs environment: production (App Store, TestFlight) or development (builds from Xcode)"},
+	{"apns-url", "KOROBKA_APNS_URL", "", "APNs address instead of Apple's (a proxy); empty: by KOROBKA_APNS_ENV"},
+	{"fcm-credentials", "KOROBKA_FCM_CREDENTIALS", "", "Firebase service account key (JSON) file; turns on FCM"},
+	{"fcm-project-id", "KOROBKA_FCM_PROJECT_ID", "", "Firebase project id; empty: the key's project_id"},
+	{"fcm-url", "KOROBKA_FCM_URL", "", "FCM API root instead of Google's (a proxy)"},
+	{"push-previews", "KOROBKA_PUSH_PREVIEWS", "true", "show message text in pushes; false sends \"New message\""},
+	{"push-delay", "KOROBKA_PUSH_DELAY", chat.DefaultPushDelay.String(), "how long a message push waits, so a message read on another device meanwhile is not pushed"},
+	{"push-max-devices", "KOROBKA_PUSH_MAX_DEVICES", strconv.Itoa(chat.DefaultMaxDevices), "push devices a user keeps; one more drops the oldest"},
+	{"push-workers", "KOROBKA_PUSH_WORKERS", strconv.Itoa(chat.DefaultPushWorkers), "push queue consumers per node"},
 }
 
 // boolSettings are switches: the flag may be given alone (--dev).
-var boolSettings = map[string]bool{"KOROBKA_DEV": true, "KOROBKA_LOOPBACK_UNLIMITED": true}
+var boolSettings = map[string]bool{"KOROBKA_DEV": true, "KOROBKA_LOOPBACK_UNLIMITED": true, "KOROBKA_PUSH_PREVIEWS": true}
 
 // boolFlag is a string-valued flag that may be given without a value.
 type boolFlag struct{ p *string }
@@ -306,6 +348,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	} else {
 		cfg.LoopbackUnlimited = on
 	}
+	parsePush(&cfg, get, bad)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
 	}
@@ -334,6 +377,7 @@ func (cfg Config) warnings() []warning {
 	return ws
 }
 
+// parseInt reads a whole number within [min, max], or reports env.
 func parseInt(s, env string, min, max int, bad func(string, string, ...any)) int {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < min || n > max {
@@ -351,3 +395,55 @@ func parseDuration(s, env string, min, max time.Duration, bad func(string, strin
 	}
 	return d
 }
+
+// parsePush reads the push settings. A platform's settings are checked
+// together: a key without its ids is an error at start, not at the first
+// push.
+func parsePush(cfg *Config, get func(string) string, bad func(string, string, ...any)) {
+	cfg.APNSKeyFile = get("KOROBKA_APNS_KEY_FILE")
+	cfg.APNSKeyID = get("KOROBKA_APNS_KEY_ID")
+	cfg.APNSTeamID = get("KOROBKA_APNS_TEAM_ID")
+	cfg.APNSTopic = get("KOROBKA_APNS_TOPIC")
+	cfg.APNSURL = get("KOROBKA_APNS_URL")
+	if cfg.APNSKeyFile != "" {
+		if len(cfg.APNSKeyID) != 10 {
+			bad("KOROBKA_APNS_KEY_ID", "the 10-character key id is required with KOROBKA_APNS_KEY_FILE")
+		}
+		if len(cfg.APNSTeamID) != 10 {
+			bad("KOROBKA_APNS_TEAM_ID", "the 10-character team id is required with KOROBKA_APNS_KEY_FILE")
+		}
+		if cfg.APNSTopic == "" {
+			bad("KOROBKA_APNS_TOPIC", "the app's bundle id is required with KOROBKA_APNS_KEY_FILE")
+		}
+	}
+	switch env := get("KOROBKA_APNS_ENV"); env {
+	case "production":
+		cfg.APNSProduction = true
+	case "development":
+	default:
+		bad("KOROBKA_APNS_ENV", "%q is not production or development", env)
+	}
+	for env, v := range map[string]string{"KOROBKA_APNS_URL": cfg.APNSURL, "KOROBKA_FCM_URL": get("KOROBKA_FCM_URL")} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad(env, "%q is not an http(s) URL", v)
+		}
+	}
+	cfg.FCMCredentials = get("KOROBKA_FCM_CREDENTIALS")
+	cfg.FCMProjectID = get("KOROBKA_FCM_PROJECT_ID")
+	cfg.FCMURL = get("KOROBKA_FCM_URL")
+	if v, err := strconv.ParseBool(get("KOROBKA_PUSH_PREVIEWS")); err != nil {
+		bad("KOROBKA_PUSH_PREVIEWS", "%q is not true or false", get("KOROBKA_PUSH_PREVIEWS"))
+	} else {
+		cfg.PushPreviews = v
+	}
+	cfg.PushDelay = parseDuration(get("KOROBKA_PUSH_DELAY"), "KOROBKA_PUSH_DELAY", 0, time.Minute, bad)
+	if cfg.PushDelay == 0 {
+		cfg.PushDelay = -1 // chat reads 0 as the default; the operator asked for none
+	}
+	cfg.PushMaxDevices = parseInt(get("KOROBKA_PUSH_MAX_DEVICES"), "KOROBKA_PUSH_MAX_DEVICES", 1, 100, bad)
+	cfg.PushWorkers = parseInt(get("KOROBKA_PUSH_WORKERS"), "KOROBKA_PUSH_WORKERS", 1, 64, bad)
+}
+

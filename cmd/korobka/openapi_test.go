@@ -378,6 +378,27 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.json("POST", "/v1/dialogs/"+id+"/read", b.AccessToken, map[string]any{"seq": 2}, 200)
 	c.fail("POST", "/v1/dialogs/"+id+"/read", b.AccessToken, map[string]any{"seq": 0}, 400, "invalid_seq")
 	c.fail("POST", "/v1/dialogs/"+id+"/read", cc.AccessToken, map[string]any{"seq": 1}, 404, "not_found")
+	// Push devices and mute.
+	apnsTok, fcmTok := strings.Repeat("ab", 32), "fcm:APA91b-contract-test-token"
+	c.json("POST", "/v1/devices", b.AccessToken, map[string]any{"platform": "apns", "token": apnsTok,
+		"app_id": "com.example.korobka", "locale": "ru-RU", "time_zone": "Europe/Moscow"}, 200)
+	c.json("POST", "/v1/devices", b.AccessToken, map[string]any{"platform": "fcm", "token": fcmTok}, 200)
+	c.fail("POST", "/v1/devices", b.AccessToken, map[string]any{"platform": "webpush", "token": apnsTok}, 400, "invalid_platform")
+	c.fail("POST", "/v1/devices", b.AccessToken, map[string]any{"platform": "apns", "token": "not a token"}, 400, "invalid_device_token")
+	c.fail("POST", "/v1/devices", b.AccessToken, map[string]any{"platform": "fcm", "token": fcmTok, "time_zone": "../x"}, 400, "invalid_time_zone")
+	c.fail("POST", "/v1/devices", b.AccessToken, map[string]any{"platform": "fcm", "tok": fcmTok}, 400, "unknown_field")
+	c.fail("POST", "/v1/devices", "", map[string]any{"platform": "fcm", "token": fcmTok}, 401, "missing_token")
+	c.req("DELETE", "/v1/devices/"+fcmTok, b.AccessToken, "", nil, nil, 204)
+	c.fail("DELETE", "/v1/devices/"+fcmTok, b.AccessToken, nil, 404, "not_found")
+	c.fail("DELETE", "/v1/devices/"+apnsTok, a.AccessToken, nil, 404, "not_found")
+	mute := "/v1/dialogs/" + id + "/mute"
+	c.json("PUT", mute, b.AccessToken, map[string]any{"muted": true, "until": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, 200)
+	c.json("PUT", mute, b.AccessToken, map[string]any{"muted": false}, 200)
+	c.json("PUT", mute, b.AccessToken, map[string]any{"muted": true}, 200)
+	c.fail("PUT", mute, b.AccessToken, map[string]any{"muted": true, "until": "tomorrow"}, 400, "invalid_until")
+	c.fail("PUT", mute, b.AccessToken, map[string]any{"muted": true, "until": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, 400, "invalid_until")
+	c.fail("PUT", mute, b.AccessToken, map[string]any{}, 400, "invalid_mute")
+	c.fail("PUT", mute, cc.AccessToken, map[string]any{"muted": true}, 404, "not_found")
 	// The dialog list now carries last messages, attachments, unread.
 	c.json("GET", "/v1/dialogs", b.AccessToken, nil, 200)
 	c.json("GET", "/v1/users/"+b.User.ID, a.AccessToken, nil, 200)
@@ -537,6 +558,13 @@ func (c *contract) chat(a, b, cc tokens, id string) {
 	seq := reply["message"].(map[string]any)["seq"]
 	c.waitFor(db, "message event", messageWith("ws-1"))
 	c.waitFor(da, "patch", typed("patch"))
+
+	// B reports the app on screen; a state it cannot have is an error.
+	db.send(map[string]any{"type": "state", "state": "foreground"})
+	db.send(map[string]any{"type": "state", "id": "st", "state": "asleep"})
+	if r := c.waitFor(db, "bad state", replyTo("st")); str(r, "error", "code") != "invalid_frame" {
+		t.Errorf("bad state: %v", r)
+	}
 
 	// B types and reads: A gets typing and status.
 	db.send(map[string]any{"type": "typing", "dialog_id": id})

@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/apns"
+	"github.com/korobka/korobka/chat/fcm"
 	"github.com/korobka/korobka/chat/httpapi"
 	"github.com/korobka/korobka/chat/live"
 	"github.com/korobka/korobka/chat/media"
@@ -68,7 +71,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return fmt.Errorf("KOROBKA_ADDR: %w", err)
 	}
 	log.Info("korobka listening", "addr", ln.Addr().String(), "storage", a.storage, "bus", a.bus,
-		"sms", cfg.SMSProvider, "test_phones", cfg.TestPhones.Len())
+		"sms", cfg.SMSProvider, "test_phones", cfg.TestPhones.Len(), "push", a.push)
 
 	if cfg.DebugAddr != "" {
 		dbg, err := serveDebug(cfg.DebugAddr, log)
@@ -179,8 +182,10 @@ type app struct {
 	screens  live.Screens
 	ready    map[string]func(context.Context) error
 	metrics  *prometheus.Registry // every series, for /metrics
+	queue    chat.Queue           // push jobs
 	storage  string
 	bus      string
+	push     string                        // which push senders are on
 	loops    []func(context.Context) error // run by start until close
 	stop     context.CancelFunc
 	running  sync.WaitGroup
@@ -221,10 +226,17 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	a.closers = append(a.closers, store.Close)
 	a.ready["database"] = store.Ping
 
+	a.metrics = prometheus.NewRegistry()
+	qt := pushQueueTimes{}
+	if cfg.pushQueue != nil {
+		cfg.pushQueue(&qt)
+	}
+	nodeID := nodeName()
 	var (
-		limiter  chat.Limiter
-		presence chat.Presence
-		sockets  chat.SocketCounter
+		limiter    chat.Limiter
+		presence   chat.Presence
+		sockets    chat.SocketCounter
+		foreground chat.Foreground
 	)
 	if cfg.RedisURL != "" {
 		client, err := redis.Open(ctx, cfg.RedisURL)
@@ -247,18 +259,25 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 			},
 		})
 		a.broker = rb
-		rp := redis.NewPresence(client, cfg.RedisPrefix, chat.FormatID(chat.NewID()), presenceTTL)
+		rp := redis.NewPresence(client, cfg.RedisPrefix, nodeID, presenceTTL)
 		a.loops = append(a.loops, rp.Run)
 		presence = rp
 		rs := redis.NewSocketCounter(client, cfg.RedisPrefix, presenceTTL)
 		a.loops = append(a.loops, rs.Run)
 		sockets = rs
+		rf := redis.NewForeground(client, cfg.RedisPrefix, presenceTTL)
+		a.loops = append(a.loops, rf.Run)
+		foreground = rf
+		a.queue = redis.NewQueue(client, redis.QueueConfig{Prefix: cfg.RedisPrefix + "push:",
+			ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
 		a.bus = "redis"
 	} else {
 		limiter = memory.NewLimiter(cfg.now)
 		a.broker = memory.NewBroker()
 		presence = memory.NewPresence()
 		sockets = memory.NewSocketCounter()
+		foreground = memory.NewForeground()
+		a.queue = memory.NewQueue(memory.QueueConfig{ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
 		a.bus = "memory"
 	}
 	a.closers = append(a.closers, a.broker.Close)
@@ -281,6 +300,12 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		sender = sms.NewSMSRu(cfg.SMSRuAPIID, sms.WithBaseURL(cfg.SMSRuURL))
 	}
 
+	push, err := a.pushConfig(ctx, cfg, nodeID, qt)
+	if err != nil {
+		return nil, err
+	}
+	push.Queue, push.Foreground = a.queue, foreground
+
 	a.svc = chat.NewService(chat.Config{
 		Store:       store,
 		Broker:      a.broker,
@@ -299,6 +324,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		SMSRegions:  cfg.SMSCountries,
 
 		LoopbackUnlimited: cfg.LoopbackUnlimited,
+		Push:              push,
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
@@ -372,6 +398,64 @@ func openMediaSigner(cfg Config, log *slog.Logger, clustered bool) (*chat.MediaS
 		return nil, fmt.Errorf("KOROBKA_DATA/%s: %w", mediaSecretFile, err)
 	}
 	return signer, nil
+}
+
+// pushConfig builds the push senders (a platform without credentials logs
+// instead) and the push metrics.
+func (a *app) pushConfig(ctx context.Context, cfg Config, nodeID string, qt pushQueueTimes) (chat.PushConfig, error) {
+	metrics, err := newPushMetrics(a.metrics)
+	if err != nil {
+		return chat.PushConfig{}, err
+	}
+	pc := chat.PushConfig{
+		Pushers:      map[chat.Platform]chat.Pusher{},
+		Metrics:      metrics,
+		Consumer:     nodeID,
+		Delay:        cfg.PushDelay,
+		HidePreviews: !cfg.PushPreviews,
+		MaxDevices:   cfg.PushMaxDevices,
+		Workers:      cfg.PushWorkers,
+		SendTimeout:  qt.SendTimeout,
+	}
+	a.push = "log"
+	if cfg.APNSKeyFile != "" {
+		s, err := apns.New(apns.Config{KeyFile: cfg.APNSKeyFile, KeyID: cfg.APNSKeyID, TeamID: cfg.APNSTeamID,
+			Topic: cfg.APNSTopic, Production: cfg.APNSProduction, Host: cfg.APNSURL, TLS: cfg.apnsTLS})
+		if err != nil {
+			return chat.PushConfig{}, fmt.Errorf("KOROBKA_APNS_KEY_FILE: %w", err)
+		}
+		pc.Pushers[chat.PlatformAPNs] = s
+		a.closers = append(a.closers, func() error { s.Close(); return nil })
+		a.push = "apns"
+	}
+	if cfg.FCMCredentials != "" {
+		endpoint := cfg.FCMURL
+		if endpoint != "" {
+			endpoint = strings.TrimSuffix(endpoint, "/") + "/v1"
+		}
+		s, err := fcm.New(ctx, fcm.Config{CredentialsFile: cfg.FCMCredentials, ProjectID: cfg.FCMProjectID, Endpoint: endpoint})
+		if err != nil {
+			return chat.PushConfig{}, fmt.Errorf("KOROBKA_FCM_CREDENTIALS: %w", err)
+		}
+		pc.Pushers[chat.PlatformFCM] = s
+		if a.push == "log" {
+			a.push = "fcm"
+		} else {
+			a.push += "+fcm"
+		}
+	}
+	return pc, nil
+}
+
+// nodeName names this process among the nodes sharing Redis: the host
+// name, for people reading the queue's consumers, and a random suffix, as
+// a restarted node must not inherit a dead one's claims by name.
+func nodeName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	return host + "-" + chat.FormatID(chat.NewID())
 }
 
 // openScreens loads the screens (embedded, or a watched folder) and seeds
