@@ -446,4 +446,3 @@ func parsePush(cfg *Config, get func(string) string, bad func(string, string, ..
 	cfg.PushMaxDevices = parseInt(get("KOROBKA_PUSH_MAX_DEVICES"), "KOROBKA_PUSH_MAX_DEVICES", 1, 100, bad)
 	cfg.PushWorkers = parseInt(get("KOROBKA_PUSH_WORKERS"), "KOROBKA_PUSH_WORKERS", 1, 64, bad)
 }
-
