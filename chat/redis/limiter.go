@@ -19,25 +19,62 @@ var _ chat.Limiter = (*Limiter)(nil)
 // time is the only clock, so node clock skew does not matter. Each key
 // expires on its own once its bucket is full again.
 type Limiter struct {
-	client goredis.UniversalClient
-	rate   *redis_rate.Limiter
-	prefix string
+	keys keyspace
+	rate *redis_rate.Limiter
 }
 
-// NewLimiter returns a Limiter storing the state of key at prefix + key,
-// behind the "rate:" namespace redis_rate always adds: the Redis key is
-// "rate:" + prefix + key. The prefix separates deployments or tests sharing
-// one server.
+// NewLimiter returns a Limiter storing the state of key at prefix +
+// "rate:" + key: redis_rate puts its "rate:" namespace before every key,
+// and the Limiter puts prefix before that, so that every key of a
+// deployment starts with its prefix (KOROBKA_REDIS_PREFIX) and deployments
+// or tests can share one server.
 func NewLimiter(client goredis.UniversalClient, prefix string) *Limiter {
-	return &Limiter{client: client, rate: redis_rate.NewLimiter(client), prefix: prefix}
+	ks := keyspace{UniversalClient: client, prefix: prefix}
+	return &Limiter{keys: ks, rate: redis_rate.NewLimiter(ks)}
 }
 
 // rateKeyPrefix is the namespace redis_rate puts before every key.
 const rateKeyPrefix = "rate:"
 
+// keyspace is the client as redis_rate sees it, with prefix put before
+// every key of the commands redis_rate sends (its scripts and Del), since
+// redis_rate names its keys itself.
+type keyspace struct {
+	goredis.UniversalClient
+	prefix string
+}
+
+func (k keyspace) keys(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, key := range keys {
+		out[i] = k.prefix + key
+	}
+	return out
+}
+
+func (k keyspace) Eval(ctx context.Context, script string, keys []string, args ...any) *goredis.Cmd {
+	return k.UniversalClient.Eval(ctx, script, k.keys(keys), args...)
+}
+
+func (k keyspace) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *goredis.Cmd {
+	return k.UniversalClient.EvalSha(ctx, sha1, k.keys(keys), args...)
+}
+
+func (k keyspace) EvalRO(ctx context.Context, script string, keys []string, args ...any) *goredis.Cmd {
+	return k.UniversalClient.EvalRO(ctx, script, k.keys(keys), args...)
+}
+
+func (k keyspace) EvalShaRO(ctx context.Context, sha1 string, keys []string, args ...any) *goredis.Cmd {
+	return k.UniversalClient.EvalShaRO(ctx, sha1, k.keys(keys), args...)
+}
+
+func (k keyspace) Del(ctx context.Context, keys ...string) *goredis.IntCmd {
+	return k.UniversalClient.Del(ctx, k.keys(keys)...)
+}
+
 // Reset deletes the key's state: its next event finds a full bucket.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
-	if err := l.client.Del(ctx, rateKeyPrefix+l.prefix+key).Err(); err != nil {
+	if err := l.keys.Del(ctx, rateKeyPrefix+key).Err(); err != nil {
 		return fmt.Errorf("redis: reset rate limit %q: %w", key, err)
 	}
 	return nil
@@ -60,7 +97,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, lim chat.Limit, n int)
 	if n < 1 || n > lim.Burst {
 		return false, 0, fmt.Errorf("redis: %d events under %+v: n must be between 1 and the burst", n, lim)
 	}
-	res, err := l.rate.AllowN(ctx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period}, n)
+	res, err := l.rate.AllowN(ctx, key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period}, n)
 	if err != nil {
 		return false, 0, fmt.Errorf("redis: rate limit %q: %w", key, err)
 	}
@@ -84,7 +121,7 @@ func (l *Limiter) AllowAtMost(ctx context.Context, key string, lim chat.Limit, n
 	if n <= 0 {
 		return 0, 0, fmt.Errorf("redis: AllowAtMost %d events: n must be positive", n)
 	}
-	res, err := l.rate.AllowAtMost(ctx, l.prefix+key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period}, n)
+	res, err := l.rate.AllowAtMost(ctx, key, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period}, n)
 	if err != nil {
 		return 0, 0, fmt.Errorf("redis: rate limit %q: %w", key, err)
 	}

@@ -80,7 +80,8 @@ func TestRedisPrefix(t *testing.T) {
 		if _, _, err := l.Allow(t.Context(), "k", chat.Limit{Rate: 1, Period: time.Hour, Burst: 2}); err != nil {
 			t.Fatalf("Allow: %v", err)
 		}
-		key := "rate:" + prefix + "k"
+		key := prefix + "rate:" + "k" // the prefix comes first
+
 		if n, err := client.Exists(t.Context(), key).Result(); err != nil || n != 1 {
 			t.Fatalf("EXISTS %s: got (%d, %v), want (1, nil)", key, n, err)
 		}

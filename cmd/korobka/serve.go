@@ -246,7 +246,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		a.redis = client
 		a.closers = append(a.closers, client.Close)
 		a.ready["redis"] = func(ctx context.Context) error { return client.Ping(ctx).Err() }
-		limiter = redis.NewLimiter(client, cfg.RedisPrefix+"rl:")
+		limiter = redis.NewLimiter(client, cfg.RedisPrefix)
 		rb := redis.NewBroker(client, redis.BrokerConfig{
 			Prefix: cfg.RedisPrefix + "bus:",
 			Logger: log,
