@@ -96,9 +96,16 @@ func (pf *pushFixture) register(t *testing.T, u *user, platform chat.Platform, t
 // retried or dead).
 func (pf *pushFixture) settle(t *testing.T, n int) {
 	t.Helper()
-	want := pf.metrics.finished() + n
+	pf.settleFrom(t, pf.metrics.finished(), n)
+}
+
+// settleFrom is settle counting from base, a count taken before the jobs
+// were made, for jobs without a delay, which may finish before settle
+// could read the count.
+func (pf *pushFixture) settleFrom(t *testing.T, base, n int) {
+	t.Helper()
 	pf.clock.Advance(chat.DefaultPushDelay)
-	waitFor(t, fmt.Sprintf("%d push jobs handled", n), func() bool { return pf.metrics.finished() >= want })
+	waitFor(t, fmt.Sprintf("%d push jobs handled", n), func() bool { return pf.metrics.finished() >= base+n })
 }
 
 // shown waits for the phone with token to show n notifications.
@@ -745,9 +752,12 @@ func TestPushNotice(t *testing.T) {
 	pf.register(t, boris, chat.PlatformAPNs, apnsToken, "en")
 	d := pf.direct(t, anna, boris)
 	n := chat.Notice{Key: "group:added:1", DialogID: d, Title: "Дом", Body: "Анна добавила вас в группу"}
+	// A notice has no delay: it may be handled before settle would read
+	// the count, so the count is taken first.
+	base := pf.metrics.finished()
 	pf.svc.Notify(n, boris.id)
 	pf.svc.Notify(n, boris.id) // the same notice again: queued once
-	pf.settle(t, 1)
+	pf.settleFrom(t, base, 1)
 	p := pf.shown(t, apnsToken, 1)[0]
 	if title, body := p.Alert(); title != "Дом" || body != "Анна добавила вас в группу" || p.Payload["kind"] != "notice" {
 		t.Fatalf("notice: got %q / %q, payload %v", title, body, p.Payload)
@@ -755,8 +765,9 @@ func TestPushNotice(t *testing.T) {
 	if _, err := pf.svc.MuteDialog(context.Background(), boris.p, d, true, nil); err != nil {
 		t.Fatal(err)
 	}
+	base = pf.metrics.finished()
 	pf.svc.Notify(chat.Notice{Key: "group:renamed:2", DialogID: d, Title: "Дом", Body: "renamed"}, boris.id)
-	pf.settle(t, 1)
+	pf.settleFrom(t, base, 1)
 	if len(pf.apns.Pushes()) != 1 || pf.metrics.get("skipped:muted") != 1 {
 		t.Fatalf("pushes %d, metrics %v: want the muted dialog's notice skipped", len(pf.apns.Pushes()), pf.metrics.snapshot())
 	}
