@@ -220,6 +220,9 @@ type GroupConfig struct {
 const (
 	DefaultGroupMaxMembers = 1000
 	DefaultGroupMaxPerUser = 500
+	// GroupMembersPreview is how many members' profiles a group's view
+	// carries (the first by user id); the rest are paged.
+	GroupMembersPreview = 20
 	// MaxGroupTitleLen is a title's length in characters (grapheme
 	// clusters).
 	MaxGroupTitleLen = 128

@@ -269,15 +269,12 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 	}
 	byDialog := make(map[int64][]Member, len(entries))
 	ids := make([]int64, 0, len(all))
-	kinds := make(map[int64]DialogKind, len(entries))
-	for _, e := range entries {
-		kinds[e.Dialog.ID] = e.Dialog.Kind
-	}
 	for _, m := range all {
 		byDialog[m.DialogID] = append(byDialog[m.DialogID], m)
-		// A group's profiles are paged separately (GroupMembers): a view
-		// reads those of direct dialogs only, so its work stays bounded.
-		if kinds[m.DialogID] == DialogDirect {
+		// A group's members are paged (GroupMembers); its view carries
+		// the profiles of the first GroupMembersPreview, so a page of
+		// views stays bounded however large its groups.
+		if len(byDialog[m.DialogID]) <= GroupMembersPreview {
 			ids = append(ids, m.UserID)
 		}
 	}
@@ -308,9 +305,12 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 				UpdatedAt: d.UpdatedAt().UTC(),
 			}
 			self := e.Self
-			for _, m := range members[i] {
+			for j, m := range members[i] {
 				if m.UserID == viewer {
 					self = m
+				}
+				if j >= GroupMembersPreview {
+					continue
 				}
 				u, ok := byID[m.UserID]
 				if !ok {
@@ -327,7 +327,6 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 				}
 			}
 			if d.Kind == DialogGroup {
-				v.Members = nil
 				v.MemberCount = len(members[i])
 				v.Role = self.Role
 				v.Permissions = GroupPermissions(self.Role)
