@@ -155,4 +155,3 @@ func dialogUser(c *gin.Context) (int64, int64, error) {
 	}
 	return id, user, nil
 }
-
