@@ -2,7 +2,9 @@ package chat_test
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/korobka/korobka/chat"
@@ -315,4 +317,41 @@ func TestGroupAdminDeletes(t *testing.T) {
 	wantCode(t, "deleting a system message", err, "not_found")
 	_, err = f.svc.EditMessage(ctx, anna.p, id, 1, "x")
 	wantCode(t, "editing a system message", err, "not_found")
+}
+
+// TestPermissionTableDocumented keeps the table in docs/api.md equal to
+// the one in code.
+func TestPermissionTableDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := map[string]string{"admin": "admin, owner", "owner": "owner", "member": "member, admin, owner"}
+	for _, r := range chat.GroupRules() {
+		row := "| `" + r[0] + "` | " + who[r[1]] + " |"
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/api.md lacks the row %q", row)
+		}
+	}
+}
+
+func TestSystemText(t *testing.T) {
+	names := map[string]string{"1": "Анна", "2": "Борис", "3": "Вера"}
+	for _, tc := range []struct {
+		e      chat.SystemEvent
+		ru, en string
+	}{
+		{chat.SystemEvent{Type: chat.SystemCreated, Actor: "1", Title: "Клуб"}, "Анна создаёт группу «Клуб»", "Анна created the group «Клуб»"},
+		{chat.SystemEvent{Type: chat.SystemMemberAdded, Actor: "1", Users: []string{"2", "3"}}, "Анна добавляет в группу: Борис, Вера", "Анна added Борис, Вера"},
+		{chat.SystemEvent{Type: chat.SystemMemberLeft, Actor: "9"}, "Участник покидает группу", "A member left the group"},
+		{chat.SystemEvent{Type: chat.SystemOwnership, Actor: "1", Users: []string{"2"}}, "Борис теперь владелец группы", "Борис is the owner now"},
+		{chat.SystemEvent{Type: chat.SystemRoleChanged, Actor: "1", Users: []string{"2"}, Role: chat.GroupAdmin}, "Анна назначает администратором: Борис", "Анна made Борис an admin"},
+	} {
+		if got := chat.SystemText(tc.e, "ru", names); got != tc.ru {
+			t.Errorf("ru %s: got %q, want %q", tc.e.Type, got, tc.ru)
+		}
+		if got := chat.SystemText(tc.e, "en", names); got != tc.en {
+			t.Errorf("en %s: got %q, want %q", tc.e.Type, got, tc.en)
+		}
+	}
 }
