@@ -31,6 +31,9 @@ type Config struct {
 	// seen times are written together; default DefaultLastSeenInterval.
 	LastSeenInterval time.Duration
 
+	// Groups is the group policy (limits); zero values are the defaults.
+	Groups GroupConfig
+
 	// Push configures push notifications (push.go); without a Queue
 	// nothing is pushed.
 	Push PushConfig
@@ -99,6 +102,7 @@ type Service struct {
 	now     func() time.Time
 
 	uploadGCInterval time.Duration
+	groups           GroupConfig
 
 	region     string
 	testPhones TestPhones
@@ -132,6 +136,13 @@ func NewService(cfg Config) *Service {
 		smsRegions:        cfg.SMSRegions,
 		loopbackUnlimited: cfg.LoopbackUnlimited,
 		uploadGCInterval:  cfg.UploadGCInterval,
+		groups:            cfg.Groups,
+	}
+	if s.groups.MaxMembers <= 0 {
+		s.groups.MaxMembers = DefaultGroupMaxMembers
+	}
+	if s.groups.MaxPerUser <= 0 {
+		s.groups.MaxPerUser = DefaultGroupMaxPerUser
 	}
 	if s.media == nil {
 		s.media, _ = NewMediaSigner(NewMediaSecret())

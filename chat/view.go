@@ -32,6 +32,12 @@ type MessageView struct {
 	EditedAt    *time.Time      `json:"edited_at,omitempty"`
 	Deleted     bool            `json:"deleted,omitempty"`
 	Status      MessageStatus   `json:"status"`
+	// ReadBy is how many members other than the sender have read the
+	// message ("read by N" in groups; GET .../readers lists them).
+	ReadBy int `json:"read_by"`
+	// System is the structured event of a group's system message (its
+	// Text is empty); shells render it in the reader's language.
+	System *SystemEvent `json:"system,omitempty"`
 }
 
 // SendRequest is a new message from a client, over REST or the WebSocket.

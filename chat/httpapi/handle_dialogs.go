@@ -12,11 +12,22 @@ import (
 
 func (s *server) handleOpenDialog(c *gin.Context) error {
 	var req struct {
-		UserID  string `json:"user_id"`
-		Subject string `json:"subject"`
+		Kind           string   `json:"kind"`
+		UserID         string   `json:"user_id"`
+		Subject        string   `json:"subject"`
+		Title          string   `json:"title"`
+		MemberIDs      []string `json:"member_ids"`
+		AvatarUploadID string   `json:"avatar_upload_id"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
+	}
+	switch chat.DialogKind(req.Kind) {
+	case chat.DialogGroup:
+		return s.createGroup(c, chat.NewGroup{Title: req.Title, MemberIDs: req.MemberIDs, AvatarUploadID: req.AvatarUploadID})
+	case "", chat.DialogDirect:
+	default:
+		return errInvalidKind
 	}
 	other, err := chat.ParseID(req.UserID)
 	if err != nil {

@@ -42,6 +42,8 @@ type Config struct {
 	AllowedOrigins []string
 	// MaxSocketsPerUser caps a user's live WebSockets across nodes.
 	MaxSocketsPerUser int
+	// Groups are the group limits: members per group, groups per user.
+	Groups chat.GroupConfig
 	// WSRate and WSBurst are a user's WebSocket frame budget across all
 	// their connections and nodes: frames per second, and at once.
 	WSRate, WSBurst int
@@ -136,6 +138,8 @@ var settings = []setting{
 	{"trusted-proxies", "KOROBKA_TRUSTED_PROXIES", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed"},
 	{"allowed-origins", "KOROBKA_ALLOWED_ORIGINS", "", "comma-separated browser origins (https://app.example.com) allowed to open the WebSocket besides the server's own"},
 	{"max-sockets-per-user", "KOROBKA_MAX_SOCKETS_PER_USER", strconv.Itoa(ws.DefaultMaxSocketsPerUser), "live WebSockets one user may hold across all nodes; a new one past it closes their oldest (4002)"},
+	{"group-max-members", "KOROBKA_GROUP_MAX_MEMBERS", strconv.Itoa(chat.DefaultGroupMaxMembers), "members one group may have"},
+	{"group-max-per-user", "KOROBKA_GROUP_MAX_PER_USER", strconv.Itoa(chat.DefaultGroupMaxPerUser), "groups one user may be a member of"},
 	{"ws-rate", "KOROBKA_WS_RATE", strconv.Itoa(ws.DefaultRate), "WebSocket frames per second one user may send, across all their connections and nodes"},
 	{"ws-burst", "KOROBKA_WS_BURST", strconv.Itoa(ws.DefaultBurst), "WebSocket frames one user may send at once above the rate"},
 	{"ws-handshakes-per-addr", "KOROBKA_WS_HANDSHAKES_PER_ADDR", strconv.Itoa(ws.DefaultHandshakesPerAddr.Rate), "WebSocket handshakes per minute from one client address (IPv6: per /64), a third of them at once"},
@@ -310,6 +314,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		}
 	}
 	cfg.MaxSocketsPerUser = parseInt(get("KOROBKA_MAX_SOCKETS_PER_USER"), "KOROBKA_MAX_SOCKETS_PER_USER", 1, 1000, bad)
+	cfg.Groups.MaxMembers = parseInt(get("KOROBKA_GROUP_MAX_MEMBERS"), "KOROBKA_GROUP_MAX_MEMBERS", 2, 100_000, bad)
+	cfg.Groups.MaxPerUser = parseInt(get("KOROBKA_GROUP_MAX_PER_USER"), "KOROBKA_GROUP_MAX_PER_USER", 1, 100_000, bad)
 	cfg.WSRate = parseInt(get("KOROBKA_WS_RATE"), "KOROBKA_WS_RATE", 1, 1_000_000, bad)
 	cfg.WSBurst = parseInt(get("KOROBKA_WS_BURST"), "KOROBKA_WS_BURST", 1, 1_000_000, bad)
 	cfg.HandshakesPerAddr = parseInt(get("KOROBKA_WS_HANDSHAKES_PER_ADDR"), "KOROBKA_WS_HANDSHAKES_PER_ADDR", 3, 10_000_000, bad)

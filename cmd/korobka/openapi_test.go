@@ -399,6 +399,7 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.fail("PUT", mute, b.AccessToken, map[string]any{"muted": true, "until": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, 400, "invalid_until")
 	c.fail("PUT", mute, b.AccessToken, map[string]any{}, 400, "invalid_mute")
 	c.fail("PUT", mute, cc.AccessToken, map[string]any{"muted": true}, 404, "not_found")
+	c.groups(a, b, cc)
 	// The dialog list now carries last messages, attachments, unread.
 	c.json("GET", "/v1/dialogs", b.AccessToken, nil, 200)
 	c.json("GET", "/v1/users/"+b.User.ID, a.AccessToken, nil, 200)

@@ -147,6 +147,8 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KOROBKA_MEDIA_SECRET": "too short"}, nil, "KOROBKA_MEDIA_SECRET"},
 		{map[string]string{"KOROBKA_METRICS_ADDR": "9090"}, nil, "KOROBKA_METRICS_ADDR"},
 		{map[string]string{"KOROBKA_MAX_SOCKETS_PER_USER": "0"}, nil, "KOROBKA_MAX_SOCKETS_PER_USER"},
+		{map[string]string{"KOROBKA_GROUP_MAX_MEMBERS": "1"}, nil, "KOROBKA_GROUP_MAX_MEMBERS"},
+		{map[string]string{"KOROBKA_GROUP_MAX_PER_USER": "many"}, nil, "KOROBKA_GROUP_MAX_PER_USER"},
 		{map[string]string{"KOROBKA_MAX_SOCKETS_PER_USER": "ten"}, nil, "KOROBKA_MAX_SOCKETS_PER_USER"},
 		{map[string]string{"KOROBKA_WS_RATE": "-1"}, nil, "KOROBKA_WS_RATE"},
 		{map[string]string{"KOROBKA_WS_BURST": "0"}, nil, "KOROBKA_WS_BURST"},

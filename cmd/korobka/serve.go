@@ -325,6 +325,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 
 		LoopbackUnlimited: cfg.LoopbackUnlimited,
 		Push:              push,
+		Groups:            cfg.Groups,
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
