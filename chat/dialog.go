@@ -115,6 +115,10 @@ type Message struct {
 	CreatedAt   time.Time
 	EditedAt    time.Time // zero when never edited
 	DeletedAt   time.Time // zero unless deleted; a deleted message keeps its seq and loses its content
+	// Preview is the link preview the message's first link got (JSON,
+	// preview.go; its image by media key), nil while it has none. From a
+	// delete, the preview it removed.
+	Preview json.RawMessage
 }
 
 // PayloadDigest is the fingerprint of a send's payload for idempotency:

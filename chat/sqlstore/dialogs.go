@@ -162,7 +162,7 @@ func (s *Store) MembersOf(ctx context.Context, dialogIDs []int64) ([]chat.Member
 func entryCols(withLast bool) string {
 	cols := prefixed("d", dialogCols) + `, ` + prefixed("m", memberCols)
 	if withLast {
-		cols += `, lm.seq, lm.change_seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at`
+		cols += `, lm.seq, lm.change_seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at, lm.preview`
 	}
 	return cols
 }
@@ -184,11 +184,11 @@ func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
 		var seq, change, sender sql.NullInt64
 		var clientID, text sql.NullString
 		var lm chat.Message
-		var att []byte
+		var att, preview []byte
 		dst := memberDst(&e.Self)
 		if withLast {
 			dst = append(dst, &seq, &change, &sender, &clientID, &text, &att,
-				timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt})
+				timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt}, &preview)
 		}
 		var err error
 		if e.Dialog, err = scanDialog(rows, dst...); err != nil {
@@ -197,6 +197,7 @@ func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
 		if seq.Valid {
 			lm.DialogID, lm.Seq, lm.Change, lm.SenderID = e.Dialog.ID, seq.Int64, change.Int64, sender.Int64
 			lm.ClientID, lm.Text, lm.Attachments = clientID.String, text.String, attachments(att)
+			lm.Preview = attachments(preview)
 			e.LastMessage = &lm
 		}
 		entries = append(entries, e)

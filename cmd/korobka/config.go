@@ -88,6 +88,8 @@ type Config struct {
 	// reach these non-public addresses (KOROBKA_OUTBOUND_ALLOW): tests'
 	// fixture sites, or one internal host. Dangerous: it warns at start.
 	OutboundAllow outbound.Allow
+	// LinkPreviews turns link previews on (KOROBKA_LINK_PREVIEWS).
+	LinkPreviews bool
 
 	// now is the clock of in-process rate limits, of the service (token
 	// lifetimes, media URL buckets), of the media handler and of the
@@ -165,6 +167,7 @@ var settings = []setting{
 	{"push-delay", "KOROBKA_PUSH_DELAY", chat.DefaultPushDelay.String(), "how long a message push waits, so a message read on another device meanwhile is not pushed"},
 	{"push-max-devices", "KOROBKA_PUSH_MAX_DEVICES", strconv.Itoa(chat.DefaultMaxDevices), "push devices a user keeps; one more drops the oldest"},
 	{"push-workers", "KOROBKA_PUSH_WORKERS", strconv.Itoa(chat.DefaultPushWorkers), "push queue consumers per node"},
+	{"link-previews", "KOROBKA_LINK_PREVIEWS", "on", "link previews: the first link of a message gets a card fetched from its page (on or off)"},
 	{"outbound-allow", "KOROBKA_OUTBOUND_ALLOW", "", "DANGEROUS, tests only: comma-separated CIDRs, addresses or address:port that fetches of user-supplied URLs may reach although they are loopback or private (127.0.0.1:8081)"},
 }
 
@@ -355,6 +358,13 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		cfg.LoopbackUnlimited = on
 	}
 	parsePush(&cfg, get, bad)
+	switch v := get("KOROBKA_LINK_PREVIEWS"); v {
+	case "on":
+		cfg.LinkPreviews = true
+	case "off":
+	default:
+		bad("KOROBKA_LINK_PREVIEWS", "%q is not on or off", v)
+	}
 	if a, err := outbound.ParseAllow(get("KOROBKA_OUTBOUND_ALLOW")); err != nil {
 		bad("KOROBKA_OUTBOUND_ALLOW", "%v", err)
 	} else {
