@@ -133,6 +133,10 @@ type Message struct {
 	ReplyTo int64
 	// Entities are spans of Text (mentions) as a JSON array; nil for none.
 	Entities json.RawMessage
+	// Preview is the link preview the message's first link got (JSON,
+	// preview.go; its image by media key), nil while it has none. From a
+	// delete, the preview it removed.
+	Preview json.RawMessage
 }
 
 // PayloadDigest is the fingerprint of a send's payload for idempotency:

@@ -205,6 +205,9 @@ func (s *Service) view(m Message, status MessageStatus) MessageView {
 	if !v.Deleted && len(m.Attachments) > 0 {
 		v.Attachments = s.signAttachments(m.DialogID, m.Attachments, s.now())
 	}
+	if !v.Deleted && len(m.Preview) > 0 {
+		v.Preview = s.signPreview(m.DialogID, m.Preview, s.now())
+	}
 	return v
 }
 

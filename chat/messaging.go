@@ -103,6 +103,7 @@ func (s *Service) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { s.collectUploads(ctx) })
 	wg.Go(func() { s.seen.run(ctx) })
+	wg.Go(func() { s.runPreviews(ctx) })
 	// Pushes stop after the committer has drained, so the jobs of its
 	// last commits are queued too.
 	pushCtx, stopPushes := context.WithCancel(context.WithoutCancel(ctx))
@@ -407,6 +408,7 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 		return MessageView{}, false, err
 	}
 	if !app.Dup {
+		s.queuePreview(app.Msg, req.NoPreview)
 		return s.view(app.Msg, StatusSent), true, nil
 	}
 	if !app.Msg.SamePayload(digest) {
@@ -772,12 +774,16 @@ func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq 
 	if err != nil {
 		return MessageView{}, err
 	}
-	if removed, _ := parseStored(m.Attachments); len(removed) > 0 {
-		ids := make([]int64, 0, len(removed))
+	removed, _ := parseStored(m.Attachments)
+	if id := previewUploadID(m.Preview); len(removed) > 0 || id != 0 {
+		ids := make([]int64, 0, len(removed)+1)
 		for _, a := range removed {
 			if id, err := ParseID(a.ID); err == nil {
 				ids = append(ids, id)
 			}
+		}
+		if id != 0 {
+			ids = append(ids, id)
 		}
 		// What fails here is left in state deleted for the collector.
 		if _, err := s.removeUploads(ctx, ids, len(ids)); err != nil {

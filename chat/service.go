@@ -38,6 +38,10 @@ type Config struct {
 	// nothing is pushed.
 	Push PushConfig
 
+	// Previews configures link previews (preview.go); without an
+	// Unfurler there are none.
+	Previews PreviewConfig
+
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
 	AccessTTL  time.Duration
@@ -87,6 +91,7 @@ type Service struct {
 	presence Presence
 	commits  *committer
 	push     *pushes
+	previews *previews // nil: link previews off
 	members  *Membership
 	seen     *lastSeen
 	// typing remembers the last typing event per (user, dialog).
@@ -175,6 +180,7 @@ func NewService(cfg Config) *Service {
 	s.commits.view = s.view
 	s.push = newPushes(cfg.Push, s.store, s.log, s.now)
 	s.commits.committed = s.push.committed
+	s.previews = newPreviews(cfg.Previews)
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.seen = newLastSeen(s.store, s.log, cfg.LastSeenInterval)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)

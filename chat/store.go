@@ -219,6 +219,7 @@ type Store interface {
 	AuditStore
 	DeviceStore
 	PushStore
+	PreviewStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

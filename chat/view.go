@@ -38,6 +38,9 @@ type MessageView struct {
 	// System is the structured event of a group's system message (its
 	// Text is empty); shells render it in the reader's language.
 	System *SystemEvent `json:"system,omitempty"`
+	// Preview is the card of the message's first link, once fetched
+	// (a later change of the message); absent without one.
+	Preview *LinkPreview `json:"preview,omitempty"`
 }
 
 // SendRequest is a new message from a client, over REST or the WebSocket.
@@ -46,6 +49,9 @@ type SendRequest struct {
 	ClientID    string
 	Text        string
 	Attachments json.RawMessage // absent, or an array of {"upload_id"}
+	// NoPreview opts the message out of a link preview ("preview":
+	// false). It is not part of the payload digest.
+	NoPreview bool
 }
 
 // SyncRequest is a resume after a gap, per dialog in one of two forms.

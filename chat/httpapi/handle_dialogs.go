@@ -115,12 +115,14 @@ func (s *server) handleSend(c *gin.Context) error {
 		ClientID    string          `json:"client_id"`
 		Text        string          `json:"text"`
 		Attachments json.RawMessage `json:"attachments"`
+		Preview     *bool           `json:"preview"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
 	}
 	m, created, err := s.svc.Send(c.Request.Context(), principal(c), 0, chat.SendRequest{
 		DialogID: id, ClientID: req.ClientID, Text: req.Text, Attachments: req.Attachments,
+		NoPreview: req.Preview != nil && !*req.Preview,
 	})
 	if err != nil {
 		return err

@@ -179,7 +179,7 @@ func (s *Store) MembersOf(ctx context.Context, dialogIDs []int64) ([]chat.Member
 func entryCols(withLast bool) string {
 	cols := prefixed("d", dialogCols) + `, ` + prefixed("m", memberCols)
 	if withLast {
-		cols += `, lm.seq, lm.change_seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at, lm.system_event, lm.reply_to, lm.entities`
+		cols += `, lm.seq, lm.change_seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at, lm.system_event, lm.reply_to, lm.entities, lm.preview`
 	}
 	return cols
 }
@@ -201,12 +201,12 @@ func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
 		var seq, change, sender sql.NullInt64
 		var clientID, text sql.NullString
 		var lm chat.Message
-		var att, sys, ents []byte
+		var att, sys, ents, preview []byte
 		var reply sql.NullInt64
 		dst := memberDst(&e.Self)
 		if withLast {
 			dst = append(dst, &seq, &change, &sender, &clientID, &text, &att,
-				timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt}, &sys, &reply, &ents)
+				timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt}, &sys, &reply, &ents, &preview)
 		}
 		var err error
 		if e.Dialog, err = scanDialog(rows, dst...); err != nil {
@@ -218,6 +218,7 @@ func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
 			if err := extras(&lm, sys, reply, ents); err != nil {
 				return nil, err
 			}
+			lm.Preview = attachments(preview)
 			e.LastMessage = &lm
 		}
 		entries = append(entries, e)

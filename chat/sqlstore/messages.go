@@ -34,18 +34,19 @@ const dupRetries = 5
 // after read_seq that meet it. System messages will join it with groups.
 const uncountedWhere = `(deleted_at IS NOT NULL OR system_event IS NOT NULL)`
 
-const messageCols = `dialog_id, seq, change_seq, sender_id, client_id, text, attachments, client_digest, created_at, edited_at, deleted_at, system_event, reply_to, entities`
+const messageCols = `dialog_id, seq, change_seq, sender_id, client_id, text, attachments, client_digest, created_at, edited_at, deleted_at, system_event, reply_to, entities, preview`
 
 func scanMessage(row interface{ Scan(...any) error }) (chat.Message, error) {
 	var m chat.Message
-	var att, digest, sys, ents []byte
+	var att, digest, sys, ents, preview []byte
 	var reply sql.NullInt64
 	err := row.Scan(&m.DialogID, &m.Seq, &m.Change, &m.SenderID, &m.ClientID, &m.Text, &att, &digest,
-		timeCol{&m.CreatedAt}, timeCol{&m.EditedAt}, timeCol{&m.DeletedAt}, &sys, &reply, &ents)
+		timeCol{&m.CreatedAt}, timeCol{&m.EditedAt}, timeCol{&m.DeletedAt}, &sys, &reply, &ents, &preview)
 	if err != nil {
 		return m, err
 	}
 	m.Attachments = attachments(att)
+	m.Preview = attachments(preview)
 	if len(digest) > 0 {
 		m.Digest = digest
 	}
@@ -240,7 +241,8 @@ func (s *Store) EditMessage(ctx context.Context, dialogID, seq, senderID int64, 
 // DeleteMessage empties a message of senderID's and stamps deleted_at; the
 // row and its seq stay, so histories keep no holes. The text, the
 // attachments and the payload digest go (the row is the message's only
-// record: the change order points at it and copies nothing), and every
+// record: the change order points at it and copies nothing), its link
+// preview with them (the returned message carries it), and every
 // member who had not read the message counts it no more. The uploads the
 // message claimed move to deleted in the same transaction, and the
 // returned message carries the attachments removed from the row, so the
@@ -259,7 +261,7 @@ func (s *Store) DeleteMessage(ctx context.Context, dialogID, seq, senderID int64
 		counted := chat.CountsAsUnread(m)
 		m.Text, m.Digest, m.DeletedAt, m.Change = "", nil, now.UTC().Truncate(time.Microsecond), change
 		if _, err = tx.ExecContext(ctx,
-			`UPDATE messages SET text = '', attachments = NULL, client_digest = NULL, deleted_at = ?, change_seq = ?
+			`UPDATE messages SET text = '', attachments = NULL, client_digest = NULL, preview = NULL, deleted_at = ?, change_seq = ?
 			 WHERE dialog_id = ? AND seq = ?`,
 			s.ts(now), change, dialogID, seq); err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/outbound"
 	"github.com/korobka/korobka/chat/wire"
 	"github.com/korobka/korobka/chat/ws"
 )
@@ -85,6 +86,12 @@ type Config struct {
 	// LoopbackUnlimited exempts loopback clients from the per-address
 	// login limits, for korobka bench on the server's host.
 	LoopbackUnlimited bool
+	// OutboundAllow lets fetches of user-supplied URLs (link previews)
+	// reach these non-public addresses (KOROBKA_OUTBOUND_ALLOW): tests'
+	// fixture sites, or one internal host. Dangerous: it warns at start.
+	OutboundAllow outbound.Allow
+	// LinkPreviews turns link previews on (KOROBKA_LINK_PREVIEWS).
+	LinkPreviews bool
 
 	// now is the clock of in-process rate limits, of the service (token
 	// lifetimes, media URL buckets), of the media handler and of the
@@ -164,6 +171,8 @@ var settings = []setting{
 	{"push-delay", "KOROBKA_PUSH_DELAY", chat.DefaultPushDelay.String(), "how long a message push waits, so a message read on another device meanwhile is not pushed"},
 	{"push-max-devices", "KOROBKA_PUSH_MAX_DEVICES", strconv.Itoa(chat.DefaultMaxDevices), "push devices a user keeps; one more drops the oldest"},
 	{"push-workers", "KOROBKA_PUSH_WORKERS", strconv.Itoa(chat.DefaultPushWorkers), "push queue consumers per node"},
+	{"link-previews", "KOROBKA_LINK_PREVIEWS", "on", "link previews: the first link of a message gets a card fetched from its page (on or off)"},
+	{"outbound-allow", "KOROBKA_OUTBOUND_ALLOW", "", "DANGEROUS, tests only: comma-separated CIDRs, addresses or address:port that fetches of user-supplied URLs may reach although they are loopback or private (127.0.0.1:8081)"},
 }
 
 // boolSettings are switches: the flag may be given alone (--dev).
@@ -355,6 +364,18 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		cfg.LoopbackUnlimited = on
 	}
 	parsePush(&cfg, get, bad)
+	switch v := get("KOROBKA_LINK_PREVIEWS"); v {
+	case "on":
+		cfg.LinkPreviews = true
+	case "off":
+	default:
+		bad("KOROBKA_LINK_PREVIEWS", "%q is not on or off", v)
+	}
+	if a, err := outbound.ParseAllow(get("KOROBKA_OUTBOUND_ALLOW")); err != nil {
+		bad("KOROBKA_OUTBOUND_ALLOW", "%v", err)
+	} else {
+		cfg.OutboundAllow = a
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
 	}
@@ -379,6 +400,9 @@ func (cfg Config) warnings() []warning {
 	}
 	if cfg.LoopbackUnlimited {
 		ws = append(ws, warning{"KOROBKA_LOOPBACK_UNLIMITED", "clients on loopback skip the per-address login limits: for korobka bench only; behind a proxy on this host without KOROBKA_TRUSTED_PROXIES every client is on loopback"})
+	}
+	if !cfg.OutboundAllow.Empty() {
+		ws = append(ws, warning{"KOROBKA_OUTBOUND_ALLOW", "fetches of URLs that users post (link previews) may reach " + cfg.OutboundAllow.String() + " inside your network: anyone who can send a message can make the server request those addresses; for tests only"})
 	}
 	return ws
 }

@@ -153,6 +153,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KOROBKA_WS_RATE": "-1"}, nil, "KOROBKA_WS_RATE"},
 		{map[string]string{"KOROBKA_WS_BURST": "0"}, nil, "KOROBKA_WS_BURST"},
 		{map[string]string{"KOROBKA_WS_HANDSHAKES_PER_ADDR": "many"}, nil, "KOROBKA_WS_HANDSHAKES_PER_ADDR"},
+		{map[string]string{"KOROBKA_OUTBOUND_ALLOW": "localhost:8081"}, nil, "KOROBKA_OUTBOUND_ALLOW"},
 		{nil, []string{"--addr", "nonsense"}, "KOROBKA_ADDR"},
 	}
 	for _, c := range cases {
