@@ -214,6 +214,7 @@ type Store interface {
 	MessageStore
 	ContentStore
 	AuditStore
+	AdminStore
 	DeviceStore
 	PushStore
 	// Ping checks that the database answers.
