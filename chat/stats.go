@@ -23,8 +23,8 @@ type dailyStats struct {
 	mu sync.Mutex
 	// day is the UTC day (yyyymmdd) whose actives marked holds.
 	day    int
-	marked map[int64]bool    // users whose activity today was written (or is pending)
-	active []int64           // users to write as active today
+	marked map[int64]bool       // users whose activity today was written (or is pending)
+	active []int64              // users to write as active today
 	counts map[DayCounter]int64 // counted, not yet written
 	// flushing serialises flushes, so two never write the same counts.
 	flushing sync.Mutex
