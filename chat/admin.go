@@ -521,3 +521,6 @@ func (s *Service) Stats(ctx context.Context, p Principal, days int) (Stats, erro
 	}
 	return out, nil
 }
+
+// Now is the Service's clock, for callers that stamp what they hand it.
+func (s *Service) Now() time.Time { return s.now() }

@@ -75,6 +75,7 @@ type (
 		Contacts
 		Messaging
 		Devices
+		Admin
 	}
 )
 

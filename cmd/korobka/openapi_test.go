@@ -456,6 +456,7 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.fail("GET", "/preview/api/render?name=chat&fixture=chat.nope", admin.AccessToken, nil, 404, "unknown_fixture")
 	c.fail("GET", "/preview/api/events", a.AccessToken, nil, 403, "forbidden")
 	c.events("/preview/api/events?access_token=" + admin.AccessToken)
+	c.adminAPI(admin, a, id)
 
 	// Methods a path does not take.
 	c.fail("PUT", "/v1/me", a.AccessToken, map[string]any{}, 405, "method_not_allowed")
