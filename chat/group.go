@@ -230,19 +230,19 @@ const (
 
 // Group errors. Each is answered before anything changes.
 var (
-	ErrInvalidTitle    = &Error{Kind: KindInvalid, Code: "invalid_title", Message: "A group title is 1 to 128 characters of visible text."}
-	ErrNotGroup        = &Error{Kind: KindInvalid, Code: "not_a_group", Message: "This is not a group."}
-	ErrNotPermitted    = &Error{Kind: KindForbidden, Code: "not_permitted", Message: "Your role in this group does not allow this."}
-	ErrRemoveOwner     = &Error{Kind: KindForbidden, Code: "cannot_remove_owner", Message: "The owner cannot be removed; the owner may leave."}
-	ErrTooManyMembers  = &Error{Kind: KindInvalid, Code: "too_many_members", Message: "A group holds at most %d members."}
-	ErrTooManyGroups   = &Error{Kind: KindInvalid, Code: "too_many_groups", Message: "A user may be in at most %d groups."}
-	ErrUnknownMember   = &Error{Kind: KindInvalid, Code: "unknown_user", Message: "Some of member_ids are not users of this service."}
-	ErrMemberBlocked   = &Error{Kind: KindForbidden, Code: "user_unavailable", Message: "Some of member_ids cannot be added."}
-	ErrAlreadyMember   = &Error{Kind: KindConflict, Code: "already_member", Message: "Everyone named is a member already."}
-	ErrNotMember       = &Error{Kind: KindNotFound, Code: "not_a_member", Message: "This user is not a member of the group."}
-	ErrInvalidRole     = &Error{Kind: KindInvalid, Code: "invalid_role", Message: "role is admin or member."}
-	ErrInvalidMembers  = &Error{Kind: KindInvalid, Code: "invalid_members", Message: "member_ids is a list of user ids."}
-	ErrInvalidGroupPic = &Error{Kind: KindInvalid, Code: "invalid_avatar", Message: "avatar_upload_id names an image you uploaded."}
+	ErrInvalidTitle     = &Error{Kind: KindInvalid, Code: "invalid_title", Message: "A group title is 1 to 128 characters of visible text."}
+	ErrNotGroup         = &Error{Kind: KindInvalid, Code: "not_a_group", Message: "This is not a group."}
+	ErrNotPermitted     = &Error{Kind: KindForbidden, Code: "not_permitted", Message: "Your role in this group does not allow this."}
+	ErrRemoveOwner      = &Error{Kind: KindForbidden, Code: "cannot_remove_owner", Message: "The owner cannot be removed; the owner may leave."}
+	ErrTooManyMembers   = &Error{Kind: KindInvalid, Code: "too_many_members", Message: "A group holds at most %d members."}
+	ErrTooManyGroups    = &Error{Kind: KindInvalid, Code: "too_many_groups", Message: "A user may be in at most %d groups."}
+	ErrUnknownMember    = &Error{Kind: KindInvalid, Code: "unknown_user", Message: "Some of member_ids are not users of this service."}
+	ErrMemberBlocked    = &Error{Kind: KindForbidden, Code: "user_unavailable", Message: "Some of member_ids cannot be added."}
+	ErrAlreadyMember    = &Error{Kind: KindConflict, Code: "already_member", Message: "Everyone named is a member already."}
+	ErrNotMember        = &Error{Kind: KindNotFound, Code: "not_a_member", Message: "This user is not a member of the group."}
+	ErrInvalidGroupRole = &Error{Kind: KindInvalid, Code: "invalid_role", Message: "role is admin or member."}
+	ErrInvalidMembers   = &Error{Kind: KindInvalid, Code: "invalid_members", Message: "member_ids is a list of user ids."}
+	ErrInvalidGroupPic  = &Error{Kind: KindInvalid, Code: "invalid_avatar", Message: "avatar_upload_id names an image you uploaded."}
 )
 
 // errorN fills a limit into an error's message.
@@ -629,7 +629,7 @@ func (s *Service) UpdateGroup(ctx context.Context, p Principal, dialogID int64, 
 // on when the owner leaves.
 func (s *Service) SetMemberRole(ctx context.Context, p Principal, dialogID, userID int64, role GroupRole) error {
 	if role != GroupAdmin && role != GroupMember {
-		return ErrInvalidRole
+		return ErrInvalidGroupRole
 	}
 	if err := s.groupAllowed(ctx, p, dialogID); err != nil {
 		return err

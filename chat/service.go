@@ -92,6 +92,7 @@ type Service struct {
 	commits  *committer
 	push     *pushes
 	previews *previews // nil: link previews off
+	stats    *dailyStats
 	members  *Membership
 	seen     *lastSeen
 	// typing remembers the last typing event per (user, dialog).
@@ -178,8 +179,27 @@ func NewService(cfg Config) *Service {
 	}
 	s.commits = newCommitter(s.store, s.broker, s.log)
 	s.commits.view = s.view
-	s.push = newPushes(cfg.Push, s.store, s.log, s.now)
-	s.commits.committed = s.push.committed
+	node := cfg.Push.Consumer
+	if node == "" {
+		node = "node-" + FormatID(NewID())
+	}
+	s.stats = newDailyStats(s.store, node, s.log, s.now)
+	pc := cfg.Push
+	if pc.Metrics == nil {
+		pc.Metrics = NopPushMetrics{}
+	}
+	pc.Metrics = statsPushMetrics{PushMetrics: pc.Metrics, stats: s.stats}
+	s.push = newPushes(pc, s.store, s.log, s.now)
+	s.commits.committed = func(jobs []*job) {
+		var n int64
+		for _, j := range jobs {
+			if j.app != nil && !j.app.Dup {
+				n++
+			}
+		}
+		s.stats.add(CounterMessages, n)
+		s.push.committed(jobs)
+	}
 	s.previews = newPreviews(cfg.Previews)
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.seen = newLastSeen(s.store, s.log, cfg.LastSeenInterval)

@@ -217,6 +217,7 @@ type Store interface {
 	MessageStore
 	ContentStore
 	AuditStore
+	AdminStore
 	DeviceStore
 	PushStore
 	PreviewStore

@@ -54,6 +54,9 @@ func (s *server) routes(e *gin.Engine) {
 	authed.DELETE("/devices/:token", s.wrap(s.handleUnregisterDevice))
 	authed.POST("/uploads", s.streamed, s.wrap(s.handleUpload))
 
+	// The admin API (handle_admin.go): staff roles only, 403 for users.
+	s.adminRoutes(authed)
+
 	if s.screens != nil {
 		v1.GET("/screens/:name", s.wrap(s.handleScreen))
 	}

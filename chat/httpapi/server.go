@@ -87,6 +87,7 @@ type (
 		Messaging
 		Devices
 		Groups
+		Admin
 	}
 )
 

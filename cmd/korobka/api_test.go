@@ -69,7 +69,8 @@ type env struct {
 	url  string
 	sms  *fakeSMSRu
 	app  *app
-	data string // KOROBKA_DATA
+	data string       // KOROBKA_DATA
+	h    http.Handler // the HTTP surface, for its route table
 }
 
 // backends runs fn against the embedded default and, when the services are
@@ -145,7 +146,7 @@ func newEnvConfig(t *testing.T, vars map[string]string, adjust func(*Config)) *e
 	srv.Config = newHTTPServer(h, log)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, sms: sms, app: a, data: cfg.Data}
+	return &env{t: t, url: srv.URL, sms: sms, app: a, data: cfg.Data, h: h}
 }
 
 // response is a decoded answer.
