@@ -141,6 +141,7 @@ type loader struct {
 	screens  map[string]*screenSrc
 	fixtures map[string][]byte
 	contents map[string][]byte
+	themeDoc *yaml.Node
 	navs     []navRef
 	rev      string
 	fcache   []map[string]*cfrag // per variant
@@ -197,6 +198,9 @@ func Load(fsys fs.FS) (*Engine, []Diagnostic, error) {
 	}
 	ld.rev = rev
 	e := ld.build(rev)
+	if len(ld.d.list) == 0 {
+		ld.checkContrast()
+	}
 	if len(ld.d.list) == 0 {
 		ld.checkFixtures(e)
 		ld.checkContent()
@@ -279,7 +283,7 @@ func (ld *loader) readAll(fsys fs.FS) (string, error) {
 		}
 		switch {
 		case dir == "" && base == "theme.yaml":
-			ld.theme = loadTheme(f.name, doc, ld.d)
+			ld.theme, ld.themeDoc = loadTheme(f.name, doc, ld.d), doc
 		case dir == "strings/":
 			if !langFileRE.MatchString(stem) {
 				ld.d.add(f.name, 1, 1, "strings files are named <language>.yaml, like ru.yaml")
