@@ -142,6 +142,10 @@ type loader struct {
 	fixtures map[string][]byte
 	contents map[string][]byte
 	themeDoc *yaml.Node
+	// unreadable: a file failed to parse. Load then stops after reading:
+	// every other file would report what the missing one defines
+	// (fragments, strings, styles) as unknown.
+	unreadable bool
 	navs     []navRef
 	rev      string
 	fcache   []map[string]*cfrag // per variant
@@ -197,6 +201,10 @@ func Load(fsys fs.FS) (*Engine, []Diagnostic, error) {
 		return nil, nil, err
 	}
 	ld.rev = rev
+	if ld.unreadable {
+		d := ld.d.sorted()
+		return nil, d, fmt.Errorf("%w: %d problems, first: %s", errLintFailed, len(d), d[0])
+	}
 	e := ld.build(rev)
 	if len(ld.d.list) == 0 {
 		ld.checkContrast()
@@ -279,6 +287,7 @@ func (ld *loader) readAll(fsys fs.FS) (string, error) {
 		}
 		doc := parseYAML(f.name, f.data, ld.d)
 		if doc == nil {
+			ld.unreadable = true
 			continue
 		}
 		switch {
@@ -297,11 +306,13 @@ func (ld *loader) readAll(fsys fs.FS) (string, error) {
 		}
 	}
 	if ld.theme == nil {
-		ld.d.add("theme.yaml", 1, 1, "theme.yaml is missing")
+		if !ld.unreadable {
+			ld.d.add("theme.yaml", 1, 1, "theme.yaml is missing")
+		}
 		ld.theme = &theme{name: "default", colors: map[string][2]string{}, fonts: map[string][]byte{},
 			spacing: map[string]float64{}, radii: map[string]float64{}, assets: map[string][2]string{}, styles: map[string]styleDef{}}
 	}
-	if len(ld.langs) == 0 {
+	if len(ld.langs) == 0 && !ld.unreadable {
 		ld.d.add("strings/en.yaml", 1, 1, "no strings files: add strings/en.yaml")
 	}
 	sort.Slice(ld.langs, func(i, j int) bool { return ld.langs[i].lang < ld.langs[j].lang })
