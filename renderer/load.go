@@ -146,9 +146,9 @@ type loader struct {
 	// every other file would report what the missing one defines
 	// (fragments, strings, styles) as unknown.
 	unreadable bool
-	navs     []navRef
-	rev      string
-	fcache   []map[string]*cfrag // per variant
+	navs       []navRef
+	rev        string
+	fcache     []map[string]*cfrag // per variant
 }
 
 // Fixed slots of every screen frame.
