@@ -23,6 +23,7 @@ Usage:
                             print a screen's layout for fixture data
   korobka bench [flags]     load-test a running server on loopback
   korobka role PHONE ROLE   give a user the role user, operator or admin
+  korobka health [--url U]  exit 0 when the server on KOROBKA_ADDR answers /healthz (container healthchecks)
   korobka help              show this text
 
 Every flag has an environment variable (see README.md); "korobka serve -h"
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return roleCmd(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
+	case "health":
+		return healthCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
