@@ -142,6 +142,9 @@ type loader struct {
 	fixtures map[string][]byte
 	contents map[string][]byte
 	themeDoc *yaml.Node
+	fsys     fs.FS
+	schemas  map[string]bool // content/<name>.schema.json files, by collection
+	images   map[string]bool // files under images/, as "images/<path>"
 	// unreadable: a file failed to parse. Load then stops after reading:
 	// every other file would report what the missing one defines
 	// (fragments, strings, styles) as unknown.
@@ -195,6 +198,7 @@ func Load(fsys fs.FS) (*Engine, []Diagnostic, error) {
 	ld := &loader{
 		d: &diags{}, frags: map[string]*fragSrc{}, screens: map[string]*screenSrc{},
 		fixtures: map[string][]byte{}, contents: map[string][]byte{},
+		fsys: fsys, schemas: map[string]bool{}, images: map[string]bool{},
 	}
 	rev, err := ld.readAll(fsys)
 	if err != nil {
@@ -205,6 +209,7 @@ func Load(fsys fs.FS) (*Engine, []Diagnostic, error) {
 		d := ld.d.sorted()
 		return nil, d, fmt.Errorf("%w: %d problems, first: %s", errLintFailed, len(d), d[0])
 	}
+	ld.checkLogo()
 	e := ld.build(rev)
 	if len(ld.d.list) == 0 {
 		ld.checkContrast()
@@ -261,11 +266,14 @@ func (ld *loader) readAll(fsys fs.FS) (string, error) {
 	}
 	for _, dir := range []struct{ dir, ext string }{
 		{".", ".yaml"}, {"fragments", ".yaml"}, {"strings", ".yaml"},
-		{"content", ".yaml"}, {"fixtures", ".json"},
+		{"content", ".yaml"}, {"content", ".schema.json"}, {"fixtures", ".json"},
 	} {
 		if err := read(dir.dir, dir.ext); err != nil {
 			return "", fmt.Errorf("renderer: read %s: %w", dir.dir, err)
 		}
+	}
+	if err := ld.readImages(fsys); err != nil {
+		return "", fmt.Errorf("renderer: read images: %w", err)
 	}
 	h := sha256.New()
 	for _, f := range files {
@@ -282,7 +290,11 @@ func (ld *loader) readAll(fsys fs.FS) (string, error) {
 			ld.fixtures[f.name] = f.data
 			continue
 		case "content/":
-			ld.contents[f.name] = f.data
+			if strings.HasSuffix(base, ".schema.json") {
+				ld.schemas[strings.TrimSuffix(base, ".schema.json")] = true
+			} else {
+				ld.contents[f.name] = f.data
+			}
 			continue
 		}
 		doc := parseYAML(f.name, f.data, ld.d)
@@ -542,8 +554,11 @@ func (ld *loader) compileScreen(src *screenSrc, v *variant) {
 		}
 		ds.source = srcN.Value
 		spec, known := sourceArgs[ds.source]
-		if strings.HasPrefix(ds.source, "content.") && nameRE.MatchString(strings.TrimPrefix(ds.source, "content.")) {
+		if coll := strings.TrimPrefix(ds.source, "content."); coll != ds.source && nameRE.MatchString(coll) {
 			known, spec.args = true, []string{"limit"}
+			if !ld.schemas[coll] {
+				c.errf(srcN, "collection %q has no schema: add content/%s.schema.json to the screens folder", coll, coll)
+			}
 		}
 		if !known {
 			c.errf(srcN, "unknown data source %q (known: me, user, contacts, dialogs.list, dialog, messages, content.<collection>)", ds.source)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/renderer"
-	"github.com/korobka/korobka/schemas"
 	"github.com/korobka/korobka/screens"
 )
 
@@ -98,7 +97,7 @@ func lintCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 // (chat.CleanContent), which the renderer cannot know, and prints each
 // item that breaks it. It returns the number of problems.
 func lintContentText(fsys fs.FS, stdout io.Writer) int {
-	seeds, err := renderer.LoadContentSeeds(fsys, schemas.FS)
+	seeds, err := renderer.LoadContentSeeds(fsys)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return 0 // no content folder: nothing to check
