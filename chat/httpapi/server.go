@@ -118,6 +118,9 @@ type Deps struct {
 	TrustedProxies wire.Proxies
 	// Dev opens the preview to anyone; otherwise it needs an admin.
 	Dev bool
+	// Images is the images/ folder of the screens served (the logo,
+	// pictures of content), answered at /assets/<path>; nil: none.
+	Images fs.FS
 	// Done closes when the server starts shutting down, so long-lived
 	// responses (the preview's event stream) end instead of holding
 	// http.Server.Shutdown until its deadline.
@@ -144,6 +147,7 @@ type server struct {
 	uploadGrace   time.Duration
 
 	web       fs.FS             // assets/web
+	images    fs.FS             // the screens folder's images/
 	webTags   map[string]string // file -> ETag
 	webCSP    map[string]string // page -> Content-Security-Policy header
 	dev       bool
@@ -175,7 +179,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
 		screens: d.Screens, preview: d.Preview, ready: d.Ready, metrics: m, reg: reg,
-		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
+		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat,
+		images: d.Images}
 	s.bodyTimeout, s.uploadMinRate, s.uploadGrace = d.BodyTimeout, d.UploadMinRate, d.UploadGrace
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout

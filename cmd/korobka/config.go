@@ -288,6 +288,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	cfg.TestPhones = tp
 	cfg.Screens = get("KOROBKA_SCREENS")
+	if cfg.Screens != "" {
+		if err := checkScreensDir(cfg.Screens); err != nil {
+			bad("KOROBKA_SCREENS", "%v", err)
+		}
+	}
 
 	cfg.SMSProvider = get("KOROBKA_SMS_PROVIDER")
 	cfg.SMSRuAPIID = get("KOROBKA_SMSRU_API_ID")

@@ -157,6 +157,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KOROBKA_WS_HANDSHAKES_PER_ADDR": "many"}, nil, "KOROBKA_WS_HANDSHAKES_PER_ADDR"},
 		{map[string]string{"KOROBKA_OUTBOUND_ALLOW": "localhost:8081"}, nil, "KOROBKA_OUTBOUND_ALLOW"},
 		{nil, []string{"--addr", "nonsense"}, "KOROBKA_ADDR"},
+		{map[string]string{"KOROBKA_SCREENS": "/nonexistent/screens"}, nil, "KOROBKA_SCREENS: \"/nonexistent/screens\" does not exist"},
+		{map[string]string{"KOROBKA_SCREENS": "."}, nil, "KOROBKA_SCREENS: \".\" is not a screens folder"},
+		{nil, []string{"--screens", "/nonexistent/screens"}, "KOROBKA_SCREENS"},
 	}
 	for _, c := range cases {
 		_, err := parseConfig("serve", c.args, func(k string) string { return c.env[k] }, io.Discard)

@@ -34,7 +34,6 @@ import (
 	"github.com/korobka/korobka/chat/sqlstore"
 	"github.com/korobka/korobka/chat/ws"
 	"github.com/korobka/korobka/renderer"
-	"github.com/korobka/korobka/schemas"
 	"github.com/korobka/korobka/screens"
 )
 
@@ -481,8 +480,9 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 		}
 		a.screens = live.Fixed{Engine: e}
 	}
-	seeds, err := renderer.LoadContentSeeds(screens.FS, schemas.FS)
-	if err != nil {
+	// The seeds of the folder served (a folder without content/ has none).
+	seeds, err := renderer.LoadContentSeeds(screenFiles(cfg))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("content seeds: %w", err)
 	}
 	for name, docs := range seeds {
@@ -530,6 +530,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		WebSocket:        a.gateway,
 		Screens:          live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
 		Preview:          live.NewPreview(a.screens, screenFiles(cfg)),
+		Images:           screenImages(cfg),
 		Ready:            a.ready,
 		Registry:         a.metrics,
 		MetricsElsewhere: cfg.MetricsAddr != "",
@@ -549,6 +550,15 @@ func screenFiles(cfg Config) fs.FS {
 		return os.DirFS(cfg.Screens)
 	}
 	return screens.FS
+}
+
+// screenImages is the images/ folder of the screens served, at /assets/.
+func screenImages(cfg Config) fs.FS {
+	sub, err := fs.Sub(screenFiles(cfg), "images")
+	if err != nil {
+		return nil
+	}
+	return sub
 }
 
 // close stops the loops (the writer commits what is queued first), then
