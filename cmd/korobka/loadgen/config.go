@@ -74,7 +74,7 @@ const (
 	defaultPhonePrefix = "+7999"
 	defaultLogins      = 32
 	defaultWindow      = 16
-	defaultDrain       = 5 * time.Second
+	defaultDrain       = 5 * time.Second // the drain's quiet limit: nothing landed for this long
 	defaultRSSSettle   = time.Second
 
 	maxConns    = 200_000
@@ -83,6 +83,7 @@ const (
 	maxBodySize = 64 << 10
 	maxWindow   = 1024
 	maxLogins   = 1024
+	maxDrain    = 2 * time.Minute // the drain's limit in all, however steady its progress
 	// maxDialogsPerUser bounds one publisher's dialogs (the server's sync
 	// reads up to 500 dialogs a user).
 	maxDialogsPerUser = 500

@@ -288,13 +288,21 @@ func openIdle(ctx context.Context, cfg Config, st *runState, users []user, endpo
 	return nil
 }
 
-// drain waits, within limit, until every live sender has its replies and
-// every acked message has reached its receiver, so the counts compare like
-// with like rather than cutting messages off mid-flight.
-func drain(ctx context.Context, senders []*client, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if drained(senders) {
+// drain waits until every live sender has its replies and every acked
+// message has reached its receiver, so the counts compare like with like
+// rather than cutting messages off mid-flight. A closed loop ends with
+// window x senders messages queued, which a slow server takes many seconds
+// to clear, so drain gives up only when nothing has landed for quiet (a
+// lost message never will), or after maxDrain in all.
+func drain(ctx context.Context, senders []*client, quiet time.Duration) error {
+	start := time.Now()
+	last, lastChange := landed(senders), start
+	for !drained(senders) {
+		now := time.Now()
+		if n := landed(senders); n != last {
+			last, lastChange = n, now
+		}
+		if now.Sub(lastChange) >= quiet || now.Sub(start) >= maxDrain {
 			return nil
 		}
 		if err := sleep(ctx, 10*time.Millisecond); err != nil {
@@ -302,6 +310,17 @@ func drain(ctx context.Context, senders []*client, limit time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// landed counts the replies and deliveries so far, to see drain progress.
+func landed(senders []*client) int64 {
+	var n int64
+	for _, c := range senders {
+		for _, l := range c.outs {
+			n += l.acked.Load() + l.peer.received.Load()
+		}
+	}
+	return n
 }
 
 func drained(senders []*client) bool {
