@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"strings"
@@ -249,6 +250,8 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.Float64Var(&c.ReadShare, "read-share", 0, "fraction 0..1 of received messages that receivers also mark read")
 	fs.StringVar(&c.Label, "label", "korobka", "name of the run in the results table, e.g. \"SQLite + memory\"")
 	fs.IntVar(&c.Idle, "idle", 0, "extra idle WebSocket connections")
+	var idleShare float64
+	fs.Float64Var(&idleShare, "idle-share", 0, "idle connections as a share 0..0.99 of all connections (instead of -idle)")
 	fs.IntVar(&c.Rate, "rate", 0, "total messages/s over all senders; 0 = as fast as the window allows")
 	fs.DurationVar(&c.Duration, "duration", defaultDuration, "measured window")
 	fs.DurationVar(&c.Warmup, "warmup", defaultWarmup, "traffic before the measured window")
@@ -282,6 +285,14 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	if (set["publishers"] || set["subscribers"]) && !set["pairs"] {
 		c.Pairs = 0 // the publishers shape replaces the default pairs
 	}
+	if set["idle-share"] {
+		switch {
+		case set["idle"]:
+			return fail(errors.New("set -idle or -idle-share, not both"))
+		case !(idleShare >= 0 && idleShare <= 0.99):
+			return fail(fmt.Errorf("-idle-share %v out of range 0..0.99", idleShare))
+		}
+	}
 	if set["subscribers"] {
 		switch {
 		case c.Publishers <= 0:
@@ -292,6 +303,11 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 			return fail(fmt.Errorf("-subscribers %d and -dialogs-per-user %d disagree: publishers x dialogs per user = subscribers", subscribers, c.DialogsPerUser))
 		}
 		c.DialogsPerUser = subscribers / c.Publishers
+	}
+	if idleShare > 0 {
+		// idle / (active + idle) = share, rounded to a whole socket.
+		active := float64(c.activeUsers())
+		c.Idle = int(math.Round(active * idleShare / (1 - idleShare)))
 	}
 	c, err := c.withDefaults()
 	if err != nil {

@@ -264,6 +264,8 @@ func TestParseFlags(t *testing.T) {
 		{"-code 1 -publishers 3 -dialogs-per-user 4 -read-share 0.25", Config{Publishers: 3, DialogsPerUser: 4, ReadShare: 0.25, Label: "korobka"}},
 		{"-code 1 -publishers 2 -subscribers 8 -dialogs-per-user 4 -idle 5", Config{Publishers: 2, DialogsPerUser: 4, Idle: 5, Label: "korobka"}},
 		{"-code 1 -pairs 0 -idle 5", Config{DialogsPerUser: 1, Idle: 5, Label: "korobka"}},
+		{"-code 1 -publishers 10 -dialogs-per-user 9 -idle-share 0.5", Config{Publishers: 10, DialogsPerUser: 9, Idle: 100, Label: "korobka"}},
+		{"-code 1 -pairs 10 -idle-share 0.2", Config{Pairs: 10, DialogsPerUser: 1, Idle: 5, Label: "korobka"}},
 	} {
 		cfg, err := ParseFlags(strings.Fields(tt.args), io.Discard)
 		if err != nil {
@@ -310,6 +312,9 @@ func TestParseFlags(t *testing.T) {
 		"-code 1 -subscribers 10",
 		"-code 1 -publishers 2 -subscribers 10 -dialogs-per-user 4",
 		"-code 1 -read-share 1.5",
+		"-code 1 -idle 5 -idle-share 0.5",
+		"-code 1 -idle-share 1",
+		"-code 1 -idle-share -0.5",
 		"-code 1 -read-share -0.1",
 		"-code 1 -publishers 100000 -dialogs-per-user 10",
 		"-code 1 extra",
