@@ -63,6 +63,13 @@ type Result struct {
 	ServerRSSAfter     int64   `json:"server_rss_after,omitempty"`
 	ServerRSSPerIdle   float64 `json:"server_rss_per_idle,omitempty"` // bytes per idle connection
 	GeneratorHeapBytes uint64  `json:"generator_heap_bytes"`          // our own heap at the end
+
+	// CPU used over the measured window, in cores (1.0 = one core busy the
+	// whole window): the server's (read from /proc when its pid is given)
+	// and this generator's, which shares the machine's Cores.
+	ServerCPU    float64 `json:"server_cpu_cores,omitempty"`
+	GeneratorCPU float64 `json:"generator_cpu_cores"`
+	Cores        int     `json:"cores"`
 }
 
 // Latency summarises one histogram.
@@ -135,6 +142,11 @@ func (r Result) WriteSummary(w io.Writer) error {
 	if r.ServerRSSBefore > 0 {
 		fmt.Fprintf(&b, "server    RSS %s -> %s over %d idle connections: %s per connection\n",
 			mib(float64(r.ServerRSSBefore)), mib(float64(r.ServerRSSAfter)), r.IdleConns, kib(r.ServerRSSPerIdle))
+	}
+	if r.ServerCPU > 0 {
+		fmt.Fprintf(&b, "cpu       server %.2f cores, generator %.2f cores, of the machine's %d (measured window)\n", r.ServerCPU, r.GeneratorCPU, r.Cores)
+	} else {
+		fmt.Fprintf(&b, "cpu       generator %.2f cores of the machine's %d (measured window; -server-pid adds the server's)\n", r.GeneratorCPU, r.Cores)
 	}
 	fmt.Fprintf(&b, "generator heap %s\n\n", mib(float64(r.GeneratorHeapBytes)))
 	b.WriteString(TableHeader)

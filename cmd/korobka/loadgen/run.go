@@ -206,8 +206,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	} else {
 		pacers.Go(func() { probe(senders, stop) })
 	}
-	runErr := sleep(ctx, time.Duration(st.stopAt-st.now()))
+	runErr := sleep(ctx, time.Duration(st.warmEnd-st.now()))
+	cpu0 := sampleCPU(cfg.ServerPID)
+	if runErr == nil {
+		runErr = sleep(ctx, time.Duration(st.stopAt-st.now()))
+	}
 	stoppedAt := st.now()
+	cpu1 := sampleCPU(cfg.ServerPID)
 	st.stopped.Store(true)
 	close(stop)
 	pacers.Wait()
@@ -217,6 +222,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	teardown()
 
 	collect(&res, clients, idles, st, stoppedAt)
+	if secs := res.Duration.Seconds(); secs > 0 {
+		res.GeneratorCPU = (cpu1.self - cpu0.self).Seconds() / secs
+		if cpu0.serverOK && cpu1.serverOK {
+			res.ServerCPU = (cpu1.server - cpu0.server).Seconds() / secs
+		}
+	}
+	res.Cores = runtime.NumCPU()
 	if cfg.JSON {
 		err = res.WriteJSON(out)
 	} else {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,17 @@ func TestRunTwiceOnOneServer(t *testing.T) {
 		if res.Delivered == 0 || !res.Healthy() || res.Stray != 0 {
 			t.Errorf("run %d: got delivered %d, healthy %v, stray %d; want >0, true, 0", run, res.Delivered, res.Healthy(), res.Stray)
 		}
+	}
+}
+
+func TestReadCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc on this system")
+	}
+	if _, err := readCPU(os.Getpid()); err != nil {
+		t.Errorf("readCPU(self): %v", err)
+	}
+	if _, err := readCPU(1 << 30); err == nil {
+		t.Error("readCPU of a pid that cannot exist: got no error")
 	}
 }
