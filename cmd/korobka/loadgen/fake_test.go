@@ -45,6 +45,7 @@ type fakeServer struct {
 	// used: verify needs one, as on the real server.
 	requested map[string]bool
 
+	opened    map[string]int   // user id -> dialogs opened (the server allows a burst of 30)
 	perDialog map[string]int64 // dialog id -> messages stored
 	perSender map[string]int64 // user id -> messages stored
 
@@ -54,6 +55,10 @@ type fakeServer struct {
 	rejected atomic.Int64
 	up       websocket.Upgrader
 }
+
+// fakeDialogBurst is how many dialogs one user may open, as the server's
+// limit on opening dialogs allows at once.
+const fakeDialogBurst = 30
 
 type fakeDialog struct {
 	id      string
@@ -79,7 +84,7 @@ func newFakeServer(t *testing.T, dupAt, gapAt int64) *fakeServer {
 		code: "111111", dupAt: dupAt, gapAt: gapAt,
 		users: map[string]string{}, tokens: map[string]string{}, requested: map[string]bool{},
 		dialogs: map[string]*fakeDialog{}, conns: map[string]*fakeConn{}, pending: map[string][]any{},
-		perDialog: map[string]int64{}, perSender: map[string]int64{},
+		perDialog: map[string]int64{}, perSender: map[string]int64{}, opened: map[string]int{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/auth/otp", f.requestCode)
@@ -204,6 +209,11 @@ func (f *fakeServer) openDialog(w http.ResponseWriter, r *http.Request) {
 	}
 	key := pair[0] + "|" + pair[1]
 	f.mu.Lock()
+	if f.opened[me]++; f.opened[me] > fakeDialogBurst {
+		f.mu.Unlock()
+		writeError(w, 429, "rate_limited")
+		return
+	}
 	d, existed := f.dialogs[key]
 	if !existed {
 		d = &fakeDialog{id: "d" + strconv.Itoa(len(f.dialogs)+1), members: pair}

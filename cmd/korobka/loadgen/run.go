@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	dialogs := make([]openedDialog, len(plan))
 	err = forEach(ctx, len(plan), cfg.Logins, func(ctx context.Context, i int) error {
 		var err error
-		dialogs[i], err = a.openDialog(ctx, users[plan[i].a], users[plan[i].b].id)
+		dialogs[i], err = a.openDialog(ctx, users[plan[i].opener()], users[plan[i].other()].id)
 		return err
 	})
 	if err != nil {

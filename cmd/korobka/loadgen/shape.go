@@ -1,17 +1,35 @@
 package loadgen
 
-// dialogPlan is one direct dialog of the run: users a and b by index (a
-// opens it) and which of them sends into it.
+// dialogPlan is one direct dialog of the run: users a and b by index,
+// which of them sends into it, and which opens it (POST /v1/dialogs).
 type dialogPlan struct {
 	a, b           int
 	aSends, bSends bool
+	bOpens         bool // b opens it rather than a
+}
+
+// opener and other are the users who open the dialog and whom they name.
+func (d dialogPlan) opener() int {
+	if d.bOpens {
+		return d.b
+	}
+	return d.a
+}
+
+func (d dialogPlan) other() int {
+	if d.bOpens {
+		return d.a
+	}
+	return d.b
 }
 
 // planDialogs lays the active users out for cfg's shape. Pairs: users 2i
 // and 2i+1 share dialog i and both send. Publishers: users 0..P-1 are the
 // publishers; publisher p's k-th dialog (k < D) is with subscriber
-// P + p*D + k, and only p sends into it. Idle users come after all of
-// these (cfg.activeUsers()).
+// P + p*D + k, and only p sends into it. The subscriber opens it: the
+// server limits how many dialogs one user opens (a burst of 30), which a
+// publisher with more dialogs would exceed, and either member gets the
+// same dialog. Idle users come after all of these (cfg.activeUsers()).
 func planDialogs(cfg Config) []dialogPlan {
 	if cfg.Publishers == 0 {
 		plan := make([]dialogPlan, cfg.Pairs)
@@ -24,7 +42,7 @@ func planDialogs(cfg Config) []dialogPlan {
 	plan := make([]dialogPlan, 0, p*d)
 	for pub := range p {
 		for k := range d {
-			plan = append(plan, dialogPlan{a: pub, b: p + pub*d + k, aSends: true})
+			plan = append(plan, dialogPlan{a: pub, b: p + pub*d + k, aSends: true, bOpens: true})
 		}
 	}
 	return plan

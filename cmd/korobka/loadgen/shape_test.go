@@ -218,3 +218,18 @@ func TestReadCPU(t *testing.T) {
 		t.Error("readCPU of a pid that cannot exist: got no error")
 	}
 }
+
+// TestRunPublisherWithManyDialogs gives one publisher more dialogs than a
+// user may open at once: its subscribers open them.
+func TestRunPublisherWithManyDialogs(t *testing.T) {
+	f := newFakeServer(t, 0, 0)
+	cfg := publishersConfig(f.URL)
+	cfg.Publishers, cfg.DialogsPerUser, cfg.Rate = 1, fakeDialogBurst+10, 200
+	res, err := Run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Dialogs != fakeDialogBurst+10 || res.Delivered == 0 || !res.Healthy() {
+		t.Errorf("got %d dialogs, %d delivered, healthy %v; want %d, >0, true", res.Dialogs, res.Delivered, res.Healthy(), fakeDialogBurst+10)
+	}
+}
