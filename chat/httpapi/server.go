@@ -96,6 +96,10 @@ type Deps struct {
 	BodyTimeout   time.Duration
 	UploadMinRate int64
 	UploadGrace   time.Duration
+	// MaxUploadBytes caps the file of POST /v1/uploads: the largest of the
+	// media store's caps (videos have their own; the store applies each
+	// type's). Zero: chat.MaxUploadFileSize.
+	MaxUploadBytes int64
 	// MetricsElsewhere leaves GET /metrics out of this surface: the
 	// registry is served on its own listener (KOROBKA_METRICS_ADDR), so
 	// the public address does not expose it.
@@ -129,6 +133,7 @@ type server struct {
 	bodyTimeout   time.Duration
 	uploadMinRate int64
 	uploadGrace   time.Duration
+	maxUpload     int64 // the upload's file cap; the body may add multipartSlack
 
 	web       fs.FS             // assets/web
 	webTags   map[string]string // file -> ETag
@@ -143,10 +148,10 @@ type server struct {
 // own limit, uploads by chat.MaxUploadFileSize, with room for the
 // multipart framing.
 const (
-	maxJSONBody   = 64 << 10
-	maxSyncBody   = 1 << 20
-	maxAvatarBody = 10<<20 + 64<<10
-	maxUploadBody = chat.MaxUploadFileSize + 64<<10
+	maxJSONBody    = 64 << 10
+	maxSyncBody    = 1 << 20
+	maxAvatarBody  = 10<<20 + 64<<10
+	multipartSlack = 64 << 10
 )
 
 // NewServer returns the whole HTTP surface as one handler.
@@ -173,6 +178,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if s.uploadGrace <= 0 {
 		s.uploadGrace = DefaultUploadGrace
 	}
+	s.maxUpload = max(d.MaxUploadBytes, chat.MaxUploadFileSize)
 	if err := s.loadWeb(); err != nil {
 		return nil, err
 	}

@@ -12,14 +12,14 @@ import (
 
 // ---- uploads ----
 
-const uploadCols = `id, owner_id, kind, media_key, name, size, mime, width, height, created_at, state, dialog_id, client_id, attached_at`
+const uploadCols = `id, owner_id, kind, media_key, name, size, mime, width, height, created_at, state, dialog_id, client_id, attached_at, duration_ms`
 
 func scanUpload(row interface{ Scan(...any) error }) (chat.Upload, error) {
 	var u chat.Upload
 	var dialogID sql.NullInt64
 	var clientID sql.NullString
 	err := row.Scan(&u.ID, &u.OwnerID, &u.Kind, &u.Key, &u.Name, &u.Size, &u.Mime, &u.Width, &u.Height,
-		timeCol{&u.CreatedAt}, &u.State, &dialogID, &clientID, timeCol{&u.AttachedAt})
+		timeCol{&u.CreatedAt}, &u.State, &dialogID, &clientID, timeCol{&u.AttachedAt}, &u.DurationMS)
 	u.DialogID, u.ClientID = dialogID.Int64, clientID.String
 	return u, err
 }
@@ -36,9 +36,9 @@ func (s *Store) CreateUpload(ctx context.Context, u chat.Upload) error {
 	}
 	return s.write(ctx, "create upload", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO uploads (`+uploadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO uploads (`+uploadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.OwnerID, u.Kind, u.Key, u.Name, u.Size, u.Mime, u.Width, u.Height, s.ts(u.CreatedAt),
-			string(state), dialogID, clientID, s.nullTS(u.AttachedAt))
+			string(state), dialogID, clientID, s.nullTS(u.AttachedAt), u.DurationMS)
 		return err
 	})
 }
