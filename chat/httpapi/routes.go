@@ -43,6 +43,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.DELETE("/dialogs/:id/messages/:seq", s.wrap(s.handleDelete))
 	authed.POST("/dialogs/:id/read", s.wrap(s.handleRead))
 	authed.PUT("/dialogs/:id/mute", s.wrap(s.handleMute))
+	authed.GET("/dialogs/:id/media", s.wrap(s.handleDialogMedia))
 	authed.POST("/devices", s.wrap(s.handleRegisterDevice))
 	authed.DELETE("/devices/:token", s.wrap(s.handleUnregisterDevice))
 	authed.POST("/uploads", s.streamed, s.wrap(s.handleUpload))

@@ -61,6 +61,7 @@ type (
 		DeleteMessage(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.MessageView, error)
 		Read(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.Receipts, error)
 		Upload(ctx context.Context, p chat.Principal, r io.Reader, name string) (chat.Attachment, error)
+		DialogMedia(ctx context.Context, p chat.Principal, dialogID int64, kind, cursor string, limit int) (chat.MediaPage, error)
 	}
 	// Devices is push tokens and the mute that push decisions honour.
 	Devices interface {

@@ -2,11 +2,11 @@
 -- duration in milliseconds (0 when it could not be probed); its width and
 -- height are the displayed ones. uploads_gallery serves a dialog's media
 -- gallery (GET /v1/dialogs/{id}/media): the uploads claimed in a dialog,
--- by kind, newest first.
+-- by kind, newest claim (send) first.
 
 -- +goose Up
 ALTER TABLE uploads ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX uploads_gallery ON uploads (dialog_id, kind, id);
+CREATE INDEX uploads_gallery ON uploads (dialog_id, kind, attached_at, id);
 
 -- +goose Down
 DROP INDEX uploads_gallery;
