@@ -121,6 +121,12 @@ type UploadStore interface {
 	// PurgeUploads removes the rows of the uploads with the ids that are
 	// in state deleted (their files are gone).
 	PurgeUploads(ctx context.Context, ids []int64) error
+	// DialogMedia returns up to limit uploads of kind claimed by messages
+	// of the dialog that exist and are not deleted, with their messages
+	// (Listed: the message lists the upload), by (AttachedAt, ID)
+	// descending after the cursor (the zero cursor: the newest). It walks
+	// the index uploads_gallery, so a page costs about its length.
+	DialogMedia(ctx context.Context, dialogID int64, kind string, after DialogCursor, limit int) ([]MediaEntry, error)
 }
 
 // DialogStore keeps dialogs and their members.

@@ -214,3 +214,23 @@ func queryInt(c *gin.Context, name string, lo, hi int64) (int64, error) {
 	}
 	return n, nil
 }
+
+// handleDialogMedia is a page of the dialog's media gallery:
+// ?kind=photo|video|file (required), ?cursor= from the previous page,
+// ?limit= up to chat.MaxGalleryPage.
+func (s *server) handleDialogMedia(c *gin.Context) error {
+	id, err := chat.ParseID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 1, chat.MaxGalleryPage)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.DialogMedia(c.Request.Context(), principal(c), id, c.Query("kind"), c.Query("cursor"), int(limit))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, page)
+	return nil
+}

@@ -50,6 +50,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.PUT("/dialogs/:id/members/:user/role", s.wrap(s.handleSetRole))
 	authed.POST("/dialogs/:id/leave", s.wrap(s.handleLeave))
 	authed.GET("/dialogs/:id/messages/:seq/readers", s.wrap(s.handleReaders))
+	authed.GET("/dialogs/:id/media", s.wrap(s.handleDialogMedia))
 	authed.POST("/devices", s.wrap(s.handleRegisterDevice))
 	authed.DELETE("/devices/:token", s.wrap(s.handleUnregisterDevice))
 	authed.POST("/uploads", s.streamed, s.wrap(s.handleUpload))

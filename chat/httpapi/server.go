@@ -61,6 +61,7 @@ type (
 		DeleteMessage(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.MessageView, error)
 		Read(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.Receipts, error)
 		Upload(ctx context.Context, p chat.Principal, r io.Reader, name string) (chat.Attachment, error)
+		DialogMedia(ctx context.Context, p chat.Principal, dialogID int64, kind, cursor string, limit int) (chat.MediaPage, error)
 	}
 	// Devices is push tokens and the mute that push decisions honour.
 	Devices interface {
@@ -109,6 +110,10 @@ type Deps struct {
 	BodyTimeout   time.Duration
 	UploadMinRate int64
 	UploadGrace   time.Duration
+	// MaxUploadBytes caps the file of POST /v1/uploads: the largest of the
+	// media store's caps (videos have their own; the store applies each
+	// type's). Zero: chat.MaxUploadFileSize.
+	MaxUploadBytes int64
 	// MetricsElsewhere leaves GET /metrics out of this surface: the
 	// registry is served on its own listener (KOROBKA_METRICS_ADDR), so
 	// the public address does not expose it.
@@ -145,6 +150,7 @@ type server struct {
 	bodyTimeout   time.Duration
 	uploadMinRate int64
 	uploadGrace   time.Duration
+	maxUpload     int64 // the upload's file cap; the body may add multipartSlack
 
 	web       fs.FS             // assets/web
 	images    fs.FS             // the screens folder's images/
@@ -160,10 +166,10 @@ type server struct {
 // own limit, uploads by chat.MaxUploadFileSize, with room for the
 // multipart framing.
 const (
-	maxJSONBody   = 64 << 10
-	maxSyncBody   = 1 << 20
-	maxAvatarBody = 10<<20 + 64<<10
-	maxUploadBody = chat.MaxUploadFileSize + 64<<10
+	maxJSONBody    = 64 << 10
+	maxSyncBody    = 1 << 20
+	maxAvatarBody  = 10<<20 + 64<<10
+	multipartSlack = 64 << 10
 )
 
 // NewServer returns the whole HTTP surface as one handler.
@@ -191,6 +197,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if s.uploadGrace <= 0 {
 		s.uploadGrace = DefaultUploadGrace
 	}
+	s.maxUpload = max(d.MaxUploadBytes, chat.MaxUploadFileSize)
 	if err := s.loadWeb(); err != nil {
 		return nil, err
 	}

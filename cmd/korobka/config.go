@@ -56,6 +56,12 @@ type Config struct {
 	// MediaSecret signs attachment URLs; empty: generated once and kept
 	// in Data (mediaSecretFile).
 	MediaSecret string
+	// MaxVideoBytes caps a video upload (KOROBKA_MAX_VIDEO_BYTES).
+	MaxVideoBytes int64
+	// FFmpeg is the ffmpeg to probe videos and take their posters with
+	// (ffprobe beside it), as configured: a name looked up on PATH or a
+	// path; "off" or one that is not there gives generic posters.
+	FFmpeg      string
 	DebugAddr   string
 	MetricsAddr string
 	LogFormat   string
@@ -153,6 +159,8 @@ var settings = []setting{
 	{"access-ttl", "KOROBKA_ACCESS_TTL", chat.DefaultAccessTTL.String(), "lifetime of access tokens"},
 	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
 	{"media-secret", "KOROBKA_MEDIA_SECRET", "", "secret (at least 32 characters) that signs attachment URLs; every node must share it; empty: generated once and kept in KOROBKA_DATA/" + mediaSecretFile},
+	{"max-video-bytes", "KOROBKA_MAX_VIDEO_BYTES", strconv.Itoa(chat.DefaultMaxVideoSize), "largest video upload in bytes (1 MiB to 4 GiB); images and other files stay capped at 25 MiB"},
+	{"ffmpeg", "KOROBKA_FFMPEG", "ffmpeg", "ffmpeg for video duration, dimensions and posters (ffprobe beside it; Debian package ffmpeg); off, or not found: generic posters"},
 	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
 	{"metrics-addr", "KOROBKA_METRICS_ADDR", "", "address for /metrics on its own listener (an internal network); empty: /metrics on the public address"},
 	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
@@ -381,6 +389,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	} else {
 		cfg.OutboundAllow = a
 	}
+	if n, err := strconv.ParseInt(get("KOROBKA_MAX_VIDEO_BYTES"), 10, 64); err != nil || n < 1<<20 || n > 4<<30 {
+		bad("KOROBKA_MAX_VIDEO_BYTES", "%q is not a number of bytes from 1048576 (1 MiB) to 4294967296 (4 GiB)", get("KOROBKA_MAX_VIDEO_BYTES"))
+	} else {
+		cfg.MaxVideoBytes = n
+	}
+	cfg.FFmpeg = get("KOROBKA_FFMPEG")
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -286,7 +287,8 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 
-	ms, err := media.NewStore(filepath.Join(cfg.Data, "media"), media.Limits{})
+	ms, err := media.NewStore(filepath.Join(cfg.Data, "media"),
+		media.Limits{MaxVideoBytes: cfg.MaxVideoBytes, FFmpeg: findFFmpeg(cfg.FFmpeg, log)})
 	if err != nil {
 		return nil, fmt.Errorf("KOROBKA_DATA: media: %w", err)
 	}
@@ -539,6 +541,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		BodyTimeout:      cfg.bodyTimeout,
 		UploadMinRate:    cfg.uploadMinRate,
 		UploadGrace:      cfg.uploadGrace,
+		MaxUploadBytes:   max(cfg.MaxVideoBytes, chat.MaxUploadFileSize),
 		Done:             a.done,
 	})
 }
@@ -634,4 +637,25 @@ func previewConfig(cfg Config) chat.PreviewConfig {
 	}
 	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, UserAgent: "korobka (link preview)"})
 	return chat.PreviewConfig{Unfurler: outbound.NewUnfurler(c), FindURL: renderer.FirstURL}
+}
+
+// findFFmpeg resolves the configured ffmpeg (a name on PATH or a path)
+// and checks that ffprobe is beside it. "" turns video probing off: "off",
+// or either tool missing, which is logged, since videos then get generic
+// posters and no duration or dimensions.
+func findFFmpeg(name string, log *slog.Logger) string {
+	if name == "" || name == "off" {
+		log.Info("video probing off: videos get generic posters", "KOROBKA_FFMPEG", name)
+		return ""
+	}
+	path, err := exec.LookPath(name)
+	if err == nil {
+		_, err = exec.LookPath(filepath.Join(filepath.Dir(path), "ffprobe"))
+	}
+	if err != nil {
+		log.Warn("ffmpeg or ffprobe not found: videos get generic posters and no duration or dimensions (apt-get install ffmpeg)",
+			"KOROBKA_FFMPEG", name, "err", err)
+		return ""
+	}
+	return path
 }
