@@ -42,6 +42,10 @@ type Dialog struct {
 	// HistoryVisible says whether members added to a group later see the
 	// messages from before they joined (groups only; group.go).
 	HistoryVisible bool
+	// MediaGen is the dialog's media generation: it grows with every
+	// removal from a group, and media URLs are signed with it (MediaScope),
+	// so a removed member's URLs stop working at once.
+	MediaGen int64
 }
 
 // UpdatedAt is when the dialog last changed, for ordering dialog lists.
