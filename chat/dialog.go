@@ -137,6 +137,10 @@ type Message struct {
 	ReplyTo int64
 	// Entities are spans of Text (mentions) as a JSON array; nil for none.
 	Entities json.RawMessage
+
+	// replied is the message ReplyTo names, read by the send, so the new
+	// message's event quotes it without another read (never stored).
+	replied *Message
 }
 
 // PayloadDigest is the fingerprint of a send's payload for idempotency:

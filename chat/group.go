@@ -204,6 +204,9 @@ type GroupStore interface {
 	// dialog when seq was sent (JoinedSeq < seq), with user id above
 	// after, by user id.
 	Readers(ctx context.Context, dialogID, seq, exclude, after int64, limit int) ([]Member, error)
+	// MessagesBySeq returns the dialog's messages with the seqs that
+	// exist, in any order (reply previews).
+	MessagesBySeq(ctx context.Context, dialogID int64, seqs []int64) ([]Message, error)
 }
 
 // GroupConfig is the group policy of a deployment. Zero values mean the

@@ -38,6 +38,10 @@ type MessageView struct {
 	// System is the structured event of a group's system message (its
 	// Text is empty); shells render it in the reader's language.
 	System *SystemEvent `json:"system,omitempty"`
+	// ReplyTo quotes the message this one answers, as it is now.
+	ReplyTo *ReplyView `json:"reply_to,omitempty"`
+	// Entities are the mentions in Text (mention.go).
+	Entities json.RawMessage `json:"entities,omitempty"`
 }
 
 // SendRequest is a new message from a client, over REST or the WebSocket.
@@ -46,6 +50,10 @@ type SendRequest struct {
 	ClientID    string
 	Text        string
 	Attachments json.RawMessage // absent, or an array of {"upload_id"}
+	// ReplyTo is the seq of the message answered (0: none); Entities the
+	// mentions in Text (mention.go).
+	ReplyTo  int64
+	Entities json.RawMessage
 }
 
 // SyncRequest is a resume after a gap, per dialog in one of two forms.

@@ -115,12 +115,15 @@ func (s *server) handleSend(c *gin.Context) error {
 		ClientID    string          `json:"client_id"`
 		Text        string          `json:"text"`
 		Attachments json.RawMessage `json:"attachments"`
+		ReplyTo     int64           `json:"reply_to"`
+		Entities    json.RawMessage `json:"entities"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
 	}
 	m, created, err := s.svc.Send(c.Request.Context(), principal(c), 0, chat.SendRequest{
 		DialogID: id, ClientID: req.ClientID, Text: req.Text, Attachments: req.Attachments,
+		ReplyTo: req.ReplyTo, Entities: req.Entities,
 	})
 	if err != nil {
 		return err

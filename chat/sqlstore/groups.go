@@ -262,3 +262,24 @@ func (s *Store) Readers(ctx context.Context, dialogID, seq, exclude, after int64
 	}
 	return ms, nil
 }
+
+// MessagesBySeq reads messages by primary key, in chunks.
+func (s *Store) MessagesBySeq(ctx context.Context, dialogID int64, seqs []int64) ([]chat.Message, error) {
+	seqs = slices.Clone(seqs)
+	slices.Sort(seqs)
+	seqs = slices.Compact(seqs)
+	out := []chat.Message{}
+	for chunk := range slices.Chunk(seqs, idChunk) {
+		args := []any{dialogID}
+		for _, q := range chunk {
+			args = append(args, q)
+		}
+		msgs, err := collectMessages(s.r.QueryContext(ctx,
+			`SELECT `+messageCols+` FROM messages WHERE dialog_id = ? AND seq IN (`+placeholders(len(chunk))+`)`, args...))
+		if err != nil {
+			return nil, s.fail("messages by seq", err)
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
+}
