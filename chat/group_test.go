@@ -419,3 +419,29 @@ func TestMentionsAndReplies(t *testing.T) {
 }
 
 func itoa(n int) string { return chat.FormatID(int64(n)) }
+
+// TestGroupPushHonoursMute: a group message pushes every member but the
+// sender, except the one who muted the group; system messages push no one.
+func TestGroupPushHonoursMute(t *testing.T) {
+	pf := newPushService(t, pushOptions{})
+	ctx := context.Background()
+	anna, boris, vera := pf.newUser(t, "Anna"), pf.newUser(t, "Boris"), pf.newUser(t, "Vera")
+	pf.register(t, boris, chat.PlatformAPNs, apnsToken, "en")
+	pf.register(t, vera, chat.PlatformAPNs, apnsToken2, "en")
+	g := pf.group(t, anna, "G", boris, vera)
+	id := parseID(t, g.ID)
+	if _, err := pf.svc.MuteDialog(ctx, vera.p, id, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	pf.send(t, anna, id, "c1", "to the group")
+	pf.settle(t, 2)
+	if _, body := pf.shown(t, apnsToken, 1)[0].Alert(); body != "to the group" {
+		t.Errorf("Boris's push = %q", body)
+	}
+	if pf.metrics.get("skipped:muted") != 1 || len(pf.apns.Shown(apnsToken2)) != 0 {
+		t.Errorf("metrics %v; Vera muted the group and must get nothing", pf.metrics.snapshot())
+	}
+	if n := pf.metrics.get("queued:message"); n != 2 {
+		t.Errorf("message jobs queued = %d, want 2 (no system message is pushed)", n)
+	}
+}
