@@ -185,6 +185,10 @@ func viewOf(m Message, status MessageStatus) MessageView {
 		CreatedAt:   m.CreatedAt.UTC(),
 		Status:      status,
 		System:      m.System,
+		Entities:    m.Entities,
+	}
+	if m.replied != nil {
+		v.ReplyTo = replyView(*m.replied)
 	}
 	if !m.EditedAt.IsZero() {
 		t := m.EditedAt.UTC()
@@ -193,6 +197,8 @@ func viewOf(m Message, status MessageStatus) MessageView {
 	if !m.DeletedAt.IsZero() {
 		v.Deleted = true
 		v.Text = ""
+		v.Entities = nil
+		v.ReplyTo = nil
 	}
 	return v
 }

@@ -354,7 +354,7 @@ func (s *Service) signAttachments(dialogID int64, raw json.RawMessage, now time.
 	}
 	out := make([]Attachment, len(list))
 	for i, a := range list {
-		out[i] = a.view(s.media, MediaScope{Dialog: dialogID}, now)
+		out[i] = a.view(s.media, s.dialogScope(dialogID), now)
 	}
 	b, err := json.Marshal(out)
 	if err != nil {

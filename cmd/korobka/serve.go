@@ -528,7 +528,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 	return httpapi.NewServer(httpapi.Deps{
 		Service:          a.svc,
 		Logger:           a.log,
-		Media:            a.media.Handler(a.signer, cfg.now),
+		Media:            a.media.GatedHandler(a.signer, cfg.now, a.svc),
 		WebSocket:        a.gateway,
 		Screens:          live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
 		Preview:          live.NewPreview(a.screens, screenFiles(cfg)),
