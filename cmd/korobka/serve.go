@@ -621,6 +621,6 @@ func previewConfig(cfg Config) chat.PreviewConfig {
 	if !cfg.LinkPreviews {
 		return chat.PreviewConfig{}
 	}
-	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, UserAgent: "korobka (link preview)"})
+	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Resolver: cfg.outboundResolver, UserAgent: "korobka (link preview)"})
 	return chat.PreviewConfig{Unfurler: outbound.NewUnfurler(c), FindURL: renderer.FirstURL}
 }
