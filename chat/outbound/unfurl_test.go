@@ -61,7 +61,7 @@ func TestUnfurler(t *testing.T) {
 		case "/page":
 			html(`<head><meta property="og:title" content="Hello"><meta property="og:image" content="img/a.png"></head>`)(w, r)
 		case "/internal-image":
-			html(`<head><meta property="og:title" content="Hello"><meta property="og:image" content="` + forbidden.URL + `/x.png"></head>`)(w, r)
+			html(`<head><meta property="og:title" content="Hello"><meta property="og:image" content="`+forbidden.URL+`/x.png"></head>`)(w, r)
 		case "/html-image":
 			html(`<head><meta property="og:title" content="Hello"><meta property="og:image" content="/page"></head>`)(w, r)
 		case "/img/a.png":
