@@ -152,6 +152,8 @@ func TestLinkPreviews(t *testing.T) {
 	previewBackends(t, func(t *testing.T, e *env, s *previewSites) {
 		a, b, id := e.pair()
 		b1 := dial(t, e.url, b.AccessToken)
+		bChat := dial(t, e.url, b.AccessToken)
+		bChat.watch("chat", map[string]any{"dialog_id": id}, "ru", "light")
 		link := s.fixture.URL + "/article"
 
 		sent := e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken,
@@ -176,6 +178,13 @@ func TestLinkPreviews(t *testing.T) {
 		}
 		if got := str(f, "message", "preview", "url"); got != link {
 			t.Errorf("url %q, want %q", got, link)
+		}
+		// A watched chat replaces the bubble with one that has the card.
+		node := "msg-" + str(f, "message", "id")
+		p := bChat.waitFor("bubble with the card", patchOp("chat:"+id, "replace", node))
+		bubble := findOp(t, p, "chat:"+id, "replace", node)["node"]
+		if !strings.Contains(fmt.Sprint(bubble), "open_url") || !strings.Contains(fmt.Sprint(bubble), "Запуск & новости") {
+			t.Errorf("replaced bubble %v, want the link card", bubble)
 		}
 		h := e.previewHistory(a.AccessToken, id)
 		m := h["p-1"]
