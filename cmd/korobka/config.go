@@ -117,6 +117,10 @@ type Config struct {
 	apnsTLS *tls.Config
 	// pushQueue adjusts the push queue's timings; only tests set it.
 	pushQueue func(*pushQueueTimes)
+	// outboundResolver resolves the names of links previews fetch (nil:
+	// the system's); only tests set it, to make a name resolve to
+	// loopback.
+	outboundResolver outbound.Resolver
 }
 
 // pushQueueTimes are the push queue's timings that tests shorten.

@@ -331,6 +331,9 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Previews:          previewConfig(cfg),
 	})
 	a.loops = append(a.loops, a.svc.Run)
+	if err := registerPreviewMetrics(a.metrics, a.svc); err != nil {
+		return nil, err
+	}
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{
 		Logger:            log,
@@ -635,7 +638,7 @@ func previewConfig(cfg Config) chat.PreviewConfig {
 	if !cfg.LinkPreviews {
 		return chat.PreviewConfig{}
 	}
-	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, UserAgent: "korobka (link preview)"})
+	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Resolver: cfg.outboundResolver, UserAgent: "korobka (link preview)"})
 	return chat.PreviewConfig{Unfurler: outbound.NewUnfurler(c), FindURL: renderer.FirstURL}
 }
 
@@ -658,4 +661,23 @@ func findFFmpeg(name string, log *slog.Logger) string {
 		return ""
 	}
 	return path
+}
+
+// registerPreviewMetrics exports the link preview workers' counters.
+func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_link_previews_handled_total",
+			Help: "Link preview jobs handled by this node's workers, with a card or without.",
+		}, func() float64 { return float64(svc.PreviewStats().Handled) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_link_previews_dropped_total",
+			Help: "Link preview jobs dropped: the queue was full, or the node stopped.",
+		}, func() float64 { return float64(svc.PreviewStats().Dropped) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
