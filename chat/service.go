@@ -35,6 +35,10 @@ type Config struct {
 	// nothing is pushed.
 	Push PushConfig
 
+	// Broadcasts carries the batches of admin broadcasts (broadcast.go),
+	// shared by every node; nil: broadcasts answer unavailable.
+	Broadcasts Queue
+
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
 	AccessTTL  time.Duration
@@ -85,8 +89,10 @@ type Service struct {
 	commits  *committer
 	push     *pushes
 	stats    *dailyStats
-	members  *Membership
-	seen     *lastSeen
+	// broadcasts carries broadcast batches (broadcast.go).
+	broadcasts Queue
+	members    *Membership
+	seen       *lastSeen
 	// typing remembers the last typing event per (user, dialog).
 	typing *lru.Cache[[2]int64, time.Time]
 	// zones remembers the last time zone stored per user (NoteTimeZone).
@@ -133,6 +139,7 @@ func NewService(cfg Config) *Service {
 		smsRegions:        cfg.SMSRegions,
 		loopbackUnlimited: cfg.LoopbackUnlimited,
 		uploadGCInterval:  cfg.UploadGCInterval,
+		broadcasts:        cfg.Broadcasts,
 	}
 	if s.media == nil {
 		s.media, _ = NewMediaSigner(NewMediaSecret())

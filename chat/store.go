@@ -215,6 +215,7 @@ type Store interface {
 	ContentStore
 	AuditStore
 	AdminStore
+	BroadcastStore
 	DeviceStore
 	PushStore
 	// Ping checks that the database answers.
