@@ -345,3 +345,18 @@ func (s *server) handleBroadcasts(c *gin.Context) error {
 	c.JSON(http.StatusOK, page)
 	return nil
 }
+
+// handleAdminPage serves the admin page (assets/web/admin.html) and its
+// files under /admin/. The page holds no data: everything it shows comes
+// from the admin API, which checks the caller's role.
+func (s *server) handleAdminPage(c *gin.Context) {
+	name := strings.TrimPrefix(c.Param("file"), "/")
+	if name == "" {
+		name = "admin.html"
+	}
+	s.serveWeb(c, name)
+}
+
+func (s *server) handleAdminRedirect(c *gin.Context) {
+	c.Redirect(http.StatusMovedPermanently, "/admin/")
+}

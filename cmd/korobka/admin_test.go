@@ -307,6 +307,12 @@ func (c *contract) adminAPI(admin, user tokens, dialogID string) {
 	c.fail("GET", "/v1/admin/broadcasts/1234", admin.AccessToken, nil, 404, "not_found")
 	c.json("GET", "/v1/admin/broadcasts?limit=1", admin.AccessToken, nil, 200)
 	c.fail("GET", "/v1/admin/broadcasts?before=x", admin.AccessToken, nil, 400, "invalid_cursor")
+	c.req("GET", "/admin", "", "", nil, nil, 301)
+	c.req("GET", "/admin/", "", "", nil, nil, 200)
+	c.req("GET", "/admin/admin.js", "", "", nil, nil, 200)
+	c.req("HEAD", "/admin/admin.css", "", "", nil, nil, 200)
+	c.req("GET", "/admin/nope.js", "", "", nil, nil, 404)
+	c.req("HEAD", "/admin/nope.js", "", "", nil, nil, 404)
 }
 
 func TestAdminBroadcast(t *testing.T) {
