@@ -379,7 +379,7 @@ async function viewBroadcasts(root) {
   const from = h('input', { type: 'date', name: 'registered_from' });
   const to = h('input', { type: 'date', name: 'registered_to' });
   const send = h('button', { class: 'a-button a-primary', type: 'submit' }, t('send'));
-  root.append(h('form', { class: 'a-card', onsubmit: async (e) => {
+  root.append(h('form', { class: 'a-card', id: 'a-broadcast', onsubmit: async (e) => {
     e.preventDefault();
     const segment = {};
     if (role.value) segment.role = role.value;
@@ -449,10 +449,25 @@ async function viewAudit(root) {
     if (cursor) filter.set('before', cursor);
     const page = await api('GET', `/v1/admin/audit?${filter}`);
     return { items: page.entries, next: page.next };
-  }, [t('when'), t('who'), t('action'), t('target'), t('details')], (e) => h('tr', { 'data-audit': e.action },
-    h('td', {}, when(e.at)), h('td', {}, e.actor_id === '0' ? t('cli') : `${e.actor_id} · ${e.actor_role}`),
-    h('td', {}, h('code', {}, e.action)), h('td', {}, `${e.target_type} ${e.target_id}`),
-    h('td', { class: 'a-wrap' }, e.details ? JSON.stringify(e.details) : '')));
+  }, [t('when'), t('who'), t('action'), t('target'), t('details')], (e) => {
+    const who = h('td', {}, e.actor_id === '0' ? t('cli') : `${e.actor_id} · ${e.actor_role}`);
+    const target = h('td', {}, `${e.target_type} ${e.target_id}`);
+    if (e.actor_id !== '0') nameOf(e.actor_id).then((n) => { who.textContent = `${n} · ${e.actor_role}`; });
+    if (e.target_type === 'user') nameOf(e.target_id).then((n) => { target.replaceChildren(h('a', { href: `#/users/${e.target_id}` }, n)); });
+    if (e.target_type === 'dialog') target.replaceChildren(h('a', { href: `#/dialogs/${e.target_id}` }, `${t('dialog')} #${e.target_id}`));
+    const details = Object.entries(e.details ?? {}).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ');
+    return h('tr', { 'data-audit': e.action }, h('td', {}, when(e.at)), who, h('td', {}, h('code', {}, e.action)), target,
+      h('td', { class: 'a-wrap' }, details));
+  });
+}
+
+// nameOf resolves a user id to "name (phone)" once per page load.
+const names = new Map();
+function nameOf(id) {
+  if (!names.has(id)) {
+    names.set(id, api('GET', `/v1/admin/users/${id}`).then((u) => (userName(u) === '—' ? u.phone : `${userName(u)} (${u.phone})`), () => id));
+  }
+  return names.get(id);
 }
 
 // ---- boot ----
