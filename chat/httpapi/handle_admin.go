@@ -346,7 +346,7 @@ func (s *server) handleBroadcasts(c *gin.Context) error {
 	return nil
 }
 
-// handleAdminPage serves the admin page (assets/web/admin.html) and its
+// handleAdminPage serves the admin page (assets/admin/admin.html) and its
 // files under /admin/. The page holds no data: everything it shows comes
 // from the admin API, which checks the caller's role.
 func (s *server) handleAdminPage(c *gin.Context) {
@@ -354,7 +354,7 @@ func (s *server) handleAdminPage(c *gin.Context) {
 	if name == "" {
 		name = "admin.html"
 	}
-	s.serveWeb(c, name)
+	s.serveFile(c, s.adminFS, s.adminTags, s.adminCSP, name)
 }
 
 func (s *server) handleAdminRedirect(c *gin.Context) {

@@ -134,6 +134,9 @@ type server struct {
 	web       fs.FS             // assets/web
 	webTags   map[string]string // file -> ETag
 	webCSP    map[string]string // page -> Content-Security-Policy header
+	adminFS   fs.FS             // assets/admin
+	adminTags map[string]string
+	adminCSP  map[string]string
 	dev       bool
 	done      <-chan struct{}
 	heartbeat time.Duration // of the preview's event stream
