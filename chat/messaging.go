@@ -105,6 +105,7 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.seen.run(ctx) })
 	wg.Go(func() { s.runPreviews(ctx) })
 	wg.Go(func() { s.stats.run(ctx) })
+	wg.Go(func() { s.runBroadcasts(ctx) })
 	// Pushes stop after the committer has drained, so the jobs of its
 	// last commits are queued too.
 	pushCtx, stopPushes := context.WithCancel(context.WithoutCancel(ctx))

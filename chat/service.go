@@ -41,6 +41,9 @@ type Config struct {
 	// Previews configures link previews (preview.go); without an
 	// Unfurler there are none.
 	Previews PreviewConfig
+	// Broadcasts carries the batches of admin broadcasts (broadcast.go),
+	// shared by every node; nil: broadcasts answer unavailable.
+	Broadcasts Queue
 
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
@@ -93,8 +96,10 @@ type Service struct {
 	push     *pushes
 	previews *previews // nil: link previews off
 	stats    *dailyStats
-	members  *Membership
-	seen     *lastSeen
+	// broadcasts carries broadcast batches (broadcast.go).
+	broadcasts Queue
+	members    *Membership
+	seen       *lastSeen
 	// typing remembers the last typing event per (user, dialog).
 	typing *lru.Cache[[2]int64, time.Time]
 	// zones remembers the last time zone stored per user (NoteTimeZone).
@@ -143,6 +148,7 @@ func NewService(cfg Config) *Service {
 		loopbackUnlimited: cfg.LoopbackUnlimited,
 		uploadGCInterval:  cfg.UploadGCInterval,
 		groups:            cfg.Groups,
+		broadcasts:        cfg.Broadcasts,
 	}
 	if s.groups.MaxMembers <= 0 {
 		s.groups.MaxMembers = DefaultGroupMaxMembers

@@ -224,6 +224,7 @@ type Store interface {
 	ContentStore
 	AuditStore
 	AdminStore
+	BroadcastStore
 	DeviceStore
 	PushStore
 	PreviewStore

@@ -70,6 +70,9 @@ func (s *server) routes(e *gin.Engine) {
 	e.GET("/app/*file", s.handleApp)
 	e.HEAD("/app/*file", s.handleApp)
 	e.GET("/assets/*file", s.handleAsset) // the theme's logo (screens/theme.yaml)
+	e.GET("/admin", s.handleAdminRedirect)
+	e.GET("/admin/*file", s.handleAdminPage)
+	e.HEAD("/admin/*file", s.handleAdminPage)
 	if s.preview != nil {
 		e.GET("/preview", s.handlePreviewRedirect)
 		e.GET("/preview/*file", s.handlePreview)

@@ -156,6 +156,9 @@ type server struct {
 	images    fs.FS             // the screens folder's images/
 	webTags   map[string]string // file -> ETag
 	webCSP    map[string]string // page -> Content-Security-Policy header
+	adminFS   fs.FS             // assets/admin
+	adminTags map[string]string
+	adminCSP  map[string]string
 	dev       bool
 	done      <-chan struct{}
 	heartbeat time.Duration // of the preview's event stream

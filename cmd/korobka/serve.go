@@ -184,6 +184,7 @@ type app struct {
 	ready    map[string]func(context.Context) error
 	metrics  *prometheus.Registry // every series, for /metrics
 	queue    chat.Queue           // push jobs
+	bcast    chat.Queue           // broadcast batches
 	storage  string
 	bus      string
 	push     string                        // which push senders are on
@@ -271,6 +272,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		foreground = rf
 		a.queue = redis.NewQueue(client, redis.QueueConfig{Prefix: cfg.RedisPrefix + "push:",
 			ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
+		a.bcast = redis.NewQueue(client, redis.QueueConfig{Prefix: cfg.RedisPrefix + "broadcast:", Block: qt.Block})
 		a.bus = "redis"
 	} else {
 		limiter = memory.NewLimiter(cfg.now)
@@ -279,6 +281,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		sockets = memory.NewSocketCounter()
 		foreground = memory.NewForeground()
 		a.queue = memory.NewQueue(memory.QueueConfig{ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
+		a.bcast = memory.NewQueue(memory.QueueConfig{Block: qt.Block})
 		a.bus = "memory"
 	}
 	a.closers = append(a.closers, a.broker.Close)
@@ -329,6 +332,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Push:              push,
 		Groups:            cfg.Groups,
 		Previews:          previewConfig(cfg),
+		Broadcasts:        a.bcast,
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	if err := registerPreviewMetrics(a.metrics, a.svc); err != nil {
