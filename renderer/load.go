@@ -95,6 +95,9 @@ type dataSpec struct {
 	name, source string
 	args         []argSpec
 	slot         int
+	// pageArg is the argument a page cursor goes into ("" when the
+	// source does not page): Request.Page sets it for this data.
+	pageArg string
 }
 
 type argSpec struct {
@@ -163,13 +166,18 @@ const (
 	firstDataSlot
 )
 
-var sourceArgs = map[string]struct{ args, required []string }{
+// sourceArgs lists each source's arguments; page names the one a page
+// cursor (Request.Page) goes into, for the sources whose lists page.
+var sourceArgs = map[string]struct {
+	args, required []string
+	page           string
+}{
 	"me":           {},
 	"user":         {args: []string{"id"}, required: []string{"id"}},
-	"contacts":     {args: []string{"limit", "cursor"}},
-	"dialogs.list": {args: []string{"limit", "cursor"}},
+	"contacts":     {args: []string{"limit", "cursor"}, page: "cursor"},
+	"dialogs.list": {args: []string{"limit", "cursor"}, page: "cursor"},
 	"dialog":       {args: []string{"id"}, required: []string{"id"}},
-	"messages":     {args: []string{"dialog_id", "before", "limit"}, required: []string{"dialog_id"}},
+	"messages":     {args: []string{"dialog_id", "before", "limit"}, required: []string{"dialog_id"}, page: "before"},
 }
 
 var (
@@ -557,6 +565,7 @@ func (ld *loader) compileScreen(src *screenSrc, v *variant) {
 		}
 		ds.source = srcN.Value
 		spec, known := sourceArgs[ds.source]
+		ds.pageArg = spec.page
 		if coll := strings.TrimPrefix(ds.source, "content."); coll != ds.source && nameRE.MatchString(coll) {
 			known, spec.args = true, []string{"limit"}
 			if !ld.schemas[coll] {

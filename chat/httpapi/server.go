@@ -68,6 +68,17 @@ type (
 		UnregisterDevice(ctx context.Context, p chat.Principal, token string) error
 		MuteDialog(ctx context.Context, p chat.Principal, dialogID int64, muted bool, until *time.Time) (chat.MuteState, error)
 	}
+	// Groups is group dialogs: members, roles, title, photo, readers.
+	Groups interface {
+		CreateGroup(ctx context.Context, p chat.Principal, req chat.NewGroup) (chat.DialogView, error)
+		UpdateGroup(ctx context.Context, p chat.Principal, dialogID int64, upd chat.GroupUpdate) (chat.DialogView, error)
+		AddMembers(ctx context.Context, p chat.Principal, dialogID int64, userIDs []string) (chat.DialogView, error)
+		RemoveMember(ctx context.Context, p chat.Principal, dialogID, userID int64) error
+		LeaveGroup(ctx context.Context, p chat.Principal, dialogID int64) error
+		SetMemberRole(ctx context.Context, p chat.Principal, dialogID, userID int64, role chat.GroupRole) error
+		GroupMembers(ctx context.Context, p chat.Principal, dialogID int64, cursor string, limit int) (chat.MemberPage, error)
+		Readers(ctx context.Context, p chat.Principal, dialogID, seq int64, cursor string, limit int) (chat.MemberPage, error)
+	}
 	// Service is every group; *chat.Service implements it.
 	Service interface {
 		Auth
@@ -75,6 +86,8 @@ type (
 		Contacts
 		Messaging
 		Devices
+		Groups
+		Admin
 	}
 )
 

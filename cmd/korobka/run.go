@@ -22,7 +22,10 @@ Usage:
   korobka render NAME --data fixture.json [--lang ru] [--theme dark]
                             print a screen's layout for fixture data
   korobka bench [flags]     load-test a running server on loopback
-  korobka role PHONE ROLE   give a user the role user, operator or admin
+  korobka admin create --phone PHONE
+                            make PHONE an admin (the first admin of a deployment)
+  korobka admin role PHONE ROLE
+                            give a user the role user, operator or admin
   korobka health [--url U]  exit 0 when the server on KOROBKA_ADDR answers /healthz (container healthchecks)
   korobka help              show this text
 
@@ -75,8 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return lintCmd(rest, getenv, stdout, stderr)
 	case "render":
 		return renderCmd(ctx, rest, getenv, stdout, stderr)
-	case "role":
-		return roleCmd(ctx, rest, getenv, stdout, stderr)
+	case "admin":
+		return adminCmd(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
 	case "health":

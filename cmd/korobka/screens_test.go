@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -303,4 +304,48 @@ func TestServeWithBrand(t *testing.T) {
 	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.Contains(out.String(), `"theme": "meridian-light"`) {
 		t.Errorf("render --brand meridian: %v %.200s", err, out.String())
 	}
+}
+
+// A page of a screen's list: the next page of messages before a cursor,
+// and 400 invalid_param for a list the screen does not have or a cursor
+// that is not one.
+func TestScreenPages(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		a, _, id := e.pair()
+		for i := 1; i <= 55; i++ {
+			e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": fmt.Sprint("m", i), "text": fmt.Sprint("m", i)}), 201)
+		}
+		type layout struct {
+			Root struct {
+				Children []struct {
+					ID   string `json:"id"`
+					Next *struct {
+						Cursor string `json:"cursor"`
+					} `json:"next"`
+					Children []struct {
+						Text string `json:"text"`
+					} `json:"children"`
+				} `json:"children"`
+			} `json:"root"`
+		}
+		first := e.want(e.screen("/v1/screens/chat?dialog_id="+id, a.AccessToken, ""), 200)
+		var got layout
+		first.json(t, &got)
+		if n := got.Root.Children[1].Next; n == nil || n.Cursor != "6" {
+			t.Fatalf("first page's load_more %+v, want cursor 6 (the oldest seq shown)", n)
+		}
+		page := e.want(e.screen("/v1/screens/chat?dialog_id="+id+"&more=messages&cursor=6", a.AccessToken, ""), 200)
+		got = layout{}
+		page.json(t, &got)
+		list := got.Root.Children[1]
+		if list.ID != "messages" || len(list.Children) != 5 || list.Children[0].Text != "m1" || list.Children[4].Text != "m5" || list.Next != nil {
+			t.Fatalf("page before 6: %+v, want m1..m5 and no next", list)
+		}
+		if page.header.Get("ETag") == first.header.Get("ETag") {
+			t.Error("a page has the first page's ETag")
+		}
+		for _, q := range []string{"&more=dialog&cursor=6", "&more=nope&cursor=6", "&more=messages&cursor=x", "&cursor=6", "&more=messages"} {
+			e.wantErr(e.screen("/v1/screens/chat?dialog_id="+id+q, a.AccessToken, ""), 400, "invalid_param")
+		}
+	})
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/korobka/korobka/chat/live"
 	"github.com/korobka/korobka/chat/media"
 	"github.com/korobka/korobka/chat/memory"
+	"github.com/korobka/korobka/chat/outbound"
 	"github.com/korobka/korobka/chat/redis"
 	"github.com/korobka/korobka/chat/sms"
 	"github.com/korobka/korobka/chat/sqlstore"
@@ -324,6 +325,8 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 
 		LoopbackUnlimited: cfg.LoopbackUnlimited,
 		Push:              push,
+		Groups:            cfg.Groups,
+		Previews:          previewConfig(cfg),
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
@@ -624,4 +627,15 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// previewConfig turns link previews on with KOROBKA_LINK_PREVIEWS: pages
+// are fetched through the guarded outbound client (KOROBKA_OUTBOUND_ALLOW
+// opens addresses for tests), the link is the one bubbles make tappable.
+func previewConfig(cfg Config) chat.PreviewConfig {
+	if !cfg.LinkPreviews {
+		return chat.PreviewConfig{}
+	}
+	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, UserAgent: "korobka (link preview)"})
+	return chat.PreviewConfig{Unfurler: outbound.NewUnfurler(c), FindURL: renderer.FirstURL}
 }
