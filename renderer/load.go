@@ -189,12 +189,15 @@ var (
 // Lint checks every screen, fragment, theme, strings file, content seed and
 // fixture, and returns the findings sorted by file and position. It is
 // Load without keeping the result, for `korobka lint`.
+//
+// Each brand (themes/<name>/theme.yaml) is checked too, as if it were
+// theme.yaml: its tokens, logo and contrast on every screen.
 func Lint(fsys fs.FS) []Diagnostic {
 	_, d, err := Load(fsys)
 	if err != nil && len(d) == 0 {
 		return []Diagnostic{{File: ".", Line: 1, Col: 1, Message: err.Error()}}
 	}
-	return d
+	return lintBrands(fsys, d)
 }
 
 // Load parses, compiles and checks everything under fsys: the top-level

@@ -19,6 +19,7 @@ import (
 	"github.com/korobka/korobka/chat/outbound"
 	"github.com/korobka/korobka/chat/wire"
 	"github.com/korobka/korobka/chat/ws"
+	"github.com/korobka/korobka/renderer"
 )
 
 // Config is everything korobka serve reads from its flags and environment,
@@ -32,7 +33,10 @@ type Config struct {
 	RedisPrefix string
 	TestPhones  chat.TestPhones
 	Screens     string
-	Region      string
+	// Brand selects themes/<Brand>/theme.yaml of the screens instead of
+	// theme.yaml (KOROBKA_BRAND; "" for theme.yaml).
+	Brand  string
+	Region string
 	// TimeZone is what screens show times in when a shell sends no
 	// X-Korobka-TZ (KOROBKA_TIME_ZONE, default UTC).
 	TimeZone       *time.Location
@@ -145,6 +149,7 @@ var settings = []setting{
 	{"redis-prefix", "KOROBKA_REDIS_PREFIX", "korobka:", "prefix of every Redis key, so deployments can share one Redis"},
 	{"test-phones", "KOROBKA_TEST_PHONES", "", "numbers with fixed codes and no SMS: +79990000001:111111,+7999*:111111"},
 	{"screens", "KOROBKA_SCREENS", "", "folder to load screens from instead of the embedded ones"},
+	{"brand", "KOROBKA_BRAND", "", "theme of the screens: themes/<brand>/theme.yaml instead of theme.yaml (e.g. meridian)"},
 	{"region", "KOROBKA_REGION", chat.DefaultRegion, "region for numbers typed without a country code (ISO 3166)"},
 	{"time-zone", "KOROBKA_TIME_ZONE", "UTC", "IANA time zone screens show times in when a shell sends no X-Korobka-TZ"},
 	{"sms-countries", "KOROBKA_SMS_COUNTRIES", "", "comma-separated regions (ISO 3166) whose mobile numbers get login codes; empty: KOROBKA_REGION's"},
@@ -303,6 +308,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if cfg.Screens != "" {
 		if err := checkScreensDir(cfg.Screens); err != nil {
 			bad("KOROBKA_SCREENS", "%v", err)
+		}
+	}
+	if cfg.Brand = get("KOROBKA_BRAND"); cfg.Brand != "" {
+		if _, err := renderer.BrandFS(screenFiles(cfg), cfg.Brand); err != nil {
+			bad("KOROBKA_BRAND", "%v", err)
 		}
 	}
 

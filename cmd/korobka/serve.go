@@ -473,7 +473,7 @@ func nodeName() string {
 // the content collections they read from on first start.
 func (a *app) openScreens(ctx context.Context, cfg Config) error {
 	if cfg.Screens != "" {
-		w, diags, err := renderer.NewWatcher(cfg.Screens, a.log)
+		w, diags, err := renderer.NewBrandWatcher(cfg.Screens, cfg.Brand, a.log)
 		if err != nil {
 			for _, d := range diags {
 				a.log.Error("screen lint", "at", d.String())
@@ -483,7 +483,11 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 		a.screens = w
 		a.loops = append(a.loops, w.Run)
 	} else {
-		e, _, err := renderer.Load(screens.FS)
+		fsys, err := renderer.BrandFS(screens.FS, cfg.Brand)
+		if err != nil {
+			return fmt.Errorf("KOROBKA_BRAND: %w", err)
+		}
+		e, _, err := renderer.Load(fsys)
 		if err != nil {
 			return fmt.Errorf("embedded screens: %w", err)
 		}
