@@ -204,7 +204,11 @@ function live() {
   es.addEventListener('message', (e) => { if (e.data === 'reload') reload(e); });
   es.addEventListener('open', () => status('live reload on'));
   es.addEventListener('error', () => status('live reload: reconnecting…'));
+  // A page left open in the back/forward cache would keep its stream and
+  // use up the browser's few connections to this host.
+  addEventListener('pagehide', () => es.close(), { once: true });
 }
+addEventListener('pageshow', (e) => { if (e.persisted) live(); });
 
 controls();
 loadList().then(loadSource).then(loadRender).catch((e) => status(String(e?.message ?? e)));
