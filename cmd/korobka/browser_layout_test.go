@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -99,6 +101,7 @@ func TestBrowserLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(artifactDir(t), "layout")
+	icons := map[string][]string{} // mask-image → where it showed
 	p := newPerson(t, "designer")
 	for _, vp := range viewports {
 		if _, err := chromedp.Call(p.Ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
@@ -134,9 +137,32 @@ func TestBrowserLayout(t *testing.T) {
 				for _, fault := range eval[[]string](p, `(`+layoutFaults+`)(document.getElementById('p-frame'))`) {
 					t.Errorf("%s: %s", where, fault)
 				}
+				for _, g := range eval[[]string](p, `[...document.querySelectorAll('#p-frame .k-glyph')].map((g) => g.style.maskImage)`) {
+					icons[g] = append(icons[g], where)
+				}
 				p.ScreenshotMin(filepath.Join(dir, vp.name, fx+"-"+theme+".png"), 4) // an empty list on a tablet is mostly background
 			}
 		}
+	}
+	// Every icon drawn is a file of the catalogue the server serves.
+	iconRE := regexp.MustCompile(`^url\("(icons/[a-z][a-z0-9_]*\.svg)"\)$`)
+	for mask, where := range icons {
+		m := iconRE.FindStringSubmatch(mask)
+		if m == nil {
+			t.Errorf("an icon drawn as %q (%s), want url(\"icons/<name>.svg\")", mask, where[0])
+			continue
+		}
+		res, err := http.Get(e.url + "/preview/" + m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "image/svg+xml") {
+			t.Errorf("icon %s (%s): %d %s", m[1], where[0], res.StatusCode, res.Header.Get("Content-Type"))
+		}
+	}
+	if len(icons) < 5 {
+		t.Errorf("%d different icons drawn on all screens, want the nav bar's, composer's and more", len(icons))
 	}
 	for _, s := range p.TakeProblems() {
 		if strings.Contains(s, "404") && strings.Contains(s, "/media/") { // fixtures name media no server has
