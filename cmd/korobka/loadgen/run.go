@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	a := &api{base: base, hc: &http.Client{Transport: tr}}
 
 	// Setup: logins, dialogs, connections. Any failure of the active side
-	// is fatal, since a missing pair would make every count meaningless.
+	// is fatal, since a missing dialog would make every count meaningless.
 	users := make([]user, nUsers)
 	err = forEach(ctx, nUsers, cfg.Logins, func(ctx context.Context, i int) error {
 		var err error
