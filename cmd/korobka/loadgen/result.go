@@ -144,7 +144,11 @@ func (r Result) WriteSummary(w io.Writer) error {
 			mib(float64(r.ServerRSSBefore)), mib(float64(r.ServerRSSAfter)), r.IdleConns, kib(r.ServerRSSPerIdle))
 	}
 	if r.ServerCPU > 0 {
-		fmt.Fprintf(&b, "cpu       server %.2f cores, generator %.2f cores, of the machine's %d (measured window)\n", r.ServerCPU, r.GeneratorCPU, r.Cores)
+		fmt.Fprintf(&b, "cpu       server %.2f cores, generator %.2f cores, of the machine's %d (measured window)", r.ServerCPU, r.GeneratorCPU, r.Cores)
+		if r.DeliveredPerSec > 0 {
+			fmt.Fprintf(&b, "; server %.0f µs per delivered message", r.ServerCPUPerMessage().Seconds()*1e6)
+		}
+		b.WriteByte('\n')
 	} else {
 		fmt.Fprintf(&b, "cpu       generator %.2f cores of the machine's %d (measured window; -server-pid adds the server's)\n", r.GeneratorCPU, r.Cores)
 	}
@@ -153,6 +157,17 @@ func (r Result) WriteSummary(w io.Writer) error {
 	b.WriteString(r.TableRow())
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// ServerCPUPerMessage is the server's CPU time per message delivered in
+// the measured window (0 when either is unknown). It depends far less than
+// throughput on what else the machine runs, so it compares runs on a
+// shared machine.
+func (r Result) ServerCPUPerMessage() time.Duration {
+	if r.ServerCPU <= 0 || r.DeliveredPerSec <= 0 {
+		return 0
+	}
+	return time.Duration(r.ServerCPU / r.DeliveredPerSec * float64(time.Second))
 }
 
 // TableHeader heads the results table of issue 15: one row per run

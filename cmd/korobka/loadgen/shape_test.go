@@ -188,6 +188,9 @@ func TestTableRow(t *testing.T) {
 			t.Errorf("got  %q\nwant %q", got, tt.want)
 		}
 	}
+	if got := (Result{ServerCPU: 0.5, DeliveredPerSec: 2000}).ServerCPUPerMessage(); got != 250*time.Microsecond {
+		t.Errorf("ServerCPUPerMessage: got %s, want 250µs", got)
+	}
 	if got := thousands(1234567.5); got != "1,234,568" {
 		t.Errorf("thousands: got %q", got)
 	}
