@@ -32,6 +32,10 @@ const URLPrefix = "/media/"
 // text otherwise), with a private cache that ends with the URL. now is the
 // clock the expiry is checked against (nil: time.Now).
 //
+// Every file is served with byte ranges (Range, 206, If-Range, 416), so
+// video players seek and downloads resume; a video (a .bin whose sidecar
+// type is a video type) is served inline, any other file as a download.
+//
 // Directories, dotfiles (including in-flight temp files), symlinks leading
 // outside the folder, files outside those two folders and any other name
 // answer 404. Every answer carries nosniff.
@@ -94,6 +98,11 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.M
 			}
 			ctype = meta.Mime
 			disposition = "attachment; filename*=UTF-8''" + encodeRFC5987(meta.Name)
+			if IsVideoType(meta.Mime) {
+				// A video plays in the shell's player; the sandbox
+				// and nosniff still keep it from being anything else.
+				disposition = "inline; filename*=UTF-8''" + encodeRFC5987(meta.Name)
+			}
 		}
 	}
 	if ctype == "" {
@@ -120,8 +129,13 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.M
 		h.Set("Content-Security-Policy", "sandbox")
 	}
 	h.Set("Cache-Control", cache)
-	// ServeContent handles HEAD, Range and If-Modified-Since; with
-	// Content-Type set it does not sniff.
+	// Keys are never reused and files never rewritten, so the name is a
+	// strong validator: If-Range with it (or with Last-Modified) resumes
+	// a download or a seek, If-None-Match answers 304.
+	h.Set("ETag", `"`+strings.ReplaceAll(name, "/", "-")+`"`)
+	// ServeContent handles HEAD, Range (206, multipart ranges, 416 for a
+	// range that starts past the end), If-Range, If-None-Match and
+	// If-Modified-Since; with Content-Type set it does not sniff.
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 
