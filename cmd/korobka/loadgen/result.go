@@ -22,6 +22,8 @@ type Result struct {
 	Publishers        int     `json:"publishers"`
 	Subscribers       int     `json:"subscribers"`        // publishers x dialogs per user
 	DialogsPerUser    int     `json:"dialogs_per_user"`   // per publisher; 1 for pairs
+	Groups            int     `json:"groups"`             // group dialogs among Dialogs
+	GroupSize         int     `json:"group_size"`         // members of each group, its publisher included
 	DeliveredReceipts bool    `json:"delivered_receipts"` // receivers sent delivered for every message
 	ReadShare         float64 `json:"read_share"`
 
@@ -34,29 +36,29 @@ type Result struct {
 	SetupTime time.Duration `json:"setup_ns"` // logins, dialogs and dials
 
 	Users       int `json:"users"`        // logged in
-	Dialogs     int `json:"dialogs"`      // opened (one per pair, or per publisher and subscriber)
+	Dialogs     int `json:"dialogs"`      // opened: one per pair, or dialogs-per-user per publisher
 	ActiveConns int `json:"active_conns"` // WebSockets of the senders and receivers
 	IdleConns   int `json:"idle_conns"`   // idle WebSockets opened (of Idle asked)
 	ConnsLost   int `json:"conns_lost"`   // closed by the server or failed during the run
 
 	Sent         int64 `json:"sent"`          // send frames written
 	Replies      int64 `json:"replies"`       // reply frames (acks) received
-	Delivered    int64 `json:"delivered"`     // distinct message events received from peers
+	Delivered    int64 `json:"delivered"`     // distinct message events received (a group message counts once per receiving member)
 	Receipts     int64 `json:"receipts"`      // delivered receipts written
 	ReadReceipts int64 `json:"read_receipts"` // read receipts written
 	Backlog      int64 `json:"backlog"`       // paced sends skipped: window full
-	Undelivered  int64 `json:"undelivered"`   // acked but never received by the peer
+	Undelivered  int64 `json:"undelivered"`   // acked but never received, per receiving member
 	Unanswered   int64 `json:"unanswered"`    // sent but neither acked nor refused by the end
 	Duplicates   int64 `json:"duplicates"`    // a client_id received twice, or a seq reused
 	Gaps         int64 `json:"gaps"`          // seqs missing inside a dialog's seen range
-	Stray        int64 `json:"stray"`         // message events not from this run's peer in the dialog
+	Stray        int64 `json:"stray"`         // message events not from this run's sender in the dialog
 
 	Errors map[string]int64 `json:"errors"` // by error frame code, HTTP status or close
 
 	SentPerSec      float64 `json:"sent_per_sec"`      // inside the measured window
 	DeliveredPerSec float64 `json:"delivered_per_sec"` // inside the measured window
 
-	Latency    Latency `json:"latency"`     // send to the peer's receipt of the message event
+	Latency    Latency `json:"latency"`     // send to a receiver's message event
 	AckLatency Latency `json:"ack_latency"` // send to the sender's reply
 
 	ServerRSSBefore    int64   `json:"server_rss_before,omitempty"` // bytes, before the idle connections
@@ -200,6 +202,9 @@ func (r Result) TableRow() string {
 func (r Result) Shape() string {
 	var s string
 	switch {
+	case r.Publishers > 0 && r.Groups > 0:
+		s = fmt.Sprintf("%s publishers x %d dialogs, %d of them groups of %d (%s subscribers)", thousands(float64(r.Publishers)),
+			r.DialogsPerUser, r.Groups/r.Publishers, r.GroupSize, thousands(float64(r.Subscribers)))
 	case r.Publishers > 0:
 		s = fmt.Sprintf("%s publishers x %d dialogs (%s subscribers)", thousands(float64(r.Publishers)), r.DialogsPerUser, thousands(float64(r.Subscribers)))
 	case r.Pairs > 0:

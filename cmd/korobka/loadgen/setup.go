@@ -145,18 +145,26 @@ type openedDialog struct {
 
 // openDialog gets or creates the direct dialog of from with peer.
 func (a *api) openDialog(ctx context.Context, from user, peer string) (openedDialog, error) {
+	return a.postDialog(ctx, "create dialog", from, map[string]any{"user_id": peer})
+}
+
+// createGroup creates a group owned by from with the other members given.
+func (a *api) createGroup(ctx context.Context, from user, title string, members []string) (openedDialog, error) {
+	return a.postDialog(ctx, "create group", from, map[string]any{"kind": "group", "title": title, "member_ids": members})
+}
+
+func (a *api) postDialog(ctx context.Context, op string, from user, in map[string]any) (openedDialog, error) {
 	var out struct {
 		ID          string `json:"id"`
 		LastMessage *struct {
 			Seq int64 `json:"seq"`
 		} `json:"last_message"`
 	}
-	in := map[string]string{"user_id": peer}
-	if err := a.call(ctx, "create dialog", "/v1/dialogs", from.token, in, &out, http.StatusOK, http.StatusCreated); err != nil {
+	if err := a.call(ctx, op, "/v1/dialogs", from.token, in, &out, http.StatusOK, http.StatusCreated); err != nil {
 		return openedDialog{}, err
 	}
 	if out.ID == "" {
-		return openedDialog{}, errors.New("create dialog: answer lacks id")
+		return openedDialog{}, errors.New(op + ": answer lacks id")
 	}
 	d := openedDialog{id: out.ID}
 	if out.LastMessage != nil {
