@@ -34,6 +34,7 @@ type fakeServer struct {
 	dropAt      int64 // the n-th send is swallowed: no reply, no event; 0 = never
 	loseAt      int64 // the n-th message is stored and acked but its first receiver never gets it; 0 = never
 	loseInGroup bool  // loseAt counts group messages only
+	failOTP     int64 // every n-th code request answers 500, as a deadlock would; 0 = never; 1 = all
 
 	mu        sync.Mutex
 	users     map[string]string // phone -> user id
@@ -44,6 +45,7 @@ type fakeServer struct {
 	msgs      int64
 	groupMsgs int64
 	attempts  int64
+	otps      int64
 	// requested holds the numbers whose code was asked for and not yet
 	// used: verify needs one, as on the real server.
 	requested map[string]bool
@@ -57,6 +59,7 @@ type fakeServer struct {
 	receipts   atomic.Int64
 	reads      atomic.Int64
 	rejected   atomic.Int64
+	otpFailed  atomic.Int64
 	up         websocket.Upgrader
 }
 
@@ -123,6 +126,13 @@ func (f *fakeServer) requestCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
+	f.otps++
+	if f.failOTP > 0 && f.otps%f.failOTP == 0 {
+		f.mu.Unlock()
+		f.otpFailed.Add(1)
+		writeError(w, 500, "internal")
+		return
+	}
 	f.requested[in.Phone] = true
 	f.mu.Unlock()
 	writeJSON(w, 200, map[string]any{"phone": in.Phone, "expires_in": 300, "code_length": 6})

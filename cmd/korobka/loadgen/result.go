@@ -34,6 +34,9 @@ type Result struct {
 	Duration  time.Duration `json:"duration_ns"` // measured window actually run
 	Warmup    time.Duration `json:"warmup_ns"`
 	SetupTime time.Duration `json:"setup_ns"` // logins, dialogs and dials
+	// SetupRetries counts logins and dialog openings tried again after a
+	// 429 or 5xx answer.
+	SetupRetries int64 `json:"setup_retries"`
 
 	Users       int `json:"users"`        // logged in
 	Dialogs     int `json:"dialogs"`      // opened: one per pair, or dialogs-per-user per publisher
@@ -116,8 +119,8 @@ func (r Result) WriteSummary(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "korobka bench: %s, %s, %s measured after %s warmup, %d-byte texts\n",
 		r.Shape(), mode, r.Duration.Round(time.Millisecond), r.Warmup, r.BodySize)
-	fmt.Fprintf(&b, "setup     %d users, %d dialogs, %d+%d connections in %s; %d lost during the run\n",
-		r.Users, r.Dialogs, r.ActiveConns, r.IdleConns, r.SetupTime.Round(time.Millisecond), r.ConnsLost)
+	fmt.Fprintf(&b, "setup     %d users, %d dialogs, %d+%d connections in %s (%d steps retried after 429/5xx); %d lost during the run\n",
+		r.Users, r.Dialogs, r.ActiveConns, r.IdleConns, r.SetupTime.Round(time.Millisecond), r.SetupRetries, r.ConnsLost)
 	fmt.Fprintf(&b, "counts    sent %d  replies %d  delivered %d  receipts %d  read %d  backlog %d\n",
 		r.Sent, r.Replies, r.Delivered, r.Receipts, r.ReadReceipts, r.Backlog)
 	fmt.Fprintf(&b, "rate      %.0f msg/s delivered, %.0f msg/s sent (measured window)\n", r.DeliveredPerSec, r.SentPerSec)

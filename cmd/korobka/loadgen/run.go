@@ -184,6 +184,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		}
 	}
 	res.SetupTime = time.Since(st.base)
+	res.SetupRetries = a.retried.Load()
 	say("%d dialogs, %d+%d connections open after %s", res.Dialogs, res.ActiveConns, res.IdleConns, res.SetupTime.Round(time.Millisecond))
 
 	if cfg.Rate > 0 && len(senders) > 0 {

@@ -325,3 +325,25 @@ func TestRunGroupsReportLostMessage(t *testing.T) {
 		t.Errorf("got undelivered %d, gaps %d, duplicates %d, healthy %v; want 1, 1, 0, false", res.Undelivered, res.Gaps, res.Duplicates, res.Healthy())
 	}
 }
+
+// TestRunRetriesTransientSetupFailures: a login that meets a 500 is tried
+// again and counted; one that keeps failing stops the run.
+func TestRunRetriesTransientSetupFailures(t *testing.T) {
+	f := newFakeServer(t, 0, 0)
+	f.failOTP = 5
+	res, err := Run(context.Background(), publishersConfig(f.URL), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SetupRetries == 0 || res.SetupRetries != f.otpFailed.Load() || !res.Healthy() {
+		t.Errorf("got %d retries (the fake failed %d code requests), healthy %v; want them equal and >0, true",
+			res.SetupRetries, f.otpFailed.Load(), res.Healthy())
+	}
+
+	f = newFakeServer(t, 0, 0)
+	f.failOTP = 1
+	_, err = Run(context.Background(), publishersConfig(f.URL), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Errorf("got %v, want the run to stop on HTTP 500", err)
+	}
+}
