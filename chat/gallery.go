@@ -45,15 +45,21 @@ type MediaEntry struct {
 	Seq       int64
 	SenderID  int64
 	CreatedAt time.Time // the message's
-	// Listed says the message lists the upload; one that does not (its
-	// send failed after the claim) is skipped, but still moves the cursor.
+	// Listed says the message lists the upload, at Index among its
+	// attachments; one that does not (its send failed after the claim) is
+	// skipped, but still moves the cursor.
 	Listed bool
+	Index  int
 }
 
 // MediaItem is a gallery entry in the wire form: the attachment (URLs
 // signed for the dialog) and the message it is in.
 type MediaItem struct {
-	Seq        int64      `json:"seq"`
+	Seq int64 `json:"seq"`
+	// Index is the attachment's place among its message's attachments
+	// (from 0): (Seq, Index) names it in the dialog, as the media
+	// screen's item ids do (media-<seq>-<index>).
+	Index      int        `json:"index"`
 	SenderID   string     `json:"sender_id"`
 	CreatedAt  time.Time  `json:"created_at"`
 	Attachment Attachment `json:"attachment"`
@@ -105,6 +111,7 @@ func (s *Service) DialogMedia(ctx context.Context, p Principal, dialogID int64, 
 		}
 		page.Items = append(page.Items, MediaItem{
 			Seq:        e.Seq,
+			Index:      e.Index,
 			SenderID:   FormatID(e.SenderID),
 			CreatedAt:  e.CreatedAt,
 			Attachment: e.Upload.stored().view(s.media, MediaScope{Dialog: dialogID}, now),

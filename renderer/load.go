@@ -162,6 +162,7 @@ var sourceArgs = map[string]struct{ args, required []string }{
 	"dialogs.list": {args: []string{"limit", "cursor"}},
 	"dialog":       {args: []string{"id"}, required: []string{"id"}},
 	"messages":     {args: []string{"dialog_id", "before", "limit"}, required: []string{"dialog_id"}},
+	"media":        {args: []string{"dialog_id", "kind", "cursor", "limit"}, required: []string{"dialog_id", "kind"}},
 }
 
 var (
@@ -531,7 +532,7 @@ func (ld *loader) compileScreen(src *screenSrc, v *variant) {
 			known, spec.args = true, []string{"limit"}
 		}
 		if !known {
-			c.errf(srcN, "unknown data source %q (known: me, user, contacts, dialogs.list, dialog, messages, content.<collection>)", ds.source)
+			c.errf(srcN, "unknown data source %q (known: me, user, contacts, dialogs.list, dialog, messages, media, content.<collection>)", ds.source)
 		}
 		eachPair(dv, func(ak, av *yaml.Node) {
 			if ak.Value == "source" {

@@ -70,7 +70,7 @@ const ICONS = {
   check: '✓', check_double: '✓✓', clock: '🕓', back: '‹', attach: '📎', send: '➤',
   phone: '📞', play: '▶', close: '✕', search: '🔍', more: '⋯', camera: '📷', file: '📄',
   video: '🎬', chevron: '›', plus: '+', edit: '✎', settings: '⚙', user: '👤', chat: '💬',
-  home: '⌂', star: '★', info: 'ℹ', warning: '⚠', contacts: '👥', news: '📰', tariff: '💳',
+  media: '🖼', home: '⌂', star: '★', info: 'ℹ', warning: '⚠', contacts: '👥', news: '📰', tariff: '💳',
 };
 const glyph = (name) => (Object.hasOwn(ICONS, name) ? ICONS[name] : '•');
 
