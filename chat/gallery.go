@@ -77,8 +77,9 @@ type MediaPage struct {
 // video, file) for a member: the attachments of its messages that are not
 // deleted, newest first (by when the send claimed them), at most limit (default
 // DefaultGalleryPage, at most MaxGalleryPage), from cursor ("" for the
-// newest; a page's NextCursor for the next). Not a member: ErrNotFound,
-// like a dialog that does not exist.
+// newest; a page's NextCursor for the next), from the first seq the member
+// may read (Member.VisibleFrom). Not a member: ErrNotFound, like a dialog
+// that does not exist.
 func (s *Service) DialogMedia(ctx context.Context, p Principal, dialogID int64, kind, cursor string, limit int) (MediaPage, error) {
 	uk, err := GalleryKind(kind)
 	if err != nil {
@@ -88,7 +89,10 @@ func (s *Service) DialogMedia(ctx context.Context, p Principal, dialogID int64, 
 	if err != nil {
 		return MediaPage{}, err
 	}
-	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
+	// A member who may not read the whole history (added to a group
+	// that hides it) sees the media of what they may read.
+	from, err := s.members.VisibleFrom(ctx, p, dialogID)
+	if err != nil {
 		return MediaPage{}, err
 	}
 	if limit <= 0 || limit > MaxGalleryPage {
@@ -106,7 +110,7 @@ func (s *Service) DialogMedia(ctx context.Context, p Principal, dialogID int64, 
 	}
 	now := s.now()
 	for _, e := range entries {
-		if !e.Listed {
+		if !e.Listed || e.Seq < from {
 			continue
 		}
 		page.Items = append(page.Items, MediaItem{

@@ -199,7 +199,9 @@ type MessageStore interface {
 	// not deleted (ErrNotFound otherwise), gives it the dialog's next
 	// change number and returns it.
 	EditMessage(ctx context.Context, dialogID, seq, senderID int64, text string, now time.Time) (Message, error)
-	// DeleteMessage drops the content of a message sent by senderID
+	// DeleteMessage drops the content of a message sent by senderID (0:
+	// by anyone, for a group admin the Service checked; never a system
+	// message)
 	// (text, attachments and the payload digest), keeping its seq, gives
 	// it the dialog's next change number, takes it out of the unread
 	// counts, and in the same transaction moves the uploads the message
@@ -217,11 +219,14 @@ type Store interface {
 	ContactStore
 	UploadStore
 	DialogStore
+	GroupStore
 	MessageStore
 	ContentStore
 	AuditStore
+	AdminStore
 	DeviceStore
 	PushStore
+	PreviewStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -433,6 +433,11 @@ func (s *Service) collectUploads(ctx context.Context) {
 		} else if n > 0 {
 			s.log.InfoContext(ctx, "uploads collected", "removed", n)
 		}
+		if n, err := s.expirePreviews(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "link preview cache expiry failed", "err", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "link previews expired", "removed", n)
+		}
 		select {
 		case <-ctx.Done():
 			return

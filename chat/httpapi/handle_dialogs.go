@@ -12,11 +12,22 @@ import (
 
 func (s *server) handleOpenDialog(c *gin.Context) error {
 	var req struct {
-		UserID  string `json:"user_id"`
-		Subject string `json:"subject"`
+		Kind           string   `json:"kind"`
+		UserID         string   `json:"user_id"`
+		Subject        string   `json:"subject"`
+		Title          string   `json:"title"`
+		MemberIDs      []string `json:"member_ids"`
+		AvatarUploadID string   `json:"avatar_upload_id"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
+	}
+	switch chat.DialogKind(req.Kind) {
+	case chat.DialogGroup:
+		return s.createGroup(c, chat.NewGroup{Title: req.Title, MemberIDs: req.MemberIDs, AvatarUploadID: req.AvatarUploadID})
+	case "", chat.DialogDirect:
+	default:
+		return errInvalidKind
 	}
 	other, err := chat.ParseID(req.UserID)
 	if err != nil {
@@ -104,12 +115,14 @@ func (s *server) handleSend(c *gin.Context) error {
 		ClientID    string          `json:"client_id"`
 		Text        string          `json:"text"`
 		Attachments json.RawMessage `json:"attachments"`
+		Preview     *bool           `json:"preview"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
 	}
 	m, created, err := s.svc.Send(c.Request.Context(), principal(c), 0, chat.SendRequest{
 		DialogID: id, ClientID: req.ClientID, Text: req.Text, Attachments: req.Attachments,
+		NoPreview: req.Preview != nil && !*req.Preview,
 	})
 	if err != nil {
 		return err

@@ -69,6 +69,17 @@ type (
 		UnregisterDevice(ctx context.Context, p chat.Principal, token string) error
 		MuteDialog(ctx context.Context, p chat.Principal, dialogID int64, muted bool, until *time.Time) (chat.MuteState, error)
 	}
+	// Groups is group dialogs: members, roles, title, photo, readers.
+	Groups interface {
+		CreateGroup(ctx context.Context, p chat.Principal, req chat.NewGroup) (chat.DialogView, error)
+		UpdateGroup(ctx context.Context, p chat.Principal, dialogID int64, upd chat.GroupUpdate) (chat.DialogView, error)
+		AddMembers(ctx context.Context, p chat.Principal, dialogID int64, userIDs []string) (chat.DialogView, error)
+		RemoveMember(ctx context.Context, p chat.Principal, dialogID, userID int64) error
+		LeaveGroup(ctx context.Context, p chat.Principal, dialogID int64) error
+		SetMemberRole(ctx context.Context, p chat.Principal, dialogID, userID int64, role chat.GroupRole) error
+		GroupMembers(ctx context.Context, p chat.Principal, dialogID int64, cursor string, limit int) (chat.MemberPage, error)
+		Readers(ctx context.Context, p chat.Principal, dialogID, seq int64, cursor string, limit int) (chat.MemberPage, error)
+	}
 	// Service is every group; *chat.Service implements it.
 	Service interface {
 		Auth
@@ -76,6 +87,8 @@ type (
 		Contacts
 		Messaging
 		Devices
+		Groups
+		Admin
 	}
 )
 
@@ -110,6 +123,9 @@ type Deps struct {
 	TrustedProxies wire.Proxies
 	// Dev opens the preview to anyone; otherwise it needs an admin.
 	Dev bool
+	// Images is the images/ folder of the screens served (the logo,
+	// pictures of content), answered at /assets/<path>; nil: none.
+	Images fs.FS
 	// Done closes when the server starts shutting down, so long-lived
 	// responses (the preview's event stream) end instead of holding
 	// http.Server.Shutdown until its deadline.
@@ -137,6 +153,7 @@ type server struct {
 	maxUpload     int64 // the upload's file cap; the body may add multipartSlack
 
 	web       fs.FS             // assets/web
+	images    fs.FS             // the screens folder's images/
 	webTags   map[string]string // file -> ETag
 	webCSP    map[string]string // page -> Content-Security-Policy header
 	dev       bool
@@ -168,7 +185,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
 		screens: d.Screens, preview: d.Preview, ready: d.Ready, metrics: m, reg: reg,
-		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
+		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat,
+		images: d.Images}
 	s.bodyTimeout, s.uploadMinRate, s.uploadGrace = d.BodyTimeout, d.UploadMinRate, d.UploadGrace
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout

@@ -35,12 +35,16 @@ func (s *Store) CreateUpload(ctx context.Context, u chat.Upload) error {
 		dialogID, clientID = u.DialogID, u.ClientID
 	}
 	return s.write(ctx, "create upload", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO uploads (`+uploadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.ID, u.OwnerID, u.Kind, u.Key, u.Name, u.Size, u.Mime, u.Width, u.Height, s.ts(u.CreatedAt),
-			string(state), dialogID, clientID, s.nullTS(u.AttachedAt), u.DurationMS)
-		return err
+		return s.insertUpload(ctx, tx, u, state, dialogID, clientID)
 	})
+}
+
+func (s *Store) insertUpload(ctx context.Context, tx *sql.Tx, u chat.Upload, state chat.UploadState, dialogID, clientID any) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO uploads (`+uploadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.OwnerID, u.Kind, u.Key, u.Name, u.Size, u.Mime, u.Width, u.Height, s.ts(u.CreatedAt),
+		string(state), dialogID, clientID, s.nullTS(u.AttachedAt), u.DurationMS)
+	return err
 }
 
 // Upload returns the upload with the id.

@@ -16,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/outbound"
 	"github.com/korobka/korobka/chat/wire"
 	"github.com/korobka/korobka/chat/ws"
 )
@@ -42,6 +43,8 @@ type Config struct {
 	AllowedOrigins []string
 	// MaxSocketsPerUser caps a user's live WebSockets across nodes.
 	MaxSocketsPerUser int
+	// Groups are the group limits: members per group, groups per user.
+	Groups chat.GroupConfig
 	// WSRate and WSBurst are a user's WebSocket frame budget across all
 	// their connections and nodes: frames per second, and at once.
 	WSRate, WSBurst int
@@ -89,6 +92,12 @@ type Config struct {
 	// LoopbackUnlimited exempts loopback clients from the per-address
 	// login limits, for korobka bench on the server's host.
 	LoopbackUnlimited bool
+	// OutboundAllow lets fetches of user-supplied URLs (link previews)
+	// reach these non-public addresses (KOROBKA_OUTBOUND_ALLOW): tests'
+	// fixture sites, or one internal host. Dangerous: it warns at start.
+	OutboundAllow outbound.Allow
+	// LinkPreviews turns link previews on (KOROBKA_LINK_PREVIEWS).
+	LinkPreviews bool
 
 	// now is the clock of in-process rate limits, of the service (token
 	// lifetimes, media URL buckets), of the media handler and of the
@@ -142,6 +151,8 @@ var settings = []setting{
 	{"trusted-proxies", "KOROBKA_TRUSTED_PROXIES", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed"},
 	{"allowed-origins", "KOROBKA_ALLOWED_ORIGINS", "", "comma-separated browser origins (https://app.example.com) allowed to open the WebSocket besides the server's own"},
 	{"max-sockets-per-user", "KOROBKA_MAX_SOCKETS_PER_USER", strconv.Itoa(ws.DefaultMaxSocketsPerUser), "live WebSockets one user may hold across all nodes; a new one past it closes their oldest (4002)"},
+	{"group-max-members", "KOROBKA_GROUP_MAX_MEMBERS", strconv.Itoa(chat.DefaultGroupMaxMembers), "members one group may have"},
+	{"group-max-per-user", "KOROBKA_GROUP_MAX_PER_USER", strconv.Itoa(chat.DefaultGroupMaxPerUser), "groups one user may be a member of"},
 	{"ws-rate", "KOROBKA_WS_RATE", strconv.Itoa(ws.DefaultRate), "WebSocket frames per second one user may send, across all their connections and nodes"},
 	{"ws-burst", "KOROBKA_WS_BURST", strconv.Itoa(ws.DefaultBurst), "WebSocket frames one user may send at once above the rate"},
 	{"ws-handshakes-per-addr", "KOROBKA_WS_HANDSHAKES_PER_ADDR", strconv.Itoa(ws.DefaultHandshakesPerAddr.Rate), "WebSocket handshakes per minute from one client address (IPv6: per /64), a third of them at once"},
@@ -168,6 +179,8 @@ var settings = []setting{
 	{"push-delay", "KOROBKA_PUSH_DELAY", chat.DefaultPushDelay.String(), "how long a message push waits, so a message read on another device meanwhile is not pushed"},
 	{"push-max-devices", "KOROBKA_PUSH_MAX_DEVICES", strconv.Itoa(chat.DefaultMaxDevices), "push devices a user keeps; one more drops the oldest"},
 	{"push-workers", "KOROBKA_PUSH_WORKERS", strconv.Itoa(chat.DefaultPushWorkers), "push queue consumers per node"},
+	{"link-previews", "KOROBKA_LINK_PREVIEWS", "on", "link previews: the first link of a message gets a card fetched from its page (on or off)"},
+	{"outbound-allow", "KOROBKA_OUTBOUND_ALLOW", "", "DANGEROUS, tests only: comma-separated CIDRs, addresses or address:port that fetches of user-supplied URLs may reach although they are loopback or private (127.0.0.1:8081)"},
 }
 
 // boolSettings are switches: the flag may be given alone (--dev).
@@ -283,6 +296,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	cfg.TestPhones = tp
 	cfg.Screens = get("KOROBKA_SCREENS")
+	if cfg.Screens != "" {
+		if err := checkScreensDir(cfg.Screens); err != nil {
+			bad("KOROBKA_SCREENS", "%v", err)
+		}
+	}
 
 	cfg.SMSProvider = get("KOROBKA_SMS_PROVIDER")
 	cfg.SMSRuAPIID = get("KOROBKA_SMSRU_API_ID")
@@ -318,6 +336,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		}
 	}
 	cfg.MaxSocketsPerUser = parseInt(get("KOROBKA_MAX_SOCKETS_PER_USER"), "KOROBKA_MAX_SOCKETS_PER_USER", 1, 1000, bad)
+	cfg.Groups.MaxMembers = parseInt(get("KOROBKA_GROUP_MAX_MEMBERS"), "KOROBKA_GROUP_MAX_MEMBERS", 2, 100_000, bad)
+	cfg.Groups.MaxPerUser = parseInt(get("KOROBKA_GROUP_MAX_PER_USER"), "KOROBKA_GROUP_MAX_PER_USER", 1, 100_000, bad)
 	cfg.WSRate = parseInt(get("KOROBKA_WS_RATE"), "KOROBKA_WS_RATE", 1, 1_000_000, bad)
 	cfg.WSBurst = parseInt(get("KOROBKA_WS_BURST"), "KOROBKA_WS_BURST", 1, 1_000_000, bad)
 	cfg.HandshakesPerAddr = parseInt(get("KOROBKA_WS_HANDSHAKES_PER_ADDR"), "KOROBKA_WS_HANDSHAKES_PER_ADDR", 3, 10_000_000, bad)
@@ -357,6 +377,18 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		cfg.LoopbackUnlimited = on
 	}
 	parsePush(&cfg, get, bad)
+	switch v := get("KOROBKA_LINK_PREVIEWS"); v {
+	case "on":
+		cfg.LinkPreviews = true
+	case "off":
+	default:
+		bad("KOROBKA_LINK_PREVIEWS", "%q is not on or off", v)
+	}
+	if a, err := outbound.ParseAllow(get("KOROBKA_OUTBOUND_ALLOW")); err != nil {
+		bad("KOROBKA_OUTBOUND_ALLOW", "%v", err)
+	} else {
+		cfg.OutboundAllow = a
+	}
 	if n, err := strconv.ParseInt(get("KOROBKA_MAX_VIDEO_BYTES"), 10, 64); err != nil || n < 1<<20 || n > 4<<30 {
 		bad("KOROBKA_MAX_VIDEO_BYTES", "%q is not a number of bytes from 1048576 (1 MiB) to 4294967296 (4 GiB)", get("KOROBKA_MAX_VIDEO_BYTES"))
 	} else {
@@ -387,6 +419,9 @@ func (cfg Config) warnings() []warning {
 	}
 	if cfg.LoopbackUnlimited {
 		ws = append(ws, warning{"KOROBKA_LOOPBACK_UNLIMITED", "clients on loopback skip the per-address login limits: for korobka bench only; behind a proxy on this host without KOROBKA_TRUSTED_PROXIES every client is on loopback"})
+	}
+	if !cfg.OutboundAllow.Empty() {
+		ws = append(ws, warning{"KOROBKA_OUTBOUND_ALLOW", "fetches of URLs that users post (link previews) may reach " + cfg.OutboundAllow.String() + " inside your network: anyone who can send a message can make the server request those addresses; for tests only"})
 	}
 	return ws
 }

@@ -29,12 +29,12 @@ import (
 	"github.com/korobka/korobka/chat/live"
 	"github.com/korobka/korobka/chat/media"
 	"github.com/korobka/korobka/chat/memory"
+	"github.com/korobka/korobka/chat/outbound"
 	"github.com/korobka/korobka/chat/redis"
 	"github.com/korobka/korobka/chat/sms"
 	"github.com/korobka/korobka/chat/sqlstore"
 	"github.com/korobka/korobka/chat/ws"
 	"github.com/korobka/korobka/renderer"
-	"github.com/korobka/korobka/schemas"
 	"github.com/korobka/korobka/screens"
 )
 
@@ -327,6 +327,8 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 
 		LoopbackUnlimited: cfg.LoopbackUnlimited,
 		Push:              push,
+		Groups:            cfg.Groups,
+		Previews:          previewConfig(cfg),
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
@@ -480,8 +482,9 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 		}
 		a.screens = live.Fixed{Engine: e}
 	}
-	seeds, err := renderer.LoadContentSeeds(screens.FS, schemas.FS)
-	if err != nil {
+	// The seeds of the folder served (a folder without content/ has none).
+	seeds, err := renderer.LoadContentSeeds(screenFiles(cfg))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("content seeds: %w", err)
 	}
 	for name, docs := range seeds {
@@ -529,6 +532,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		WebSocket:        a.gateway,
 		Screens:          live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
 		Preview:          live.NewPreview(a.screens, screenFiles(cfg)),
+		Images:           screenImages(cfg),
 		Ready:            a.ready,
 		Registry:         a.metrics,
 		MetricsElsewhere: cfg.MetricsAddr != "",
@@ -549,6 +553,15 @@ func screenFiles(cfg Config) fs.FS {
 		return os.DirFS(cfg.Screens)
 	}
 	return screens.FS
+}
+
+// screenImages is the images/ folder of the screens served, at /assets/.
+func screenImages(cfg Config) fs.FS {
+	sub, err := fs.Sub(screenFiles(cfg), "images")
+	if err != nil {
+		return nil
+	}
+	return sub
 }
 
 // close stops the loops (the writer commits what is queued first), then
@@ -613,6 +626,17 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// previewConfig turns link previews on with KOROBKA_LINK_PREVIEWS: pages
+// are fetched through the guarded outbound client (KOROBKA_OUTBOUND_ALLOW
+// opens addresses for tests), the link is the one bubbles make tappable.
+func previewConfig(cfg Config) chat.PreviewConfig {
+	if !cfg.LinkPreviews {
+		return chat.PreviewConfig{}
+	}
+	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, UserAgent: "korobka (link preview)"})
+	return chat.PreviewConfig{Unfurler: outbound.NewUnfurler(c), FindURL: renderer.FirstURL}
 }
 
 // findFFmpeg resolves the configured ffmpeg (a name on PATH or a path)
