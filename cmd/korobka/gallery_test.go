@@ -166,3 +166,42 @@ func findVideo(n any) map[string]any {
 	}
 	return nil
 }
+
+// TestGroupMediaVisibility: in a group that hides its history, a member
+// added later sees the media from their join on; a removed member sees
+// none.
+func TestGroupMediaVisibility(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		a := e.loginTest("+79990000001", "111111")
+		b := e.loginTest("+79990000002", "222222")
+		c := e.loginTest("+79991234001", "333333")
+		g := e.want(e.do("POST", "/v1/dialogs", a.AccessToken, map[string]any{"kind": "group", "title": "Клуб",
+			"member_ids": []string{b.User.ID}}), 201)
+		id := g.field(t, "id").(string)
+		e.want(e.do("PATCH", "/v1/dialogs/"+id, a.AccessToken, map[string]any{"history_visible": false}), 200)
+		var buf bytes.Buffer
+		png.Encode(&buf, gradient(30, 20))
+		send := func(clientID string) {
+			up := e.want(e.postUpload(a.AccessToken, "p.png", buf.Bytes()), 201)
+			e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{
+				"client_id": clientID, "attachments": []any{map[string]any{"upload_id": up.field(t, "id")}}}), 201)
+		}
+		count := func(tk tokens) int {
+			t.Helper()
+			var p struct{ Items []any }
+			e.want(e.do("GET", "/v1/dialogs/"+id+"/media?kind=photo", tk.AccessToken, nil), 200).json(t, &p)
+			return len(p.Items)
+		}
+		send("before")
+		e.want(e.do("POST", "/v1/dialogs/"+id+"/members", a.AccessToken, map[string]any{"user_ids": []string{c.User.ID}}), 200)
+		send("after")
+		if n := count(b); n != 2 {
+			t.Errorf("b sees %d photos, want 2", n)
+		}
+		if n := count(c); n != 1 {
+			t.Errorf("c, added with the history hidden, sees %d photos, want the 1 sent since", n)
+		}
+		e.want(e.do("DELETE", "/v1/dialogs/"+id+"/members/"+b.User.ID, a.AccessToken, nil), 204)
+		e.wantErr(e.do("GET", "/v1/dialogs/"+id+"/media?kind=photo", b.AccessToken, nil), 404, "not_found")
+	})
+}
