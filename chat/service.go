@@ -89,7 +89,9 @@ type Service struct {
 	// typing remembers the last typing event per (user, dialog).
 	typing *lru.Cache[[2]int64, time.Time]
 	// zones remembers the last time zone stored per user (NoteTimeZone).
-	zones   *lru.Cache[int64, string]
+	zones *lru.Cache[int64, string]
+	// schemas caches compiled collection schemas (collections.go).
+	schemas schemaCache
 	limiter Limiter
 	sms     SMSSender
 	images  ImageStore

@@ -213,6 +213,7 @@ type Store interface {
 	DialogStore
 	MessageStore
 	ContentStore
+	CollectionStore
 	AuditStore
 	DeviceStore
 	PushStore

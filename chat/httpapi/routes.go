@@ -51,6 +51,17 @@ func (s *server) routes(e *gin.Engine) {
 		v1.GET("/screens/:name", s.wrap(s.handleScreen))
 	}
 
+	// The platform: content collections, forms, the bot API and webhooks
+	// (handle_collections.go, handle_forms.go, handle_bot.go,
+	// handle_webhooks.go), served by a Service that implements
+	// Integrations. Admin routes check the admin role in the Service.
+	authed.GET("/admin/collections", s.wrap(s.handleCollections))
+	authed.GET("/admin/collections/:name", s.wrap(s.handleCollection))
+	authed.PUT("/admin/collections/:name", s.wrap(s.handleDefineCollection))
+	authed.PUT("/admin/collections/:name/order", s.wrap(s.handleReorderDocuments))
+	authed.PUT("/admin/collections/:name/documents/:id", s.wrap(s.handlePutDocument))
+	authed.DELETE("/admin/collections/:name/documents/:id", s.wrap(s.handleDeleteDocument))
+
 	// The web shell (assets/web) and the designer preview: static files
 	// for browsers, and the preview's API, open in development mode and to
 	// admins otherwise (handle_web.go, handle_preview.go, docs/shell.md).

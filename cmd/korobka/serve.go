@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -179,6 +180,7 @@ type app struct {
 	broker   chat.Broker
 	gateway  *ws.Gateway
 	patcher  *live.Patcher // live patches for the gateway
+	sources  *live.Sources // the screens' data sources (fetches and topic patches)
 	screens  live.Screens
 	ready    map[string]func(context.Context) error
 	metrics  *prometheus.Registry // every series, for /metrics
@@ -327,7 +329,8 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Push:              push,
 	})
 	a.loops = append(a.loops, a.svc.Run)
-	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
+	a.sources = live.NewSources(a.svc, a.store)
+	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg)).WithSources(a.sources)
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{
 		Logger:            log,
 		AllowedOrigins:    cfg.AllowedOrigins,
@@ -342,6 +345,14 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		ExpiryCheck:       cfg.expiryCheck,
 		Now:               cfg.now,
 		Patcher:           a.patcher,
+	})
+	// Content edits patch the screens open on this node's sockets.
+	a.loops = append(a.loops, func(ctx context.Context) error {
+		if err := a.gateway.WatchContent(ctx); err != nil {
+			return fmt.Errorf("content changes: %w", err)
+		}
+		<-ctx.Done()
+		return ctx.Err()
 	})
 	ok = true
 	return a, nil
@@ -478,6 +489,9 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 		}
 		a.screens = live.Fixed{Engine: e}
 	}
+	if err := a.seedCollections(ctx); err != nil {
+		return err
+	}
 	seeds, err := renderer.LoadContentSeeds(screens.FS, schemas.FS)
 	if err != nil {
 		return fmt.Errorf("content seeds: %w", err)
@@ -504,6 +518,42 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// seedCollections defines the collections of schemas/content on first
+// start (each <name>.schema.json is collection <name>, titled by the
+// schema's title). A definition an admin changed is kept.
+func (a *app) seedCollections(ctx context.Context) error {
+	names, err := fs.Glob(schemas.FS, "content/*.schema.json")
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, file := range names {
+		raw, err := fs.ReadFile(schemas.FS, file)
+		if err != nil {
+			return err
+		}
+		name := strings.TrimSuffix(path.Base(file), ".schema.json")
+		if _, err := chat.CompileCollectionSchema(raw); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		var head struct {
+			Title string `json:"title"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		c := chat.Collection{Name: name, Title: head.Title, Schema: compact.Bytes(), CreatedAt: now, UpdatedAt: now}
+		if _, err := a.store.SeedCollection(ctx, c); err != nil {
+			return fmt.Errorf("seed collection %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // start runs the background loops (the message writer, the Redis
 // subscriber and presence refresher) until close.
 func (a *app) start() {
@@ -525,7 +575,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		Logger:           a.log,
 		Media:            a.media.Handler(a.signer, cfg.now),
 		WebSocket:        a.gateway,
-		Screens:          live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
+		Screens:          live.NewRenderer(a.screens, a.sources).WithLocale(locale(cfg)),
 		Preview:          live.NewPreview(a.screens, screenFiles(cfg)),
 		Ready:            a.ready,
 		Registry:         a.metrics,
