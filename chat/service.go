@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -92,13 +93,15 @@ type Service struct {
 	zones *lru.Cache[int64, string]
 	// schemas caches compiled collection schemas (collections.go).
 	schemas schemaCache
-	limiter Limiter
-	sms     SMSSender
-	images  ImageStore
-	files   FileStore
-	media   *MediaSigner
-	log     *slog.Logger
-	now     func() time.Time
+	// business is the business account's id (business.go).
+	business atomic.Int64
+	limiter  Limiter
+	sms      SMSSender
+	images   ImageStore
+	files    FileStore
+	media    *MediaSigner
+	log      *slog.Logger
+	now      func() time.Time
 
 	uploadGCInterval time.Duration
 

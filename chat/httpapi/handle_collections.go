@@ -26,6 +26,7 @@ type ContentAdmin interface {
 // without it (a handler test's fake) serves none of these routes.
 type Integrations interface {
 	ContentAdmin
+	Business
 }
 
 // maxSchemaBody fits a collection definition: its schema and title.

@@ -61,6 +61,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.PUT("/admin/collections/:name/order", s.wrap(s.handleReorderDocuments))
 	authed.PUT("/admin/collections/:name/documents/:id", s.wrap(s.handlePutDocument))
 	authed.DELETE("/admin/collections/:name/documents/:id", s.wrap(s.handleDeleteDocument))
+	authed.POST("/business/dialog", s.wrap(s.handleBusinessDialog))
 
 	// The web shell (assets/web) and the designer preview: static files
 	// for browsers, and the preview's API, open in development mode and to

@@ -52,7 +52,7 @@ func TestContentCollections(t *testing.T) {
 		for _, c := range list.Collections {
 			names[c.Name] = true
 		}
-		for _, want := range []string{"tariffs", "news"} {
+		for _, want := range []string{"tariffs", "news", "faq_videos"} {
 			if !names[want] {
 				t.Errorf("collection %s not defined; have %v", want, names)
 			}
@@ -160,6 +160,34 @@ func TestContentCollections(t *testing.T) {
 			if !e.audited(adm.User.ID, a.action, a.target) {
 				t.Errorf("no audit entry %s %s", a.action, a.target)
 			}
+		}
+	})
+}
+
+func TestBusinessDialog(t *testing.T) {
+	backendsWith(t, map[string]string{"KOROBKA_BUSINESS_NAME": "Acme support"}, func(t *testing.T, e *env) {
+		user := e.loginTest("+79990000002", "222222")
+		// A news post's "Discuss" opens the user's dialog with the
+		// business about the post: created once, then found.
+		r := e.want(e.do("POST", "/v1/business/dialog", user.AccessToken, map[string]any{"subject": "news:launch"}), 201)
+		if r.field(t, "title") != "Acme support" || r.field(t, "subject") != "news:launch" {
+			t.Fatalf("business dialog: got %s, want one titled Acme support about news:launch", r.body)
+		}
+		id := r.field(t, "id")
+		if again := e.want(e.do("POST", "/v1/business/dialog", user.AccessToken, map[string]any{"subject": "news:launch"}), 200); again.field(t, "id") != id {
+			t.Fatalf("second open: got %s, want dialog %v", again.body, id)
+		}
+		e.wantErr(e.do("POST", "/v1/business/dialog", user.AccessToken, map[string]any{"subject": "\u202e"}), 400, "invalid_subject")
+		e.wantErr(e.do("POST", "/v1/business/dialog", "", map[string]any{}), 401, "missing_token")
+
+		// The shipped screens offer it.
+		news := e.screen("/v1/screens/news_feed", user.AccessToken, "")
+		if !bytes.Contains(news.body, []byte(`"subject":"news:launch"`)) || !bytes.Contains(news.body, []byte("/v1/business/dialog")) {
+			t.Fatalf("news_feed: no discuss action in %s", news.body)
+		}
+		faq := e.screenLang("/v1/screens/faq_videos", user.AccessToken, "ru")
+		if faq.status != 200 || !bytes.Contains(faq.body, []byte("Как начать чат с оператором?")) {
+			t.Fatalf("faq_videos: got %d %s", faq.status, faq.body)
 		}
 	})
 }

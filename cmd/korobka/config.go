@@ -83,6 +83,9 @@ type Config struct {
 	// LoopbackUnlimited exempts loopback clients from the per-address
 	// login limits, for korobka bench on the server's host.
 	LoopbackUnlimited bool
+	// BusinessName is the name of the business account clients write to
+	// (operators answer as it, the bot API sends as it).
+	BusinessName string
 
 	// now is the clock of in-process rate limits, of the service (token
 	// lifetimes, media URL buckets), of the media handler and of the
@@ -160,6 +163,7 @@ var settings = []setting{
 	{"push-delay", "KOROBKA_PUSH_DELAY", chat.DefaultPushDelay.String(), "how long a message push waits, so a message read on another device meanwhile is not pushed"},
 	{"push-max-devices", "KOROBKA_PUSH_MAX_DEVICES", strconv.Itoa(chat.DefaultMaxDevices), "push devices a user keeps; one more drops the oldest"},
 	{"push-workers", "KOROBKA_PUSH_WORKERS", strconv.Itoa(chat.DefaultPushWorkers), "push queue consumers per node"},
+	{"business-name", "KOROBKA_BUSINESS_NAME", chat.DefaultBusinessName, "name of the business account clients write to, that operators answer as (\"Acme support\")"},
 }
 
 // boolSettings are switches: the flag may be given alone (--dev).
@@ -445,4 +449,8 @@ func parsePush(cfg *Config, get func(string) string, bad func(string, string, ..
 	}
 	cfg.PushMaxDevices = parseInt(get("KOROBKA_PUSH_MAX_DEVICES"), "KOROBKA_PUSH_MAX_DEVICES", 1, 100, bad)
 	cfg.PushWorkers = parseInt(get("KOROBKA_PUSH_WORKERS"), "KOROBKA_PUSH_WORKERS", 1, 64, bad)
+	cfg.BusinessName = get("KOROBKA_BUSINESS_NAME")
+	if _, err := chat.CleanText(cfg.BusinessName, chat.TextRule{MaxChars: chat.MaxNameLen}); err != nil {
+		bad("KOROBKA_BUSINESS_NAME", "%v", err)
+	}
 }

@@ -329,6 +329,9 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Push:              push,
 	})
 	a.loops = append(a.loops, a.svc.Run)
+	if _, err := a.svc.SetupBusiness(ctx, cfg.BusinessName); err != nil {
+		return nil, fmt.Errorf("business account: %w", err)
+	}
 	a.sources = live.NewSources(a.svc, a.store)
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg)).WithSources(a.sources)
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{
