@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -22,11 +24,14 @@ import (
 // must satisfy. Schemas are self-contained: a $ref may point only inside
 // the schema itself, never at a file or a URL.
 type Collection struct {
-	Name      string          `json:"name"`
-	Title     string          `json:"title"`
-	Schema    json.RawMessage `json:"schema"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Name   string          `json:"name"`
+	Title  string          `json:"title"`
+	Schema json.RawMessage `json:"schema"`
+	// Form makes the collection a form: clients submit to
+	// POST /v1/forms/<name> what its schema accepts (forms.go).
+	Form      bool      `json:"form"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // ContentDocView is a document in the admin API's wire form.
@@ -213,7 +218,12 @@ func ValidateDocument(sch *jsonschema.Schema, data json.RawMessage) error {
 	for len(leaf.Causes) > 0 {
 		leaf = leaf.Causes[0]
 	}
-	path := pointer(leaf.InstanceLocation)
+	loc := leaf.InstanceLocation
+	if req, ok := leaf.ErrorKind.(*kind.Required); ok && len(req.Missing) > 0 {
+		// Point at the first missing property, not at its object.
+		loc = append(slices.Clip(loc), req.Missing[0])
+	}
+	path := pointer(loc)
 	msg := leaf.ErrorKind.LocalizedString(schemaPrinter)
 	where := path
 	if where == "" {
@@ -245,7 +255,7 @@ func (s *Service) collection(ctx context.Context, name string) (Collection, erro
 // only). A new schema must hold for every document the collection already
 // has: the first that fails it is reported (409 documents_mismatch, with
 // the document's id and the failing path) and nothing changes.
-func (s *Service) DefineCollection(ctx context.Context, p Principal, name, title string, schema json.RawMessage) (Collection, bool, error) {
+func (s *Service) DefineCollection(ctx context.Context, p Principal, name, title string, schema json.RawMessage, form bool) (Collection, bool, error) {
 	if err := requireRole(p, RoleAdmin); err != nil {
 		return Collection{}, false, err
 	}
@@ -276,8 +286,8 @@ func (s *Service) DefineCollection(ctx context.Context, p Principal, name, title
 		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	c := Collection{Name: name, Title: title, Schema: compact.Bytes(), CreatedAt: now, UpdatedAt: now}
-	if err := s.audit(ctx, p, "collection.define", "collection", name, map[string]any{"title": title}); err != nil {
+	c := Collection{Name: name, Title: title, Schema: compact.Bytes(), Form: form, CreatedAt: now, UpdatedAt: now}
+	if err := s.audit(ctx, p, "collection.define", "collection", name, map[string]any{"title": title, "form": form}); err != nil {
 		return Collection{}, false, err
 	}
 	created, err := s.store.PutCollection(ctx, c)

@@ -726,6 +726,9 @@ func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq 
 	if removed, _ := parseStored(m.Attachments); len(removed) > 0 {
 		ids := make([]int64, 0, len(removed))
 		for _, a := range removed {
+			if a.Kind == CardKind {
+				continue // no upload behind it
+			}
 			if id, err := ParseID(a.ID); err == nil {
 				ids = append(ids, id)
 			}

@@ -214,6 +214,7 @@ type Store interface {
 	MessageStore
 	ContentStore
 	CollectionStore
+	FormStore
 	AuditStore
 	DeviceStore
 	PushStore

@@ -32,6 +32,10 @@ type MessageView struct {
 	EditedAt    *time.Time      `json:"edited_at,omitempty"`
 	Deleted     bool            `json:"deleted,omitempty"`
 	Status      MessageStatus   `json:"status"`
+	// Card is structured data the message carries, drawn as a card above
+	// its text (a form's submission: {"type":"form",...}); absent on
+	// plain messages. Only the server makes cards.
+	Card json.RawMessage `json:"card,omitempty"`
 }
 
 // SendRequest is a new message from a client, over REST or the WebSocket.

@@ -13,7 +13,7 @@ import (
 // ContentAdmin is the admin API of content collections: definitions with
 // their JSON Schemas, and documents with order and publish state.
 type ContentAdmin interface {
-	DefineCollection(ctx context.Context, p chat.Principal, name, title string, schema json.RawMessage) (chat.Collection, bool, error)
+	DefineCollection(ctx context.Context, p chat.Principal, name, title string, schema json.RawMessage, form bool) (chat.Collection, bool, error)
 	Collections(ctx context.Context, p chat.Principal) ([]chat.Collection, error)
 	CollectionDocuments(ctx context.Context, p chat.Principal, name string) (chat.Collection, []chat.ContentDoc, error)
 	PutDocument(ctx context.Context, p chat.Principal, name, id string, in chat.DocumentInput) (chat.ContentDoc, bool, error)
@@ -27,6 +27,7 @@ type ContentAdmin interface {
 type Integrations interface {
 	ContentAdmin
 	Business
+	Forms
 }
 
 // maxSchemaBody fits a collection definition: its schema and title.
@@ -49,6 +50,7 @@ func (s *server) handleDefineCollection(c *gin.Context) error {
 	var req struct {
 		Title  string          `json:"title"`
 		Schema json.RawMessage `json:"schema"`
+		Form   bool            `json:"form"`
 	}
 	if err := decodeJSON(c, &req, maxSchemaBody); err != nil {
 		return err
@@ -56,7 +58,7 @@ func (s *server) handleDefineCollection(c *gin.Context) error {
 	if len(req.Schema) == 0 {
 		return &chat.Error{Kind: chat.KindInvalid, Code: "invalid_schema", Message: "A collection needs its schema.", Path: "/schema"}
 	}
-	col, created, err := s.integ.DefineCollection(c.Request.Context(), principal(c), c.Param("name"), req.Title, req.Schema)
+	col, created, err := s.integ.DefineCollection(c.Request.Context(), principal(c), c.Param("name"), req.Title, req.Schema, req.Form)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,8 @@ func (s *server) routes(e *gin.Engine) {
 	authed.PUT("/admin/collections/:name/documents/:id", s.wrap(s.handlePutDocument))
 	authed.DELETE("/admin/collections/:name/documents/:id", s.wrap(s.handleDeleteDocument))
 	authed.POST("/business/dialog", s.wrap(s.handleBusinessDialog))
+	authed.POST("/forms/:collection", s.wrap(s.handleSubmitForm))
+	authed.GET("/admin/forms/:collection/submissions", s.wrap(s.handleFormSubmissions))
 
 	// The web shell (assets/web) and the designer preview: static files
 	// for browsers, and the preview's API, open in development mode and to

@@ -27,4 +27,11 @@ func (c *contract) platform(admin, a tokens) {
 	c.json("POST", "/v1/business/dialog", a.AccessToken, map[string]any{"subject": "news:launch"}, 201)
 	c.json("POST", "/v1/business/dialog", a.AccessToken, map[string]any{"subject": "news:launch"}, 200)
 	c.fail("POST", "/v1/business/dialog", a.AccessToken, map[string]any{"topic": "x"}, 400, "unknown_field")
+
+	// Forms.
+	order := map[string]any{"service": "start", "name": "Анна", "phone": "+79161234567"}
+	c.json("POST", "/v1/forms/order_service", a.AccessToken, order, 201)
+	c.fail("POST", "/v1/forms/order_service", a.AccessToken, map[string]any{"service": "start"}, 400, "schema_mismatch")
+	c.json("GET", "/v1/admin/forms/order_service/submissions", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/admin/forms/order_service/submissions", a.AccessToken, nil, 403, "forbidden")
 }

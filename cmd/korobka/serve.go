@@ -541,6 +541,7 @@ func (a *app) seedCollections(ctx context.Context) error {
 		}
 		var head struct {
 			Title string `json:"title"`
+			Form  bool   `json:"x-korobka-form"`
 		}
 		if err := json.Unmarshal(raw, &head); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
@@ -549,7 +550,7 @@ func (a *app) seedCollections(ctx context.Context) error {
 		if err := json.Compact(&compact, raw); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		c := chat.Collection{Name: name, Title: head.Title, Schema: compact.Bytes(), CreatedAt: now, UpdatedAt: now}
+		c := chat.Collection{Name: name, Title: head.Title, Schema: compact.Bytes(), Form: head.Form, CreatedAt: now, UpdatedAt: now}
 		if _, err := a.store.SeedCollection(ctx, c); err != nil {
 			return fmt.Errorf("seed collection %s: %w", name, err)
 		}
