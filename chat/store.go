@@ -215,6 +215,7 @@ type Store interface {
 	ContentStore
 	CollectionStore
 	FormStore
+	APIKeyStore
 	AuditStore
 	DeviceStore
 	PushStore

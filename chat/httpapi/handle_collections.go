@@ -28,6 +28,7 @@ type Integrations interface {
 	ContentAdmin
 	Business
 	Forms
+	Bots
 }
 
 // maxSchemaBody fits a collection definition: its schema and title.

@@ -64,6 +64,15 @@ func (s *server) routes(e *gin.Engine) {
 	authed.POST("/business/dialog", s.wrap(s.handleBusinessDialog))
 	authed.POST("/forms/:collection", s.wrap(s.handleSubmitForm))
 	authed.GET("/admin/forms/:collection/submissions", s.wrap(s.handleFormSubmissions))
+	authed.GET("/admin/bot/keys", s.wrap(s.handleAPIKeys))
+	authed.POST("/admin/bot/keys", s.wrap(s.handleCreateAPIKey))
+	authed.DELETE("/admin/bot/keys/:id", s.wrap(s.handleRevokeAPIKey))
+	bot := v1.Group("/bot", s.botAuth) // an API key acts as the business account
+	bot.GET("/dialogs", s.wrap(s.handleDialogs))
+	bot.GET("/dialogs/:id", s.wrap(s.handleDialog))
+	bot.GET("/dialogs/:id/messages", s.wrap(s.handleHistory))
+	bot.POST("/dialogs/:id/messages", s.wrap(s.handleSend))
+	bot.POST("/users/:id/dialog", s.wrap(s.handleBotOpenDialog))
 
 	// The web shell (assets/web) and the designer preview: static files
 	// for browsers, and the preview's API, open in development mode and to

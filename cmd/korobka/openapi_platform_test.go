@@ -34,4 +34,24 @@ func (c *contract) platform(admin, a tokens) {
 	c.fail("POST", "/v1/forms/order_service", a.AccessToken, map[string]any{"service": "start"}, 400, "schema_mismatch")
 	c.json("GET", "/v1/admin/forms/order_service/submissions", admin.AccessToken, nil, 200)
 	c.fail("GET", "/v1/admin/forms/order_service/submissions", a.AccessToken, nil, 403, "forbidden")
+
+	// The bot API.
+	var k struct{ ID, Key string }
+	c.json("POST", "/v1/admin/bot/keys", admin.AccessToken, map[string]any{"name": "CRM"}, 201).json(c.t, &k)
+	c.fail("POST", "/v1/admin/bot/keys", a.AccessToken, map[string]any{"name": "CRM"}, 403, "forbidden")
+	c.json("GET", "/v1/admin/bot/keys", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/admin/bot/keys", a.AccessToken, nil, 403, "forbidden")
+	d := c.json("POST", "/v1/business/dialog", a.AccessToken, map[string]any{"subject": "bot"}, 201).field(c.t, "id").(string)
+	c.json("GET", "/v1/bot/dialogs", k.Key, nil, 200)
+	c.fail("GET", "/v1/bot/dialogs", a.AccessToken, nil, 401, "invalid_token")
+	c.json("GET", "/v1/bot/dialogs/"+d, k.Key, nil, 200)
+	c.fail("GET", "/v1/bot/dialogs/1", k.Key, nil, 404, "not_found")
+	c.json("POST", "/v1/bot/dialogs/"+d+"/messages", k.Key, map[string]any{"client_id": "b1", "text": "Здравствуйте!"}, 201)
+	c.fail("POST", "/v1/bot/dialogs/"+d+"/messages", k.Key, map[string]any{"client_id": "b2", "text": ""}, 400, "invalid_text")
+	c.json("GET", "/v1/bot/dialogs/"+d+"/messages", k.Key, nil, 200)
+	c.fail("GET", "/v1/bot/dialogs/1/messages", k.Key, nil, 404, "not_found")
+	c.json("POST", "/v1/bot/users/"+a.User.ID+"/dialog", k.Key, map[string]any{"subject": "order:1"}, 201)
+	c.fail("POST", "/v1/bot/users/1/dialog", k.Key, map[string]any{}, 404, "not_found")
+	c.json("DELETE", "/v1/admin/bot/keys/"+k.ID, admin.AccessToken, nil, 204)
+	c.fail("DELETE", "/v1/admin/bot/keys/"+k.ID, admin.AccessToken, nil, 404, "not_found")
 }

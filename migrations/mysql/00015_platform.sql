@@ -32,7 +32,6 @@ CREATE TABLE api_keys (
     hash         VARBINARY(32) NOT NULL,
     created_by   BIGINT        NOT NULL,
     created_at   DATETIME(6)   NOT NULL,
-    last_used_at DATETIME(6)   NULL,
     revoked_at   DATETIME(6)   NULL,
     PRIMARY KEY (id),
     UNIQUE KEY api_keys_hash (hash)

@@ -29,7 +29,6 @@ CREATE TABLE api_keys (
     hash         BLOB    NOT NULL,
     created_by   INTEGER NOT NULL,
     created_at   INTEGER NOT NULL,
-    last_used_at INTEGER NULL,
     revoked_at   INTEGER NULL
 ) STRICT;
 CREATE UNIQUE INDEX api_keys_hash ON api_keys (hash);
