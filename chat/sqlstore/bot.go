@@ -68,4 +68,3 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64, now time.Time) error
 		return err
 	})
 }
-
