@@ -11,3 +11,10 @@ import "embed"
 //
 //go:embed web
 var Web embed.FS
+
+// Admin holds admin/: the admin page, served at /admin/ (admin.html). It
+// is no part of the shell: phones never load it, so it does not count
+// against the shell's size budget.
+//
+//go:embed admin
+var Admin embed.FS

@@ -313,6 +313,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Princip
 	if err != nil {
 		return Principal{}, err
 	}
+	s.stats.activeNow(sess.UserID)
 	return Principal{UserID: sess.UserID, SessionID: sess.ID, Family: sess.Family, Role: role,
 		ExpiresAt: sess.AccessExpiresAt}, nil
 }

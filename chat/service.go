@@ -32,9 +32,19 @@ type Config struct {
 	// seen times are written together; default DefaultLastSeenInterval.
 	LastSeenInterval time.Duration
 
+	// Groups is the group policy (limits); zero values are the defaults.
+	Groups GroupConfig
+
 	// Push configures push notifications (push.go); without a Queue
 	// nothing is pushed.
 	Push PushConfig
+
+	// Previews configures link previews (preview.go); without an
+	// Unfurler there are none.
+	Previews PreviewConfig
+	// Broadcasts carries the batches of admin broadcasts (broadcast.go),
+	// shared by every node; nil: broadcasts answer unavailable.
+	Broadcasts Queue
 
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
@@ -85,8 +95,12 @@ type Service struct {
 	presence Presence
 	commits  *committer
 	push     *pushes
-	members  *Membership
-	seen     *lastSeen
+	previews *previews // nil: link previews off
+	stats    *dailyStats
+	// broadcasts carries broadcast batches (broadcast.go).
+	broadcasts Queue
+	members    *Membership
+	seen       *lastSeen
 	// typing remembers the last typing event per (user, dialog).
 	typing *lru.Cache[[2]int64, time.Time]
 	// zones remembers the last time zone stored per user (NoteTimeZone).
@@ -104,6 +118,7 @@ type Service struct {
 	now      func() time.Time
 
 	uploadGCInterval time.Duration
+	groups           GroupConfig
 
 	region     string
 	testPhones TestPhones
@@ -137,6 +152,14 @@ func NewService(cfg Config) *Service {
 		smsRegions:        cfg.SMSRegions,
 		loopbackUnlimited: cfg.LoopbackUnlimited,
 		uploadGCInterval:  cfg.UploadGCInterval,
+		groups:            cfg.Groups,
+		broadcasts:        cfg.Broadcasts,
+	}
+	if s.groups.MaxMembers <= 0 {
+		s.groups.MaxMembers = DefaultGroupMaxMembers
+	}
+	if s.groups.MaxPerUser <= 0 {
+		s.groups.MaxPerUser = DefaultGroupMaxPerUser
 	}
 	if s.media == nil {
 		s.media, _ = NewMediaSigner(NewMediaSecret())
@@ -167,8 +190,28 @@ func NewService(cfg Config) *Service {
 	}
 	s.commits = newCommitter(s.store, s.broker, s.log)
 	s.commits.view = s.view
-	s.push = newPushes(cfg.Push, s.store, s.log, s.now)
-	s.commits.committed = s.push.committed
+	node := cfg.Push.Consumer
+	if node == "" {
+		node = "node-" + FormatID(NewID())
+	}
+	s.stats = newDailyStats(s.store, node, s.log, s.now)
+	pc := cfg.Push
+	if pc.Metrics == nil {
+		pc.Metrics = NopPushMetrics{}
+	}
+	pc.Metrics = statsPushMetrics{PushMetrics: pc.Metrics, stats: s.stats}
+	s.push = newPushes(pc, s.store, s.log, s.now)
+	s.commits.committed = func(jobs []*job) {
+		var n int64
+		for _, j := range jobs {
+			if j.app != nil && !j.app.Dup {
+				n++
+			}
+		}
+		s.stats.add(CounterMessages, n)
+		s.push.committed(jobs)
+	}
+	s.previews = newPreviews(cfg.Previews)
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.seen = newLastSeen(s.store, s.log, cfg.LastSeenInterval)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)

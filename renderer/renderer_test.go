@@ -402,7 +402,7 @@ func fmtFixture(data map[string]any) []byte {
 }
 
 func TestLoadContentSeeds(t *testing.T) {
-	docs, err := LoadContentSeeds(screens.FS, schemas.FS)
+	docs, err := LoadContentSeeds(screens.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestLoadContentSeeds(t *testing.T) {
 	}
 	m := shippedFS(t)
 	m["content/tariffs.yaml"] = &fstest.MapFile{Data: []byte("collection: tariffs\nitems:\n  - { id: x, title: { en: X }, price: -1, currency: RUB, period: month, features: [] }\n")}
-	if _, err := LoadContentSeeds(m, schemas.FS); err == nil || !strings.Contains(err.Error(), "content/tariffs.yaml:3:5") {
+	if _, err := LoadContentSeeds(m); err == nil || !strings.Contains(err.Error(), "content/tariffs.yaml:3:5") {
 		t.Errorf("bad seed: got %v, want an error at content/tariffs.yaml:3:5", err)
 	}
 }

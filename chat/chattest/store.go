@@ -36,6 +36,12 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		fn   func(t *testing.T, s chat.Store)
 	}{
 		{"Audit/AppendFilterPage", testAudit},
+		{"Admin/ListUsers", testAdminListUsers},
+		{"Admin/BlockRole", testAdminBlockRole},
+		{"Admin/Dialogs", testAdminDialogs},
+		{"Admin/DailyFigures", testAdminDailyFigures},
+		{"Preview/Cache", testPreviewCache},
+		{"Preview/SetMessagePreview", testSetMessagePreview},
 		{"OTP/PutTake", testOTPPutTake},
 		{"OTP/ReplaceResetsAttempts", testOTPReplace},
 		{"OTP/ConcurrentAttempts", testOTPConcurrent},

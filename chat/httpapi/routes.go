@@ -43,9 +43,20 @@ func (s *server) routes(e *gin.Engine) {
 	authed.DELETE("/dialogs/:id/messages/:seq", s.wrap(s.handleDelete))
 	authed.POST("/dialogs/:id/read", s.wrap(s.handleRead))
 	authed.PUT("/dialogs/:id/mute", s.wrap(s.handleMute))
+	authed.PATCH("/dialogs/:id", s.wrap(s.handleUpdateGroup))
+	authed.GET("/dialogs/:id/members", s.wrap(s.handleMembers))
+	authed.POST("/dialogs/:id/members", s.wrap(s.handleAddMembers))
+	authed.DELETE("/dialogs/:id/members/:user", s.wrap(s.handleRemoveMember))
+	authed.PUT("/dialogs/:id/members/:user/role", s.wrap(s.handleSetRole))
+	authed.POST("/dialogs/:id/leave", s.wrap(s.handleLeave))
+	authed.GET("/dialogs/:id/messages/:seq/readers", s.wrap(s.handleReaders))
+	authed.GET("/dialogs/:id/media", s.wrap(s.handleDialogMedia))
 	authed.POST("/devices", s.wrap(s.handleRegisterDevice))
 	authed.DELETE("/devices/:token", s.wrap(s.handleUnregisterDevice))
 	authed.POST("/uploads", s.streamed, s.wrap(s.handleUpload))
+
+	// The admin API (handle_admin.go): staff roles only, 403 for users.
+	s.adminRoutes(authed)
 
 	if s.screens != nil {
 		v1.GET("/screens/:name", s.wrap(s.handleScreen))
@@ -82,6 +93,9 @@ func (s *server) routes(e *gin.Engine) {
 	e.GET("/app/*file", s.handleApp)
 	e.HEAD("/app/*file", s.handleApp)
 	e.GET("/assets/*file", s.handleAsset) // the theme's logo (screens/theme.yaml)
+	e.GET("/admin", s.handleAdminRedirect)
+	e.GET("/admin/*file", s.handleAdminPage)
+	e.HEAD("/admin/*file", s.handleAdminPage)
 	if s.preview != nil {
 		e.GET("/preview", s.handlePreviewRedirect)
 		e.GET("/preview/*file", s.handlePreview)

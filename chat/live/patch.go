@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,7 +241,9 @@ func (p *Patcher) Delivery(uid int64, ev chat.Event) ws.Delivery {
 		}
 		e.msg, e.dialog, e.seq = m, d, seq
 		e.sender, _ = chat.ParseID(m.SenderID)
-		e.changed = m.EditedAt != nil || m.Deleted
+		// A link preview is always a later change of its message: a
+		// new message never carries one.
+		e.changed = m.EditedAt != nil || m.Deleted || m.Preview != nil
 		if e.sender == uid && !e.changed {
 			p.ownSent(uid, d, seq)
 		}
@@ -406,7 +409,13 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 	// are signed per bucket, so a bubble rendered in an earlier bucket is
 	// not reused.
 	day := e.p.now().In(tzOrUTC(v.TZ)).Format(time.DateOnly)
-	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name, day, string(m.Attachments)}, "\x00")
+	// The change number keys the message's state (edits, deletes, its
+	// link preview), and the preview image's URL its bucket.
+	previewImage := ""
+	if m.Preview != nil && m.Preview.Image != nil {
+		previewImage = m.Preview.Image.URL
+	}
+	key := strings.Join([]string{variantKey, m.ID, strconv.FormatInt(m.Change, 10), string(m.Status), edited, bit(m.Deleted), bit(own), name, day, string(m.Attachments), previewImage}, "\x00")
 	if e.p.eng.Swap(eng) != eng {
 		e.p.nodes.Purge()
 	}

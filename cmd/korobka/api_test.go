@@ -69,7 +69,8 @@ type env struct {
 	url  string
 	sms  *fakeSMSRu
 	app  *app
-	data string // KOROBKA_DATA
+	data string       // KOROBKA_DATA
+	h    http.Handler // the HTTP surface, for its route table
 }
 
 // backends runs fn against the embedded default and, when the services are
@@ -115,6 +116,9 @@ func newEnvConfig(t *testing.T, vars map[string]string, adjust func(*Config)) *e
 		// Tests run on loopback like production behind nothing: the
 		// per-address limits apply unless a test turns them off.
 		"KOROBKA_LOOPBACK_UNLIMITED": "0",
+		// Link previews fetch what messages link to; tests that want
+		// them turn them on with a fixture site they allow.
+		"KOROBKA_LINK_PREVIEWS": "off",
 	}
 	for k, v := range vars {
 		envv[k] = v
@@ -142,7 +146,7 @@ func newEnvConfig(t *testing.T, vars map[string]string, adjust func(*Config)) *e
 	srv.Config = newHTTPServer(h, log)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, sms: sms, app: a, data: cfg.Data}
+	return &env{t: t, url: srv.URL, sms: sms, app: a, data: cfg.Data, h: h}
 }
 
 // response is a decoded answer.

@@ -399,6 +399,12 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.fail("PUT", mute, b.AccessToken, map[string]any{"muted": true, "until": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, 400, "invalid_until")
 	c.fail("PUT", mute, b.AccessToken, map[string]any{}, 400, "invalid_mute")
 	c.fail("PUT", mute, cc.AccessToken, map[string]any{"muted": true}, 404, "not_found")
+	c.groups(a, b, cc)
+	// The media gallery.
+	c.json("GET", "/v1/dialogs/"+id+"/media?kind=photo", b.AccessToken, nil, 200)
+	c.json("GET", "/v1/dialogs/"+id+"/media?kind=file&limit=1", a.AccessToken, nil, 200)
+	c.fail("GET", "/v1/dialogs/"+id+"/media?kind=audio", a.AccessToken, nil, 400, "invalid_media_kind")
+	c.fail("GET", "/v1/dialogs/"+id+"/media?kind=photo", cc.AccessToken, nil, 404, "not_found")
 	// The dialog list now carries last messages, attachments, unread.
 	c.json("GET", "/v1/dialogs", b.AccessToken, nil, 200)
 	c.json("GET", "/v1/users/"+b.User.ID, a.AccessToken, nil, 200)
@@ -436,11 +442,11 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.req("GET", "/preview", "", "", nil, nil, 301)
 	c.req("GET", "/preview/", "", "", nil, nil, 200)
 	c.req("GET", "/preview/render.js", "", "", nil, nil, 200)
-	admin := c.login("+79991230004", "333333")
 	var role bytes.Buffer
-	if err := roleCmd(context.Background(), []string{"+79991230004", "admin"}, func(k string) string { return vars[k] }, &role, io.Discard); err != nil {
+	if err := adminCmd(context.Background(), []string{"create", "--phone", "+79991230004"}, func(k string) string { return vars[k] }, &role, io.Discard); err != nil {
 		t.Fatalf("make an admin: %v", err)
 	}
+	admin := c.login("+79991230004", "333333")
 	c.fail("GET", "/preview/api/nope", admin.AccessToken, nil, 404, "not_found")
 	c.fail("GET", "/preview/api/nope", "", nil, 401, "missing_token")
 	c.json("GET", "/preview/api/screens", admin.AccessToken, nil, 200)
@@ -456,6 +462,7 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.fail("GET", "/preview/api/render?name=chat&fixture=chat.nope", admin.AccessToken, nil, 404, "unknown_fixture")
 	c.fail("GET", "/preview/api/events", a.AccessToken, nil, 403, "forbidden")
 	c.events("/preview/api/events?access_token=" + admin.AccessToken)
+	c.adminAPI(admin, a, id)
 
 	// The platform: collections, forms, the bot API, webhooks
 	// (openapi_platform_test.go).
@@ -471,7 +478,7 @@ func contractTest(t *testing.T, vars map[string]string) {
 
 	// Every operation answered a success, and all but a few an error.
 	noErrors := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true,
-		"GET /": true, "GET /app": true, "GET /preview": true}
+		"GET /": true, "GET /app": true, "GET /preview": true, "GET /admin": true}
 	for _, op := range c.o.Paths() {
 		if !c.ok[op] {
 			t.Errorf("%s: no success was checked", op)

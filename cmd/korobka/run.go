@@ -22,7 +22,11 @@ Usage:
   korobka render NAME --data fixture.json [--lang ru] [--theme dark]
                             print a screen's layout for fixture data
   korobka bench [flags]     load-test a running server on loopback
-  korobka role PHONE ROLE   give a user the role user, operator or admin
+  korobka admin create --phone PHONE
+                            make PHONE an admin (the first admin of a deployment)
+  korobka admin role PHONE ROLE
+                            give a user the role user, operator or admin
+  korobka health [--url U]  exit 0 when the server on KOROBKA_ADDR answers /healthz (container healthchecks)
   korobka help              show this text
 
 Every flag has an environment variable (see README.md); "korobka serve -h"
@@ -74,10 +78,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return lintCmd(rest, getenv, stdout, stderr)
 	case "render":
 		return renderCmd(ctx, rest, getenv, stdout, stderr)
-	case "role":
-		return roleCmd(ctx, rest, getenv, stdout, stderr)
+	case "admin":
+		return adminCmd(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
+	case "health":
+		return healthCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/korobka/korobka/chat"
 )
 
 func TestMain(m *testing.M) {
@@ -147,11 +149,18 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KOROBKA_MEDIA_SECRET": "too short"}, nil, "KOROBKA_MEDIA_SECRET"},
 		{map[string]string{"KOROBKA_METRICS_ADDR": "9090"}, nil, "KOROBKA_METRICS_ADDR"},
 		{map[string]string{"KOROBKA_MAX_SOCKETS_PER_USER": "0"}, nil, "KOROBKA_MAX_SOCKETS_PER_USER"},
+		{map[string]string{"KOROBKA_GROUP_MAX_MEMBERS": "1"}, nil, "KOROBKA_GROUP_MAX_MEMBERS"},
+		{map[string]string{"KOROBKA_GROUP_MAX_PER_USER": "many"}, nil, "KOROBKA_GROUP_MAX_PER_USER"},
 		{map[string]string{"KOROBKA_MAX_SOCKETS_PER_USER": "ten"}, nil, "KOROBKA_MAX_SOCKETS_PER_USER"},
 		{map[string]string{"KOROBKA_WS_RATE": "-1"}, nil, "KOROBKA_WS_RATE"},
 		{map[string]string{"KOROBKA_WS_BURST": "0"}, nil, "KOROBKA_WS_BURST"},
 		{map[string]string{"KOROBKA_WS_HANDSHAKES_PER_ADDR": "many"}, nil, "KOROBKA_WS_HANDSHAKES_PER_ADDR"},
+		{map[string]string{"KOROBKA_OUTBOUND_ALLOW": "localhost:8081"}, nil, "KOROBKA_OUTBOUND_ALLOW"},
 		{nil, []string{"--addr", "nonsense"}, "KOROBKA_ADDR"},
+		{map[string]string{"KOROBKA_SCREENS": "/nonexistent/screens"}, nil, "KOROBKA_SCREENS: \"/nonexistent/screens\" does not exist"},
+		{map[string]string{"KOROBKA_SCREENS": "."}, nil, "KOROBKA_SCREENS: \".\" is not a screens folder"},
+		{nil, []string{"--screens", "/nonexistent/screens"}, "KOROBKA_SCREENS"},
+		{map[string]string{"KOROBKA_BRAND": "acme"}, nil, "KOROBKA_BRAND: brand \"acme\": no themes/acme/theme.yaml"},
 	}
 	for _, c := range cases {
 		_, err := parseConfig("serve", c.args, func(k string) string { return c.env[k] }, io.Discard)
@@ -197,15 +206,21 @@ func TestMigrateCommand(t *testing.T) {
 	}
 }
 
-func TestRoleCommand(t *testing.T) {
+func TestAdminCommand(t *testing.T) {
 	data := t.TempDir()
 	env := map[string]string{"KOROBKA_DATA": data, "KOROBKA_TEST_PHONES": "+79990000001:111111"}
 	getenv := func(k string) string { return env[k] }
 	ctx := context.Background()
 	var out bytes.Buffer
-	// The number must have logged in once.
-	if err := run(ctx, []string{"korobka", "role", "+79990000001", "admin"}, getenv, &out, io.Discard); err == nil {
+	// role needs a registered number; create makes one.
+	if err := run(ctx, []string{"korobka", "admin", "role", "+79990000001", "admin"}, getenv, &out, io.Discard); err == nil {
 		t.Fatal("role for an unknown number: got nil error")
+	}
+	if err := run(ctx, []string{"korobka", "admin", "create", "--phone", "8 999 000-00-01"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "+79990000001") || !strings.Contains(out.String(), "admin") {
+		t.Fatalf("got %q", out.String())
 	}
 	cfg, err := parseConfig("serve", nil, getenv, io.Discard)
 	if err != nil {
@@ -218,17 +233,32 @@ func TestRoleCommand(t *testing.T) {
 	if _, err := a.svc.RequestCode(ctx, "+79990000001", "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.svc.Verify(ctx, "+79990000001", "111111", "127.0.0.1", "test"); err != nil {
+	auth, err := a.svc.Verify(ctx, "+79990000001", "111111", "127.0.0.1", "test")
+	if err != nil {
 		t.Fatal(err)
+	}
+	p, err := a.svc.Authenticate(ctx, auth.AccessToken)
+	if err != nil || p.Role != chat.RoleAdmin {
+		t.Fatalf("the created admin logs in as %q, %v; want admin", p.Role, err)
+	}
+	// A role change ends the user's sessions.
+	out.Reset()
+	if err := run(ctx, []string{"korobka", "admin", "role", "+79990000001", "operator"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.Authenticate(ctx, auth.AccessToken); err == nil {
+		t.Fatal("a session from before the role change still works")
+	}
+	entries, err := a.store.Audit(ctx, chat.AuditFilter{TargetID: auth.User.ID}, 10)
+	if err != nil || len(entries) != 2 || entries[0].Action != "user.role" || entries[1].Action != "user.create_admin" {
+		t.Fatalf("audit: %+v, %v; want the role change and the creation", entries, err)
 	}
 	a.close()
-	if err := run(ctx, []string{"korobka", "role", "8 999 000-00-01", "admin"}, getenv, &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "+79990000001") || !strings.Contains(out.String(), "admin") {
-		t.Fatalf("got %q", out.String())
-	}
-	for _, args := range [][]string{{"korobka", "role", "+79990000001", "king"}, {"korobka", "role", "+79990000001"}, {"korobka", "role", "nope", "admin"}} {
+	for _, args := range [][]string{
+		{"korobka", "admin", "role", "+79990000001", "king"}, {"korobka", "admin", "role", "+79990000001"},
+		{"korobka", "admin", "role", "nope", "admin"}, {"korobka", "admin", "create"}, {"korobka", "admin"},
+		{"korobka", "admin", "create", "--phone", "nope"}, {"korobka", "role", "+79990000001", "admin"},
+	} {
 		if err := run(ctx, args, getenv, io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: got nil error", args)
 		}

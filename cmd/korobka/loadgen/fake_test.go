@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -18,7 +19,9 @@ import (
 // uses: test-number login, get-or-create direct dialogs, and a WebSocket
 // that stores sends with a seq per dialog, replies to the sender and
 // delivers a message event to the other member. It can inject one
-// duplicate delivery and one seq gap to prove the generator notices.
+// duplicate delivery, one seq gap, one swallowed send and one lost
+// delivery to prove the generator notices, and it counts what it stored
+// per dialog and per sender so tests can check the traffic's shape.
 type fakeServer struct {
 	URL  string
 	code string
@@ -28,6 +31,7 @@ type fakeServer struct {
 
 	rejectEvery int64 // every n-th send is refused with rate_limited; 0 = never
 	dropAt      int64 // the n-th send is swallowed: no reply, no event; 0 = never
+	loseAt      int64 // the n-th message is stored and acked but never delivered; 0 = never
 
 	mu       sync.Mutex
 	users    map[string]string // phone -> user id
@@ -41,11 +45,20 @@ type fakeServer struct {
 	// used: verify needs one, as on the real server.
 	requested map[string]bool
 
+	opened    map[string]int   // user id -> dialogs opened (the server allows a burst of 30)
+	perDialog map[string]int64 // dialog id -> messages stored
+	perSender map[string]int64 // user id -> messages stored
+
 	stored   atomic.Int64
 	receipts atomic.Int64
+	reads    atomic.Int64
 	rejected atomic.Int64
 	up       websocket.Upgrader
 }
+
+// fakeDialogBurst is how many dialogs one user may open, as the server's
+// limit on opening dialogs allows at once.
+const fakeDialogBurst = 30
 
 type fakeDialog struct {
 	id      string
@@ -71,6 +84,7 @@ func newFakeServer(t *testing.T, dupAt, gapAt int64) *fakeServer {
 		code: "111111", dupAt: dupAt, gapAt: gapAt,
 		users: map[string]string{}, tokens: map[string]string{}, requested: map[string]bool{},
 		dialogs: map[string]*fakeDialog{}, conns: map[string]*fakeConn{}, pending: map[string][]any{},
+		perDialog: map[string]int64{}, perSender: map[string]int64{}, opened: map[string]int{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/auth/otp", f.requestCode)
@@ -138,6 +152,33 @@ func (f *fakeServer) verify(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// counts returns copies of the per-dialog and per-sender stored counts.
+func (f *fakeServer) counts() (perDialog, perSender map[string]int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.perDialog), maps.Clone(f.perSender)
+}
+
+// dialogID returns the id of the dialog between two users, or "".
+func (f *fakeServer) dialogID(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d := f.dialogs[a+"|"+b]; d != nil {
+		return d.id
+	}
+	return ""
+}
+
+// userID returns the id of the user with phone, or "".
+func (f *fakeServer) userID(phone string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.users[phone]
+}
+
 func (f *fakeServer) auth(r *http.Request) (string, bool) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
@@ -168,18 +209,27 @@ func (f *fakeServer) openDialog(w http.ResponseWriter, r *http.Request) {
 	}
 	key := pair[0] + "|" + pair[1]
 	f.mu.Lock()
+	if f.opened[me]++; f.opened[me] > fakeDialogBurst {
+		f.mu.Unlock()
+		writeError(w, 429, "rate_limited")
+		return
+	}
 	d, existed := f.dialogs[key]
 	if !existed {
 		d = &fakeDialog{id: "d" + strconv.Itoa(len(f.dialogs)+1), members: pair}
 		f.dialogs[key] = d
 		f.dialogs[d.id] = d
 	}
+	var last any // the dialog's last message, as the server shows it
+	if d.seq > 0 {
+		last = map[string]any{"dialog_id": d.id, "seq": d.seq}
+	}
 	f.mu.Unlock()
 	status := 201
 	if existed {
 		status = 200
 	}
-	writeJSON(w, status, map[string]any{"id": d.id, "kind": "direct", "title": "", "unread": 0})
+	writeJSON(w, status, map[string]any{"id": d.id, "kind": "direct", "title": "", "unread": 0, "last_message": last})
 }
 
 type fakeMessage struct {
@@ -243,6 +293,8 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 			f.send(me, fc, in.ID, in.DialogID, in.ClientID, in.Text)
 		case "delivered":
 			f.receipts.Add(1)
+		case "read":
+			f.reads.Add(1)
 		default:
 			fc.write(map[string]any{"type": "error", "id": in.ID, "error": map[string]string{"code": "unknown_type", "message": in.Type}})
 		}
@@ -270,6 +322,8 @@ func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, te
 	}
 	f.msgs++
 	n := f.msgs
+	f.perDialog[d.id]++
+	f.perSender[me]++
 	d.seq++
 	if n == f.gapAt {
 		d.seq++
@@ -285,6 +339,12 @@ func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, te
 	}
 	ev := map[string]any{"type": "message", "message": m}
 	pc := f.conns[peer]
+	if n == f.loseAt {
+		f.mu.Unlock()
+		f.stored.Add(1)
+		fc.write(map[string]any{"type": "reply", "id": reqID, "message": m})
+		return
+	}
 	if pc == nil {
 		f.pending[peer] = append(f.pending[peer], ev)
 		if n == f.dupAt {

@@ -136,19 +136,33 @@ func (a *api) login(ctx context.Context, phone, code string) (user, error) {
 	return user{id: out.User.ID, token: out.AccessToken}, nil
 }
 
+// openedDialog is what the generator needs of a dialog: its id and its
+// last seq (0 for none), where this run's seqs start from.
+type openedDialog struct {
+	id      string
+	lastSeq int64
+}
+
 // openDialog gets or creates the direct dialog of from with peer.
-func (a *api) openDialog(ctx context.Context, from user, peer string) (string, error) {
+func (a *api) openDialog(ctx context.Context, from user, peer string) (openedDialog, error) {
 	var out struct {
-		ID string `json:"id"`
+		ID          string `json:"id"`
+		LastMessage *struct {
+			Seq int64 `json:"seq"`
+		} `json:"last_message"`
 	}
 	in := map[string]string{"user_id": peer}
 	if err := a.call(ctx, "create dialog", "/v1/dialogs", from.token, in, &out, http.StatusOK, http.StatusCreated); err != nil {
-		return "", err
+		return openedDialog{}, err
 	}
 	if out.ID == "" {
-		return "", errors.New("create dialog: answer lacks id")
+		return openedDialog{}, errors.New("create dialog: answer lacks id")
 	}
-	return out.ID, nil
+	d := openedDialog{id: out.ID}
+	if out.LastMessage != nil {
+		d.lastSeq = out.LastMessage.Seq
+	}
+	return d, nil
 }
 
 // wsURL turns the base URL into the WebSocket endpoint.
