@@ -89,6 +89,9 @@ func TestGroupCreate(t *testing.T) {
 	if err != nil || len(hist) != 3 || hist[0].System == nil || hist[0].System.Type != chat.SystemCreated || hist[2].Text != "hello" {
 		t.Fatalf("history = %+v, %v", hist, err)
 	}
+	if s := hist[1].System; s.ActorName != "Anna" || s.UserNames != "Boris, Vera" && s.UserNames != "Vera, Boris" {
+		t.Errorf("names in the added event = %q / %q", s.ActorName, s.UserNames)
+	}
 }
 
 func TestGroupBadInput(t *testing.T) {
