@@ -323,6 +323,7 @@ type GroupUpdate struct {
 
 // GroupMemberView is one member in the wire form of the shell contract.
 type GroupMemberView struct {
+	ID       string    `json:"id"` // the member's user id, as in User
 	User     Profile   `json:"user"`
 	Role     GroupRole `json:"role"`
 	JoinedAt time.Time `json:"joined_at"`
@@ -900,7 +901,7 @@ func (s *Service) memberPage(ctx context.Context, p Principal, ms []Member, limi
 		if !ok {
 			continue
 		}
-		page.Members = append(page.Members, GroupMemberView{User: u.Profile(u.ID == p.UserID), Role: m.Role, JoinedAt: m.JoinedAt.UTC()})
+		page.Members = append(page.Members, GroupMemberView{ID: FormatID(u.ID), User: u.Profile(u.ID == p.UserID), Role: m.Role, JoinedAt: m.JoinedAt.UTC()})
 	}
 	return page, nil
 }

@@ -162,6 +162,7 @@ var sourceArgs = map[string]struct{ args, required []string }{
 	"dialogs.list": {args: []string{"limit", "cursor"}},
 	"dialog":       {args: []string{"id"}, required: []string{"id"}},
 	"messages":     {args: []string{"dialog_id", "before", "limit"}, required: []string{"dialog_id"}},
+	"members":      {args: []string{"dialog_id", "cursor", "limit"}, required: []string{"dialog_id"}},
 }
 
 var (
