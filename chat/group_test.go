@@ -388,6 +388,14 @@ func TestMentionsAndReplies(t *testing.T) {
 	if last.ReplyTo == nil || last.ReplyTo.SenderID != chat.FormatID(boris.id) || string(last.Entities) == "" {
 		t.Errorf("history view = %+v", last)
 	}
+	// A device that resumes gets the quote too.
+	var synced []chat.MessageView
+	if _, err := f.svc.Sync(ctx, vera.p, chat.SyncRequest{Seqs: map[int64]int64{id: first.Seq}}, func(m chat.MessageView) error {
+		synced = append(synced, m)
+		return nil
+	}); err != nil || len(synced) != 1 || synced[0].ReplyTo == nil || synced[0].ReplyTo.Seq != first.Seq {
+		t.Errorf("synced reply = %+v, %v", synced, err)
+	}
 	// The quote follows the replied message: deleted, it says so.
 	if _, err := f.svc.DeleteMessage(ctx, boris.p, id, first.Seq); err != nil {
 		t.Fatal(err)

@@ -701,7 +701,14 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 			if err != nil {
 				return SyncResult{}, err
 			}
-			for _, m := range page {
+			views := make([]MessageView, len(page))
+			for i, m := range page {
+				views[i] = s.viewAmong(m, members[c.id])
+			}
+			if err := s.withReplies(ctx, c.id, page, views); err != nil {
+				return SyncResult{}, err
+			}
+			for i, m := range page {
 				if c.byChange {
 					c.at = m.Change
 				} else {
@@ -711,7 +718,7 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 				if m.Seq < floors[c.id] {
 					continue // from before the caller joined a group that hides it
 				}
-				if err := emit(s.viewAmong(m, members[c.id])); err != nil {
+				if err := emit(views[i]); err != nil {
 					return SyncResult{}, err
 				}
 			}
