@@ -673,8 +673,10 @@ func (s *Service) UpdateGroup(ctx context.Context, p Principal, dialogID int64, 
 			if err := e.must(p.UserID, ActionChangePhoto); err != nil {
 				return err
 			}
-			e.Dialog.Avatar = photo
-			e.Events = append(e.Events, SystemEvent{Type: SystemPhotoChanged, Actor: actor})
+			if photo != e.Dialog.Avatar {
+				e.Dialog.Avatar = photo
+				e.Events = append(e.Events, SystemEvent{Type: SystemPhotoChanged, Actor: actor})
+			}
 		}
 		if upd.HistoryVisible != nil {
 			if err := e.must(p.UserID, ActionChangeSettings); err != nil {
