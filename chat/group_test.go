@@ -446,8 +446,8 @@ func TestGroupPushHonoursMute(t *testing.T) {
 	}
 	pf.send(t, anna, id, "c1", "to the group")
 	pf.settle(t, 2)
-	if _, body := pf.shown(t, apnsToken, 1)[0].Alert(); body != "to the group" {
-		t.Errorf("Boris's push = %q", body)
+	if title, body := pf.shown(t, apnsToken, 1)[0].Alert(); title != "G" || body != "Anna: to the group" {
+		t.Errorf("Boris's push = %q / %q, want G / Anna: to the group", title, body)
 	}
 	if pf.metrics.get("skipped:muted") != 1 || len(pf.apns.Shown(apnsToken2)) != 0 {
 		t.Errorf("metrics %v; Vera muted the group and must get nothing", pf.metrics.snapshot())
