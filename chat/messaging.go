@@ -581,6 +581,17 @@ func (s *Service) Changes(ctx context.Context, p Principal, dialogID, since int6
 	if err != nil {
 		return nil, err
 	}
+	// A member who reads from their join skips older messages changed
+	// since; a page they emptied entirely would read as caught up, so
+	// the next ones are read (a few at most: the work stays bounded).
+	for range 4 {
+		if len(msgs) < limit || len(visibleFrom(slices.Clone(msgs), from)) > 0 {
+			break
+		}
+		if msgs, err = s.store.Changes(ctx, dialogID, msgs[len(msgs)-1].Change, limit); err != nil {
+			return nil, err
+		}
+	}
 	return s.views(ctx, dialogID, visibleFrom(msgs, from))
 }
 
