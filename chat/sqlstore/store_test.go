@@ -292,3 +292,14 @@ func TestMessageStore(t *testing.T) {
 		})
 	}
 }
+
+func TestGroupStore(t *testing.T) {
+	for _, d := range dialects() {
+		t.Run(string(d.name), func(t *testing.T) {
+			d.freshDB(t)
+			chattest.TestGroupStore(t, func(t *testing.T) chat.Store {
+				return openStore(t, d.name, d.freshDB(t))
+			})
+		})
+	}
+}
