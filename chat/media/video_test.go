@@ -386,7 +386,7 @@ func (z *zeros) Read(p []byte) (int, error) {
 func TestSaveUploadVideoStreams(t *testing.T) {
 	s := newTestStore(t, Limits{MaxVideoBytes: 256 << 20})
 	head := []byte("\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41")
-	const size = 128 << 20
+	const size = 64 << 20
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
