@@ -42,6 +42,10 @@ type Dialog struct {
 	// HistoryVisible says whether members added to a group later see the
 	// messages from before they joined (groups only; group.go).
 	HistoryVisible bool
+	// MediaGen is the dialog's media generation: it grows with every
+	// removal from a group, and media URLs are signed with it (MediaScope),
+	// so a removed member's URLs stop working at once.
+	MediaGen int64
 }
 
 // UpdatedAt is when the dialog last changed, for ordering dialog lists.
@@ -137,6 +141,10 @@ type Message struct {
 	// preview.go; its image by media key), nil while it has none. From a
 	// delete, the preview it removed.
 	Preview json.RawMessage
+
+	// replied is the message ReplyTo names, read by the send, so the new
+	// message's event quotes it without another read (never stored).
+	replied *Message
 }
 
 // PayloadDigest is the fingerprint of a send's payload for idempotency:

@@ -185,6 +185,10 @@ func viewOf(m Message, status MessageStatus) MessageView {
 		CreatedAt:   m.CreatedAt.UTC(),
 		Status:      status,
 		System:      m.System,
+		Entities:    m.Entities,
+	}
+	if m.replied != nil {
+		v.ReplyTo = replyView(*m.replied)
 	}
 	if !m.EditedAt.IsZero() {
 		t := m.EditedAt.UTC()
@@ -193,6 +197,8 @@ func viewOf(m Message, status MessageStatus) MessageView {
 	if !m.DeletedAt.IsZero() {
 		v.Deleted = true
 		v.Text = ""
+		v.Entities = nil
+		v.ReplyTo = nil
 	}
 	return v
 }
@@ -203,7 +209,7 @@ func viewOf(m Message, status MessageStatus) MessageView {
 func (s *Service) view(m Message, status MessageStatus) MessageView {
 	v := viewOf(m, status)
 	if !v.Deleted && len(m.Attachments) > 0 {
-		v.Attachments = s.signAttachments(m.DialogID, m.Attachments, s.now())
+		v.Attachments, v.Card = s.signAttachments(m.DialogID, m.Attachments, s.now())
 	}
 	if !v.Deleted && len(m.Preview) > 0 {
 		v.Preview = s.signPreview(m.DialogID, m.Preview, s.now())

@@ -204,6 +204,9 @@ type GroupStore interface {
 	// dialog when seq was sent (JoinedSeq < seq), with user id above
 	// after, by user id.
 	Readers(ctx context.Context, dialogID, seq, exclude, after int64, limit int) ([]Member, error)
+	// MessagesBySeq returns the dialog's messages with the seqs that
+	// exist, in any order (reply previews).
+	MessagesBySeq(ctx context.Context, dialogID int64, seqs []int64) ([]Message, error)
 }
 
 // GroupConfig is the group policy of a deployment. Zero values mean the
@@ -370,8 +373,25 @@ func (s *Service) groupPhoto(ctx context.Context, p Principal, uploadID string) 
 // groupPhotoURLs signs a group photo's URLs for the group's members, as
 // attachments are (mediaurl.go).
 func (s *Service) groupPhotoURLs(dialogID int64, key string) (url, thumb string) {
-	q := "?" + s.media.Query(key, MediaScope{Dialog: dialogID}, s.now())
+	q := "?" + s.media.Query(key, s.dialogScope(dialogID), s.now())
 	return "/media/" + key + ".jpg" + q, "/media/" + key + "_thumb.jpg" + q
+}
+
+// dialogScope is the media scope of a dialog's members, with its current
+// media generation (from the membership cache; a failed read signs with
+// generation 0, which the media handler then refuses for a group that had
+// removals, so nothing is exposed).
+func (s *Service) dialogScope(dialogID int64) MediaScope {
+	gen, err := s.members.MediaGeneration(context.Background(), dialogID)
+	if err != nil {
+		s.log.Warn("media generation unknown", "dialog", dialogID, "err", err)
+	}
+	return MediaScope{Dialog: dialogID, Gen: gen}
+}
+
+// MediaGeneration is chat.MediaGate for the media handler.
+func (s *Service) MediaGeneration(ctx context.Context, dialogID int64) (int64, error) {
+	return s.members.MediaGeneration(ctx, dialogID)
 }
 
 func (s *Service) dropGroupPhoto(ctx context.Context, key string) {

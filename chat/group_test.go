@@ -355,3 +355,93 @@ func TestSystemText(t *testing.T) {
 		}
 	}
 }
+
+func TestMentionsAndReplies(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	anna, boris, vera, out := f.newUser(t, "Anna"), f.newUser(t, "Boris"), f.newUser(t, "Vera"), f.newUser(t, "Out")
+	g := f.group(t, anna, "G", boris, vera)
+	id := parseID(t, g.ID)
+	first := f.send(t, boris, id, "b1", "Кто идёт в субботу?")
+	mention := func(off, n int, u *user) []byte {
+		return []byte(`[{"type":"mention","offset":` + itoa(off) + `,"length":` + itoa(n) + `,"user_id":"` + chat.FormatID(u.id) + `"}]`)
+	}
+	// "🙂 @Вера" — the emoji is two UTF-16 units, so the mention starts at 3.
+	v, _, err := f.svc.Send(ctx, anna.p, 0, chat.SendRequest{DialogID: id, ClientID: "a1", Text: "🙂 @Вера, ты?",
+		ReplyTo: first.Seq, Entities: mention(3, 5, vera)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.ReplyTo == nil || v.ReplyTo.Seq != first.Seq || v.ReplyTo.Text != "Кто идёт в субботу?" || len(v.Entities) == 0 {
+		t.Fatalf("sent view = %+v", v)
+	}
+	// The event every member gets quotes the reply too.
+	ev := vera.events.wait(t, "message", 4)
+	if ev[len(ev)-1].Message.ClientID != "a1" {
+		t.Fatalf("last event %+v", ev[len(ev)-1].Message)
+	}
+	hist, _ := f.svc.History(ctx, boris.p, id, 0, 0)
+	last := hist[len(hist)-1]
+	if last.ReplyTo == nil || last.ReplyTo.SenderID != chat.FormatID(boris.id) || string(last.Entities) == "" {
+		t.Errorf("history view = %+v", last)
+	}
+	// The quote follows the replied message: deleted, it says so.
+	if _, err := f.svc.DeleteMessage(ctx, boris.p, id, first.Seq); err != nil {
+		t.Fatal(err)
+	}
+	hist, _ = f.svc.History(ctx, boris.p, id, 0, 0)
+	if q := hist[len(hist)-1].ReplyTo; q == nil || !q.Deleted || q.Text != "" {
+		t.Errorf("quote of a deleted message = %+v", q)
+	}
+	for _, tc := range []struct {
+		name string
+		req  chat.SendRequest
+		code string
+	}{
+		{"not at an @", chat.SendRequest{Text: "hi Vera", Entities: mention(3, 4, vera)}, "invalid_entities"},
+		{"out of range", chat.SendRequest{Text: "@V", Entities: mention(0, 5, vera)}, "invalid_entities"},
+		{"not a member", chat.SendRequest{Text: "@Out", Entities: mention(0, 4, out)}, "invalid_entities"},
+		{"not an array", chat.SendRequest{Text: "@Out", Entities: []byte(`{}`)}, "invalid_entities"},
+		{"reply to nothing", chat.SendRequest{Text: "x", ReplyTo: 999}, "invalid_reply"},
+		{"reply to a system message", chat.SendRequest{Text: "x", ReplyTo: 1}, "invalid_reply"},
+	} {
+		tc.req.DialogID, tc.req.ClientID = id, "bad"
+		_, _, err := f.svc.Send(ctx, anna.p, 0, tc.req)
+		wantCode(t, tc.name, err, tc.code)
+	}
+	// Direct dialogs too.
+	d := f.direct(t, anna, boris)
+	m := f.send(t, boris, d, "d1", "ping")
+	v, _, err = f.svc.Send(ctx, anna.p, 0, chat.SendRequest{DialogID: d, ClientID: "d2", Text: "@Boris pong", ReplyTo: m.Seq, Entities: mention(0, 6, boris)})
+	if err != nil || v.ReplyTo == nil || v.ReplyTo.Text != "ping" {
+		t.Errorf("direct reply = %+v, %v", v, err)
+	}
+}
+
+func itoa(n int) string { return chat.FormatID(int64(n)) }
+
+// TestGroupPushHonoursMute: a group message pushes every member but the
+// sender, except the one who muted the group; system messages push no one.
+func TestGroupPushHonoursMute(t *testing.T) {
+	pf := newPushService(t, pushOptions{})
+	ctx := context.Background()
+	anna, boris, vera := pf.newUser(t, "Anna"), pf.newUser(t, "Boris"), pf.newUser(t, "Vera")
+	pf.register(t, boris, chat.PlatformAPNs, apnsToken, "en")
+	pf.register(t, vera, chat.PlatformAPNs, apnsToken2, "en")
+	g := pf.group(t, anna, "G", boris, vera)
+	id := parseID(t, g.ID)
+	if _, err := pf.svc.MuteDialog(ctx, vera.p, id, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	pf.send(t, anna, id, "c1", "to the group")
+	pf.settle(t, 2)
+	if _, body := pf.shown(t, apnsToken, 1)[0].Alert(); body != "to the group" {
+		t.Errorf("Boris's push = %q", body)
+	}
+	if pf.metrics.get("skipped:muted") != 1 || len(pf.apns.Shown(apnsToken2)) != 0 {
+		t.Errorf("metrics %v; Vera muted the group and must get nothing", pf.metrics.snapshot())
+	}
+	if n := pf.metrics.get("queued:message"); n != 2 {
+		t.Errorf("message jobs queued = %d, want 2 (no system message is pushed)", n)
+	}
+}

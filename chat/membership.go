@@ -18,6 +18,9 @@ type Membership struct {
 	store  DialogStore
 	broker Broker
 	cache  *lru.Cache[int64, memberSet]
+	// gens caches Dialog.MediaGen per dialog, read only when media is
+	// fetched or signed, and invalidated with the members.
+	gens *lru.Cache[int64, int64]
 }
 
 // memberSet is a dialog's members as cached: their ids, and the first seq
@@ -35,7 +38,8 @@ const MembersTopic = "members"
 // dialogs; broker carries invalidations between nodes.
 func NewMembership(store DialogStore, broker Broker, size int) *Membership {
 	c, _ := lru.New[int64, memberSet](max(size, 1))
-	return &Membership{store: store, broker: broker, cache: c}
+	g, _ := lru.New[int64, int64](max(size, 1))
+	return &Membership{store: store, broker: broker, cache: c, gens: g}
 }
 
 // Members returns the ids of a dialog's members (ErrNotFound for no
@@ -65,6 +69,20 @@ func (m *Membership) set(ctx context.Context, dialogID int64) (memberSet, error)
 	}
 	m.cache.Add(dialogID, set)
 	return set, nil
+}
+
+// MediaGeneration returns a dialog's media generation (Dialog.MediaGen),
+// from the cache that removals invalidate on every node: chat.MediaGate.
+func (m *Membership) MediaGeneration(ctx context.Context, dialogID int64) (int64, error) {
+	if g, ok := m.gens.Get(dialogID); ok {
+		return g, nil
+	}
+	d, err := m.store.Dialog(ctx, dialogID)
+	if err != nil {
+		return 0, err
+	}
+	m.gens.Add(dialogID, d.MediaGen)
+	return d.MediaGen, nil
 }
 
 // VisibleFrom checks the caller's membership as Check does and returns
@@ -105,6 +123,7 @@ func (m *Membership) Check(ctx context.Context, p Principal, dialogID int64) ([]
 // committed.
 func (m *Membership) Invalidate(ctx context.Context, dialogID int64) error {
 	m.cache.Remove(dialogID)
+	m.gens.Remove(dialogID)
 	return m.broker.Publish(ctx, Publication{Topic: MembersTopic, Payload: strconv.AppendInt(nil, dialogID, 10)})
 }
 
@@ -113,6 +132,7 @@ func (m *Membership) Run(ctx context.Context) error {
 	err := m.broker.Subscribe(ctx, MembersTopic, func(payload []byte) {
 		if id, err := strconv.ParseInt(string(payload), 10, 64); err == nil {
 			m.cache.Remove(id)
+			m.gens.Remove(id)
 		}
 	})
 	if err != nil {

@@ -105,6 +105,7 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.seen.run(ctx) })
 	wg.Go(func() { s.runPreviews(ctx) })
 	wg.Go(func() { s.stats.run(ctx) })
+	wg.Go(func() { s.runBroadcasts(ctx) })
 	// Pushes stop after the committer has drained, so the jobs of its
 	// last commits are queued too.
 	pushCtx, stopPushes := context.WithCancel(context.WithoutCancel(ctx))
@@ -386,11 +387,22 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 	if err != nil && !(ups != nil && strings.TrimSpace(req.Text) == "" && utf8.ValidString(req.Text)) {
 		return MessageView{}, false, err
 	}
+	ents, err := checkEntities(req.Entities, text, members)
+	if err != nil {
+		return MessageView{}, false, err
+	}
+	replied, err := s.replyTarget(ctx, p, req.DialogID, req.ReplyTo)
+	if err != nil {
+		return MessageView{}, false, err
+	}
 	ids := make([]string, len(ups))
 	for i, u := range ups {
 		ids[i] = FormatID(u.ID)
 	}
 	digest := PayloadDigest(text, ids)
+	if req.ReplyTo > 0 || ents != nil {
+		digest = PayloadDigest(text, append(ids, "reply:"+FormatID(req.ReplyTo), "entities:"+string(ents)))
+	}
 	// Last, once the send is valid: the uploads become the message's.
 	att, err := s.claimUploads(ctx, p, req.DialogID, req.ClientID, ups)
 	if err != nil {
@@ -404,6 +416,9 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 		Attachments: att,
 		Digest:      digest,
 		CreatedAt:   s.now().UTC().Truncate(time.Microsecond),
+		ReplyTo:     req.ReplyTo,
+		Entities:    ents,
+		replied:     replied,
 	}}
 	if err := s.commitAndWait(ctx, &job{app: app, members: members, origin: origin}); err != nil {
 		return MessageView{}, false, err
@@ -548,7 +563,7 @@ func (s *Service) views(ctx context.Context, dialogID int64, msgs []Message) ([]
 	for i, m := range msgs {
 		out[i] = s.viewAmong(m, ms)
 	}
-	return out, nil
+	return out, s.withReplies(ctx, dialogID, msgs, out)
 }
 
 // Changes returns the messages of a dialog changed after the change
@@ -779,6 +794,9 @@ func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq 
 	if id := previewUploadID(m.Preview); len(removed) > 0 || id != 0 {
 		ids := make([]int64, 0, len(removed)+1)
 		for _, a := range removed {
+			if a.Kind == CardKind {
+				continue // no upload behind it
+			}
 			if id, err := ParseID(a.ID); err == nil {
 				ids = append(ids, id)
 			}

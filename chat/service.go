@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -41,6 +42,9 @@ type Config struct {
 	// Previews configures link previews (preview.go); without an
 	// Unfurler there are none.
 	Previews PreviewConfig
+	// Broadcasts carries the batches of admin broadcasts (broadcast.go),
+	// shared by every node; nil: broadcasts answer unavailable.
+	Broadcasts Queue
 
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
@@ -93,19 +97,25 @@ type Service struct {
 	push     *pushes
 	previews *previews // nil: link previews off
 	stats    *dailyStats
-	members  *Membership
-	seen     *lastSeen
+	// broadcasts carries broadcast batches (broadcast.go).
+	broadcasts Queue
+	members    *Membership
+	seen       *lastSeen
 	// typing remembers the last typing event per (user, dialog).
 	typing *lru.Cache[[2]int64, time.Time]
 	// zones remembers the last time zone stored per user (NoteTimeZone).
-	zones   *lru.Cache[int64, string]
-	limiter Limiter
-	sms     SMSSender
-	images  ImageStore
-	files   FileStore
-	media   *MediaSigner
-	log     *slog.Logger
-	now     func() time.Time
+	zones *lru.Cache[int64, string]
+	// schemas caches compiled collection schemas (collections.go).
+	schemas schemaCache
+	// business is the business account's id (business.go).
+	business atomic.Int64
+	limiter  Limiter
+	sms      SMSSender
+	images   ImageStore
+	files    FileStore
+	media    *MediaSigner
+	log      *slog.Logger
+	now      func() time.Time
 
 	uploadGCInterval time.Duration
 	groups           GroupConfig
@@ -143,6 +153,7 @@ func NewService(cfg Config) *Service {
 		loopbackUnlimited: cfg.LoopbackUnlimited,
 		uploadGCInterval:  cfg.UploadGCInterval,
 		groups:            cfg.Groups,
+		broadcasts:        cfg.Broadcasts,
 	}
 	if s.groups.MaxMembers <= 0 {
 		s.groups.MaxMembers = DefaultGroupMaxMembers

@@ -222,8 +222,12 @@ type Store interface {
 	GroupStore
 	MessageStore
 	ContentStore
+	CollectionStore
+	FormStore
+	APIKeyStore
 	AuditStore
 	AdminStore
+	BroadcastStore
 	DeviceStore
 	PushStore
 	PreviewStore

@@ -41,6 +41,14 @@ type MessageView struct {
 	// Preview is the card of the message's first link, once fetched
 	// (a later change of the message); absent without one.
 	Preview *LinkPreview `json:"preview,omitempty"`
+	// ReplyTo quotes the message this one answers, as it is now.
+	ReplyTo *ReplyView `json:"reply_to,omitempty"`
+	// Entities are the mentions in Text (mention.go).
+	Entities json.RawMessage `json:"entities,omitempty"`
+	// Card is structured data the message carries, drawn as a card above
+	// its text (a form's submission: {"type":"form",...}); absent on
+	// plain messages. Only the server makes cards.
+	Card json.RawMessage `json:"card,omitempty"`
 }
 
 // SendRequest is a new message from a client, over REST or the WebSocket.
@@ -52,6 +60,10 @@ type SendRequest struct {
 	// NoPreview opts the message out of a link preview ("preview":
 	// false). It is not part of the payload digest.
 	NoPreview bool
+	// ReplyTo is the seq of the message answered (0: none); Entities the
+	// mentions in Text (mention.go).
+	ReplyTo  int64
+	Entities json.RawMessage
 }
 
 // SyncRequest is a resume after a gap, per dialog in one of two forms.

@@ -108,7 +108,7 @@ type argSpec struct {
 type cscreen struct {
 	head  []byte // {"screen":..,"rev":..,"title":
 	title textVal
-	mid   []byte // ,"theme":..,"styles":{..},"root":
+	mid   []byte // ,"theme":..,"tokens":{..},"styles":{..},"root":
 	root  part
 }
 
@@ -190,12 +190,15 @@ var (
 // Lint checks every screen, fragment, theme, strings file, content seed and
 // fixture, and returns the findings sorted by file and position. It is
 // Load without keeping the result, for `korobka lint`.
+//
+// Each brand (themes/<name>/theme.yaml) is checked too, as if it were
+// theme.yaml: its tokens, logo and contrast on every screen.
 func Lint(fsys fs.FS) []Diagnostic {
 	_, d, err := Load(fsys)
 	if err != nil && len(d) == 0 {
 		return []Diagnostic{{File: ".", Line: 1, Col: 1, Message: err.Error()}}
 	}
-	return d
+	return lintBrands(fsys, d)
 }
 
 // Load parses, compiles and checks everything under fsys: the top-level
@@ -622,7 +625,8 @@ func (ld *loader) compileScreen(src *screenSrc, v *variant) {
 	if v.mode == modeDark {
 		th = ld.theme.name + "-dark"
 	}
-	cs.mid = fmt.Appendf(nil, `,"theme":%s,"styles":%s,"root":`, appendString(nil, th), ld.theme.stylesJSON(c.u.styles, v.mode))
+	cs.mid = fmt.Appendf(nil, `,"theme":%s,"tokens":%s,"styles":%s,"root":`, appendString(nil, th),
+		ld.theme.tokensJSON(v.mode), ld.theme.stylesJSON(c.u.styles, v.mode))
 	if v.idx == 0 {
 		s.data, s.live = data, live
 		for _, ds := range data {

@@ -8,5 +8,5 @@ import "embed"
 // FS is the embedded default set of screens; KOROBKA_SCREENS replaces it
 // with a folder on disk.
 //
-//go:embed *.yaml fragments/*.yaml strings/*.yaml content/*.yaml content/*.schema.json fixtures/*.json images
+//go:embed *.yaml fragments/*.yaml strings/*.yaml content/*.yaml content/*.schema.json fixtures/*.json images themes
 var FS embed.FS

@@ -26,6 +26,9 @@ type Admin interface {
 	AdminDialog(ctx context.Context, p chat.Principal, id, before int64, limit int) (chat.AdminDialog, error)
 	Stats(ctx context.Context, p chat.Principal, days int) (chat.Stats, error)
 	AuditLog(ctx context.Context, p chat.Principal, f chat.AuditFilter, limit int) ([]chat.AuditEntry, error)
+	StartBroadcast(ctx context.Context, p chat.Principal, text string, seg chat.Segment) (chat.Broadcast, error)
+	GetBroadcast(ctx context.Context, p chat.Principal, id int64) (chat.Broadcast, error)
+	ListBroadcasts(ctx context.Context, p chat.Principal, before int64, limit int) ([]chat.Broadcast, error)
 }
 
 // staffOnly lets through callers with one of the roles; everyone else,
@@ -59,6 +62,9 @@ func (s *server) adminRoutes(authed *gin.RouterGroup) {
 	admin.GET("/dialogs/:id", s.wrap(s.handleAdminDialog))
 	admin.GET("/stats", s.wrap(s.handleAdminStats))
 	admin.GET("/audit", s.wrap(s.handleAdminAudit))
+	admin.POST("/broadcasts", s.wrap(s.handleStartBroadcast))
+	admin.GET("/broadcasts", s.wrap(s.handleBroadcasts))
+	admin.GET("/broadcasts/:id", s.wrap(s.handleBroadcast))
 }
 
 // refuse turns a middleware's c.Error into the error answer.
@@ -277,4 +283,80 @@ func RoutesOf(h http.Handler) []Route {
 		out = append(out, Route{Method: r.Method, Path: r.Path})
 	}
 	return out
+}
+
+func (s *server) handleStartBroadcast(c *gin.Context) error {
+	var req struct {
+		Text    string       `json:"text"`
+		Segment chat.Segment `json:"segment"`
+	}
+	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
+		return err
+	}
+	b, err := s.svc.StartBroadcast(c.Request.Context(), principal(c), req.Text, req.Segment)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusAccepted, b)
+	return nil
+}
+
+func (s *server) handleBroadcast(c *gin.Context) error {
+	id, err := chat.ParseID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	b, err := s.svc.GetBroadcast(c.Request.Context(), principal(c), id)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, b)
+	return nil
+}
+
+// broadcastPage is a page of broadcasts; Next continues it.
+type broadcastPage struct {
+	Broadcasts []chat.Broadcast `json:"broadcasts"`
+	Next       string           `json:"next,omitempty"`
+}
+
+func (s *server) handleBroadcasts(c *gin.Context) error {
+	limit, err := queryInt(c, "limit", 1, chat.MaxPage)
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		limit = chat.DefaultPage
+	}
+	var before int64
+	if v := c.Query("before"); v != "" {
+		if before, err = chat.ParseID(v); err != nil {
+			return chat.ErrInvalidCursor
+		}
+	}
+	bs, err := s.svc.ListBroadcasts(c.Request.Context(), principal(c), before, int(limit))
+	if err != nil {
+		return err
+	}
+	page := broadcastPage{Broadcasts: bs}
+	if len(bs) == int(limit) {
+		page.Next = chat.FormatID(bs[len(bs)-1].ID)
+	}
+	c.JSON(http.StatusOK, page)
+	return nil
+}
+
+// handleAdminPage serves the admin page (assets/admin/admin.html) and its
+// files under /admin/. The page holds no data: everything it shows comes
+// from the admin API, which checks the caller's role.
+func (s *server) handleAdminPage(c *gin.Context) {
+	name := strings.TrimPrefix(c.Param("file"), "/")
+	if name == "" {
+		name = "admin.html"
+	}
+	s.serveFile(c, s.adminFS, s.adminTags, s.adminCSP, name)
+}
+
+func (s *server) handleAdminRedirect(c *gin.Context) {
+	c.Redirect(http.StatusMovedPermanently, "/admin/")
 }

@@ -116,6 +116,8 @@ func (s *server) handleSend(c *gin.Context) error {
 		Text        string          `json:"text"`
 		Attachments json.RawMessage `json:"attachments"`
 		Preview     *bool           `json:"preview"`
+		ReplyTo     int64           `json:"reply_to"`
+		Entities    json.RawMessage `json:"entities"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
@@ -123,6 +125,7 @@ func (s *server) handleSend(c *gin.Context) error {
 	m, created, err := s.svc.Send(c.Request.Context(), principal(c), 0, chat.SendRequest{
 		DialogID: id, ClientID: req.ClientID, Text: req.Text, Attachments: req.Attachments,
 		NoPreview: req.Preview != nil && !*req.Preview,
+		ReplyTo:   req.ReplyTo, Entities: req.Entities,
 	})
 	if err != nil {
 		return err

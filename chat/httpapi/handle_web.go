@@ -43,18 +43,29 @@ var webTypes = map[string]string{
 // cspMeta finds the Content-Security-Policy of an HTML page's meta tag.
 var cspMeta = regexp.MustCompile(`(?i)<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"`)
 
-// loadWeb indexes assets/web once: ETags from the bytes, and for each page
-// the header policy, which is the page's own meta policy plus what only a
-// header can say (frame-ancestors): never looser than the page.
+// loadWeb indexes assets/web and assets/admin once: ETags from the bytes,
+// and for each page the header policy, which is the page's own meta policy
+// plus what only a header can say (frame-ancestors): never looser than the
+// page.
 func (s *server) loadWeb() error {
 	web, err := fs.Sub(assets.Web, "web")
 	if err != nil {
 		return err
 	}
 	s.web = web
-	s.webTags = map[string]string{}
-	s.webCSP = map[string]string{}
-	return fs.WalkDir(web, ".", func(p string, d fs.DirEntry, err error) error {
+	if s.webTags, s.webCSP, err = indexWeb(web, "assets/web"); err != nil {
+		return err
+	}
+	if s.adminFS, err = fs.Sub(assets.Admin, "admin"); err != nil {
+		return err
+	}
+	s.adminTags, s.adminCSP, err = indexWeb(s.adminFS, "assets/admin")
+	return err
+}
+
+func indexWeb(web fs.FS, dir string) (tags, csp map[string]string, err error) {
+	tags, csp = map[string]string{}, map[string]string{}
+	err = fs.WalkDir(web, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -63,27 +74,33 @@ func (s *server) loadWeb() error {
 			return err
 		}
 		sum := sha256.Sum256(data)
-		s.webTags[p] = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+		tags[p] = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 		if strings.HasSuffix(p, ".html") {
 			m := cspMeta.FindSubmatch(data)
 			if m == nil {
-				return fmt.Errorf("assets/web/%s: no Content-Security-Policy meta tag", p)
+				return fmt.Errorf("%s/%s: no Content-Security-Policy meta tag", dir, p)
 			}
-			s.webCSP[p] = strings.TrimRight(strings.TrimSpace(string(m[1])), ";") + "; frame-ancestors 'none'"
+			csp[p] = strings.TrimRight(strings.TrimSpace(string(m[1])), ";") + "; frame-ancestors 'none'"
 		}
 		return nil
 	})
+	return tags, csp, err
 }
 
 // serveWeb answers one file of assets/web.
 func (s *server) serveWeb(c *gin.Context, name string) {
-	etag, ok := s.webTags[name]
+	s.serveFile(c, s.web, s.webTags, s.webCSP, name)
+}
+
+// serveFile answers one file of an indexed folder.
+func (s *server) serveFile(c *gin.Context, web fs.FS, tags, csps map[string]string, name string) {
+	etag, ok := tags[name]
 	typ := webTypes[path.Ext(name)]
 	if !ok || typ == "" {
 		s.writeError(c, chat.Errorf(chat.KindNotFound, "not_found", "No such file."))
 		return
 	}
-	data, err := fs.ReadFile(s.web, name)
+	data, err := fs.ReadFile(web, name)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -92,7 +109,7 @@ func (s *server) serveWeb(c *gin.Context, name string) {
 	h.Set("Content-Type", typ)
 	h.Set("Cache-Control", "no-cache")
 	h.Set("ETag", etag)
-	if csp := s.webCSP[name]; csp != "" {
+	if csp := csps[name]; csp != "" {
 		h.Set("Content-Security-Policy", csp)
 		h.Set("Referrer-Policy", "no-referrer")
 	}

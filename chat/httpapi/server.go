@@ -135,6 +135,7 @@ type Deps struct {
 // server holds the handlers' dependencies; routes.go lists its surface.
 type server struct {
 	svc     Service
+	integ   Integrations // svc, when it serves the platform routes
 	log     *slog.Logger
 	media   http.Handler
 	ws      http.Handler
@@ -156,6 +157,9 @@ type server struct {
 	images    fs.FS             // the screens folder's images/
 	webTags   map[string]string // file -> ETag
 	webCSP    map[string]string // page -> Content-Security-Policy header
+	adminFS   fs.FS             // assets/admin
+	adminTags map[string]string
+	adminCSP  map[string]string
 	dev       bool
 	done      <-chan struct{}
 	heartbeat time.Duration // of the preview's event stream
@@ -188,6 +192,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat,
 		images: d.Images}
 	s.bodyTimeout, s.uploadMinRate, s.uploadGrace = d.BodyTimeout, d.UploadMinRate, d.UploadGrace
+	s.integ, _ = d.Service.(Integrations)
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout
 	}

@@ -31,6 +31,7 @@ import (
 type Patcher struct {
 	svc     Service
 	screens Screens
+	sources *Sources // for topic patches (WithSources)
 	log     *slog.Logger
 	now     func() time.Time
 	locale  Locale
@@ -261,7 +262,9 @@ func (p *Patcher) Delivery(uid int64, ev chat.Event) ws.Delivery {
 		}
 		e.msg, e.dialog, e.seq = m, d, seq
 		e.sender, _ = chat.ParseID(m.SenderID)
-		e.changed = m.EditedAt != nil || m.Deleted
+		// A link preview is always a later change of its message: a
+		// new message never carries one.
+		e.changed = m.EditedAt != nil || m.Deleted || m.Preview != nil
 		if e.sender == uid && !e.changed {
 			p.ownSent(uid, d, seq)
 		}
@@ -434,7 +437,13 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 	// are signed per bucket, so a bubble rendered in an earlier bucket is
 	// not reused.
 	day := e.p.now().In(tzOrUTC(v.TZ)).Format(time.DateOnly)
-	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name, day, string(m.Attachments)}, "\x00")
+	// The change number keys the message's state (edits, deletes, its
+	// link preview), and the preview image's URL its bucket.
+	previewImage := ""
+	if m.Preview != nil && m.Preview.Image != nil {
+		previewImage = m.Preview.Image.URL
+	}
+	key := strings.Join([]string{variantKey, m.ID, strconv.FormatInt(m.Change, 10), string(m.Status), edited, bit(m.Deleted), bit(own), name, day, string(m.Attachments), previewImage}, "\x00")
 	if e.p.eng.Swap(eng) != eng {
 		e.p.nodes.Purge()
 	}
@@ -609,4 +618,75 @@ func tickFor(seq, delivered, read int64) int {
 		return 2
 	}
 	return 0
+}
+
+var _ ws.TopicPatcher = (*Patcher)(nil)
+
+// WithSources gives p the data sources to render whole screens with, for
+// topic patches (content:<name>); call it before serving. Without them
+// content changes patch nothing and open screens update on their next
+// fetch.
+func (p *Patcher) WithSources(s *Sources) *Patcher {
+	p.sources = s
+	return p
+}
+
+// TopicPatch answers a change of a content collection for a screen that
+// watches "content:<name>": the screen is rendered for the viewer as a
+// fetch would, and the node whose id is the collection's name (the list
+// showing it) is replaced (docs/screens.md, "Live patches"). A screen
+// without such a node gets no patch.
+func (p *Patcher) TopicPatch(ctx context.Context, uid int64, topic string, w *ws.Watch) ([]byte, error) {
+	name, ok := strings.CutPrefix(topic, "content:")
+	st, _ := w.State.(*watchState)
+	if !ok || st == nil || p.sources == nil {
+		return nil, nil
+	}
+	eng := p.screens.Current()
+	rr := renderer.Request{
+		Screen: w.Screen, Params: w.Params, Langs: st.variant.Langs, Theme: st.variant.Theme,
+		Caps: st.variant.Caps, TZ: st.variant.TZ, Region: st.variant.Region, Viewer: chat.FormatID(uid),
+	}
+	p.renders.Add(1)
+	body, _, err := eng.AppendRender(ctx, nil, rr, p.sources.scope(&chat.Principal{UserID: uid}))
+	if err != nil {
+		return nil, renderError(err)
+	}
+	var layout struct {
+		Root any `json:"root"`
+	}
+	if err := json.Unmarshal(body, &layout); err != nil {
+		return nil, err
+	}
+	node := nodeByID(layout.Root, name)
+	if node == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(node)
+	if err != nil {
+		return nil, err
+	}
+	return renderer.AppendPatch(nil, w.Key, renderer.Replace(name, raw)), nil
+}
+
+// nodeByID finds the layout node with the id, depth first.
+func nodeByID(n any, id string) map[string]any {
+	switch v := n.(type) {
+	case map[string]any:
+		if v["id"] == id {
+			return v
+		}
+		for _, c := range v {
+			if found := nodeByID(c, id); found != nil {
+				return found
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if found := nodeByID(c, id); found != nil {
+				return found
+			}
+		}
+	}
+	return nil
 }

@@ -40,15 +40,22 @@ const URLPrefix = "/media/"
 // outside the folder, files outside those two folders and any other name
 // answer 404. Every answer carries nosniff.
 func (s *Store) Handler(signer *chat.MediaSigner, now func() time.Time) http.Handler {
+	return s.GatedHandler(signer, now, nil)
+}
+
+// GatedHandler is Handler that also refuses a dialog's URLs signed with an
+// older media generation than gate reports (403 media_url_revoked): those
+// made before a removal from the group. gate nil checks nothing more.
+func (s *Store) GatedHandler(signer *chat.MediaSigner, now func() time.Time, gate chat.MediaGate) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serveFile(w, r, signer, now)
+		s.serveFile(w, r, signer, now, gate)
 	})
 }
 
-func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.MediaSigner, now func() time.Time) {
+func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.MediaSigner, now func() time.Time, gate chat.MediaGate) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -78,7 +85,13 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.M
 			return
 		}
 		t := now()
-		expires, err := signer.Check(uploadPrefix+"/"+base, r.URL.Query(), t)
+		scope, expires, err := signer.CheckScope(uploadPrefix+"/"+base, r.URL.Query(), t)
+		if err == nil && gate != nil && scope.Dialog != 0 {
+			gen, gerr := gate.MediaGeneration(r.Context(), scope.Dialog)
+			if gerr != nil || gen != scope.Gen {
+				err = chat.ErrMediaURLRevoked
+			}
+		}
 		if err != nil {
 			// Checked before the file is looked for: the answer says
 			// nothing about whether it exists.

@@ -69,8 +69,8 @@ func (s *Store) EditGroup(ctx context.Context, dialogID, actor int64, now time.T
 //     (nothing unread), joined_seq at the last_seq before the edit, and
 //     visible_from at the first system message when the group hides its
 //     history;
-//  5. the dialog row takes its new title, avatar, setting, counters and a
-//     new version.
+//  5. the dialog row takes its new title, avatar, setting, counters, a
+//     new version, and a new media generation when someone was removed.
 func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, actor int64, now time.Time, edit func(*chat.GroupEdit) error) (chat.GroupEdit, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	members, err := s.lockGroupMembers(ctx, tx, d.ID)
@@ -82,7 +82,7 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 		return e, err
 	}
 	// The decision may touch only what it is given to change.
-	e.Dialog.ID, e.Dialog.Kind, e.Dialog.LastSeq, e.Dialog.LastChange = d.ID, d.Kind, d.LastSeq, d.LastChange
+	e.Dialog.ID, e.Dialog.Kind, e.Dialog.LastSeq, e.Dialog.LastChange, e.Dialog.MediaGen = d.ID, d.Kind, d.LastSeq, d.LastChange, d.MediaGen
 	in := make(map[int64]bool, len(members))
 	for _, m := range members {
 		in[m.UserID] = true
@@ -97,6 +97,7 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 	}
 	slices.Sort(removed)
 	if len(removed) > 0 {
+		e.Dialog.MediaGen++ // their media URLs die with their membership
 		args := []any{d.ID}
 		for _, id := range removed {
 			args = append(args, id)
@@ -183,9 +184,9 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 		lastAt = now
 	}
 	updated := chat.Dialog{CreatedAt: d.CreatedAt, LastMessageAt: lastAt}.UpdatedAt()
-	if _, err := tx.ExecContext(ctx, `UPDATE dialogs SET title = ?, avatar = ?, history_visible = ?, last_seq = ?, last_change = ?,
+	if _, err := tx.ExecContext(ctx, `UPDATE dialogs SET title = ?, avatar = ?, history_visible = ?, media_gen = ?, last_seq = ?, last_change = ?,
 		last_message_at = ?, updated_at = ?, version = version + 1 WHERE id = ?`,
-		e.Dialog.Title, e.Dialog.Avatar, hv, seq, change, s.nullTS(lastAt), s.ts(updated), d.ID); err != nil {
+		e.Dialog.Title, e.Dialog.Avatar, hv, e.Dialog.MediaGen, seq, change, s.nullTS(lastAt), s.ts(updated), d.ID); err != nil {
 		return e, err
 	}
 	if e.Dialog.Avatar != d.Avatar {
@@ -260,4 +261,25 @@ func (s *Store) Readers(ctx context.Context, dialogID, seq, exclude, after int64
 		return nil, s.fail("readers", err)
 	}
 	return ms, nil
+}
+
+// MessagesBySeq reads messages by primary key, in chunks.
+func (s *Store) MessagesBySeq(ctx context.Context, dialogID int64, seqs []int64) ([]chat.Message, error) {
+	seqs = slices.Clone(seqs)
+	slices.Sort(seqs)
+	seqs = slices.Compact(seqs)
+	out := []chat.Message{}
+	for chunk := range slices.Chunk(seqs, idChunk) {
+		args := []any{dialogID}
+		for _, q := range chunk {
+			args = append(args, q)
+		}
+		msgs, err := collectMessages(s.r.QueryContext(ctx,
+			`SELECT `+messageCols+` FROM messages WHERE dialog_id = ? AND seq IN (`+placeholders(len(chunk))+`)`, args...))
+		if err != nil {
+			return nil, s.fail("messages by seq", err)
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
 }

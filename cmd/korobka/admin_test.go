@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/chat/httpapi"
@@ -300,4 +301,59 @@ func (c *contract) adminAPI(admin, user tokens, dialogID string) {
 		c.json("GET", "/v1/admin/audit?before="+next+"&target_type=user", admin.AccessToken, nil, 200)
 	}
 	c.fail("GET", "/v1/admin/audit?actor=x", admin.AccessToken, nil, 400, "invalid_actor")
+	r = c.json("POST", "/v1/admin/broadcasts", admin.AccessToken, map[string]any{"text": "Hello", "segment": map[string]any{"role": "admin"}}, 202)
+	c.fail("POST", "/v1/admin/broadcasts", admin.AccessToken, map[string]any{"text": "Hello", "to": "all"}, 400, "unknown_field")
+	c.json("GET", "/v1/admin/broadcasts/"+r.field(c.t, "id").(string), admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/admin/broadcasts/1234", admin.AccessToken, nil, 404, "not_found")
+	c.json("GET", "/v1/admin/broadcasts?limit=1", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/admin/broadcasts?before=x", admin.AccessToken, nil, 400, "invalid_cursor")
+	c.req("GET", "/admin", "", "", nil, nil, 301)
+	c.req("GET", "/admin/", "", "", nil, nil, 200)
+	c.req("GET", "/admin/admin.js", "", "", nil, nil, 200)
+	c.req("HEAD", "/admin/admin.css", "", "", nil, nil, 200)
+	c.req("GET", "/admin/nope.js", "", "", nil, nil, 404)
+	c.req("HEAD", "/admin/nope.js", "", "", nil, nil, 404)
+}
+
+func TestAdminBroadcast(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		anna, boris, _ := e.pair()
+		admin := e.staff("+79991230011", "333333", chat.RoleAdmin)
+		sock := dial(t, e.url, boris.AccessToken)
+		e.wantErr(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken, map[string]any{"text": ""}), 400, "invalid_text")
+		e.wantErr(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken,
+			map[string]any{"text": "x", "segment": map[string]any{"role": "king"}}), 400, "invalid_role")
+		var b chat.Broadcast
+		e.want(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken,
+			map[string]any{"text": "Мы открылись!", "segment": map[string]any{"role": "user"}}), 202).json(t, &b)
+		sock.waitFor("the broadcast on Boris's socket", func(f map[string]any) bool {
+			return f["type"] == "message" && str(f, "message", "text") == "Мы открылись!"
+		})
+		deadline := time.Now().Add(20 * time.Second)
+		for b.Status != chat.BroadcastDone && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			e.want(e.do("GET", "/v1/admin/broadcasts/"+chat.FormatID(b.ID), admin.AccessToken, nil), 200).json(t, &b)
+		}
+		if b.Status != chat.BroadcastDone || b.Sent != 2 {
+			t.Fatalf("progress: %+v, want done with Anna and Boris", b)
+		}
+		// Anna's dialog list shows the business account's message.
+		var page struct {
+			Dialogs []struct {
+				LastMessage struct{ Text string } `json:"last_message"`
+			}
+		}
+		e.want(e.do("GET", "/v1/dialogs", anna.AccessToken, nil), 200).json(t, &page)
+		found := 0
+		for _, d := range page.Dialogs {
+			if d.LastMessage.Text == "Мы открылись!" {
+				found++
+			}
+		}
+		if found != 1 {
+			t.Fatalf("Anna's dialogs: %+v, want the broadcast once", page.Dialogs)
+		}
+		e.want(e.do("GET", "/v1/admin/broadcasts", admin.AccessToken, nil), 200)
+		e.wantErr(e.do("GET", "/v1/admin/broadcasts/12345", admin.AccessToken, nil), 404, "not_found")
+	})
 }

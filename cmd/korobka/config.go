@@ -19,6 +19,7 @@ import (
 	"github.com/korobka/korobka/chat/outbound"
 	"github.com/korobka/korobka/chat/wire"
 	"github.com/korobka/korobka/chat/ws"
+	"github.com/korobka/korobka/renderer"
 )
 
 // Config is everything korobka serve reads from its flags and environment,
@@ -32,7 +33,10 @@ type Config struct {
 	RedisPrefix string
 	TestPhones  chat.TestPhones
 	Screens     string
-	Region      string
+	// Brand selects themes/<Brand>/theme.yaml of the screens instead of
+	// theme.yaml (KOROBKA_BRAND; "" for theme.yaml).
+	Brand  string
+	Region string
 	// TimeZone is what screens show times in when a shell sends no
 	// X-Korobka-TZ (KOROBKA_TIME_ZONE, default UTC).
 	TimeZone       *time.Location
@@ -98,6 +102,9 @@ type Config struct {
 	OutboundAllow outbound.Allow
 	// LinkPreviews turns link previews on (KOROBKA_LINK_PREVIEWS).
 	LinkPreviews bool
+	// BusinessName is the name of the business account clients write to
+	// (operators answer as it, the bot API sends as it).
+	BusinessName string
 
 	// now is the clock of in-process rate limits, of the service (token
 	// lifetimes, media URL buckets), of the media handler and of the
@@ -117,6 +124,10 @@ type Config struct {
 	apnsTLS *tls.Config
 	// pushQueue adjusts the push queue's timings; only tests set it.
 	pushQueue func(*pushQueueTimes)
+	// outboundResolver resolves the names of links previews fetch (nil:
+	// the system's); only tests set it, to make a name resolve to
+	// loopback.
+	outboundResolver outbound.Resolver
 }
 
 // pushQueueTimes are the push queue's timings that tests shorten.
@@ -141,6 +152,7 @@ var settings = []setting{
 	{"redis-prefix", "KOROBKA_REDIS_PREFIX", "korobka:", "prefix of every Redis key, so deployments can share one Redis"},
 	{"test-phones", "KOROBKA_TEST_PHONES", "", "numbers with fixed codes and no SMS: +79990000001:111111,+7999*:111111"},
 	{"screens", "KOROBKA_SCREENS", "", "folder to load screens from instead of the embedded ones"},
+	{"brand", "KOROBKA_BRAND", "", "theme of the screens: themes/<brand>/theme.yaml instead of theme.yaml (e.g. meridian)"},
 	{"region", "KOROBKA_REGION", chat.DefaultRegion, "region for numbers typed without a country code (ISO 3166)"},
 	{"time-zone", "KOROBKA_TIME_ZONE", "UTC", "IANA time zone screens show times in when a shell sends no X-Korobka-TZ"},
 	{"sms-countries", "KOROBKA_SMS_COUNTRIES", "", "comma-separated regions (ISO 3166) whose mobile numbers get login codes; empty: KOROBKA_REGION's"},
@@ -181,6 +193,7 @@ var settings = []setting{
 	{"push-workers", "KOROBKA_PUSH_WORKERS", strconv.Itoa(chat.DefaultPushWorkers), "push queue consumers per node"},
 	{"link-previews", "KOROBKA_LINK_PREVIEWS", "on", "link previews: the first link of a message gets a card fetched from its page (on or off)"},
 	{"outbound-allow", "KOROBKA_OUTBOUND_ALLOW", "", "DANGEROUS, tests only: comma-separated CIDRs, addresses or address:port that fetches of user-supplied URLs may reach although they are loopback or private (127.0.0.1:8081)"},
+	{"business-name", "KOROBKA_BUSINESS_NAME", chat.DefaultBusinessName, "name of the business account clients write to, that operators answer as (\"Acme support\")"},
 }
 
 // boolSettings are switches: the flag may be given alone (--dev).
@@ -299,6 +312,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if cfg.Screens != "" {
 		if err := checkScreensDir(cfg.Screens); err != nil {
 			bad("KOROBKA_SCREENS", "%v", err)
+		}
+	}
+	if cfg.Brand = get("KOROBKA_BRAND"); cfg.Brand != "" {
+		if _, err := renderer.BrandFS(screenFiles(cfg), cfg.Brand); err != nil {
+			bad("KOROBKA_BRAND", "%v", err)
 		}
 	}
 
@@ -494,4 +512,8 @@ func parsePush(cfg *Config, get func(string) string, bad func(string, string, ..
 	}
 	cfg.PushMaxDevices = parseInt(get("KOROBKA_PUSH_MAX_DEVICES"), "KOROBKA_PUSH_MAX_DEVICES", 1, 100, bad)
 	cfg.PushWorkers = parseInt(get("KOROBKA_PUSH_WORKERS"), "KOROBKA_PUSH_WORKERS", 1, 64, bad)
+	cfg.BusinessName = get("KOROBKA_BUSINESS_NAME")
+	if _, err := chat.CleanText(cfg.BusinessName, chat.TextRule{MaxChars: chat.MaxNameLen}); err != nil {
+		bad("KOROBKA_BUSINESS_NAME", "%v", err)
+	}
 }

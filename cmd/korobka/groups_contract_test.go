@@ -36,10 +36,16 @@ func (c *contract) groups(a, b, cc tokens) {
 
 	m := c.json("POST", base+"/messages", cc.AccessToken, map[string]any{"client_id": "g-1", "text": "всем привет"}, 201)
 	seq := fmt.Sprint(m.field(t, "seq"))
+	c.json("POST", base+"/messages", a.AccessToken, map[string]any{"client_id": "g-r", "text": "@Вера да", "reply_to": m.field(t, "seq"),
+		"entities": []map[string]any{{"type": "mention", "offset": 0, "length": 5, "user_id": cc.User.ID}}}, 201)
+	c.fail("POST", base+"/messages", a.AccessToken, map[string]any{"client_id": "g-r2", "text": "x", "reply_to": 999}, 400, "invalid_reply")
+	c.fail("POST", base+"/messages", a.AccessToken, map[string]any{"client_id": "g-r3", "text": "x",
+		"entities": []map[string]any{{"type": "mention", "offset": 0, "length": 1, "user_id": cc.User.ID}}}, 400, "invalid_entities")
 	c.json("POST", base+"/read", b.AccessToken, map[string]any{"seq": m.field(t, "seq")}, 200)
 	readers := c.json("GET", base+"/messages/"+seq+"/readers", cc.AccessToken, nil, 200)
-	if list, _ := readers.field(t, "members").([]any); len(list) != 1 {
-		t.Errorf("readers: %s, want one", readers.body)
+	// Boris read it, and Anna's answer implies she did.
+	if list, _ := readers.field(t, "members").([]any); len(list) != 2 {
+		t.Errorf("readers: %s, want two", readers.body)
 	}
 	c.fail("GET", base+"/messages/999/readers", cc.AccessToken, nil, 404, "not_found")
 	c.fail("GET", base+"/messages/"+seq+"/readers?limit=0", cc.AccessToken, nil, 400, "invalid_limit")

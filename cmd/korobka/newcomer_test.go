@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -100,5 +101,38 @@ func TestNewcomerDocsMatchTheRepository(t *testing.T) {
 	}
 	if !strings.Contains(src, "docker compose logs") || !strings.Contains(src, "login code") {
 		t.Error("docker-compose.yml does not say how to read login codes")
+	}
+}
+
+// The repository is self-contained: no file points at design notes that
+// live outside it (they are in docs/design.md).
+func TestRepositoryIsSelfContained(t *testing.T) {
+	outside := []string{"DESIGN" + ".md", "/work/" + "shared", "../" + "shared/", "STYLE" + ".md"}
+	err := filepath.WalkDir("../..", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); n == ".git" || n == "data" || n == "testdata" || n == "gallery" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if info, err := d.Info(); err != nil || info.Size() > 4<<20 {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, s := range outside {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s refers to %s, which is not in the repository; link docs/design.md", p, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -464,6 +464,10 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.events("/preview/api/events?access_token=" + admin.AccessToken)
 	c.adminAPI(admin, a, id)
 
+	// The platform: collections, forms, the bot API, webhooks
+	// (openapi_platform_test.go).
+	c.platform(admin, a)
+
 	// Methods a path does not take.
 	c.fail("PUT", "/v1/me", a.AccessToken, map[string]any{}, 405, "method_not_allowed")
 	c.fail("POST", "/v1/ws", a.AccessToken, nil, 405, "method_not_allowed")
@@ -474,7 +478,7 @@ func contractTest(t *testing.T, vars map[string]string) {
 
 	// Every operation answered a success, and all but a few an error.
 	noErrors := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true,
-		"GET /": true, "GET /app": true, "GET /preview": true}
+		"GET /": true, "GET /app": true, "GET /preview": true, "GET /admin": true}
 	for _, op := range c.o.Paths() {
 		if !c.ok[op] {
 			t.Errorf("%s: no success was checked", op)

@@ -163,6 +163,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KOROBKA_SCREENS": "/nonexistent/screens"}, nil, "KOROBKA_SCREENS: \"/nonexistent/screens\" does not exist"},
 		{map[string]string{"KOROBKA_SCREENS": "."}, nil, "KOROBKA_SCREENS: \".\" is not a screens folder"},
 		{nil, []string{"--screens", "/nonexistent/screens"}, "KOROBKA_SCREENS"},
+		{map[string]string{"KOROBKA_BRAND": "acme"}, nil, "KOROBKA_BRAND: brand \"acme\": no themes/acme/theme.yaml"},
 	}
 	for _, c := range cases {
 		_, err := parseConfig("serve", c.args, func(k string) string { return c.env[k] }, io.Discard)

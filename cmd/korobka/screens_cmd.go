@@ -126,8 +126,9 @@ func renderCmd(ctx context.Context, args []string, getenv func(string) string, s
 	lang := fl.String("lang", "en", "language")
 	theme := fl.String("theme", "light", "light or dark")
 	dir := fl.String("screens", "", "screens folder (default: $KOROBKA_SCREENS or the embedded screens)")
+	brand := fl.String("brand", "", "themes/<brand>/theme.yaml instead of theme.yaml (default: $KOROBKA_BRAND)")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: korobka render NAME --data fixture.json [--lang ru] [--theme dark] [--screens dir]")
+		fmt.Fprintln(stderr, "usage: korobka render NAME --data fixture.json [--lang ru] [--theme dark] [--screens dir] [--brand name]")
 		fl.PrintDefaults()
 	}
 	// The screen name may come before, between or after the flags: the
@@ -150,6 +151,12 @@ func renderCmd(ctx context.Context, args []string, getenv func(string) string, s
 	name := names[0]
 	fsys, _, err := screensFS(*dir, getenv)
 	if err != nil {
+		return err
+	}
+	if *brand == "" {
+		*brand = getenv("KOROBKA_BRAND")
+	}
+	if fsys, err = renderer.BrandFS(fsys, *brand); err != nil {
 		return err
 	}
 	raw, err := os.ReadFile(*data)

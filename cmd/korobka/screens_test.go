@@ -287,6 +287,25 @@ root:
 	e.want(e.do("GET", "/assets/menu/../content/menu.yaml", "", nil), 404)
 }
 
+// KOROBKA_BRAND serves every screen in the brand's theme, with its logo
+// at /assets/.
+func TestServeWithBrand(t *testing.T) {
+	e := newEnv(t, map[string]string{"KOROBKA_BRAND": "meridian"})
+	r := e.want(e.do("GET", "/v1/screens/login", "", nil), 200)
+	if !strings.Contains(string(r.body), `"theme":"meridian-light"`) || !strings.Contains(string(r.body), `"/assets/meridian/logo.svg"`) {
+		t.Errorf("login with KOROBKA_BRAND=meridian: %.300s", r.body)
+	}
+	logo := e.want(e.do("GET", "/assets/meridian/logo.svg", "", nil), 200)
+	if logo.header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("meridian's logo: %s", logo.header.Get("Content-Type"))
+	}
+	var out bytes.Buffer
+	args := []string{"korobka", "render", "tariffs", "--brand", "meridian", "--data", "../../screens/fixtures/tariffs.json"}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.Contains(out.String(), `"theme": "meridian-light"`) {
+		t.Errorf("render --brand meridian: %v %.200s", err, out.String())
+	}
+}
+
 // A page of a screen's list: the next page of messages before a cursor,
 // and 400 invalid_param for a list the screen does not have or a cursor
 // that is not one.

@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -180,10 +181,12 @@ type app struct {
 	broker   chat.Broker
 	gateway  *ws.Gateway
 	patcher  *live.Patcher // live patches for the gateway
+	sources  *live.Sources // the screens' data sources (fetches and topic patches)
 	screens  live.Screens
 	ready    map[string]func(context.Context) error
 	metrics  *prometheus.Registry // every series, for /metrics
 	queue    chat.Queue           // push jobs
+	bcast    chat.Queue           // broadcast batches
 	storage  string
 	bus      string
 	push     string                        // which push senders are on
@@ -271,6 +274,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		foreground = rf
 		a.queue = redis.NewQueue(client, redis.QueueConfig{Prefix: cfg.RedisPrefix + "push:",
 			ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
+		a.bcast = redis.NewQueue(client, redis.QueueConfig{Prefix: cfg.RedisPrefix + "broadcast:", Block: qt.Block})
 		a.bus = "redis"
 	} else {
 		limiter = memory.NewLimiter(cfg.now)
@@ -279,6 +283,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		sockets = memory.NewSocketCounter()
 		foreground = memory.NewForeground()
 		a.queue = memory.NewQueue(memory.QueueConfig{ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
+		a.bcast = memory.NewQueue(memory.QueueConfig{Block: qt.Block})
 		a.bus = "memory"
 	}
 	a.closers = append(a.closers, a.broker.Close)
@@ -329,9 +334,17 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Push:              push,
 		Groups:            cfg.Groups,
 		Previews:          previewConfig(cfg),
+		Broadcasts:        a.bcast,
 	})
 	a.loops = append(a.loops, a.svc.Run)
-	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
+	if err := registerPreviewMetrics(a.metrics, a.svc); err != nil {
+		return nil, err
+	}
+	if _, err := a.svc.SetupBusiness(ctx, cfg.BusinessName); err != nil {
+		return nil, fmt.Errorf("business account: %w", err)
+	}
+	a.sources = live.NewSources(a.svc, a.store)
+	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg)).WithSources(a.sources)
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{
 		Logger:            log,
 		AllowedOrigins:    cfg.AllowedOrigins,
@@ -346,6 +359,14 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		ExpiryCheck:       cfg.expiryCheck,
 		Now:               cfg.now,
 		Patcher:           a.patcher,
+	})
+	// Content edits patch the screens open on this node's sockets.
+	a.loops = append(a.loops, func(ctx context.Context) error {
+		if err := a.gateway.WatchContent(ctx); err != nil {
+			return fmt.Errorf("content changes: %w", err)
+		}
+		<-ctx.Done()
+		return ctx.Err()
 	})
 	ok = true
 	return a, nil
@@ -466,7 +487,7 @@ func nodeName() string {
 // the content collections they read from on first start.
 func (a *app) openScreens(ctx context.Context, cfg Config) error {
 	if cfg.Screens != "" {
-		w, diags, err := renderer.NewWatcher(cfg.Screens, a.log)
+		w, diags, err := renderer.NewBrandWatcher(cfg.Screens, cfg.Brand, a.log)
 		if err != nil {
 			for _, d := range diags {
 				a.log.Error("screen lint", "at", d.String())
@@ -476,11 +497,18 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 		a.screens = w
 		a.loops = append(a.loops, w.Run)
 	} else {
-		e, _, err := renderer.Load(screens.FS)
+		fsys, err := renderer.BrandFS(screens.FS, cfg.Brand)
+		if err != nil {
+			return fmt.Errorf("KOROBKA_BRAND: %w", err)
+		}
+		e, _, err := renderer.Load(fsys)
 		if err != nil {
 			return fmt.Errorf("embedded screens: %w", err)
 		}
 		a.screens = live.Fixed{Engine: e}
+	}
+	if err := a.seedCollections(ctx, screenFiles(cfg)); err != nil {
+		return err
 	}
 	// The seeds of the folder served (a folder without content/ has none).
 	seeds, err := renderer.LoadContentSeeds(screenFiles(cfg))
@@ -509,6 +537,44 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// seedCollections defines the collections of the screens' content/ folder
+// on first start (each <name>.schema.json is collection <name>, titled by
+// the schema's title, a form when it says "x-korobka-form": true). A
+// definition an admin changed is kept.
+func (a *app) seedCollections(ctx context.Context, fsys fs.FS) error {
+	names, err := fs.Glob(fsys, "content/*.schema.json")
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, file := range names {
+		raw, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return err
+		}
+		name := strings.TrimSuffix(path.Base(file), ".schema.json")
+		if _, err := chat.CompileCollectionSchema(raw); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		var head struct {
+			Title string `json:"title"`
+			Form  bool   `json:"x-korobka-form"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		c := chat.Collection{Name: name, Title: head.Title, Schema: compact.Bytes(), Form: head.Form, CreatedAt: now, UpdatedAt: now}
+		if _, err := a.store.SeedCollection(ctx, c); err != nil {
+			return fmt.Errorf("seed collection %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // start runs the background loops (the message writer, the Redis
 // subscriber and presence refresher) until close.
 func (a *app) start() {
@@ -528,9 +594,9 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 	return httpapi.NewServer(httpapi.Deps{
 		Service:          a.svc,
 		Logger:           a.log,
-		Media:            a.media.Handler(a.signer, cfg.now),
+		Media:            a.media.GatedHandler(a.signer, cfg.now, a.svc),
 		WebSocket:        a.gateway,
-		Screens:          live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
+		Screens:          live.NewRenderer(a.screens, a.sources).WithLocale(locale(cfg)),
 		Preview:          live.NewPreview(a.screens, screenFiles(cfg)),
 		Images:           screenImages(cfg),
 		Ready:            a.ready,
@@ -635,7 +701,7 @@ func previewConfig(cfg Config) chat.PreviewConfig {
 	if !cfg.LinkPreviews {
 		return chat.PreviewConfig{}
 	}
-	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, UserAgent: "korobka (link preview)"})
+	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Resolver: cfg.outboundResolver, UserAgent: "korobka (link preview)"})
 	return chat.PreviewConfig{Unfurler: outbound.NewUnfurler(c), FindURL: renderer.FirstURL}
 }
 
@@ -658,4 +724,23 @@ func findFFmpeg(name string, log *slog.Logger) string {
 		return ""
 	}
 	return path
+}
+
+// registerPreviewMetrics exports the link preview workers' counters.
+func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_link_previews_handled_total",
+			Help: "Link preview jobs handled by this node's workers, with a card or without.",
+		}, func() float64 { return float64(svc.PreviewStats().Handled) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_link_previews_dropped_total",
+			Help: "Link preview jobs dropped: the queue was full, or the node stopped.",
+		}, func() float64 { return float64(svc.PreviewStats().Dropped) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

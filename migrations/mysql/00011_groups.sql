@@ -9,6 +9,9 @@
 -- watermarks say nothing of the messages up to it (ticks, readers).
 -- dialogs.history_visible: whether members added later see the history
 -- from before they joined (1) or only from their join (0).
+-- dialogs.media_gen: grows with every removal from the group; media URLs
+-- of the dialog are signed with it, so those a removed member holds stop
+-- working at once (chat/mediaurl.go).
 --
 -- messages.system_event: the structured event of a system message (chat.
 -- SystemEvent as JSON: member_added, member_removed, member_left,
@@ -25,7 +28,9 @@ ALTER TABLE members
     ADD COLUMN visible_from BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN joined_seq BIGINT NOT NULL DEFAULT 0,
     ADD CONSTRAINT members_role_check CHECK (role IN ('owner', 'admin', 'member'));
-ALTER TABLE dialogs ADD COLUMN history_visible TINYINT(1) NOT NULL DEFAULT 1;
+ALTER TABLE dialogs
+    ADD COLUMN history_visible TINYINT(1) NOT NULL DEFAULT 1,
+    ADD COLUMN media_gen BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE messages
     ADD COLUMN system_event JSON NULL,
     ADD COLUMN reply_to BIGINT NULL,
@@ -33,5 +38,5 @@ ALTER TABLE messages
 
 -- +goose Down
 ALTER TABLE messages DROP COLUMN entities, DROP COLUMN reply_to, DROP COLUMN system_event;
-ALTER TABLE dialogs DROP COLUMN history_visible;
+ALTER TABLE dialogs DROP COLUMN media_gen, DROP COLUMN history_visible;
 ALTER TABLE members DROP CONSTRAINT members_role_check, DROP COLUMN joined_seq, DROP COLUMN visible_from, DROP COLUMN role;

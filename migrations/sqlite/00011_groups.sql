@@ -9,6 +9,9 @@
 -- watermarks say nothing of the messages up to it (ticks, readers).
 -- dialogs.history_visible: whether members added later see the history
 -- from before they joined (1) or only from their join (0).
+-- dialogs.media_gen: grows with every removal from the group; media URLs
+-- of the dialog are signed with it, so those a removed member holds stop
+-- working at once (chat/mediaurl.go).
 --
 -- messages.system_event: the structured event of a system message (chat.
 -- SystemEvent as JSON: member_added, member_removed, member_left,
@@ -25,6 +28,7 @@ ALTER TABLE members ADD COLUMN role TEXT NOT NULL DEFAULT 'member'
 ALTER TABLE members ADD COLUMN visible_from INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE dialogs ADD COLUMN history_visible INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE dialogs ADD COLUMN media_gen INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN system_event TEXT NULL CHECK (system_event IS NULL OR json_valid(system_event));
 ALTER TABLE messages ADD COLUMN reply_to INTEGER NULL;
 ALTER TABLE messages ADD COLUMN entities TEXT NULL CHECK (entities IS NULL OR json_valid(entities));
@@ -33,6 +37,7 @@ ALTER TABLE messages ADD COLUMN entities TEXT NULL CHECK (entities IS NULL OR js
 ALTER TABLE messages DROP COLUMN entities;
 ALTER TABLE messages DROP COLUMN reply_to;
 ALTER TABLE messages DROP COLUMN system_event;
+ALTER TABLE dialogs DROP COLUMN media_gen;
 ALTER TABLE dialogs DROP COLUMN history_visible;
 ALTER TABLE members DROP COLUMN joined_seq;
 ALTER TABLE members DROP COLUMN visible_from;
