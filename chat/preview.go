@@ -286,17 +286,15 @@ func mayHaveLink(text string) bool {
 	if strings.Contains(text, "://") {
 		return true
 	}
-	for i := strings.IndexByte(text, '.'); i >= 3; {
-		if strings.EqualFold(text[i-3:i], "www") {
+	for i := 0; ; i++ {
+		k := strings.IndexByte(text[i:], '.')
+		if k < 0 {
+			return false
+		}
+		if i += k; i >= 3 && strings.EqualFold(text[i-3:i], "www") {
 			return true
 		}
-		next := strings.IndexByte(text[i+1:], '.')
-		if next < 0 {
-			break
-		}
-		i += 1 + next
 	}
-	return false
 }
 
 // preview gives one message its preview, if its first link has one.

@@ -37,7 +37,7 @@ func TestMayHaveLink(t *testing.T) {
 		want bool
 	}{
 		{"https://example.com", true}, {"see WWW.example.com", true}, {"www.", true},
-		{"no link. none.", false}, {"ww.example.com", false}, {"", false}, {"a.b.c", false},
+		{"no link. none.", false}, {"a.b www.x", true}, {"x.www.y", true}, {"ww.example.com", false}, {"", false}, {"a.b.c", false},
 	} {
 		if got := mayHaveLink(tc.text); got != tc.want {
 			t.Errorf("mayHaveLink(%q) = %v, want %v", tc.text, got, tc.want)
