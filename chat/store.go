@@ -216,6 +216,7 @@ type Store interface {
 	AuditStore
 	AdminStore
 	BroadcastStore
+	ScreenStore
 	DeviceStore
 	PushStore
 	// Ping checks that the database answers.

@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/live"
 )
 
 // The admin API under /v1/admin (docs/api.md, "Admin"). Every route sits
@@ -65,6 +69,10 @@ func (s *server) adminRoutes(authed *gin.RouterGroup) {
 	admin.POST("/broadcasts", s.wrap(s.handleStartBroadcast))
 	admin.GET("/broadcasts", s.wrap(s.handleBroadcasts))
 	admin.GET("/broadcasts/:id", s.wrap(s.handleBroadcast))
+	admin.GET("/screens", s.wrap(s.handleAdminScreens))
+	admin.GET("/screens/:name", s.wrap(s.handleAdminScreen))
+	admin.PUT("/screens/:name", s.wrap(s.handleUploadScreen))
+	admin.POST("/screens/:name/rollback", s.wrap(s.handleRollbackScreen))
 }
 
 // refuse turns a middleware's c.Error into the error answer.
@@ -359,4 +367,91 @@ func (s *server) handleAdminPage(c *gin.Context) {
 
 func (s *server) handleAdminRedirect(c *gin.Context) {
 	c.Redirect(http.StatusMovedPermanently, "/admin/")
+}
+
+// ScreenAdmin is the admin's screen use cases; *live.Uploaded implements
+// it. Nil (screens served from a KOROBKA_SCREENS folder, which designers
+// own) answers 409 screens_from_folder.
+type ScreenAdmin interface {
+	List(ctx context.Context, p chat.Principal) ([]live.ScreenInfo, error)
+	Source(ctx context.Context, p chat.Principal, name string) (live.ScreenSource, error)
+	Upload(ctx context.Context, p chat.Principal, name string, source []byte) (live.ScreenInfo, error)
+	Rollback(ctx context.Context, p chat.Principal, name string) (live.ScreenInfo, error)
+}
+
+var errScreensFromFolder = chat.Errorf(chat.KindConflict, "screens_from_folder",
+	"Screens are served from a KOROBKA_SCREENS folder here: edit the files instead.")
+
+func (s *server) handleAdminScreens(c *gin.Context) error {
+	if s.screenAdmin == nil {
+		return errScreensFromFolder
+	}
+	list, err := s.screenAdmin.List(c.Request.Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"screens": list})
+	return nil
+}
+
+func (s *server) handleAdminScreen(c *gin.Context) error {
+	if s.screenAdmin == nil {
+		return errScreensFromFolder
+	}
+	src, err := s.screenAdmin.Source(c.Request.Context(), principal(c), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, src)
+	return nil
+}
+
+// yamlTypes are the media types a screen upload may be sent as.
+var yamlTypes = map[string]bool{"application/yaml": true, "application/x-yaml": true, "text/yaml": true, "text/x-yaml": true, "text/plain": true}
+
+func (s *server) handleUploadScreen(c *gin.Context) error {
+	if s.screenAdmin == nil {
+		return errScreensFromFolder
+	}
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || !yamlTypes[mt] {
+		return chat.Errorf(chat.KindUnsupported, "unsupported_media_type", "Send the screen as application/yaml (or text/plain).")
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, live.MaxScreenSource))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooBig
+		}
+		if errors.Is(err, errBodyTimeout) {
+			return errBodyTimeout
+		}
+		return err
+	}
+	info, err := s.screenAdmin.Upload(c.Request.Context(), principal(c), c.Param("name"), data)
+	var inv *live.ErrScreenInvalid
+	if errors.As(err, &inv) {
+		c.JSON(http.StatusBadRequest, gin.H{
+			"error":       gin.H{"code": "invalid_screen", "message": "The screen fails lint or its fixtures; nothing changed."},
+			"diagnostics": inv.Diagnostics,
+		})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, info)
+	return nil
+}
+
+func (s *server) handleRollbackScreen(c *gin.Context) error {
+	if s.screenAdmin == nil {
+		return errScreensFromFolder
+	}
+	info, err := s.screenAdmin.Rollback(c.Request.Context(), principal(c), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, info)
+	return nil
 }

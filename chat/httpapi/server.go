@@ -106,6 +106,9 @@ type Deps struct {
 	TrustedProxies wire.Proxies
 	// Dev opens the preview to anyone; otherwise it needs an admin.
 	Dev bool
+	// ScreenAdmin takes screen uploads and rollbacks (/v1/admin/screens);
+	// nil answers screens_from_folder.
+	ScreenAdmin ScreenAdmin
 	// Done closes when the server starts shutting down, so long-lived
 	// responses (the preview's event stream) end instead of holding
 	// http.Server.Shutdown until its deadline.
@@ -120,10 +123,12 @@ type server struct {
 	ws      http.Handler
 	screens *live.Renderer
 	preview *live.Preview
-	ready   map[string]func(context.Context) error
-	metrics *httpMetrics
-	reg     *prometheus.Registry
-	proxies wire.Proxies
+	// screenAdmin takes screen uploads (handle_admin.go).
+	screenAdmin ScreenAdmin
+	ready       map[string]func(context.Context) error
+	metrics     *httpMetrics
+	reg         *prometheus.Registry
+	proxies     wire.Proxies
 	// metricsRoute says whether GET /metrics is served here.
 	metricsRoute bool
 
@@ -168,6 +173,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		screens: d.Screens, preview: d.Preview, ready: d.Ready, metrics: m, reg: reg,
 		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
 	s.bodyTimeout, s.uploadMinRate, s.uploadGrace = d.BodyTimeout, d.UploadMinRate, d.UploadGrace
+	s.screenAdmin = d.ScreenAdmin
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout
 	}

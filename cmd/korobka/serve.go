@@ -180,6 +180,7 @@ type app struct {
 	gateway  *ws.Gateway
 	patcher  *live.Patcher // live patches for the gateway
 	screens  live.Screens
+	uploaded *live.Uploaded // screens with admin uploads (nil with KOROBKA_SCREENS)
 	ready    map[string]func(context.Context) error
 	metrics  *prometheus.Registry // every series, for /metrics
 	queue    chat.Queue           // push jobs
@@ -331,6 +332,15 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Broadcasts:        a.bcast,
 	})
 	a.loops = append(a.loops, a.svc.Run)
+	if cfg.Screens == "" {
+		// The embedded screens, overlaid with what admins uploaded.
+		up, err := live.NewUploaded(ctx, screens.FS, a.screens.Current(), store, a.broker, a.svc, log)
+		if err != nil {
+			return nil, fmt.Errorf("embedded screens: %w", err)
+		}
+		a.screens, a.uploaded = up, up
+		a.loops = append(a.loops, up.Run)
+	}
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{
 		Logger:            log,
@@ -540,7 +550,17 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		UploadMinRate:    cfg.uploadMinRate,
 		UploadGrace:      cfg.uploadGrace,
 		Done:             a.done,
+		ScreenAdmin:      a.screenAdmin(),
 	})
+}
+
+// screenAdmin is the screen uploads, or nil when screens come from a
+// KOROBKA_SCREENS folder.
+func (a *app) screenAdmin() httpapi.ScreenAdmin {
+	if a.uploaded == nil {
+		return nil
+	}
+	return a.uploaded
 }
 
 // screenFiles is the folder the screens load from, for the preview's
