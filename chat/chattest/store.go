@@ -40,6 +40,8 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"Admin/BlockRole", testAdminBlockRole},
 		{"Admin/Dialogs", testAdminDialogs},
 		{"Admin/DailyFigures", testAdminDailyFigures},
+		{"Admin/BroadcastProgress", testBroadcastProgress},
+		{"Admin/ScreenVersions", testScreenVersions},
 		{"OTP/PutTake", testOTPPutTake},
 		{"OTP/ReplaceResetsAttempts", testOTPReplace},
 		{"OTP/ConcurrentAttempts", testOTPConcurrent},
