@@ -39,6 +39,13 @@ type Dialog struct {
 	LastChange    int64
 	CreatedAt     time.Time
 	LastMessageAt time.Time // zero while the dialog has no message
+	// HistoryVisible says whether members added to a group later see the
+	// messages from before they joined (groups only; group.go).
+	HistoryVisible bool
+	// MediaGen is the dialog's media generation: it grows with every
+	// removal from a group, and media URLs are signed with it (MediaScope),
+	// so a removed member's URLs stop working at once.
+	MediaGen int64
 }
 
 // UpdatedAt is when the dialog last changed, for ordering dialog lists.
@@ -55,7 +62,7 @@ func (d Dialog) UpdatedAt() time.Time {
 // DeliveredSeq and neither exceeds the dialog's LastSeq.
 //
 // Uncounted is how many messages after ReadSeq do not count as unread:
-// the deleted ones (and, once groups have them, system messages). It is
+// the deleted ones and the system messages of groups. It is
 // kept with the messages: a delete adds one for every member whose ReadSeq
 // is below the message, and a read that moves ReadSeq past some of them
 // takes them off. Together with LastSeq it makes the unread count O(1)
@@ -74,6 +81,13 @@ type Member struct {
 	JoinedAt     time.Time
 	MutedUntil   time.Time
 	PushedSeq    int64
+	// Role is the member's role in a group (group.go); GroupMember in a
+	// direct dialog. VisibleFrom is the first seq the member may read (0:
+	// all); JoinedSeq the dialog's LastSeq when they joined, so their
+	// watermarks count only for later messages (ticks, readers).
+	Role        GroupRole
+	VisibleFrom int64
+	JoinedSeq   int64
 }
 
 // Unread is how many messages of d the member has not read: the visible
@@ -86,10 +100,10 @@ func (m Member) Unread(d Dialog) int64 {
 
 // CountsAsUnread reports whether a message counts towards the unread count
 // of the members who have not read it: every visible message does; a
-// deleted one does not. This is the place for the rule of kinds that never
-// count (system messages, with groups); the store keeps Member.Uncounted
+// deleted one does not, nor does a system message of a group (group.go).
+// The store keeps Member.Uncounted
 // by the same rule (sqlstore: uncountedWhere).
-func CountsAsUnread(m Message) bool { return m.DeletedAt.IsZero() }
+func CountsAsUnread(m Message) bool { return m.DeletedAt.IsZero() && m.System == nil }
 
 // Message is one message as stored. It is identified by (DialogID, Seq);
 // ClientID is the sender's idempotency key, scoped to the dialog:
@@ -115,6 +129,22 @@ type Message struct {
 	CreatedAt   time.Time
 	EditedAt    time.Time // zero when never edited
 	DeletedAt   time.Time // zero unless deleted; a deleted message keeps its seq and loses its content
+	// System is the event a group's system message records (nil for
+	// people's messages); such a message has no text and counts as
+	// nobody's unread.
+	System *SystemEvent
+	// ReplyTo is the seq of the message this one answers (0: none).
+	ReplyTo int64
+	// Entities are spans of Text (mentions) as a JSON array; nil for none.
+	Entities json.RawMessage
+	// Preview is the link preview the message's first link got (JSON,
+	// preview.go; its image by media key), nil while it has none. From a
+	// delete, the preview it removed.
+	Preview json.RawMessage
+
+	// replied is the message ReplyTo names, read by the send, so the new
+	// message's event quotes it without another read (never stored).
+	replied *Message
 }
 
 // PayloadDigest is the fingerprint of a send's payload for idempotency:

@@ -184,6 +184,11 @@ func viewOf(m Message, status MessageStatus) MessageView {
 		Attachments: emptyArray,
 		CreatedAt:   m.CreatedAt.UTC(),
 		Status:      status,
+		System:      m.System,
+		Entities:    m.Entities,
+	}
+	if m.replied != nil {
+		v.ReplyTo = replyView(*m.replied)
 	}
 	if !m.EditedAt.IsZero() {
 		t := m.EditedAt.UTC()
@@ -192,6 +197,8 @@ func viewOf(m Message, status MessageStatus) MessageView {
 	if !m.DeletedAt.IsZero() {
 		v.Deleted = true
 		v.Text = ""
+		v.Entities = nil
+		v.ReplyTo = nil
 	}
 	return v
 }
@@ -204,23 +211,45 @@ func (s *Service) view(m Message, status MessageStatus) MessageView {
 	if !v.Deleted && len(m.Attachments) > 0 {
 		v.Attachments = s.signAttachments(m.DialogID, m.Attachments, s.now())
 	}
+	if !v.Deleted && len(m.Preview) > 0 {
+		v.Preview = s.signPreview(m.DialogID, m.Preview, s.now())
+	}
 	return v
 }
 
-// statusOf derives a message's status as its sender sees it: read once any
-// other member has read it, delivered once any has received it.
+// viewAmong renders a stored message with its status and read count
+// from the members' current watermarks.
+func (s *Service) viewAmong(m Message, members []Member) MessageView {
+	st, readers := receiptsOf(m, members)
+	v := s.view(m, st)
+	v.ReadBy = readers
+	return v
+}
+
+// statusOf derives a message's status as its sender sees it, the one tick
+// rule for direct dialogs and groups alike (docs/api.md, "Groups"): read
+// once any other member has read it, delivered once any has received it.
+// Members who joined after the message (JoinedSeq >= its seq) do not
+// count: their watermarks start past it.
 func statusOf(m Message, members []Member) MessageStatus {
-	st := StatusSent
+	st, _ := receiptsOf(m, members)
+	return st
+}
+
+// receiptsOf is statusOf with the number of other members who have read
+// the message (MessageView.ReadBy).
+func receiptsOf(m Message, members []Member) (MessageStatus, int) {
+	st, readers := StatusSent, 0
 	for _, mb := range members {
-		if mb.UserID == m.SenderID {
+		if mb.UserID == m.SenderID || mb.JoinedSeq >= m.Seq {
 			continue
 		}
 		if mb.ReadSeq >= m.Seq {
-			return StatusRead
-		}
-		if mb.DeliveredSeq >= m.Seq {
+			st = StatusRead
+			readers++
+		} else if mb.DeliveredSeq >= m.Seq && st == StatusSent {
 			st = StatusDelivered
 		}
 	}
-	return st
+	return st, readers
 }

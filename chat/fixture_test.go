@@ -202,6 +202,12 @@ type event struct {
 		EditedAt *time.Time `json:"edited_at"`
 		Deleted  bool       `json:"deleted"`
 		Status   string     `json:"status"`
+		System   *struct {
+			Type  string   `json:"type"`
+			Actor string   `json:"actor_id"`
+			Users []string `json:"user_ids"`
+			Title string   `json:"title"`
+		} `json:"system"`
 	} `json:"message"`
 	DialogID     string     `json:"dialog_id"`
 	UserID       string     `json:"user_id"`

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -44,9 +45,15 @@ var (
 
 // MediaScope is who a media URL is for: the members of Dialog, or Owner
 // alone for an upload not attached to a message yet. Exactly one is set.
+// Gen is the dialog's media generation (Dialog.MediaGen), which grows
+// with every removal from a group: a URL made before it no longer checks
+// out against the dialog (MediaGate), so a removed member's URLs die at
+// once. Gen 0 (direct dialogs, groups nobody left) keeps the URL's
+// original form.
 type MediaScope struct {
 	Dialog int64
 	Owner  int64
+	Gen    int64
 }
 
 func (s MediaScope) param() (name string, id int64) {
@@ -96,10 +103,24 @@ func MediaExpiry(now time.Time) time.Time {
 // sigLen is the bytes of the HMAC kept in a URL: 128 bits.
 const sigLen = 16
 
-func (s *MediaSigner) mac(key string, scope string, id, exp int64) []byte {
+func (s *MediaSigner) mac(key string, scope string, id, gen, exp int64) []byte {
 	h := hmac.New(sha256.New, s.key)
-	fmt.Fprintf(h, "korobka-media-v1\x00%s\x00%s:%d\x00%d", key, scope, id, exp)
+	if gen == 0 {
+		fmt.Fprintf(h, "korobka-media-v1\x00%s\x00%s:%d\x00%d", key, scope, id, exp)
+	} else {
+		fmt.Fprintf(h, "korobka-media-v2\x00%s\x00%s:%d:%d\x00%d", key, scope, id, gen, exp)
+	}
 	return h.Sum(nil)[:sigLen]
+}
+
+// ErrMediaURLRevoked answers a URL signed before a removal from its group
+// (MediaScope.Gen): re-read the message for a fresh one, if still a member.
+var ErrMediaURLRevoked = &Error{Kind: KindForbidden, Code: "media_url_revoked", Message: "This media link was revoked; reload the message."}
+
+// MediaGate tells the media handler a dialog's current media generation
+// (Dialog.MediaGen), so URLs signed before a removal are refused.
+type MediaGate interface {
+	MediaGeneration(ctx context.Context, dialogID int64) (int64, error)
 }
 
 // Query returns the signed query of the media key for scope at now:
@@ -108,8 +129,11 @@ func (s *MediaSigner) mac(key string, scope string, id, exp int64) []byte {
 func (s *MediaSigner) Query(key string, scope MediaScope, now time.Time) string {
 	name, id := scope.param()
 	exp := MediaExpiry(now).Unix()
-	return name + "=" + strconv.FormatInt(id, 10) + "&exp=" + strconv.FormatInt(exp, 10) +
-		"&sig=" + base64.RawURLEncoding.EncodeToString(s.mac(key, name, id, exp))
+	q := name + "=" + strconv.FormatInt(id, 10) + "&exp=" + strconv.FormatInt(exp, 10)
+	if scope.Gen > 0 {
+		q += "&gen=" + strconv.FormatInt(scope.Gen, 10)
+	}
+	return q + "&sig=" + base64.RawURLEncoding.EncodeToString(s.mac(key, name, id, scope.Gen, exp))
 }
 
 // Check verifies the query of a request for a file of the media key at
@@ -118,14 +142,31 @@ func (s *MediaSigner) Query(key string, scope MediaScope, now time.Time) string 
 // ErrMediaURLInvalid for anything else or a signature that does not hold,
 // ErrMediaURLExpired for a good URL whose time has passed.
 func (s *MediaSigner) Check(key string, q url.Values, now time.Time) (time.Time, error) {
+	_, exp, err := s.CheckScope(key, q, now)
+	return exp, err
+}
+
+// CheckScope is Check that also returns who the URL was made for (with the
+// dialog's media generation), for the media handler's MediaGate.
+func (s *MediaSigner) CheckScope(key string, q url.Values, now time.Time) (MediaScope, time.Time, error) {
 	one := func(name string) (string, bool) {
 		v, ok := q[name]
 		return firstOf(v), ok && len(v) == 1
 	}
+	var gen int64
+	n := 3
+	if q.Has("gen") {
+		raw, ok := one("gen")
+		g, err := ParseID(raw)
+		if !ok || err != nil || !q.Has("dialog") {
+			return MediaScope{}, time.Time{}, ErrMediaURLInvalid
+		}
+		gen, n = g, 4
+	}
 	var name string
 	switch {
-	case len(q) != 3:
-		return time.Time{}, ErrMediaURLInvalid
+	case len(q) != n:
+		return MediaScope{}, time.Time{}, ErrMediaURLInvalid
 	case q.Has("dialog"):
 		name = "dialog"
 	default:
@@ -133,7 +174,7 @@ func (s *MediaSigner) Check(key string, q url.Values, now time.Time) (time.Time,
 	}
 	raw, ok := one(name)
 	if !ok {
-		return time.Time{}, ErrMediaURLInvalid
+		return MediaScope{}, time.Time{}, ErrMediaURLInvalid
 	}
 	id, err := ParseID(raw)
 	rawExp, ok1 := one("exp")
@@ -141,21 +182,27 @@ func (s *MediaSigner) Check(key string, q url.Values, now time.Time) (time.Time,
 	exp, err2 := strconv.ParseInt(rawExp, 10, 64)
 	sig, err3 := base64.RawURLEncoding.Strict().DecodeString(rawSig)
 	if err != nil || !ok1 || !ok2 || err2 != nil || err3 != nil || len(sig) != sigLen || exp <= 0 {
-		return time.Time{}, ErrMediaURLInvalid
+		return MediaScope{}, time.Time{}, ErrMediaURLInvalid
 	}
-	if !hmac.Equal(sig, s.mac(key, name, id, exp)) {
-		return time.Time{}, ErrMediaURLInvalid
+	if !hmac.Equal(sig, s.mac(key, name, id, gen, exp)) {
+		return MediaScope{}, time.Time{}, ErrMediaURLInvalid
 	}
 	expires := time.Unix(exp, 0).UTC()
 	if !now.Before(expires) {
-		return time.Time{}, ErrMediaURLExpired
+		return MediaScope{}, time.Time{}, ErrMediaURLExpired
 	}
 	if expires.After(MediaExpiry(now.Add(MediaURLBucket))) {
 		// Only a node whose clock is over a bucket ahead makes such a
 		// URL; a little skew between nodes at a bucket's edge is fine.
-		return time.Time{}, ErrMediaURLInvalid
+		return MediaScope{}, time.Time{}, ErrMediaURLInvalid
 	}
-	return expires, nil
+	scope := MediaScope{Gen: gen}
+	if name == "dialog" {
+		scope.Dialog = id
+	} else {
+		scope.Owner = id
+	}
+	return scope, expires, nil
 }
 
 func firstOf(v []string) string {

@@ -17,7 +17,17 @@ import (
 type Membership struct {
 	store  DialogStore
 	broker Broker
-	cache  *lru.Cache[int64, []int64]
+	cache  *lru.Cache[int64, memberSet]
+	// gens caches Dialog.MediaGen per dialog, read only when media is
+	// fetched or signed, and invalidated with the members.
+	gens *lru.Cache[int64, int64]
+}
+
+// memberSet is a dialog's members as cached: their ids, and the first seq
+// of those who may not read all of the history (Member.VisibleFrom).
+type memberSet struct {
+	ids  []int64
+	from map[int64]int64
 }
 
 // MembersTopic is the broker topic on which nodes announce dialogs whose
@@ -27,26 +37,68 @@ const MembersTopic = "members"
 // NewMembership returns a Membership over store caching up to size
 // dialogs; broker carries invalidations between nodes.
 func NewMembership(store DialogStore, broker Broker, size int) *Membership {
-	c, _ := lru.New[int64, []int64](max(size, 1))
-	return &Membership{store: store, broker: broker, cache: c}
+	c, _ := lru.New[int64, memberSet](max(size, 1))
+	g, _ := lru.New[int64, int64](max(size, 1))
+	return &Membership{store: store, broker: broker, cache: c, gens: g}
 }
 
 // Members returns the ids of a dialog's members (ErrNotFound for no
 // dialog). The slice is shared: callers must not modify it.
 func (m *Membership) Members(ctx context.Context, dialogID int64) ([]int64, error) {
-	if ids, ok := m.cache.Get(dialogID); ok {
-		return ids, nil
+	set, err := m.set(ctx, dialogID)
+	return set.ids, err
+}
+
+func (m *Membership) set(ctx context.Context, dialogID int64) (memberSet, error) {
+	if set, ok := m.cache.Get(dialogID); ok {
+		return set, nil
 	}
 	ms, err := m.store.Members(ctx, dialogID)
 	if err != nil {
-		return nil, err
+		return memberSet{}, err
 	}
-	ids := make([]int64, len(ms))
+	set := memberSet{ids: make([]int64, len(ms))}
 	for i, mb := range ms {
-		ids[i] = mb.UserID
+		set.ids[i] = mb.UserID
+		if mb.VisibleFrom > 1 {
+			if set.from == nil {
+				set.from = map[int64]int64{}
+			}
+			set.from[mb.UserID] = mb.VisibleFrom
+		}
 	}
-	m.cache.Add(dialogID, ids)
-	return ids, nil
+	m.cache.Add(dialogID, set)
+	return set, nil
+}
+
+// MediaGeneration returns a dialog's media generation (Dialog.MediaGen),
+// from the cache that removals invalidate on every node: chat.MediaGate.
+func (m *Membership) MediaGeneration(ctx context.Context, dialogID int64) (int64, error) {
+	if g, ok := m.gens.Get(dialogID); ok {
+		return g, nil
+	}
+	d, err := m.store.Dialog(ctx, dialogID)
+	if err != nil {
+		return 0, err
+	}
+	m.gens.Add(dialogID, d.MediaGen)
+	return d.MediaGen, nil
+}
+
+// VisibleFrom checks the caller's membership as Check does and returns
+// the first seq of the dialog they may read (0 or 1: all of it).
+func (m *Membership) VisibleFrom(ctx context.Context, p Principal, dialogID int64) (int64, error) {
+	set, err := m.set(ctx, dialogID)
+	if errors.Is(err, ErrNotFound) {
+		return 0, errDialogNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	if !slices.Contains(set.ids, p.UserID) {
+		return 0, errDialogNotFound
+	}
+	return set.from[p.UserID], nil
 }
 
 // Check returns the members of a dialog the caller belongs to. A dialog the
@@ -71,6 +123,7 @@ func (m *Membership) Check(ctx context.Context, p Principal, dialogID int64) ([]
 // committed.
 func (m *Membership) Invalidate(ctx context.Context, dialogID int64) error {
 	m.cache.Remove(dialogID)
+	m.gens.Remove(dialogID)
 	return m.broker.Publish(ctx, Publication{Topic: MembersTopic, Payload: strconv.AppendInt(nil, dialogID, 10)})
 }
 
@@ -79,6 +132,7 @@ func (m *Membership) Run(ctx context.Context) error {
 	err := m.broker.Subscribe(ctx, MembersTopic, func(payload []byte) {
 		if id, err := strconv.ParseInt(string(payload), 10, 64); err == nil {
 			m.cache.Remove(id)
+			m.gens.Remove(id)
 		}
 	})
 	if err != nil {

@@ -69,6 +69,14 @@ type DialogView struct {
 	// is when that ends, absent while not muted or muted until unmuted.
 	Muted      bool       `json:"muted"`
 	MutedUntil *time.Time `json:"muted_until,omitempty"`
+	// Groups only: the caller's role, the actions it allows them
+	// (GroupPermissions), how many members the group has (their list is
+	// paged: GET /v1/dialogs/{id}/members) and whether members added
+	// later see the earlier history.
+	Role           GroupRole     `json:"role,omitempty"`
+	Permissions    []GroupAction `json:"permissions,omitempty"`
+	MemberCount    int           `json:"member_count,omitempty"`
+	HistoryVisible *bool         `json:"history_visible,omitempty"`
 }
 
 // DialogPage is one page of a dialog list.
@@ -95,6 +103,7 @@ func (s *Service) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { s.collectUploads(ctx) })
 	wg.Go(func() { s.seen.run(ctx) })
+	wg.Go(func() { s.runPreviews(ctx) })
 	wg.Go(func() { s.stats.run(ctx) })
 	wg.Go(func() { s.runBroadcasts(ctx) })
 	// Pushes stop after the committer has drained, so the jobs of its
@@ -265,7 +274,12 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 	ids := make([]int64, 0, len(all))
 	for _, m := range all {
 		byDialog[m.DialogID] = append(byDialog[m.DialogID], m)
-		ids = append(ids, m.UserID)
+		// A group's members are paged (GroupMembers); its view carries
+		// the profiles of the first GroupMembersPreview, so a page of
+		// views stays bounded however large its groups.
+		if len(byDialog[m.DialogID]) <= GroupMembersPreview {
+			ids = append(ids, m.UserID)
+		}
 	}
 	members := make([][]Member, len(entries))
 	for i, e := range entries {
@@ -294,9 +308,12 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 				UpdatedAt: d.UpdatedAt().UTC(),
 			}
 			self := e.Self
-			for _, m := range members[i] {
+			for j, m := range members[i] {
 				if m.UserID == viewer {
 					self = m
+				}
+				if j >= GroupMembersPreview {
+					continue
 				}
 				u, ok := byID[m.UserID]
 				if !ok {
@@ -312,7 +329,16 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 					}
 				}
 			}
-			if d.Kind != DialogDirect && d.Avatar != "" {
+			if d.Kind == DialogGroup {
+				v.MemberCount = len(members[i])
+				v.Role = self.Role
+				v.Permissions = GroupPermissions(self.Role)
+				hv := d.HistoryVisible
+				v.HistoryVisible = &hv
+				if d.Avatar != "" {
+					v.AvatarURL, v.AvatarThumbURL = s.groupPhotoURLs(d.ID, d.Avatar)
+				}
+			} else if d.Avatar != "" {
 				v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
 			}
 			v.Unread = self.Unread(d)
@@ -320,7 +346,7 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 				v.Muted, v.MutedUntil = true, ms.MutedUntil
 			}
 			if e.LastMessage != nil {
-				mv := s.view(*e.LastMessage, statusOf(*e.LastMessage, members[i]))
+				mv := s.viewAmong(*e.LastMessage, members[i])
 				v.LastMessage = &mv
 			}
 			views = append(views, v)
@@ -361,11 +387,22 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 	if err != nil && !(ups != nil && strings.TrimSpace(req.Text) == "" && utf8.ValidString(req.Text)) {
 		return MessageView{}, false, err
 	}
+	ents, err := checkEntities(req.Entities, text, members)
+	if err != nil {
+		return MessageView{}, false, err
+	}
+	replied, err := s.replyTarget(ctx, p, req.DialogID, req.ReplyTo)
+	if err != nil {
+		return MessageView{}, false, err
+	}
 	ids := make([]string, len(ups))
 	for i, u := range ups {
 		ids[i] = FormatID(u.ID)
 	}
 	digest := PayloadDigest(text, ids)
+	if req.ReplyTo > 0 || ents != nil {
+		digest = PayloadDigest(text, append(ids, "reply:"+FormatID(req.ReplyTo), "entities:"+string(ents)))
+	}
 	// Last, once the send is valid: the uploads become the message's.
 	att, err := s.claimUploads(ctx, p, req.DialogID, req.ClientID, ups)
 	if err != nil {
@@ -379,11 +416,15 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 		Attachments: att,
 		Digest:      digest,
 		CreatedAt:   s.now().UTC().Truncate(time.Microsecond),
+		ReplyTo:     req.ReplyTo,
+		Entities:    ents,
+		replied:     replied,
 	}}
 	if err := s.commitAndWait(ctx, &job{app: app, members: members, origin: origin}); err != nil {
 		return MessageView{}, false, err
 	}
 	if !app.Dup {
+		s.queuePreview(app.Msg, req.NoPreview)
 		return s.view(app.Msg, StatusSent), true, nil
 	}
 	if !app.Msg.SamePayload(digest) {
@@ -394,7 +435,7 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 	if err != nil {
 		return MessageView{}, false, err
 	}
-	return s.view(app.Msg, statusOf(app.Msg, ms)), false, nil
+	return s.viewAmong(app.Msg, ms), false, nil
 }
 
 // commitAndWait queues a job and waits for its transaction.
@@ -485,7 +526,8 @@ func (s *Service) Typing(ctx context.Context, p Principal, dialogID int64) error
 // History returns messages of a dialog with seq < before (before <= 0: the
 // newest), in seq order.
 func (s *Service) History(ctx context.Context, p Principal, dialogID, before int64, limit int) ([]MessageView, error) {
-	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
+	from, err := s.members.VisibleFrom(ctx, p, dialogID)
+	if err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxPage {
@@ -495,7 +537,16 @@ func (s *Service) History(ctx context.Context, p Principal, dialogID, before int
 	if err != nil {
 		return nil, err
 	}
-	return s.views(ctx, dialogID, msgs)
+	return s.views(ctx, dialogID, visibleFrom(msgs, from))
+}
+
+// visibleFrom drops the messages before from: a member added to a group
+// that hides its history reads from their join (Member.VisibleFrom).
+func visibleFrom(msgs []Message, from int64) []Message {
+	if from <= 1 {
+		return msgs
+	}
+	return slices.DeleteFunc(msgs, func(m Message) bool { return m.Seq < from })
 }
 
 // views renders messages with their statuses from the members' current
@@ -510,9 +561,9 @@ func (s *Service) views(ctx context.Context, dialogID int64, msgs []Message) ([]
 		return nil, err
 	}
 	for i, m := range msgs {
-		out[i] = s.view(m, statusOf(m, ms))
+		out[i] = s.viewAmong(m, ms)
 	}
-	return out, nil
+	return out, s.withReplies(ctx, dialogID, msgs, out)
 }
 
 // Changes returns the messages of a dialog changed after the change
@@ -523,7 +574,8 @@ func (s *Service) Changes(ctx context.Context, p Principal, dialogID, since int6
 	if since < 0 {
 		return nil, ErrInvalidSince
 	}
-	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
+	from, err := s.members.VisibleFrom(ctx, p, dialogID)
+	if err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxPage {
@@ -533,7 +585,7 @@ func (s *Service) Changes(ctx context.Context, p Principal, dialogID, since int6
 	if err != nil {
 		return nil, err
 	}
-	return s.views(ctx, dialogID, msgs)
+	return s.views(ctx, dialogID, visibleFrom(msgs, from))
 }
 
 // Sync answers a device that resumes after a gap, streaming: it reads at
@@ -587,8 +639,10 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		return SyncResult{}, errDialogNotFound
 	}
 	dialogs := make(map[int64]Dialog, len(entries))
+	floors := make(map[int64]int64, len(entries))
 	for _, e := range entries {
 		dialogs[e.Dialog.ID] = e.Dialog
+		floors[e.Dialog.ID] = e.Self.VisibleFrom
 	}
 	// Where each dialog stands, and whether it has anything new.
 	type cursor struct {
@@ -599,7 +653,7 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 	}
 	cursors := make([]cursor, 0, len(ids))
 	for _, id := range ids {
-		c := cursor{id: id, at: req.Seqs[id], end: dialogs[id].LastSeq}
+		c := cursor{id: id, at: max(req.Seqs[id], floors[id]-1), end: dialogs[id].LastSeq}
 		if at, ok := req.Since[id]; ok {
 			c.byChange, c.at, c.end = true, at, dialogs[id].LastChange
 		}
@@ -652,15 +706,18 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 				return SyncResult{}, err
 			}
 			for _, m := range page {
-				if err := emit(s.view(m, statusOf(m, members[c.id]))); err != nil {
-					return SyncResult{}, err
-				}
 				if c.byChange {
 					c.at = m.Change
 				} else {
 					c.at = m.Seq
 				}
 				c.moved = true
+				if m.Seq < floors[c.id] {
+					continue // from before the caller joined a group that hides it
+				}
+				if err := emit(s.viewAmong(m, members[c.id])); err != nil {
+					return SyncResult{}, err
+				}
 			}
 			budget -= len(page)
 			if len(page) < n {
@@ -708,8 +765,8 @@ func (s *Service) EditMessage(ctx context.Context, p Principal, dialogID, seq in
 	return s.announceChange(ctx, m, members)
 }
 
-// DeleteMessage drops the content of one of the caller's messages, keeping
-// its seq; every member sees it deleted (live, or by a sync from a change
+// DeleteMessage drops the content of one of the caller's messages (or,
+// for a group's admins and owner, of anyone's), keeping its seq; every member sees it deleted (live, or by a sync from a change
 // cursor), and it no longer counts as unread. Its attachments' files are
 // removed from disk once the deletion is committed, so their URLs answer
 // 404 from then on.
@@ -721,16 +778,28 @@ func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq 
 	if err != nil {
 		return MessageView{}, err
 	}
-	m, err := s.store.DeleteMessage(ctx, dialogID, seq, p.UserID, s.now().UTC().Truncate(time.Microsecond))
+	// A group's admins and owner may delete anyone's message
+	// (ActionDeleteOthers); everyone else only their own.
+	sender := p.UserID
+	if entries, err := s.store.Memberships(ctx, p.UserID, []int64{dialogID}); err != nil {
+		return MessageView{}, err
+	} else if len(entries) == 1 && entries[0].Dialog.Kind == DialogGroup && GroupCan(entries[0].Self.Role, ActionDeleteOthers) {
+		sender = 0
+	}
+	m, err := s.store.DeleteMessage(ctx, dialogID, seq, sender, s.now().UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return MessageView{}, err
 	}
-	if removed, _ := parseStored(m.Attachments); len(removed) > 0 {
-		ids := make([]int64, 0, len(removed))
+	removed, _ := parseStored(m.Attachments)
+	if id := previewUploadID(m.Preview); len(removed) > 0 || id != 0 {
+		ids := make([]int64, 0, len(removed)+1)
 		for _, a := range removed {
 			if id, err := ParseID(a.ID); err == nil {
 				ids = append(ids, id)
 			}
+		}
+		if id != 0 {
+			ids = append(ids, id)
 		}
 		// What fails here is left in state deleted for the collector.
 		if _, err := s.removeUploads(ctx, ids, len(ids)); err != nil {

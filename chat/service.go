@@ -31,10 +31,16 @@ type Config struct {
 	// seen times are written together; default DefaultLastSeenInterval.
 	LastSeenInterval time.Duration
 
+	// Groups is the group policy (limits); zero values are the defaults.
+	Groups GroupConfig
+
 	// Push configures push notifications (push.go); without a Queue
 	// nothing is pushed.
 	Push PushConfig
 
+	// Previews configures link previews (preview.go); without an
+	// Unfurler there are none.
+	Previews PreviewConfig
 	// Broadcasts carries the batches of admin broadcasts (broadcast.go),
 	// shared by every node; nil: broadcasts answer unavailable.
 	Broadcasts Queue
@@ -88,6 +94,7 @@ type Service struct {
 	presence Presence
 	commits  *committer
 	push     *pushes
+	previews *previews // nil: link previews off
 	stats    *dailyStats
 	// broadcasts carries broadcast batches (broadcast.go).
 	broadcasts Queue
@@ -106,6 +113,7 @@ type Service struct {
 	now     func() time.Time
 
 	uploadGCInterval time.Duration
+	groups           GroupConfig
 
 	region     string
 	testPhones TestPhones
@@ -139,7 +147,14 @@ func NewService(cfg Config) *Service {
 		smsRegions:        cfg.SMSRegions,
 		loopbackUnlimited: cfg.LoopbackUnlimited,
 		uploadGCInterval:  cfg.UploadGCInterval,
+		groups:            cfg.Groups,
 		broadcasts:        cfg.Broadcasts,
+	}
+	if s.groups.MaxMembers <= 0 {
+		s.groups.MaxMembers = DefaultGroupMaxMembers
+	}
+	if s.groups.MaxPerUser <= 0 {
+		s.groups.MaxPerUser = DefaultGroupMaxPerUser
 	}
 	if s.media == nil {
 		s.media, _ = NewMediaSigner(NewMediaSecret())
@@ -191,6 +206,7 @@ func NewService(cfg Config) *Service {
 		s.stats.add(CounterMessages, n)
 		s.push.committed(jobs)
 	}
+	s.previews = newPreviews(cfg.Previews)
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.seen = newLastSeen(s.store, s.log, cfg.LastSeenInterval)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)

@@ -121,6 +121,12 @@ type UploadStore interface {
 	// PurgeUploads removes the rows of the uploads with the ids that are
 	// in state deleted (their files are gone).
 	PurgeUploads(ctx context.Context, ids []int64) error
+	// DialogMedia returns up to limit uploads of kind claimed by messages
+	// of the dialog that exist and are not deleted, with their messages
+	// (Listed: the message lists the upload), by (AttachedAt, ID)
+	// descending after the cursor (the zero cursor: the newest). It walks
+	// the index uploads_gallery, so a page costs about its length.
+	DialogMedia(ctx context.Context, dialogID int64, kind string, after DialogCursor, limit int) ([]MediaEntry, error)
 }
 
 // DialogStore keeps dialogs and their members.
@@ -193,7 +199,9 @@ type MessageStore interface {
 	// not deleted (ErrNotFound otherwise), gives it the dialog's next
 	// change number and returns it.
 	EditMessage(ctx context.Context, dialogID, seq, senderID int64, text string, now time.Time) (Message, error)
-	// DeleteMessage drops the content of a message sent by senderID
+	// DeleteMessage drops the content of a message sent by senderID (0:
+	// by anyone, for a group admin the Service checked; never a system
+	// message)
 	// (text, attachments and the payload digest), keeping its seq, gives
 	// it the dialog's next change number, takes it out of the unread
 	// counts, and in the same transaction moves the uploads the message
@@ -211,6 +219,7 @@ type Store interface {
 	ContactStore
 	UploadStore
 	DialogStore
+	GroupStore
 	MessageStore
 	ContentStore
 	AuditStore
@@ -219,6 +228,7 @@ type Store interface {
 	ScreenStore
 	DeviceStore
 	PushStore
+	PreviewStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

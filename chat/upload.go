@@ -9,10 +9,13 @@ import (
 	"time"
 )
 
-// Upload kinds: an image was re-encoded as JPEG with a thumbnail; a file is
-// kept byte for byte.
+// Upload kinds: an image was re-encoded as JPEG with a thumbnail; a video
+// (MP4, QuickTime or WebM, sniffed from its bytes) is kept byte for byte
+// with a poster frame (a JPEG and its thumbnail) and, when it could be
+// probed, its duration and dimensions; a file is kept byte for byte.
 const (
 	UploadImage = "image"
+	UploadVideo = "video"
 	UploadFile  = "file"
 )
 
@@ -21,6 +24,10 @@ const (
 	MaxAttachments    = 10
 	MaxUploadNameLen  = 200 // characters (grapheme clusters)
 	MaxUploadFileSize = 25 << 20
+	// DefaultMaxVideoSize is the default cap of a video upload in bytes
+	// (KOROBKA_MAX_VIDEO_BYTES); videos have their own cap, files and
+	// images keep MaxUploadFileSize.
+	DefaultMaxVideoSize = 200 << 20
 )
 
 // UploadState is where an upload is in its life: uploaded, claimed by a
@@ -59,6 +66,7 @@ type Upload struct {
 	Mime       string
 	Width      int
 	Height     int
+	DurationMS int64 // videos: 0 when unknown
 	CreatedAt  time.Time
 	State      UploadState // "" is UploadUnattached
 	DialogID   int64       // 0 until claimed
@@ -68,12 +76,13 @@ type Upload struct {
 
 // StoredMedia is what a FileStore made of the bytes it was given.
 type StoredMedia struct {
-	Kind   string // UploadImage or UploadFile
-	Key    string
-	Size   int64
-	Mime   string
-	Width  int // images only
-	Height int
+	Kind       string // UploadImage, UploadVideo or UploadFile
+	Key        string
+	Size       int64
+	Mime       string
+	Width      int   // images, and videos that could be probed (as displayed, rotation applied)
+	Height     int   //
+	DurationMS int64 // videos that could be probed, in milliseconds
 }
 
 // FileStore keeps the bytes of message attachments (chat/media on local
@@ -81,9 +90,12 @@ type StoredMedia struct {
 // and an image it cannot read with kind Invalid.
 type FileStore interface {
 	// SaveUpload stores r: an image (sniffed from the bytes) is decoded,
-	// resized and re-encoded as JPEG with a thumbnail; anything else is
-	// kept as received under its sniffed type. name is the cleaned display
-	// name, kept beside a file for its Content-Disposition.
+	// resized and re-encoded as JPEG with a thumbnail; a video (sniffed
+	// from the bytes: MP4, QuickTime, WebM) is kept as received with a
+	// poster frame, or refused with kind Invalid (invalid_video) when its
+	// bytes are not a video; anything else is kept as received under its
+	// sniffed type. name is the cleaned display name, kept beside a file
+	// for its Content-Disposition.
 	SaveUpload(ctx context.Context, r io.Reader, name string) (StoredMedia, error)
 	// CopyUpload gives the files of a key a new key (a hard link where
 	// the disk allows), so that two messages attaching one upload can
@@ -97,17 +109,21 @@ type FileStore interface {
 // answered by POST /v1/uploads and shown in a message's attachments. URL
 // and ThumbURL are signed and expire (mediaurl.go): they are made for each
 // view, for the dialog's members or, before the upload is attached, for
-// its owner.
+// its owner. A video's URL is the video itself (served with byte ranges,
+// so players seek), PosterURL its poster frame and ThumbURL the poster's
+// thumbnail; DurationMS, Width and Height are present when known.
 type Attachment struct {
-	ID       string `json:"id"`
-	Kind     string `json:"kind"`
-	URL      string `json:"url"`
-	ThumbURL string `json:"thumb_url,omitempty"`
-	Name     string `json:"name"`
-	Size     int64  `json:"size"`
-	Mime     string `json:"mime"`
-	Width    int    `json:"width,omitempty"`
-	Height   int    `json:"height,omitempty"`
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	URL        string `json:"url"`
+	ThumbURL   string `json:"thumb_url,omitempty"`
+	PosterURL  string `json:"poster_url,omitempty"`
+	Name       string `json:"name"`
+	Size       int64  `json:"size"`
+	Mime       string `json:"mime"`
+	Width      int    `json:"width,omitempty"`
+	Height     int    `json:"height,omitempty"`
+	DurationMS int64  `json:"duration_ms,omitempty"`
 }
 
 // storedAttachment is an attachment as a message keeps it in its
@@ -124,12 +140,17 @@ type storedAttachment struct {
 	Mime   string `json:"mime"`
 	Width  int    `json:"width,omitempty"`
 	Height int    `json:"height,omitempty"`
+	// DurationMS is a video's duration in milliseconds.
+	DurationMS int64 `json:"duration_ms,omitempty"`
 }
 
 func (u Upload) stored() storedAttachment {
 	a := storedAttachment{ID: FormatID(u.ID), Kind: u.Kind, Key: u.Key, Name: u.Name, Size: u.Size, Mime: u.Mime}
-	if u.Kind == UploadImage {
+	switch u.Kind {
+	case UploadImage:
 		a.Width, a.Height = u.Width, u.Height
+	case UploadVideo:
+		a.Width, a.Height, a.DurationMS = u.Width, u.Height, u.DurationMS
 	}
 	return a
 }
@@ -160,11 +181,17 @@ func (a storedAttachment) view(signer *MediaSigner, scope MediaScope, now time.T
 		return v // nothing to serve; shells show a file without a link
 	}
 	q := "?" + signer.Query(key, scope, now)
-	if a.Kind == UploadImage {
+	switch a.Kind {
+	case UploadImage:
 		v.URL = "/media/" + key + ".jpg" + q
 		v.ThumbURL = "/media/" + key + "_thumb.jpg" + q
 		v.Width, v.Height = a.Width, a.Height
-	} else {
+	case UploadVideo:
+		v.URL = "/media/" + key + ".bin" + q
+		v.PosterURL = "/media/" + key + ".jpg" + q
+		v.ThumbURL = "/media/" + key + "_thumb.jpg" + q
+		v.Width, v.Height, v.DurationMS = a.Width, a.Height, a.DurationMS
+	default:
 		v.URL = "/media/" + key + ".bin" + q
 	}
 	return v
@@ -207,17 +234,18 @@ func (s *Service) Upload(ctx context.Context, p Principal, r io.Reader, name str
 	}
 	now := s.now()
 	u := Upload{
-		ID:        NewID(),
-		OwnerID:   p.UserID,
-		Kind:      m.Kind,
-		Key:       m.Key,
-		Name:      name,
-		Size:      m.Size,
-		Mime:      m.Mime,
-		Width:     m.Width,
-		Height:    m.Height,
-		CreatedAt: now.UTC().Truncate(time.Microsecond),
-		State:     UploadUnattached,
+		ID:         NewID(),
+		OwnerID:    p.UserID,
+		Kind:       m.Kind,
+		Key:        m.Key,
+		Name:       name,
+		Size:       m.Size,
+		Mime:       m.Mime,
+		Width:      m.Width,
+		Height:     m.Height,
+		DurationMS: m.DurationMS,
+		CreatedAt:  now.UTC().Truncate(time.Microsecond),
+		State:      UploadUnattached,
 	}
 	if err := s.store.CreateUpload(ctx, u); err != nil {
 		s.deleteFiles(ctx, m.Key)
@@ -326,7 +354,7 @@ func (s *Service) signAttachments(dialogID int64, raw json.RawMessage, now time.
 	}
 	out := make([]Attachment, len(list))
 	for i, a := range list {
-		out[i] = a.view(s.media, MediaScope{Dialog: dialogID}, now)
+		out[i] = a.view(s.media, s.dialogScope(dialogID), now)
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
@@ -404,6 +432,11 @@ func (s *Service) collectUploads(ctx context.Context) {
 			s.log.WarnContext(ctx, "upload collection failed", "err", err)
 		} else if n > 0 {
 			s.log.InfoContext(ctx, "uploads collected", "removed", n)
+		}
+		if n, err := s.expirePreviews(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "link preview cache expiry failed", "err", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "link previews expired", "removed", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -32,6 +32,19 @@ type MessageView struct {
 	EditedAt    *time.Time      `json:"edited_at,omitempty"`
 	Deleted     bool            `json:"deleted,omitempty"`
 	Status      MessageStatus   `json:"status"`
+	// ReadBy is how many members other than the sender have read the
+	// message ("read by N" in groups; GET .../readers lists them).
+	ReadBy int `json:"read_by"`
+	// System is the structured event of a group's system message (its
+	// Text is empty); shells render it in the reader's language.
+	System *SystemEvent `json:"system,omitempty"`
+	// Preview is the card of the message's first link, once fetched
+	// (a later change of the message); absent without one.
+	Preview *LinkPreview `json:"preview,omitempty"`
+	// ReplyTo quotes the message this one answers, as it is now.
+	ReplyTo *ReplyView `json:"reply_to,omitempty"`
+	// Entities are the mentions in Text (mention.go).
+	Entities json.RawMessage `json:"entities,omitempty"`
 }
 
 // SendRequest is a new message from a client, over REST or the WebSocket.
@@ -40,6 +53,13 @@ type SendRequest struct {
 	ClientID    string
 	Text        string
 	Attachments json.RawMessage // absent, or an array of {"upload_id"}
+	// NoPreview opts the message out of a link preview ("preview":
+	// false). It is not part of the payload digest.
+	NoPreview bool
+	// ReplyTo is the seq of the message answered (0: none); Entities the
+	// mentions in Text (mention.go).
+	ReplyTo  int64
+	Entities json.RawMessage
 }
 
 // SyncRequest is a resume after a gap, per dialog in one of two forms.

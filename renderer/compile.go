@@ -360,6 +360,9 @@ func (c *compiler) text(n *yaml.Node, sc *scope, k kind) textVal {
 			}
 			return staticText(a[c.v.mode])
 		}
+		if k == kURL && !strings.Contains(n.Value, "{{") {
+			c.ld.checkImage(c.file, n.Line, n.Column, n.Value)
+		}
 		return c.interpolate(n, sc)
 	case yaml.MappingNode:
 		if k != kText {

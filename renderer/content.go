@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/korobka/korobka/schemas"
 )
 
 // Document is one item of a content collection (a tariff, a news post) as
@@ -19,19 +17,21 @@ type Document struct {
 	Position  int
 	Published bool
 	Data      map[string]any // JSON-shaped, valid against the collection's schema
+
+	line, col int // of the item in its seed file
 }
 
-// LoadContentSeeds reads screens/content/<name>.yaml and validates each
-// item against schemas/content/<name>.schema.json, so a deployment starts
-// with valid content. A seed file is
+// LoadContentSeeds reads content/<name>.yaml of a screens folder and
+// validates each item against the folder's content/<name>.schema.json, so a
+// deployment starts with valid content. A seed file is
 //
 //	collection: tariffs
 //	items:
 //	  - id: basic        # required, unique
 //	    published: true  # optional, default true
 //	    ...              # the document's data
-func LoadContentSeeds(screensFS, schemasFS fs.FS) (map[string][]Document, error) {
-	ld := &loader{d: &diags{}, contents: map[string][]byte{}}
+func LoadContentSeeds(screensFS fs.FS) (map[string][]Document, error) {
+	ld := &loader{d: &diags{}, contents: map[string][]byte{}, fsys: screensFS}
 	ents, err := fs.ReadDir(screensFS, "content")
 	if err != nil {
 		return nil, fmt.Errorf("renderer: content seeds: %w", err)
@@ -47,7 +47,7 @@ func LoadContentSeeds(screensFS, schemasFS fs.FS) (map[string][]Document, error)
 		}
 		ld.contents[name] = data
 	}
-	out := ld.loadContent(schemasFS)
+	out := ld.loadContent()
 	if len(ld.d.list) > 0 {
 		d := ld.d.sorted()
 		return nil, fmt.Errorf("%w: %d problems, first: %s", errLintFailed, len(d), d[0])
@@ -55,9 +55,44 @@ func LoadContentSeeds(screensFS, schemasFS fs.FS) (map[string][]Document, error)
 	return out, nil
 }
 
-func (ld *loader) checkContent() { ld.loadContent(schemas.FS) }
+// checkContent compiles every content schema of the folder and checks the
+// seeds against them, and the images seeds name.
+func (ld *loader) checkContent() {
+	for _, name := range sortedKeys(ld.schemas) {
+		file := "content/" + name + ".schema.json"
+		if !nameRE.MatchString(name) {
+			ld.d.add(file, 1, 1, "collection names are lower_snake_case")
+			continue
+		}
+		if _, err := compileSchema(ld.fsys, file); err != nil {
+			ld.d.add(file, 1, 1, "%v", err)
+		}
+	}
+	docs := ld.loadContent()
+	for _, name := range sortedKeys(docs) {
+		for _, doc := range docs[name] {
+			ld.checkContentImages("content/"+name+".yaml", doc.line, doc.col, doc.Data)
+		}
+	}
+}
 
-func (ld *loader) loadContent(schemasFS fs.FS) map[string][]Document {
+// checkContentImages checks /assets/ URLs anywhere in a document.
+func (ld *loader) checkContentImages(file string, line, col int, v any) {
+	switch v := v.(type) {
+	case string:
+		ld.checkImage(file, line, col, v)
+	case []any:
+		for _, x := range v {
+			ld.checkContentImages(file, line, col, x)
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(v) {
+			ld.checkContentImages(file, line, col, v[k])
+		}
+	}
+}
+
+func (ld *loader) loadContent() map[string][]Document {
 	out := map[string][]Document{}
 	names := make([]string, 0, len(ld.contents))
 	for n := range ld.contents {
@@ -74,9 +109,9 @@ func (ld *loader) loadContent(schemasFS fs.FS) map[string][]Document {
 			ld.d.add(file, doc.Line, doc.Column, "seed needs collection: %s", stem)
 			continue
 		}
-		sch, err := compileSchema(schemasFS, "content/"+stem+".schema.json")
+		sch, err := compileSchema(ld.fsys, "content/"+stem+".schema.json")
 		if err != nil {
-			ld.d.add(file, 1, 1, "no usable schema for collection %q: %v", stem, err)
+			ld.d.add(file, 1, 1, "no usable schema for collection %q (content/%s.schema.json): %v", stem, stem, err)
 			continue
 		}
 		items := mapGet(doc, "items")
@@ -108,7 +143,7 @@ func (ld *loader) loadContent(schemasFS fs.FS) map[string][]Document {
 				ld.d.add(file, it.Line, it.Column, "item %q does not match content/%s.schema.json: %v", id, stem, err)
 				continue
 			}
-			docs = append(docs, Document{ID: id, Position: i, Published: pub, Data: m})
+			docs = append(docs, Document{ID: id, Position: i, Published: pub, Data: m, line: it.Line, col: it.Column})
 		}
 		out[stem] = docs
 	}

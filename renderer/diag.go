@@ -44,12 +44,15 @@ func (d *diags) sorted() []Diagnostic {
 		}
 		return a.Col < b.Col
 	})
-	// Variants compile the same template several times; report each finding once.
+	// Variants compile the same template several times, and a fragment is
+	// checked from every screen that uses it; report each finding once.
 	out := d.list[:0]
-	for i, x := range d.list {
-		if i > 0 && x == d.list[i-1] {
+	seen := make(map[Diagnostic]bool, len(d.list))
+	for _, x := range d.list {
+		if seen[x] {
 			continue
 		}
+		seen[x] = true
 		out = append(out, x)
 	}
 	return out

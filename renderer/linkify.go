@@ -490,3 +490,20 @@ func appendSpans(b []byte, s, region string, cache *lru.Cache[string, string]) [
 	}
 	return append(b, ']')
 }
+
+// FirstURL returns the target of the first web link in s as message
+// bubbles link it (the rules above: http://, https:// or www., which gets
+// https://), or "" when s has none. E-mail addresses and phone numbers do
+// not count. Link previews use it, so the card shows the link the bubble
+// makes tappable.
+func FirstURL(s string) string {
+	if !strings.ContainsRune(s, '.') {
+		return ""
+	}
+	for _, sp := range urlSpans(s) {
+		if sp.kind == "url" {
+			return sp.target
+		}
+	}
+	return ""
+}

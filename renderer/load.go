@@ -95,6 +95,9 @@ type dataSpec struct {
 	name, source string
 	args         []argSpec
 	slot         int
+	// pageArg is the argument a page cursor goes into ("" when the
+	// source does not page): Request.Page sets it for this data.
+	pageArg string
 }
 
 type argSpec struct {
@@ -105,7 +108,7 @@ type argSpec struct {
 type cscreen struct {
 	head  []byte // {"screen":..,"rev":..,"title":
 	title textVal
-	mid   []byte // ,"theme":..,"styles":{..},"root":
+	mid   []byte // ,"theme":..,"tokens":{..},"styles":{..},"root":
 	root  part
 }
 
@@ -141,9 +144,17 @@ type loader struct {
 	screens  map[string]*screenSrc
 	fixtures map[string][]byte
 	contents map[string][]byte
-	navs     []navRef
-	rev      string
-	fcache   []map[string]*cfrag // per variant
+	themeDoc *yaml.Node
+	fsys     fs.FS
+	schemas  map[string]bool // content/<name>.schema.json files, by collection
+	images   map[string]bool // files under images/, as "images/<path>"
+	// unreadable: a file failed to parse. Load then stops after reading:
+	// every other file would report what the missing one defines
+	// (fragments, strings, styles) as unknown.
+	unreadable bool
+	navs       []navRef
+	rev        string
+	fcache     []map[string]*cfrag // per variant
 }
 
 // Fixed slots of every screen frame.
@@ -155,13 +166,19 @@ const (
 	firstDataSlot
 )
 
-var sourceArgs = map[string]struct{ args, required []string }{
+// sourceArgs lists each source's arguments; page names the one a page
+// cursor (Request.Page) goes into, for the sources whose lists page.
+var sourceArgs = map[string]struct {
+	args, required []string
+	page           string
+}{
 	"me":           {},
 	"user":         {args: []string{"id"}, required: []string{"id"}},
-	"contacts":     {args: []string{"limit", "cursor"}},
-	"dialogs.list": {args: []string{"limit", "cursor"}},
+	"contacts":     {args: []string{"limit", "cursor"}, page: "cursor"},
+	"dialogs.list": {args: []string{"limit", "cursor"}, page: "cursor"},
 	"dialog":       {args: []string{"id"}, required: []string{"id"}},
-	"messages":     {args: []string{"dialog_id", "before", "limit"}, required: []string{"dialog_id"}},
+	"messages":     {args: []string{"dialog_id", "before", "limit"}, required: []string{"dialog_id"}, page: "before"},
+	"media":        {args: []string{"dialog_id", "kind", "cursor", "limit"}, required: []string{"dialog_id", "kind"}, page: "cursor"},
 }
 
 var (
@@ -173,12 +190,15 @@ var (
 // Lint checks every screen, fragment, theme, strings file, content seed and
 // fixture, and returns the findings sorted by file and position. It is
 // Load without keeping the result, for `korobka lint`.
+//
+// Each brand (themes/<name>/theme.yaml) is checked too, as if it were
+// theme.yaml: its tokens, logo and contrast on every screen.
 func Lint(fsys fs.FS) []Diagnostic {
 	_, d, err := Load(fsys)
 	if err != nil && len(d) == 0 {
 		return []Diagnostic{{File: ".", Line: 1, Col: 1, Message: err.Error()}}
 	}
-	return d
+	return lintBrands(fsys, d)
 }
 
 // Load parses, compiles and checks everything under fsys: the top-level
@@ -190,13 +210,22 @@ func Load(fsys fs.FS) (*Engine, []Diagnostic, error) {
 	ld := &loader{
 		d: &diags{}, frags: map[string]*fragSrc{}, screens: map[string]*screenSrc{},
 		fixtures: map[string][]byte{}, contents: map[string][]byte{},
+		fsys: fsys, schemas: map[string]bool{}, images: map[string]bool{},
 	}
 	rev, err := ld.readAll(fsys)
 	if err != nil {
 		return nil, nil, err
 	}
 	ld.rev = rev
+	if ld.unreadable {
+		d := ld.d.sorted()
+		return nil, d, fmt.Errorf("%w: %d problems, first: %s", errLintFailed, len(d), d[0])
+	}
+	ld.checkLogo()
 	e := ld.build(rev)
+	if len(ld.d.list) == 0 {
+		ld.checkContrast()
+	}
 	if len(ld.d.list) == 0 {
 		ld.checkFixtures(e)
 		ld.checkContent()
@@ -249,11 +278,14 @@ func (ld *loader) readAll(fsys fs.FS) (string, error) {
 	}
 	for _, dir := range []struct{ dir, ext string }{
 		{".", ".yaml"}, {"fragments", ".yaml"}, {"strings", ".yaml"},
-		{"content", ".yaml"}, {"fixtures", ".json"},
+		{"content", ".yaml"}, {"content", ".schema.json"}, {"fixtures", ".json"},
 	} {
 		if err := read(dir.dir, dir.ext); err != nil {
 			return "", fmt.Errorf("renderer: read %s: %w", dir.dir, err)
 		}
+	}
+	if err := ld.readImages(fsys); err != nil {
+		return "", fmt.Errorf("renderer: read images: %w", err)
 	}
 	h := sha256.New()
 	for _, f := range files {
@@ -270,16 +302,21 @@ func (ld *loader) readAll(fsys fs.FS) (string, error) {
 			ld.fixtures[f.name] = f.data
 			continue
 		case "content/":
-			ld.contents[f.name] = f.data
+			if strings.HasSuffix(base, ".schema.json") {
+				ld.schemas[strings.TrimSuffix(base, ".schema.json")] = true
+			} else {
+				ld.contents[f.name] = f.data
+			}
 			continue
 		}
 		doc := parseYAML(f.name, f.data, ld.d)
 		if doc == nil {
+			ld.unreadable = true
 			continue
 		}
 		switch {
 		case dir == "" && base == "theme.yaml":
-			ld.theme = loadTheme(f.name, doc, ld.d)
+			ld.theme, ld.themeDoc = loadTheme(f.name, doc, ld.d), doc
 		case dir == "strings/":
 			if !langFileRE.MatchString(stem) {
 				ld.d.add(f.name, 1, 1, "strings files are named <language>.yaml, like ru.yaml")
@@ -293,11 +330,13 @@ func (ld *loader) readAll(fsys fs.FS) (string, error) {
 		}
 	}
 	if ld.theme == nil {
-		ld.d.add("theme.yaml", 1, 1, "theme.yaml is missing")
+		if !ld.unreadable {
+			ld.d.add("theme.yaml", 1, 1, "theme.yaml is missing")
+		}
 		ld.theme = &theme{name: "default", colors: map[string][2]string{}, fonts: map[string][]byte{},
 			spacing: map[string]float64{}, radii: map[string]float64{}, assets: map[string][2]string{}, styles: map[string]styleDef{}}
 	}
-	if len(ld.langs) == 0 {
+	if len(ld.langs) == 0 && !ld.unreadable {
 		ld.d.add("strings/en.yaml", 1, 1, "no strings files: add strings/en.yaml")
 	}
 	sort.Slice(ld.langs, func(i, j int) bool { return ld.langs[i].lang < ld.langs[j].lang })
@@ -527,11 +566,15 @@ func (ld *loader) compileScreen(src *screenSrc, v *variant) {
 		}
 		ds.source = srcN.Value
 		spec, known := sourceArgs[ds.source]
-		if strings.HasPrefix(ds.source, "content.") && nameRE.MatchString(strings.TrimPrefix(ds.source, "content.")) {
+		ds.pageArg = spec.page
+		if coll := strings.TrimPrefix(ds.source, "content."); coll != ds.source && nameRE.MatchString(coll) {
 			known, spec.args = true, []string{"limit"}
+			if !ld.schemas[coll] {
+				c.errf(srcN, "collection %q has no schema: add content/%s.schema.json to the screens folder", coll, coll)
+			}
 		}
 		if !known {
-			c.errf(srcN, "unknown data source %q (known: me, user, contacts, dialogs.list, dialog, messages, content.<collection>)", ds.source)
+			c.errf(srcN, "unknown data source %q (known: me, user, contacts, dialogs.list, dialog, messages, media, content.<collection>)", ds.source)
 		}
 		eachPair(dv, func(ak, av *yaml.Node) {
 			if ak.Value == "source" {
@@ -582,7 +625,8 @@ func (ld *loader) compileScreen(src *screenSrc, v *variant) {
 	if v.mode == modeDark {
 		th = ld.theme.name + "-dark"
 	}
-	cs.mid = fmt.Appendf(nil, `,"theme":%s,"styles":%s,"root":`, appendString(nil, th), ld.theme.stylesJSON(c.u.styles, v.mode))
+	cs.mid = fmt.Appendf(nil, `,"theme":%s,"tokens":%s,"styles":%s,"root":`, appendString(nil, th),
+		ld.theme.tokensJSON(v.mode), ld.theme.stylesJSON(c.u.styles, v.mode))
 	if v.idx == 0 {
 		s.data, s.live = data, live
 		for _, ds := range data {

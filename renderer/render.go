@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,21 @@ type Request struct {
 	// written without a country code are read (the server's
 	// KOROBKA_REGION); "" links only numbers written with +.
 	Region string
+	// Page asks for the next page of one of the screen's lists: the data
+	// named Page.Data is fetched from Page.Cursor on (the cursor a list's
+	// load_more action carried), everything else as usual. The shell
+	// sends it as ?more=<data>&cursor=<cursor> (docs/shell.md, "Paging").
+	Page Page
 }
+
+// Page selects the next page of one data binding of a screen: Data is its
+// name in the screen's `data:` (messages, dialogs, contacts), Cursor the
+// opaque cursor of its source (a seq for messages, a cursor string for
+// dialogs.list and contacts). The zero Page is the first page.
+type Page struct{ Data, Cursor string }
+
+// maxCursorLen bounds a page cursor; real ones are under 64 bytes.
+const maxCursorLen = 256
 
 // zone returns loc, or UTC for nil.
 func zone(loc *time.Location) *time.Location {
@@ -114,7 +129,26 @@ func (e *Engine) resolve(req *Request) (*Screen, int, error) {
 			return nil, 0, &Error{Code: CodeInvalidParam, Message: fmt.Sprintf("param %s has a bad format", p.Name)}
 		}
 	}
+	if req.Page != (Page{}) {
+		ds := s.dataNamed(req.Page.Data)
+		switch {
+		case ds == nil || ds.pageArg == "":
+			return nil, 0, &Error{Code: CodeInvalidParam, Message: fmt.Sprintf("screen %s has no list %q to page", s.Name, req.Page.Data)}
+		case req.Page.Cursor == "" || len(req.Page.Cursor) > maxCursorLen:
+			return nil, 0, &Error{Code: CodeInvalidParam, Message: "param cursor must be a cursor from the screen's load_more"}
+		}
+	}
 	return s, e.variantIndex(req.Langs, req.Theme), nil
+}
+
+// dataNamed returns the screen's data binding called name, or nil.
+func (s *Screen) dataNamed(name string) *dataSpec {
+	for i := range s.data {
+		if s.data[i].name == name {
+			return &s.data[i]
+		}
+	}
+	return nil
 }
 
 // variantIndex picks the language by the fallback chain: each requested
@@ -191,12 +225,23 @@ func (e *Engine) bind(st *state, s *Screen, req *Request, vi int) {
 	st.loc, st.now, st.region = zone(req.TZ), nowOr(req.Now), req.Region
 }
 
-func (s *Screen) query(st *state, ds *dataSpec, viewer string) Query {
-	q := Query{Name: ds.name, Source: ds.source, Viewer: viewer}
-	if len(ds.args) > 0 {
-		q.Args = make([]Arg, len(ds.args))
-		for i, a := range ds.args {
-			q.Args[i] = Arg{a.name, a.val.str(st)}
+// query evaluates a data binding's arguments; for the binding a page is
+// asked of, the page cursor replaces (or adds) the source's cursor
+// argument, so the screen's own args (dialog_id, limit) still apply.
+func (s *Screen) query(st *state, ds *dataSpec, req *Request) Query {
+	q := Query{Name: ds.name, Source: ds.source, Viewer: req.Viewer}
+	paged := ds.pageArg != "" && req.Page.Data == ds.name && req.Page.Cursor != ""
+	if len(ds.args) > 0 || paged {
+		q.Args = make([]Arg, 0, len(ds.args)+1)
+		for _, a := range ds.args {
+			if paged && a.name == ds.pageArg {
+				continue
+			}
+			q.Args = append(q.Args, Arg{a.name, a.val.str(st)})
+		}
+		if paged {
+			q.Args = append(q.Args, Arg{ds.pageArg, req.Page.Cursor})
+			slices.SortFunc(q.Args, func(a, b Arg) int { return strings.Compare(a.Name, b.Name) })
 		}
 	}
 	return q
@@ -236,6 +281,12 @@ func (e *Engine) etag(s *Screen, st *state, req *Request, vi int, versions []str
 		b = append(b, 0)
 		b = append(b, req.Params[p.Name]...)
 	}
+	if req.Page != (Page{}) {
+		b = append(b, 0, 'p')
+		b = append(b, req.Page.Data...)
+		b = append(b, 0)
+		b = append(b, req.Page.Cursor...)
+	}
 	for _, v := range versions {
 		b = append(b, 0)
 		b = strconv.AppendInt(b, int64(len(v)), 10)
@@ -264,7 +315,7 @@ func (e *Engine) ETag(ctx context.Context, req Request, p Provider) (string, err
 	var buf [8]string
 	versions := buf[:0]
 	for i := range s.data {
-		v, err := p.Version(ctx, s.query(st, &s.data[i], req.Viewer))
+		v, err := p.Version(ctx, s.query(st, &s.data[i], &req))
 		if err != nil {
 			return "", err
 		}
@@ -310,7 +361,7 @@ func (e *Engine) render(ctx context.Context, st *state, req *Request, p Provider
 	versions := buf[:0]
 	for i := range s.data {
 		ds := &s.data[i]
-		data, v, err := p.Fetch(ctx, s.query(st, ds, req.Viewer))
+		data, v, err := p.Fetch(ctx, s.query(st, ds, req))
 		if err != nil {
 			return "", err
 		}

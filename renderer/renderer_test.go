@@ -312,6 +312,8 @@ root:
 		{"navigate nowhere", strings.Replace(good, "text: hello", `text: hi, action: { type: navigate, screen: nowhere }`, 1), `probe.yaml:5:65: navigate to unknown screen "nowhere"`},
 		{"unknown action", strings.Replace(good, "text: hello", `text: hi, action: { type: teleport }`, 1), `unknown action "teleport"`},
 		{"unterminated", strings.Replace(good, "text: hello", `text: "{{ a"`, 1), `unterminated {{`},
+		{"unknown icon", strings.Replace(good, "{ type: text, text: hello }", `{ type: icon, name: dot }`, 1), `probe.yaml:5:27: name must be one of `},
+		{"unknown button icon", strings.Replace(good, "{ type: text, text: hello }", `{ type: button, icon: dot }`, 1), `probe.yaml:5:29: icon must be one of `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := shippedFS(t)
@@ -402,7 +404,7 @@ func fmtFixture(data map[string]any) []byte {
 }
 
 func TestLoadContentSeeds(t *testing.T) {
-	docs, err := LoadContentSeeds(screens.FS, schemas.FS)
+	docs, err := LoadContentSeeds(screens.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +416,7 @@ func TestLoadContentSeeds(t *testing.T) {
 	}
 	m := shippedFS(t)
 	m["content/tariffs.yaml"] = &fstest.MapFile{Data: []byte("collection: tariffs\nitems:\n  - { id: x, title: { en: X }, price: -1, currency: RUB, period: month, features: [] }\n")}
-	if _, err := LoadContentSeeds(m, schemas.FS); err == nil || !strings.Contains(err.Error(), "content/tariffs.yaml:3:5") {
+	if _, err := LoadContentSeeds(m); err == nil || !strings.Contains(err.Error(), "content/tariffs.yaml:3:5") {
 		t.Errorf("bad seed: got %v, want an error at content/tariffs.yaml:3:5", err)
 	}
 }

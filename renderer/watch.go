@@ -28,6 +28,7 @@ type Reload struct {
 // serving and the failure goes to the log and to subscribers.
 type Watcher struct {
 	dir      string
+	brand    string // themes/<brand>/theme.yaml instead of theme.yaml; "" for theme.yaml
 	log      *slog.Logger
 	debounce time.Duration
 	cur      atomic.Pointer[Engine]
@@ -40,17 +41,30 @@ type Watcher struct {
 // NewWatcher loads dir once; it fails when that first load fails, because
 // there is nothing to fall back to. log may be nil.
 func NewWatcher(dir string, log *slog.Logger) (*Watcher, []Diagnostic, error) {
+	return NewBrandWatcher(dir, "", log)
+}
+
+// NewBrandWatcher is NewWatcher with the folder's brand (BrandFS).
+func NewBrandWatcher(dir, brand string, log *slog.Logger) (*Watcher, []Diagnostic, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e, d, err := Load(os.DirFS(dir))
+	w := &Watcher{dir: dir, brand: brand, log: log, debounce: 50 * time.Millisecond, subs: map[chan Reload]struct{}{}}
+	e, d, err := w.load()
 	if err != nil {
 		return nil, d, err
 	}
-	w := &Watcher{dir: dir, log: log, debounce: 50 * time.Millisecond, subs: map[chan Reload]struct{}{}}
 	w.cur.Store(e)
 	w.last = Reload{Engine: e, Applied: true}
 	return w, nil, nil
+}
+
+func (w *Watcher) load() (*Engine, []Diagnostic, error) {
+	fsys, err := BrandFS(os.DirFS(w.dir), w.brand)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Load(fsys)
 }
 
 // Current returns the engine to render with; cheap, call it per request.
@@ -134,7 +148,7 @@ func (w *Watcher) addDirs(fw *fsnotify.Watcher) error {
 }
 
 func (w *Watcher) reload() {
-	e, d, err := Load(os.DirFS(w.dir))
+	e, d, err := w.load()
 	r := Reload{Engine: e, Applied: err == nil, Diagnostics: d, Err: err}
 	if err == nil {
 		w.cur.Store(e)

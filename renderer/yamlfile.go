@@ -2,12 +2,15 @@ package renderer
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"regexp"
 	"strconv"
 
+	goccy "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -50,7 +53,32 @@ func readLimited(fsys fs.FS, name string) ([]byte, error) {
 	return data, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntaxErrorAt places a YAML syntax error. yaml.v3 reports only a line,
+// and for an unclosed bracket or a bad indent the line where the enclosing
+// block starts; goccy/go-yaml's parser reports the token where it gave up,
+// with its column. The later of the two is where the file goes wrong:
+// goccy's token when it is on or after yaml.v3's line, else yaml.v3's line
+// at its first non-blank character.
+func syntaxErrorAt(data []byte, err error) (line, col int, msg string) {
+	line, col, msg = 1, 1, err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	}
+	_, gerr := goccyparser.ParseBytes(data, 0)
+	var se *goccy.SyntaxError
+	if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil && se.Token.Position.Line >= line {
+		return se.Token.Position.Line, se.Token.Position.Column, se.Message
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	if line <= len(lines) {
+		l := lines[line-1]
+		col = len(l) - len(bytes.TrimLeft(l, " \t")) + 1
+	}
+	return line, col, msg
+}
 
 // parseYAML parses one document into a node tree and refuses anchors and
 // aliases (alias bombs; fragments are the way to share), excessive depth and
@@ -67,11 +95,8 @@ func parseYAML(file string, data []byte, d *diags) *yaml.Node {
 			d.add(file, 1, 1, "empty file")
 			return nil
 		}
-		line := 1
-		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-		d.add(file, line, 1, "invalid YAML: %v", err)
+		line, col, msg := syntaxErrorAt(data, err)
+		d.add(file, line, col, "invalid YAML: %s", msg)
 		return nil
 	}
 	var extra yaml.Node

@@ -42,6 +42,8 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"Admin/DailyFigures", testAdminDailyFigures},
 		{"Admin/BroadcastProgress", testBroadcastProgress},
 		{"Admin/ScreenVersions", testScreenVersions},
+		{"Preview/Cache", testPreviewCache},
+		{"Preview/SetMessagePreview", testSetMessagePreview},
 		{"OTP/PutTake", testOTPPutTake},
 		{"OTP/ReplaceResetsAttempts", testOTPReplace},
 		{"OTP/ConcurrentAttempts", testOTPConcurrent},

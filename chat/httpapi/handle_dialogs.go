@@ -12,11 +12,22 @@ import (
 
 func (s *server) handleOpenDialog(c *gin.Context) error {
 	var req struct {
-		UserID  string `json:"user_id"`
-		Subject string `json:"subject"`
+		Kind           string   `json:"kind"`
+		UserID         string   `json:"user_id"`
+		Subject        string   `json:"subject"`
+		Title          string   `json:"title"`
+		MemberIDs      []string `json:"member_ids"`
+		AvatarUploadID string   `json:"avatar_upload_id"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
+	}
+	switch chat.DialogKind(req.Kind) {
+	case chat.DialogGroup:
+		return s.createGroup(c, chat.NewGroup{Title: req.Title, MemberIDs: req.MemberIDs, AvatarUploadID: req.AvatarUploadID})
+	case "", chat.DialogDirect:
+	default:
+		return errInvalidKind
 	}
 	other, err := chat.ParseID(req.UserID)
 	if err != nil {
@@ -104,12 +115,17 @@ func (s *server) handleSend(c *gin.Context) error {
 		ClientID    string          `json:"client_id"`
 		Text        string          `json:"text"`
 		Attachments json.RawMessage `json:"attachments"`
+		Preview     *bool           `json:"preview"`
+		ReplyTo     int64           `json:"reply_to"`
+		Entities    json.RawMessage `json:"entities"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
 	}
 	m, created, err := s.svc.Send(c.Request.Context(), principal(c), 0, chat.SendRequest{
 		DialogID: id, ClientID: req.ClientID, Text: req.Text, Attachments: req.Attachments,
+		NoPreview: req.Preview != nil && !*req.Preview,
+		ReplyTo:   req.ReplyTo, Entities: req.Entities,
 	})
 	if err != nil {
 		return err
@@ -200,4 +216,24 @@ func queryInt(c *gin.Context, name string, lo, hi int64) (int64, error) {
 		return 0, chat.Errorf(chat.KindInvalid, "invalid_"+name, "%s is a number from %d to %d.", name, lo, hi)
 	}
 	return n, nil
+}
+
+// handleDialogMedia is a page of the dialog's media gallery:
+// ?kind=photo|video|file (required), ?cursor= from the previous page,
+// ?limit= up to chat.MaxGalleryPage.
+func (s *server) handleDialogMedia(c *gin.Context) error {
+	id, err := chat.ParseID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 1, chat.MaxGalleryPage)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.DialogMedia(c.Request.Context(), principal(c), id, c.Query("kind"), c.Query("cursor"), int(limit))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, page)
+	return nil
 }

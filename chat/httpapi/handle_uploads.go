@@ -11,10 +11,12 @@ import (
 	"github.com/korobka/korobka/chat"
 )
 
-// handleUpload stores a chat attachment: the multipart field "file".
+// handleUpload stores a chat attachment: the multipart field "file". The
+// body may hold the largest cap (a video's); the store then applies each
+// type's own (file_too_large, video_too_large).
 func (s *server) handleUpload(c *gin.Context) error {
-	tooLarge := chat.Errorf(chat.KindTooLarge, "file_too_large", "The file is over 25 MiB.")
-	return withFilePart(c, maxUploadBody, tooLarge, func(part *multipart.Part) error {
+	tooLarge := chat.Errorf(chat.KindTooLarge, "file_too_large", "The upload is over %d MiB.", s.maxUpload>>20)
+	return withFilePart(c, s.maxUpload+multipartSlack, tooLarge, func(part *multipart.Part) error {
 		att, err := s.svc.Upload(c.Request.Context(), principal(c), part, part.FileName())
 		if err != nil {
 			return err

@@ -33,6 +33,10 @@ var webTypes = map[string]string{
 	".css":  "text/css; charset=utf-8",
 	".svg":  "image/svg+xml",
 	".png":  "image/png",
+	".jpg":  "image/jpeg",
+	".jpeg": "image/jpeg",
+	".webp": "image/webp",
+	".gif":  "image/gif",
 	".json": "application/json",
 }
 
@@ -133,13 +137,31 @@ func (s *server) handleAppRedirect(c *gin.Context) {
 	c.Redirect(http.StatusMovedPermanently, "/app/")
 }
 
-// handleAsset serves the images screens point at, such as the theme's logo
-// (/assets/logo.svg); the shell's code stays under /app/.
+// handleAsset serves the images screens point at: the screens folder's
+// images/ (the theme's logo at /assets/logo.svg, pictures of content), then
+// images of assets/web. Anything but an image is 404.
 func (s *server) handleAsset(c *gin.Context) {
 	name := strings.TrimPrefix(c.Param("file"), "/")
 	if !strings.HasPrefix(webTypes[path.Ext(name)], "image/") {
 		s.writeError(c, chat.Errorf(chat.KindNotFound, "not_found", "No such file."))
 		return
+	}
+	if s.images != nil && fs.ValidPath(name) {
+		// A watched folder changes under us: read the file per request
+		// (images are small; the ETag lets browsers keep them).
+		if data, err := fs.ReadFile(s.images, name); err == nil {
+			sum := sha256.Sum256(data)
+			h := c.Writer.Header()
+			h.Set("Content-Type", webTypes[path.Ext(name)])
+			h.Set("Cache-Control", "no-cache")
+			h.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:12])+`"`)
+			if path.Ext(name) == ".svg" {
+				// An SVG opened directly must not run script.
+				h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+			}
+			http.ServeContent(c.Writer, c.Request, name, time.Time{}, bytes.NewReader(data))
+			return
+		}
 	}
 	s.serveWeb(c, name)
 }

@@ -61,12 +61,24 @@ type (
 		DeleteMessage(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.MessageView, error)
 		Read(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.Receipts, error)
 		Upload(ctx context.Context, p chat.Principal, r io.Reader, name string) (chat.Attachment, error)
+		DialogMedia(ctx context.Context, p chat.Principal, dialogID int64, kind, cursor string, limit int) (chat.MediaPage, error)
 	}
 	// Devices is push tokens and the mute that push decisions honour.
 	Devices interface {
 		RegisterDevice(ctx context.Context, p chat.Principal, req chat.DeviceRequest) (chat.DeviceView, error)
 		UnregisterDevice(ctx context.Context, p chat.Principal, token string) error
 		MuteDialog(ctx context.Context, p chat.Principal, dialogID int64, muted bool, until *time.Time) (chat.MuteState, error)
+	}
+	// Groups is group dialogs: members, roles, title, photo, readers.
+	Groups interface {
+		CreateGroup(ctx context.Context, p chat.Principal, req chat.NewGroup) (chat.DialogView, error)
+		UpdateGroup(ctx context.Context, p chat.Principal, dialogID int64, upd chat.GroupUpdate) (chat.DialogView, error)
+		AddMembers(ctx context.Context, p chat.Principal, dialogID int64, userIDs []string) (chat.DialogView, error)
+		RemoveMember(ctx context.Context, p chat.Principal, dialogID, userID int64) error
+		LeaveGroup(ctx context.Context, p chat.Principal, dialogID int64) error
+		SetMemberRole(ctx context.Context, p chat.Principal, dialogID, userID int64, role chat.GroupRole) error
+		GroupMembers(ctx context.Context, p chat.Principal, dialogID int64, cursor string, limit int) (chat.MemberPage, error)
+		Readers(ctx context.Context, p chat.Principal, dialogID, seq int64, cursor string, limit int) (chat.MemberPage, error)
 	}
 	// Service is every group; *chat.Service implements it.
 	Service interface {
@@ -75,6 +87,7 @@ type (
 		Contacts
 		Messaging
 		Devices
+		Groups
 		Admin
 	}
 )
@@ -97,6 +110,10 @@ type Deps struct {
 	BodyTimeout   time.Duration
 	UploadMinRate int64
 	UploadGrace   time.Duration
+	// MaxUploadBytes caps the file of POST /v1/uploads: the largest of the
+	// media store's caps (videos have their own; the store applies each
+	// type's). Zero: chat.MaxUploadFileSize.
+	MaxUploadBytes int64
 	// MetricsElsewhere leaves GET /metrics out of this surface: the
 	// registry is served on its own listener (KOROBKA_METRICS_ADDR), so
 	// the public address does not expose it.
@@ -109,6 +126,9 @@ type Deps struct {
 	// ScreenAdmin takes screen uploads and rollbacks (/v1/admin/screens);
 	// nil answers screens_from_folder.
 	ScreenAdmin ScreenAdmin
+	// Images is the images/ folder of the screens served (the logo,
+	// pictures of content), answered at /assets/<path>; nil: none.
+	Images fs.FS
 	// Done closes when the server starts shutting down, so long-lived
 	// responses (the preview's event stream) end instead of holding
 	// http.Server.Shutdown until its deadline.
@@ -135,8 +155,10 @@ type server struct {
 	bodyTimeout   time.Duration
 	uploadMinRate int64
 	uploadGrace   time.Duration
+	maxUpload     int64 // the upload's file cap; the body may add multipartSlack
 
 	web       fs.FS             // assets/web
+	images    fs.FS             // the screens folder's images/
 	webTags   map[string]string // file -> ETag
 	webCSP    map[string]string // page -> Content-Security-Policy header
 	adminFS   fs.FS             // assets/admin
@@ -152,10 +174,10 @@ type server struct {
 // own limit, uploads by chat.MaxUploadFileSize, with room for the
 // multipart framing.
 const (
-	maxJSONBody   = 64 << 10
-	maxSyncBody   = 1 << 20
-	maxAvatarBody = 10<<20 + 64<<10
-	maxUploadBody = chat.MaxUploadFileSize + 64<<10
+	maxJSONBody    = 64 << 10
+	maxSyncBody    = 1 << 20
+	maxAvatarBody  = 10<<20 + 64<<10
+	multipartSlack = 64 << 10
 )
 
 // NewServer returns the whole HTTP surface as one handler.
@@ -171,7 +193,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{svc: d.Service, log: d.Logger, media: d.Media, ws: d.WebSocket,
 		screens: d.Screens, preview: d.Preview, ready: d.Ready, metrics: m, reg: reg,
-		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat}
+		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat,
+		images: d.Images}
 	s.bodyTimeout, s.uploadMinRate, s.uploadGrace = d.BodyTimeout, d.UploadMinRate, d.UploadGrace
 	s.screenAdmin = d.ScreenAdmin
 	if s.bodyTimeout <= 0 {
@@ -183,6 +206,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if s.uploadGrace <= 0 {
 		s.uploadGrace = DefaultUploadGrace
 	}
+	s.maxUpload = max(d.MaxUploadBytes, chat.MaxUploadFileSize)
 	if err := s.loadWeb(); err != nil {
 		return nil, err
 	}

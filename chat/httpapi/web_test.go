@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,7 +23,11 @@ func newWebServer(t *testing.T) webServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewServer(Deps{Preview: live.NewPreview(live.Fixed{Engine: eng}, screens.FS)})
+	images, err := fs.Sub(screens.FS, "images")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewServer(Deps{Preview: live.NewPreview(live.Fixed{Engine: eng}, screens.FS), Images: images})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,12 +117,18 @@ func TestWebShellFiles(t *testing.T) {
 			t.Errorf("GET /app/%s: got %d %v, want 200 %s with ETag, no-cache and nosniff", file, r.status, r.header, typ)
 		}
 	}
-	for _, p := range []string{"/assets/logo.svg", "/assets/logo-dark.svg"} {
-		if r := get(t, e.url+p, nil); r.status != 200 || r.header.Get("Content-Type") != "image/svg+xml" {
-			t.Errorf("GET %s: got %d %s, want the theme's logo", p, r.status, r.header.Get("Content-Type"))
+	// The screens folder's images/: the logo, pictures of content.
+	for _, p := range []string{"/assets/logo.svg", "/assets/logo-dark.svg", "/assets/samples/news-launch.svg"} {
+		r := get(t, e.url+p, nil)
+		if r.status != 200 || r.header.Get("Content-Type") != "image/svg+xml" || r.header.Get("ETag") == "" {
+			t.Errorf("GET %s: got %d %s, want the image with an ETag", p, r.status, r.header.Get("Content-Type"))
+			continue
+		}
+		if n := get(t, e.url+p, map[string]string{"If-None-Match": r.header.Get("ETag")}); n.status != http.StatusNotModified {
+			t.Errorf("GET %s with If-None-Match: got %d, want 304", p, n.status)
 		}
 	}
-	for _, p := range []string{"/assets/app.js", "/app/nope.js", "/app/../go.mod", "/app/%2e%2e/go.mod", "/app/web/app.js"} {
+	for _, p := range []string{"/assets/app.js", "/assets/../theme.yaml", "/assets/%2e%2e/theme.yaml", "/assets/nope.svg", "/app/nope.js", "/app/../go.mod", "/app/%2e%2e/go.mod", "/app/web/app.js"} {
 		if r := get(t, e.url+p, nil); r.status != 404 {
 			t.Errorf("GET %s: got %d, want 404", p, r.status)
 		}

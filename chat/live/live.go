@@ -41,6 +41,7 @@ type Service interface {
 	History(ctx context.Context, p chat.Principal, dialogID, before int64, limit int) ([]chat.MessageView, error)
 	DialogVersion(ctx context.Context, p chat.Principal, dialogID int64) (string, error)
 	DialogsVersion(ctx context.Context, p chat.Principal) (string, error)
+	DialogMedia(ctx context.Context, p chat.Principal, dialogID int64, kind, cursor string, limit int) (chat.MediaPage, error)
 	// NoteTimeZone keeps the zone a watch named as the user's last one.
 	NoteTimeZone(ctx context.Context, p chat.Principal, tz string)
 }
@@ -81,6 +82,15 @@ const (
 	maxParamLen  = 256
 	maxLangLen   = 256
 	maxShellLen  = 1024
+)
+
+// PageParam and CursorParam are the request params that ask for the next
+// page of a screen's list: ?more=<data name>&cursor=<the load_more's
+// cursor> (docs/shell.md, "Paging"). No screen may declare params of
+// these names.
+const (
+	PageParam   = "more"
+	CursorParam = "cursor"
 )
 
 // ErrUnknownScreen answers a request for a screen that does not exist.
@@ -145,6 +155,15 @@ func (r *Request) resolve(eng *renderer.Engine, viewer int64, loc Locale) (*rend
 		if v := r.Params[sp.Name]; v != "" {
 			rr.Params[sp.Name] = v
 		}
+	}
+	// more and cursor ask for the next page of one list (the data named
+	// by more, from the cursor its load_more carried); the renderer checks
+	// that the screen has such a list.
+	if more, cursor := r.Params[PageParam], r.Params[CursorParam]; more != "" || cursor != "" {
+		if more == "" {
+			return nil, renderer.Request{}, &chat.Error{Kind: chat.KindInvalid, Code: "invalid_param", Message: "A cursor needs more=<list>."}
+		}
+		rr.Page = renderer.Page{Data: more, Cursor: cursor}
 	}
 	if viewer != 0 {
 		rr.Viewer = chat.FormatID(viewer)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,9 @@ type watchState struct {
 	variant renderer.Variant
 	dialogs map[int64]chat.DialogKind // the screen's dialog:<id> topics
 	list    bool                      // the screen's dialogs topic
+	// media is the screen's media:<id> topics: the gallery kind shown
+	// (the screen's kind param, photo by default).
+	media map[int64]string
 }
 
 // Watch resolves a watch frame like a screen request (the same Request,
@@ -153,6 +157,24 @@ func (p *Patcher) Watch(ctx context.Context, pr chat.Principal, frame []byte) (*
 	for _, t := range topics {
 		if t == "dialogs" {
 			st.list = true
+			continue
+		}
+		if raw, ok := strings.CutPrefix(t, "media:"); ok {
+			id, err := chat.ParseID(raw)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := p.svc.Dialog(ctx, pr, id); err != nil {
+				return nil, err
+			}
+			kind := rr.Params["kind"]
+			if _, err := chat.GalleryKind(kind); err != nil {
+				kind = chat.GalleryPhoto
+			}
+			if st.media == nil {
+				st.media = map[int64]string{}
+			}
+			st.media[id] = kind
 			continue
 		}
 		raw, ok := strings.CutPrefix(t, "dialog:")
@@ -239,7 +261,9 @@ func (p *Patcher) Delivery(uid int64, ev chat.Event) ws.Delivery {
 		}
 		e.msg, e.dialog, e.seq = m, d, seq
 		e.sender, _ = chat.ParseID(m.SenderID)
-		e.changed = m.EditedAt != nil || m.Deleted
+		// A link preview is always a later change of its message: a
+		// new message never carries one.
+		e.changed = m.EditedAt != nil || m.Deleted || m.Preview != nil
 		if e.sender == uid && !e.changed {
 			p.ownSent(uid, d, seq)
 		}
@@ -332,6 +356,13 @@ func (e *event) Patch(ctx context.Context, w *ws.Watch) ([]byte, error) {
 	rowID := "dialog-" + chat.FormatID(e.dialog)
 	switch e.kind {
 	case chat.EventMessage:
+		if kind, ok := st.media[e.dialog]; ok {
+			mops, err := e.mediaOps(eng, st.variant, kind)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, mops...)
+		}
 		if inChat {
 			node, err := e.bubble(ctx, eng, w.Variant, st.variant, kind)
 			if err != nil {
@@ -405,7 +436,13 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 	// are signed per bucket, so a bubble rendered in an earlier bucket is
 	// not reused.
 	day := e.p.now().In(tzOrUTC(v.TZ)).Format(time.DateOnly)
-	key := strings.Join([]string{variantKey, m.ID, string(m.Status), edited, bit(m.Deleted), bit(own), name, day, string(m.Attachments)}, "\x00")
+	// The change number keys the message's state (edits, deletes, its
+	// link preview), and the preview image's URL its bucket.
+	previewImage := ""
+	if m.Preview != nil && m.Preview.Image != nil {
+		previewImage = m.Preview.Image.URL
+	}
+	key := strings.Join([]string{variantKey, m.ID, strconv.FormatInt(m.Change, 10), string(m.Status), edited, bit(m.Deleted), bit(own), name, day, string(m.Attachments), previewImage}, "\x00")
 	if e.p.eng.Swap(eng) != eng {
 		e.p.nodes.Purge()
 	}
@@ -460,6 +497,46 @@ func (p *Patcher) senderName(ctx context.Context, viewer, sender int64) string {
 	}
 	p.names.Add(sender, cachedName{name: u.FirstName, at: p.now()})
 	return u.FirstName
+}
+
+// mediaOps patches a media gallery of kind (photo, video, file) for a
+// message: a new message's attachments of the kind are inserted at the
+// top, as media_item nodes (media-<seq>-<index>); a deleted message's are
+// removed (the event no longer lists them, so every index a message may
+// use is removed, chat.MaxAttachments at most); an edit changes no media.
+func (e *event) mediaOps(eng *renderer.Engine, v renderer.Variant, kind string) ([]renderer.Op, error) {
+	prefix := "media-" + strconv.FormatInt(e.seq, 10) + "-"
+	if e.msg.Deleted {
+		ops := make([]renderer.Op, 0, chat.MaxAttachments)
+		for i := range chat.MaxAttachments {
+			ops = append(ops, renderer.Remove(prefix+strconv.Itoa(i)))
+		}
+		return ops, nil
+	}
+	if e.changed || len(e.msg.Attachments) == 0 {
+		return nil, nil
+	}
+	uk, _ := chat.GalleryKind(kind)
+	var atts []map[string]any
+	if err := json.Unmarshal(e.msg.Attachments, &atts); err != nil {
+		return nil, err
+	}
+	var ops []renderer.Op
+	// Inserted at the top one by one: the last first, so they keep their
+	// order, the newest message above.
+	for i := len(atts) - 1; i >= 0; i-- {
+		if atts[i]["kind"] != uk {
+			continue
+		}
+		item := map[string]any{"seq": float64(e.seq), "index": float64(i), "sender_id": e.msg.SenderID,
+			"created_at": e.msg.CreatedAt.UTC().Format(time.RFC3339Nano), "attachment": atts[i]}
+		node, err := e.p.render(eng, "media_item", map[string]any{"it": item}, v)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, renderer.Insert("media", "start", node))
+	}
+	return ops, nil
 }
 
 // dialogRow renders the user's dialog as a chat list row. The dialog is

@@ -38,7 +38,8 @@ type Sources struct {
 }
 
 // NewSources returns the messenger's data sources over svc and content:
-// me, user, contacts, dialogs.list, dialog, messages and content.<name>.
+// me, user, contacts, dialogs.list, dialog, messages, media and
+// content.<name>.
 // docs/screens.md lists their arguments and shapes.
 func NewSources(svc Service, content ContentReader) *Sources {
 	s := &Sources{exact: map[string]Source{}, family: map[string]Source{}}
@@ -52,12 +53,33 @@ func NewSources(svc Service, content ContentReader) *Sources {
 		}
 		return svc.User(ctx, c.P, id)
 	}})
+	// Contacts come sorted from the store and a user has at most
+	// chat.DefaultContactsMax of them, so a page is an offset into that
+	// order: cursor is the decimal count of contacts already shown.
 	s.Register("contacts", Source{Fetch: func(ctx context.Context, c *Caller, q renderer.Query) (any, error) {
-		users, err := svc.Contacts(ctx, c.P, "", argInt(q, "limit", 0))
+		off := 0
+		if cur := q.Arg("cursor"); cur != "" {
+			n, err := strconv.Atoi(cur)
+			if err != nil || n < 0 || n > chat.DefaultContactsMax {
+				return nil, &chat.Error{Kind: chat.KindInvalid, Code: "invalid_param", Message: "param cursor must be a cursor from the screen's load_more"}
+			}
+			off = n
+		}
+		limit := argInt(q, "limit", 0)
+		if limit <= 0 || limit > chat.DefaultContactsMax {
+			limit = chat.DefaultContactsMax
+		}
+		users, err := svc.Contacts(ctx, c.P, "", min(off+limit+1, chat.DefaultContactsMax))
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"users": users, "next_cursor": ""}, nil
+		users = users[min(off, len(users)):]
+		next := ""
+		if len(users) > limit {
+			users = users[:limit]
+			next = strconv.Itoa(off + limit)
+		}
+		return map[string]any{"users": users, "next_cursor": next}, nil
 	}})
 	s.Register("dialogs.list", Source{
 		Fetch: func(ctx context.Context, c *Caller, q renderer.Query) (any, error) {
@@ -96,11 +118,30 @@ func NewSources(svc Service, content ContentReader) *Sources {
 			if err != nil {
 				return nil, err
 			}
-			msgs, err := svc.History(ctx, c.P, id, int64(argInt(q, "before", 0)), argInt(q, "limit", 0))
+			before := int64(0)
+			if b := q.Arg("before"); b != "" {
+				// A page cursor: the seq of the oldest message shown.
+				if before, err = strconv.ParseInt(b, 10, 64); err != nil || before < 1 {
+					return nil, &chat.Error{Kind: chat.KindInvalid, Code: "invalid_param", Message: "param cursor must be a cursor from the screen's load_more"}
+				}
+			}
+			msgs, err := svc.History(ctx, c.P, id, before, argInt(q, "limit", 0))
 			if err != nil {
 				return nil, err
 			}
 			return map[string]any{"messages": msgs}, nil
+		},
+		Version: dialogVersion("dialog_id"),
+	})
+	// media is a dialog's gallery of one kind (GET /v1/dialogs/{id}/media);
+	// it changes with the dialog, so the dialog's counter versions it.
+	s.Register("media", Source{
+		Fetch: func(ctx context.Context, c *Caller, q renderer.Query) (any, error) {
+			id, err := chat.ParseID(q.Arg("dialog_id"))
+			if err != nil {
+				return nil, err
+			}
+			return svc.DialogMedia(ctx, c.P, id, q.Arg("kind"), q.Arg("cursor"), argInt(q, "limit", 0))
 		},
 		Version: dialogVersion("dialog_id"),
 	})

@@ -32,19 +32,30 @@ const URLPrefix = "/media/"
 // text otherwise), with a private cache that ends with the URL. now is the
 // clock the expiry is checked against (nil: time.Now).
 //
+// Every file is served with byte ranges (Range, 206, If-Range, 416), so
+// video players seek and downloads resume; a video (a .bin whose sidecar
+// type is a video type) is served inline, any other file as a download.
+//
 // Directories, dotfiles (including in-flight temp files), symlinks leading
 // outside the folder, files outside those two folders and any other name
 // answer 404. Every answer carries nosniff.
 func (s *Store) Handler(signer *chat.MediaSigner, now func() time.Time) http.Handler {
+	return s.GatedHandler(signer, now, nil)
+}
+
+// GatedHandler is Handler that also refuses a dialog's URLs signed with an
+// older media generation than gate reports (403 media_url_revoked): those
+// made before a removal from the group. gate nil checks nothing more.
+func (s *Store) GatedHandler(signer *chat.MediaSigner, now func() time.Time, gate chat.MediaGate) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serveFile(w, r, signer, now)
+		s.serveFile(w, r, signer, now, gate)
 	})
 }
 
-func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.MediaSigner, now func() time.Time) {
+func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.MediaSigner, now func() time.Time, gate chat.MediaGate) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -74,7 +85,13 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.M
 			return
 		}
 		t := now()
-		expires, err := signer.Check(uploadPrefix+"/"+base, r.URL.Query(), t)
+		scope, expires, err := signer.CheckScope(uploadPrefix+"/"+base, r.URL.Query(), t)
+		if err == nil && gate != nil && scope.Dialog != 0 {
+			gen, gerr := gate.MediaGeneration(r.Context(), scope.Dialog)
+			if gerr != nil || gen != scope.Gen {
+				err = chat.ErrMediaURLRevoked
+			}
+		}
 		if err != nil {
 			// Checked before the file is looked for: the answer says
 			// nothing about whether it exists.
@@ -94,6 +111,11 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.M
 			}
 			ctype = meta.Mime
 			disposition = "attachment; filename*=UTF-8''" + encodeRFC5987(meta.Name)
+			if IsVideoType(meta.Mime) {
+				// A video plays in the shell's player; the sandbox
+				// and nosniff still keep it from being anything else.
+				disposition = "inline; filename*=UTF-8''" + encodeRFC5987(meta.Name)
+			}
 		}
 	}
 	if ctype == "" {
@@ -120,8 +142,13 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.M
 		h.Set("Content-Security-Policy", "sandbox")
 	}
 	h.Set("Cache-Control", cache)
-	// ServeContent handles HEAD, Range and If-Modified-Since; with
-	// Content-Type set it does not sniff.
+	// Keys are never reused and files never rewritten, so the name is a
+	// strong validator: If-Range with it (or with Last-Modified) resumes
+	// a download or a seek, If-None-Match answers 304.
+	h.Set("ETag", `"`+strings.ReplaceAll(name, "/", "-")+`"`)
+	// ServeContent handles HEAD, Range (206, multipart ranges, 416 for a
+	// range that starts past the end), If-Range, If-None-Match and
+	// If-Modified-Since; with Content-Type set it does not sniff.
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 

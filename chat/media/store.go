@@ -76,6 +76,19 @@ type Limits struct {
 	// ThumbSize is the side of the square thumbnail (default 256); it may
 	// not exceed FullSize because the thumbnail is made from the full size.
 	ThumbSize int
+	// MaxVideoBytes caps a video upload (default
+	// chat.DefaultMaxVideoSize, 200 MiB); it is streamed to disk, never
+	// held in memory. Images and other files keep chat.MaxUploadFileSize.
+	MaxVideoBytes int64
+	// FFmpeg is the path of the ffmpeg binary; ffprobe is looked for
+	// beside it. Empty: videos are stored unprobed, with a generic poster
+	// and no duration or dimensions (video.go).
+	FFmpeg string
+	// ProbeTimeout bounds each ffprobe and ffmpeg run (default 30 s);
+	// MaxProbes bounds the runs at once on this node (default 2), each
+	// waiting at most DecodeWait for its turn (then media_busy).
+	ProbeTimeout time.Duration
+	MaxProbes    int
 }
 
 // Default limits, applied field by field to a zero Limits (decode.go has
@@ -98,7 +111,7 @@ const avatarPrefix = "avatars"
 func (l Limits) withDefaults() (Limits, error) {
 	if l.MaxBytes < 0 || l.MaxPixels < 0 || l.MaxSide < 0 || l.MaxScans < 0 || l.MaxDecodeBytes < 0 ||
 		l.SmallDecodeBytes < 0 || l.SmallDecodeBudget < 0 || l.LargeDecodeBudget < 0 || l.DecodeWait < 0 ||
-		l.FullSize < 0 || l.ThumbSize < 0 {
+		l.FullSize < 0 || l.ThumbSize < 0 || l.MaxVideoBytes < 0 || l.ProbeTimeout < 0 || l.MaxProbes < 0 {
 		return l, fmt.Errorf("media: negative limit in %+v", l)
 	}
 	def := func(p *int64, v int64) {
@@ -112,6 +125,13 @@ func (l Limits) withDefaults() (Limits, error) {
 	def(&l.SmallDecodeBytes, DefaultSmallDecodeBytes)
 	def(&l.SmallDecodeBudget, DefaultSmallDecodeBudget)
 	def(&l.LargeDecodeBudget, l.MaxDecodeBytes)
+	def(&l.MaxVideoBytes, chat.DefaultMaxVideoSize)
+	if l.ProbeTimeout == 0 {
+		l.ProbeTimeout = DefaultProbeTimeout
+	}
+	if l.MaxProbes == 0 {
+		l.MaxProbes = DefaultMaxProbes
+	}
 	if l.MaxSide == 0 {
 		l.MaxSide = DefaultMaxSide
 	}
@@ -151,6 +171,10 @@ type Store struct {
 	// once (decode.go); busy counts the decodes they turned away.
 	small, large *budget
 	busy         atomic.Int64
+	// video is the ffprobe/ffmpeg runner (nil without FFmpeg); probes
+	// bounds the runs at once.
+	video  *videoTools
+	probes chan struct{}
 }
 
 // NewStore returns a Store on dir, creating it (and its avatars folder) when
@@ -172,7 +196,12 @@ func NewStore(dir string, limits Limits) (*Store, error) {
 			return nil, fmt.Errorf("media: %w", err)
 		}
 	}
-	return &Store{dir: abs, limits: l, small: newBudget(l.SmallDecodeBudget), large: newBudget(l.LargeDecodeBudget)}, nil
+	st := &Store{dir: abs, limits: l, small: newBudget(l.SmallDecodeBudget), large: newBudget(l.LargeDecodeBudget),
+		probes: make(chan struct{}, l.MaxProbes)}
+	if l.FFmpeg != "" {
+		st.video = &videoTools{ffmpeg: l.FFmpeg, ffprobe: filepath.Join(filepath.Dir(l.FFmpeg), "ffprobe"), timeout: l.ProbeTimeout}
+	}
+	return st, nil
 }
 
 // errTooLarge and its siblings are the refusals a client is told about;

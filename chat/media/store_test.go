@@ -425,12 +425,13 @@ func TestNewStoreLimits(t *testing.T) {
 		MaxDecodeBytes: DefaultMaxDecodeBytes, SmallDecodeBytes: DefaultSmallDecodeBytes,
 		SmallDecodeBudget: DefaultSmallDecodeBudget, LargeDecodeBudget: DefaultMaxDecodeBytes,
 		DecodeWait: DefaultDecodeWait, FullSize: 512, ThumbSize: DefaultThumbSize,
+		MaxVideoBytes: chat.DefaultMaxVideoSize, ProbeTimeout: DefaultProbeTimeout, MaxProbes: DefaultMaxProbes,
 	}
 	if s.limits != want {
 		t.Errorf("got %+v, want %+v", s.limits, want)
 	}
 	for _, l := range []Limits{
-		{MaxBytes: -1}, {FullSize: 100, ThumbSize: 200}, {DecodeWait: -1},
+		{MaxBytes: -1}, {FullSize: 100, ThumbSize: 200}, {DecodeWait: -1}, {MaxVideoBytes: -1}, {ProbeTimeout: -1},
 		{MaxDecodeBytes: 100 << 20, LargeDecodeBudget: 50 << 20}, {SmallDecodeBytes: 10 << 20, SmallDecodeBudget: 5 << 20},
 	} {
 		if _, err := NewStore(t.TempDir(), l); err == nil {

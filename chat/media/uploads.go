@@ -16,8 +16,6 @@ import (
 
 	"crypto/rand"
 
-	"github.com/disintegration/imaging"
-
 	"github.com/korobka/korobka/chat"
 )
 
@@ -46,10 +44,13 @@ func errFileTooLarge() error {
 // SaveUpload stores an attachment. The type is sniffed from the first 512
 // bytes: JPEG, PNG, GIF and WebP are decoded under the pixel caps, fitted
 // into UploadFullSize (EXIF orientation applied), re-encoded as JPEG with a
-// UploadThumbSize thumbnail; anything else is streamed to disk as received,
-// up to chat.MaxUploadFileSize, under its sniffed type.
+// UploadThumbSize thumbnail; MP4, QuickTime and WebM are videos, streamed
+// to disk up to Limits.MaxVideoBytes with a poster (video.go); anything
+// else is streamed to disk as received, up to chat.MaxUploadFileSize, under
+// its sniffed type. A name that says video (".mp4", ".mov", ".webm") on
+// bytes that are not one is refused with invalid_video, nothing stored.
 func (s *Store) SaveUpload(ctx context.Context, r io.Reader, name string) (chat.StoredMedia, error) {
-	br := bufio.NewReaderSize(io.LimitReader(ctxReader{ctx, r}, chat.MaxUploadFileSize+1), 512)
+	br := bufio.NewReaderSize(ctxReader{ctx, r}, 512)
 	head, err := br.Peek(512)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return chat.StoredMedia{}, fmt.Errorf("media: read upload: %w", err)
@@ -57,12 +58,19 @@ func (s *Store) SaveUpload(ctx context.Context, r io.Reader, name string) (chat.
 	if len(head) == 0 {
 		return chat.StoredMedia{}, chat.Errorf(chat.KindInvalid, "missing_file", "The file is empty.")
 	}
+	if v := sniffVideo(head); v != "" {
+		return s.saveUploadVideo(ctx, br, v, name)
+	}
+	if claimsVideo(name) {
+		return chat.StoredMedia{}, errInvalidVideo(errors.New("the bytes are not a video"))
+	}
+	limited := io.LimitReader(br, chat.MaxUploadFileSize+1)
 	mime := http.DetectContentType(head)
 	switch mime {
 	case "image/jpeg", "image/png", "image/gif", "image/webp":
-		return s.saveUploadImage(ctx, br)
+		return s.saveUploadImage(ctx, limited)
 	}
-	return s.saveUploadFile(br, mime, name)
+	return s.saveUploadFile(limited, mime, name)
 }
 
 func (s *Store) saveUploadImage(ctx context.Context, r io.Reader) (chat.StoredMedia, error) {
@@ -73,28 +81,7 @@ func (s *Store) saveUploadImage(ctx context.Context, r io.Reader) (chat.StoredMe
 	if int64(len(data)) > chat.MaxUploadFileSize {
 		return chat.StoredMedia{}, errFileTooLarge()
 	}
-	img, release, err := s.decode(ctx, data, UploadFullSize)
-	if err != nil {
-		return chat.StoredMedia{}, err
-	}
-	var width, height int
-	fullJPEG, thumbJPEG, err := func() ([]byte, []byte, error) {
-		defer release()
-		// Fit returns the image unchanged (as a copy) when it already fits.
-		full := imaging.Fit(img, UploadFullSize, UploadFullSize, imaging.Lanczos)
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		b := full.Bounds()
-		width, height = b.Dx(), b.Dy()
-		thumb := imaging.Fit(full, UploadThumbSize, UploadThumbSize, imaging.Lanczos)
-		fullJPEG, err := encodeJPEG(full)
-		if err != nil {
-			return nil, nil, err
-		}
-		thumbJPEG, err := encodeJPEG(thumb)
-		return fullJPEG, thumbJPEG, err
-	}()
+	fullJPEG, thumbJPEG, width, height, err := s.imageVariants(ctx, data)
 	if err != nil {
 		return chat.StoredMedia{}, err
 	}

@@ -16,19 +16,21 @@ import (
 // dialects' placeholder limits, few round trips for any realistic list.
 const idChunk = 500
 
-const dialogCols = `id, kind, title, avatar, subject, created_by, last_seq, last_change, created_at, last_message_at`
+const dialogCols = `id, kind, title, avatar, subject, created_by, last_seq, last_change, created_at, last_message_at, history_visible, media_gen`
 
 func scanDialog(row interface{ Scan(...any) error }, extra ...any) (chat.Dialog, error) {
 	var d chat.Dialog
 	var kind string
+	var hv int64
 	dst := []any{&d.ID, &kind, &d.Title, &d.Avatar, &d.Subject, &d.CreatedBy, &d.LastSeq, &d.LastChange,
-		timeCol{&d.CreatedAt}, timeCol{&d.LastMessageAt}}
+		timeCol{&d.CreatedAt}, timeCol{&d.LastMessageAt}, &hv, &d.MediaGen}
 	err := row.Scan(append(dst, extra...)...)
 	d.Kind = chat.DialogKind(kind)
+	d.HistoryVisible = hv != 0
 	return d, err
 }
 
-const memberCols = `dialog_id, user_id, delivered_seq, read_seq, uncounted, joined_at, muted_until, pushed_seq`
+const memberCols = `dialog_id, user_id, delivered_seq, read_seq, uncounted, joined_at, muted_until, pushed_seq, role, visible_from, joined_seq`
 
 func scanMember(row interface{ Scan(...any) error }) (chat.Member, error) {
 	var m chat.Member
@@ -39,7 +41,22 @@ func scanMember(row interface{ Scan(...any) error }) (chat.Member, error) {
 // memberDst is where the columns of memberCols scan to, in order.
 func memberDst(m *chat.Member) []any {
 	return []any{&m.DialogID, &m.UserID, &m.DeliveredSeq, &m.ReadSeq, &m.Uncounted, timeCol{&m.JoinedAt},
-		timeCol{&m.MutedUntil}, &m.PushedSeq}
+		timeCol{&m.MutedUntil}, &m.PushedSeq, roleCol{&m.Role}, &m.VisibleFrom, &m.JoinedSeq}
+}
+
+// roleCol scans a member's role.
+type roleCol struct{ r *chat.GroupRole }
+
+func (c roleCol) Scan(v any) error {
+	switch v := v.(type) {
+	case string:
+		*c.r = chat.GroupRole(v)
+	case []byte:
+		*c.r = chat.GroupRole(v)
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into a role", v)
+	}
+	return nil
 }
 
 // directKey is the unique key of the direct dialog of a and b about
@@ -162,7 +179,7 @@ func (s *Store) MembersOf(ctx context.Context, dialogIDs []int64) ([]chat.Member
 func entryCols(withLast bool) string {
 	cols := prefixed("d", dialogCols) + `, ` + prefixed("m", memberCols)
 	if withLast {
-		cols += `, lm.seq, lm.change_seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at`
+		cols += `, lm.seq, lm.change_seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at, lm.system_event, lm.reply_to, lm.entities, lm.preview`
 	}
 	return cols
 }
@@ -184,11 +201,12 @@ func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
 		var seq, change, sender sql.NullInt64
 		var clientID, text sql.NullString
 		var lm chat.Message
-		var att []byte
+		var att, sys, ents, preview []byte
+		var reply sql.NullInt64
 		dst := memberDst(&e.Self)
 		if withLast {
 			dst = append(dst, &seq, &change, &sender, &clientID, &text, &att,
-				timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt})
+				timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt}, &sys, &reply, &ents, &preview)
 		}
 		var err error
 		if e.Dialog, err = scanDialog(rows, dst...); err != nil {
@@ -197,6 +215,10 @@ func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
 		if seq.Valid {
 			lm.DialogID, lm.Seq, lm.Change, lm.SenderID = e.Dialog.ID, seq.Int64, change.Int64, sender.Int64
 			lm.ClientID, lm.Text, lm.Attachments = clientID.String, text.String, attachments(att)
+			if err := extras(&lm, sys, reply, ents); err != nil {
+				return nil, err
+			}
+			lm.Preview = attachments(preview)
 			e.LastMessage = &lm
 		}
 		entries = append(entries, e)

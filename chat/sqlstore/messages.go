@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +18,7 @@ import (
 // maxClientID is the longest client_id the schema keeps (VARCHAR(64)).
 const maxClientID = 64
 
-// Rows per statement in Commit. A message takes 9 placeholders, a dialog
+// Rows per statement in Commit. A message takes 12 placeholders, a dialog
 // update 8, a member upsert 6: 500 rows stay far below SQLite's 32,766 and
 // MySQL's 65,535 placeholders while a batch of hundreds is one statement.
 const commitChunk = 500
@@ -30,20 +32,56 @@ const dupRetries = 5
 // uncountedWhere is the condition under which a message does not count as
 // unread (chat.CountsAsUnread): members.uncounted counts the messages
 // after read_seq that meet it. System messages will join it with groups.
-const uncountedWhere = `deleted_at IS NOT NULL`
+const uncountedWhere = `(deleted_at IS NOT NULL OR system_event IS NOT NULL)`
 
-const messageCols = `dialog_id, seq, change_seq, sender_id, client_id, text, attachments, client_digest, created_at, edited_at, deleted_at`
+const messageCols = `dialog_id, seq, change_seq, sender_id, client_id, text, attachments, client_digest, created_at, edited_at, deleted_at, system_event, reply_to, entities, preview`
 
 func scanMessage(row interface{ Scan(...any) error }) (chat.Message, error) {
 	var m chat.Message
-	var att, digest []byte
+	var att, digest, sys, ents, preview []byte
+	var reply sql.NullInt64
 	err := row.Scan(&m.DialogID, &m.Seq, &m.Change, &m.SenderID, &m.ClientID, &m.Text, &att, &digest,
-		timeCol{&m.CreatedAt}, timeCol{&m.EditedAt}, timeCol{&m.DeletedAt})
+		timeCol{&m.CreatedAt}, timeCol{&m.EditedAt}, timeCol{&m.DeletedAt}, &sys, &reply, &ents, &preview)
+	if err != nil {
+		return m, err
+	}
 	m.Attachments = attachments(att)
+	m.Preview = attachments(preview)
 	if len(digest) > 0 {
 		m.Digest = digest
 	}
-	return m, err
+	return m, extras(&m, sys, reply, ents)
+}
+
+// extras fills the group columns of a scanned message: its system event,
+// the seq it replies to and its entities.
+func extras(m *chat.Message, sys []byte, reply sql.NullInt64, ents []byte) error {
+	if len(sys) > 0 {
+		m.System = new(chat.SystemEvent)
+		if err := json.Unmarshal(sys, m.System); err != nil {
+			return fmt.Errorf("sqlstore: system event of %d.%d: %w", m.DialogID, m.Seq, err)
+		}
+	}
+	m.ReplyTo = reply.Int64
+	m.Entities = attachments(ents)
+	return nil
+}
+
+// systemJSON is a system event value to store: NULL for none.
+func systemJSON(e *chat.SystemEvent) (any, error) {
+	if e == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(e)
+	return string(b), err
+}
+
+// nullInt is an optional number to store: NULL for 0.
+func nullInt(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
 }
 
 // nullBytes is a BLOB value to store: NULL for none.
@@ -203,7 +241,8 @@ func (s *Store) EditMessage(ctx context.Context, dialogID, seq, senderID int64, 
 // DeleteMessage empties a message of senderID's and stamps deleted_at; the
 // row and its seq stay, so histories keep no holes. The text, the
 // attachments and the payload digest go (the row is the message's only
-// record: the change order points at it and copies nothing), and every
+// record: the change order points at it and copies nothing), its link
+// preview with them (the returned message carries it), and every
 // member who had not read the message counts it no more. The uploads the
 // message claimed move to deleted in the same transaction, and the
 // returned message carries the attachments removed from the row, so the
@@ -222,7 +261,7 @@ func (s *Store) DeleteMessage(ctx context.Context, dialogID, seq, senderID int64
 		counted := chat.CountsAsUnread(m)
 		m.Text, m.Digest, m.DeletedAt, m.Change = "", nil, now.UTC().Truncate(time.Microsecond), change
 		if _, err = tx.ExecContext(ctx,
-			`UPDATE messages SET text = '', attachments = NULL, client_digest = NULL, deleted_at = ?, change_seq = ?
+			`UPDATE messages SET text = '', attachments = NULL, client_digest = NULL, preview = NULL, deleted_at = ?, change_seq = ?
 			 WHERE dialog_id = ? AND seq = ?`,
 			s.ts(now), change, dialogID, seq); err != nil {
 			return err
@@ -264,14 +303,16 @@ func (s *Store) addChange(ctx context.Context, tx *sql.Tx, dialogID, change, seq
 }
 
 // ownMessage reads a message under a row lock, or chat.ErrNotFound when it
-// is missing or someone else's.
+// is missing, a system message, or someone else's (senderID 0: anyone's,
+// for a group admin whose right the Service checked).
 func (s *Store) ownMessage(ctx context.Context, tx *sql.Tx, dialogID, seq, senderID int64) (chat.Message, error) {
 	m, err := scanMessage(tx.QueryRowContext(ctx,
 		`SELECT `+messageCols+` FROM messages WHERE dialog_id = ? AND seq = ?`+s.forUpdate(), dialogID, seq))
 	if err != nil {
 		return chat.Message{}, err
 	}
-	if m.SenderID != senderID {
+	// A system message is nobody's to change.
+	if senderID != 0 && m.SenderID != senderID || m.System != nil {
 		return chat.Message{}, chat.ErrNotFound
 	}
 	return m, nil
@@ -640,11 +681,15 @@ func (s *Store) existingMessages(ctx context.Context, tx *sql.Tx, keys []clientK
 // statement.
 func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, msgs []chat.Message, fresh []int) error {
 	for chunk := range slices.Chunk(fresh, commitChunk) {
-		args := make([]any, 0, 9*len(chunk))
+		args := make([]any, 0, 12*len(chunk))
 		for _, i := range chunk {
 			m := &msgs[i]
+			sys, err := systemJSON(m.System)
+			if err != nil {
+				return err
+			}
 			args = append(args, m.DialogID, m.Seq, m.Change, m.SenderID, m.ClientID, m.Text, nullJSON(m.Attachments),
-				nullBytes(m.Digest), s.ts(m.CreatedAt))
+				nullBytes(m.Digest), s.ts(m.CreatedAt), sys, nullInt(m.ReplyTo), nullJSON(m.Entities))
 		}
 		q := s.sql.get("insertMessages", len(chunk), func(n int) string {
 			// On SQLite, OR FAIL spares the statement journal (a copy of
@@ -654,8 +699,8 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, msgs []chat.Mess
 			if s.dialect == SQLite {
 				verb = `INSERT OR FAIL`
 			}
-			return verb + ` INTO messages (dialog_id, seq, change_seq, sender_id, client_id, text, attachments, client_digest, created_at) VALUES ` +
-				tuples(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			return verb + ` INTO messages (dialog_id, seq, change_seq, sender_id, client_id, text, attachments, client_digest, created_at, system_event, reply_to, entities) VALUES ` +
+				tuples(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		})
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err

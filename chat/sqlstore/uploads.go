@@ -12,14 +12,14 @@ import (
 
 // ---- uploads ----
 
-const uploadCols = `id, owner_id, kind, media_key, name, size, mime, width, height, created_at, state, dialog_id, client_id, attached_at`
+const uploadCols = `id, owner_id, kind, media_key, name, size, mime, width, height, created_at, state, dialog_id, client_id, attached_at, duration_ms`
 
 func scanUpload(row interface{ Scan(...any) error }) (chat.Upload, error) {
 	var u chat.Upload
 	var dialogID sql.NullInt64
 	var clientID sql.NullString
 	err := row.Scan(&u.ID, &u.OwnerID, &u.Kind, &u.Key, &u.Name, &u.Size, &u.Mime, &u.Width, &u.Height,
-		timeCol{&u.CreatedAt}, &u.State, &dialogID, &clientID, timeCol{&u.AttachedAt})
+		timeCol{&u.CreatedAt}, &u.State, &dialogID, &clientID, timeCol{&u.AttachedAt}, &u.DurationMS)
 	u.DialogID, u.ClientID = dialogID.Int64, clientID.String
 	return u, err
 }
@@ -35,12 +35,16 @@ func (s *Store) CreateUpload(ctx context.Context, u chat.Upload) error {
 		dialogID, clientID = u.DialogID, u.ClientID
 	}
 	return s.write(ctx, "create upload", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO uploads (`+uploadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.ID, u.OwnerID, u.Kind, u.Key, u.Name, u.Size, u.Mime, u.Width, u.Height, s.ts(u.CreatedAt),
-			string(state), dialogID, clientID, s.nullTS(u.AttachedAt))
-		return err
+		return s.insertUpload(ctx, tx, u, state, dialogID, clientID)
 	})
+}
+
+func (s *Store) insertUpload(ctx context.Context, tx *sql.Tx, u chat.Upload, state chat.UploadState, dialogID, clientID any) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO uploads (`+uploadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.OwnerID, u.Kind, u.Key, u.Name, u.Size, u.Mime, u.Width, u.Height, s.ts(u.CreatedAt),
+		string(state), dialogID, clientID, s.nullTS(u.AttachedAt), u.DurationMS)
+	return err
 }
 
 // Upload returns the upload with the id.
@@ -152,17 +156,23 @@ func (s *Store) messageLists(ctx context.Context, tx *sql.Tx, u chat.Upload) (bo
 	if err != nil || !deletedAt.IsZero() {
 		return false, err
 	}
+	return indexOfUpload(att, u.ID) >= 0, nil
+}
+
+// indexOfUpload returns where a message's attachments JSON lists the
+// upload id, or -1.
+func indexOfUpload(att []byte, id int64) int {
 	var list []struct {
 		ID string `json:"id"`
 	}
 	if len(att) == 0 || json.Unmarshal(att, &list) != nil {
-		return false, nil
+		return -1
 	}
-	return slices.ContainsFunc(list, func(a struct {
+	return slices.IndexFunc(list, func(a struct {
 		ID string `json:"id"`
 	}) bool {
-		return a.ID == chat.FormatID(u.ID)
-	}), nil
+		return a.ID == chat.FormatID(id)
+	})
 }
 
 func scanID(row interface{ Scan(...any) error }) (int64, error) {
@@ -234,4 +244,45 @@ func (s *Store) releaseUploads(ctx context.Context, tx *sql.Tx, m chat.Message) 
 		`UPDATE uploads SET state = ? WHERE dialog_id = ? AND owner_id = ? AND client_id = ? AND state IN (?, ?)`,
 		string(chat.UploadDeleted), m.DialogID, m.SenderID, m.ClientID, string(chat.UploadAttaching), string(chat.UploadAttached))
 	return err
+}
+
+// DialogMedia reads the gallery along uploads_gallery (dialog_id, kind,
+// attached_at, id), joining each upload to its claiming message through
+// (sender_id, client_id) and keeping those whose message exists and is not
+// deleted; Listed says whether the message lists the upload.
+func (s *Store) DialogMedia(ctx context.Context, dialogID int64, kind string, after chat.DialogCursor, limit int) ([]chat.MediaEntry, error) {
+	if limit <= 0 {
+		return []chat.MediaEntry{}, nil
+	}
+	q := `SELECT u.id, u.owner_id, u.kind, u.media_key, u.name, u.size, u.mime, u.width, u.height, u.created_at,
+		u.state, u.dialog_id, u.client_id, u.attached_at, u.duration_ms, m.seq, m.created_at, m.attachments
+	FROM uploads u JOIN messages m ON m.sender_id = u.owner_id AND m.client_id = u.client_id AND m.dialog_id = u.dialog_id
+	WHERE u.dialog_id = ? AND u.kind = ? AND u.state IN (?, ?) AND m.deleted_at IS NULL`
+	args := []any{dialogID, kind, string(chat.UploadAttaching), string(chat.UploadAttached)}
+	if after.ID != 0 {
+		q += ` AND (u.attached_at < ? OR u.attached_at = ? AND u.id < ?)`
+		args = append(args, s.ts(after.UpdatedAt), s.ts(after.UpdatedAt), after.ID)
+	}
+	q += ` ORDER BY u.attached_at DESC, u.id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	out, err := collect(rows, err, func(row interface{ Scan(...any) error }) (chat.MediaEntry, error) {
+		var e chat.MediaEntry
+		var dID sql.NullInt64
+		var cID sql.NullString
+		var att []byte
+		err := row.Scan(&e.Upload.ID, &e.Upload.OwnerID, &e.Upload.Kind, &e.Upload.Key, &e.Upload.Name, &e.Upload.Size,
+			&e.Upload.Mime, &e.Upload.Width, &e.Upload.Height, timeCol{&e.Upload.CreatedAt}, &e.Upload.State, &dID, &cID,
+			timeCol{&e.Upload.AttachedAt}, &e.Upload.DurationMS, &e.Seq, timeCol{&e.CreatedAt}, &att)
+		e.Upload.DialogID, e.Upload.ClientID, e.SenderID = dID.Int64, cID.String, e.Upload.OwnerID
+		if err == nil {
+			e.Index = indexOfUpload(att, e.Upload.ID)
+			e.Listed = e.Index >= 0
+		}
+		return e, err
+	})
+	if err != nil {
+		return nil, s.fail("dialog media", err)
+	}
+	return out, nil
 }

@@ -49,6 +49,9 @@ type wireRequest struct {
 	ClientID    string           `json:"client_id"`
 	Text        string           `json:"text"`
 	Attachments json.RawMessage  `json:"attachments"`
+	Preview     *bool            `json:"preview"`
+	ReplyTo     int64            `json:"reply_to"`
+	Entities    json.RawMessage  `json:"entities"`
 	Dialogs     map[string]int64 `json:"dialogs"`
 	Since       map[string]int64 `json:"since"`
 	AccessToken string           `json:"access_token"`
@@ -111,7 +114,9 @@ func parseRequest(data []byte) (request, *chat.Error) {
 		if len(att) > 0 && att[0] != '[' {
 			return req, invalidFrame("attachments must be an array.")
 		}
-		req.Send = chat.SendRequest{DialogID: req.DialogID, ClientID: w.ClientID, Text: w.Text, Attachments: att}
+		req.Send = chat.SendRequest{DialogID: req.DialogID, ClientID: w.ClientID, Text: w.Text, Attachments: att,
+			NoPreview: w.Preview != nil && !*w.Preview,
+			ReplyTo:   w.ReplyTo, Entities: w.Entities}
 	case typeDelivered, typeRead:
 		if req.DialogID, err = chat.ParseID(w.DialogID); err != nil {
 			return req, invalidFrame("dialog_id must be a dialog id.")

@@ -116,6 +116,9 @@ func newEnvConfig(t *testing.T, vars map[string]string, adjust func(*Config)) *e
 		// Tests run on loopback like production behind nothing: the
 		// per-address limits apply unless a test turns them off.
 		"KOROBKA_LOOPBACK_UNLIMITED": "0",
+		// Link previews fetch what messages link to; tests that want
+		// them turn them on with a fixture site they allow.
+		"KOROBKA_LINK_PREVIEWS": "off",
 	}
 	for k, v := range vars {
 		envv[k] = v

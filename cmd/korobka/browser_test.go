@@ -351,3 +351,79 @@ func TestBrowserPreview(t *testing.T) {
 		t.Errorf("the preview's browser reported: %s", s)
 	}
 }
+
+// TestBrowserPaging scrolls through lists longer than a page in the real
+// shell: the chat list past its first 30 dialogs (scrolling down) and a
+// chat's history past its newest 50 messages (scrolling up), each item
+// shown once and in order.
+func TestBrowserPaging(t *testing.T) {
+	browsertest.Need(t)
+	e := newEnv(t, nil)
+	a, b, dialog := e.pair()
+	const messages = 75
+	for i := 1; i <= messages; i++ {
+		from := a
+		if i%3 == 0 {
+			from = b
+		}
+		e.want(e.do("POST", "/v1/dialogs/"+dialog+"/messages", from.AccessToken,
+			map[string]any{"client_id": fmt.Sprint("p", i), "text": fmt.Sprint("message ", i)}), 201)
+	}
+	// 40 more dialogs about subjects, each newer than the first one, so
+	// the dialog with the history is the last of 41 in Anna's list.
+	const topics = 40
+	for i := 1; i <= topics; i++ {
+		// Each side opens half: opening dialogs is rate-limited per user.
+		opener, other := a, b
+		if i%2 == 0 {
+			opener, other = b, a
+		}
+		r := e.want(e.do("POST", "/v1/dialogs", opener.AccessToken, map[string]any{"user_id": other.User.ID, "subject": fmt.Sprint("topic:", i)}), 201)
+		id := r.field(t, "id").(string)
+		e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", b.AccessToken, map[string]any{"client_id": "t", "text": fmt.Sprint("topic ", i)}), 201)
+	}
+
+	anna := newPerson(t, "anna")
+	anna.FailOnProblems()
+	anna.login(e.url, "8 999 000-00-01", "+79990000001", "111111")
+	rows := `document.querySelectorAll('#screen .k-list[data-kid="dialogs"] .k-items > [data-kid^="dialog-"]')`
+	anna.WaitFor("first page of dialogs", rows+`.length === 30`)
+	anna.WaitFor("the last dialog after scrolling down", fmt.Sprintf(`(() => {
+		const l = document.querySelector('#screen .k-list[data-kid="dialogs"]');
+		l.scrollTop = l.scrollHeight;
+		return !!document.querySelector('#screen [data-kid="dialog-%s"]');
+	})()`, dialog))
+	ids := eval[[]string](anna, `[...`+rows+`].map((r) => r.dataset.kid)`)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("dialog row %s shown twice", id)
+		}
+		seen[id] = true
+	}
+	if len(ids) != topics+1 || ids[len(ids)-1] != "dialog-"+dialog {
+		t.Errorf("chat list shows %d rows ending with %s, want %d ending with dialog-%s", len(ids), ids[len(ids)-1], topics+1, dialog)
+	}
+
+	anna.tap("open the long chat", fmt.Sprintf(`#screen [data-kid="dialog-%s"]`, dialog))
+	bubbles := `[...document.querySelectorAll('#screen .k-list[data-kid="messages"] .k-message-bubble .k-body')].map((b) => b.textContent)`
+	anna.WaitFor("newest page of messages", bubbles+`.length === 50`)
+	if got := eval[[]string](anna, bubbles); got[len(got)-1] != fmt.Sprint("message ", messages) {
+		t.Errorf("the newest page ends with %q, want message %d", got[len(got)-1], messages)
+	}
+	anna.WaitFor("the first message after scrolling up", `(() => {
+		const l = document.querySelector('#screen .k-list[data-kid="messages"]');
+		l.scrollTop = 0;
+		return window.__bubbles('message 1').length === 1;
+	})()`)
+	got := eval[[]string](anna, bubbles)
+	if len(got) != messages {
+		t.Errorf("the chat shows %d bubbles, want %d", len(got), messages)
+	}
+	for i, text := range got {
+		if want := fmt.Sprint("message ", i+1); text != want {
+			t.Errorf("bubble %d is %q, want %q", i, text, want)
+			break
+		}
+	}
+}

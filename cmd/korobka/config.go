@@ -16,8 +16,10 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/outbound"
 	"github.com/korobka/korobka/chat/wire"
 	"github.com/korobka/korobka/chat/ws"
+	"github.com/korobka/korobka/renderer"
 )
 
 // Config is everything korobka serve reads from its flags and environment,
@@ -31,7 +33,10 @@ type Config struct {
 	RedisPrefix string
 	TestPhones  chat.TestPhones
 	Screens     string
-	Region      string
+	// Brand selects themes/<Brand>/theme.yaml of the screens instead of
+	// theme.yaml (KOROBKA_BRAND; "" for theme.yaml).
+	Brand  string
+	Region string
 	// TimeZone is what screens show times in when a shell sends no
 	// X-Korobka-TZ (KOROBKA_TIME_ZONE, default UTC).
 	TimeZone       *time.Location
@@ -42,6 +47,8 @@ type Config struct {
 	AllowedOrigins []string
 	// MaxSocketsPerUser caps a user's live WebSockets across nodes.
 	MaxSocketsPerUser int
+	// Groups are the group limits: members per group, groups per user.
+	Groups chat.GroupConfig
 	// WSRate and WSBurst are a user's WebSocket frame budget across all
 	// their connections and nodes: frames per second, and at once.
 	WSRate, WSBurst int
@@ -53,6 +60,12 @@ type Config struct {
 	// MediaSecret signs attachment URLs; empty: generated once and kept
 	// in Data (mediaSecretFile).
 	MediaSecret string
+	// MaxVideoBytes caps a video upload (KOROBKA_MAX_VIDEO_BYTES).
+	MaxVideoBytes int64
+	// FFmpeg is the ffmpeg to probe videos and take their posters with
+	// (ffprobe beside it), as configured: a name looked up on PATH or a
+	// path; "off" or one that is not there gives generic posters.
+	FFmpeg      string
 	DebugAddr   string
 	MetricsAddr string
 	LogFormat   string
@@ -83,6 +96,12 @@ type Config struct {
 	// LoopbackUnlimited exempts loopback clients from the per-address
 	// login limits, for korobka bench on the server's host.
 	LoopbackUnlimited bool
+	// OutboundAllow lets fetches of user-supplied URLs (link previews)
+	// reach these non-public addresses (KOROBKA_OUTBOUND_ALLOW): tests'
+	// fixture sites, or one internal host. Dangerous: it warns at start.
+	OutboundAllow outbound.Allow
+	// LinkPreviews turns link previews on (KOROBKA_LINK_PREVIEWS).
+	LinkPreviews bool
 
 	// now is the clock of in-process rate limits, of the service (token
 	// lifetimes, media URL buckets), of the media handler and of the
@@ -102,6 +121,10 @@ type Config struct {
 	apnsTLS *tls.Config
 	// pushQueue adjusts the push queue's timings; only tests set it.
 	pushQueue func(*pushQueueTimes)
+	// outboundResolver resolves the names of links previews fetch (nil:
+	// the system's); only tests set it, to make a name resolve to
+	// loopback.
+	outboundResolver outbound.Resolver
 }
 
 // pushQueueTimes are the push queue's timings that tests shorten.
@@ -126,6 +149,7 @@ var settings = []setting{
 	{"redis-prefix", "KOROBKA_REDIS_PREFIX", "korobka:", "prefix of every Redis key, so deployments can share one Redis"},
 	{"test-phones", "KOROBKA_TEST_PHONES", "", "numbers with fixed codes and no SMS: +79990000001:111111,+7999*:111111"},
 	{"screens", "KOROBKA_SCREENS", "", "folder to load screens from instead of the embedded ones"},
+	{"brand", "KOROBKA_BRAND", "", "theme of the screens: themes/<brand>/theme.yaml instead of theme.yaml (e.g. meridian)"},
 	{"region", "KOROBKA_REGION", chat.DefaultRegion, "region for numbers typed without a country code (ISO 3166)"},
 	{"time-zone", "KOROBKA_TIME_ZONE", "UTC", "IANA time zone screens show times in when a shell sends no X-Korobka-TZ"},
 	{"sms-countries", "KOROBKA_SMS_COUNTRIES", "", "comma-separated regions (ISO 3166) whose mobile numbers get login codes; empty: KOROBKA_REGION's"},
@@ -136,12 +160,16 @@ var settings = []setting{
 	{"trusted-proxies", "KOROBKA_TRUSTED_PROXIES", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed"},
 	{"allowed-origins", "KOROBKA_ALLOWED_ORIGINS", "", "comma-separated browser origins (https://app.example.com) allowed to open the WebSocket besides the server's own"},
 	{"max-sockets-per-user", "KOROBKA_MAX_SOCKETS_PER_USER", strconv.Itoa(ws.DefaultMaxSocketsPerUser), "live WebSockets one user may hold across all nodes; a new one past it closes their oldest (4002)"},
+	{"group-max-members", "KOROBKA_GROUP_MAX_MEMBERS", strconv.Itoa(chat.DefaultGroupMaxMembers), "members one group may have"},
+	{"group-max-per-user", "KOROBKA_GROUP_MAX_PER_USER", strconv.Itoa(chat.DefaultGroupMaxPerUser), "groups one user may be a member of"},
 	{"ws-rate", "KOROBKA_WS_RATE", strconv.Itoa(ws.DefaultRate), "WebSocket frames per second one user may send, across all their connections and nodes"},
 	{"ws-burst", "KOROBKA_WS_BURST", strconv.Itoa(ws.DefaultBurst), "WebSocket frames one user may send at once above the rate"},
 	{"ws-handshakes-per-addr", "KOROBKA_WS_HANDSHAKES_PER_ADDR", strconv.Itoa(ws.DefaultHandshakesPerAddr.Rate), "WebSocket handshakes per minute from one client address (IPv6: per /64), a third of them at once"},
 	{"access-ttl", "KOROBKA_ACCESS_TTL", chat.DefaultAccessTTL.String(), "lifetime of access tokens"},
 	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
 	{"media-secret", "KOROBKA_MEDIA_SECRET", "", "secret (at least 32 characters) that signs attachment URLs; every node must share it; empty: generated once and kept in KOROBKA_DATA/" + mediaSecretFile},
+	{"max-video-bytes", "KOROBKA_MAX_VIDEO_BYTES", strconv.Itoa(chat.DefaultMaxVideoSize), "largest video upload in bytes (1 MiB to 4 GiB); images and other files stay capped at 25 MiB"},
+	{"ffmpeg", "KOROBKA_FFMPEG", "ffmpeg", "ffmpeg for video duration, dimensions and posters (ffprobe beside it; Debian package ffmpeg); off, or not found: generic posters"},
 	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
 	{"metrics-addr", "KOROBKA_METRICS_ADDR", "", "address for /metrics on its own listener (an internal network); empty: /metrics on the public address"},
 	{"log-format", "KOROBKA_LOG_FORMAT", "auto", "log format: auto (text on a terminal, else JSON), json or text"},
@@ -160,6 +188,8 @@ var settings = []setting{
 	{"push-delay", "KOROBKA_PUSH_DELAY", chat.DefaultPushDelay.String(), "how long a message push waits, so a message read on another device meanwhile is not pushed"},
 	{"push-max-devices", "KOROBKA_PUSH_MAX_DEVICES", strconv.Itoa(chat.DefaultMaxDevices), "push devices a user keeps; one more drops the oldest"},
 	{"push-workers", "KOROBKA_PUSH_WORKERS", strconv.Itoa(chat.DefaultPushWorkers), "push queue consumers per node"},
+	{"link-previews", "KOROBKA_LINK_PREVIEWS", "on", "link previews: the first link of a message gets a card fetched from its page (on or off)"},
+	{"outbound-allow", "KOROBKA_OUTBOUND_ALLOW", "", "DANGEROUS, tests only: comma-separated CIDRs, addresses or address:port that fetches of user-supplied URLs may reach although they are loopback or private (127.0.0.1:8081)"},
 }
 
 // boolSettings are switches: the flag may be given alone (--dev).
@@ -275,6 +305,16 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	cfg.TestPhones = tp
 	cfg.Screens = get("KOROBKA_SCREENS")
+	if cfg.Screens != "" {
+		if err := checkScreensDir(cfg.Screens); err != nil {
+			bad("KOROBKA_SCREENS", "%v", err)
+		}
+	}
+	if cfg.Brand = get("KOROBKA_BRAND"); cfg.Brand != "" {
+		if _, err := renderer.BrandFS(screenFiles(cfg), cfg.Brand); err != nil {
+			bad("KOROBKA_BRAND", "%v", err)
+		}
+	}
 
 	cfg.SMSProvider = get("KOROBKA_SMS_PROVIDER")
 	cfg.SMSRuAPIID = get("KOROBKA_SMSRU_API_ID")
@@ -310,6 +350,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		}
 	}
 	cfg.MaxSocketsPerUser = parseInt(get("KOROBKA_MAX_SOCKETS_PER_USER"), "KOROBKA_MAX_SOCKETS_PER_USER", 1, 1000, bad)
+	cfg.Groups.MaxMembers = parseInt(get("KOROBKA_GROUP_MAX_MEMBERS"), "KOROBKA_GROUP_MAX_MEMBERS", 2, 100_000, bad)
+	cfg.Groups.MaxPerUser = parseInt(get("KOROBKA_GROUP_MAX_PER_USER"), "KOROBKA_GROUP_MAX_PER_USER", 1, 100_000, bad)
 	cfg.WSRate = parseInt(get("KOROBKA_WS_RATE"), "KOROBKA_WS_RATE", 1, 1_000_000, bad)
 	cfg.WSBurst = parseInt(get("KOROBKA_WS_BURST"), "KOROBKA_WS_BURST", 1, 1_000_000, bad)
 	cfg.HandshakesPerAddr = parseInt(get("KOROBKA_WS_HANDSHAKES_PER_ADDR"), "KOROBKA_WS_HANDSHAKES_PER_ADDR", 3, 10_000_000, bad)
@@ -349,6 +391,24 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		cfg.LoopbackUnlimited = on
 	}
 	parsePush(&cfg, get, bad)
+	switch v := get("KOROBKA_LINK_PREVIEWS"); v {
+	case "on":
+		cfg.LinkPreviews = true
+	case "off":
+	default:
+		bad("KOROBKA_LINK_PREVIEWS", "%q is not on or off", v)
+	}
+	if a, err := outbound.ParseAllow(get("KOROBKA_OUTBOUND_ALLOW")); err != nil {
+		bad("KOROBKA_OUTBOUND_ALLOW", "%v", err)
+	} else {
+		cfg.OutboundAllow = a
+	}
+	if n, err := strconv.ParseInt(get("KOROBKA_MAX_VIDEO_BYTES"), 10, 64); err != nil || n < 1<<20 || n > 4<<30 {
+		bad("KOROBKA_MAX_VIDEO_BYTES", "%q is not a number of bytes from 1048576 (1 MiB) to 4294967296 (4 GiB)", get("KOROBKA_MAX_VIDEO_BYTES"))
+	} else {
+		cfg.MaxVideoBytes = n
+	}
+	cfg.FFmpeg = get("KOROBKA_FFMPEG")
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
 	}
@@ -373,6 +433,9 @@ func (cfg Config) warnings() []warning {
 	}
 	if cfg.LoopbackUnlimited {
 		ws = append(ws, warning{"KOROBKA_LOOPBACK_UNLIMITED", "clients on loopback skip the per-address login limits: for korobka bench only; behind a proxy on this host without KOROBKA_TRUSTED_PROXIES every client is on loopback"})
+	}
+	if !cfg.OutboundAllow.Empty() {
+		ws = append(ws, warning{"KOROBKA_OUTBOUND_ALLOW", "fetches of URLs that users post (link previews) may reach " + cfg.OutboundAllow.String() + " inside your network: anyone who can send a message can make the server request those addresses; for tests only"})
 	}
 	return ws
 }

@@ -408,6 +408,7 @@ func TestDangerousSettingsAreLoud(t *testing.T) {
 		{map[string]string{"KOROBKA_REDIS_URL": "redis://r:6379/0"}, "KOROBKA_SMS_PROVIDER"},
 		{map[string]string{"KOROBKA_TEST_PHONES": "+79990000001:111111,+7999*:111111", "KOROBKA_LOOPBACK_UNLIMITED": "0"}, "KOROBKA_TEST_PHONES"},
 		{map[string]string{"KOROBKA_LOOPBACK_UNLIMITED": "true"}, "KOROBKA_LOOPBACK_UNLIMITED"},
+		{map[string]string{"KOROBKA_OUTBOUND_ALLOW": "127.0.0.1:8081"}, "KOROBKA_OUTBOUND_ALLOW"},
 	}
 	for _, c := range cases {
 		env := map[string]string{}
@@ -459,7 +460,7 @@ func TestDangerousSettingsAreLoud(t *testing.T) {
 
 	// serve logs them at WARN before it listens, each with its setting.
 	env = map[string]string{"KOROBKA_ADDR": freeAddr(t), "KOROBKA_DATA": t.TempDir(), "KOROBKA_LOG_FORMAT": "json",
-		"KOROBKA_DEV": "1", "KOROBKA_TEST_PHONES": "+7999*:111111", "KOROBKA_LOOPBACK_UNLIMITED": "1"}
+		"KOROBKA_DEV": "1", "KOROBKA_TEST_PHONES": "+7999*:111111", "KOROBKA_LOOPBACK_UNLIMITED": "1", "KOROBKA_OUTBOUND_ALLOW": "127.0.0.1:8081"}
 	var log syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -478,7 +479,7 @@ func TestDangerousSettingsAreLoud(t *testing.T) {
 			warned[rec.Setting] = true
 		}
 	}
-	for _, s := range []string{"KOROBKA_DEV", "KOROBKA_TEST_PHONES", "KOROBKA_LOOPBACK_UNLIMITED"} {
+	for _, s := range []string{"KOROBKA_DEV", "KOROBKA_TEST_PHONES", "KOROBKA_LOOPBACK_UNLIMITED", "KOROBKA_OUTBOUND_ALLOW"} {
 		if !warned[s] {
 			t.Errorf("serve did not warn about %s; its log:\n%s", s, log.Bytes())
 		}

@@ -399,6 +399,12 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.fail("PUT", mute, b.AccessToken, map[string]any{"muted": true, "until": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, 400, "invalid_until")
 	c.fail("PUT", mute, b.AccessToken, map[string]any{}, 400, "invalid_mute")
 	c.fail("PUT", mute, cc.AccessToken, map[string]any{"muted": true}, 404, "not_found")
+	c.groups(a, b, cc)
+	// The media gallery.
+	c.json("GET", "/v1/dialogs/"+id+"/media?kind=photo", b.AccessToken, nil, 200)
+	c.json("GET", "/v1/dialogs/"+id+"/media?kind=file&limit=1", a.AccessToken, nil, 200)
+	c.fail("GET", "/v1/dialogs/"+id+"/media?kind=audio", a.AccessToken, nil, 400, "invalid_media_kind")
+	c.fail("GET", "/v1/dialogs/"+id+"/media?kind=photo", cc.AccessToken, nil, 404, "not_found")
 	// The dialog list now carries last messages, attachments, unread.
 	c.json("GET", "/v1/dialogs", b.AccessToken, nil, 200)
 	c.json("GET", "/v1/users/"+b.User.ID, a.AccessToken, nil, 200)

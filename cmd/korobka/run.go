@@ -26,6 +26,7 @@ Usage:
                             make PHONE an admin (the first admin of a deployment)
   korobka admin role PHONE ROLE
                             give a user the role user, operator or admin
+  korobka health [--url U]  exit 0 when the server on KOROBKA_ADDR answers /healthz (container healthchecks)
   korobka help              show this text
 
 Every flag has an environment variable (see README.md); "korobka serve -h"
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return adminCmd(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
+	case "health":
+		return healthCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -149,11 +149,18 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KOROBKA_MEDIA_SECRET": "too short"}, nil, "KOROBKA_MEDIA_SECRET"},
 		{map[string]string{"KOROBKA_METRICS_ADDR": "9090"}, nil, "KOROBKA_METRICS_ADDR"},
 		{map[string]string{"KOROBKA_MAX_SOCKETS_PER_USER": "0"}, nil, "KOROBKA_MAX_SOCKETS_PER_USER"},
+		{map[string]string{"KOROBKA_GROUP_MAX_MEMBERS": "1"}, nil, "KOROBKA_GROUP_MAX_MEMBERS"},
+		{map[string]string{"KOROBKA_GROUP_MAX_PER_USER": "many"}, nil, "KOROBKA_GROUP_MAX_PER_USER"},
 		{map[string]string{"KOROBKA_MAX_SOCKETS_PER_USER": "ten"}, nil, "KOROBKA_MAX_SOCKETS_PER_USER"},
 		{map[string]string{"KOROBKA_WS_RATE": "-1"}, nil, "KOROBKA_WS_RATE"},
 		{map[string]string{"KOROBKA_WS_BURST": "0"}, nil, "KOROBKA_WS_BURST"},
 		{map[string]string{"KOROBKA_WS_HANDSHAKES_PER_ADDR": "many"}, nil, "KOROBKA_WS_HANDSHAKES_PER_ADDR"},
+		{map[string]string{"KOROBKA_OUTBOUND_ALLOW": "localhost:8081"}, nil, "KOROBKA_OUTBOUND_ALLOW"},
 		{nil, []string{"--addr", "nonsense"}, "KOROBKA_ADDR"},
+		{map[string]string{"KOROBKA_SCREENS": "/nonexistent/screens"}, nil, "KOROBKA_SCREENS: \"/nonexistent/screens\" does not exist"},
+		{map[string]string{"KOROBKA_SCREENS": "."}, nil, "KOROBKA_SCREENS: \".\" is not a screens folder"},
+		{nil, []string{"--screens", "/nonexistent/screens"}, "KOROBKA_SCREENS"},
+		{map[string]string{"KOROBKA_BRAND": "acme"}, nil, "KOROBKA_BRAND: brand \"acme\": no themes/acme/theme.yaml"},
 	}
 	for _, c := range cases {
 		_, err := parseConfig("serve", c.args, func(k string) string { return c.env[k] }, io.Discard)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -178,4 +179,173 @@ func copyDir(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// korobka lint with no folder, run inside a screens folder, lints that
+// folder; KOROBKA_SCREENS pointing nowhere is named in the error.
+func TestLintFindsTheScreensFolder(t *testing.T) {
+	none := func(string) string { return "" }
+	dir := t.TempDir()
+	copyDir(t, "../../screens", dir)
+	bad := "screen: login\nroot:\n  type: column\n  children:\n    - type: blink\n"
+	if err := os.WriteFile(filepath.Join(dir, "login.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"korobka", "lint"}, none, &out, &errOut); err != errLint {
+		t.Fatalf("lint in a broken screens folder: got %v, want a lint failure\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "login.yaml:5:") || !strings.Contains(errOut.String(), "this folder") {
+		t.Errorf("got %q / %q, want the folder's login.yaml linted", out.String(), errOut.String())
+	}
+	for _, where := range []string{"/nonexistent/screens", filepath.Join(dir, "login.yaml")} {
+		err := run(context.Background(), []string{"korobka", "lint"},
+			func(k string) string { return map[string]string{"KOROBKA_SCREENS": where}[k] }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "KOROBKA_SCREENS") || !strings.Contains(err.Error(), where) {
+			t.Errorf("KOROBKA_SCREENS=%s: got %v, want an error naming the variable and the path", where, err)
+		}
+	}
+	err := run(context.Background(), []string{"korobka", "render", "--screens", "/nonexistent/screens", "--data",
+		"x.json", "chat"}, none, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/screens") {
+		t.Errorf("render --screens nowhere: got %v, want an error naming the folder", err)
+	}
+}
+
+// The screen name of korobka render may come before, between or after the
+// flags.
+func TestRenderArgumentsInAnyOrder(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, "../../screens", dir)
+	fx := filepath.Join(dir, "fixtures", "chat.json")
+	for _, args := range [][]string{
+		{"chat", "--data", fx, "--screens", dir, "--lang", "ru"},
+		{"--screens", dir, "chat", "--data", fx, "--lang", "ru"},
+		{"--screens", dir, "--data", fx, "--lang", "ru", "chat"},
+		{"--lang=ru", "--screens", dir, "chat", "--data=" + fx},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"korobka", "render"}, args...), func(string) string { return "" }, &out, io.Discard)
+		if err != nil || !strings.Contains(out.String(), `"screen": "chat"`) {
+			t.Errorf("render %v: %v\n%.200s", args, err, out.String())
+		}
+	}
+	for _, args := range [][]string{
+		{"chat", "login", "--data", fx},
+		{"--data", fx},
+	} {
+		if err := run(context.Background(), append([]string{"korobka", "render"}, args...), func(string) string { return "" }, io.Discard, io.Discard); err != errUsage {
+			t.Errorf("render %v: got %v, want a usage error", args, err)
+		}
+	}
+}
+
+// A screens folder carries a collection of its own (schema, seed, screen,
+// fixture) and its pictures: the server seeds the collection from the
+// folder, renders the screen with it and serves the pictures at /assets/.
+func TestScreensFolderCarriesCollectionsAndImages(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, "../../screens", dir)
+	write := func(name, data string) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("content/menu.schema.json", `{"type": "object", "required": ["id", "name", "photo"], "additionalProperties": false,
+  "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "photo": {"type": "string"}}}`)
+	write("content/menu.yaml", "collection: menu\nitems:\n  - id: soup\n    name: Borscht\n    photo: /assets/menu/soup.svg\n")
+	write("images/menu/soup.svg", `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><circle cx="2" cy="2" r="2"/></svg>`)
+	write("menu.yaml", `screen: menu
+data:
+  menu: { source: content.menu }
+root:
+  type: list
+  id: menu
+  for: d in menu.items
+  item: { type: row, children: [{ type: image, src: "{{ d.photo }}", aspect: 1 }, { type: text, text: "{{ d.name }}" }] }
+`)
+	write("fixtures/menu.json", `{"params": {}, "viewer": "u1", "data": {"menu": {"items": [{"id": "soup", "name": "Borscht", "photo": "/assets/menu/soup.svg"}]}}}`)
+	if err := run(context.Background(), []string{"korobka", "lint", dir}, func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		t.Fatalf("lint of the folder: %v", err)
+	}
+	e := newEnv(t, map[string]string{"KOROBKA_SCREENS": dir})
+	tk := e.loginTest("+79990000001", "111111")
+	r := e.want(e.do("GET", "/v1/screens/menu", tk.AccessToken, nil), 200)
+	if !strings.Contains(string(r.body), `"text":"Borscht"`) || !strings.Contains(string(r.body), `"src":"/assets/menu/soup.svg"`) {
+		t.Errorf("menu screen lacks the seeded dish: %.400s", r.body)
+	}
+	img := e.want(e.do("GET", "/assets/menu/soup.svg", "", nil), 200)
+	if img.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(string(img.body), "<circle") {
+		t.Errorf("GET /assets/menu/soup.svg: %s %.100s", img.header.Get("Content-Type"), img.body)
+	}
+	e.want(e.do("GET", "/assets/logo.svg", "", nil), 200)
+	e.want(e.do("GET", "/assets/menu/../content/menu.yaml", "", nil), 404)
+}
+
+// KOROBKA_BRAND serves every screen in the brand's theme, with its logo
+// at /assets/.
+func TestServeWithBrand(t *testing.T) {
+	e := newEnv(t, map[string]string{"KOROBKA_BRAND": "meridian"})
+	r := e.want(e.do("GET", "/v1/screens/login", "", nil), 200)
+	if !strings.Contains(string(r.body), `"theme":"meridian-light"`) || !strings.Contains(string(r.body), `"/assets/meridian/logo.svg"`) {
+		t.Errorf("login with KOROBKA_BRAND=meridian: %.300s", r.body)
+	}
+	logo := e.want(e.do("GET", "/assets/meridian/logo.svg", "", nil), 200)
+	if logo.header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("meridian's logo: %s", logo.header.Get("Content-Type"))
+	}
+	var out bytes.Buffer
+	args := []string{"korobka", "render", "tariffs", "--brand", "meridian", "--data", "../../screens/fixtures/tariffs.json"}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.Contains(out.String(), `"theme": "meridian-light"`) {
+		t.Errorf("render --brand meridian: %v %.200s", err, out.String())
+	}
+}
+
+// A page of a screen's list: the next page of messages before a cursor,
+// and 400 invalid_param for a list the screen does not have or a cursor
+// that is not one.
+func TestScreenPages(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		a, _, id := e.pair()
+		for i := 1; i <= 55; i++ {
+			e.want(e.do("POST", "/v1/dialogs/"+id+"/messages", a.AccessToken, map[string]any{"client_id": fmt.Sprint("m", i), "text": fmt.Sprint("m", i)}), 201)
+		}
+		type layout struct {
+			Root struct {
+				Children []struct {
+					ID   string `json:"id"`
+					Next *struct {
+						Cursor string `json:"cursor"`
+					} `json:"next"`
+					Children []struct {
+						Text string `json:"text"`
+					} `json:"children"`
+				} `json:"children"`
+			} `json:"root"`
+		}
+		first := e.want(e.screen("/v1/screens/chat?dialog_id="+id, a.AccessToken, ""), 200)
+		var got layout
+		first.json(t, &got)
+		if n := got.Root.Children[1].Next; n == nil || n.Cursor != "6" {
+			t.Fatalf("first page's load_more %+v, want cursor 6 (the oldest seq shown)", n)
+		}
+		page := e.want(e.screen("/v1/screens/chat?dialog_id="+id+"&more=messages&cursor=6", a.AccessToken, ""), 200)
+		got = layout{}
+		page.json(t, &got)
+		list := got.Root.Children[1]
+		if list.ID != "messages" || len(list.Children) != 5 || list.Children[0].Text != "m1" || list.Children[4].Text != "m5" || list.Next != nil {
+			t.Fatalf("page before 6: %+v, want m1..m5 and no next", list)
+		}
+		if page.header.Get("ETag") == first.header.Get("ETag") {
+			t.Error("a page has the first page's ETag")
+		}
+		for _, q := range []string{"&more=dialog&cursor=6", "&more=nope&cursor=6", "&more=messages&cursor=x", "&cursor=6", "&more=messages"} {
+			e.wantErr(e.screen("/v1/screens/chat?dialog_id="+id+q, a.AccessToken, ""), 400, "invalid_param")
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,12 +29,12 @@ import (
 	"github.com/korobka/korobka/chat/live"
 	"github.com/korobka/korobka/chat/media"
 	"github.com/korobka/korobka/chat/memory"
+	"github.com/korobka/korobka/chat/outbound"
 	"github.com/korobka/korobka/chat/redis"
 	"github.com/korobka/korobka/chat/sms"
 	"github.com/korobka/korobka/chat/sqlstore"
 	"github.com/korobka/korobka/chat/ws"
 	"github.com/korobka/korobka/renderer"
-	"github.com/korobka/korobka/schemas"
 	"github.com/korobka/korobka/screens"
 )
 
@@ -181,6 +182,7 @@ type app struct {
 	patcher  *live.Patcher // live patches for the gateway
 	screens  live.Screens
 	uploaded *live.Uploaded // screens with admin uploads (nil with KOROBKA_SCREENS)
+	builtin  fs.FS          // the embedded screens of the brand (nil with KOROBKA_SCREENS)
 	ready    map[string]func(context.Context) error
 	metrics  *prometheus.Registry // every series, for /metrics
 	queue    chat.Queue           // push jobs
@@ -290,7 +292,8 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 
-	ms, err := media.NewStore(filepath.Join(cfg.Data, "media"), media.Limits{})
+	ms, err := media.NewStore(filepath.Join(cfg.Data, "media"),
+		media.Limits{MaxVideoBytes: cfg.MaxVideoBytes, FFmpeg: findFFmpeg(cfg.FFmpeg, log)})
 	if err != nil {
 		return nil, fmt.Errorf("KOROBKA_DATA: media: %w", err)
 	}
@@ -329,17 +332,22 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 
 		LoopbackUnlimited: cfg.LoopbackUnlimited,
 		Push:              push,
+		Groups:            cfg.Groups,
+		Previews:          previewConfig(cfg),
 		Broadcasts:        a.bcast,
 	})
 	a.loops = append(a.loops, a.svc.Run)
-	if cfg.Screens == "" {
+	if a.builtin != nil {
 		// The embedded screens, overlaid with what admins uploaded.
-		up, err := live.NewUploaded(ctx, screens.FS, a.screens.Current(), store, a.broker, a.svc, log)
+		up, err := live.NewUploaded(ctx, a.builtin, a.screens.Current(), store, a.broker, a.svc, log)
 		if err != nil {
 			return nil, fmt.Errorf("embedded screens: %w", err)
 		}
 		a.screens, a.uploaded = up, up
 		a.loops = append(a.loops, up.Run)
+	}
+	if err := registerPreviewMetrics(a.metrics, a.svc); err != nil {
+		return nil, err
 	}
 	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{
@@ -476,7 +484,7 @@ func nodeName() string {
 // the content collections they read from on first start.
 func (a *app) openScreens(ctx context.Context, cfg Config) error {
 	if cfg.Screens != "" {
-		w, diags, err := renderer.NewWatcher(cfg.Screens, a.log)
+		w, diags, err := renderer.NewBrandWatcher(cfg.Screens, cfg.Brand, a.log)
 		if err != nil {
 			for _, d := range diags {
 				a.log.Error("screen lint", "at", d.String())
@@ -486,14 +494,20 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 		a.screens = w
 		a.loops = append(a.loops, w.Run)
 	} else {
-		e, _, err := renderer.Load(screens.FS)
+		fsys, err := renderer.BrandFS(screens.FS, cfg.Brand)
+		if err != nil {
+			return fmt.Errorf("KOROBKA_BRAND: %w", err)
+		}
+		e, _, err := renderer.Load(fsys)
 		if err != nil {
 			return fmt.Errorf("embedded screens: %w", err)
 		}
 		a.screens = live.Fixed{Engine: e}
+		a.builtin = fsys
 	}
-	seeds, err := renderer.LoadContentSeeds(screens.FS, schemas.FS)
-	if err != nil {
+	// The seeds of the folder served (a folder without content/ has none).
+	seeds, err := renderer.LoadContentSeeds(screenFiles(cfg))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("content seeds: %w", err)
 	}
 	for name, docs := range seeds {
@@ -537,10 +551,11 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 	return httpapi.NewServer(httpapi.Deps{
 		Service:          a.svc,
 		Logger:           a.log,
-		Media:            a.media.Handler(a.signer, cfg.now),
+		Media:            a.media.GatedHandler(a.signer, cfg.now, a.svc),
 		WebSocket:        a.gateway,
 		Screens:          live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
 		Preview:          live.NewPreview(a.screens, screenFiles(cfg)),
+		Images:           screenImages(cfg),
 		Ready:            a.ready,
 		Registry:         a.metrics,
 		MetricsElsewhere: cfg.MetricsAddr != "",
@@ -549,6 +564,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		BodyTimeout:      cfg.bodyTimeout,
 		UploadMinRate:    cfg.uploadMinRate,
 		UploadGrace:      cfg.uploadGrace,
+		MaxUploadBytes:   max(cfg.MaxVideoBytes, chat.MaxUploadFileSize),
 		Done:             a.done,
 		ScreenAdmin:      a.screenAdmin(),
 	})
@@ -570,6 +586,15 @@ func screenFiles(cfg Config) fs.FS {
 		return os.DirFS(cfg.Screens)
 	}
 	return screens.FS
+}
+
+// screenImages is the images/ folder of the screens served, at /assets/.
+func screenImages(cfg Config) fs.FS {
+	sub, err := fs.Sub(screenFiles(cfg), "images")
+	if err != nil {
+		return nil
+	}
+	return sub
 }
 
 // close stops the loops (the writer commits what is queued first), then
@@ -634,4 +659,55 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// previewConfig turns link previews on with KOROBKA_LINK_PREVIEWS: pages
+// are fetched through the guarded outbound client (KOROBKA_OUTBOUND_ALLOW
+// opens addresses for tests), the link is the one bubbles make tappable.
+func previewConfig(cfg Config) chat.PreviewConfig {
+	if !cfg.LinkPreviews {
+		return chat.PreviewConfig{}
+	}
+	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Resolver: cfg.outboundResolver, UserAgent: "korobka (link preview)"})
+	return chat.PreviewConfig{Unfurler: outbound.NewUnfurler(c), FindURL: renderer.FirstURL}
+}
+
+// findFFmpeg resolves the configured ffmpeg (a name on PATH or a path)
+// and checks that ffprobe is beside it. "" turns video probing off: "off",
+// or either tool missing, which is logged, since videos then get generic
+// posters and no duration or dimensions.
+func findFFmpeg(name string, log *slog.Logger) string {
+	if name == "" || name == "off" {
+		log.Info("video probing off: videos get generic posters", "KOROBKA_FFMPEG", name)
+		return ""
+	}
+	path, err := exec.LookPath(name)
+	if err == nil {
+		_, err = exec.LookPath(filepath.Join(filepath.Dir(path), "ffprobe"))
+	}
+	if err != nil {
+		log.Warn("ffmpeg or ffprobe not found: videos get generic posters and no duration or dimensions (apt-get install ffmpeg)",
+			"KOROBKA_FFMPEG", name, "err", err)
+		return ""
+	}
+	return path
+}
+
+// registerPreviewMetrics exports the link preview workers' counters.
+func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_link_previews_handled_total",
+			Help: "Link preview jobs handled by this node's workers, with a card or without.",
+		}, func() float64 { return float64(svc.PreviewStats().Handled) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_link_previews_dropped_total",
+			Help: "Link preview jobs dropped: the queue was full, or the node stopped.",
+		}, func() float64 { return float64(svc.PreviewStats().Dropped) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -20,6 +20,7 @@ type runState struct {
 	run       string    // client_id prefix unique to this run
 	window    int32
 	delivered bool
+	readShare float64
 	paced     bool
 
 	warmEnd, stopAt int64 // ns since base
@@ -31,29 +32,27 @@ type runState struct {
 // than unix time so a wall-clock step during a run cannot fake latency.
 func (s *runState) now() int64 { return int64(time.Since(s.base)) }
 
-// client is one active user: a sender into its dialog and the receiver of
-// its partner's messages. Its reader goroutine owns the fields in rd; the
-// sender side (the pacer, or the reader itself in closed loop) writes under
-// wmu; the atomics are what other goroutines read while it runs.
+// client is one active user: a sender into some of its dialogs (outs,
+// round-robin) and a receiver of the other members' messages (links). Its reader goroutine owns rd and the reader-side fields of its
+// links; the sender side (the pacer, or the reader itself in closed loop)
+// writes under wmu; the atomics are what other goroutines read while it
+// runs.
 type client struct {
-	st        *runState
-	conn      *websocket.Conn
-	partner   *client
-	partnerID string
-	dialogID  string
-	sf        sendFrame
-	dhead     []byte
+	st    *runState
+	conn  *websocket.Conn
+	links []*link          // every dialog of this user
+	outs  []*link          // the dialogs it sends into, in round-robin order
+	byID  map[string]*link // links by dialog id, when there are many
 
 	wmu          sync.Mutex
 	wbuf         []byte
-	nextN        uint64
+	nextID       uint64 // request id of the next send
+	rr           int    // index into outs of the next send
 	sentMeasured int64
 	writeErrs    map[string]int64
 
 	inflight atomic.Int32
 	sent     atomic.Int64
-	acked    atomic.Int64 // replies carrying the stored message
-	received atomic.Int64 // distinct partner messages of this run
 	dead     atomic.Bool
 	backoff  atomic.Bool // a send was refused; see probe
 
@@ -62,19 +61,72 @@ type client struct {
 	rd readerStats
 }
 
+// link is one user's side of one dialog. A pair's two sides both send and
+// receive; a publisher's side sends and its subscribers' sides (one in a
+// direct dialog, several in a group) receive. Each side checks every seq
+// it sees of the dialog: its own messages through replies, the sender's
+// through message events.
+type link struct {
+	owner    *client
+	dialogID string
+	sides    []*link // every side of the dialog, this one included
+	first    bool    // the side that counts the dialog's gaps in collect
+
+	// Sending side (outs only), under owner.wmu.
+	sf    sendFrame
+	nextN uint64  // n of the next client_id on this link
+	to    []*link // the sides that receive this side's messages
+
+	// Receiving side, owned by the owner's reader.
+	fromID  string // user id of the member whose messages this side receives; "" for none
+	prefix  string // client_id prefix of those messages
+	dhead   []byte // delivered receipt up to the seq
+	rhead   []byte // read receipt up to the seq
+	readAcc float64
+	seen    bitset // client_id numbers received
+	seqs    seqSet
+
+	acked    atomic.Int64 // replies to this side's sends carrying the stored message
+	received atomic.Int64 // distinct messages of this run received from fromID
+}
+
+// link finds the client's side of a dialog, or nil.
+func (c *client) link(dialogID string) *link {
+	if c.byID != nil {
+		return c.byID[dialogID]
+	}
+	for _, l := range c.links {
+		if l.dialogID == dialogID {
+			return l
+		}
+	}
+	return nil
+}
+
+// indexLinks builds byID once the links are known; a linear scan is
+// cheaper for a handful.
+func (c *client) indexLinks() {
+	if len(c.links) <= 8 {
+		return
+	}
+	c.byID = make(map[string]*link, len(c.links))
+	for _, l := range c.links {
+		c.byID[l.dialogID] = l
+	}
+}
+
 // readerStats belongs to the reader goroutine; Run reads it after the
-// goroutine has ended.
+// goroutine has ended. lat is kept by receivers, ack by senders.
 type readerStats struct {
 	buf      []byte
 	f        inFrame
-	lat, ack histogram
+	lat, ack *histogram
 	measured int64 // messages received inside the measured window
 	replies  int64
-	receipts int64
+	receipts int64 // delivered receipts written
+	reads    int64 // read receipts written
 	dups     int64
 	stray    int64
-	seen     bitset
-	seqs     seqSet
 	errs     map[string]int64
 }
 
@@ -111,10 +163,16 @@ func (c *client) send() sendStatus {
 	if c.inflight.Load() >= c.st.window {
 		return windowFull
 	}
-	n := c.nextN
-	c.nextN++
+	l := c.outs[c.rr]
+	c.rr++
+	if c.rr == len(c.outs) {
+		c.rr = 0
+	}
+	n := l.nextN
+	l.nextN++
+	c.nextID++
 	now := c.st.now()
-	c.wbuf = c.sf.append(c.wbuf[:0], n, now)
+	c.wbuf = l.sf.append(c.wbuf[:0], n, c.nextID, now)
 	c.inflight.Add(1)
 	if err := c.conn.WriteMessage(websocket.TextMessage, c.wbuf); err != nil {
 		c.inflight.Add(-1)
@@ -128,15 +186,17 @@ func (c *client) send() sendStatus {
 	return sent
 }
 
-func (c *client) sendReceipt(seq int64) {
+// sendReceipt writes a receipt frame (head from receiptHead) for seq and
+// reports whether it went out.
+func (c *client) sendReceipt(head []byte, seq int64) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.wbuf = appendDelivered(c.wbuf[:0], c.dhead, seq)
+	c.wbuf = appendReceipt(c.wbuf[:0], head, seq)
 	if err := c.conn.WriteMessage(websocket.TextMessage, c.wbuf); err != nil {
 		c.countWriteErr(err)
-		return
+		return false
 	}
-	c.rd.receipts++
+	return true
 }
 
 // fill tops the closed-loop window up.
@@ -186,7 +246,7 @@ func (c *client) readLoop(start, quit <-chan struct{}) {
 	case <-quit:
 		return
 	}
-	if !c.st.paced {
+	if !c.st.paced && len(c.outs) > 0 {
 		c.fill()
 	}
 	r := &c.rd
@@ -227,16 +287,27 @@ func (r *readerStats) countErr(key string) {
 func (c *client) onReply() {
 	r := &c.rd
 	r.replies++
-	if m := r.f.msg; m != nil {
+	m := r.f.msg
+	var l *link
+	if m != nil {
+		l = c.link(m.DialogID)
+	}
+	switch {
+	case m == nil:
+		r.countErr("reply_without_message")
+	case l == nil:
+		r.countErr("reply_for_unknown_dialog")
+	default:
 		if stamp, ok := parseStamp(m.Text); ok && stamp >= c.st.warmEnd {
+			if r.ack == nil {
+				r.ack = new(histogram)
+			}
 			r.ack.record(c.st.now() - stamp)
 		}
-		if r.seqs.add(m.Seq) {
+		if l.seqs.add(m.Seq) {
 			r.dups++ // the server gave a seq already seen in this dialog
 		}
-		c.acked.Add(1)
-	} else {
-		r.countErr("reply_without_message")
+		l.acked.Add(1)
 	}
 	c.inflight.Add(-1)
 	if !c.st.paced {
@@ -247,32 +318,50 @@ func (c *client) onReply() {
 func (c *client) onMessage() {
 	r := &c.rd
 	m := r.f.msg
-	if m.DialogID != c.dialogID || m.SenderID != c.partnerID {
+	l := c.link(m.DialogID)
+	if l == nil || l.fromID == "" || m.SenderID != l.fromID {
 		r.stray++
 		return
 	}
-	n, ok := parseClientID(m.ClientID, c.st.run)
+	n, ok := parseClientID(m.ClientID, l.prefix)
 	if !ok {
 		r.stray++
 		return
 	}
-	if r.seen.add(n) {
+	if l.seen.add(n) {
 		r.dups++ // the same client_id delivered again
 		return
 	}
-	if r.seqs.add(m.Seq) {
+	if l.seqs.add(m.Seq) {
 		r.dups++ // a new message under a seq already seen
 	}
-	c.received.Add(1)
+	l.received.Add(1)
 	now := c.st.now()
 	if stamp, ok := parseStamp(m.Text); ok && stamp >= c.st.warmEnd {
+		if r.lat == nil {
+			r.lat = new(histogram)
+		}
 		r.lat.record(now - stamp)
 	}
 	if now >= c.st.warmEnd && now < c.st.stopAt {
 		r.measured++
 	}
-	if c.st.delivered && !c.st.closing.Load() {
-		c.sendReceipt(m.Seq)
+	if c.st.closing.Load() {
+		return
+	}
+	if c.st.delivered && c.sendReceipt(l.dhead, m.Seq) {
+		r.receipts++
+	}
+	// Read receipts for an even share of the messages: a shell marks a
+	// dialog read when its user looks, not at every message.
+	if c.st.readShare > 0 {
+		l.readAcc += c.st.readShare
+		if l.readAcc >= 1-1e-9 { // ten tenths make one despite rounding
+			l.readAcc--
+			if c.sendReceipt(l.rhead, m.Seq) {
+				r.reads++
+			}
+		}
 	}
 }
 

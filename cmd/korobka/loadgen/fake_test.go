@@ -2,8 +2,10 @@ package loadgen
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +20,9 @@ import (
 // uses: test-number login, get-or-create direct dialogs, and a WebSocket
 // that stores sends with a seq per dialog, replies to the sender and
 // delivers a message event to the other member. It can inject one
-// duplicate delivery and one seq gap to prove the generator notices.
+// duplicate delivery, one seq gap, one swallowed send and one lost
+// delivery to prove the generator notices, and it counts what it stored
+// per dialog and per sender so tests can check the traffic's shape.
 type fakeServer struct {
 	URL  string
 	code string
@@ -28,28 +32,45 @@ type fakeServer struct {
 
 	rejectEvery int64 // every n-th send is refused with rate_limited; 0 = never
 	dropAt      int64 // the n-th send is swallowed: no reply, no event; 0 = never
+	loseAt      int64 // the n-th message is stored and acked but its first receiver never gets it; 0 = never
+	loseInGroup bool  // loseAt counts group messages only
+	failOTP     int64 // every n-th code request answers 500, as a deadlock would; 0 = never; 1 = all
 
-	mu       sync.Mutex
-	users    map[string]string // phone -> user id
-	tokens   map[string]string // token -> user id
-	dialogs  map[string]*fakeDialog
-	conns    map[string]*fakeConn // user id -> its one connection
-	pending  map[string][]any     // user id -> events sent before it connected
-	msgs     int64
-	attempts int64
+	mu        sync.Mutex
+	users     map[string]string // phone -> user id
+	tokens    map[string]string // token -> user id
+	dialogs   map[string]*fakeDialog
+	conns     map[string]*fakeConn // user id -> its one connection
+	pending   map[string][]any     // user id -> events sent before it connected
+	msgs      int64
+	groupMsgs int64
+	attempts  int64
+	otps      int64
 	// requested holds the numbers whose code was asked for and not yet
 	// used: verify needs one, as on the real server.
 	requested map[string]bool
 
-	stored   atomic.Int64
-	receipts atomic.Int64
-	rejected atomic.Int64
-	up       websocket.Upgrader
+	opened    map[string]int   // user id -> dialogs opened (the server allows a burst of 30)
+	perDialog map[string]int64 // dialog id -> messages stored
+	perSender map[string]int64 // user id -> messages stored
+
+	stored     atomic.Int64
+	deliveries atomic.Int64 // message events handed to members, injected duplicates included
+	receipts   atomic.Int64
+	reads      atomic.Int64
+	rejected   atomic.Int64
+	otpFailed  atomic.Int64
+	up         websocket.Upgrader
 }
+
+// fakeDialogBurst is how many dialogs one user may open, as the server's
+// limit on opening dialogs allows at once.
+const fakeDialogBurst = 30
 
 type fakeDialog struct {
 	id      string
-	members [2]string
+	members []string // a direct dialog's two, sorted; a group's owner first
+	group   bool
 	seq     int64
 }
 
@@ -71,6 +92,7 @@ func newFakeServer(t *testing.T, dupAt, gapAt int64) *fakeServer {
 		code: "111111", dupAt: dupAt, gapAt: gapAt,
 		users: map[string]string{}, tokens: map[string]string{}, requested: map[string]bool{},
 		dialogs: map[string]*fakeDialog{}, conns: map[string]*fakeConn{}, pending: map[string][]any{},
+		perDialog: map[string]int64{}, perSender: map[string]int64{}, opened: map[string]int{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/auth/otp", f.requestCode)
@@ -104,6 +126,13 @@ func (f *fakeServer) requestCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
+	f.otps++
+	if f.failOTP > 0 && f.otps%f.failOTP == 0 {
+		f.mu.Unlock()
+		f.otpFailed.Add(1)
+		writeError(w, 500, "internal")
+		return
+	}
 	f.requested[in.Phone] = true
 	f.mu.Unlock()
 	writeJSON(w, 200, map[string]any{"phone": in.Phone, "expires_in": 300, "code_length": 6})
@@ -138,6 +167,33 @@ func (f *fakeServer) verify(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// counts returns copies of the per-dialog and per-sender stored counts.
+func (f *fakeServer) counts() (perDialog, perSender map[string]int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.perDialog), maps.Clone(f.perSender)
+}
+
+// dialogID returns the id of the dialog between two users, or "".
+func (f *fakeServer) dialogID(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d := f.dialogs[a+"|"+b]; d != nil {
+		return d.id
+	}
+	return ""
+}
+
+// userID returns the id of the user with phone, or "".
+func (f *fakeServer) userID(phone string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.users[phone]
+}
+
 func (f *fakeServer) auth(r *http.Request) (string, bool) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
@@ -156,30 +212,82 @@ func (f *fakeServer) openDialog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		UserID string `json:"user_id"`
+		UserID    string   `json:"user_id"`
+		Kind      string   `json:"kind"`
+		Title     string   `json:"title"`
+		MemberIDs []string `json:"member_ids"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.UserID == "" || in.UserID == me {
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeError(w, 400, "invalid_json")
+		return
+	}
+	if in.Kind == "group" {
+		f.createGroup(w, me, in.Title, in.MemberIDs)
+		return
+	}
+	if in.UserID == "" || in.UserID == me {
 		writeError(w, 400, "invalid_user")
 		return
 	}
-	pair := [2]string{me, in.UserID}
+	pair := []string{me, in.UserID}
 	if pair[0] > pair[1] {
 		pair[0], pair[1] = pair[1], pair[0]
 	}
 	key := pair[0] + "|" + pair[1]
 	f.mu.Lock()
+	if f.opened[me]++; f.opened[me] > fakeDialogBurst {
+		f.mu.Unlock()
+		writeError(w, 429, "rate_limited")
+		return
+	}
 	d, existed := f.dialogs[key]
 	if !existed {
 		d = &fakeDialog{id: "d" + strconv.Itoa(len(f.dialogs)+1), members: pair}
 		f.dialogs[key] = d
 		f.dialogs[d.id] = d
 	}
+	var last any // the dialog's last message, as the server shows it
+	if d.seq > 0 {
+		last = map[string]any{"dialog_id": d.id, "seq": d.seq}
+	}
 	f.mu.Unlock()
 	status := 201
 	if existed {
 		status = 200
 	}
-	writeJSON(w, status, map[string]any{"id": d.id, "kind": "direct", "title": "", "unread": 0})
+	writeJSON(w, status, map[string]any{"id": d.id, "kind": "direct", "title": "", "unread": 0, "last_message": last})
+}
+
+// createGroup makes a group owned by me. As on the server, its "created"
+// system message takes seq 1, so the generator's seqs start after it.
+func (f *fakeServer) createGroup(w http.ResponseWriter, me, title string, memberIDs []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	known := map[string]bool{}
+	for _, id := range f.users {
+		known[id] = true
+	}
+	members := []string{me}
+	for _, id := range memberIDs {
+		if !known[id] || slices.Contains(members, id) {
+			writeError(w, 400, "invalid_members")
+			return
+		}
+		members = append(members, id)
+	}
+	if title == "" || len(members) < 2 {
+		writeError(w, 400, "invalid_members")
+		return
+	}
+	if f.opened[me]++; f.opened[me] > fakeDialogBurst {
+		writeError(w, 429, "rate_limited")
+		return
+	}
+	d := &fakeDialog{id: "g" + strconv.Itoa(len(f.dialogs)+1), members: members, group: true, seq: 1}
+	f.dialogs[d.id] = d
+	f.dialogs["group|"+d.id] = d // keeps the ids of later dialogs distinct
+	writeJSON(w, 201, map[string]any{"id": d.id, "kind": "group", "title": title, "unread": 0,
+		"last_message": map[string]any{"dialog_id": d.id, "seq": d.seq, "text": "", "system": map[string]any{"type": "created"}}})
 }
 
 type fakeMessage struct {
@@ -243,6 +351,8 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 			f.send(me, fc, in.ID, in.DialogID, in.ClientID, in.Text)
 		case "delivered":
 			f.receipts.Add(1)
+		case "read":
+			f.reads.Add(1)
 		default:
 			fc.write(map[string]any{"type": "error", "id": in.ID, "error": map[string]string{"code": "unknown_type", "message": in.Type}})
 		}
@@ -252,7 +362,7 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, text string) {
 	f.mu.Lock()
 	d, ok := f.dialogs[dialogID]
-	if !ok || d.id != dialogID || (d.members[0] != me && d.members[1] != me) {
+	if !ok || d.id != dialogID || !slices.Contains(d.members, me) {
 		f.mu.Unlock()
 		fc.write(map[string]any{"type": "error", "id": reqID, "error": map[string]string{"code": "not_found", "message": "no dialog"}})
 		return
@@ -270,6 +380,16 @@ func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, te
 	}
 	f.msgs++
 	n := f.msgs
+	lose := n == f.loseAt
+	if f.loseInGroup {
+		lose = false
+		if d.group {
+			f.groupMsgs++
+			lose = f.groupMsgs == f.loseAt
+		}
+	}
+	f.perDialog[d.id]++
+	f.perSender[me]++
 	d.seq++
 	if n == f.gapAt {
 		d.seq++
@@ -279,25 +399,36 @@ func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, te
 		ClientID: clientID, Text: text, Attachments: json.RawMessage(`[]`),
 		CreatedAt: time.Now().UTC(), Status: "sent",
 	}
-	peer := d.members[0]
-	if peer == me {
-		peer = d.members[1]
-	}
 	ev := map[string]any{"type": "message", "message": m}
-	pc := f.conns[peer]
-	if pc == nil {
-		f.pending[peer] = append(f.pending[peer], ev)
-		if n == f.dupAt {
-			f.pending[peer] = append(f.pending[peer], ev)
+	// Every other member gets the event; the injected loss and duplicate
+	// hit the first of them only.
+	var live []*fakeConn
+	first := true
+	for _, peer := range d.members {
+		if peer == me {
+			continue
+		}
+		times := 1
+		switch {
+		case first && lose:
+			times = 0
+		case first && n == f.dupAt:
+			times = 2
+		}
+		first = false
+		f.deliveries.Add(int64(times))
+		for range times {
+			if pc := f.conns[peer]; pc != nil {
+				live = append(live, pc)
+			} else {
+				f.pending[peer] = append(f.pending[peer], ev)
+			}
 		}
 	}
 	f.mu.Unlock()
 	f.stored.Add(1)
 	fc.write(map[string]any{"type": "reply", "id": reqID, "message": m})
-	if pc != nil {
+	for _, pc := range live {
 		pc.write(ev)
-		if n == f.dupAt {
-			pc.write(ev)
-		}
 	}
 }

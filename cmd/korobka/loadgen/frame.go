@@ -15,18 +15,20 @@ import (
 // spend on every send CPU the server should get.
 
 // sendFrame holds the parts of a send frame that never change for one
-// sender, encoded once, so a send is a handful of appends.
+// sender in one dialog, encoded once, so a send is a handful of appends.
 type sendFrame struct {
-	head   []byte // {"type":"send","dialog_id":"D","client_id":"RUN.
+	head   []byte // {"type":"send","dialog_id":"D","client_id":"PREFIX
 	filler []byte // text padding up to BodySize
 }
 
-func newSendFrame(dialogID, run string, bodySize int) sendFrame {
+// newSendFrame prepares the sends into dialogID whose client_ids are
+// prefix followed by the message's number on this link (see
+// clientIDPrefix); prefix must need no JSON escaping.
+func newSendFrame(dialogID, prefix string, bodySize int) sendFrame {
 	head := []byte(`{"type":"send","dialog_id":`)
 	head = appendJSONString(head, dialogID)
 	head = append(head, `,"client_id":"`...)
-	head = append(head, run...)
-	head = append(head, '-')
+	head = append(head, prefix...)
 	filler := make([]byte, bodySize)
 	for i := range filler {
 		filler[i] = 'x'
@@ -34,15 +36,23 @@ func newSendFrame(dialogID, run string, bodySize int) sendFrame {
 	return sendFrame{head: head, filler: filler}
 }
 
-// append adds the frame for the sender's n-th message, stamped with the
-// sending time (nanoseconds since the run's monotonic base) at the start of
-// the text so the receiver can measure latency without any shared state.
-// run is alphanumeric, so client_id needs no escaping.
-func (f *sendFrame) append(b []byte, n uint64, stamp int64) []byte {
+// clientIDPrefix is the client_id prefix of a sender's messages on its
+// k-th sending link: "RUN-K-". A client_id must be unique per sender, and
+// numbering each link's messages from 0 lets the receiver keep one small
+// bitset per dialog.
+func clientIDPrefix(run string, k int) string {
+	return run + "-" + strconv.Itoa(k) + "-"
+}
+
+// append adds the frame for the n-th message on this link with request id
+// reqID, stamped with the sending time (nanoseconds since the run's
+// monotonic base) at the start of the text so the receiver can measure
+// latency without any shared state.
+func (f *sendFrame) append(b []byte, n, reqID uint64, stamp int64) []byte {
 	b = append(b, f.head...)
 	b = strconv.AppendUint(b, n, 10)
 	b = append(b, `","id":"`...)
-	b = strconv.AppendUint(b, n, 10)
+	b = strconv.AppendUint(b, reqID, 10)
 	b = append(b, `","text":"`...)
 	start := len(b)
 	b = strconv.AppendInt(b, stamp, 10)
@@ -53,16 +63,18 @@ func (f *sendFrame) append(b []byte, n uint64, stamp int64) []byte {
 	return append(b, `"}`...)
 }
 
-// appendDelivered adds a delivered receipt; head is
-// {"type":"delivered","dialog_id":"D","seq": encoded once per client.
-func appendDelivered(b, head []byte, seq int64) []byte {
+// appendReceipt adds a receipt; head is receiptHead's, encoded once per
+// link.
+func appendReceipt(b, head []byte, seq int64) []byte {
 	b = append(b, head...)
 	b = strconv.AppendInt(b, seq, 10)
 	return append(b, '}')
 }
 
-func deliveredHead(dialogID string) []byte {
-	b := []byte(`{"type":"delivered","dialog_id":`)
+// receiptHead is {"type":"KIND","dialog_id":"D","seq": for kind
+// "delivered" or "read".
+func receiptHead(kind, dialogID string) []byte {
+	b := []byte(`{"type":"` + kind + `","dialog_id":`)
 	b = appendJSONString(b, dialogID)
 	return append(b, `,"seq":`...)
 }
@@ -160,12 +172,13 @@ func parseStamp(text string) (int64, bool) {
 	return parseInt(text[:i])
 }
 
-// parseClientID splits "RUN.N" and reports whether RUN is this run's, so
+// parseClientID reads N from "PREFIX" + "N" and reports whether the id has
+// the expected prefix (this run's, from the expected sender link), so
 // messages left over from another run or another tool are not counted.
-func parseClientID(id string, run string) (uint64, bool) {
-	if len(id) <= len(run)+1 || id[:len(run)] != run || id[len(run)] != '-' {
+func parseClientID(id string, prefix string) (uint64, bool) {
+	if prefix == "" || len(id) <= len(prefix) || id[:len(prefix)] != prefix {
 		return 0, false
 	}
-	n, ok := parseInt(id[len(run)+1:])
+	n, ok := parseInt(id[len(prefix):])
 	return uint64(n), ok
 }

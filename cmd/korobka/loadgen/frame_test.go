@@ -103,8 +103,9 @@ func FuzzDecodeFrame(f *testing.F) {
 }
 
 func TestSendFrame(t *testing.T) {
-	sf := newSendFrame(`d"1`, "run1", 100)
-	b := sf.append(nil, 42, 1234567)
+	prefix := clientIDPrefix("run1", 3)
+	sf := newSendFrame(`d"1`, prefix, 100)
+	b := sf.append(nil, 42, 7, 1234567)
 	var got struct {
 		Type, ID, Text     string
 		DialogID, ClientID string
@@ -118,25 +119,34 @@ func TestSendFrame(t *testing.T) {
 	}{&got.Type, &got.ID, &got.Text, &got.DialogID, &got.ClientID}); err != nil {
 		t.Fatalf("%s: %v", b, err)
 	}
-	if got.Type != "send" || got.ID != "42" || got.DialogID != `d"1` || got.ClientID != "run1-42" || len(got.Text) != 100 {
-		t.Errorf("got %+v (text %d bytes), want send 42 d\"1 run1-42 100 bytes", got, len(got.Text))
+	if got.Type != "send" || got.ID != "7" || got.DialogID != `d"1` || got.ClientID != "run1-3-42" || len(got.Text) != 100 {
+		t.Errorf("got %+v (text %d bytes), want send 7 d\"1 run1-3-42 100 bytes", got, len(got.Text))
 	}
 	if stamp, ok := parseStamp(got.Text); !ok || stamp != 1234567 {
 		t.Errorf("stamp: got %d %v, want 1234567", stamp, ok)
 	}
-	if n, ok := parseClientID(got.ClientID, "run1"); !ok || n != 42 {
+	if n, ok := parseClientID(got.ClientID, prefix); !ok || n != 42 {
 		t.Errorf("client id: got %d %v, want 42", n, ok)
 	}
-	if _, ok := parseClientID("run2.42", "run1"); ok {
-		t.Error("parseClientID accepted another run's id")
+	for _, other := range []string{"run2-3-42", "run1-4-42", "run1-3-", "run1-3-x", "run1-34-2"} {
+		if _, ok := parseClientID(other, prefix); ok {
+			t.Errorf("parseClientID accepted %q, another run's or link's id", other)
+		}
+	}
+	if _, ok := parseClientID("run1-3-42", ""); ok {
+		t.Error("parseClientID accepted an id for a link whose peer never sends")
 	}
 	// A body smaller than the stamp still carries the stamp.
 	small := newSendFrame("d", "r", 1)
-	if err := json.Unmarshal(small.append(nil, 1, 99), &got); err != nil || !strings.HasPrefix(got.Text, "99:") {
+	if err := json.Unmarshal(small.append(nil, 1, 1, 99), &got); err != nil || !strings.HasPrefix(got.Text, "99:") {
 		t.Errorf("tiny body: got %q, %v", got.Text, err)
 	}
-	d := appendDelivered(nil, deliveredHead("d9"), 77)
+	d := appendReceipt(nil, receiptHead("delivered", "d9"), 77)
 	if string(d) != `{"type":"delivered","dialog_id":"d9","seq":77}` {
+		t.Errorf("got %s", d)
+	}
+	d = appendReceipt(nil, receiptHead("read", "d9"), 78)
+	if string(d) != `{"type":"read","dialog_id":"d9","seq":78}` {
 		t.Errorf("got %s", d)
 	}
 }
@@ -154,6 +164,19 @@ func TestSeqSet(t *testing.T) {
 	// Seen 5 and 10000..10005 minus 10004: the hole between them counts.
 	if got, want := s.gaps(), int64(10005-5+1-6); got != want {
 		t.Errorf("got %d gaps, want %d", got, want)
+	}
+	// A dialog whose last seq before the run was 40: losing 41 and 42,
+	// the run's first messages, leaves a gap of 2.
+	var fresh seqSet
+	fresh.startAfter(40)
+	if fresh.gaps() != 0 {
+		t.Errorf("got %d gaps before any seq, want 0", fresh.gaps())
+	}
+	for _, seq := range []int64{44, 43} {
+		fresh.add(seq)
+	}
+	if got := fresh.gaps(); got != 2 {
+		t.Errorf("got %d gaps after 40 with 43..44 seen, want 2", got)
 	}
 	var b bitset
 	if b.add(130) || !b.add(130) || b.add(0) {

@@ -59,7 +59,11 @@ func (h *histogram) record(d int64) {
 	}
 }
 
+// merge adds o's samples to h; a nil o has none.
 func (h *histogram) merge(o *histogram) {
+	if o == nil {
+		return
+	}
 	for i, c := range o.counts {
 		h.counts[i] += c
 	}

@@ -247,11 +247,38 @@ func TestParseFlags(t *testing.T) {
 	want := Config{
 		URL: "http://[::1]:9000", Pairs: 50, Idle: 1000, Rate: 5000, Duration: 30 * time.Second,
 		Warmup: 5 * time.Second, BodySize: 200, PhonePrefix: "+7998", Code: "123456", Delivered: true,
-		ServerPID: 42, JSON: true, Logins: 8, Window: 4,
+		ServerPID: 42, JSON: true, Logins: 8, Window: 4, DialogsPerUser: 1, Label: "korobka",
 		drainTimeout: defaultDrain, rssSettle: defaultRSSSettle,
 	}
 	if cfg != want {
 		t.Errorf("got %+v, want %+v", cfg, want)
+	}
+
+	// The publishers shape replaces the default pairs; -subscribers sets
+	// the dialogs per publisher.
+	for _, tt := range []struct {
+		args string
+		want Config
+	}{
+		{"-code 1 -publishers 200 -subscribers 10000 -label sqlite", Config{Publishers: 200, DialogsPerUser: 50, Label: "sqlite"}},
+		{"-code 1 -publishers 3 -dialogs-per-user 4 -read-share 0.25", Config{Publishers: 3, DialogsPerUser: 4, ReadShare: 0.25, Label: "korobka"}},
+		{"-code 1 -publishers 2 -subscribers 8 -dialogs-per-user 4 -idle 5", Config{Publishers: 2, DialogsPerUser: 4, Idle: 5, Label: "korobka"}},
+		{"-code 1 -pairs 0 -idle 5", Config{DialogsPerUser: 1, Idle: 5, Label: "korobka"}},
+		{"-code 1 -publishers 10 -dialogs-per-user 9 -idle-share 0.5", Config{Publishers: 10, DialogsPerUser: 9, Idle: 100, Label: "korobka"}},
+		{"-code 1 -pairs 10 -idle-share 0.2", Config{Pairs: 10, DialogsPerUser: 1, Idle: 5, Label: "korobka"}},
+		{"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 0.5 -group-size 4", Config{Publishers: 2, DialogsPerUser: 6, GroupShare: 0.5, GroupSize: 4, Label: "korobka"}},
+		{"-code 1 -publishers 2 -dialogs-per-user 10 -group-share 0.2", Config{Publishers: 2, DialogsPerUser: 10, GroupShare: 0.2, GroupSize: 5, Label: "korobka"}},
+	} {
+		cfg, err := ParseFlags(strings.Fields(tt.args), io.Discard)
+		if err != nil {
+			t.Errorf("ParseFlags(%q): %v", tt.args, err)
+			continue
+		}
+		got := Config{Pairs: cfg.Pairs, Publishers: cfg.Publishers, DialogsPerUser: cfg.DialogsPerUser,
+			Idle: cfg.Idle, ReadShare: cfg.ReadShare, Label: cfg.Label, GroupShare: cfg.GroupShare, GroupSize: cfg.GroupSize}
+		if got != tt.want {
+			t.Errorf("ParseFlags(%q): got %+v, want %+v", tt.args, got, tt.want)
+		}
 	}
 
 	cfg, err = ParseFlags([]string{"-code", "111111"}, io.Discard)
@@ -277,6 +304,27 @@ func TestParseFlags(t *testing.T) {
 		"-code 1 -pairs 60000 -phone-prefix +7999999",
 		"-pairs 1",
 		"-code 1 -nosuchflag",
+		"-code 1 -pairs 5 -publishers 5",
+		"-code 1 -pairs 5 -dialogs-per-user 3",
+		"-code 1 -dialogs-per-user 3",
+		"-code 1 -publishers 3 -dialogs-per-user 0",
+		"-code 1 -publishers 3 -dialogs-per-user 501",
+		"-code 1 -publishers 3 -subscribers 10",
+		"-code 1 -publishers 3 -subscribers 0",
+		"-code 1 -subscribers 10",
+		"-code 1 -publishers 2 -subscribers 10 -dialogs-per-user 4",
+		"-code 1 -read-share 1.5",
+		"-code 1 -idle 5 -idle-share 0.5",
+		"-code 1 -pairs 5 -group-share 0.5",
+		"-code 1 -publishers 2 -dialogs-per-user 10 -group-share 0.01",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 0.5 -group-size 8",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 0.5 -group-size 1",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -group-size 3",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 1.5",
+		"-code 1 -idle-share 1",
+		"-code 1 -idle-share -0.5",
+		"-code 1 -read-share -0.1",
+		"-code 1 -publishers 100000 -dialogs-per-user 10",
 		"-code 1 extra",
 	}
 	for _, args := range bad {

@@ -2,7 +2,10 @@
 
 package loadgen
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // fileLimit is the soft limit on open files (Go raises it to the hard limit
 // at start), so a run that needs more sockets can fail up front with a
@@ -13,4 +16,13 @@ func fileLimit() int64 {
 		return 0
 	}
 	return int64(l.Cur)
+}
+
+// selfCPU is the CPU time (user + system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -19,7 +19,7 @@ import (
 const contractFrameRate = 50
 
 // Run logs the users in, opens the dialogs and connections, makes the
-// pairs talk for Warmup+Duration, waits for what is in flight to land and
+// senders talk for Warmup+Duration, waits for what is in flight to land and
 // reports. It stops by itself; cancelling ctx stops it early, and the
 // traffic measured so far is still reported beside ctx's error.
 func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
@@ -31,9 +31,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	nUsers := 2*cfg.Pairs + cfg.Idle
+	nActive := cfg.activeUsers()
+	nUsers := nActive + cfg.Idle
 	if lim, need := fileLimit(), int64(nUsers+cfg.Logins+64); lim > 0 && need > lim {
-		return Result{}, fmt.Errorf("%d connections need about %d open files, the limit is %d: lower pairs/idle or raise ulimit -n", 2*cfg.Pairs+cfg.Idle, need, lim)
+		return Result{}, fmt.Errorf("%d connections need about %d open files, the limit is %d: lower pairs/publishers/idle or raise ulimit -n", nUsers, need, lim)
 	}
 	if cfg.ServerPID > 0 {
 		if _, err := readRSS(cfg.ServerPID); err != nil {
@@ -53,11 +54,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		run:       hex.EncodeToString(nonce[:]),
 		window:    int32(cfg.Window),
 		delivered: cfg.Delivered,
+		readShare: cfg.ReadShare,
 		paced:     cfg.Rate > 0,
 	}
 	res := Result{
-		Pairs: cfg.Pairs, Idle: cfg.Idle, Rate: cfg.Rate, Window: cfg.Window,
-		BodySize: cfg.BodySize, Warmup: cfg.Warmup, Errors: map[string]int64{},
+		Label: cfg.Label, Pairs: cfg.Pairs, Publishers: cfg.Publishers, Subscribers: cfg.subscribers(),
+		DialogsPerUser: cfg.DialogsPerUser, Idle: cfg.Idle, Rate: cfg.Rate, Window: cfg.Window,
+		BodySize: cfg.BodySize, Warmup: cfg.Warmup, DeliveredReceipts: cfg.Delivered, ReadShare: cfg.ReadShare,
+		Errors: map[string]int64{},
 	}
 
 	tr := &http.Transport{MaxIdleConnsPerHost: cfg.Logins, MaxConnsPerHost: cfg.Logins}
@@ -65,7 +69,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	a := &api{base: base, hc: &http.Client{Transport: tr}}
 
 	// Setup: logins, dialogs, connections. Any failure of the active side
-	// is fatal, since a missing pair would make every count meaningless.
+	// is fatal, since a missing dialog would make every count meaningless.
 	users := make([]user, nUsers)
 	err = forEach(ctx, nUsers, cfg.Logins, func(ctx context.Context, i int) error {
 		var err error
@@ -81,20 +85,43 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	res.Users = nUsers
 	say("logged in %d users in %s", nUsers, time.Since(st.base).Round(time.Millisecond))
 
-	dialogs := make([]string, cfg.Pairs)
-	err = forEach(ctx, cfg.Pairs, cfg.Logins, func(ctx context.Context, i int) error {
+	plan := planDialogs(cfg)
+	dialogs := make([]openedDialog, len(plan))
+	err = forEach(ctx, len(plan), cfg.Logins, func(ctx context.Context, i int) error {
 		var err error
-		dialogs[i], err = a.openDialog(ctx, users[2*i], users[2*i+1].id)
+		dp := plan[i]
+		opener := users[dp.members[dp.opener]]
+		if dp.group {
+			others := make([]string, 0, len(dp.members)-1)
+			for m, u := range dp.members {
+				if m != dp.opener {
+					others = append(others, users[u].id)
+				}
+			}
+			dialogs[i], err = a.createGroup(ctx, opener, "bench "+st.run, others)
+		} else {
+			dialogs[i], err = a.openDialog(ctx, opener, users[dp.members[1-dp.opener]].id)
+		}
 		return err
 	})
 	if err != nil {
 		return res, err
 	}
-	res.Dialogs = cfg.Pairs
+	res.Dialogs = len(plan)
+	res.Groups = cfg.groupsPerPublisher() * cfg.Publishers
+	if res.Groups > 0 {
+		res.GroupSize = cfg.GroupSize
+	}
+	clients := buildClients(st, cfg, plan, dialogs, users)
+	var senders []*client
+	for _, c := range clients {
+		if len(c.outs) > 0 {
+			senders = append(senders, c)
+		}
+	}
 
 	start, quit := make(chan struct{}), make(chan struct{})
 	var readers sync.WaitGroup
-	clients := make([]*client, 2*cfg.Pairs)
 	var idles []*idleConn
 	// teardown closes every connection and waits for its reader; it runs
 	// on every path out of Run, so no goroutine outlives it.
@@ -134,42 +161,45 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		ReadBufferSize:   4096,
 		WriteBufferSize:  cfg.BodySize + 512, // a send fits one frame
 	}
-	err = forEach(ctx, 2*cfg.Pairs, cfg.Logins, func(ctx context.Context, i int) error {
+	err = forEach(ctx, nActive, cfg.Logins, func(ctx context.Context, i int) error {
 		conn, err := dial(ctx, active, endpoint, users[i].token)
 		if err != nil {
 			return err
 		}
 		conn.SetReadLimit(1 << 20)
-		d := dialogs[i/2]
-		clients[i] = &client{
-			st: st, conn: conn,
-			partnerID: users[i^1].id, dialogID: d,
-			sf: newSendFrame(d, st.run, cfg.BodySize), dhead: deliveredHead(d),
-			wbuf: make([]byte, 0, cfg.BodySize+256),
-		}
+		clients[i].conn = conn
 		return nil
 	})
 	if err != nil {
 		return res, err
 	}
-	for i, c := range clients {
-		c.partner = clients[i^1]
+	for _, c := range clients {
 		readers.Go(func() { c.readLoop(start, quit) })
 	}
 	res.ActiveConns = len(clients)
 
 	if cfg.Idle > 0 {
-		if err := openIdle(ctx, cfg, st, users[2*cfg.Pairs:], endpoint, &res, &idles, &readers, say); err != nil {
+		if err := openIdle(ctx, cfg, st, users[nActive:], endpoint, &res, &idles, &readers, say); err != nil {
 			return res, err
 		}
 	}
 	res.SetupTime = time.Since(st.base)
+	res.SetupRetries = a.retried.Load()
 	say("%d dialogs, %d+%d connections open after %s", res.Dialogs, res.ActiveConns, res.IdleConns, res.SetupTime.Round(time.Millisecond))
 
-	if cfg.Rate > 0 && cfg.Pairs > 0 {
-		frames := float64(cfg.Rate) / float64(2*cfg.Pairs)
+	if cfg.Rate > 0 && len(senders) > 0 {
+		// Frames per second on the busiest socket: a sender's sends (plus
+		// its receipts in pairs), or a subscriber's receipts.
+		receipts := cfg.ReadShare
 		if cfg.Delivered {
-			frames *= 2
+			receipts++
+		}
+		perSender := float64(cfg.Rate) / float64(len(senders))
+		frames := perSender
+		if cfg.Pairs > 0 {
+			frames *= 1 + receipts
+		} else {
+			frames = max(frames, float64(cfg.Rate)/float64(cfg.subscribers())*receipts)
 		}
 		if frames > contractFrameRate {
 			say("note: about %.0f frames/s per connection; the contract promises only %d/s before rate_limited", frames, contractFrameRate)
@@ -183,27 +213,39 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	stop := make(chan struct{})
 	var pacers sync.WaitGroup
 	close(start)
-	if cfg.Rate > 0 && len(clients) > 0 {
-		n := int64(len(clients))
+	if cfg.Rate > 0 && len(senders) > 0 {
+		n := int64(len(senders))
 		interval := max(n*int64(time.Second)/int64(cfg.Rate), 1)
-		for i, c := range clients {
+		for i, c := range senders {
 			first := t0 + int64(i)*interval/n // spread the senders over one interval
 			pacers.Go(func() { c.pace(first, interval, stop) })
 		}
 	} else {
-		pacers.Go(func() { probe(clients, stop) })
+		pacers.Go(func() { probe(senders, stop) })
 	}
-	runErr := sleep(ctx, time.Duration(st.stopAt-st.now()))
+	runErr := sleep(ctx, time.Duration(st.warmEnd-st.now()))
+	cpu0 := sampleCPU(cfg.ServerPID)
+	if runErr == nil {
+		runErr = sleep(ctx, time.Duration(st.stopAt-st.now()))
+	}
 	stoppedAt := st.now()
+	cpu1 := sampleCPU(cfg.ServerPID)
 	st.stopped.Store(true)
 	close(stop)
 	pacers.Wait()
 	if runErr == nil {
-		runErr = drain(ctx, clients, cfg.drainTimeout)
+		runErr = drain(ctx, senders, cfg.drainTimeout)
 	}
 	teardown()
 
 	collect(&res, clients, idles, st, stoppedAt)
+	if secs := res.Duration.Seconds(); secs > 0 {
+		res.GeneratorCPU = (cpu1.self - cpu0.self).Seconds() / secs
+		if cpu0.serverOK && cpu1.serverOK {
+			res.ServerCPU = (cpu1.server - cpu0.server).Seconds() / secs
+		}
+	}
+	res.Cores = runtime.NumCPU()
 	if cfg.JSON {
 		err = res.WriteJSON(out)
 	} else {
@@ -275,23 +317,21 @@ func openIdle(ctx context.Context, cfg Config, st *runState, users []user, endpo
 	return nil
 }
 
-// drain waits, within limit, until every live sender has its replies and
-// every acked message has reached its partner, so the counts compare like
-// with like rather than cutting messages off mid-flight.
-func drain(ctx context.Context, clients []*client, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		done := true
-		for _, c := range clients {
-			if c.dead.Load() || c.partner.dead.Load() {
-				continue
-			}
-			if c.inflight.Load() > 0 || c.partner.received.Load() < c.acked.Load() {
-				done = false
-				break
-			}
+// drain waits until every live sender has its replies and every acked
+// message has reached its receiver, so the counts compare like with like
+// rather than cutting messages off mid-flight. A closed loop ends with
+// window x senders messages queued, which a slow server takes many seconds
+// to clear, so drain gives up only when nothing has landed for quiet (a
+// lost message never will), or after maxDrain in all.
+func drain(ctx context.Context, senders []*client, quiet time.Duration) error {
+	start := time.Now()
+	last, lastChange := landed(senders), start
+	for !drained(senders) {
+		now := time.Now()
+		if n := landed(senders); n != last {
+			last, lastChange = n, now
 		}
-		if done {
+		if now.Sub(lastChange) >= quiet || now.Sub(start) >= maxDrain {
 			return nil
 		}
 		if err := sleep(ctx, 10*time.Millisecond); err != nil {
@@ -301,33 +341,75 @@ func drain(ctx context.Context, clients []*client, limit time.Duration) error {
 	return nil
 }
 
-// collect merges the per-client counters into res once every goroutine
-// that wrote them has ended.
+// landed counts the replies and deliveries so far, to see drain progress.
+func landed(senders []*client) int64 {
+	var n int64
+	for _, c := range senders {
+		for _, l := range c.outs {
+			n += l.acked.Load()
+			for _, r := range l.to {
+				n += r.received.Load()
+			}
+		}
+	}
+	return n
+}
+
+func drained(senders []*client) bool {
+	for _, c := range senders {
+		if c.dead.Load() {
+			continue
+		}
+		if c.inflight.Load() > 0 {
+			return false
+		}
+		for _, l := range c.outs {
+			for _, r := range l.to {
+				if !r.owner.dead.Load() && r.received.Load() < l.acked.Load() {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// collect merges the per-client and per-dialog counters into res once
+// every goroutine that wrote them has ended.
 func collect(res *Result, clients []*client, idles []*idleConn, st *runState, stoppedAt int64) {
 	var lat, ack histogram
 	var measured, sentMeasured int64
-	for i, c := range clients {
+	for _, c := range clients {
 		r := &c.rd
 		res.Sent += c.sent.Load()
 		res.Replies += r.replies
-		res.Delivered += c.received.Load()
 		res.Receipts += r.receipts
+		res.ReadReceipts += r.reads
 		res.Backlog += c.backlog
 		res.Duplicates += r.dups
-		if i%2 == 0 {
-			// Both members saw the same dialog: count its holes once.
-			res.Gaps += max(r.seqs.gaps(), c.partner.rd.seqs.gaps())
-		}
 		res.Stray += r.stray
-		if lost := c.acked.Load() - c.partner.received.Load(); lost > 0 {
-			res.Undelivered += lost
+		for _, l := range c.links {
+			res.Delivered += l.received.Load()
+			if l.first {
+				// Every side saw the same dialog: count its holes once.
+				var gaps int64
+				for _, side := range l.sides {
+					gaps = max(gaps, side.seqs.gaps())
+				}
+				res.Gaps += gaps
+			}
+			for _, r := range l.to {
+				if lost := l.acked.Load() - r.received.Load(); lost > 0 {
+					res.Undelivered += lost
+				}
+			}
 		}
 		if c.dead.Load() {
 			res.ConnsLost++
 		}
 		res.Unanswered += int64(c.inflight.Load())
-		lat.merge(&r.lat)
-		ack.merge(&r.ack)
+		lat.merge(r.lat)
+		ack.merge(r.ack)
 		measured += r.measured
 		sentMeasured += c.sentMeasured
 		addErrs(res.Errors, r.errs)

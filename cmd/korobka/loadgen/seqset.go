@@ -17,16 +17,26 @@ func (s *bitset) add(n uint64) bool {
 	return had
 }
 
-// seqSet holds the seqs one client has seen in its dialog: its own
-// messages through replies and its partner's through message events. Both
-// sides write into one dialog, so only the union of the two must be
-// contiguous; a hole in it is a gap. Replies and events may arrive in any
-// order, so the set grows downwards as well as upwards.
+// seqSet holds the seqs one side of a dialog has seen: its own messages
+// through replies and its peer's through message events. In a pair both
+// sides write into the dialog, so only the union of the two must be
+// contiguous; a hole in it is a gap (a publisher's side sees every seq
+// through replies, its subscriber's through events). Replies and events may arrive in any
+// order, so the set grows downwards as well as upwards. When the dialog's
+// last seq before the run is known (after), the run's first seq must be
+// after+1, so a message lost at the very start is a gap too.
 type seqSet struct {
 	base     int64 // seq of bit 0 of bits
 	bits     bitset
 	lo, hi   int64
 	distinct int64
+	after    int64 // the dialog's last seq before the run; valid if known
+	known    bool
+}
+
+// startAfter says the dialog's last seq before the run was seq.
+func (s *seqSet) startAfter(seq int64) {
+	s.after, s.known = seq, true
 }
 
 // add records seq and reports whether it was seen before.
@@ -51,10 +61,15 @@ func (s *seqSet) add(seq int64) bool {
 	return false
 }
 
-// gaps is how many seqs between the lowest and highest seen are missing.
+// gaps is how many seqs between the lowest seen (or the first of the run,
+// when known) and the highest seen are missing.
 func (s *seqSet) gaps() int64 {
 	if s.distinct == 0 {
 		return 0
 	}
-	return s.hi - s.lo + 1 - s.distinct
+	lo := s.lo
+	if s.known {
+		lo = min(lo, s.after+1)
+	}
+	return s.hi - lo + 1 - s.distinct
 }
