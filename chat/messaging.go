@@ -794,6 +794,9 @@ func (s *Service) DeleteMessage(ctx context.Context, p Principal, dialogID, seq 
 	if id := previewUploadID(m.Preview); len(removed) > 0 || id != 0 {
 		ids := make([]int64, 0, len(removed)+1)
 		for _, a := range removed {
+			if a.Kind == CardKind {
+				continue // no upload behind it
+			}
 			if id, err := ParseID(a.ID); err == nil {
 				ids = append(ids, id)
 			}

@@ -222,6 +222,9 @@ type Store interface {
 	GroupStore
 	MessageStore
 	ContentStore
+	CollectionStore
+	FormStore
+	APIKeyStore
 	AuditStore
 	AdminStore
 	BroadcastStore

@@ -138,6 +138,7 @@ type Deps struct {
 // server holds the handlers' dependencies; routes.go lists its surface.
 type server struct {
 	svc     Service
+	integ   Integrations // svc, when it serves the platform routes
 	log     *slog.Logger
 	media   http.Handler
 	ws      http.Handler
@@ -197,6 +198,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		images: d.Images}
 	s.bodyTimeout, s.uploadMinRate, s.uploadGrace = d.BodyTimeout, d.UploadMinRate, d.UploadGrace
 	s.screenAdmin = d.ScreenAdmin
+	s.integ, _ = d.Service.(Integrations)
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout
 	}

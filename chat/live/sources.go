@@ -155,12 +155,29 @@ func NewSources(svc Service, content ContentReader) *Sources {
 			n := min(argInt(q, "limit", len(docs)), len(docs))
 			items := make([]json.RawMessage, 0, n)
 			for _, doc := range docs[:n] {
-				items = append(items, doc.Data)
+				items = append(items, withID(doc))
 			}
 			return map[string]any{"items": items}, nil
 		},
 	})
 	return s
+}
+
+// withID is a document's data as a screen binds it: with the document's
+// id as "id" when the data has none (a collection whose schema does not
+// carry it), so item ids and actions can name it.
+func withID(d chat.ContentDoc) json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(d.Data, &m); err != nil || m["id"] != nil {
+		return d.Data
+	}
+	id, _ := json.Marshal(d.ID)
+	m["id"] = id
+	out, err := json.Marshal(m)
+	if err != nil {
+		return d.Data
+	}
+	return out
 }
 
 // Register adds or replaces a source. A name ending in "." is a family.
