@@ -22,10 +22,10 @@ import (
 // WCAG 2.x AA thresholds.
 const (
 	minContrastText    = 4.5
-	minContrastLarge   = 3.0 // large text and non-text (icons, control fills)
-	largeTextSize      = 24  // points (CSS px): WCAG's 18pt
+	minContrastLarge   = 3.0   // large text and non-text (icons, control fills)
+	largeTextSize      = 24    // points (CSS px): WCAG's 18pt
 	largeBoldTextSize  = 18.66 // WCAG's 14pt, when bold
-	maxContrastPaints  = 16 // candidate paints carried per node (style choices multiply them)
+	maxContrastPaints  = 16    // candidate paints carried per node (style choices multiply them)
 	contrastBaseFont   = "body"
 	contrastBaseText   = "text"
 	contrastBaseBack   = "background"
