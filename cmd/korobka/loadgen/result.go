@@ -97,10 +97,12 @@ func latencyOf(h *histogram) Latency {
 }
 
 // Healthy reports whether the server kept the delivery promises: nothing
-// duplicated, nothing lost, no hole in any dialog, every send answered.
-// Errors are not judged here: a refused send is an answer.
+// duplicated, nothing lost, no hole in any dialog, every send answered,
+// and no connection dropped during the run (a dropped one stops counting,
+// so its losses would go unseen). Errors are not judged here: a refused
+// send is an answer.
 func (r Result) Healthy() bool {
-	return r.Duplicates == 0 && r.Gaps == 0 && r.Undelivered == 0 && r.Unanswered == 0
+	return r.Duplicates == 0 && r.Gaps == 0 && r.Undelivered == 0 && r.Unanswered == 0 && r.ConnsLost == 0
 }
 
 // WriteJSON prints r as one indented JSON document.
@@ -130,8 +132,8 @@ func (r Result) WriteSummary(w io.Writer) error {
 	if !r.Healthy() {
 		verdict = "BROKEN"
 	}
-	fmt.Fprintf(&b, "integrity duplicates %d  gaps %d  undelivered %d  unanswered %d  stray %d: %s\n",
-		r.Duplicates, r.Gaps, r.Undelivered, r.Unanswered, r.Stray, verdict)
+	fmt.Fprintf(&b, "integrity duplicates %d  gaps %d  undelivered %d  unanswered %d  connections lost %d  stray %d: %s\n",
+		r.Duplicates, r.Gaps, r.Undelivered, r.Unanswered, r.ConnsLost, r.Stray, verdict)
 	if len(r.Errors) == 0 {
 		b.WriteString("errors    none\n")
 	} else {
@@ -196,6 +198,9 @@ func (r Result) TableRow() string {
 	verdict := "ok"
 	if !r.Healthy() {
 		verdict = fmt.Sprintf("BROKEN: %d duplicates, %d gaps, %d undelivered, %d unanswered", r.Duplicates, r.Gaps, r.Undelivered, r.Unanswered)
+		if r.ConnsLost > 0 {
+			verdict += fmt.Sprintf(", %d connections lost", r.ConnsLost)
+		}
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", r.Label, r.Shape(), closed, paced, verdict)
 }

@@ -347,3 +347,20 @@ func TestRunRetriesTransientSetupFailures(t *testing.T) {
 		t.Errorf("got %v, want the run to stop on HTTP 500", err)
 	}
 }
+
+// TestRunAnswersPingsDuringSetup: with slow handshakes the first
+// connections open long before the last, and must answer the server's
+// pings all along or be dropped before the traffic starts.
+func TestRunAnswersPingsDuringSetup(t *testing.T) {
+	f := newFakeServer(t, 0, 0)
+	f.pingEvery, f.dialDelay = 100*time.Millisecond, 60*time.Millisecond
+	cfg := publishersConfig(f.URL)
+	cfg.Logins = 1 // 17 handshakes one after another: over 1 s
+	res, err := Run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ConnsLost != 0 || res.Delivered == 0 || !res.Healthy() {
+		t.Errorf("got %d connections lost, %d delivered, healthy %v, errors %v; want 0, >0, true", res.ConnsLost, res.Delivered, res.Healthy(), res.Errors)
+	}
+}
