@@ -322,6 +322,11 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 		stop := f.keepAlive(c)
 		defer stop()
 	}
+	alive := func() {
+		if f.pingEvery > 0 {
+			_ = c.SetReadDeadline(time.Now().Add(3 * f.pingEvery))
+		}
+	}
 	// The client may send before this handler registers its peer (the
 	// handshake completes inside Upgrade), so events for a user without
 	// a connection wait for it, as a real server's would for sync.
@@ -345,6 +350,7 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
+		alive() // any frame counts as an answer, as on the server
 		var in struct {
 			Type, ID string
 			DialogID string `json:"dialog_id"`
@@ -370,7 +376,8 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 }
 
 // keepAlive pings c every pingEvery and sets its read deadline so that a
-// connection that answers nothing for three intervals is dropped.
+// connection that answers nothing (no pong, no frame) for three intervals
+// is dropped.
 func (f *fakeServer) keepAlive(c *websocket.Conn) (stop func()) {
 	wait := 3 * f.pingEvery
 	_ = c.SetReadDeadline(time.Now().Add(wait))

@@ -34,12 +34,12 @@ type api struct {
 	retried atomic.Int64 // setup steps tried again after a transient answer
 }
 
-// setupTries bounds how often an idempotent setup step (a login, opening
-// a direct dialog) is tried when the server answers 429 or 5xx: thousands
-// of concurrent logins can meet a transient failure, such as a database
-// deadlock, that one more try gets past. Every retry is counted and
-// reported, so a server that needs them is not hidden.
-const setupTries = 3
+// setupTries bounds how often a setup step (a login, opening a dialog) is
+// tried when the server answers 429 or 5xx: thousands of concurrent logins
+// can meet a transient failure, such as a database deadlock, that one
+// more try gets past. Every retry is counted and reported, so a server
+// that needs them is not hidden.
+const setupTries = 5
 
 // retry runs step until it succeeds, fails for good or has had setupTries.
 func (a *api) retry(ctx context.Context, step func() error) error {
@@ -184,9 +184,15 @@ func (a *api) openDialog(ctx context.Context, from user, peer string) (d openedD
 }
 
 // createGroup creates a group owned by from with the other members given.
-// It is not retried: a second try could make a second group.
-func (a *api) createGroup(ctx context.Context, from user, title string, members []string) (openedDialog, error) {
-	return a.postDialog(ctx, "create group", from, map[string]any{"kind": "group", "title": title, "member_ids": members})
+// It is tried again like the idempotent steps: a 429 or 5xx answer (a
+// deadlock, typically) means nothing was created, and should a try that
+// did create one still have failed, the extra group only stays unused.
+func (a *api) createGroup(ctx context.Context, from user, title string, members []string) (d openedDialog, err error) {
+	err = a.retry(ctx, func() error {
+		d, err = a.postDialog(ctx, "create group", from, map[string]any{"kind": "group", "title": title, "member_ids": members})
+		return err
+	})
+	return d, err
 }
 
 func (a *api) postDialog(ctx context.Context, op string, from user, in map[string]any) (openedDialog, error) {

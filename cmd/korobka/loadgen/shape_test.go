@@ -353,9 +353,10 @@ func TestRunRetriesTransientSetupFailures(t *testing.T) {
 // pings all along or be dropped before the traffic starts.
 func TestRunAnswersPingsDuringSetup(t *testing.T) {
 	f := newFakeServer(t, 0, 0)
-	f.pingEvery, f.dialDelay = 100*time.Millisecond, 60*time.Millisecond
+	// A connection silent for 0.6 s is dropped; setup takes over 1.7 s.
+	f.pingEvery, f.dialDelay = 200*time.Millisecond, 100*time.Millisecond
 	cfg := publishersConfig(f.URL)
-	cfg.Logins = 1 // 17 handshakes one after another: over 1 s
+	cfg.Logins = 1 // 17 handshakes one after another
 	res, err := Run(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
