@@ -185,12 +185,15 @@ const TableHeader = "| run | shape | closed loop, delivered msg/s | p99 send-to-
 
 // TableRow is r's row under TableHeader. A closed-loop run fills the
 // throughput column (its latency is queueing, not service time); a paced
-// run fills the p99 column, with the rate it actually delivered beside it.
+// run fills the p99 column, with the rates it actually sent and delivered
+// beside it (a paced sender skips a send while its window is full, and a
+// group message is delivered to each of its receivers).
 func (r Result) TableRow() string {
 	closed, paced := fmt.Sprintf("%s msg/s", thousands(r.DeliveredPerSec)), "—"
 	if r.Rate > 0 {
 		closed = "—"
-		paced = fmt.Sprintf("%s at %s msg/s (%s delivered/s)", round(r.Latency.P99), thousands(float64(r.Rate)), thousands(r.DeliveredPerSec))
+		paced = fmt.Sprintf("%s at %s msg/s (%s sent/s, %s delivered/s)", round(r.Latency.P99), thousands(float64(r.Rate)),
+			thousands(r.SentPerSec), thousands(r.DeliveredPerSec))
 		if r.Latency.Count == 0 {
 			paced = fmt.Sprintf("no samples at %s msg/s", thousands(float64(r.Rate)))
 		}

@@ -173,7 +173,7 @@ func TestRunPublishersReportsDuplicateGapAndSilence(t *testing.T) {
 func TestTableRow(t *testing.T) {
 	closed := Result{Label: "SQLite + memory", Publishers: 1000, DialogsPerUser: 10, Subscribers: 10000,
 		DeliveredReceipts: true, ReadShare: 0.25, Idle: 2000, DeliveredPerSec: 6650.4}
-	paced := Result{Label: "SQLite + memory", Pairs: 1000, Rate: 5000, DeliveredPerSec: 4999.6,
+	paced := Result{Label: "SQLite + memory", Pairs: 1000, Rate: 5000, SentPerSec: 5000.2, DeliveredPerSec: 4999.6,
 		Latency: Latency{Count: 10, P99: 91234 * time.Microsecond}}
 	broken := paced
 	broken.Undelivered, broken.Gaps = 2, 1
@@ -182,8 +182,8 @@ func TestTableRow(t *testing.T) {
 		want string
 	}{
 		{closed, "| SQLite + memory | 1,000 publishers x 10 dialogs (10,000 subscribers), delivered + 25% read receipts, 2,000 idle | 6,650 msg/s | — | ok |\n"},
-		{paced, "| SQLite + memory | 1,000 pairs | — | 91.2ms at 5,000 msg/s (5,000 delivered/s) | ok |\n"},
-		{broken, "| SQLite + memory | 1,000 pairs | — | 91.2ms at 5,000 msg/s (5,000 delivered/s) | BROKEN: 0 duplicates, 1 gaps, 2 undelivered, 0 unanswered |\n"},
+		{paced, "| SQLite + memory | 1,000 pairs | — | 91.2ms at 5,000 msg/s (5,000 sent/s, 5,000 delivered/s) | ok |\n"},
+		{broken, "| SQLite + memory | 1,000 pairs | — | 91.2ms at 5,000 msg/s (5,000 sent/s, 5,000 delivered/s) | BROKEN: 0 duplicates, 1 gaps, 2 undelivered, 0 unanswered |\n"},
 	} {
 		if got := tt.r.TableRow(); got != tt.want {
 			t.Errorf("got  %q\nwant %q", got, tt.want)
