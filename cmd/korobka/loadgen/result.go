@@ -34,8 +34,8 @@ type Result struct {
 	Duration  time.Duration `json:"duration_ns"` // measured window actually run
 	Warmup    time.Duration `json:"warmup_ns"`
 	SetupTime time.Duration `json:"setup_ns"` // logins, dialogs and dials
-	// SetupRetries counts logins and dialog openings tried again after a
-	// 429 or 5xx answer.
+	// SetupRetries counts setup steps (code requests, verifications,
+	// dialog openings) tried again after a 5xx answer.
 	SetupRetries int64 `json:"setup_retries"`
 
 	Users       int `json:"users"`        // logged in
@@ -121,7 +121,7 @@ func (r Result) WriteSummary(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "korobka bench: %s, %s, %s measured after %s warmup, %d-byte texts\n",
 		r.Shape(), mode, r.Duration.Round(time.Millisecond), r.Warmup, r.BodySize)
-	fmt.Fprintf(&b, "setup     %d users, %d dialogs, %d+%d connections in %s (%d steps retried after 429/5xx); %d lost during the run\n",
+	fmt.Fprintf(&b, "setup     %d users, %d dialogs, %d+%d connections in %s (%d steps retried after 5xx); %d lost during the run\n",
 		r.Users, r.Dialogs, r.ActiveConns, r.IdleConns, r.SetupTime.Round(time.Millisecond), r.SetupRetries, r.ConnsLost)
 	fmt.Fprintf(&b, "counts    sent %d  replies %d  delivered %d  receipts %d  read %d  backlog %d\n",
 		r.Sent, r.Replies, r.Delivered, r.Receipts, r.ReadReceipts, r.Backlog)
