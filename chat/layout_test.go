@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"chat/httpapi":  {"chat", "chat/wire", "chat/live", "assets"}, // transport
 	"chat/live":     {"chat", "chat/ws", "renderer"},              // where chat meets renderer
 	"chat/chattest": {"chat", "schemas"},                          // shared suites, fakes, the contract
-	"renderer":      {"schemas"},
+	"renderer":      {"schemas", "assets"},                        // data only: schemas, the icon catalogue
 }
 
 // implementationMay is what an implementation may import from the module.

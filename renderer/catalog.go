@@ -6,6 +6,8 @@ package renderer
 // it (go test ./renderer -run TestSchemasUpToDate -update), so the linter, the
 // shells' models and the designers' editor completion cannot drift apart.
 
+import "github.com/korobka/korobka/assets"
+
 // kind says how a prop is written by designers and what shells receive.
 type kind int
 
@@ -60,6 +62,9 @@ func (c *componentSpec) prop(name string) (propSpec, bool) {
 }
 
 var (
+	// iconNames is the icon catalogue the shells draw: screens may name
+	// no other icon.
+	iconNames   = assets.Icons()
 	alignEnum   = []string{"start", "center", "end", "stretch"}
 	justifyEnum = []string{"start", "center", "end", "space_between"}
 )
@@ -112,14 +117,14 @@ var catalog = []componentSpec{
 		{name: "size", kind: kEnum, enum: []string{"s", "m", "l", "xl"}, doc: "Diameter class."},
 	}},
 	{name: "icon", doc: "A glyph from the shell's icon set.", props: []propSpec{
-		{name: "name", kind: kString, doc: "Icon name (e.g. check, check_double, clock, back, attach, send, phone)."},
+		{name: "name", kind: kEnum, enum: iconNames, doc: "Icon name from the icon catalogue (assets/web/icons)."},
 		{name: "color", kind: kColor, doc: "Icon colour."},
 		{name: "size", kind: kNumber, doc: "Size in points."},
 	}},
 	{name: "button", doc: "A tappable button.", props: []propSpec{
 		{name: "label", kind: kText, doc: "Button text."},
 		{name: "kind", kind: kEnum, enum: []string{"primary", "secondary", "plain", "destructive"}, doc: "Visual weight."},
-		{name: "icon", kind: kString, doc: "Optional icon name before the label."},
+		{name: "icon", kind: kEnum, enum: iconNames, doc: "Optional icon before the label, from the icon catalogue (assets/web/icons)."},
 		{name: "disabled", kind: kBool, doc: "Drawn but not tappable."},
 	}},
 	{name: "input", doc: "A form field; a submit action sends the values of the screen's inputs by name.", props: []propSpec{
@@ -168,7 +173,7 @@ var catalog = []componentSpec{
 	{name: "tabs", doc: "A tab bar; children are tab nodes.", optional: true, children: true, props: []propSpec{}},
 	{name: "tab", doc: "One tab of a tab bar.", props: []propSpec{
 		{name: "label", kind: kText, doc: "Tab text."},
-		{name: "icon", kind: kString, doc: "Icon name."},
+		{name: "icon", kind: kEnum, enum: iconNames, doc: "Icon from the icon catalogue (assets/web/icons)."},
 		{name: "selected", kind: kBool, doc: "The current tab."},
 	}},
 	{name: "video", doc: "A video player.", optional: true, props: []propSpec{

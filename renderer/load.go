@@ -108,7 +108,7 @@ type argSpec struct {
 type cscreen struct {
 	head  []byte // {"screen":..,"rev":..,"title":
 	title textVal
-	mid   []byte // ,"theme":..,"styles":{..},"root":
+	mid   []byte // ,"theme":..,"tokens":{..},"styles":{..},"root":
 	root  part
 }
 
@@ -624,7 +624,8 @@ func (ld *loader) compileScreen(src *screenSrc, v *variant) {
 	if v.mode == modeDark {
 		th = ld.theme.name + "-dark"
 	}
-	cs.mid = fmt.Appendf(nil, `,"theme":%s,"styles":%s,"root":`, appendString(nil, th), ld.theme.stylesJSON(c.u.styles, v.mode))
+	cs.mid = fmt.Appendf(nil, `,"theme":%s,"tokens":%s,"styles":%s,"root":`, appendString(nil, th),
+		ld.theme.tokensJSON(v.mode), ld.theme.stylesJSON(c.u.styles, v.mode))
 	if v.idx == 0 {
 		s.data, s.live = data, live
 		for _, ds := range data {

@@ -312,6 +312,8 @@ root:
 		{"navigate nowhere", strings.Replace(good, "text: hello", `text: hi, action: { type: navigate, screen: nowhere }`, 1), `probe.yaml:5:65: navigate to unknown screen "nowhere"`},
 		{"unknown action", strings.Replace(good, "text: hello", `text: hi, action: { type: teleport }`, 1), `unknown action "teleport"`},
 		{"unterminated", strings.Replace(good, "text: hello", `text: "{{ a"`, 1), `unterminated {{`},
+		{"unknown icon", strings.Replace(good, "{ type: text, text: hello }", `{ type: icon, name: dot }`, 1), `probe.yaml:5:27: name must be one of `},
+		{"unknown button icon", strings.Replace(good, "{ type: text, text: hello }", `{ type: button, icon: dot }`, 1), `probe.yaml:5:29: icon must be one of `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := shippedFS(t)

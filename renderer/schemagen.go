@@ -122,12 +122,15 @@ func layoutSchemaDoc() obj {
 			"kind":   obj{"enum": []string{"url", "email", "phone"}},
 			"action": obj{"$ref": "#/$defs/action"},
 		}}
+	defs["font"] = obj{"type": "object", "additionalProperties": false,
+		"description": "A typography token: size and line height in points (CSS px), weight.",
+		"properties": obj{
+			"size": obj{"type": "number"}, "line_height": obj{"type": "number"},
+			"weight": obj{"enum": fontWeights}}}
 	defs["style"] = obj{"type": "object", "additionalProperties": false,
 		"description": "A theme style resolved for the layout's theme (light or dark).",
 		"properties": obj{
-			"font": obj{"type": "object", "additionalProperties": false, "properties": obj{
-				"size": obj{"type": "number"}, "line_height": obj{"type": "number"},
-				"weight": obj{"enum": fontWeights}}},
+			"font":       obj{"$ref": "#/$defs/font"},
 			"color":      obj{"type": "string"},
 			"background": obj{"type": "string"},
 			"radius":     obj{"type": "number"},
@@ -163,6 +166,17 @@ func layoutSchemaDoc() obj {
 			"rev":    obj{"type": "string", "description": "Revision of the screen files that produced this layout."},
 			"title":  obj{"type": "string", "description": "Localised title."},
 			"theme":  obj{"type": "string", "description": "Theme and mode, e.g. default-dark."},
+			"tokens": obj{
+				"type":                 "object",
+				"description":          "Every design token of the theme resolved for its mode: what the shell draws by itself (buttons, fields, banners, ticks) takes its colours, fonts, radii and spacing from here.",
+				"additionalProperties": false,
+				"properties": obj{
+					"colors":  obj{"type": "object", "additionalProperties": obj{"type": "string", "pattern": `^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$`}},
+					"fonts":   obj{"type": "object", "additionalProperties": obj{"$ref": "#/$defs/font"}},
+					"radii":   obj{"type": "object", "additionalProperties": obj{"type": "number", "minimum": 0}},
+					"spacing": obj{"type": "object", "additionalProperties": obj{"type": "number", "minimum": 0}},
+				},
+			},
 			"styles": obj{"type": "object", "additionalProperties": obj{"$ref": "#/$defs/style"}, "description": "Styles used by this layout, resolved for its theme."},
 			"root":   obj{"$ref": "#/$defs/node"},
 			"live":   obj{"type": "array", "items": obj{"type": "string"}, "description": "Topics whose patches arrive over the WebSocket while the screen is open."},

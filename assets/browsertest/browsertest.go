@@ -182,6 +182,13 @@ func (b *Browser) SetScheme(scheme string) {
 // blank (luminance spread under 8): a screen that silently draws nothing
 // must not pass.
 func (b *Browser) Screenshot(path string) {
+	b.T.Helper()
+	b.ScreenshotMin(path, 8)
+}
+
+// ScreenshotMin is Screenshot with the luminance spread below which the
+// page counts as blank.
+func (b *Browser) ScreenshotMin(path string, minSpread float64) {
 	t := b.T
 	t.Helper()
 	buf, err := chromedp.Run(b.Ctx, chromedp.CaptureScreenshot())
@@ -205,8 +212,8 @@ func (b *Browser) Screenshot(path string) {
 	}
 	mean := sum / n
 	sd := math.Sqrt(max(sq/n-mean*mean, 0))
-	if sd < 8 {
-		t.Errorf("screenshot %s looks blank: luminance stddev %.2f, want >= 8", path, sd)
+	if sd < minSpread {
+		t.Errorf("screenshot %s looks blank: luminance stddev %.2f, want >= %.0f", path, sd, minSpread)
 	}
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		t.Fatal(err)

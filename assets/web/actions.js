@@ -1,6 +1,6 @@
 // actions.js: what a tap does. Layout actions are data from the server, so
 // every URL and endpoint is checked again here before it is used.
-import { request } from './api.js';
+import { request, errorText } from './api.js';
 import { afterSubmit } from './auth.js';
 import { safeUrl, telUrl } from './render.js';
 import { t } from './strings.js';
@@ -102,7 +102,7 @@ export function createActions(app) {
       if (a.then) await run(substitute(a.then, form, res ?? {}), el);
     } catch (e) {
       // The server's message is meant for people; show it as text.
-      app.toast(e?.message || t('error'));
+      app.toast(errorText(e));
     } finally {
       if (btn?.isConnected) btn.disabled = false;
     }
@@ -121,7 +121,7 @@ export function createActions(app) {
       await app.live.send(dialog, text);
     } catch (e) {
       if (!field.value) field.value = text; // give the text back to retry
-      app.toast(e?.message || t('send_failed'));
+      app.toast(errorText(e, 'send_failed'));
     }
   }
 
@@ -156,7 +156,7 @@ export function createActions(app) {
           app.toast(t('photo_updated'));
           app.refresh();
         } catch (e) {
-          app.toast(e?.message || t('error'));
+          app.toast(errorText(e));
         }
       });
       return undefined;
@@ -178,7 +178,7 @@ export function createActions(app) {
         await app.live.send(dialog, text, [{ upload_id: String(up.id) }]);
       } catch (e) {
         if (field && text && !field.value) field.value = text;
-        app.toast(e?.message || t('send_failed'));
+        app.toast(errorText(e, 'send_failed'));
       }
     });
     return undefined;

@@ -2,6 +2,7 @@
 // bearer token, the 401 → refresh → retry dance, the capability headers and
 // the screen ETag cache each live in exactly one place.
 import { session, saveSession, clearSession } from './auth.js';
+import { t } from './strings.js';
 
 // COMPONENTS is every node type render.js draws; the server replaces any
 // other node with its fallback.
@@ -12,12 +13,25 @@ export const COMPONENTS = [
 ];
 export const SHELL = `web/1 (components: ${COMPONENTS.map((c) => c + '@1').join(', ')})`;
 
+// ApiError is a failed call: the server's answer (status, code and its
+// message, written for people in the user's language: the server follows
+// Accept-Language), or status 0 / code 'network' when the server could not
+// be reached. Its message is always one to show; never a raw exception
+// text such as "Failed to fetch".
 export class ApiError extends Error {
   constructor(status, code, message) {
-    super(message || code || `HTTP ${status}`);
+    super(typeof message === 'string' && message ? message : t(status === 0 ? 'network' : 'error'));
     this.status = status;
     this.code = code;
   }
+}
+
+// errorText is what a person reads when an action failed with e: the
+// server's message, the offline message, or the shell's own fallback
+// (strings.js key) for anything else — a bug's exception text never
+// reaches the screen.
+export function errorText(e, fallback = 'error') {
+  return e instanceof ApiError ? e.message : t(fallback);
 }
 
 // acceptLanguage turns navigator.languages into a weighted header, best first.
@@ -86,7 +100,8 @@ function send(path, opts) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(body);
   }
-  return fetch(path, { method: opts.method ?? 'GET', headers, body, cache: 'no-store' });
+  return fetch(path, { method: opts.method ?? 'GET', headers, body, cache: 'no-store' })
+    .catch(() => { throw new ApiError(0, 'network'); });
 }
 
 async function errorOf(res) {

@@ -1,7 +1,7 @@
 // app.js: boots the web shell and routes between server-driven screens.
 // The route lives in the hash (#/chat?dialog_id=17) so a reload or a shared
 // link opens the same screen; browser history is the back stack.
-import { fetchScreen, clearScreenCache, setSignedOutHandler } from './api.js';
+import { fetchScreen, clearScreenCache, setSignedOutHandler, errorText } from './api.js';
 import { session, clearSession, PUBLIC_SCREENS, HOME, LOGIN } from './auth.js';
 import { renderLayout, applyOps, appendPage, find, findNode } from './render.js';
 import { createActions, canRun } from './actions.js';
@@ -70,7 +70,7 @@ const app = {
       const layout = await fetchScreen(app.route.screen, params, preferredTheme());
       appendPage(listEl, findNode(layout.root, listEl.dataset.kid), ctx);
     } catch (e) {
-      app.toast(e?.message || t('error'));
+      app.toast(errorText(e));
     } finally {
       listEl.kLoading = false;
     }
@@ -220,17 +220,28 @@ function restore(s) {
   }
 }
 
+// showError draws the error page: what happened in the user's language,
+// a retry and a way back to the home screen (or login).
 function showError(e) {
   const box = document.createElement('div');
   box.className = 'k-error';
+  const title = document.createElement('h1');
+  title.className = 'k-title';
+  title.textContent = t('error_title');
   const msg = document.createElement('p');
-  msg.textContent = e?.message || t('error');
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = 'k-primary';
-  b.textContent = t('retry');
-  b.addEventListener('click', () => show());
-  box.append(msg, b);
+  msg.className = 'k-error-text';
+  msg.textContent = errorText(e);
+  const retry = document.createElement('button');
+  retry.type = 'button';
+  retry.className = 'k-button k-primary';
+  retry.textContent = t('retry');
+  retry.addEventListener('click', () => show());
+  const home = document.createElement('button');
+  home.type = 'button';
+  home.className = 'k-button k-plain';
+  home.textContent = t(session() ? 'home' : 'to_login');
+  home.addEventListener('click', () => app.navigate(session() ? HOME : LOGIN, {}, true));
+  box.append(title, msg, retry, home);
   screenEl.replaceChildren(box);
 }
 

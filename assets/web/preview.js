@@ -33,6 +33,9 @@ function readState() {
     lang: q.get('lang') ?? '',
     theme: q.get('theme') === 'dark' ? 'dark' : 'light',
     caps: new Set((q.get('caps') ?? OPTIONAL.join(',')).split(',').filter((c) => OPTIONAL.includes(c))),
+    // fill=1 shows the screen alone, filling the window as on a device of
+    // the window's size (for checking other screen sizes, and for tests).
+    fill: q.get('fill') === '1',
   };
 }
 
@@ -41,6 +44,7 @@ let screens = [];
 
 function writeState() {
   const q = new URLSearchParams({ name: state.name, fixture: state.fixture, lang: state.lang, theme: state.theme, caps: [...state.caps].join(',') });
+  if (state.fill) q.set('fill', '1');
   history.replaceState(null, '', '#' + q);
 }
 
@@ -204,8 +208,13 @@ function live() {
   es.addEventListener('message', (e) => { if (e.data === 'reload') reload(e); });
   es.addEventListener('open', () => status('live reload on'));
   es.addEventListener('error', () => status('live reload: reconnecting…'));
+  // A page left open in the back/forward cache would keep its stream and
+  // use up the browser's few connections to this host.
+  addEventListener('pagehide', () => es.close(), { once: true });
 }
+addEventListener('pageshow', (e) => { if (e.persisted) live(); });
 
+document.body.classList.toggle('p-fill', state.fill);
 controls();
 loadList().then(loadSource).then(loadRender).catch((e) => status(String(e?.message ?? e)));
 live();

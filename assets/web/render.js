@@ -64,15 +64,22 @@ function h(tag, cls, text) {
 const ALIGN = { start: 'flex-start', center: 'center', end: 'flex-end', stretch: 'stretch' };
 const JUSTIFY = { start: 'flex-start', center: 'center', end: 'flex-end', space_between: 'space-between' };
 
-// Glyphs for the shell's icon set; an unknown name draws a dot, never text
-// from the layout.
-const ICONS = {
-  check: '✓', check_double: '✓✓', clock: '🕓', back: '‹', attach: '📎', send: '➤',
-  phone: '📞', play: '▶', close: '✕', search: '🔍', more: '⋯', camera: '📷', file: '📄',
-  video: '🎬', chevron: '›', plus: '+', edit: '✎', settings: '⚙', user: '👤', chat: '💬',
-  home: '⌂', star: '★', info: 'ℹ', warning: '⚠', contacts: '👥', news: '📰', tariff: '💳',
-};
-const glyph = (name) => (Object.hasOwn(ICONS, name) ? ICONS[name] : '•');
+// Icons are the catalogue's SVG files, icons/<name>.svg (Lucide; the same
+// list the server's lint and schemas use, assets/web/icons), drawn as a
+// mask filled with the current text colour, so they follow the theme. A
+// name that is not an icon name draws an empty box, never text from the
+// layout.
+const ICON_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+export function glyph(name) {
+  const el = h('span', 'k-glyph');
+  el.setAttribute('aria-hidden', 'true');
+  if (typeof name === 'string' && ICON_NAME.test(name)) {
+    const url = `url("icons/${name}.svg")`;
+    el.style.maskImage = url;
+    el.style.webkitMaskImage = url;
+  }
+  return el;
+}
 
 // Each component: (node, ctx) => element. ctx is the app's (or preview's)
 // bridge: run(action, el), canRun(action), onCompose(el), onEnter(el),
@@ -264,9 +271,12 @@ function avatar(n) {
 }
 
 function icon(n) {
-  const el = h('span', '', glyph(n.name));
+  const el = h('span');
+  const g = glyph(n.name);
+  if (num(n.size)) { g.style.width = `${n.size}px`; g.style.height = `${n.size}px`; }
+  el.append(g);
+  el.setAttribute('role', 'img');
   el.setAttribute('aria-label', str(n.name));
-  if (num(n.size)) el.style.fontSize = `${n.size}px`;
   const c = color(n.color);
   if (c) el.style.color = c;
   return el;
@@ -275,7 +285,7 @@ function icon(n) {
 function button(n, ctx) {
   const el = h('button', `k-${['primary', 'secondary', 'plain', 'destructive'].includes(n.kind) ? n.kind : 'secondary'}`);
   el.type = 'button';
-  if (n.icon) el.append(h('span', 'k-glyph', glyph(n.icon)));
+  if (n.icon) el.append(glyph(n.icon));
   if (n.label) el.append(h('span', 'k-label', n.label));
   if (!n.label && n.icon) el.setAttribute('aria-label', str(n.icon));
   if (n.disabled) el.disabled = true;
@@ -444,7 +454,7 @@ function tab(n, ctx) {
   el.type = 'button';
   el.setAttribute('role', 'tab');
   el.setAttribute('aria-selected', n.selected ? 'true' : 'false');
-  if (n.icon) el.append(h('span', 'k-glyph', glyph(n.icon)));
+  if (n.icon) el.append(glyph(n.icon));
   el.append(h('span', 'k-label', n.label));
   if (n.action) bindAction(el, n.action, ctx);
   return el;
@@ -468,7 +478,7 @@ function file(n) {
   const el = h('a');
   const href = mediaUrl(n.url);
   if (href) { el.href = href; el.download = str(n.name); el.rel = 'noopener noreferrer'; }
-  el.append(h('span', 'k-glyph', glyph('file')));
+  el.append(glyph('file'));
   const info = h('span', 'k-file-info');
   info.append(h('span', 'k-file-name', n.name), h('span', 'k-file-size', [n.size, n.mime].filter(Boolean).join(' · ')));
   el.append(info);

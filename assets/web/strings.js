@@ -18,7 +18,11 @@ const S = {
     blocked_link: 'This link cannot be opened.',
     send_failed: 'The message was not sent.',
     error: 'Something went wrong.',
+    network: 'No connection to the server. Check the network and try again.',
     retry: 'Retry',
+    error_title: 'This screen did not open',
+    home: 'Back to chats',
+    to_login: 'Back to sign-in',
     back: 'Back',
   },
   ru: {
@@ -36,7 +40,11 @@ const S = {
     blocked_link: 'Эту ссылку нельзя открыть.',
     send_failed: 'Сообщение не отправлено.',
     error: 'Что-то пошло не так.',
+    network: 'Нет связи с сервером. Проверьте интернет и попробуйте ещё раз.',
     retry: 'Повторить',
+    error_title: 'Экран не открылся',
+    home: 'К чатам',
+    to_login: 'Ко входу',
     back: 'Назад',
   },
 };

@@ -1,7 +1,8 @@
-// theme.js: turns a layout's theme into CSS. A layout carries its named
-// styles already resolved for light or dark; we expose them as .ks-<name>
-// classes and derive the base colour tokens (--k-*) that style.css uses,
-// so a customer's brand colours reach buttons, ticks and banners too.
+// theme.js: turns a layout's theme into CSS. A layout carries every token
+// of theme.yaml resolved for light or dark (`tokens`), which become the
+// --k-* variables style.css draws with, and its named styles, which become
+// .ks-<name> classes; so a customer's brand reaches buttons, ticks and
+// banners on every screen.
 
 const HEX = /^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/;
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -23,21 +24,6 @@ export const preferredTheme = () => (dark.matches ? 'dark' : 'light');
 export function onThemeChange(fn) {
   dark.addEventListener('change', () => fn(preferredTheme()));
 }
-
-// Where each base token can be read from the styles a layout carries. A
-// layout only has the styles it uses, so what we learn is remembered per
-// mode and defaults in style.css cover the rest.
-const TOKENS = {
-  'background': [['screen', 'background']],
-  'text': [['body', 'color'], ['title', 'color'], ['large_title', 'color'], ['bubble_other', 'color']],
-  'text-secondary': [['muted', 'color'], ['caption', 'color']],
-  'surface': [['card', 'background']],
-  'primary': [['highlight', 'background'], ['price', 'color']],
-  'on-primary': [['highlight', 'color']],
-  'danger': [['error', 'color']],
-  'bubble-own': [['bubble_own', 'background']],
-  'bubble-other': [['bubble_other', 'background']],
-};
 
 const WEIGHT = { regular: 400, medium: 500, semibold: 600, bold: 700 };
 
@@ -61,28 +47,46 @@ function rule(name, s) {
 const sheet = new CSSStyleSheet();
 document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 
-// applyTheme sets data-theme and the colour tokens on el (the document for
-// the app, the phone frame for the preview) and the .ks-* classes.
-export function applyTheme(layout, el = document.documentElement, remember = true) {
+// tokenVars turns a layout's `tokens` ({colors, fonts, radii, spacing},
+// every token of theme.yaml resolved for the mode) into CSS custom
+// properties: --k-<colour> (primary, on-primary, text-secondary, ...),
+// --k-font-<name>-size|-weight|-line, --k-radius-<name>, --k-space-<name>.
+// style.css draws everything the shell adds by itself from these, so a
+// theme.yaml change reaches every screen. Values that are not colours or
+// sane sizes are dropped.
+export function tokenVars(tokens) {
+  const vars = {};
+  const tk = tokens && typeof tokens === 'object' ? tokens : {};
+  const each = (o, fn) => {
+    if (!o || typeof o !== 'object') return;
+    for (const [k, v] of Object.entries(o)) if (styleName(k)) fn(k.replace(/_/g, '-'), v);
+  };
+  each(tk.colors, (k, v) => { if (color(v)) vars[`--k-${k}`] = v; });
+  each(tk.fonts, (k, f) => {
+    if (!f || typeof f !== 'object') return;
+    if (num(f.size) !== null) vars[`--k-font-${k}-size`] = `${f.size}px`;
+    if (num(f.line_height) !== null) vars[`--k-font-${k}-line`] = `${f.line_height}px`;
+    if (WEIGHT[f.weight]) vars[`--k-font-${k}-weight`] = String(WEIGHT[f.weight]);
+  });
+  each(tk.radii, (k, v) => { if (num(v) !== null) vars[`--k-radius-${k}`] = `${v}px`; });
+  each(tk.spacing, (k, v) => { if (num(v) !== null) vars[`--k-space-${k}`] = `${v}px`; });
+  return vars;
+}
+
+// applyTheme sets data-theme, the token variables and the .ks-* classes on
+// el (the document for the app, the phone frame for the preview). Variables
+// of the previous layout that this one lacks are removed, so the defaults
+// in style.css apply again.
+export function applyTheme(layout, el = document.documentElement) {
   const mode = /dark$/.test(String(layout?.theme ?? '')) ? 'dark' : 'light';
   el.dataset.theme = mode;
   el.style.colorScheme = mode;
+  const vars = tokenVars(layout?.tokens);
+  for (const name of [...el.style]) {
+    if (name.startsWith('--k-') && !Object.hasOwn(vars, name)) el.style.removeProperty(name);
+  }
+  for (const [name, v] of Object.entries(vars)) el.style.setProperty(name, v);
   const styles = layout?.styles && typeof layout.styles === 'object' ? layout.styles : {};
-  const key = `korobka.tokens.${mode}`;
-  let known = {};
-  if (remember) {
-    try { known = JSON.parse(localStorage.getItem(key) ?? '{}') ?? {}; } catch { /* start afresh */ }
-  }
-  for (const [tok, sources] of Object.entries(TOKENS)) {
-    for (const [s, prop] of sources) {
-      const v = color(styles[s]?.[prop]);
-      if (v) { known[tok] = v; break; }
-    }
-    const v = color(known[tok]);
-    if (v) el.style.setProperty(`--k-${tok}`, v);
-    else el.style.removeProperty(`--k-${tok}`);
-  }
-  if (remember) localStorage.setItem(key, JSON.stringify(known));
   const rules = [];
   for (const [name, s] of Object.entries(styles)) {
     if (styleName(name) && s && typeof s === 'object') rules.push(rule(name, s));

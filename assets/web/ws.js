@@ -3,7 +3,7 @@
 // messages, acks delivery and reads, and feeds patches, ticks, typing and
 // presence to the open screen. Frames are those of docs/api.md.
 import { session, myId } from './auth.js';
-import { refreshTokens, request, acceptLanguage, timeZone, SHELL } from './api.js';
+import { refreshTokens, request, acceptLanguage, timeZone, SHELL, ApiError } from './api.js';
 import { preferredTheme } from './theme.js';
 import { t } from './strings.js';
 
@@ -218,7 +218,7 @@ export function createLive(app) {
           pending.delete(f.id);
           clearTimeout(p.timer);
           if (f.type === 'reply') p.resolve(f);
-          else p.reject(new Error(f.error?.message || t('error')));
+          else p.reject(new ApiError(0, f.error?.code, f.error?.message));
         }
         if (f.type === 'reply' && f.message) onMessage(f.message, false);
         return;

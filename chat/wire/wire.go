@@ -94,6 +94,18 @@ func safe(err error) *chat.Error {
 // sent; its cause stays on the server. A 429 carries Retry-After, a 401
 // WWW-Authenticate.
 func WriteError(w http.ResponseWriter, err error) int {
+	return WriteErrorIn(w, err, "en")
+}
+
+// WriteErrorFor is WriteError with the message in the language of r's
+// Accept-Language (ErrorLang); the code is the same in every language.
+func WriteErrorFor(w http.ResponseWriter, r *http.Request, err error) int {
+	w.Header().Add("Vary", "Accept-Language")
+	return WriteErrorIn(w, err, ErrorLang(r.Header.Get("Accept-Language")))
+}
+
+// WriteErrorIn is WriteError with the message in lang ("en", "ru").
+func WriteErrorIn(w http.ResponseWriter, err error, lang string) int {
 	e := safe(err)
 	status := Status(e.Kind)
 	h := w.Header()
@@ -103,7 +115,8 @@ func WriteError(w http.ResponseWriter, err error) int {
 	case chat.KindUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="korobka"`)
 	}
-	body, merr := json.Marshal(ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Path: e.Path}})
+	h.Set("Content-Language", lang)
+	body, merr := json.Marshal(ErrorBody{Error: ErrorDetail{Code: e.Code, Message: localMessage(e, lang), Path: e.Path}})
 	if merr != nil {
 		body = []byte(`{"error":{"code":"internal","message":"Internal error."}}`)
 	}
@@ -125,8 +138,14 @@ type errorFrame struct {
 // ErrorFrame encodes err as a WebSocket error frame answering the request
 // with the id (nil: none). A rate-limited error carries retry_after.
 func ErrorFrame(id json.RawMessage, err error) []byte {
+	return ErrorFrameIn(id, err, "en")
+}
+
+// ErrorFrameIn is ErrorFrame with the message in lang ("en", "ru"): a
+// connection's errors follow the Accept-Language of its handshake.
+func ErrorFrameIn(id json.RawMessage, err error, lang string) []byte {
 	e := safe(err)
-	d := ErrorDetail{Code: e.Code, Message: e.Message}
+	d := ErrorDetail{Code: e.Code, Message: localMessage(e, lang)}
 	if e.Kind == chat.KindRateLimited {
 		d.RetryAfter = RetryAfter(e.RetryAfter)
 	}

@@ -73,6 +73,9 @@ type conn struct {
 	// foreground is what the client last reported with a state frame
 	// (background until it says otherwise); only the reader touches it.
 	foreground bool
+	// lang is the language of error frames' messages ("en", "ru"), from
+	// the handshake's Accept-Language; set before the goroutines start.
+	lang string
 }
 
 func (g *Gateway) newConn(p chat.Principal) *conn {
@@ -348,7 +351,7 @@ func (c *conn) readLoop(u *user) {
 		ok, retry, err := c.allow(u)
 		if err != nil {
 			c.logger().Warn("websocket frame budget failed", "err", err)
-			c.tryReply(wire.ErrorFrame(peekID(data), errUnavailable))
+			c.tryReply(wire.ErrorFrameIn(peekID(data), errUnavailable, c.lang))
 			continue
 		}
 		if !ok {
@@ -357,8 +360,8 @@ func (c *conn) readLoop(u *user) {
 				c.closeAfterFlush(ClosePolicy, "rate limit exceeded")
 				continue
 			}
-			c.tryReply(wire.ErrorFrame(peekID(data), &chat.Error{Kind: chat.KindRateLimited,
-				Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: retry}))
+			c.tryReply(wire.ErrorFrameIn(peekID(data), &chat.Error{Kind: chat.KindRateLimited,
+				Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: retry}, c.lang))
 			continue
 		}
 		c.handle(data)
@@ -422,7 +425,7 @@ func (c *conn) flooding() bool {
 func (c *conn) handle(data []byte) {
 	req, ferr := parseRequest(data)
 	if ferr != nil {
-		c.reply(wire.ErrorFrame(req.ID, ferr))
+		c.reply(wire.ErrorFrameIn(req.ID, ferr, c.lang))
 		return
 	}
 	ctx := c.g.ctx
@@ -628,5 +631,5 @@ func (c *conn) fail(ctx context.Context, id []byte, err error) {
 		return
 	}
 	c.g.logError(ctx, c.logger(), "websocket request failed", err)
-	c.reply(wire.ErrorFrame(id, err))
+	c.reply(wire.ErrorFrameIn(id, err, c.lang))
 }

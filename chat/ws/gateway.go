@@ -328,10 +328,10 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 		CheckOrigin: func(*http.Request) bool { return true },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			if status == http.StatusMethodNotAllowed {
-				wire.WriteError(w, errMethod)
+				wire.WriteErrorFor(w, r, errMethod)
 				return
 			}
-			wire.WriteError(w, errHandshake)
+			wire.WriteErrorFor(w, r, errHandshake)
 		},
 	}
 	return g
@@ -346,17 +346,17 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		wire.WriteError(w, errMethod)
+		wire.WriteErrorFor(w, r, errMethod)
 		return
 	}
 	// The origin comes first: a page on another site learns nothing, not
 	// even whether a token it guessed is alive.
 	if !g.originAllowed(r) {
-		wire.WriteError(w, errOrigin)
+		wire.WriteErrorFor(w, r, errOrigin)
 		return
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		wire.WriteError(w, errHandshake)
+		wire.WriteErrorFor(w, r, errHandshake)
 		return
 	}
 	ctx := r.Context()
@@ -365,31 +365,32 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := g.cfg.TrustedProxies.ClientAddr(r)
 	if err := g.allowAddress(ctx, ip); err != nil {
 		g.logError(ctx, g.log, "websocket handshake limit failed", err)
-		wire.WriteError(w, err)
+		wire.WriteErrorFor(w, r, err)
 		return
 	}
 	token := accessToken(r)
 	if token == "" {
-		wire.WriteError(w, errMissingToken)
+		wire.WriteErrorFor(w, r, errMissingToken)
 		return
 	}
 	p, err := g.svc.Authenticate(ctx, token)
 	if err != nil {
 		g.logError(ctx, g.log, "websocket authentication failed", err)
-		wire.WriteError(w, err)
+		wire.WriteErrorFor(w, r, err)
 		return
 	}
 	if err := g.allow(ctx, "ws:handshake:user:"+chat.FormatID(p.UserID), g.cfg.HandshakesPerUser); err != nil {
 		g.logError(ctx, g.log, "websocket handshake limit failed", err)
-		wire.WriteError(w, err)
+		wire.WriteErrorFor(w, r, err)
 		return
 	}
 
 	c := g.newConn(p)
+	c.lang = wire.ErrorLang(r.Header.Get("Accept-Language"))
 	u, err := g.register(ctx, c)
 	if err != nil {
 		g.logError(ctx, g.log, "websocket registration failed", err)
-		wire.WriteError(w, err)
+		wire.WriteErrorFor(w, r, err)
 		return
 	}
 	// The handshake counts as work in flight, so Shutdown waits for it and
@@ -401,7 +402,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, err := g.svc.Authenticate(ctx, token); err != nil {
 		g.unregister(c, u)
 		g.logError(ctx, g.log, "websocket authentication failed", err)
-		wire.WriteError(w, err)
+		wire.WriteErrorFor(w, r, err)
 		return
 	}
 	ws, err := g.up.Upgrade(w, r, nil)

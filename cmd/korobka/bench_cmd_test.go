@@ -24,6 +24,7 @@ func TestBenchCommand(t *testing.T) {
 		}{
 			{"publishers", []string{"-publishers", "3", "-dialogs-per-user", "4", "-rate", "60", "-read-share", "0.5"}, 3 + 12 + 2, 12, 15},
 			{"pairs", []string{"-pairs", "3", "-rate", "60", "-read-share", "0.5"}, 6 + 2, 3, 6},
+			{"groups", []string{"-publishers", "3", "-dialogs-per-user", "4", "-group-share", "0.5", "-group-size", "3", "-rate", "60", "-read-share", "0.5"}, 3 + 12 + 2, 12, 15},
 		}
 		for _, sh := range shapes {
 			t.Run(sh.name, func(t *testing.T) {
@@ -41,9 +42,13 @@ func TestBenchCommand(t *testing.T) {
 					t.Errorf("got %d users, %d dialogs, %d+%d connections; want %d, %d, %d+2",
 						res.Users, res.Dialogs, res.ActiveConns, res.IdleConns, sh.users, sh.dialogs, sh.active)
 				}
-				if res.Delivered == 0 || res.Delivered != res.Replies || res.Receipts != res.Delivered || res.ReadReceipts == 0 {
-					t.Errorf("got delivered %d, replies %d, receipts %d, read receipts %d; want delivered = replies = receipts > 0 and some read",
-						res.Delivered, res.Replies, res.Receipts, res.ReadReceipts)
+				// A group message reaches its two other members.
+				if want := res.Replies; res.Groups > 0 && res.Delivered <= want || res.Groups == 0 && res.Delivered != want {
+					t.Errorf("got %d delivered for %d replies in %d groups of %d", res.Delivered, res.Replies, res.Groups, res.GroupSize)
+				}
+				if res.Delivered == 0 || res.Receipts != res.Delivered || res.ReadReceipts == 0 {
+					t.Errorf("got delivered %d, receipts %d, read receipts %d; want delivered = receipts > 0 and some read",
+						res.Delivered, res.Receipts, res.ReadReceipts)
 				}
 				if len(res.Errors) > 0 || res.Stray > 0 || res.ConnsLost > 0 {
 					t.Errorf("got errors %v, stray %d, connections lost %d; want none", res.Errors, res.Stray, res.ConnsLost)

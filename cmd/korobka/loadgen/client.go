@@ -33,8 +33,7 @@ type runState struct {
 func (s *runState) now() int64 { return int64(time.Since(s.base)) }
 
 // client is one active user: a sender into some of its dialogs (outs,
-// round-robin) and a receiver of its peers' messages in all of them
-// (links). Its reader goroutine owns rd and the reader-side fields of its
+// round-robin) and a receiver of the other members' messages (links). Its reader goroutine owns rd and the reader-side fields of its
 // links; the sender side (the pacer, or the reader itself in closed loop)
 // writes under wmu; the atomics are what other goroutines read while it
 // runs.
@@ -62,31 +61,33 @@ type client struct {
 	rd readerStats
 }
 
-// link is one user's side of one direct dialog. A pair's links both send;
-// a publisher's link sends and its subscriber's only receives. Each side
-// checks every seq it sees of the dialog: its own messages through replies,
-// its peer's through message events.
+// link is one user's side of one dialog. A pair's two sides both send and
+// receive; a publisher's side sends and its subscribers' sides (one in a
+// direct dialog, several in a group) receive. Each side checks every seq
+// it sees of the dialog: its own messages through replies, the sender's
+// through message events.
 type link struct {
 	owner    *client
-	peer     *link
 	dialogID string
-	peerID   string // user id of the other member
-	first    bool   // the side that counts the dialog's gaps in collect
+	sides    []*link // every side of the dialog, this one included
+	first    bool    // the side that counts the dialog's gaps in collect
 
 	// Sending side (outs only), under owner.wmu.
 	sf    sendFrame
-	nextN uint64 // n of the next client_id on this link
+	nextN uint64  // n of the next client_id on this link
+	to    []*link // the sides that receive this side's messages
 
 	// Receiving side, owned by the owner's reader.
-	prefix  string // client_id prefix of the peer's messages on this link
+	fromID  string // user id of the member whose messages this side receives; "" for none
+	prefix  string // client_id prefix of those messages
 	dhead   []byte // delivered receipt up to the seq
 	rhead   []byte // read receipt up to the seq
 	readAcc float64
-	seen    bitset // peer's client_id numbers received
+	seen    bitset // client_id numbers received
 	seqs    seqSet
 
 	acked    atomic.Int64 // replies to this side's sends carrying the stored message
-	received atomic.Int64 // distinct peer messages of this run
+	received atomic.Int64 // distinct messages of this run received from fromID
 }
 
 // link finds the client's side of a dialog, or nil.
@@ -318,7 +319,7 @@ func (c *client) onMessage() {
 	r := &c.rd
 	m := r.f.msg
 	l := c.link(m.DialogID)
-	if l == nil || m.SenderID != l.peerID {
+	if l == nil || l.fromID == "" || m.SenderID != l.fromID {
 		r.stray++
 		return
 	}

@@ -41,14 +41,20 @@ type Config struct {
 	// DialogsPerUser is how many direct dialogs each publisher owns, each
 	// with its own subscriber; 0 means 1. Pairs always have one.
 	DialogsPerUser int
-	Idle           int           // extra connections that only listen
-	Rate           int           // total msgs/s over all senders; 0 = closed loop, Window in flight per sender
-	Duration       time.Duration // measured window, after Warmup
-	Warmup         time.Duration // traffic before the window, not measured
-	BodySize       int           // bytes of message text, timestamp included
-	PhonePrefix    string        // test numbers are PhonePrefix + zero-padded index
-	Code           string        // the fixed code of KOROBKA_TEST_PHONES="<prefix>*:<code>"
-	Delivered      bool          // receivers ack every message with a delivered frame, as a shell does
+	// GroupShare is the fraction (0..1) of each publisher's dialogs that
+	// are groups it creates (rounded to whole dialogs); GroupSize counts a
+	// group's members, the publisher included (0 means 5). The other
+	// members are the publisher's own subscribers.
+	GroupShare  float64
+	GroupSize   int
+	Idle        int           // extra connections that only listen
+	Rate        int           // total msgs/s over all senders; 0 = closed loop, Window in flight per sender
+	Duration    time.Duration // measured window, after Warmup
+	Warmup      time.Duration // traffic before the window, not measured
+	BodySize    int           // bytes of message text, timestamp included
+	PhonePrefix string        // test numbers are PhonePrefix + zero-padded index
+	Code        string        // the fixed code of KOROBKA_TEST_PHONES="<prefix>*:<code>"
+	Delivered   bool          // receivers ack every message with a delivered frame, as a shell does
 	// ReadShare is the fraction (0..1) of received messages a receiver also
 	// marks read, spread evenly over its messages (0.25: every fourth).
 	ReadShare float64
@@ -75,6 +81,7 @@ const (
 	defaultPhonePrefix = "+7999"
 	defaultLogins      = 32
 	defaultWindow      = 16
+	defaultGroupSize   = 5
 	defaultDrain       = 5 * time.Second // the drain's quiet limit: nothing landed for this long
 	defaultRSSSettle   = time.Second
 
@@ -119,6 +126,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Label == "" {
 		c.Label = "korobka"
 	}
+	if c.GroupSize == 0 && c.GroupShare > 0 {
+		c.GroupSize = defaultGroupSize
+	}
 	if c.drainTimeout == 0 {
 		c.drainTimeout = defaultDrain
 	}
@@ -147,6 +157,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReadShare < 0 || c.ReadShare > 1 || c.ReadShare != c.ReadShare {
 		bad("read share %v out of range 0..1", c.ReadShare)
+	}
+	switch {
+	case c.GroupShare < 0 || c.GroupShare > 1 || c.GroupShare != c.GroupShare:
+		bad("group share %v out of range 0..1", c.GroupShare)
+	case c.GroupShare > 0 && c.Publishers == 0:
+		bad("group share needs publishers: pairs have one direct dialog")
+	case c.GroupShare > 0 && c.groupsPerPublisher() == 0:
+		bad("group share %v of %d dialogs per publisher rounds to no group", c.GroupShare, c.DialogsPerUser)
+	case c.GroupShare > 0 && (c.GroupSize < 2 || c.GroupSize-1 > c.DialogsPerUser):
+		bad("group size %d out of range 2..%d: a group's members are its publisher and some of the publisher's %d subscribers", c.GroupSize, c.DialogsPerUser+1, c.DialogsPerUser)
+	case c.GroupShare == 0 && c.GroupSize != 0:
+		bad("group size needs a group share above 0")
 	}
 	if c.Rate < 0 || c.Rate > maxRate {
 		bad("rate %d out of range 0..%d", c.Rate, maxRate)
@@ -247,6 +269,8 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.DialogsPerUser, "dialogs-per-user", 1, "direct dialogs per publisher, each with a distinct subscriber")
 	var subscribers int
 	fs.IntVar(&subscribers, "subscribers", 0, "subscriber sockets in all: sets -dialogs-per-user to subscribers/publishers")
+	fs.Float64Var(&c.GroupShare, "group-share", 0, "fraction 0..1 of each publisher's dialogs that are groups it creates (at most 30 a run: the server's budget for opening dialogs)")
+	fs.IntVar(&c.GroupSize, "group-size", 0, "members of each group, the publisher included, drawn from its subscribers (default 5 with -group-share)")
 	fs.Float64Var(&c.ReadShare, "read-share", 0, "fraction 0..1 of received messages that receivers also mark read")
 	fs.StringVar(&c.Label, "label", "korobka", "name of the run in the results table, e.g. \"SQLite + memory\"")
 	fs.IntVar(&c.Idle, "idle", 0, "extra idle WebSocket connections")

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,16 +32,20 @@ type fakeServer struct {
 
 	rejectEvery int64 // every n-th send is refused with rate_limited; 0 = never
 	dropAt      int64 // the n-th send is swallowed: no reply, no event; 0 = never
-	loseAt      int64 // the n-th message is stored and acked but never delivered; 0 = never
+	loseAt      int64 // the n-th message is stored and acked but its first receiver never gets it; 0 = never
+	loseInGroup bool  // loseAt counts group messages only
+	failOTP     int64 // every n-th code request answers 500, as a deadlock would; 0 = never; 1 = all
 
-	mu       sync.Mutex
-	users    map[string]string // phone -> user id
-	tokens   map[string]string // token -> user id
-	dialogs  map[string]*fakeDialog
-	conns    map[string]*fakeConn // user id -> its one connection
-	pending  map[string][]any     // user id -> events sent before it connected
-	msgs     int64
-	attempts int64
+	mu        sync.Mutex
+	users     map[string]string // phone -> user id
+	tokens    map[string]string // token -> user id
+	dialogs   map[string]*fakeDialog
+	conns     map[string]*fakeConn // user id -> its one connection
+	pending   map[string][]any     // user id -> events sent before it connected
+	msgs      int64
+	groupMsgs int64
+	attempts  int64
+	otps      int64
 	// requested holds the numbers whose code was asked for and not yet
 	// used: verify needs one, as on the real server.
 	requested map[string]bool
@@ -49,11 +54,13 @@ type fakeServer struct {
 	perDialog map[string]int64 // dialog id -> messages stored
 	perSender map[string]int64 // user id -> messages stored
 
-	stored   atomic.Int64
-	receipts atomic.Int64
-	reads    atomic.Int64
-	rejected atomic.Int64
-	up       websocket.Upgrader
+	stored     atomic.Int64
+	deliveries atomic.Int64 // message events handed to members, injected duplicates included
+	receipts   atomic.Int64
+	reads      atomic.Int64
+	rejected   atomic.Int64
+	otpFailed  atomic.Int64
+	up         websocket.Upgrader
 }
 
 // fakeDialogBurst is how many dialogs one user may open, as the server's
@@ -62,7 +69,8 @@ const fakeDialogBurst = 30
 
 type fakeDialog struct {
 	id      string
-	members [2]string
+	members []string // a direct dialog's two, sorted; a group's owner first
+	group   bool
 	seq     int64
 }
 
@@ -118,6 +126,13 @@ func (f *fakeServer) requestCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
+	f.otps++
+	if f.failOTP > 0 && f.otps%f.failOTP == 0 {
+		f.mu.Unlock()
+		f.otpFailed.Add(1)
+		writeError(w, 500, "internal")
+		return
+	}
 	f.requested[in.Phone] = true
 	f.mu.Unlock()
 	writeJSON(w, 200, map[string]any{"phone": in.Phone, "expires_in": 300, "code_length": 6})
@@ -197,13 +212,24 @@ func (f *fakeServer) openDialog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		UserID string `json:"user_id"`
+		UserID    string   `json:"user_id"`
+		Kind      string   `json:"kind"`
+		Title     string   `json:"title"`
+		MemberIDs []string `json:"member_ids"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.UserID == "" || in.UserID == me {
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeError(w, 400, "invalid_json")
+		return
+	}
+	if in.Kind == "group" {
+		f.createGroup(w, me, in.Title, in.MemberIDs)
+		return
+	}
+	if in.UserID == "" || in.UserID == me {
 		writeError(w, 400, "invalid_user")
 		return
 	}
-	pair := [2]string{me, in.UserID}
+	pair := []string{me, in.UserID}
 	if pair[0] > pair[1] {
 		pair[0], pair[1] = pair[1], pair[0]
 	}
@@ -230,6 +256,38 @@ func (f *fakeServer) openDialog(w http.ResponseWriter, r *http.Request) {
 		status = 200
 	}
 	writeJSON(w, status, map[string]any{"id": d.id, "kind": "direct", "title": "", "unread": 0, "last_message": last})
+}
+
+// createGroup makes a group owned by me. As on the server, its "created"
+// system message takes seq 1, so the generator's seqs start after it.
+func (f *fakeServer) createGroup(w http.ResponseWriter, me, title string, memberIDs []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	known := map[string]bool{}
+	for _, id := range f.users {
+		known[id] = true
+	}
+	members := []string{me}
+	for _, id := range memberIDs {
+		if !known[id] || slices.Contains(members, id) {
+			writeError(w, 400, "invalid_members")
+			return
+		}
+		members = append(members, id)
+	}
+	if title == "" || len(members) < 2 {
+		writeError(w, 400, "invalid_members")
+		return
+	}
+	if f.opened[me]++; f.opened[me] > fakeDialogBurst {
+		writeError(w, 429, "rate_limited")
+		return
+	}
+	d := &fakeDialog{id: "g" + strconv.Itoa(len(f.dialogs)+1), members: members, group: true, seq: 1}
+	f.dialogs[d.id] = d
+	f.dialogs["group|"+d.id] = d // keeps the ids of later dialogs distinct
+	writeJSON(w, 201, map[string]any{"id": d.id, "kind": "group", "title": title, "unread": 0,
+		"last_message": map[string]any{"dialog_id": d.id, "seq": d.seq, "text": "", "system": map[string]any{"type": "created"}}})
 }
 
 type fakeMessage struct {
@@ -304,7 +362,7 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, text string) {
 	f.mu.Lock()
 	d, ok := f.dialogs[dialogID]
-	if !ok || d.id != dialogID || (d.members[0] != me && d.members[1] != me) {
+	if !ok || d.id != dialogID || !slices.Contains(d.members, me) {
 		f.mu.Unlock()
 		fc.write(map[string]any{"type": "error", "id": reqID, "error": map[string]string{"code": "not_found", "message": "no dialog"}})
 		return
@@ -322,6 +380,14 @@ func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, te
 	}
 	f.msgs++
 	n := f.msgs
+	lose := n == f.loseAt
+	if f.loseInGroup {
+		lose = false
+		if d.group {
+			f.groupMsgs++
+			lose = f.groupMsgs == f.loseAt
+		}
+	}
 	f.perDialog[d.id]++
 	f.perSender[me]++
 	d.seq++
@@ -333,31 +399,36 @@ func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, te
 		ClientID: clientID, Text: text, Attachments: json.RawMessage(`[]`),
 		CreatedAt: time.Now().UTC(), Status: "sent",
 	}
-	peer := d.members[0]
-	if peer == me {
-		peer = d.members[1]
-	}
 	ev := map[string]any{"type": "message", "message": m}
-	pc := f.conns[peer]
-	if n == f.loseAt {
-		f.mu.Unlock()
-		f.stored.Add(1)
-		fc.write(map[string]any{"type": "reply", "id": reqID, "message": m})
-		return
-	}
-	if pc == nil {
-		f.pending[peer] = append(f.pending[peer], ev)
-		if n == f.dupAt {
-			f.pending[peer] = append(f.pending[peer], ev)
+	// Every other member gets the event; the injected loss and duplicate
+	// hit the first of them only.
+	var live []*fakeConn
+	first := true
+	for _, peer := range d.members {
+		if peer == me {
+			continue
+		}
+		times := 1
+		switch {
+		case first && lose:
+			times = 0
+		case first && n == f.dupAt:
+			times = 2
+		}
+		first = false
+		f.deliveries.Add(int64(times))
+		for range times {
+			if pc := f.conns[peer]; pc != nil {
+				live = append(live, pc)
+			} else {
+				f.pending[peer] = append(f.pending[peer], ev)
+			}
 		}
 	}
 	f.mu.Unlock()
 	f.stored.Add(1)
 	fc.write(map[string]any{"type": "reply", "id": reqID, "message": m})
-	if pc != nil {
+	for _, pc := range live {
 		pc.write(ev)
-		if n == f.dupAt {
-			pc.write(ev)
-		}
 	}
 }

@@ -266,6 +266,8 @@ func TestParseFlags(t *testing.T) {
 		{"-code 1 -pairs 0 -idle 5", Config{DialogsPerUser: 1, Idle: 5, Label: "korobka"}},
 		{"-code 1 -publishers 10 -dialogs-per-user 9 -idle-share 0.5", Config{Publishers: 10, DialogsPerUser: 9, Idle: 100, Label: "korobka"}},
 		{"-code 1 -pairs 10 -idle-share 0.2", Config{Pairs: 10, DialogsPerUser: 1, Idle: 5, Label: "korobka"}},
+		{"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 0.5 -group-size 4", Config{Publishers: 2, DialogsPerUser: 6, GroupShare: 0.5, GroupSize: 4, Label: "korobka"}},
+		{"-code 1 -publishers 2 -dialogs-per-user 10 -group-share 0.2", Config{Publishers: 2, DialogsPerUser: 10, GroupShare: 0.2, GroupSize: 5, Label: "korobka"}},
 	} {
 		cfg, err := ParseFlags(strings.Fields(tt.args), io.Discard)
 		if err != nil {
@@ -273,7 +275,7 @@ func TestParseFlags(t *testing.T) {
 			continue
 		}
 		got := Config{Pairs: cfg.Pairs, Publishers: cfg.Publishers, DialogsPerUser: cfg.DialogsPerUser,
-			Idle: cfg.Idle, ReadShare: cfg.ReadShare, Label: cfg.Label}
+			Idle: cfg.Idle, ReadShare: cfg.ReadShare, Label: cfg.Label, GroupShare: cfg.GroupShare, GroupSize: cfg.GroupSize}
 		if got != tt.want {
 			t.Errorf("ParseFlags(%q): got %+v, want %+v", tt.args, got, tt.want)
 		}
@@ -313,6 +315,12 @@ func TestParseFlags(t *testing.T) {
 		"-code 1 -publishers 2 -subscribers 10 -dialogs-per-user 4",
 		"-code 1 -read-share 1.5",
 		"-code 1 -idle 5 -idle-share 0.5",
+		"-code 1 -pairs 5 -group-share 0.5",
+		"-code 1 -publishers 2 -dialogs-per-user 10 -group-share 0.01",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 0.5 -group-size 8",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 0.5 -group-size 1",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -group-size 3",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 1.5",
 		"-code 1 -idle-share 1",
 		"-code 1 -idle-share -0.5",
 		"-code 1 -read-share -0.1",

@@ -22,6 +22,8 @@ type Result struct {
 	Publishers        int     `json:"publishers"`
 	Subscribers       int     `json:"subscribers"`        // publishers x dialogs per user
 	DialogsPerUser    int     `json:"dialogs_per_user"`   // per publisher; 1 for pairs
+	Groups            int     `json:"groups"`             // group dialogs among Dialogs
+	GroupSize         int     `json:"group_size"`         // members of each group, its publisher included
 	DeliveredReceipts bool    `json:"delivered_receipts"` // receivers sent delivered for every message
 	ReadShare         float64 `json:"read_share"`
 
@@ -32,31 +34,34 @@ type Result struct {
 	Duration  time.Duration `json:"duration_ns"` // measured window actually run
 	Warmup    time.Duration `json:"warmup_ns"`
 	SetupTime time.Duration `json:"setup_ns"` // logins, dialogs and dials
+	// SetupRetries counts logins and dialog openings tried again after a
+	// 429 or 5xx answer.
+	SetupRetries int64 `json:"setup_retries"`
 
 	Users       int `json:"users"`        // logged in
-	Dialogs     int `json:"dialogs"`      // opened (one per pair, or per publisher and subscriber)
+	Dialogs     int `json:"dialogs"`      // opened: one per pair, or dialogs-per-user per publisher
 	ActiveConns int `json:"active_conns"` // WebSockets of the senders and receivers
 	IdleConns   int `json:"idle_conns"`   // idle WebSockets opened (of Idle asked)
 	ConnsLost   int `json:"conns_lost"`   // closed by the server or failed during the run
 
 	Sent         int64 `json:"sent"`          // send frames written
 	Replies      int64 `json:"replies"`       // reply frames (acks) received
-	Delivered    int64 `json:"delivered"`     // distinct message events received from peers
+	Delivered    int64 `json:"delivered"`     // distinct message events received (a group message counts once per receiving member)
 	Receipts     int64 `json:"receipts"`      // delivered receipts written
 	ReadReceipts int64 `json:"read_receipts"` // read receipts written
 	Backlog      int64 `json:"backlog"`       // paced sends skipped: window full
-	Undelivered  int64 `json:"undelivered"`   // acked but never received by the peer
+	Undelivered  int64 `json:"undelivered"`   // acked but never received, per receiving member
 	Unanswered   int64 `json:"unanswered"`    // sent but neither acked nor refused by the end
 	Duplicates   int64 `json:"duplicates"`    // a client_id received twice, or a seq reused
 	Gaps         int64 `json:"gaps"`          // seqs missing inside a dialog's seen range
-	Stray        int64 `json:"stray"`         // message events not from this run's peer in the dialog
+	Stray        int64 `json:"stray"`         // message events not from this run's sender in the dialog
 
 	Errors map[string]int64 `json:"errors"` // by error frame code, HTTP status or close
 
 	SentPerSec      float64 `json:"sent_per_sec"`      // inside the measured window
 	DeliveredPerSec float64 `json:"delivered_per_sec"` // inside the measured window
 
-	Latency    Latency `json:"latency"`     // send to the peer's receipt of the message event
+	Latency    Latency `json:"latency"`     // send to a receiver's message event
 	AckLatency Latency `json:"ack_latency"` // send to the sender's reply
 
 	ServerRSSBefore    int64   `json:"server_rss_before,omitempty"` // bytes, before the idle connections
@@ -114,8 +119,8 @@ func (r Result) WriteSummary(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "korobka bench: %s, %s, %s measured after %s warmup, %d-byte texts\n",
 		r.Shape(), mode, r.Duration.Round(time.Millisecond), r.Warmup, r.BodySize)
-	fmt.Fprintf(&b, "setup     %d users, %d dialogs, %d+%d connections in %s; %d lost during the run\n",
-		r.Users, r.Dialogs, r.ActiveConns, r.IdleConns, r.SetupTime.Round(time.Millisecond), r.ConnsLost)
+	fmt.Fprintf(&b, "setup     %d users, %d dialogs, %d+%d connections in %s (%d steps retried after 429/5xx); %d lost during the run\n",
+		r.Users, r.Dialogs, r.ActiveConns, r.IdleConns, r.SetupTime.Round(time.Millisecond), r.SetupRetries, r.ConnsLost)
 	fmt.Fprintf(&b, "counts    sent %d  replies %d  delivered %d  receipts %d  read %d  backlog %d\n",
 		r.Sent, r.Replies, r.Delivered, r.Receipts, r.ReadReceipts, r.Backlog)
 	fmt.Fprintf(&b, "rate      %.0f msg/s delivered, %.0f msg/s sent (measured window)\n", r.DeliveredPerSec, r.SentPerSec)
@@ -144,7 +149,11 @@ func (r Result) WriteSummary(w io.Writer) error {
 			mib(float64(r.ServerRSSBefore)), mib(float64(r.ServerRSSAfter)), r.IdleConns, kib(r.ServerRSSPerIdle))
 	}
 	if r.ServerCPU > 0 {
-		fmt.Fprintf(&b, "cpu       server %.2f cores, generator %.2f cores, of the machine's %d (measured window)\n", r.ServerCPU, r.GeneratorCPU, r.Cores)
+		fmt.Fprintf(&b, "cpu       server %.2f cores, generator %.2f cores, of the machine's %d (measured window)", r.ServerCPU, r.GeneratorCPU, r.Cores)
+		if r.DeliveredPerSec > 0 {
+			fmt.Fprintf(&b, "; server %.0f µs per delivered message", r.ServerCPUPerMessage().Seconds()*1e6)
+		}
+		b.WriteByte('\n')
 	} else {
 		fmt.Fprintf(&b, "cpu       generator %.2f cores of the machine's %d (measured window; -server-pid adds the server's)\n", r.GeneratorCPU, r.Cores)
 	}
@@ -153,6 +162,17 @@ func (r Result) WriteSummary(w io.Writer) error {
 	b.WriteString(r.TableRow())
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// ServerCPUPerMessage is the server's CPU time per message delivered in
+// the measured window (0 when either is unknown). It depends far less than
+// throughput on what else the machine runs, so it compares runs on a
+// shared machine.
+func (r Result) ServerCPUPerMessage() time.Duration {
+	if r.ServerCPU <= 0 || r.DeliveredPerSec <= 0 {
+		return 0
+	}
+	return time.Duration(r.ServerCPU / r.DeliveredPerSec * float64(time.Second))
 }
 
 // TableHeader heads the results table of issue 15: one row per run
@@ -185,6 +205,9 @@ func (r Result) TableRow() string {
 func (r Result) Shape() string {
 	var s string
 	switch {
+	case r.Publishers > 0 && r.Groups > 0:
+		s = fmt.Sprintf("%s publishers x %d dialogs, %d of them groups of %d (%s subscribers)", thousands(float64(r.Publishers)),
+			r.DialogsPerUser, r.Groups/r.Publishers, r.GroupSize, thousands(float64(r.Subscribers)))
 	case r.Publishers > 0:
 		s = fmt.Sprintf("%s publishers x %d dialogs (%s subscribers)", thousands(float64(r.Publishers)), r.DialogsPerUser, thousands(float64(r.Subscribers)))
 	case r.Pairs > 0:

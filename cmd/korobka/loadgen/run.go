@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	a := &api{base: base, hc: &http.Client{Transport: tr}}
 
 	// Setup: logins, dialogs, connections. Any failure of the active side
-	// is fatal, since a missing pair would make every count meaningless.
+	// is fatal, since a missing dialog would make every count meaningless.
 	users := make([]user, nUsers)
 	err = forEach(ctx, nUsers, cfg.Logins, func(ctx context.Context, i int) error {
 		var err error
@@ -89,13 +89,29 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	dialogs := make([]openedDialog, len(plan))
 	err = forEach(ctx, len(plan), cfg.Logins, func(ctx context.Context, i int) error {
 		var err error
-		dialogs[i], err = a.openDialog(ctx, users[plan[i].opener()], users[plan[i].other()].id)
+		dp := plan[i]
+		opener := users[dp.members[dp.opener]]
+		if dp.group {
+			others := make([]string, 0, len(dp.members)-1)
+			for m, u := range dp.members {
+				if m != dp.opener {
+					others = append(others, users[u].id)
+				}
+			}
+			dialogs[i], err = a.createGroup(ctx, opener, "bench "+st.run, others)
+		} else {
+			dialogs[i], err = a.openDialog(ctx, opener, users[dp.members[1-dp.opener]].id)
+		}
 		return err
 	})
 	if err != nil {
 		return res, err
 	}
 	res.Dialogs = len(plan)
+	res.Groups = cfg.groupsPerPublisher() * cfg.Publishers
+	if res.Groups > 0 {
+		res.GroupSize = cfg.GroupSize
+	}
 	clients := buildClients(st, cfg, plan, dialogs, users)
 	var senders []*client
 	for _, c := range clients {
@@ -168,6 +184,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		}
 	}
 	res.SetupTime = time.Since(st.base)
+	res.SetupRetries = a.retried.Load()
 	say("%d dialogs, %d+%d connections open after %s", res.Dialogs, res.ActiveConns, res.IdleConns, res.SetupTime.Round(time.Millisecond))
 
 	if cfg.Rate > 0 && len(senders) > 0 {
@@ -329,7 +346,10 @@ func landed(senders []*client) int64 {
 	var n int64
 	for _, c := range senders {
 		for _, l := range c.outs {
-			n += l.acked.Load() + l.peer.received.Load()
+			n += l.acked.Load()
+			for _, r := range l.to {
+				n += r.received.Load()
+			}
 		}
 	}
 	return n
@@ -344,8 +364,10 @@ func drained(senders []*client) bool {
 			return false
 		}
 		for _, l := range c.outs {
-			if !l.peer.owner.dead.Load() && l.peer.received.Load() < l.acked.Load() {
-				return false
+			for _, r := range l.to {
+				if !r.owner.dead.Load() && r.received.Load() < l.acked.Load() {
+					return false
+				}
 			}
 		}
 	}
@@ -369,11 +391,17 @@ func collect(res *Result, clients []*client, idles []*idleConn, st *runState, st
 		for _, l := range c.links {
 			res.Delivered += l.received.Load()
 			if l.first {
-				// Both sides saw the same dialog: count its holes once.
-				res.Gaps += max(l.seqs.gaps(), l.peer.seqs.gaps())
+				// Every side saw the same dialog: count its holes once.
+				var gaps int64
+				for _, side := range l.sides {
+					gaps = max(gaps, side.seqs.gaps())
+				}
+				res.Gaps += gaps
 			}
-			if lost := l.acked.Load() - l.peer.received.Load(); lost > 0 {
-				res.Undelivered += lost
+			for _, r := range l.to {
+				if lost := l.acked.Load() - r.received.Load(); lost > 0 {
+					res.Undelivered += lost
+				}
 			}
 		}
 		if c.dead.Load() {

@@ -17,10 +17,11 @@ func (s *bitset) add(n uint64) bool {
 	return had
 }
 
-// seqSet holds the seqs one client has seen in its dialog: its own
-// messages through replies and its partner's through message events. Both
-// sides write into one dialog, so only the union of the two must be
-// contiguous; a hole in it is a gap. Replies and events may arrive in any
+// seqSet holds the seqs one side of a dialog has seen: its own messages
+// through replies and its peer's through message events. In a pair both
+// sides write into the dialog, so only the union of the two must be
+// contiguous; a hole in it is a gap (a publisher's side sees every seq
+// through replies, its subscriber's through events). Replies and events may arrive in any
 // order, so the set grows downwards as well as upwards. When the dialog's
 // last seq before the run is known (after), the run's first seq must be
 // after+1, so a message lost at the very start is a gap too.

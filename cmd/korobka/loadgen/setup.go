@@ -29,8 +29,31 @@ type user struct {
 
 // api is the REST side of the shell contract the generator needs.
 type api struct {
-	base *url.URL
-	hc   *http.Client
+	base    *url.URL
+	hc      *http.Client
+	retried atomic.Int64 // setup steps tried again after a transient answer
+}
+
+// setupTries bounds how often an idempotent setup step (a login, opening
+// a direct dialog) is tried when the server answers 429 or 5xx: thousands
+// of concurrent logins can meet a transient failure, such as a database
+// deadlock, that one more try gets past. Every retry is counted and
+// reported, so a server that needs them is not hidden.
+const setupTries = 3
+
+// retry runs step until it succeeds, fails for good or has had setupTries.
+func (a *api) retry(ctx context.Context, step func() error) error {
+	for try := 1; ; try++ {
+		err := step()
+		var he *httpError
+		if err == nil || try == setupTries || !errors.As(err, &he) || he.status != http.StatusTooManyRequests && he.status < 500 {
+			return err
+		}
+		a.retried.Add(1)
+		if err := sleep(ctx, time.Duration(try)*100*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // httpError is a non-2xx answer, kept apart so Run can name its status and
@@ -113,7 +136,15 @@ func (a *api) call(ctx context.Context, op, path, token string, in, out any, wan
 // (a test number gets no SMS; its code is the fixed one) and verifies it.
 // Thousands of logins from one address pass the per-address login limits
 // only when the server exempts loopback (KOROBKA_LOOPBACK_UNLIMITED).
-func (a *api) login(ctx context.Context, phone, code string) (user, error) {
+func (a *api) login(ctx context.Context, phone, code string) (u user, err error) {
+	err = a.retry(ctx, func() error {
+		u, err = a.loginOnce(ctx, phone, code)
+		return err
+	})
+	return u, err
+}
+
+func (a *api) loginOnce(ctx context.Context, phone, code string) (user, error) {
 	var sent struct {
 		Phone string `json:"phone"`
 	}
@@ -144,19 +175,32 @@ type openedDialog struct {
 }
 
 // openDialog gets or creates the direct dialog of from with peer.
-func (a *api) openDialog(ctx context.Context, from user, peer string) (openedDialog, error) {
+func (a *api) openDialog(ctx context.Context, from user, peer string) (d openedDialog, err error) {
+	err = a.retry(ctx, func() error {
+		d, err = a.postDialog(ctx, "create dialog", from, map[string]any{"user_id": peer})
+		return err
+	})
+	return d, err
+}
+
+// createGroup creates a group owned by from with the other members given.
+// It is not retried: a second try could make a second group.
+func (a *api) createGroup(ctx context.Context, from user, title string, members []string) (openedDialog, error) {
+	return a.postDialog(ctx, "create group", from, map[string]any{"kind": "group", "title": title, "member_ids": members})
+}
+
+func (a *api) postDialog(ctx context.Context, op string, from user, in map[string]any) (openedDialog, error) {
 	var out struct {
 		ID          string `json:"id"`
 		LastMessage *struct {
 			Seq int64 `json:"seq"`
 		} `json:"last_message"`
 	}
-	in := map[string]string{"user_id": peer}
-	if err := a.call(ctx, "create dialog", "/v1/dialogs", from.token, in, &out, http.StatusOK, http.StatusCreated); err != nil {
+	if err := a.call(ctx, op, "/v1/dialogs", from.token, in, &out, http.StatusOK, http.StatusCreated); err != nil {
 		return openedDialog{}, err
 	}
 	if out.ID == "" {
-		return openedDialog{}, errors.New("create dialog: answer lacks id")
+		return openedDialog{}, errors.New(op + ": answer lacks id")
 	}
 	d := openedDialog{id: out.ID}
 	if out.LastMessage != nil {

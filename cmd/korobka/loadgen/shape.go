@@ -1,57 +1,68 @@
 package loadgen
 
-// dialogPlan is one direct dialog of the run: users a and b by index,
-// which of them sends into it, and which opens it (POST /v1/dialogs).
+import "math"
+
+// dialogPlan is one dialog of the run: its members by user index, which of
+// them send into it, and which member opens it (POST /v1/dialogs). At most
+// one member sends in a group, and a member receives from at most one
+// sender in any dialog, which is all the shapes need.
 type dialogPlan struct {
-	a, b           int
-	aSends, bSends bool
-	bOpens         bool // b opens it rather than a
-}
-
-// opener and other are the users who open the dialog and whom they name.
-func (d dialogPlan) opener() int {
-	if d.bOpens {
-		return d.b
-	}
-	return d.a
-}
-
-func (d dialogPlan) other() int {
-	if d.bOpens {
-		return d.a
-	}
-	return d.b
+	members []int
+	sends   []bool // by position in members
+	opener  int    // position in members of who opens it
+	group   bool
 }
 
 // planDialogs lays the active users out for cfg's shape. Pairs: users 2i
-// and 2i+1 share dialog i and both send. Publishers: users 0..P-1 are the
-// publishers; publisher p's k-th dialog (k < D) is with subscriber
-// P + p*D + k, and only p sends into it. The subscriber opens it: the
-// server limits how many dialogs one user opens (a burst of 30), which a
-// publisher with more dialogs would exceed, and either member gets the
-// same dialog. Idle users come after all of these (cfg.activeUsers()).
+// and 2i+1 share direct dialog i and both send. Publishers: users 0..P-1
+// are the publishers and publisher p's subscribers are P + p*D + k for
+// k < D. Of p's D dialogs the first D-g are direct, with subscribers
+// 0..D-g-1, and the last g (cfg.groupsPerPublisher) are groups: group j
+// holds p and GroupSize-1 of p's subscribers from D-g+j on, wrapping
+// round. Only p sends into them. A subscriber opens its direct dialog
+// (the server limits how many dialogs one user opens, a burst of 30,
+// which a publisher with more dialogs would exceed; either member gets
+// the same dialog); p creates its groups. Idle users come after all of
+// these (cfg.activeUsers()).
 func planDialogs(cfg Config) []dialogPlan {
 	if cfg.Publishers == 0 {
 		plan := make([]dialogPlan, cfg.Pairs)
 		for i := range plan {
-			plan[i] = dialogPlan{a: 2 * i, b: 2*i + 1, aSends: true, bSends: true}
+			plan[i] = dialogPlan{members: []int{2 * i, 2*i + 1}, sends: []bool{true, true}}
 		}
 		return plan
 	}
-	p, d := cfg.Publishers, cfg.DialogsPerUser
+	p, d, g := cfg.Publishers, cfg.DialogsPerUser, cfg.groupsPerPublisher()
 	plan := make([]dialogPlan, 0, p*d)
 	for pub := range p {
-		for k := range d {
-			plan = append(plan, dialogPlan{a: pub, b: p + pub*d + k, aSends: true, bOpens: true})
+		sub := func(k int) int { return p + pub*d + k%d }
+		for k := range d - g {
+			plan = append(plan, dialogPlan{members: []int{pub, sub(k)}, sends: []bool{true, false}, opener: 1})
+		}
+		for j := range g {
+			dp := dialogPlan{members: []int{pub}, sends: []bool{true}, group: true}
+			for i := range cfg.GroupSize - 1 {
+				dp.members = append(dp.members, sub(d-g+j+i))
+				dp.sends = append(dp.sends, false)
+			}
+			plan = append(plan, dp)
 		}
 	}
 	return plan
 }
 
+// groupsPerPublisher is how many of a publisher's dialogs are groups.
+func (c Config) groupsPerPublisher() int {
+	if c.Publishers == 0 || c.GroupShare <= 0 {
+		return 0
+	}
+	return int(math.Round(c.GroupShare * float64(c.DialogsPerUser)))
+}
+
 // buildClients makes one client per active user (connections come later)
 // with a link per side of every planned dialog. A sender's links go into
-// its round-robin in plan order; the receiving side of each learns the
-// client_id prefix its peer's messages carry.
+// its round-robin in plan order; the receiving sides of each learn the
+// client_id prefix its messages carry.
 func buildClients(st *runState, cfg Config, plan []dialogPlan, dialogs []openedDialog, users []user) []*client {
 	clients := make([]*client, cfg.activeUsers())
 	for i := range clients {
@@ -59,24 +70,27 @@ func buildClients(st *runState, cfg Config, plan []dialogPlan, dialogs []openedD
 	}
 	for j, dp := range plan {
 		id := dialogs[j].id
-		a := &link{owner: clients[dp.a], dialogID: id, peerID: users[dp.b].id, first: true}
-		b := &link{owner: clients[dp.b], dialogID: id, peerID: users[dp.a].id}
-		a.peer, b.peer = b, a
-		a.seqs.startAfter(dialogs[j].lastSeq)
-		b.seqs.startAfter(dialogs[j].lastSeq)
-		for _, side := range []struct {
-			l     *link
-			sends bool
-		}{{a, dp.aSends}, {b, dp.bSends}} {
-			l, c := side.l, side.l.owner
-			l.dhead = receiptHead("delivered", id)
-			l.rhead = receiptHead("read", id)
-			c.links = append(c.links, l)
-			if side.sends {
-				prefix := clientIDPrefix(st.run, len(c.outs))
-				l.sf = newSendFrame(id, prefix, cfg.BodySize)
-				l.peer.prefix = prefix
-				c.outs = append(c.outs, l)
+		sides := make([]*link, len(dp.members))
+		for m, u := range dp.members {
+			l := &link{owner: clients[u], dialogID: id, sides: sides, first: m == 0,
+				dhead: receiptHead("delivered", id), rhead: receiptHead("read", id)}
+			l.seqs.startAfter(dialogs[j].lastSeq)
+			sides[m] = l
+			clients[u].links = append(clients[u].links, l)
+		}
+		for m, u := range dp.members {
+			if !dp.sends[m] {
+				continue
+			}
+			l, c := sides[m], clients[u]
+			prefix := clientIDPrefix(st.run, len(c.outs))
+			l.sf = newSendFrame(id, prefix, cfg.BodySize)
+			c.outs = append(c.outs, l)
+			for r, other := range sides {
+				if r != m {
+					l.to = append(l.to, other)
+					other.fromID, other.prefix = users[u].id, prefix
+				}
 			}
 		}
 	}
