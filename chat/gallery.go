@@ -45,15 +45,21 @@ type MediaEntry struct {
 	Seq       int64
 	SenderID  int64
 	CreatedAt time.Time // the message's
-	// Listed says the message lists the upload; one that does not (its
-	// send failed after the claim) is skipped, but still moves the cursor.
+	// Listed says the message lists the upload, at Index among its
+	// attachments; one that does not (its send failed after the claim) is
+	// skipped, but still moves the cursor.
 	Listed bool
+	Index  int
 }
 
 // MediaItem is a gallery entry in the wire form: the attachment (URLs
 // signed for the dialog) and the message it is in.
 type MediaItem struct {
-	Seq        int64      `json:"seq"`
+	Seq int64 `json:"seq"`
+	// Index is the attachment's place among its message's attachments
+	// (from 0): (Seq, Index) names it in the dialog, as the media
+	// screen's item ids do (media-<seq>-<index>).
+	Index      int        `json:"index"`
 	SenderID   string     `json:"sender_id"`
 	CreatedAt  time.Time  `json:"created_at"`
 	Attachment Attachment `json:"attachment"`
@@ -71,8 +77,9 @@ type MediaPage struct {
 // video, file) for a member: the attachments of its messages that are not
 // deleted, newest first (by when the send claimed them), at most limit (default
 // DefaultGalleryPage, at most MaxGalleryPage), from cursor ("" for the
-// newest; a page's NextCursor for the next). Not a member: ErrNotFound,
-// like a dialog that does not exist.
+// newest; a page's NextCursor for the next), from the first seq the member
+// may read (Member.VisibleFrom). Not a member: ErrNotFound, like a dialog
+// that does not exist.
 func (s *Service) DialogMedia(ctx context.Context, p Principal, dialogID int64, kind, cursor string, limit int) (MediaPage, error) {
 	uk, err := GalleryKind(kind)
 	if err != nil {
@@ -82,7 +89,10 @@ func (s *Service) DialogMedia(ctx context.Context, p Principal, dialogID int64, 
 	if err != nil {
 		return MediaPage{}, err
 	}
-	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
+	// A member who may not read the whole history (added to a group
+	// that hides it) sees the media of what they may read.
+	from, err := s.members.VisibleFrom(ctx, p, dialogID)
+	if err != nil {
 		return MediaPage{}, err
 	}
 	if limit <= 0 || limit > MaxGalleryPage {
@@ -100,11 +110,12 @@ func (s *Service) DialogMedia(ctx context.Context, p Principal, dialogID int64, 
 	}
 	now := s.now()
 	for _, e := range entries {
-		if !e.Listed {
+		if !e.Listed || e.Seq < from {
 			continue
 		}
 		page.Items = append(page.Items, MediaItem{
 			Seq:        e.Seq,
+			Index:      e.Index,
 			SenderID:   FormatID(e.SenderID),
 			CreatedAt:  e.CreatedAt,
 			Attachment: e.Upload.stored().view(s.media, MediaScope{Dialog: dialogID}, now),

@@ -178,6 +178,7 @@ var sourceArgs = map[string]struct {
 	"dialogs.list": {args: []string{"limit", "cursor"}, page: "cursor"},
 	"dialog":       {args: []string{"id"}, required: []string{"id"}},
 	"messages":     {args: []string{"dialog_id", "before", "limit"}, required: []string{"dialog_id"}, page: "before"},
+	"media":        {args: []string{"dialog_id", "kind", "cursor", "limit"}, required: []string{"dialog_id", "kind"}, page: "cursor"},
 }
 
 var (
@@ -573,7 +574,7 @@ func (ld *loader) compileScreen(src *screenSrc, v *variant) {
 			}
 		}
 		if !known {
-			c.errf(srcN, "unknown data source %q (known: me, user, contacts, dialogs.list, dialog, messages, content.<collection>)", ds.source)
+			c.errf(srcN, "unknown data source %q (known: me, user, contacts, dialogs.list, dialog, messages, media, content.<collection>)", ds.source)
 		}
 		eachPair(dv, func(ak, av *yaml.Node) {
 			if ak.Value == "source" {

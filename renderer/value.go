@@ -2,6 +2,7 @@ package renderer
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -211,6 +212,12 @@ var exprFuncs = map[string]exprFunc{
 		f, _ := toFloat(a[0])
 		return humanBytes(f)
 	}},
+	// duration shows milliseconds as a player does: "0:41", "12:05",
+	// "1:02:03"; "" for none, zero or a negative number.
+	"duration": {min: 1, max: 1, fn: func(a *[3]any) any {
+		f, _ := toFloat(a[0])
+		return playerDuration(f)
+	}},
 }
 
 // initials takes the first character (grapheme cluster, so a flag or an
@@ -294,6 +301,20 @@ func (st *state) zone() *time.Location {
 		return time.UTC
 	}
 	return st.loc
+}
+
+// playerDuration formats ms milliseconds as m:ss or h:mm:ss, rounded to
+// the nearest second (a 400 ms clip is "0:00").
+func playerDuration(ms float64) string {
+	if !(ms > 0) || ms > 1e12 {
+		return ""
+	}
+	sec := int64(math.Round(ms / 1000))
+	h, m, ss := sec/3600, sec/60%60, sec%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, ss)
+	}
+	return fmt.Sprintf("%d:%02d", m, ss)
 }
 
 func humanBytes(f float64) string {

@@ -162,7 +162,8 @@ export function createActions(app) {
       return undefined;
     }
     const dialog = String(a.dialog_id);
-    pickFile(a.kind === 'image' ? 'image/*' : '', async (f) => {
+    const accept = { image: 'image/*', video: 'video/mp4,video/quicktime,video/webm' }[a.kind] ?? '';
+    pickFile(accept, async (f) => {
       // The composer's text goes with the file as its caption.
       const scope = el?.closest?.('.k-composer') ?? app.screenEl;
       const field = scope.querySelector('[data-name="text"]');

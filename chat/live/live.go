@@ -41,6 +41,7 @@ type Service interface {
 	History(ctx context.Context, p chat.Principal, dialogID, before int64, limit int) ([]chat.MessageView, error)
 	DialogVersion(ctx context.Context, p chat.Principal, dialogID int64) (string, error)
 	DialogsVersion(ctx context.Context, p chat.Principal) (string, error)
+	DialogMedia(ctx context.Context, p chat.Principal, dialogID int64, kind, cursor string, limit int) (chat.MediaPage, error)
 	// NoteTimeZone keeps the zone a watch named as the user's last one.
 	NoteTimeZone(ctx context.Context, p chat.Principal, tz string)
 }

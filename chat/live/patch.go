@@ -114,6 +114,9 @@ type watchState struct {
 	variant renderer.Variant
 	dialogs map[int64]chat.DialogKind // the screen's dialog:<id> topics
 	list    bool                      // the screen's dialogs topic
+	// media is the screen's media:<id> topics: the gallery kind shown
+	// (the screen's kind param, photo by default).
+	media map[int64]string
 }
 
 // Watch resolves a watch frame like a screen request (the same Request,
@@ -155,6 +158,24 @@ func (p *Patcher) Watch(ctx context.Context, pr chat.Principal, frame []byte) (*
 	for _, t := range topics {
 		if t == "dialogs" {
 			st.list = true
+			continue
+		}
+		if raw, ok := strings.CutPrefix(t, "media:"); ok {
+			id, err := chat.ParseID(raw)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := p.svc.Dialog(ctx, pr, id); err != nil {
+				return nil, err
+			}
+			kind := rr.Params["kind"]
+			if _, err := chat.GalleryKind(kind); err != nil {
+				kind = chat.GalleryPhoto
+			}
+			if st.media == nil {
+				st.media = map[int64]string{}
+			}
+			st.media[id] = kind
 			continue
 		}
 		raw, ok := strings.CutPrefix(t, "dialog:")
@@ -336,6 +357,13 @@ func (e *event) Patch(ctx context.Context, w *ws.Watch) ([]byte, error) {
 	rowID := "dialog-" + chat.FormatID(e.dialog)
 	switch e.kind {
 	case chat.EventMessage:
+		if kind, ok := st.media[e.dialog]; ok {
+			mops, err := e.mediaOps(eng, st.variant, kind)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, mops...)
+		}
 		if inChat {
 			node, err := e.bubble(ctx, eng, w.Variant, st.variant, kind)
 			if err != nil {
@@ -470,6 +498,46 @@ func (p *Patcher) senderName(ctx context.Context, viewer, sender int64) string {
 	}
 	p.names.Add(sender, cachedName{name: u.FirstName, at: p.now()})
 	return u.FirstName
+}
+
+// mediaOps patches a media gallery of kind (photo, video, file) for a
+// message: a new message's attachments of the kind are inserted at the
+// top, as media_item nodes (media-<seq>-<index>); a deleted message's are
+// removed (the event no longer lists them, so every index a message may
+// use is removed, chat.MaxAttachments at most); an edit changes no media.
+func (e *event) mediaOps(eng *renderer.Engine, v renderer.Variant, kind string) ([]renderer.Op, error) {
+	prefix := "media-" + strconv.FormatInt(e.seq, 10) + "-"
+	if e.msg.Deleted {
+		ops := make([]renderer.Op, 0, chat.MaxAttachments)
+		for i := range chat.MaxAttachments {
+			ops = append(ops, renderer.Remove(prefix+strconv.Itoa(i)))
+		}
+		return ops, nil
+	}
+	if e.changed || len(e.msg.Attachments) == 0 {
+		return nil, nil
+	}
+	uk, _ := chat.GalleryKind(kind)
+	var atts []map[string]any
+	if err := json.Unmarshal(e.msg.Attachments, &atts); err != nil {
+		return nil, err
+	}
+	var ops []renderer.Op
+	// Inserted at the top one by one: the last first, so they keep their
+	// order, the newest message above.
+	for i := len(atts) - 1; i >= 0; i-- {
+		if atts[i]["kind"] != uk {
+			continue
+		}
+		item := map[string]any{"seq": float64(e.seq), "index": float64(i), "sender_id": e.msg.SenderID,
+			"created_at": e.msg.CreatedAt.UTC().Format(time.RFC3339Nano), "attachment": atts[i]}
+		node, err := e.p.render(eng, "media_item", map[string]any{"it": item}, v)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, renderer.Insert("media", "start", node))
+	}
+	return ops, nil
 }
 
 // dialogRow renders the user's dialog as a chat list row. The dialog is

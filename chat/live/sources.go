@@ -38,7 +38,8 @@ type Sources struct {
 }
 
 // NewSources returns the messenger's data sources over svc and content:
-// me, user, contacts, dialogs.list, dialog, messages and content.<name>.
+// me, user, contacts, dialogs.list, dialog, messages, media and
+// content.<name>.
 // docs/screens.md lists their arguments and shapes.
 func NewSources(svc Service, content ContentReader) *Sources {
 	s := &Sources{exact: map[string]Source{}, family: map[string]Source{}}
@@ -129,6 +130,18 @@ func NewSources(svc Service, content ContentReader) *Sources {
 				return nil, err
 			}
 			return map[string]any{"messages": msgs}, nil
+		},
+		Version: dialogVersion("dialog_id"),
+	})
+	// media is a dialog's gallery of one kind (GET /v1/dialogs/{id}/media);
+	// it changes with the dialog, so the dialog's counter versions it.
+	s.Register("media", Source{
+		Fetch: func(ctx context.Context, c *Caller, q renderer.Query) (any, error) {
+			id, err := chat.ParseID(q.Arg("dialog_id"))
+			if err != nil {
+				return nil, err
+			}
+			return svc.DialogMedia(ctx, c.P, id, q.Arg("kind"), q.Arg("cursor"), argInt(q, "limit", 0))
 		},
 		Version: dialogVersion("dialog_id"),
 	})

@@ -156,19 +156,19 @@ func (s *Store) messageLists(ctx context.Context, tx *sql.Tx, u chat.Upload) (bo
 	if err != nil || !deletedAt.IsZero() {
 		return false, err
 	}
-	return listsUpload(att, u.ID), nil
+	return indexOfUpload(att, u.ID) >= 0, nil
 }
 
-// listsUpload reports whether a message's attachments JSON lists the
-// upload id.
-func listsUpload(att []byte, id int64) bool {
+// indexOfUpload returns where a message's attachments JSON lists the
+// upload id, or -1.
+func indexOfUpload(att []byte, id int64) int {
 	var list []struct {
 		ID string `json:"id"`
 	}
 	if len(att) == 0 || json.Unmarshal(att, &list) != nil {
-		return false
+		return -1
 	}
-	return slices.ContainsFunc(list, func(a struct {
+	return slices.IndexFunc(list, func(a struct {
 		ID string `json:"id"`
 	}) bool {
 		return a.ID == chat.FormatID(id)
@@ -275,7 +275,10 @@ func (s *Store) DialogMedia(ctx context.Context, dialogID int64, kind string, af
 			&e.Upload.Mime, &e.Upload.Width, &e.Upload.Height, timeCol{&e.Upload.CreatedAt}, &e.Upload.State, &dID, &cID,
 			timeCol{&e.Upload.AttachedAt}, &e.Upload.DurationMS, &e.Seq, timeCol{&e.CreatedAt}, &att)
 		e.Upload.DialogID, e.Upload.ClientID, e.SenderID = dID.Int64, cID.String, e.Upload.OwnerID
-		e.Listed = err == nil && listsUpload(att, e.Upload.ID)
+		if err == nil {
+			e.Index = indexOfUpload(att, e.Upload.ID)
+			e.Listed = e.Index >= 0
+		}
 		return e, err
 	})
 	if err != nil {

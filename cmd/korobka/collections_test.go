@@ -186,7 +186,7 @@ func TestBusinessDialog(t *testing.T) {
 			t.Fatalf("news_feed: no discuss action in %s", news.body)
 		}
 		faq := e.screenLang("/v1/screens/faq_videos", user.AccessToken, "ru")
-		if faq.status != 200 || !bytes.Contains(faq.body, []byte("Как начать чат с оператором?")) {
+		if faq.status != 200 || !bytes.Contains(faq.body, []byte("Сколько стоит консультация?")) {
 			t.Fatalf("faq_videos: got %d %s", faq.status, faq.body)
 		}
 	})
