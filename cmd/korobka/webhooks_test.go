@@ -168,4 +168,3 @@ func TestWebhookTargetsGuarded(t *testing.T) {
 }
 
 func contains(b, sub []byte) bool { return bytes.Contains(b, sub) }
-
