@@ -169,6 +169,9 @@ func (s *Service) Verify(ctx context.Context, rawPhone, code, ip, device string)
 		return Auth{}, err
 	}
 	a.NewUser = created
+	if created {
+		s.emitWebhook(ctx, EventUserRegistered, map[string]any{"user_id": FormatID(u.ID), "created_at": u.CreatedAt.UTC()})
+	}
 	return a, nil
 }
 

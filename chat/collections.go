@@ -461,9 +461,11 @@ func (s *Service) ReorderDocuments(ctx context.Context, p Principal, name string
 // live patch.
 func (s *Service) contentChanged(ctx context.Context, name string) {
 	if s.broker == nil {
+		s.emitWebhook(ctx, EventContentChanged, map[string]any{"collection": name})
 		return
 	}
 	if err := s.broker.Publish(context.WithoutCancel(ctx), Publication{Topic: ContentTopic, Payload: []byte(name)}); err != nil {
 		s.log.WarnContext(ctx, "content change not published", "collection", name, "err", err)
 	}
+	s.emitWebhook(ctx, EventContentChanged, map[string]any{"collection": name})
 }

@@ -71,7 +71,7 @@ const CardKind = "card"
 // (400 schema_mismatch with the path, nothing stored), stored with its
 // author, and posted into the author's dialog with the business as a card
 // message (text: the form's title and fields, card: the data) that the
-// operators answer.
+// operators answer. Then form.submitted goes to the webhooks.
 func (s *Service) SubmitForm(ctx context.Context, p Principal, name string, raw json.RawMessage) (FormReceipt, error) {
 	if !ValidCollectionName(name) {
 		return FormReceipt{}, ErrNoForm
@@ -133,6 +133,7 @@ func (s *Service) SubmitForm(ctx context.Context, p Principal, name string, raw 
 	if err != nil {
 		return FormReceipt{}, err
 	}
+	s.emitWebhook(ctx, EventFormSubmitted, map[string]any{"submission": sub.View(), "message": m})
 	return FormReceipt{ID: FormatID(sub.ID), Collection: name, DialogID: d.ID, Message: m}, nil
 }
 

@@ -106,6 +106,7 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.runPreviews(ctx) })
 	wg.Go(func() { s.stats.run(ctx) })
 	wg.Go(func() { s.runBroadcasts(ctx) })
+	wg.Go(func() { s.runWebhooks(ctx) })
 	// Pushes stop after the committer has drained, so the jobs of its
 	// last commits are queued too.
 	pushCtx, stopPushes := context.WithCancel(context.WithoutCancel(ctx))
@@ -143,6 +144,11 @@ func (s *Service) OpenDirect(ctx context.Context, p Principal, otherID int64, su
 	d, created, err := s.store.DirectDialog(ctx, p.UserID, otherID, subject, s.now())
 	if err != nil {
 		return DialogView{}, false, err
+	}
+	if created {
+		if b := s.BusinessID(); b != 0 && (p.UserID == b || otherID == b) {
+			s.emitWebhook(ctx, EventDialogCreated, map[string]any{"dialog_id": FormatID(d.ID), "user_ids": []string{FormatID(p.UserID), FormatID(otherID)}, "subject": subject})
+		}
 	}
 	viewers := []int64{p.UserID}
 	if created {
@@ -425,7 +431,9 @@ func (s *Service) Send(ctx context.Context, p Principal, origin int64, req SendR
 	}
 	if !app.Dup {
 		s.queuePreview(app.Msg, req.NoPreview)
-		return s.view(app.Msg, StatusSent), true, nil
+		v := s.view(app.Msg, StatusSent)
+		s.emitBusinessMessage(ctx, members, v)
+		return v, true, nil
 	}
 	if !app.Msg.SamePayload(digest) {
 		return MessageView{}, false, ErrClientIDConflict

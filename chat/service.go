@@ -45,6 +45,8 @@ type Config struct {
 	// Broadcasts carries the batches of admin broadcasts (broadcast.go),
 	// shared by every node; nil: broadcasts answer unavailable.
 	Broadcasts Queue
+	// Webhooks sends the webhooks admins register (webhooks.go).
+	Webhooks WebhookConfig
 
 	Region     string     // region for numbers typed without a country code; default "RU"
 	TestPhones TestPhones // numbers with fixed codes and no SMS
@@ -99,6 +101,8 @@ type Service struct {
 	stats    *dailyStats
 	// broadcasts carries broadcast batches (broadcast.go).
 	broadcasts Queue
+	webhooks   WebhookConfig
+	hookCache  webhookCache
 	members    *Membership
 	seen       *lastSeen
 	// typing remembers the last typing event per (user, dialog).
@@ -154,6 +158,7 @@ func NewService(cfg Config) *Service {
 		uploadGCInterval:  cfg.UploadGCInterval,
 		groups:            cfg.Groups,
 		broadcasts:        cfg.Broadcasts,
+		webhooks:          cfg.Webhooks,
 	}
 	if s.groups.MaxMembers <= 0 {
 		s.groups.MaxMembers = DefaultGroupMaxMembers

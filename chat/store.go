@@ -225,6 +225,7 @@ type Store interface {
 	CollectionStore
 	FormStore
 	APIKeyStore
+	WebhookStore
 	AuditStore
 	AdminStore
 	BroadcastStore

@@ -29,6 +29,7 @@ type Integrations interface {
 	Business
 	Forms
 	Bots
+	Webhooks
 }
 
 // maxSchemaBody fits a collection definition: its schema and title.

@@ -78,6 +78,10 @@ func (s *server) routes(e *gin.Engine) {
 	authed.GET("/admin/bot/keys", s.wrap(s.handleAPIKeys))
 	authed.POST("/admin/bot/keys", s.wrap(s.handleCreateAPIKey))
 	authed.DELETE("/admin/bot/keys/:id", s.wrap(s.handleRevokeAPIKey))
+	authed.GET("/admin/webhooks", s.wrap(s.handleWebhooks))
+	authed.POST("/admin/webhooks", s.wrap(s.handleCreateWebhook))
+	authed.DELETE("/admin/webhooks/:id", s.wrap(s.handleDeleteWebhook))
+	authed.GET("/admin/webhooks/:id/deliveries", s.wrap(s.handleWebhookDeliveries))
 	bot := v1.Group("/bot", s.botAuth) // an API key acts as the business account
 	bot.GET("/dialogs", s.wrap(s.handleDialogs))
 	bot.GET("/dialogs/:id", s.wrap(s.handleDialog))

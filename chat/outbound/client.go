@@ -10,6 +10,7 @@
 package outbound
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -273,4 +274,35 @@ func (c *Client) control(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("%w: %s", ErrRefused, address)
 	}
 	return nil
+}
+
+// Post sends body to rawURL with the headers, under the same address
+// checks as Get (every dial, every redirect) and deadline, and returns
+// the answer's status; the answer's body is read up to the cap and
+// dropped. It is for webhooks: the caller decides what a status means.
+func (c *Client) Post(ctx context.Context, rawURL string, headers map[string]string, body []byte) (int, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrURL, err)
+	}
+	if err := checkURL(u); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrURL, err)
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, c.cfg.MaxBody))
+	return resp.StatusCode, nil
 }

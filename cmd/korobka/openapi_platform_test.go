@@ -54,4 +54,15 @@ func (c *contract) platform(admin, a tokens) {
 	c.fail("POST", "/v1/bot/users/1/dialog", k.Key, map[string]any{}, 404, "not_found")
 	c.json("DELETE", "/v1/admin/bot/keys/"+k.ID, admin.AccessToken, nil, 204)
 	c.fail("DELETE", "/v1/admin/bot/keys/"+k.ID, admin.AccessToken, nil, 404, "not_found")
+
+	// Webhooks (removed before anything could fire one).
+	var w struct{ ID string }
+	c.json("POST", "/v1/admin/webhooks", admin.AccessToken, map[string]any{"url": "https://hooks.example.com/korobka", "events": []string{"form.submitted"}}, 201).json(c.t, &w)
+	c.fail("POST", "/v1/admin/webhooks", admin.AccessToken, map[string]any{"url": "http://127.0.0.1/x", "events": []string{"form.submitted"}}, 400, "invalid_url")
+	c.json("GET", "/v1/admin/webhooks", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/admin/webhooks", a.AccessToken, nil, 403, "forbidden")
+	c.json("GET", "/v1/admin/webhooks/"+w.ID+"/deliveries", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/admin/webhooks/1/deliveries", admin.AccessToken, nil, 404, "not_found")
+	c.json("DELETE", "/v1/admin/webhooks/"+w.ID, admin.AccessToken, nil, 204)
+	c.fail("DELETE", "/v1/admin/webhooks/"+w.ID, admin.AccessToken, nil, 404, "not_found")
 }

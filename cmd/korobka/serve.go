@@ -12,10 +12,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -189,6 +192,7 @@ type app struct {
 	metrics  *prometheus.Registry // every series, for /metrics
 	queue    chat.Queue           // push jobs
 	bcast    chat.Queue           // broadcast batches
+	hooks    chat.Queue           // webhook deliveries
 	storage  string
 	bus      string
 	push     string                        // which push senders are on
@@ -277,6 +281,8 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		a.queue = redis.NewQueue(client, redis.QueueConfig{Prefix: cfg.RedisPrefix + "push:",
 			ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
 		a.bcast = redis.NewQueue(client, redis.QueueConfig{Prefix: cfg.RedisPrefix + "broadcast:", Block: qt.Block})
+		a.hooks = redis.NewQueue(client, redis.QueueConfig{Prefix: cfg.RedisPrefix + "webhook:",
+			ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
 		a.bus = "redis"
 	} else {
 		limiter = memory.NewLimiter(cfg.now)
@@ -286,6 +292,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		foreground = memory.NewForeground()
 		a.queue = memory.NewQueue(memory.QueueConfig{ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
 		a.bcast = memory.NewQueue(memory.QueueConfig{Block: qt.Block})
+		a.hooks = memory.NewQueue(memory.QueueConfig{ClaimTimeout: qt.ClaimTimeout, Block: qt.Block, Policy: qt.Policy})
 		a.bus = "memory"
 	}
 	a.closers = append(a.closers, a.broker.Close)
@@ -337,6 +344,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Groups:            cfg.Groups,
 		Previews:          previewConfig(cfg),
 		Broadcasts:        a.bcast,
+		Webhooks:          webhookConfig(cfg, a.hooks),
 	})
 	a.loops = append(a.loops, a.svc.Run)
 	if a.builtin != nil {
@@ -765,4 +773,35 @@ func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error 
 		}
 	}
 	return nil
+}
+
+// webhookConfig sends webhooks through the SSRF-guarded client: targets on
+// loopback or private addresses are refused, at registration when the URL
+// names one and at every dial, unless KOROBKA_OUTBOUND_ALLOW allows them.
+// Webhooks follow no redirects.
+func webhookConfig(cfg Config, q chat.Queue) chat.WebhookConfig {
+	c := outbound.New(outbound.Config{Allow: cfg.OutboundAllow, Resolver: cfg.outboundResolver, MaxRedirects: -1, UserAgent: "korobka (webhook)"})
+	return chat.WebhookConfig{Queue: q, Poster: c, CheckURL: func(raw string) error {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return err
+		}
+		host := u.Hostname()
+		if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+			host = "127.0.0.1"
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return nil // a name: checked at every dial
+		}
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		p, _ := strconv.Atoi(port)
+		if !cfg.OutboundAllow.Permits(netip.AddrPortFrom(ip, uint16(p))) {
+			return outbound.ErrRefused
+		}
+		return nil
+	}}
 }
