@@ -7,7 +7,9 @@ const S = {
     offline: 'Waiting for network…',
     typing: 'typing…',
     online: 'online',
-    last_seen: 'last seen {t}',
+    last_seen: 'last seen at {t}',
+    last_seen_yesterday: 'last seen yesterday at {t}',
+    last_seen_on: 'last seen {d} at {t}',
     deleted: 'Message deleted',
     edited: 'edited',
     sent: 'Sent',
@@ -30,6 +32,8 @@ const S = {
     typing: 'печатает…',
     online: 'в сети',
     last_seen: 'был(а) в {t}',
+    last_seen_yesterday: 'был(а) вчера в {t}',
+    last_seen_on: 'был(а) {d} в {t}',
     deleted: 'Сообщение удалено',
     edited: 'изм.',
     sent: 'Отправлено',
@@ -52,12 +56,17 @@ const S = {
 function pick() {
   for (const l of navigator.languages ?? [navigator.language]) {
     const base = String(l).toLowerCase().split('-')[0];
-    if (S[base]) return S[base];
+    if (S[base]) return base;
   }
-  return S.en;
+  return 'en';
 }
 
-const table = pick();
+const lang = pick();
+const table = S[lang];
+
+// locale is the language the shell's own strings are in ("en", "ru"), for
+// Intl formatting next to them.
+export const locale = () => lang;
 
 // t returns the shell string for key with {name} placeholders filled.
 export function t(key, args = {}) {
