@@ -113,7 +113,7 @@ var catalog = []componentSpec{
 	}},
 	{name: "avatar", doc: "A round picture of a person or a group; initials when there is no picture.", props: []propSpec{
 		{name: "src", kind: kURL, doc: "Picture URL; empty means draw the initials."},
-		{name: "initials", kind: kString, doc: "One or two letters."},
+		{name: "initials", kind: kText, doc: "One or two letters; may be a string key (the initial of a localised \"Unknown\")."},
 		{name: "size", kind: kEnum, enum: []string{"s", "m", "l", "xl"}, doc: "Diameter class."},
 	}},
 	{name: "icon", doc: "A glyph from the shell's icon set.", props: []propSpec{

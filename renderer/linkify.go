@@ -490,3 +490,16 @@ func appendSpans(b []byte, s, region string, cache *lru.Cache[string, string]) [
 	}
 	return append(b, ']')
 }
+
+// formatPhone is the phone() expression function: an E.164 number in its
+// international format, anything else unchanged.
+func formatPhone(s string) string {
+	if !strings.HasPrefix(s, "+") {
+		return s
+	}
+	num, err := phonenumbers.Parse(s, "")
+	if err != nil {
+		return s
+	}
+	return phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+}

@@ -207,6 +207,10 @@ var exprFuncs = map[string]exprFunc{
 	// zone: "today", "yesterday", or "" for any other day (and for no
 	// time), so a screen can pick a clock, a word or a date.
 	"day": {min: 1, max: 1, now: true, st: func(st *state, a *[3]any) any { return dayOf(st, toText(a[0])) }},
+	// phone writes an E.164 number as people write it, in its country's
+	// international format ("+7 916 123-45-67", libphonenumber's
+	// metadata); anything else comes back as it is.
+	"phone": {min: 1, max: 1, fn: func(a *[3]any) any { return formatPhone(toText(a[0])) }},
 	"bytes": {min: 1, max: 1, fn: func(a *[3]any) any {
 		f, _ := toFloat(a[0])
 		return humanBytes(f)
