@@ -29,7 +29,12 @@ window.alert = (m) => window.__alerts.push(String(m));
 window.__offline = 0;
 new MutationObserver(() => {
   const b = document.getElementById('offline');
-  if (b && !b.hidden && !b.__counted) { b.__counted = true; window.__offline++; }
+  if (b && !b.hidden && !b.__counted) {
+    b.__counted = true; window.__offline++;
+    const nav = document.querySelector('#screen .k-nav-bar')?.getBoundingClientRect();
+    const r = b.getBoundingClientRect();
+    if (nav && r.bottom > nav.top + 1 && r.top < nav.bottom - 1) window.__bannerCovers = true;
+  }
   if (b && b.hidden) b.__counted = false;
   if (window.__interactive === undefined && document.querySelector('input[data-name="phone"]')) {
     window.__interactive = performance.now();
@@ -245,6 +250,9 @@ func TestBrowserChat(t *testing.T) {
 			p.WaitFor("got "+m, fmt.Sprintf(`window.__bubbles(%q).length === 1`, m))
 		}
 		p.WaitFor("back online", `document.getElementById('offline').hidden`)
+		if eval[bool](p, `!!window.__bannerCovers`) {
+			t.Errorf("%s: the offline banner covered the navigation bar", p.Name)
+		}
 	}
 	all := append([]string{hello, reply, caption, xssText}, offline...)
 	wantOnce := func() {
