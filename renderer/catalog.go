@@ -110,6 +110,7 @@ var catalog = []componentSpec{
 		{name: "aspect", kind: kNumber, doc: "Width divided by height."},
 		{name: "fit", kind: kEnum, enum: []string{"cover", "contain"}, doc: "How the image fills its box."},
 		{name: "radius", kind: kRadius, doc: "Corner radius."},
+		{name: "width", kind: kNumber, doc: "Width in points (at most the available width); absent: the available width. With aspect, the box has its size before the image loads."},
 	}},
 	{name: "avatar", doc: "A round picture of a person or a group; initials when there is no picture.", props: []propSpec{
 		{name: "src", kind: kURL, doc: "Picture URL; empty means draw the initials."},

@@ -249,7 +249,11 @@ function image(n) {
   el.loading = 'lazy';
   el.decoding = 'async';
   if (num(n.aspect)) el.style.aspectRatio = String(n.aspect);
+  if (num(n.width)) el.style.width = `${n.width}px`;
   if (n.fit === 'cover' || n.fit === 'contain') el.style.objectFit = n.fit;
+  // A contained picture (a logo) shows its own transparency, not a
+  // placeholder box.
+  if (n.fit === 'contain') el.classList.add('k-contain');
   if (num(n.radius) !== null) el.style.borderRadius = `${n.radius}px`;
   return el;
 }
