@@ -211,10 +211,11 @@ var exprFuncs = map[string]exprFunc{
 	// international format ("+7 916 123-45-67", libphonenumber's
 	// metadata); anything else comes back as it is.
 	"phone": {min: 1, max: 1, fn: func(a *[3]any) any { return formatPhone(toText(a[0])) }},
-	"bytes": {min: 1, max: 1, fn: func(a *[3]any) any {
-		f, _ := toFloat(a[0])
-		return humanBytes(f)
-	}},
+	// bytes, number and money write sizes, numbers and amounts as the
+	// screen's language does, from CLDR data (numbers.go).
+	"bytes":  {min: 1, max: 1, st: func(st *state, a *[3]any) any { return formatBytes(st, a[0]) }},
+	"number": {min: 1, max: 1, st: func(st *state, a *[3]any) any { return formatNumber(st, a[0]) }},
+	"money":  {min: 2, max: 2, st: func(st *state, a *[3]any) any { return formatMoney(st, a[0], a[1]) }},
 }
 
 // initials takes the first character (grapheme cluster, so a flag or an
@@ -300,15 +301,3 @@ func (st *state) zone() *time.Location {
 	return st.loc
 }
 
-func humanBytes(f float64) string {
-	units := []string{"B", "KB", "MB", "GB", "TB"}
-	i := 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if i == 0 {
-		return formatFloat(math.Round(f)) + " B"
-	}
-	return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i]
-}
