@@ -300,4 +300,3 @@ func (st *state) zone() *time.Location {
 	}
 	return st.loc
 }
-
