@@ -170,6 +170,7 @@ var catalog = []componentSpec{
 		{name: "subtitle", kind: kText, doc: "Second line."},
 		{name: "back", kind: kBool, doc: "Show a back button."},
 		{name: "avatar", kind: kURL, doc: "Picture beside the title."},
+		{name: "initials", kind: kText, doc: "Letters drawn in a circle beside the title when there is no picture (or it fails to load)."},
 	}},
 	{name: "tabs", doc: "A tab bar; children are tab nodes.", optional: true, children: true, props: []propSpec{}},
 	{name: "tab", doc: "One tab of a tab bar.", props: []propSpec{
