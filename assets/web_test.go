@@ -96,6 +96,13 @@ func (f *fakeAPI) handler() http.Handler {
 	mux.Handle("/app/", http.StripPrefix("/app/", http.FileServerFS(web)))
 	mux.HandleFunc("GET /v1/screens/{name}", f.screen)
 	mux.HandleFunc("GET /v1/ws", f.ws)
+	// The open chat's partner and their presence (ws.js loadPresence).
+	mux.HandleFunc("GET /v1/dialogs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		f.reply(w, http.StatusOK, []byte(`{"id":"`+r.PathValue("id")+`","kind":"direct","title":"Anna Petrova","members":[{"id":"u1"},{"id":"u3"}],"last_message":null,"unread":0}`))
+	})
+	mux.HandleFunc("GET /v1/users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		f.reply(w, http.StatusOK, []byte(`{"id":"`+r.PathValue("id")+`","first_name":"Anna","last_name":"Petrova","online":false,"last_seen":"2025-03-14T17:30:00Z"}`))
+	})
 	mux.HandleFunc("POST /v1/auth/otp", f.post(`{"phone":"+79161234567","expires_in":300,"code_length":6}`))
 	mux.HandleFunc("POST /v1/auth/verify", f.post(`{"access_token":"test-access","refresh_token":"test-refresh","expires_in":900,"user":{"id":"u1","first_name":"","last_name":"","avatar_url":"","avatar_thumb_url":"","phone":"+79161234567"},"new_user":true}`))
 	mux.HandleFunc("POST /v1/auth/refresh", f.post(`{"access_token":"test-access-2","refresh_token":"test-refresh-2","expires_in":900,"user":{"id":"u1","first_name":"","last_name":"","avatar_url":"","avatar_thumb_url":"","phone":"+79161234567"},"new_user":false}`))
@@ -473,6 +480,10 @@ func TestWebShellLogin(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[data-name="code"]`), "111111"),
 		chromedp.Click(chromedp.CSS(`button.k-primary`)),
 	)
+	// verify says new_user: the shell asks for a name first; "later"
+	// goes on to the chat list.
+	b.WaitFor("welcome", `location.hash === '#/welcome' && !!document.querySelector('input[data-name="first_name"]')`)
+	b.Do("later", chromedp.Click(chromedp.CSS(`#screen button.k-plain`)))
 	b.WaitFor("chat list", `location.hash === '#/chat_list' && !!document.querySelector('.k-row[data-kid^="dialog-"]')`)
 	if tok := browsertest.Eval[string](b, `JSON.parse(localStorage.getItem('korobka.session')).access_token`); tok != "test-access" {
 		t.Errorf("stored access token = %q, want test-access", tok)

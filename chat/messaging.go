@@ -330,6 +330,11 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 				v.Members = append(v.Members, u.Profile(u.ID == viewer))
 				if d.Kind == DialogDirect && u.ID != viewer {
 					v.Title = strings.TrimSpace(u.FirstName + " " + u.LastName)
+					if v.Title == "" {
+						if v.Title, err = s.namelessTitle(ctx, viewer, u); err != nil {
+							return nil, err
+						}
+					}
 					if u.Avatar != "" {
 						v.AvatarURL, v.AvatarThumbURL = AvatarURL(u.Avatar), AvatarThumbURL(u.Avatar)
 					}

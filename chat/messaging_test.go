@@ -774,3 +774,41 @@ func TestPresence(t *testing.T) {
 		t.Errorf("%d presence events after a spurious disconnect, want 2", n)
 	}
 }
+
+// A partner without a name is called by their number, formatted, by
+// whoever has it in their address book, and by nothing (the screens say
+// "Unknown") by whoever has not.
+func TestNamelessPartnerTitle(t *testing.T) {
+	f, stop := newTestServiceWith(t, nil)
+	defer stop()
+	ctx := context.Background()
+	anna := f.newUser(t, "Анна")
+	nameless := f.newUser(t, "")
+	stranger := f.newUser(t, "Борис")
+	d1 := f.direct(t, anna, nameless)
+	d2 := f.direct(t, stranger, nameless)
+	if _, err := f.svc.SyncContacts(ctx, anna.p, []string{nameless.phone}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.svc.Dialog(ctx, anna.p, d1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := chat.FormatPhone(nameless.phone); v.Title != want || !strings.HasPrefix(want, "+7 999 ") {
+		t.Errorf("Анна sees the nameless partner as %q, want %q", v.Title, want)
+	}
+	v, err = f.svc.Dialog(ctx, stranger.p, d2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Title != "" {
+		t.Errorf("Борис, who lacks the number, sees %q, want no title", v.Title)
+	}
+	page, err := f.svc.Dialogs(ctx, anna.p, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Dialogs) != 1 || page.Dialogs[0].Title != chat.FormatPhone(nameless.phone) {
+		t.Errorf("Анна's list %+v, want the formatted number as the title", page.Dialogs)
+	}
+}

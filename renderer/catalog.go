@@ -110,10 +110,11 @@ var catalog = []componentSpec{
 		{name: "aspect", kind: kNumber, doc: "Width divided by height."},
 		{name: "fit", kind: kEnum, enum: []string{"cover", "contain"}, doc: "How the image fills its box."},
 		{name: "radius", kind: kRadius, doc: "Corner radius."},
+		{name: "width", kind: kNumber, doc: "Width in points (at most the available width); absent: the available width. With aspect, the box has its size before the image loads."},
 	}},
 	{name: "avatar", doc: "A round picture of a person or a group; initials when there is no picture.", props: []propSpec{
 		{name: "src", kind: kURL, doc: "Picture URL; empty means draw the initials."},
-		{name: "initials", kind: kString, doc: "One or two letters."},
+		{name: "initials", kind: kText, doc: "One or two letters; may be a string key (the initial of a localised \"Unknown\")."},
 		{name: "size", kind: kEnum, enum: []string{"s", "m", "l", "xl"}, doc: "Diameter class."},
 	}},
 	{name: "icon", doc: "A glyph from the shell's icon set.", props: []propSpec{
@@ -169,6 +170,7 @@ var catalog = []componentSpec{
 		{name: "subtitle", kind: kText, doc: "Second line."},
 		{name: "back", kind: kBool, doc: "Show a back button."},
 		{name: "avatar", kind: kURL, doc: "Picture beside the title."},
+		{name: "initials", kind: kText, doc: "Letters drawn in a circle beside the title when there is no picture (or it fails to load)."},
 	}},
 	{name: "tabs", doc: "A tab bar; children are tab nodes.", optional: true, children: true, props: []propSpec{}},
 	{name: "tab", doc: "One tab of a tab bar.", props: []propSpec{

@@ -109,19 +109,25 @@ type contrastChecker struct {
 	busy map[string]bool
 }
 
-// checkContrast walks every screen (and the fragments it uses) in both
-// modes. It runs only on a set that compiled cleanly.
-func (ld *loader) checkContrast() {
-	t := ld.theme
+// checkRequiredColors reports each colour shells draw components with that
+// the theme lacks. It runs whatever else failed, so a missing colour is
+// named as such rather than only as an unknown token where a screen uses it.
+func (ld *loader) checkRequiredColors() {
+	if ld.theme == nil {
+		return
+	}
 	for _, c := range requiredColors {
-		if _, ok := t.colors[c]; !ok {
+		if _, ok := ld.theme.colors[c]; !ok {
 			n := ld.themeNode("colors")
 			ld.d.add("theme.yaml", line(n), col(n), "theme lacks colour %q, which shells draw components with (docs/screens.md, \"Contrast\")", c)
 		}
 	}
-	if len(ld.d.list) > 0 {
-		return
-	}
+}
+
+// checkContrast walks every screen (and the fragments it uses) in both
+// modes. It runs only on a set that compiled cleanly.
+func (ld *loader) checkContrast() {
+	t := ld.theme
 	for mode := range 2 {
 		k := &contrastChecker{ld: ld, t: t, mode: mode, busy: map[string]bool{}}
 		k.checkStyles()

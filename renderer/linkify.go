@@ -507,3 +507,16 @@ func FirstURL(s string) string {
 	}
 	return ""
 }
+
+// formatPhone is the phone() expression function: an E.164 number in its
+// international format, anything else unchanged.
+func formatPhone(s string) string {
+	if !strings.HasPrefix(s, "+") {
+		return s
+	}
+	num, err := phonenumbers.Parse(s, "")
+	if err != nil {
+		return s
+	}
+	return phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+}

@@ -223,6 +223,7 @@ func Load(fsys fs.FS) (*Engine, []Diagnostic, error) {
 		return nil, d, fmt.Errorf("%w: %d problems, first: %s", errLintFailed, len(d), d[0])
 	}
 	ld.checkLogo()
+	ld.checkRequiredColors()
 	e := ld.build(rev)
 	if len(ld.d.list) == 0 {
 		ld.checkContrast()

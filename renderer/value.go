@@ -208,10 +208,15 @@ var exprFuncs = map[string]exprFunc{
 	// zone: "today", "yesterday", or "" for any other day (and for no
 	// time), so a screen can pick a clock, a word or a date.
 	"day": {min: 1, max: 1, now: true, st: func(st *state, a *[3]any) any { return dayOf(st, toText(a[0])) }},
-	"bytes": {min: 1, max: 1, fn: func(a *[3]any) any {
-		f, _ := toFloat(a[0])
-		return humanBytes(f)
-	}},
+	// phone writes an E.164 number as people write it, in its country's
+	// international format ("+7 916 123-45-67", libphonenumber's
+	// metadata); anything else comes back as it is.
+	"phone": {min: 1, max: 1, fn: func(a *[3]any) any { return formatPhone(toText(a[0])) }},
+	// bytes, number and money write sizes, numbers and amounts as the
+	// screen's language does, from CLDR data (numbers.go).
+	"bytes":  {min: 1, max: 1, st: func(st *state, a *[3]any) any { return formatBytes(st, a[0]) }},
+	"number": {min: 1, max: 1, st: func(st *state, a *[3]any) any { return formatNumber(st, a[0]) }},
+	"money":  {min: 2, max: 2, st: func(st *state, a *[3]any) any { return formatMoney(st, a[0], a[1]) }},
 	// duration shows milliseconds as a player does: "0:41", "12:05",
 	// "1:02:03"; "" for none, zero or a negative number.
 	"duration": {min: 1, max: 1, fn: func(a *[3]any) any {
@@ -315,17 +320,4 @@ func playerDuration(ms float64) string {
 		return fmt.Sprintf("%d:%02d:%02d", h, m, ss)
 	}
 	return fmt.Sprintf("%d:%02d", m, ss)
-}
-
-func humanBytes(f float64) string {
-	units := []string{"B", "KB", "MB", "GB", "TB"}
-	i := 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if i == 0 {
-		return formatFloat(math.Round(f)) + " B"
-	}
-	return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i]
 }

@@ -1,7 +1,7 @@
 // actions.js: what a tap does. Layout actions are data from the server, so
 // every URL and endpoint is checked again here before it is used.
 import { request, errorText } from './api.js';
-import { afterSubmit } from './auth.js';
+import { afterSubmit, WELCOME } from './auth.js';
 import { safeUrl, telUrl } from './render.js';
 import { t } from './strings.js';
 
@@ -98,7 +98,14 @@ export function createActions(app) {
     if (btn) btn.disabled = true;
     try {
       const res = await request(endpoint, { method, body: { ...form, ...extra } });
-      app.sessionChanged(afterSubmit(endpoint, res));
+      const how = afterSubmit(endpoint, res);
+      app.sessionChanged(how);
+      // A first sign-in asks for a name before anything else.
+      if (how === 'in' && res?.new_user === true) return app.navigate(WELCOME, {}, true);
+      // Say that it worked: a change of one's own data is saved; a synced
+      // number that is nobody's account yet is not a silent nothing.
+      if (endpoint === '/v1/contacts/sync' && Array.isArray(res?.users) && res.users.length === 0) app.toast(t('not_registered'));
+      else if (method === 'PATCH' || method === 'PUT') app.toast(t('saved'));
       if (a.then) await run(substitute(a.then, form, res ?? {}), el);
     } catch (e) {
       // The server's message is meant for people; show it as text.

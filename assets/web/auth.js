@@ -7,6 +7,9 @@ const KEY = 'korobka.session';
 // Screens a signed-out shell may open; everything else needs a session.
 export const PUBLIC_SCREENS = new Set(['login', 'otp']);
 export const HOME = 'chat_list';
+// WELCOME asks a new user for their name: opened after a sign-in whose
+// answer says new_user (docs/shell.md, "Sign in").
+export const WELCOME = 'welcome';
 export const LOGIN = 'login';
 
 export function session() {

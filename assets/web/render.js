@@ -249,7 +249,11 @@ function image(n) {
   el.loading = 'lazy';
   el.decoding = 'async';
   if (num(n.aspect)) el.style.aspectRatio = String(n.aspect);
+  if (num(n.width)) el.style.width = `${n.width}px`;
   if (n.fit === 'cover' || n.fit === 'contain') el.style.objectFit = n.fit;
+  // A contained picture (a logo) shows its own transparency, not a
+  // placeholder box.
+  if (n.fit === 'contain') el.classList.add('k-contain');
   if (num(n.radius) !== null) el.style.borderRadius = `${n.radius}px`;
   return el;
 }
@@ -421,13 +425,17 @@ function navBar(n, ctx) {
     b.setAttribute('aria-label', t('back'));
     el.append(b);
   }
+  // The picture, else (or when it fails to load) the initials in a circle.
   const src = mediaUrl(n.avatar);
+  const initials = () => h('span', 'k-nav-avatar k-nav-initials', firstChars(str(n.initials), 2));
   if (src) {
     const img = h('img', 'k-nav-avatar');
     img.alt = '';
     img.src = src;
-    img.addEventListener('error', () => img.remove(), { once: true });
+    img.addEventListener('error', () => { if (n.initials) img.replaceWith(initials()); else img.remove(); }, { once: true });
     el.append(img);
+  } else if (n.initials) {
+    el.append(initials());
   }
   const titles = h('div', 'k-titles');
   titles.append(h('h1', 'k-title', n.title));

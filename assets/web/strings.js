@@ -7,7 +7,9 @@ const S = {
     offline: 'Waiting for network…',
     typing: 'typing…',
     online: 'online',
-    last_seen: 'last seen {t}',
+    last_seen: 'last seen at {t}',
+    last_seen_yesterday: 'last seen yesterday at {t}',
+    last_seen_on: 'last seen {d} at {t}',
     deleted: 'Message deleted',
     edited: 'edited',
     sent: 'Sent',
@@ -15,6 +17,8 @@ const S = {
     read: 'Read',
     uploads_soon: 'Sending files from the web app is not available yet.',
     photo_updated: 'Photo updated',
+    saved: 'Saved',
+    not_registered: 'This number does not use the app yet. It will appear in your contacts when it does.',
     blocked_link: 'This link cannot be opened.',
     send_failed: 'The message was not sent.',
     error: 'Something went wrong.',
@@ -30,6 +34,8 @@ const S = {
     typing: 'печатает…',
     online: 'в сети',
     last_seen: 'был(а) в {t}',
+    last_seen_yesterday: 'был(а) вчера в {t}',
+    last_seen_on: 'был(а) {d} в {t}',
     deleted: 'Сообщение удалено',
     edited: 'изм.',
     sent: 'Отправлено',
@@ -37,6 +43,8 @@ const S = {
     read: 'Прочитано',
     uploads_soon: 'Отправка файлов из веб-версии пока недоступна.',
     photo_updated: 'Фото обновлено',
+    saved: 'Сохранено',
+    not_registered: 'Этого номера пока нет в приложении. Он появится в контактах, когда человек зарегистрируется.',
     blocked_link: 'Эту ссылку нельзя открыть.',
     send_failed: 'Сообщение не отправлено.',
     error: 'Что-то пошло не так.',
@@ -52,12 +60,17 @@ const S = {
 function pick() {
   for (const l of navigator.languages ?? [navigator.language]) {
     const base = String(l).toLowerCase().split('-')[0];
-    if (S[base]) return S[base];
+    if (S[base]) return base;
   }
-  return S.en;
+  return 'en';
 }
 
-const table = pick();
+const lang = pick();
+const table = S[lang];
+
+// locale is the language the shell's own strings are in ("en", "ru"), for
+// Intl formatting next to them.
+export const locale = () => lang;
 
 // t returns the shell string for key with {name} placeholders filled.
 export function t(key, args = {}) {

@@ -5,7 +5,7 @@
 import { session, myId } from './auth.js';
 import { refreshTokens, request, acceptLanguage, timeZone, SHELL, ApiError } from './api.js';
 import { preferredTheme } from './theme.js';
-import { t } from './strings.js';
+import { t, locale } from './strings.js';
 
 const SEQ_KEY = 'korobka.seqs';
 const TYPING_SEND_EVERY = 3000; // at most one `typing` per dialog per 3 s
@@ -82,6 +82,11 @@ export function createLive(app) {
       attempts = 0;
       app.banner(false);
       sockExp = session()?.expires_at ?? 0;
+      // Presence events say only what changes from now on: learn the open
+      // chat partner's current state again.
+      presence.clear();
+      presenceFor = '';
+      loadPresence();
       planAuth();
       watch();
       sync(seqs);
@@ -360,6 +365,44 @@ export function createLive(app) {
     if (partner.get(openDialog()) === u) statusLine();
   }
 
+  // loadPresence learns whether the open direct chat's partner is online
+  // now: presence events only report changes, so a partner who was online
+  // before we looked would otherwise show nothing. GET /v1/users/{id}
+  // carries online/last_seen when the two share presence (docs/api.md,
+  // "Presence"); an event that arrives meanwhile wins over the answer.
+  let presenceFor = ''; // the dialog asked about since the socket opened
+  async function loadPresence() {
+    const d = openDialog();
+    if (!d || presenceFor === d || !session()) return;
+    presenceFor = d;
+    try {
+      const dlg = await request(`/v1/dialogs/${encodeURIComponent(d)}`);
+      const other = dlg?.kind === 'direct' ? (dlg.members ?? []).find((m) => String(m?.id) !== myId()) : null;
+      if (!other) return;
+      const u = String(other.id);
+      partner.set(d, u);
+      const prof = await request(`/v1/users/${encodeURIComponent(u)}`);
+      if (typeof prof?.online === 'boolean' && !presence.has(u)) {
+        presence.set(u, { online: prof.online, last_seen: prof.last_seen ?? null });
+      }
+      if (isOpen(d)) statusLine();
+    } catch {
+      if (presenceFor === d) presenceFor = ''; // try again on the next show
+    }
+  }
+
+  // lastSeen says when a time was, as people say it: the time today,
+  // "yesterday at" the time, else the date and time.
+  function lastSeen(when) {
+    const now = new Date();
+    const time = when.toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit' });
+    const day = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+    const days = Math.round((day(now) - day(when)) / 86400000);
+    if (days === 0) return t('last_seen', { t: time });
+    if (days === 1) return t('last_seen_yesterday', { t: time });
+    return t('last_seen_on', { d: when.toLocaleDateString(locale(), { day: 'numeric', month: 'long' }), t: time });
+  }
+
   // statusLine puts typing or presence in the chat's nav bar subtitle.
   function statusLine() {
     const d = openDialog();
@@ -369,7 +412,7 @@ export function createLive(app) {
     if (p?.online) return app.setStatusLine(t('online'));
     const when = p?.last_seen ? new Date(p.last_seen) : null;
     if (when && !Number.isNaN(when.getTime())) {
-      return app.setStatusLine(t('last_seen', { t: when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) }));
+      return app.setStatusLine(lastSeen(when));
     }
     return app.setStatusLine(null);
   }
@@ -419,6 +462,7 @@ export function createLive(app) {
     watch();
     updateTicks();
     statusLine();
+    if (ws?.readyState === WebSocket.OPEN) loadPresence();
     markRead();
   }
 

@@ -36,6 +36,7 @@ func shippedShots(t *testing.T, user, dialog string) []shot {
 		{"group_info", "#/group_info?dialog_id=" + dialog},
 		{"news_feed", "#/news_feed"},
 		{"tariffs", "#/tariffs"},
+		{"welcome", "#/welcome"},
 	}
 	shipped, err := screens.FS.ReadDir(".")
 	if err != nil {
