@@ -100,7 +100,7 @@ func (u User) Profile(showPhone bool) Profile {
 		p.AvatarURL = AvatarURL(u.Avatar)
 		p.AvatarThumbURL = AvatarThumbURL(u.Avatar)
 	}
-	if showPhone {
+	if showPhone && u.Phone != BusinessPhone { // the business has no number to show
 		p.Phone = u.Phone
 	}
 	return p

@@ -38,7 +38,11 @@ type Error struct {
 	Code       string
 	Message    string
 	RetryAfter time.Duration // for KindRateLimited
-	Err        error         // the cause, never sent to clients
+	// Path is a JSON Pointer (RFC 6901) into the request body at the
+	// value the error is about ("/price"), when there is one: a content
+	// document or a form that fails its collection's schema.
+	Path string
+	Err  error // the cause, never sent to clients
 }
 
 func (e *Error) Error() string {

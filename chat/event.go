@@ -209,7 +209,7 @@ func viewOf(m Message, status MessageStatus) MessageView {
 func (s *Service) view(m Message, status MessageStatus) MessageView {
 	v := viewOf(m, status)
 	if !v.Deleted && len(m.Attachments) > 0 {
-		v.Attachments = s.signAttachments(m.DialogID, m.Attachments, s.now())
+		v.Attachments, v.Card = s.signAttachments(m.DialogID, m.Attachments, s.now())
 	}
 	if !v.Deleted && len(m.Preview) > 0 {
 		v.Preview = s.signPreview(m.DialogID, m.Preview, s.now())

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -103,14 +104,18 @@ type Service struct {
 	// typing remembers the last typing event per (user, dialog).
 	typing *lru.Cache[[2]int64, time.Time]
 	// zones remembers the last time zone stored per user (NoteTimeZone).
-	zones   *lru.Cache[int64, string]
-	limiter Limiter
-	sms     SMSSender
-	images  ImageStore
-	files   FileStore
-	media   *MediaSigner
-	log     *slog.Logger
-	now     func() time.Time
+	zones *lru.Cache[int64, string]
+	// schemas caches compiled collection schemas (collections.go).
+	schemas schemaCache
+	// business is the business account's id (business.go).
+	business atomic.Int64
+	limiter  Limiter
+	sms      SMSSender
+	images   ImageStore
+	files    FileStore
+	media    *MediaSigner
+	log      *slog.Logger
+	now      func() time.Time
 
 	uploadGCInterval time.Duration
 	groups           GroupConfig

@@ -222,9 +222,13 @@ type Store interface {
 	GroupStore
 	MessageStore
 	ContentStore
+	CollectionStore
+	FormStore
+	APIKeyStore
 	AuditStore
 	AdminStore
 	BroadcastStore
+	ScreenStore
 	DeviceStore
 	PushStore
 	PreviewStore

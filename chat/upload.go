@@ -142,6 +142,9 @@ type storedAttachment struct {
 	Height int    `json:"height,omitempty"`
 	// DurationMS is a video's duration in milliseconds.
 	DurationMS int64 `json:"duration_ms,omitempty"`
+	// Card is the data of a card (Kind CardKind, forms.go): no file, shown
+	// as the message's card instead of an attachment.
+	Card json.RawMessage `json:"card,omitempty"`
 }
 
 func (u Upload) stored() storedAttachment {
@@ -342,25 +345,30 @@ func (s *Service) copyUpload(ctx context.Context, u Upload, dialogID int64, clie
 }
 
 // signAttachments turns a message's stored attachments into the wire form
-// with URLs for the dialog's members, valid for the current bucket.
-func (s *Service) signAttachments(dialogID int64, raw json.RawMessage, now time.Time) json.RawMessage {
+// with URLs for the dialog's members, valid for the current bucket, and
+// returns the message's card apart (nil: none).
+func (s *Service) signAttachments(dialogID int64, raw json.RawMessage, now time.Time) (attachments, card json.RawMessage) {
 	list, err := parseStored(raw)
 	if err != nil {
 		s.log.Error("unreadable attachments", "dialog", dialogID, "err", err)
-		return emptyArray
+		return emptyArray, nil
 	}
 	if len(list) == 0 {
-		return emptyArray
+		return emptyArray, nil
 	}
-	out := make([]Attachment, len(list))
-	for i, a := range list {
-		out[i] = a.view(s.media, s.dialogScope(dialogID), now)
+	out := make([]Attachment, 0, len(list))
+	for _, a := range list {
+		if a.Kind == CardKind {
+			card = a.Card
+			continue
+		}
+		out = append(out, a.view(s.media, s.dialogScope(dialogID), now))
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return emptyArray
+		return emptyArray, card
 	}
-	return b
+	return b, card
 }
 
 // removeUploads removes the files, then the rows, of the uploads among ids

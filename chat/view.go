@@ -45,6 +45,10 @@ type MessageView struct {
 	ReplyTo *ReplyView `json:"reply_to,omitempty"`
 	// Entities are the mentions in Text (mention.go).
 	Entities json.RawMessage `json:"entities,omitempty"`
+	// Card is structured data the message carries, drawn as a card above
+	// its text (a form's submission: {"type":"form",...}); absent on
+	// plain messages. Only the server makes cards.
+	Card json.RawMessage `json:"card,omitempty"`
 }
 
 // SendRequest is a new message from a client, over REST or the WebSocket.

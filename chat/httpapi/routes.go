@@ -26,7 +26,7 @@ func (s *server) routes(e *gin.Engine) {
 	v1.POST("/auth/verify", s.wrap(s.handleVerify))
 	v1.POST("/auth/refresh", s.wrap(s.handleRefresh))
 
-	authed := v1.Group("", s.authenticate)
+	authed := v1.Group("", s.authenticate, s.adminGuard) // adminGuard: roles for /v1/admin/
 	authed.POST("/auth/logout", s.wrap(s.handleLogout))
 	authed.GET("/me", s.wrap(s.handleMe))
 	authed.PATCH("/me", s.wrap(s.handleUpdateMe))
@@ -61,6 +61,29 @@ func (s *server) routes(e *gin.Engine) {
 	if s.screens != nil {
 		v1.GET("/screens/:name", s.wrap(s.handleScreen))
 	}
+
+	// The platform: content collections, forms, the bot API and webhooks
+	// (handle_collections.go, handle_forms.go, handle_bot.go,
+	// handle_webhooks.go), served by a Service that implements
+	// Integrations. Admin routes check the admin role in the Service.
+	authed.GET("/admin/collections", s.wrap(s.handleCollections))
+	authed.GET("/admin/collections/:name", s.wrap(s.handleCollection))
+	authed.PUT("/admin/collections/:name", s.wrap(s.handleDefineCollection))
+	authed.PUT("/admin/collections/:name/order", s.wrap(s.handleReorderDocuments))
+	authed.PUT("/admin/collections/:name/documents/:id", s.wrap(s.handlePutDocument))
+	authed.DELETE("/admin/collections/:name/documents/:id", s.wrap(s.handleDeleteDocument))
+	authed.POST("/business/dialog", s.wrap(s.handleBusinessDialog))
+	authed.POST("/forms/:collection", s.wrap(s.handleSubmitForm))
+	authed.GET("/admin/forms/:collection/submissions", s.wrap(s.handleFormSubmissions))
+	authed.GET("/admin/bot/keys", s.wrap(s.handleAPIKeys))
+	authed.POST("/admin/bot/keys", s.wrap(s.handleCreateAPIKey))
+	authed.DELETE("/admin/bot/keys/:id", s.wrap(s.handleRevokeAPIKey))
+	bot := v1.Group("/bot", s.botAuth) // an API key acts as the business account
+	bot.GET("/dialogs", s.wrap(s.handleDialogs))
+	bot.GET("/dialogs/:id", s.wrap(s.handleDialog))
+	bot.GET("/dialogs/:id/messages", s.wrap(s.handleHistory))
+	bot.POST("/dialogs/:id/messages", s.wrap(s.handleSend))
+	bot.POST("/users/:id/dialog", s.wrap(s.handleBotOpenDialog))
 
 	// The web shell (assets/web) and the designer preview: static files
 	// for browsers, and the preview's API, open in development mode and to

@@ -31,6 +31,7 @@ import (
 type Patcher struct {
 	svc     Service
 	screens Screens
+	sources *Sources // for topic patches (WithSources)
 	log     *slog.Logger
 	now     func() time.Time
 	locale  Locale
@@ -456,7 +457,12 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 		}
 		e.msgVal = val
 	}
-	node, err := e.p.render(eng, "message_bubble", map[string]any{"m": e.msgVal, "own": own, "sender": sender}, v)
+	// A group's system message is a centred line, as group_chat draws it.
+	fragment, vars := "message_bubble", map[string]any{"m": e.msgVal, "own": own, "sender": sender}
+	if m.System != nil {
+		fragment, vars = "system_message", map[string]any{"m": e.msgVal}
+	}
+	node, err := e.p.render(eng, fragment, vars, v)
 	if err != nil {
 		return nil, err
 	}
@@ -617,4 +623,75 @@ func tickFor(seq, delivered, read int64) int {
 		return 2
 	}
 	return 0
+}
+
+var _ ws.TopicPatcher = (*Patcher)(nil)
+
+// WithSources gives p the data sources to render whole screens with, for
+// topic patches (content:<name>); call it before serving. Without them
+// content changes patch nothing and open screens update on their next
+// fetch.
+func (p *Patcher) WithSources(s *Sources) *Patcher {
+	p.sources = s
+	return p
+}
+
+// TopicPatch answers a change of a content collection for a screen that
+// watches "content:<name>": the screen is rendered for the viewer as a
+// fetch would, and the node whose id is the collection's name (the list
+// showing it) is replaced (docs/screens.md, "Live patches"). A screen
+// without such a node gets no patch.
+func (p *Patcher) TopicPatch(ctx context.Context, uid int64, topic string, w *ws.Watch) ([]byte, error) {
+	name, ok := strings.CutPrefix(topic, "content:")
+	st, _ := w.State.(*watchState)
+	if !ok || st == nil || p.sources == nil {
+		return nil, nil
+	}
+	eng := p.screens.Current()
+	rr := renderer.Request{
+		Screen: w.Screen, Params: w.Params, Langs: st.variant.Langs, Theme: st.variant.Theme,
+		Caps: st.variant.Caps, TZ: st.variant.TZ, Region: st.variant.Region, Viewer: chat.FormatID(uid),
+	}
+	p.renders.Add(1)
+	body, _, err := eng.AppendRender(ctx, nil, rr, p.sources.scope(&chat.Principal{UserID: uid}))
+	if err != nil {
+		return nil, renderError(err)
+	}
+	var layout struct {
+		Root any `json:"root"`
+	}
+	if err := json.Unmarshal(body, &layout); err != nil {
+		return nil, err
+	}
+	node := nodeByID(layout.Root, name)
+	if node == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(node)
+	if err != nil {
+		return nil, err
+	}
+	return renderer.AppendPatch(nil, w.Key, renderer.Replace(name, raw)), nil
+}
+
+// nodeByID finds the layout node with the id, depth first.
+func nodeByID(n any, id string) map[string]any {
+	switch v := n.(type) {
+	case map[string]any:
+		if v["id"] == id {
+			return v
+		}
+		for _, c := range v {
+			if found := nodeByID(c, id); found != nil {
+				return found
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if found := nodeByID(c, id); found != nil {
+				return found
+			}
+		}
+	}
+	return nil
 }

@@ -145,6 +145,20 @@ func NewSources(svc Service, content ContentReader) *Sources {
 		},
 		Version: dialogVersion("dialog_id"),
 	})
+	if g, ok := svc.(GroupService); ok {
+		// A group's members with their roles, paged by user id: the
+		// group_info screen (a dialog's view carries only the first 20).
+		s.Register("members", Source{
+			Fetch: func(ctx context.Context, c *Caller, q renderer.Query) (any, error) {
+				id, err := chat.ParseID(q.Arg("dialog_id"))
+				if err != nil {
+					return nil, err
+				}
+				return g.GroupMembers(ctx, c.P, id, q.Arg("cursor"), argInt(q, "limit", 0))
+			},
+			Version: dialogVersion("dialog_id"),
+		})
+	}
 	s.Register("content.", Source{
 		Public: true,
 		Fetch: func(ctx context.Context, c *Caller, q renderer.Query) (any, error) {
@@ -155,12 +169,36 @@ func NewSources(svc Service, content ContentReader) *Sources {
 			n := min(argInt(q, "limit", len(docs)), len(docs))
 			items := make([]json.RawMessage, 0, n)
 			for _, doc := range docs[:n] {
-				items = append(items, doc.Data)
+				items = append(items, withID(doc))
 			}
 			return map[string]any{"items": items}, nil
 		},
 	})
 	return s
+}
+
+// withID is a document's data as a screen binds it: with the document's
+// id as "id" when the data has none (a collection whose schema does not
+// carry it), so item ids and actions can name it.
+func withID(d chat.ContentDoc) json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(d.Data, &m); err != nil || m["id"] != nil {
+		return d.Data
+	}
+	id, _ := json.Marshal(d.ID)
+	m["id"] = id
+	out, err := json.Marshal(m)
+	if err != nil {
+		return d.Data
+	}
+	return out
+}
+
+// GroupService is the optional ability of a Service to page a group's
+// members (chat.Service has it); NewSources registers the members source
+// when svc has it.
+type GroupService interface {
+	GroupMembers(ctx context.Context, p chat.Principal, dialogID int64, cursor string, limit int) (chat.MemberPage, error)
 }
 
 // Register adds or replaces a source. A name ending in "." is a family.

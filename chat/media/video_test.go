@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"image/jpeg"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -363,5 +365,65 @@ func TestVideoServedWithRanges(t *testing.T) {
 	poster := serve(t, h, http.MethodGet, "/media/"+m.Key+".jpg?"+testSigner(t).Query(m.Key, chat.MediaScope{Dialog: 7}, testNow()))
 	if poster.Code != http.StatusOK || poster.Header().Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("poster: got %d %v", poster.Code, poster.Header())
+	}
+}
+
+// zeros reads n zero bytes without holding them.
+type zeros struct{ n int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), z.n)
+	clear(p[:k])
+	z.n -= k
+	return int(k), nil
+}
+
+// TestSaveUploadVideoStreams: a large video goes to disk through a small
+// buffer; what the upload allocates does not grow with its size.
+func TestSaveUploadVideoStreams(t *testing.T) {
+	s := newTestStore(t, Limits{MaxVideoBytes: 256 << 20})
+	head := []byte("\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41")
+	const size = 64 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m, err := s.SaveUpload(context.Background(), io.MultiReader(bytes.NewReader(head), &zeros{size}), "big.mp4")
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != chat.UploadVideo || m.Size != size+int64(len(head)) {
+		t.Fatalf("got %+v, want a video of %d bytes", m, size+len(head))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("a %d MiB upload allocated %d KiB, want it streamed (under 8 MiB)", size>>20, alloc>>10)
+	}
+}
+
+// BenchmarkSaveUploadVideo measures storing a 10 s 1280x720 H.264 clip
+// with ffprobe and a poster frame.
+func BenchmarkSaveUploadVideo(b *testing.B) {
+	ff := ffmpegPath(b)
+	out := filepath.Join(b.TempDir(), "clip.mp4")
+	if o, err := exec.Command(ff, "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=1280x720:rate=30", "-t", "10",
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-y", out).CombinedOutput(); err != nil {
+		b.Fatalf("ffmpeg: %v: %s", err, o)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newTestStore(b, Limits{FFmpeg: ff})
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := s.SaveUpload(context.Background(), bytes.NewReader(data), "clip.mp4")
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = s.DeleteUpload(context.Background(), m.Key)
 	}
 }

@@ -29,6 +29,9 @@ type ErrorDetail struct {
 	Code       string `json:"code"`
 	Message    string `json:"message"`
 	RetryAfter int    `json:"retry_after,omitempty"`
+	// Path points (RFC 6901) at the value of the request an invalid
+	// answer is about, when there is one (chat.Error.Path).
+	Path string `json:"path,omitempty"`
 }
 
 // Status is the one table from error kinds to HTTP statuses, used by the
@@ -113,7 +116,7 @@ func WriteErrorIn(w http.ResponseWriter, err error, lang string) int {
 		h.Set("WWW-Authenticate", `Bearer realm="korobka"`)
 	}
 	h.Set("Content-Language", lang)
-	body, merr := json.Marshal(ErrorBody{Error: ErrorDetail{Code: e.Code, Message: localMessage(e, lang)}})
+	body, merr := json.Marshal(ErrorBody{Error: ErrorDetail{Code: e.Code, Message: localMessage(e, lang), Path: e.Path}})
 	if merr != nil {
 		body = []byte(`{"error":{"code":"internal","message":"Internal error."}}`)
 	}

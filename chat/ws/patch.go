@@ -38,6 +38,16 @@ type Patcher interface {
 	Delivery(userID int64, e chat.Event) Delivery
 }
 
+// TopicPatcher is an optional ability of a Patcher (checked by type
+// assertion): patches for a change that is not a user's event but a
+// node-wide topic's, such as a content collection an admin edited
+// (topic "content:<name>", from chat.ContentTopic publications).
+type TopicPatcher interface {
+	// TopicPatch returns the patch frame for userID's connections
+	// watching w, whose topics include topic, or nil for no change.
+	TopicPatch(ctx context.Context, userID int64, topic string, w *Watch) ([]byte, error)
+}
+
 // Delivery is one delivered event, prepared once; it may keep what several
 // groups share (a fetched dialog, a rendered node) between Patch calls.
 // The calls of one Delivery are sequential.
@@ -87,6 +97,7 @@ func (w *Watch) sameGroup(x *Watch) bool {
 type patchJob struct {
 	uid   int64
 	frame []byte
+	topic string // a node-wide topic's change instead of an event (frame nil)
 }
 
 // Defaults of the patch workers.
@@ -125,9 +136,13 @@ func (g *Gateway) startPatches() {
 // broker. A full queue drops the patches (never the raw events): shells
 // fall back to refetching a screen whose patch does not come.
 func (g *Gateway) queuePatch(uid int64, frame []byte) {
-	q := g.patches.queues[uint64(uid)%uint64(len(g.patches.queues))]
+	g.queueJob(patchJob{uid: uid, frame: frame})
+}
+
+func (g *Gateway) queueJob(j patchJob) {
+	q := g.patches.queues[uint64(j.uid)%uint64(len(g.patches.queues))]
 	select {
-	case q <- patchJob{uid: uid, frame: frame}:
+	case q <- j:
 	default:
 		if g.patches.dropped.Add(1)&1023 == 1 {
 			g.log.Warn("websocket patch queue full, patches dropped", "dropped", g.patches.dropped.Load())
@@ -163,7 +178,7 @@ func (g *Gateway) patch(j patchJob) {
 	groups := gbuf[:0]
 	for _, c := range g.userConns(j.uid, buf[:0]) {
 		w := c.watching.Load()
-		if w == nil {
+		if w == nil || j.topic != "" && !w.Has(j.topic) {
 			continue
 		}
 		i := 0
@@ -176,6 +191,10 @@ func (g *Gateway) patch(j patchJob) {
 		groups[i].conns = append(groups[i].conns, c)
 	}
 	if len(groups) == 0 {
+		return
+	}
+	if j.topic != "" {
+		g.topicPatch(j, groups)
 		return
 	}
 	e, err := chat.DecodeEvent(j.frame)
@@ -203,6 +222,52 @@ func (g *Gateway) patch(j patchJob) {
 			c.enqueue(frame)
 		}
 	}
+}
+
+// topicPatch asks the TopicPatcher for a topic change's patches, once
+// per group.
+func (g *Gateway) topicPatch(j patchJob, groups []group) {
+	tp, ok := g.patches.p.(TopicPatcher)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(g.ctx, opTimeout)
+	defer cancel()
+	for _, gr := range groups {
+		frame, err := tp.TopicPatch(ctx, j.uid, j.topic, gr.w)
+		if err != nil {
+			if ctx.Err() == nil {
+				g.log.Warn("websocket topic patch failed", "user", j.uid, "screen", gr.w.Key, "topic", j.topic, "err", err)
+			}
+			continue
+		}
+		if frame == nil {
+			continue
+		}
+		for _, c := range gr.conns {
+			c.enqueue(frame)
+		}
+	}
+}
+
+// WatchContent subscribes this node to content changes (chat.ContentTopic)
+// and patches the screens that watch the changed collection
+// ("content:<name>"). Call it once after New; without a Patcher it does
+// nothing.
+func (g *Gateway) WatchContent(ctx context.Context) error {
+	if g.patches == nil {
+		return nil
+	}
+	return g.broker.Subscribe(ctx, chat.ContentTopic, func(payload []byte) {
+		topic := "content:" + string(payload)
+		seen := map[int64]bool{}
+		for _, c := range g.allConns() {
+			if w := c.watching.Load(); w != nil && w.Has(topic) && !seen[c.uid] {
+				seen[c.uid] = true
+				g.queueJob(patchJob{uid: c.uid, topic: topic})
+			}
+		}
+	})
 }
 
 // watch carries out a watch frame: the connection's previous watch ends

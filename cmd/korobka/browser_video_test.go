@@ -13,7 +13,7 @@ import (
 // TestBrowserVideo: a video message in the web shell shows its poster
 // and duration, plays in a <video> from the signed URL (readyState and
 // currentTime advance) and seeks, which the media handler's byte ranges
-// serve.
+// serve; a video answer of the FAQ goes into the chat in one tap.
 func TestBrowserVideo(t *testing.T) {
 	browsertest.Need(t)
 	clip := testClip(t, "webm")
@@ -46,6 +46,13 @@ func TestBrowserVideo(t *testing.T) {
 	boris.WaitFor("playing", `(() => { const v = `+video+`; return v.readyState >= 2 && v.currentTime > 0; })()`)
 	boris.Do("seek", chromedp.Evaluate[chromedp.Void](`(() => { const v = `+video+`; v.pause(); v.currentTime = 1.5; })()`))
 	boris.WaitFor("seeked", `(() => { const v = `+video+`; return !v.seeking && v.currentTime >= 1.5 && v.readyState >= 2; })()`)
+
+	// The consulting case: from the chat's header, one tap sends a video
+	// answer's link into the chat.
+	boris.tap("video answers", `#screen .k-nav-bar button[aria-label="video"]`)
+	boris.WaitFor("video answers", `location.hash.startsWith('#/faq_videos?') && !!document.querySelector('#screen [data-kid="faq-q01"] button.k-primary')`)
+	boris.tap("send the first answer", `#screen [data-kid="faq-q01"] button.k-primary`)
+	boris.WaitFor("back in the chat with the answer", `location.hash.startsWith('#/chat?') && [...document.querySelectorAll('#screen .k-message-bubble .k-body')].some((b) => b.textContent.includes('https://example.com/faq/q01.mp4'))`)
 	if n := len(boris.TakeProblems()); n != 0 {
 		t.Errorf("%d problems in the page", n)
 	}

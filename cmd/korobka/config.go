@@ -102,6 +102,9 @@ type Config struct {
 	OutboundAllow outbound.Allow
 	// LinkPreviews turns link previews on (KOROBKA_LINK_PREVIEWS).
 	LinkPreviews bool
+	// BusinessName is the name of the business account clients write to
+	// (operators answer as it, the bot API sends as it).
+	BusinessName string
 
 	// now is the clock of in-process rate limits, of the service (token
 	// lifetimes, media URL buckets), of the media handler and of the
@@ -190,6 +193,7 @@ var settings = []setting{
 	{"push-workers", "KOROBKA_PUSH_WORKERS", strconv.Itoa(chat.DefaultPushWorkers), "push queue consumers per node"},
 	{"link-previews", "KOROBKA_LINK_PREVIEWS", "on", "link previews: the first link of a message gets a card fetched from its page (on or off)"},
 	{"outbound-allow", "KOROBKA_OUTBOUND_ALLOW", "", "DANGEROUS, tests only: comma-separated CIDRs, addresses or address:port that fetches of user-supplied URLs may reach although they are loopback or private (127.0.0.1:8081)"},
+	{"business-name", "KOROBKA_BUSINESS_NAME", chat.DefaultBusinessName, "name of the business account clients write to, that operators answer as (\"Acme support\")"},
 }
 
 // boolSettings are switches: the flag may be given alone (--dev).
@@ -508,4 +512,8 @@ func parsePush(cfg *Config, get func(string) string, bad func(string, string, ..
 	}
 	cfg.PushMaxDevices = parseInt(get("KOROBKA_PUSH_MAX_DEVICES"), "KOROBKA_PUSH_MAX_DEVICES", 1, 100, bad)
 	cfg.PushWorkers = parseInt(get("KOROBKA_PUSH_WORKERS"), "KOROBKA_PUSH_WORKERS", 1, 64, bad)
+	cfg.BusinessName = get("KOROBKA_BUSINESS_NAME")
+	if _, err := chat.CleanText(cfg.BusinessName, chat.TextRule{MaxChars: chat.MaxNameLen}); err != nil {
+		bad("KOROBKA_BUSINESS_NAME", "%v", err)
+	}
 }

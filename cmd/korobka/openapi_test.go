@@ -464,6 +464,10 @@ func contractTest(t *testing.T, vars map[string]string) {
 	c.events("/preview/api/events?access_token=" + admin.AccessToken)
 	c.adminAPI(admin, a, id)
 
+	// The platform: collections, forms, the bot API, webhooks
+	// (openapi_platform_test.go).
+	c.platform(admin, a)
+
 	// Methods a path does not take.
 	c.fail("PUT", "/v1/me", a.AccessToken, map[string]any{}, 405, "method_not_allowed")
 	c.fail("POST", "/v1/ws", a.AccessToken, nil, 405, "method_not_allowed")

@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -180,7 +181,10 @@ type app struct {
 	broker   chat.Broker
 	gateway  *ws.Gateway
 	patcher  *live.Patcher // live patches for the gateway
+	sources  *live.Sources // the screens' data sources (fetches and topic patches)
 	screens  live.Screens
+	uploaded *live.Uploaded // screens with admin uploads (nil with KOROBKA_SCREENS)
+	builtin  fs.FS          // the embedded screens of the brand (nil with KOROBKA_SCREENS)
 	ready    map[string]func(context.Context) error
 	metrics  *prometheus.Registry // every series, for /metrics
 	queue    chat.Queue           // push jobs
@@ -335,10 +339,23 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Broadcasts:        a.bcast,
 	})
 	a.loops = append(a.loops, a.svc.Run)
+	if a.builtin != nil {
+		// The embedded screens, overlaid with what admins uploaded.
+		up, err := live.NewUploaded(ctx, a.builtin, a.screens.Current(), store, a.broker, a.svc, log)
+		if err != nil {
+			return nil, fmt.Errorf("embedded screens: %w", err)
+		}
+		a.screens, a.uploaded = up, up
+		a.loops = append(a.loops, up.Run)
+	}
 	if err := registerPreviewMetrics(a.metrics, a.svc); err != nil {
 		return nil, err
 	}
-	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg))
+	if _, err := a.svc.SetupBusiness(ctx, cfg.BusinessName); err != nil {
+		return nil, fmt.Errorf("business account: %w", err)
+	}
+	a.sources = live.NewSources(a.svc, a.store)
+	a.patcher = live.NewPatcher(a.svc, a.screens, log).WithLocale(locale(cfg)).WithSources(a.sources)
 	a.gateway = ws.New(a.svc, a.broker, ws.Config{
 		Logger:            log,
 		AllowedOrigins:    cfg.AllowedOrigins,
@@ -353,6 +370,14 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		ExpiryCheck:       cfg.expiryCheck,
 		Now:               cfg.now,
 		Patcher:           a.patcher,
+	})
+	// Content edits patch the screens open on this node's sockets.
+	a.loops = append(a.loops, func(ctx context.Context) error {
+		if err := a.gateway.WatchContent(ctx); err != nil {
+			return fmt.Errorf("content changes: %w", err)
+		}
+		<-ctx.Done()
+		return ctx.Err()
 	})
 	ok = true
 	return a, nil
@@ -492,6 +517,10 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("embedded screens: %w", err)
 		}
 		a.screens = live.Fixed{Engine: e}
+		a.builtin = fsys
+	}
+	if err := a.seedCollections(ctx, screenFiles(cfg)); err != nil {
+		return err
 	}
 	// The seeds of the folder served (a folder without content/ has none).
 	seeds, err := renderer.LoadContentSeeds(screenFiles(cfg))
@@ -520,6 +549,44 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// seedCollections defines the collections of the screens' content/ folder
+// on first start (each <name>.schema.json is collection <name>, titled by
+// the schema's title, a form when it says "x-korobka-form": true). A
+// definition an admin changed is kept.
+func (a *app) seedCollections(ctx context.Context, fsys fs.FS) error {
+	names, err := fs.Glob(fsys, "content/*.schema.json")
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, file := range names {
+		raw, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return err
+		}
+		name := strings.TrimSuffix(path.Base(file), ".schema.json")
+		if _, err := chat.CompileCollectionSchema(raw); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		var head struct {
+			Title string `json:"title"`
+			Form  bool   `json:"x-korobka-form"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		c := chat.Collection{Name: name, Title: head.Title, Schema: compact.Bytes(), Form: head.Form, CreatedAt: now, UpdatedAt: now}
+		if _, err := a.store.SeedCollection(ctx, c); err != nil {
+			return fmt.Errorf("seed collection %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // start runs the background loops (the message writer, the Redis
 // subscriber and presence refresher) until close.
 func (a *app) start() {
@@ -541,7 +608,7 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		Logger:           a.log,
 		Media:            a.media.GatedHandler(a.signer, cfg.now, a.svc),
 		WebSocket:        a.gateway,
-		Screens:          live.NewRenderer(a.screens, live.NewSources(a.svc, a.store)).WithLocale(locale(cfg)),
+		Screens:          live.NewRenderer(a.screens, a.sources).WithLocale(locale(cfg)),
 		Preview:          live.NewPreview(a.screens, screenFiles(cfg)),
 		Images:           screenImages(cfg),
 		Ready:            a.ready,
@@ -554,7 +621,17 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		UploadGrace:      cfg.uploadGrace,
 		MaxUploadBytes:   max(cfg.MaxVideoBytes, chat.MaxUploadFileSize),
 		Done:             a.done,
+		ScreenAdmin:      a.screenAdmin(),
 	})
+}
+
+// screenAdmin is the screen uploads, or nil when screens come from a
+// KOROBKA_SCREENS folder.
+func (a *app) screenAdmin() httpapi.ScreenAdmin {
+	if a.uploaded == nil {
+		return nil
+	}
+	return a.uploaded
 }
 
 // screenFiles is the folder the screens load from, for the preview's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -197,5 +198,27 @@ func TestVideoWithoutFFmpeg(t *testing.T) {
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(poster.body))
 	if poster.status != 200 || err != nil || cfg.Width != 640 || cfg.Height != 360 {
 		t.Fatalf("poster: %d %+v (%v), want the generic 640x360 one", poster.status, cfg, err)
+	}
+}
+
+// TestFindFFmpeg: the ffmpeg setting resolves a name on PATH or a path
+// with ffprobe beside it; off, or a tool not there, turns probing off.
+func TestFindFFmpeg(t *testing.T) {
+	ff := testFFmpeg(t)
+	log := slog.New(slog.DiscardHandler)
+	if got := findFFmpeg("ffmpeg", log); got != ff {
+		t.Errorf("ffmpeg on PATH: got %q, want %q", got, ff)
+	}
+	if got := findFFmpeg(ff, log); got != ff {
+		t.Errorf("a path: got %q, want %q", got, ff)
+	}
+	lonely := filepath.Join(t.TempDir(), "ffmpeg") // an ffmpeg without ffprobe beside it
+	if err := os.WriteFile(lonely, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"off", "", "/nonexistent/ffmpeg", lonely} {
+		if got := findFFmpeg(name, log); got != "" {
+			t.Errorf("%q: got %q, want probing off", name, got)
+		}
 	}
 }
