@@ -129,6 +129,9 @@ func (ld *loader) checkFixtures(e *Engine) {
 			ld.d.add(name, 1, 1, "fixture for unknown screen %q (fixtures are named <screen>[.case].json)", screen)
 			continue
 		}
+		// Sample data that names the folder's images must name ones it has,
+		// or the preview and the gallery draw holes.
+		ld.checkContentImages(name, 1, 1, fx.Data)
 		for _, l := range e.langs {
 			for _, th := range []string{"light", "dark"} {
 				var buf bytes.Buffer

@@ -77,6 +77,9 @@ func TestLintChecksFolderSchemasAndImages(t *testing.T) {
 		{"screen names a missing image", func(m fstest.MapFS) {
 			m["menu.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(string(m["menu.yaml"].Data), `"{{ d.photo }}"`, "/assets/menu/nope.png", 1))}
 		}, "menu.yaml", 11, "image /assets/menu/nope.png is not in the screens folder"},
+		{"fixture names a missing image", func(m fstest.MapFS) {
+			m["fixtures/menu.json"] = &fstest.MapFile{Data: []byte(strings.Replace(string(m["fixtures/menu.json"].Data), "soup.svg", "stew.svg", 1))}
+		}, "fixtures/menu.json", 1, "image /assets/menu/stew.svg is not in the screens folder"},
 		{"not an image in images/", func(m fstest.MapFS) {
 			m["images/notes.txt"] = &fstest.MapFile{Data: []byte("hi")}
 		}, "images/notes.txt", 1, "images/ holds images only"},
