@@ -261,6 +261,9 @@ func TestBrowserChat(t *testing.T) {
 		{"group_info", "#/group_info?dialog_id=" + dialog},
 		{"news_feed", "#/news_feed"},
 		{"tariffs", "#/tariffs"},
+		{"media", "#/media?dialog_id=" + dialog + "&kind=photo"},
+		{"faq_videos", "#/faq_videos?dialog_id=" + dialog},
+		{"order_service", "#/order_service"},
 	}
 	shipped, err := os.ReadDir("../../screens")
 	if err != nil {
