@@ -92,28 +92,14 @@ type BroadcastStore interface {
 // a broadcast queue.
 var ErrNoBroadcastQueue = &Error{Kind: KindUnavailable, Code: "unavailable", Message: "Broadcasts are not configured on this server."}
 
-// businessPhone is the phone the business account is stored under: not
-// E.164 (no number starts with 0), so no login reaches it and no address
-// book holds it. The account is created on first use.
-const businessPhone = "+0"
-
-// defaultSenderName names the business account when it has no name yet.
-const defaultSenderName = "Support"
-
-// broadcastSender returns the business account, creating it (named
-// defaultSenderName) on first use.
+// broadcastSender is the business account (business.go); a Service that
+// was not given one at start (SetupBusiness) makes it with the default
+// name.
 func (s *Service) broadcastSender(ctx context.Context) (int64, error) {
-	u, created, err := s.store.UpsertUser(ctx, businessPhone, s.now())
-	if err != nil {
-		return 0, err
+	if id, err := s.businessID(); err == nil {
+		return id, nil
 	}
-	if created || (u.FirstName == "" && u.LastName == "") {
-		name := defaultSenderName
-		if _, err := s.store.UpdateProfile(ctx, u.ID, ProfileUpdate{FirstName: &name}); err != nil {
-			return 0, err
-		}
-	}
-	return u.ID, nil
+	return s.SetupBusiness(ctx, "")
 }
 
 // StartBroadcast stores a broadcast and queues its first batch (admins).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -129,12 +130,48 @@ const (
 // is sent (the message's "system"); shells and screens render it in the
 // reader's language (SystemText). Ids are decimal strings, as everywhere
 // on the wire.
+//
+// ActorName and UserNames are the display names of the actor and of the
+// users (joined with ", ") when the event happened, so that a screen
+// renders the message in any language without looking anyone up.
 type SystemEvent struct {
-	Type  SystemEventType `json:"type"`
-	Actor string          `json:"actor_id"`
-	Users []string        `json:"user_ids,omitempty"`
-	Title string          `json:"title,omitempty"`
-	Role  GroupRole       `json:"role,omitempty"`
+	Type      SystemEventType `json:"type"`
+	Actor     string          `json:"actor_id"`
+	Users     []string        `json:"user_ids,omitempty"`
+	Title     string          `json:"title,omitempty"`
+	Role      GroupRole       `json:"role,omitempty"`
+	ActorName string          `json:"actor_name"`
+	UserNames string          `json:"user_names,omitempty"`
+}
+
+// names returns the display names of users ("First Last", trimmed).
+func (s *Service) names(ctx context.Context, ids ...int64) (map[int64]string, error) {
+	users, err := s.store.Users(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(users))
+	for _, u := range users {
+		out[u.ID] = strings.TrimSpace(u.FirstName + " " + u.LastName)
+	}
+	return out, nil
+}
+
+// named fills the names of events from names.
+func named(events []SystemEvent, names map[int64]string) {
+	for i := range events {
+		e := &events[i]
+		if id, err := ParseID(e.Actor); err == nil {
+			e.ActorName = names[id]
+		}
+		list := make([]string, 0, len(e.Users))
+		for _, u := range e.Users {
+			if id, err := ParseID(u); err == nil && names[id] != "" {
+				list = append(list, names[id])
+			}
+		}
+		e.UserNames = strings.Join(list, ", ")
+	}
 }
 
 // GroupEdit is one change to a group as GroupStore.EditGroup applies it.
@@ -286,6 +323,7 @@ type GroupUpdate struct {
 
 // GroupMemberView is one member in the wire form of the shell contract.
 type GroupMemberView struct {
+	ID       string    `json:"id"` // the member's user id, as in User
 	User     Profile   `json:"user"`
 	Role     GroupRole `json:"role"`
 	JoinedAt time.Time `json:"joined_at"`
@@ -432,7 +470,11 @@ func (s *Service) CreateGroup(ctx context.Context, p Principal, req NewGroup) (D
 	if err != nil {
 		return DialogView{}, err
 	}
-	e, err := s.store.CreateGroup(ctx, p.UserID, s.now().UTC().Truncate(time.Microsecond), func(e *GroupEdit) error {
+	names, err := s.names(ctx, append([]int64{p.UserID}, ids...)...)
+	if err != nil {
+		return DialogView{}, err
+	}
+	e, err := s.store.CreateGroup(ctx, p.UserID, s.now().UTC().Truncate(time.Microsecond), withNames(names, func(e *GroupEdit) error {
 		e.Dialog.Title, e.Dialog.Avatar, e.Dialog.HistoryVisible = title, photo, true
 		e.Add = append([]int64{p.UserID}, ids...)
 		e.Roles = map[int64]GroupRole{p.UserID: GroupOwner}
@@ -441,7 +483,7 @@ func (s *Service) CreateGroup(ctx context.Context, p Principal, req NewGroup) (D
 			e.Events = append(e.Events, SystemEvent{Type: SystemMemberAdded, Actor: FormatID(p.UserID), Users: formatIDs(ids)})
 		}
 		return nil
-	})
+	}))
 	if err != nil {
 		s.dropGroupPhoto(ctx, photo)
 		return DialogView{}, err
@@ -467,7 +509,7 @@ func (s *Service) AddMembers(ctx context.Context, p Principal, dialogID int64, r
 		return DialogView{}, err
 	}
 	var added []int64
-	e, err := s.store.EditGroup(ctx, dialogID, p.UserID, s.now().UTC().Truncate(time.Microsecond), func(e *GroupEdit) error {
+	e, err := s.editGroup(ctx, p, dialogID, ids, func(e *GroupEdit) error {
 		if err := e.must(p.UserID, ActionAddMembers); err != nil {
 			return err
 		}
@@ -504,7 +546,7 @@ func (s *Service) RemoveMember(ctx context.Context, p Principal, dialogID, userI
 	if err := s.groupAllowed(ctx, p, dialogID); err != nil {
 		return err
 	}
-	e, err := s.store.EditGroup(ctx, dialogID, p.UserID, s.now().UTC().Truncate(time.Microsecond), func(e *GroupEdit) error {
+	e, err := s.editGroup(ctx, p, dialogID, []int64{userID}, func(e *GroupEdit) error {
 		if err := e.must(p.UserID, ActionRemoveMembers); err != nil {
 			return err
 		}
@@ -537,7 +579,15 @@ func (s *Service) LeaveGroup(ctx context.Context, p Principal, dialogID int64) e
 	if err := s.groupAllowed(ctx, p, dialogID); err != nil {
 		return err
 	}
-	e, err := s.store.EditGroup(ctx, dialogID, p.UserID, s.now().UTC().Truncate(time.Microsecond), func(e *GroupEdit) error {
+	// The heir is named from the members as they are now; should they
+	// change before the edit, the message names the heir by id only.
+	var heirs []int64
+	if ms, err := s.store.Members(ctx, dialogID); err == nil {
+		if h, ok := nextOwner(ms, p.UserID); ok {
+			heirs = append(heirs, h)
+		}
+	}
+	e, err := s.editGroup(ctx, p, dialogID, heirs, func(e *GroupEdit) error {
 		self, in := e.member(p.UserID)
 		if !in {
 			return errDialogNotFound
@@ -608,7 +658,7 @@ func (s *Service) UpdateGroup(ctx context.Context, p Principal, dialogID int64, 
 			return DialogView{}, err
 		}
 	}
-	e, err := s.store.EditGroup(ctx, dialogID, p.UserID, s.now().UTC().Truncate(time.Microsecond), func(e *GroupEdit) error {
+	e, err := s.editGroup(ctx, p, dialogID, nil, func(e *GroupEdit) error {
 		actor := FormatID(p.UserID)
 		if upd.Title != nil {
 			if err := e.must(p.UserID, ActionRename); err != nil {
@@ -623,8 +673,10 @@ func (s *Service) UpdateGroup(ctx context.Context, p Principal, dialogID int64, 
 			if err := e.must(p.UserID, ActionChangePhoto); err != nil {
 				return err
 			}
-			e.Dialog.Avatar = photo
-			e.Events = append(e.Events, SystemEvent{Type: SystemPhotoChanged, Actor: actor})
+			if photo != e.Dialog.Avatar {
+				e.Dialog.Avatar = photo
+				e.Events = append(e.Events, SystemEvent{Type: SystemPhotoChanged, Actor: actor})
+			}
 		}
 		if upd.HistoryVisible != nil {
 			if err := e.must(p.UserID, ActionChangeSettings); err != nil {
@@ -654,7 +706,7 @@ func (s *Service) SetMemberRole(ctx context.Context, p Principal, dialogID, user
 	if err := s.groupAllowed(ctx, p, dialogID); err != nil {
 		return err
 	}
-	e, err := s.store.EditGroup(ctx, dialogID, p.UserID, s.now().UTC().Truncate(time.Microsecond), func(e *GroupEdit) error {
+	e, err := s.editGroup(ctx, p, dialogID, []int64{userID}, func(e *GroupEdit) error {
 		if err := e.must(p.UserID, ActionPromote); err != nil {
 			return err
 		}
@@ -677,6 +729,27 @@ func (s *Service) SetMemberRole(ctx context.Context, p Principal, dialogID, user
 	}
 	_, err = s.afterGroupEdit(ctx, p, e, nil, nil)
 	return err
+}
+
+// editGroup runs a group edit whose system messages name the caller and
+// the users of named (GroupStore.EditGroup).
+func (s *Service) editGroup(ctx context.Context, p Principal, dialogID int64, named []int64, edit func(*GroupEdit) error) (GroupEdit, error) {
+	names, err := s.names(ctx, append([]int64{p.UserID}, named...)...)
+	if err != nil {
+		return GroupEdit{}, err
+	}
+	return s.store.EditGroup(ctx, dialogID, p.UserID, s.now().UTC().Truncate(time.Microsecond), withNames(names, edit))
+}
+
+// withNames is edit followed by naming the events it made.
+func withNames(names map[int64]string, edit func(*GroupEdit) error) func(*GroupEdit) error {
+	return func(e *GroupEdit) error {
+		if err := edit(e); err != nil {
+			return err
+		}
+		named(e.Events, names)
+		return nil
+	}
 }
 
 // must checks, inside the edit, that the actor is a member whose role
@@ -830,7 +903,7 @@ func (s *Service) memberPage(ctx context.Context, p Principal, ms []Member, limi
 		if !ok {
 			continue
 		}
-		page.Members = append(page.Members, GroupMemberView{User: u.Profile(u.ID == p.UserID), Role: m.Role, JoinedAt: m.JoinedAt.UTC()})
+		page.Members = append(page.Members, GroupMemberView{ID: FormatID(u.ID), User: u.Profile(u.ID == p.UserID), Role: m.Role, JoinedAt: m.JoinedAt.UTC()})
 	}
 	return page, nil
 }

@@ -89,6 +89,9 @@ func TestGroupCreate(t *testing.T) {
 	if err != nil || len(hist) != 3 || hist[0].System == nil || hist[0].System.Type != chat.SystemCreated || hist[2].Text != "hello" {
 		t.Fatalf("history = %+v, %v", hist, err)
 	}
+	if s := hist[1].System; s.ActorName != "Anna" || s.UserNames != "Boris, Vera" && s.UserNames != "Vera, Boris" {
+		t.Errorf("names in the added event = %q / %q", s.ActorName, s.UserNames)
+	}
 }
 
 func TestGroupBadInput(t *testing.T) {
@@ -385,6 +388,14 @@ func TestMentionsAndReplies(t *testing.T) {
 	if last.ReplyTo == nil || last.ReplyTo.SenderID != chat.FormatID(boris.id) || string(last.Entities) == "" {
 		t.Errorf("history view = %+v", last)
 	}
+	// A device that resumes gets the quote too.
+	var synced []chat.MessageView
+	if _, err := f.svc.Sync(ctx, vera.p, chat.SyncRequest{Seqs: map[int64]int64{id: first.Seq}}, func(m chat.MessageView) error {
+		synced = append(synced, m)
+		return nil
+	}); err != nil || len(synced) != 1 || synced[0].ReplyTo == nil || synced[0].ReplyTo.Seq != first.Seq {
+		t.Errorf("synced reply = %+v, %v", synced, err)
+	}
 	// The quote follows the replied message: deleted, it says so.
 	if _, err := f.svc.DeleteMessage(ctx, boris.p, id, first.Seq); err != nil {
 		t.Fatal(err)
@@ -435,8 +446,8 @@ func TestGroupPushHonoursMute(t *testing.T) {
 	}
 	pf.send(t, anna, id, "c1", "to the group")
 	pf.settle(t, 2)
-	if _, body := pf.shown(t, apnsToken, 1)[0].Alert(); body != "to the group" {
-		t.Errorf("Boris's push = %q", body)
+	if title, body := pf.shown(t, apnsToken, 1)[0].Alert(); title != "G" || body != "Anna: to the group" {
+		t.Errorf("Boris's push = %q / %q, want G / Anna: to the group", title, body)
 	}
 	if pf.metrics.get("skipped:muted") != 1 || len(pf.apns.Shown(apnsToken2)) != 0 {
 		t.Errorf("metrics %v; Vera muted the group and must get nothing", pf.metrics.snapshot())

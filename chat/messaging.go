@@ -585,6 +585,17 @@ func (s *Service) Changes(ctx context.Context, p Principal, dialogID, since int6
 	if err != nil {
 		return nil, err
 	}
+	// A member who reads from their join skips older messages changed
+	// since; a page they emptied entirely would read as caught up, so
+	// the next ones are read (a few at most: the work stays bounded).
+	for range 4 {
+		if len(msgs) < limit || len(visibleFrom(slices.Clone(msgs), from)) > 0 {
+			break
+		}
+		if msgs, err = s.store.Changes(ctx, dialogID, msgs[len(msgs)-1].Change, limit); err != nil {
+			return nil, err
+		}
+	}
 	return s.views(ctx, dialogID, visibleFrom(msgs, from))
 }
 
@@ -705,7 +716,14 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 			if err != nil {
 				return SyncResult{}, err
 			}
-			for _, m := range page {
+			views := make([]MessageView, len(page))
+			for i, m := range page {
+				views[i] = s.viewAmong(m, members[c.id])
+			}
+			if err := s.withReplies(ctx, c.id, page, views); err != nil {
+				return SyncResult{}, err
+			}
+			for i, m := range page {
 				if c.byChange {
 					c.at = m.Change
 				} else {
@@ -715,7 +733,7 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 				if m.Seq < floors[c.id] {
 					continue // from before the caller joined a group that hides it
 				}
-				if err := emit(s.viewAmong(m, members[c.id])); err != nil {
+				if err := emit(views[i]); err != nil {
 					return SyncResult{}, err
 				}
 			}

@@ -162,10 +162,11 @@ type PreviewStore interface {
 	SetMessagePreview(ctx context.Context, dialogID, seq int64, preview json.RawMessage, image *Upload) (Message, error)
 }
 
-// previewJob is one message waiting for its preview.
+// previewJob is one message waiting for its preview. The worker finds the
+// link in the text (url), so the send path pays only for a substring scan.
 type previewJob struct {
 	dialogID, seq, sender int64
-	clientID, url         string
+	clientID, text, url   string
 }
 
 // previews runs the preview workers.
@@ -219,11 +220,7 @@ func (s *Service) PreviewStats() PreviewStats {
 // queue full the message gets no preview.
 func (s *Service) queuePreview(m Message, noPreview bool) {
 	pv := s.previews
-	if pv == nil || noPreview || m.Text == "" {
-		return
-	}
-	u := pv.cfg.FindURL(m.Text)
-	if u == "" || len(u) > MaxPreviewURL {
+	if pv == nil || noPreview || !mayHaveLink(m.Text) {
 		return
 	}
 	if pv.stopped.Load() {
@@ -231,7 +228,7 @@ func (s *Service) queuePreview(m Message, noPreview bool) {
 		return
 	}
 	select {
-	case pv.jobs <- previewJob{dialogID: m.DialogID, seq: m.Seq, sender: m.SenderID, clientID: m.ClientID, url: u}:
+	case pv.jobs <- previewJob{dialogID: m.DialogID, seq: m.Seq, sender: m.SenderID, clientID: m.ClientID, text: m.Text}:
 	default:
 		pv.dropped.Add(1)
 		s.log.Warn("link preview dropped: queue full", "dialog", m.DialogID, "seq", m.Seq)
@@ -254,6 +251,11 @@ func (s *Service) runPreviews(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case j := <-pv.jobs:
+					if ctx.Err() != nil {
+						// select picks at random among ready cases.
+						pv.dropped.Add(1)
+						return
+					}
 					s.preview(ctx, j)
 					pv.done.Add(1)
 				}
@@ -278,8 +280,29 @@ func (s *Service) runPreviews(ctx context.Context) {
 	}
 }
 
-// preview gives one message its preview, if its link has one.
+// mayHaveLink is the send path's check: every link FindURL finds has
+// "://" or starts with "www." (any case).
+func mayHaveLink(text string) bool {
+	if strings.Contains(text, "://") {
+		return true
+	}
+	for i := 0; ; i++ {
+		k := strings.IndexByte(text[i:], '.')
+		if k < 0 {
+			return false
+		}
+		if i += k; i >= 3 && strings.EqualFold(text[i-3:i], "www") {
+			return true
+		}
+	}
+}
+
+// preview gives one message its preview, if its first link has one.
 func (s *Service) preview(ctx context.Context, j previewJob) {
+	j.url = s.previews.cfg.FindURL(j.text)
+	if j.url == "" || len(j.url) > MaxPreviewURL {
+		return
+	}
 	c, err := s.store.CachedPreview(ctx, j.url, s.now())
 	if errors.Is(err, ErrNotFound) {
 		c, err = s.fetchPreview(ctx, j)

@@ -30,3 +30,17 @@ func TestPreviewText(t *testing.T) {
 		t.Errorf("got %d code points, want at most 80", n)
 	}
 }
+
+func TestMayHaveLink(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{"https://example.com", true}, {"see WWW.example.com", true}, {"www.", true},
+		{"no link. none.", false}, {"a.b www.x", true}, {"x.www.y", true}, {"ww.example.com", false}, {"", false}, {"a.b.c", false},
+	} {
+		if got := mayHaveLink(tc.text); got != tc.want {
+			t.Errorf("mayHaveLink(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}

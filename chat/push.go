@@ -570,6 +570,10 @@ type plan struct {
 	sender  int64
 	// senderName is the sender's display name, "" when they have none.
 	senderName string
+	// groupTitle is the title of the group a message job's message is
+	// in ("" for direct dialogs): the alert's title, with the sender's
+	// name before the preview.
+	groupTitle string
 	results    []sendResult
 }
 
@@ -779,10 +783,25 @@ func (p *pushes) fill(ctx context.Context, plans []*plan, look *lookups) error {
 	defer cancel()
 	users := make([]int64, 0, len(plans))
 	var senders []int64
+	titles := map[int64]string{} // group titles by dialog, read once per batch
 	for _, pl := range plans {
 		users = append(users, pl.d.Job.UserID)
 		if pl.sender != 0 {
 			senders = append(senders, pl.sender)
+		}
+		if pl.msg != nil {
+			if _, ok := titles[pl.msg.DialogID]; !ok {
+				d, err := p.store.Dialog(ctx, pl.msg.DialogID)
+				if err != nil {
+					return err
+				}
+				if d.Kind == DialogGroup {
+					titles[d.ID] = d.Title
+				} else {
+					titles[d.ID] = ""
+				}
+			}
+			pl.groupTitle = titles[pl.msg.DialogID]
 		}
 	}
 	var err error
@@ -849,6 +868,13 @@ func (p *pushes) localize(pl *plan, dev Device) Notification {
 		n.Title = s.newMessage
 	}
 	n.Body = preview(*pl.msg, s, p.hide)
+	if pl.groupTitle != "" {
+		// A group's alert: its title, then who wrote what.
+		if pl.senderName != "" {
+			n.Body = pl.senderName + ": " + n.Body
+		}
+		n.Title = pl.groupTitle
+	}
 	return n
 }
 

@@ -228,6 +228,7 @@ type Store interface {
 	AuditStore
 	AdminStore
 	BroadcastStore
+	ScreenStore
 	DeviceStore
 	PushStore
 	PreviewStore

@@ -221,7 +221,7 @@ var actions = []actionSpec{
 	}},
 	{name: "submit", doc: "Send the screen's inputs as a JSON object to an API endpoint, then run then.", props: []propSpec{
 		{name: "endpoint", kind: kString, doc: "Path under /v1/."},
-		{name: "method", kind: kEnum, enum: []string{"POST", "PATCH", "PUT"}, doc: "HTTP method; POST by default."},
+		{name: "method", kind: kEnum, enum: []string{"POST", "PATCH", "PUT", "DELETE"}, doc: "HTTP method; POST by default (DELETE sends the same body, which the routes it is used on ignore)."},
 		{name: "fields", kind: kFields, doc: "Input names to send; all inputs when absent."},
 		{name: "extra", kind: kParams, doc: "Fixed fields added to the body."},
 		{name: "then", kind: kAction, doc: "Run after a 2xx answer."},

@@ -16,16 +16,16 @@ import (
 // text 3:1) and 1.4.11 (icons and the fill that marks a primary button:
 // 3:1). Colours come from the theme only: a node's style, the background of
 // its containers (styles and the background prop), and the colour roles
-// shells draw components with (componentRoles below, documented in
-// docs/screens.md, "Contrast").
+// shells draw components with (contrastChecker.component below, documented
+// in docs/screens.md, "Contrast").
 
 // WCAG 2.x AA thresholds.
 const (
 	minContrastText    = 4.5
-	minContrastLarge   = 3.0 // large text and non-text (icons, control fills)
-	largeTextSize      = 24  // points: 18pt in CSS px
-	largeBoldTextSize  = 18.66
-	maxContrastPaints  = 16 // candidate paints carried per node (style choices multiply them)
+	minContrastLarge   = 3.0   // large text and non-text (icons, control fills)
+	largeTextSize      = 24    // points (CSS px): WCAG's 18pt
+	largeBoldTextSize  = 18.66 // WCAG's 14pt, when bold
+	maxContrastPaints  = 16    // candidate paints carried per node (style choices multiply them)
 	contrastBaseFont   = "body"
 	contrastBaseText   = "text"
 	contrastBaseBack   = "background"

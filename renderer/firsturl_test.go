@@ -1,6 +1,9 @@
 package renderer
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFirstURL(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
@@ -15,5 +18,21 @@ func TestFirstURL(t *testing.T) {
 		if got := FirstURL(tc.text); got != tc.want {
 			t.Errorf("FirstURL(%q) = %q, want %q", tc.text, got, tc.want)
 		}
+	}
+}
+
+// BenchmarkFirstURL is the send path's cost of finding a message's link:
+// a short text without one, and a 4096-character text with one at the end.
+func BenchmarkFirstURL(b *testing.B) {
+	for _, tc := range []struct{ name, text string }{
+		{"no_link", "Привет! Как дела? Созвонимся вечером."},
+		{"long_text_link", strings.Repeat("слово ", 680) + "https://example.com/a?b=1"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				FirstURL(tc.text)
+			}
+		})
 	}
 }

@@ -179,6 +179,7 @@ var sourceArgs = map[string]struct {
 	"dialog":       {args: []string{"id"}, required: []string{"id"}},
 	"messages":     {args: []string{"dialog_id", "before", "limit"}, required: []string{"dialog_id"}, page: "before"},
 	"media":        {args: []string{"dialog_id", "kind", "cursor", "limit"}, required: []string{"dialog_id", "kind"}, page: "cursor"},
+	"members":      {args: []string{"dialog_id", "cursor", "limit"}, required: []string{"dialog_id"}, page: "cursor"},
 }
 
 var (

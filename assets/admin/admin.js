@@ -105,7 +105,13 @@ try { session = JSON.parse(localStorage.getItem(KEY) ?? 'null'); } catch { sessi
 const save = (s) => { session = s; if (s) localStorage.setItem(KEY, JSON.stringify(s)); else localStorage.removeItem(KEY); };
 
 class ApiError extends Error {
-  constructor(status, code, message) { super(message || code); this.status = status; this.code = code; }
+  constructor(status, code, message, diagnostics) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    // Where a screen upload failed: "file:line:col: message".
+    this.diagnostics = diagnostics?.map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}`);
+  }
 }
 
 async function raw(method, path, body, token) {
@@ -120,7 +126,7 @@ async function raw(method, path, body, token) {
   const text = await res.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { json = text; }
-  if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message);
+  if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message, json?.diagnostics);
   return json;
 }
 

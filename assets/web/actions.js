@@ -91,7 +91,7 @@ export function createActions(app) {
   async function submit(a, el) {
     const endpoint = typeof a.endpoint === 'string' ? a.endpoint : '';
     if (!ENDPOINT.test(endpoint) || endpoint.includes('..')) return app.toast(t('error'));
-    const method = ['POST', 'PATCH', 'PUT'].includes(a.method) ? a.method : 'POST';
+    const method = ['POST', 'PATCH', 'PUT', 'DELETE'].includes(a.method) ? a.method : 'POST';
     const form = collectInputs(app.screenEl, a.fields);
     const extra = a.extra && typeof a.extra === 'object' ? a.extra : {};
     const btn = el?.closest?.('button');

@@ -207,3 +207,96 @@ func testAdminDailyFigures(t *testing.T, s chat.Store) {
 		}
 	}
 }
+
+// testBroadcastProgress: a broadcast advances from the batch it is at,
+// once; a second advance from the same batch changes nothing.
+func testBroadcastProgress(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	from := t0.Add(-time.Hour)
+	b, err := s.CreateBroadcast(ctx, chat.Broadcast{CreatedBy: 7, CreatedAt: t0, Text: "Привет",
+		Segment: chat.Segment{Role: chat.RoleUser, RegisteredFrom: &from}, Status: chat.BroadcastSending})
+	noErr(t, "create", err)
+	cur := chat.UserCursor{CreatedAt: t0.Add(time.Minute), ID: 42}
+	ok, err := s.AdvanceBroadcast(ctx, b.ID, 0, 100, cur, false, t0)
+	noErr(t, "advance", err)
+	if !ok {
+		t.Fatal("the first advance from batch 0 was refused")
+	}
+	ok, err = s.AdvanceBroadcast(ctx, b.ID, 0, 100, cur, false, t0)
+	noErr(t, "advance again", err)
+	if ok {
+		t.Fatal("a second advance from batch 0 counted")
+	}
+	ok, err = s.AdvanceBroadcast(ctx, b.ID, 1, 5, chat.UserCursor{CreatedAt: t0.Add(2 * time.Minute), ID: 43}, true, t0.Add(time.Hour))
+	noErr(t, "finish", err)
+	if !ok {
+		t.Fatal("the advance from batch 1 was refused")
+	}
+	got, err := s.Broadcast(ctx, b.ID)
+	noErr(t, "read", err)
+	if got.Sent != 105 || got.Batches != 2 || got.Status != chat.BroadcastDone || got.FinishedAt == nil ||
+		!got.FinishedAt.Equal(t0.Add(time.Hour)) || got.Cursor.ID != 43 || !got.Cursor.CreatedAt.Equal(t0.Add(2*time.Minute)) ||
+		got.Segment.Role != chat.RoleUser || got.Segment.RegisteredFrom == nil || !got.Segment.RegisteredFrom.Equal(from) || got.Text != "Привет" {
+		t.Fatalf("got %+v", got)
+	}
+	if ok, _ := s.AdvanceBroadcast(ctx, b.ID, 2, 1, cur, false, t0); ok {
+		t.Fatal("a finished broadcast advanced")
+	}
+	b2, err := s.CreateBroadcast(ctx, chat.Broadcast{CreatedBy: 7, CreatedAt: t0, Text: "2", Status: chat.BroadcastSending})
+	noErr(t, "create 2", err)
+	list, err := s.Broadcasts(ctx, 0, 10)
+	noErr(t, "list", err)
+	if len(list) != 2 || list[0].ID != b2.ID || list[1].ID != b.ID {
+		t.Fatalf("list %+v", list)
+	}
+	list, err = s.Broadcasts(ctx, b2.ID, 10)
+	noErr(t, "list before", err)
+	if len(list) != 1 || list[0].ID != b.ID {
+		t.Fatalf("list before: %+v", list)
+	}
+	_, err = s.Broadcast(ctx, 999999)
+	wantErrIs(t, "unknown broadcast", err, chat.ErrNotFound)
+}
+
+// testScreenVersions: the newest version that is not retired is live; a
+// retire brings the one before back.
+func testScreenVersions(t *testing.T, s chat.Store) {
+	ctx := ctxT(t)
+	add := func(name, src string) chat.ScreenVersion {
+		t.Helper()
+		v, err := s.AddScreenVersion(ctx, chat.ScreenVersion{Name: name, Source: []byte(src), CreatedBy: 7, CreatedAt: t0})
+		noErr(t, "add", err)
+		return v
+	}
+	live := func() map[string]string {
+		t.Helper()
+		vs, err := s.LiveScreenVersions(ctx)
+		noErr(t, "live", err)
+		m := map[string]string{}
+		for _, v := range vs {
+			m[v.Name] = string(v.Source)
+		}
+		return m
+	}
+	_, err := s.RetireScreenVersion(ctx, "login", t0)
+	wantErrIs(t, "retire nothing", err, chat.ErrNotFound)
+	add("login", "v1")
+	v2 := add("login", "v2")
+	add("chat", "c1")
+	if m := live(); len(m) != 2 || m["login"] != "v2" || m["chat"] != "c1" {
+		t.Fatalf("live %v", m)
+	}
+	old, err := s.RetireScreenVersion(ctx, "login", t0)
+	noErr(t, "retire", err)
+	if old.ID != v2.ID {
+		t.Fatalf("retired %+v, want v2", old)
+	}
+	if m := live(); m["login"] != "v1" {
+		t.Fatalf("after rollback: %v", m)
+	}
+	_, err = s.RetireScreenVersion(ctx, "login", t0)
+	noErr(t, "retire v1", err)
+	if m := live(); len(m) != 1 || m["chat"] != "c1" {
+		t.Fatalf("after two rollbacks: %v", m)
+	}
+}

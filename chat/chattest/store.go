@@ -40,6 +40,8 @@ func TestStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"Admin/BlockRole", testAdminBlockRole},
 		{"Admin/Dialogs", testAdminDialogs},
 		{"Admin/DailyFigures", testAdminDailyFigures},
+		{"Admin/BroadcastProgress", testBroadcastProgress},
+		{"Admin/ScreenVersions", testScreenVersions},
 		{"Preview/Cache", testPreviewCache},
 		{"Preview/SetMessagePreview", testSetMessagePreview},
 		{"OTP/PutTake", testOTPPutTake},

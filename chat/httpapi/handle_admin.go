@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/live"
 )
 
 // The admin API under /v1/admin (docs/api.md, "Admin"). Every route sits
@@ -31,30 +35,42 @@ type Admin interface {
 	ListBroadcasts(ctx context.Context, p chat.Principal, before int64, limit int) ([]chat.Broadcast, error)
 }
 
-// staffOnly lets through callers with one of the roles; everyone else,
-// users above all, gets 403 forbidden before any input is read.
-func staffOnly(roles ...chat.Role) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		p := principal(c)
-		for _, r := range roles {
-			if p.Role == r {
-				c.Next()
-				return
-			}
-		}
-		c.Error(chat.ErrForbidden)
-		c.Abort()
-	}
+// operatorRoutes are the routes under /v1/admin/ an operator may use:
+// looking up the client they answer, and the forms clients sent. Every
+// other admin route is for admins.
+var operatorRoutes = map[string]bool{
+	"GET /v1/admin/users":                         true,
+	"GET /v1/admin/users/:id":                     true,
+	"GET /v1/admin/forms/:collection/submissions": true,
 }
 
-// adminRoutes adds /v1/admin. Operators reach only what answering
-// clients needs: looking a user up.
-func (s *server) adminRoutes(authed *gin.RouterGroup) {
-	staff := authed.Group("/admin", s.refuse(staffOnly(chat.RoleAdmin, chat.RoleOperator)))
-	staff.GET("/users", s.wrap(s.handleAdminUsers))
-	staff.GET("/users/:id", s.wrap(s.handleAdminUser))
+// adminGuard runs on every authenticated route and refuses with 403
+// forbidden, before any input is read, a caller of /v1/admin/ whose role
+// does not allow the route: users always, operators beyond
+// operatorRoutes. It guards every admin route, whichever file registers
+// it, so none can be left open; the Service checks the same roles again
+// for every use case.
+func (s *server) adminGuard(c *gin.Context) {
+	route := c.FullPath()
+	if !strings.HasPrefix(route, "/v1/admin/") {
+		c.Next()
+		return
+	}
+	p := principal(c)
+	if p.Role == chat.RoleAdmin || (p.Role == chat.RoleOperator && operatorRoutes[c.Request.Method+" "+route]) {
+		c.Next()
+		return
+	}
+	s.writeError(c, chat.ErrForbidden)
+	c.Abort()
+}
 
-	admin := authed.Group("/admin", s.refuse(staffOnly(chat.RoleAdmin)))
+// adminRoutes adds the admin core under /v1/admin (adminGuard decides who
+// may use each route).
+func (s *server) adminRoutes(authed *gin.RouterGroup) {
+	admin := authed.Group("/admin")
+	admin.GET("/users", s.wrap(s.handleAdminUsers))
+	admin.GET("/users/:id", s.wrap(s.handleAdminUser))
 	admin.POST("/users/:id/block", s.wrap(s.handleAdminBlock(true)))
 	admin.POST("/users/:id/unblock", s.wrap(s.handleAdminBlock(false)))
 	admin.PUT("/users/:id/role", s.wrap(s.handleAdminRole))
@@ -65,16 +81,10 @@ func (s *server) adminRoutes(authed *gin.RouterGroup) {
 	admin.POST("/broadcasts", s.wrap(s.handleStartBroadcast))
 	admin.GET("/broadcasts", s.wrap(s.handleBroadcasts))
 	admin.GET("/broadcasts/:id", s.wrap(s.handleBroadcast))
-}
-
-// refuse turns a middleware's c.Error into the error answer.
-func (s *server) refuse(mw gin.HandlerFunc) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		mw(c)
-		if c.IsAborted() && len(c.Errors) > 0 {
-			s.writeError(c, c.Errors.Last().Err)
-		}
-	}
+	admin.GET("/screens", s.wrap(s.handleAdminScreens))
+	admin.GET("/screens/:name", s.wrap(s.handleAdminScreen))
+	admin.PUT("/screens/:name", s.wrap(s.handleUploadScreen))
+	admin.POST("/screens/:name/rollback", s.wrap(s.handleRollbackScreen))
 }
 
 func (s *server) handleAdminUsers(c *gin.Context) error {
@@ -359,4 +369,91 @@ func (s *server) handleAdminPage(c *gin.Context) {
 
 func (s *server) handleAdminRedirect(c *gin.Context) {
 	c.Redirect(http.StatusMovedPermanently, "/admin/")
+}
+
+// ScreenAdmin is the admin's screen use cases; *live.Uploaded implements
+// it. Nil (screens served from a KOROBKA_SCREENS folder, which designers
+// own) answers 409 screens_from_folder.
+type ScreenAdmin interface {
+	List(ctx context.Context, p chat.Principal) ([]live.ScreenInfo, error)
+	Source(ctx context.Context, p chat.Principal, name string) (live.ScreenSource, error)
+	Upload(ctx context.Context, p chat.Principal, name string, source []byte) (live.ScreenInfo, error)
+	Rollback(ctx context.Context, p chat.Principal, name string) (live.ScreenInfo, error)
+}
+
+var errScreensFromFolder = chat.Errorf(chat.KindConflict, "screens_from_folder",
+	"Screens are served from a KOROBKA_SCREENS folder here: edit the files instead.")
+
+func (s *server) handleAdminScreens(c *gin.Context) error {
+	if s.screenAdmin == nil {
+		return errScreensFromFolder
+	}
+	list, err := s.screenAdmin.List(c.Request.Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"screens": list})
+	return nil
+}
+
+func (s *server) handleAdminScreen(c *gin.Context) error {
+	if s.screenAdmin == nil {
+		return errScreensFromFolder
+	}
+	src, err := s.screenAdmin.Source(c.Request.Context(), principal(c), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, src)
+	return nil
+}
+
+// yamlTypes are the media types a screen upload may be sent as.
+var yamlTypes = map[string]bool{"application/yaml": true, "application/x-yaml": true, "text/yaml": true, "text/x-yaml": true, "text/plain": true}
+
+func (s *server) handleUploadScreen(c *gin.Context) error {
+	if s.screenAdmin == nil {
+		return errScreensFromFolder
+	}
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || !yamlTypes[mt] {
+		return chat.Errorf(chat.KindUnsupported, "unsupported_media_type", "Send the screen as application/yaml (or text/plain).")
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, live.MaxScreenSource))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errTooBig
+		}
+		if errors.Is(err, errBodyTimeout) {
+			return errBodyTimeout
+		}
+		return err
+	}
+	info, err := s.screenAdmin.Upload(c.Request.Context(), principal(c), c.Param("name"), data)
+	var inv *live.ErrScreenInvalid
+	if errors.As(err, &inv) {
+		c.JSON(http.StatusBadRequest, gin.H{
+			"error":       gin.H{"code": "invalid_screen", "message": "The screen fails lint or its fixtures; nothing changed."},
+			"diagnostics": inv.Diagnostics,
+		})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, info)
+	return nil
+}
+
+func (s *server) handleRollbackScreen(c *gin.Context) error {
+	if s.screenAdmin == nil {
+		return errScreensFromFolder
+	}
+	info, err := s.screenAdmin.Rollback(c.Request.Context(), principal(c), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, info)
+	return nil
 }

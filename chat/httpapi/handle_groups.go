@@ -71,9 +71,13 @@ func (s *server) handleAddMembers(c *gin.Context) error {
 	}
 	var req struct {
 		UserIDs []string `json:"user_ids"`
+		UserID  string   `json:"user_id"` // one, as a screen's submit sends it
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
+	}
+	if req.UserID != "" {
+		req.UserIDs = append(req.UserIDs, req.UserID)
 	}
 	d, err := s.svc.AddMembers(c.Request.Context(), principal(c), id, req.UserIDs)
 	if err != nil {

@@ -26,7 +26,7 @@ func (s *server) routes(e *gin.Engine) {
 	v1.POST("/auth/verify", s.wrap(s.handleVerify))
 	v1.POST("/auth/refresh", s.wrap(s.handleRefresh))
 
-	authed := v1.Group("", s.authenticate)
+	authed := v1.Group("", s.authenticate, s.adminGuard) // adminGuard: roles for /v1/admin/
 	authed.POST("/auth/logout", s.wrap(s.handleLogout))
 	authed.GET("/me", s.wrap(s.handleMe))
 	authed.PATCH("/me", s.wrap(s.handleUpdateMe))

@@ -123,6 +123,9 @@ type Deps struct {
 	TrustedProxies wire.Proxies
 	// Dev opens the preview to anyone; otherwise it needs an admin.
 	Dev bool
+	// ScreenAdmin takes screen uploads and rollbacks (/v1/admin/screens);
+	// nil answers screens_from_folder.
+	ScreenAdmin ScreenAdmin
 	// Images is the images/ folder of the screens served (the logo,
 	// pictures of content), answered at /assets/<path>; nil: none.
 	Images fs.FS
@@ -141,10 +144,12 @@ type server struct {
 	ws      http.Handler
 	screens *live.Renderer
 	preview *live.Preview
-	ready   map[string]func(context.Context) error
-	metrics *httpMetrics
-	reg     *prometheus.Registry
-	proxies wire.Proxies
+	// screenAdmin takes screen uploads (handle_admin.go).
+	screenAdmin ScreenAdmin
+	ready       map[string]func(context.Context) error
+	metrics     *httpMetrics
+	reg         *prometheus.Registry
+	proxies     wire.Proxies
 	// metricsRoute says whether GET /metrics is served here.
 	metricsRoute bool
 
@@ -192,6 +197,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		proxies: d.TrustedProxies, metricsRoute: !d.MetricsElsewhere, dev: d.Dev, done: d.Done, heartbeat: sseHeartbeat,
 		images: d.Images}
 	s.bodyTimeout, s.uploadMinRate, s.uploadGrace = d.BodyTimeout, d.UploadMinRate, d.UploadGrace
+	s.screenAdmin = d.ScreenAdmin
 	s.integ, _ = d.Service.(Integrations)
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout

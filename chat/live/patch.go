@@ -457,7 +457,12 @@ func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey str
 		}
 		e.msgVal = val
 	}
-	node, err := e.p.render(eng, "message_bubble", map[string]any{"m": e.msgVal, "own": own, "sender": sender}, v)
+	// A group's system message is a centred line, as group_chat draws it.
+	fragment, vars := "message_bubble", map[string]any{"m": e.msgVal, "own": own, "sender": sender}
+	if m.System != nil {
+		fragment, vars = "system_message", map[string]any{"m": e.msgVal}
+	}
+	node, err := e.p.render(eng, fragment, vars, v)
 	if err != nil {
 		return nil, err
 	}

@@ -145,6 +145,20 @@ func NewSources(svc Service, content ContentReader) *Sources {
 		},
 		Version: dialogVersion("dialog_id"),
 	})
+	if g, ok := svc.(GroupService); ok {
+		// A group's members with their roles, paged by user id: the
+		// group_info screen (a dialog's view carries only the first 20).
+		s.Register("members", Source{
+			Fetch: func(ctx context.Context, c *Caller, q renderer.Query) (any, error) {
+				id, err := chat.ParseID(q.Arg("dialog_id"))
+				if err != nil {
+					return nil, err
+				}
+				return g.GroupMembers(ctx, c.P, id, q.Arg("cursor"), argInt(q, "limit", 0))
+			},
+			Version: dialogVersion("dialog_id"),
+		})
+	}
 	s.Register("content.", Source{
 		Public: true,
 		Fetch: func(ctx context.Context, c *Caller, q renderer.Query) (any, error) {
@@ -178,6 +192,13 @@ func withID(d chat.ContentDoc) json.RawMessage {
 		return d.Data
 	}
 	return out
+}
+
+// GroupService is the optional ability of a Service to page a group's
+// members (chat.Service has it); NewSources registers the members source
+// when svc has it.
+type GroupService interface {
+	GroupMembers(ctx context.Context, p chat.Principal, dialogID int64, cursor string, limit int) (chat.MemberPage, error)
 }
 
 // Register adds or replaces a source. A name ending in "." is a family.

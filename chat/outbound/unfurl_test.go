@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"golang.org/x/text/encoding/charmap"
@@ -104,4 +105,26 @@ func FuzzParsePage(f *testing.F) {
 		p := outbound.ParsePage(doc, cs)
 		_ = p
 	})
+}
+
+// BenchmarkParsePage reads a page of 1 MiB (the body cap) whose tags are
+// in the head, and one whose head is all 1 MiB of scripts.
+func BenchmarkParsePage(b *testing.B) {
+	head := `<html><head><meta charset="utf-8"><title>T</title><meta property="og:title" content="OG">` +
+		`<meta property="og:description" content="Описание страницы"><meta property="og:image" content="/i.png">`
+	for _, tc := range []struct{ name, doc string }{
+		{"tags_first", head + `</head><body>` + strings.Repeat("<p>текст абзаца</p>", 1<<20/30) + `</body></html>`},
+		{"scripts_head", `<html><head>` + strings.Repeat("<script>var x = 1;</script>", 1<<20/27) + head + `</head></html>`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			doc := []byte(tc.doc)
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if p := outbound.ParsePage(doc, ""); p.Title != "OG" {
+					b.Fatalf("got %+v", p)
+				}
+			}
+		})
+	}
 }

@@ -20,8 +20,10 @@ func (s *Store) ListUsers(ctx context.Context, f chat.UserFilter, limit int) ([]
 	if limit <= 0 {
 		return []chat.User{}, nil
 	}
-	q := `SELECT ` + userCols + ` FROM users WHERE 1 = 1`
-	var args []any
+	// The business account (chat.BusinessPhone) is nobody's account: it
+	// is left out of lists and counts.
+	q := `SELECT ` + userCols + ` FROM users WHERE phone <> ?`
+	args := []any{chat.BusinessPhone}
 	switch {
 	case strings.HasPrefix(f.Query, "+"):
 		q += ` AND phone LIKE ? ESCAPE '!'`
@@ -129,7 +131,8 @@ func (s *Store) AllDialogs(ctx context.Context, before int64, limit int) ([]chat
 func (s *Store) CountUsers(ctx context.Context) (chat.UserCounts, error) {
 	c := chat.UserCounts{ByRole: map[chat.Role]int64{chat.RoleUser: 0, chat.RoleOperator: 0, chat.RoleAdmin: 0}}
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT role, CASE WHEN blocked_at IS NULL THEN 0 ELSE 1 END, COUNT(*) FROM users GROUP BY 1, 2`)
+		`SELECT role, CASE WHEN blocked_at IS NULL THEN 0 ELSE 1 END, COUNT(*) FROM users WHERE phone <> ? GROUP BY 1, 2`,
+		chat.BusinessPhone)
 	if err != nil {
 		return c, s.fail("count users", err)
 	}

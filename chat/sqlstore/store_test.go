@@ -66,7 +66,7 @@ func TestDeviceStore(t *testing.T) {
 }
 
 // TestBlockedUser covers what chat.Store cannot express: blocking is an
-// admin action with no Store method yet, so blocked_at is set directly.
+// admin action; here blocked_at is set directly to test the store alone.
 func TestBlockedUser(t *testing.T) {
 	for _, d := range dialects() {
 		t.Run(string(d.name), func(t *testing.T) {
@@ -289,6 +289,17 @@ func TestMessageStore(t *testing.T) {
 				}
 			}
 			chattest.TestMessageStore(t, open, open2)
+		})
+	}
+}
+
+func TestGroupStore(t *testing.T) {
+	for _, d := range dialects() {
+		t.Run(string(d.name), func(t *testing.T) {
+			d.freshDB(t)
+			chattest.TestGroupStore(t, func(t *testing.T) chat.Store {
+				return openStore(t, d.name, d.freshDB(t))
+			})
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,6 +88,22 @@ func TestBrowserAdmin(t *testing.T) {
 		b.WaitFor("the broadcast listed", `!!document.querySelector('tr[data-broadcast]')`)
 	}
 	b.Screenshot(filepath.Join(dir, "admin-broadcasts.png"))
+
+	// A screen: a broken version is refused with where and why.
+	b.tap("screens", `.a-side a[data-view="screens"]`)
+	b.tap("login screen", `tr[data-screen="login"]`)
+	b.WaitFor("source", `document.querySelector('textarea[name="source"]')?.value.includes('screen: login')`)
+	b.Do("break it", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('textarea[name="source"]'); s.value = s.value.replace('type: input', 'type: hologram'); })()`))
+	b.tap("upload", `button[data-action="upload"]`)
+	b.WaitFor("diagnostics", `!!document.querySelector('.a-diags li')`)
+	// The refusal is the one error the browser may report.
+	for _, p := range b.TakeProblems() {
+		if !strings.Contains(p, "400") {
+			t.Errorf("browser reported: %s", p)
+		}
+	}
+	b.Screenshot(filepath.Join(dir, "admin-screen-refused.png"))
+	e.want(e.do("GET", "/v1/screens/login", "", nil), 200)
 
 	// The audit log shows the block: who, what, when.
 	b.tap("audit", `.a-side a[data-view="audit"]`)

@@ -31,10 +31,12 @@ func (e *env) staff(phone, code string, role chat.Role) tokens {
 }
 
 // operatorRoutes are the admin routes an operator may use: looking up the
-// client they answer. Everything else under /v1/admin is for admins.
+// client they answer and the forms clients sent. Everything else under
+// /v1/admin is for admins.
 var operatorRoutes = map[string]bool{
-	"GET /v1/admin/users":     true,
-	"GET /v1/admin/users/:id": true,
+	"GET /v1/admin/users":                         true,
+	"GET /v1/admin/users/:id":                     true,
+	"GET /v1/admin/forms/:collection/submissions": true,
 }
 
 // adminRoutes lists the routes under /v1/admin/ of the running server.
@@ -84,7 +86,7 @@ func TestAdminRoutesByRole(t *testing.T) {
 			// A user is refused before anything else is looked at.
 			e.wantErr(e.do(r.Method, path, user.AccessToken, body), 403, "forbidden")
 			if operatorRoutes[key] {
-				if res := e.do(r.Method, path, op.AccessToken, body); res.status >= 400 {
+				if res := e.do(r.Method, path, op.AccessToken, body); res.status == 403 || res.status == 401 {
 					t.Errorf("%s as an operator: got %d %s, want an answer", key, res.status, res.body)
 				}
 			} else {
@@ -307,6 +309,17 @@ func (c *contract) adminAPI(admin, user tokens, dialogID string) {
 	c.fail("GET", "/v1/admin/broadcasts/1234", admin.AccessToken, nil, 404, "not_found")
 	c.json("GET", "/v1/admin/broadcasts?limit=1", admin.AccessToken, nil, 200)
 	c.fail("GET", "/v1/admin/broadcasts?before=x", admin.AccessToken, nil, 400, "invalid_cursor")
+	c.json("GET", "/v1/admin/screens", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/admin/screens", user.AccessToken, nil, 403, "forbidden")
+	src := c.json("GET", "/v1/admin/screens/login", admin.AccessToken, nil, 200).field(c.t, "source").(string)
+	c.fail("GET", "/v1/admin/screens/nope", admin.AccessToken, nil, 404, "unknown_screen")
+	c.fail("POST", "/v1/admin/screens/login/rollback", admin.AccessToken, nil, 404, "no_version")
+	c.req("PUT", "/v1/admin/screens/login", admin.AccessToken, "application/yaml", strings.Replace(src, "padding: xl", "padding: l", 1), nil, 200)
+	r = c.req("PUT", "/v1/admin/screens/login", admin.AccessToken, "application/yaml", "screen: login\nroot: 7\n", nil, 400)
+	if r.errCode(c.t) != "invalid_screen" {
+		c.t.Errorf("a broken screen: %s", r.body)
+	}
+	c.json("POST", "/v1/admin/screens/login/rollback", admin.AccessToken, nil, 200)
 	c.req("GET", "/admin", "", "", nil, nil, 301)
 	c.req("GET", "/admin/", "", "", nil, nil, 200)
 	c.req("GET", "/admin/admin.js", "", "", nil, nil, 200)
@@ -355,5 +368,90 @@ func TestAdminBroadcast(t *testing.T) {
 		}
 		e.want(e.do("GET", "/v1/admin/broadcasts", admin.AccessToken, nil), 200)
 		e.wantErr(e.do("GET", "/v1/admin/broadcasts/12345", admin.AccessToken, nil), 404, "not_found")
+	})
+}
+
+func TestAdminScreens(t *testing.T) {
+	nodePair(t, nil, func(t *testing.T, nodeA, nodeB *env) {
+		admin := nodeA.staff("+79991230011", "333333", chat.RoleAdmin)
+		etag := func(e *env) string {
+			t.Helper()
+			r := e.want(e.do("GET", "/v1/screens/login", "", nil), 200)
+			return r.header.Get("ETag")
+		}
+		// Every node serves what the first says, within the deadline.
+		converge := func(what, want string) {
+			t.Helper()
+			deadline := time.Now().Add(10 * time.Second)
+			for etag(nodeB) != want {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: node B still serves %s, want %s", what, etag(nodeB), want)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		before := etag(nodeA)
+		var list struct{ Screens []struct{ Name string } }
+		nodeA.want(nodeA.do("GET", "/v1/admin/screens", admin.AccessToken, nil), 200).json(t, &list)
+		if len(list.Screens) < 5 {
+			t.Fatalf("screens: %+v", list)
+		}
+		var src struct {
+			Version int64
+			Source  string
+		}
+		nodeA.want(nodeA.do("GET", "/v1/admin/screens/login", admin.AccessToken, nil), 200).json(t, &src)
+		if src.Version != 0 || !strings.Contains(src.Source, "padding: xl") {
+			t.Fatalf("login source: %+v", src)
+		}
+
+		// A broken screen changes nothing.
+		broken := strings.Replace(src.Source, "type: input", "type: hologram", 1)
+		r := nodeA.doType("PUT", "/v1/admin/screens/login", admin.AccessToken, "application/yaml", broken)
+		nodeA.wantErr(r, 400, "invalid_screen")
+		if !strings.Contains(string(r.body), "diagnostics") {
+			t.Fatalf("no diagnostics: %s", r.body)
+		}
+		if etag(nodeA) != before || etag(nodeB) != before {
+			t.Fatal("a failed upload changed the live screen")
+		}
+		nodeA.wantErr(nodeA.doType("PUT", "/v1/admin/screens/nope", admin.AccessToken, "application/yaml", src.Source), 404, "unknown_screen")
+		nodeA.wantErr(nodeA.doType("PUT", "/v1/admin/screens/login", admin.AccessToken, "image/png", src.Source), 415, "unsupported_media_type")
+		nodeA.wantErr(nodeA.do("POST", "/v1/admin/screens/login/rollback", admin.AccessToken, nil), 404, "no_version")
+
+		// A good one is live on every node.
+		changed := strings.Replace(src.Source, "padding: xl", "padding: l", 1)
+		var info struct{ Version int64 }
+		nodeA.want(nodeA.doType("PUT", "/v1/admin/screens/login", admin.AccessToken, "application/yaml", changed), 200).json(t, &info)
+		if info.Version == 0 {
+			t.Fatal("no version")
+		}
+		after := etag(nodeA)
+		if after == before {
+			t.Fatal("the upload did not change the screen")
+		}
+		converge("upload", after)
+		nodeB.want(nodeB.do("GET", "/v1/admin/screens/login", admin.AccessToken, nil), 200).json(t, &src)
+		if src.Version != info.Version || !strings.Contains(src.Source, "padding: l\n") {
+			t.Fatalf("node B's source: %+v", src)
+		}
+
+		// One call brings the previous version back everywhere.
+		nodeB.want(nodeB.do("POST", "/v1/admin/screens/login/rollback", admin.AccessToken, nil), 200).json(t, &info)
+		if info.Version != 0 || etag(nodeB) != before {
+			t.Fatalf("rollback: %+v", info)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for etag(nodeA) != before {
+			if time.Now().After(deadline) {
+				t.Fatal("node A still serves the rolled-back version")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		var audit struct{ Entries []chat.AuditEntry }
+		nodeA.want(nodeA.do("GET", "/v1/admin/audit?target_type=screen&target_id=login", admin.AccessToken, nil), 200).json(t, &audit)
+		if len(audit.Entries) != 2 || audit.Entries[0].Action != "screen.rollback" || audit.Entries[1].Action != "screen.upload" {
+			t.Fatalf("audit: %+v", audit.Entries)
+		}
 	})
 }

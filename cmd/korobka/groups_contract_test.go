@@ -1,6 +1,9 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // groups exercises the group routes for the contract test: a group of a,
 // b and cc with a photo, its members, a rename, a role, a message and its
@@ -8,6 +11,7 @@ import "fmt"
 func (c *contract) groups(a, b, cc tokens) {
 	t := c.t
 	t.Helper()
+	outsider := c.login("+79991230005", "333333")
 	ct, form := multipartFile("file", "group.png", pngBytes(t, 64, 64))
 	photo := c.req("POST", "/v1/uploads", a.AccessToken, ct, form, nil, 201).field(t, "id").(string)
 	g := c.json("POST", "/v1/dialogs", a.AccessToken, map[string]any{"kind": "group", "title": "Клуб",
@@ -50,6 +54,14 @@ func (c *contract) groups(a, b, cc tokens) {
 	c.fail("GET", base+"/messages/999/readers", cc.AccessToken, nil, 404, "not_found")
 	c.fail("GET", base+"/messages/"+seq+"/readers?limit=0", cc.AccessToken, nil, 400, "invalid_limit")
 	c.json("GET", base+"/messages", a.AccessToken, nil, 200)
+	// The group screens render for members, with the system messages.
+	gc := c.req("GET", "/v1/screens/group_chat?dialog_id="+id, b.AccessToken, "", nil, map[string]string{"Accept-Language": "ru"}, 200)
+	if !strings.Contains(string(gc.body), "создаёт группу «Клуб»") {
+		t.Errorf("group_chat without its system messages: %.400s", gc.body)
+	}
+	c.req("GET", "/v1/screens/group_info?dialog_id="+id, a.AccessToken, "", nil, nil, 200)
+	c.req("GET", "/v1/screens/new_group", a.AccessToken, "", nil, nil, 200)
+	c.fail("GET", "/v1/screens/group_info?dialog_id="+id, outsider.AccessToken, nil, 404, "not_found")
 
 	c.fail("DELETE", base+"/members/"+a.User.ID, b.AccessToken, nil, 403, "cannot_remove_owner")
 	c.fail("POST", base+"/members", b.AccessToken, map[string]any{"user_ids": []string{cc.User.ID}}, 409, "already_member")

@@ -183,6 +183,8 @@ type app struct {
 	patcher  *live.Patcher // live patches for the gateway
 	sources  *live.Sources // the screens' data sources (fetches and topic patches)
 	screens  live.Screens
+	uploaded *live.Uploaded // screens with admin uploads (nil with KOROBKA_SCREENS)
+	builtin  fs.FS          // the embedded screens of the brand (nil with KOROBKA_SCREENS)
 	ready    map[string]func(context.Context) error
 	metrics  *prometheus.Registry // every series, for /metrics
 	queue    chat.Queue           // push jobs
@@ -337,6 +339,15 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Broadcasts:        a.bcast,
 	})
 	a.loops = append(a.loops, a.svc.Run)
+	if a.builtin != nil {
+		// The embedded screens, overlaid with what admins uploaded.
+		up, err := live.NewUploaded(ctx, a.builtin, a.screens.Current(), store, a.broker, a.svc, log)
+		if err != nil {
+			return nil, fmt.Errorf("embedded screens: %w", err)
+		}
+		a.screens, a.uploaded = up, up
+		a.loops = append(a.loops, up.Run)
+	}
 	if err := registerPreviewMetrics(a.metrics, a.svc); err != nil {
 		return nil, err
 	}
@@ -506,6 +517,7 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("embedded screens: %w", err)
 		}
 		a.screens = live.Fixed{Engine: e}
+		a.builtin = fsys
 	}
 	if err := a.seedCollections(ctx, screenFiles(cfg)); err != nil {
 		return err
@@ -609,7 +621,17 @@ func (a *app) handler(cfg Config) (http.Handler, error) {
 		UploadGrace:      cfg.uploadGrace,
 		MaxUploadBytes:   max(cfg.MaxVideoBytes, chat.MaxUploadFileSize),
 		Done:             a.done,
+		ScreenAdmin:      a.screenAdmin(),
 	})
+}
+
+// screenAdmin is the screen uploads, or nil when screens come from a
+// KOROBKA_SCREENS folder.
+func (a *app) screenAdmin() httpapi.ScreenAdmin {
+	if a.uploaded == nil {
+		return nil
+	}
+	return a.uploaded
 }
 
 // screenFiles is the folder the screens load from, for the preview's

@@ -237,18 +237,13 @@ func (c *client) pace(start, interval int64, stop <-chan struct{}) {
 	}
 }
 
-// readLoop handles every frame the server sends this client. It waits for
-// the traffic to start (or the run to be abandoned) so that the closed-loop
-// window opens together for everyone.
-func (c *client) readLoop(start, quit <-chan struct{}) {
-	select {
-	case <-start:
-	case <-quit:
-		return
-	}
-	if !c.st.paced && len(c.outs) > 0 {
-		c.fill()
-	}
+// readLoop handles every frame the server sends this client, from the
+// moment its connection opens: reading also answers the server's pings,
+// and a long setup (thousands of logins) must not leave the first
+// connections silent for longer than the server's pong wait. Sending
+// starts apart from it (Run fills the closed-loop windows, or the pacers
+// send).
+func (c *client) readLoop() {
 	r := &c.rd
 	for {
 		_, rdr, err := c.conn.NextReader()

@@ -36,6 +36,11 @@ type fakeServer struct {
 	loseInGroup bool  // loseAt counts group messages only
 	failOTP     int64 // every n-th code request answers 500, as a deadlock would; 0 = never; 1 = all
 
+	// pingEvery > 0 pings every connection that often and drops one that
+	// has answered nothing for three intervals, as the server does (at
+	// 30 s and 60 s); dialDelay slows every handshake, to make setup long.
+	pingEvery, dialDelay time.Duration
+
 	mu        sync.Mutex
 	users     map[string]string // phone -> user id
 	tokens    map[string]string // token -> user id
@@ -308,9 +313,19 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 401, "unauthorized")
 		return
 	}
+	time.Sleep(f.dialDelay)
 	c, err := f.up.Upgrade(w, r, nil)
 	if err != nil {
 		return
+	}
+	if f.pingEvery > 0 {
+		stop := f.keepAlive(c)
+		defer stop()
+	}
+	alive := func() {
+		if f.pingEvery > 0 {
+			_ = c.SetReadDeadline(time.Now().Add(3 * f.pingEvery))
+		}
 	}
 	// The client may send before this handler registers its peer (the
 	// handshake completes inside Upgrade), so events for a user without
@@ -335,6 +350,7 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
+		alive() // any frame counts as an answer, as on the server
 		var in struct {
 			Type, ID string
 			DialogID string `json:"dialog_id"`
@@ -357,6 +373,29 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 			fc.write(map[string]any{"type": "error", "id": in.ID, "error": map[string]string{"code": "unknown_type", "message": in.Type}})
 		}
 	}
+}
+
+// keepAlive pings c every pingEvery and sets its read deadline so that a
+// connection that answers nothing (no pong, no frame) for three intervals
+// is dropped.
+func (f *fakeServer) keepAlive(c *websocket.Conn) (stop func()) {
+	wait := 3 * f.pingEvery
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(wait)) })
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(f.pingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = c.WriteControl(websocket.PingMessage, nil, time.Now().Add(f.pingEvery))
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, text string) {

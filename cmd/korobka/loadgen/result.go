@@ -34,8 +34,8 @@ type Result struct {
 	Duration  time.Duration `json:"duration_ns"` // measured window actually run
 	Warmup    time.Duration `json:"warmup_ns"`
 	SetupTime time.Duration `json:"setup_ns"` // logins, dialogs and dials
-	// SetupRetries counts logins and dialog openings tried again after a
-	// 429 or 5xx answer.
+	// SetupRetries counts setup steps (code requests, verifications,
+	// dialog openings) tried again after a 5xx answer.
 	SetupRetries int64 `json:"setup_retries"`
 
 	Users       int `json:"users"`        // logged in
@@ -97,10 +97,12 @@ func latencyOf(h *histogram) Latency {
 }
 
 // Healthy reports whether the server kept the delivery promises: nothing
-// duplicated, nothing lost, no hole in any dialog, every send answered.
-// Errors are not judged here: a refused send is an answer.
+// duplicated, nothing lost, no hole in any dialog, every send answered,
+// and no connection dropped during the run (a dropped one stops counting,
+// so its losses would go unseen). Errors are not judged here: a refused
+// send is an answer.
 func (r Result) Healthy() bool {
-	return r.Duplicates == 0 && r.Gaps == 0 && r.Undelivered == 0 && r.Unanswered == 0
+	return r.Duplicates == 0 && r.Gaps == 0 && r.Undelivered == 0 && r.Unanswered == 0 && r.ConnsLost == 0
 }
 
 // WriteJSON prints r as one indented JSON document.
@@ -119,7 +121,7 @@ func (r Result) WriteSummary(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "korobka bench: %s, %s, %s measured after %s warmup, %d-byte texts\n",
 		r.Shape(), mode, r.Duration.Round(time.Millisecond), r.Warmup, r.BodySize)
-	fmt.Fprintf(&b, "setup     %d users, %d dialogs, %d+%d connections in %s (%d steps retried after 429/5xx); %d lost during the run\n",
+	fmt.Fprintf(&b, "setup     %d users, %d dialogs, %d+%d connections in %s (%d steps retried after 5xx); %d lost during the run\n",
 		r.Users, r.Dialogs, r.ActiveConns, r.IdleConns, r.SetupTime.Round(time.Millisecond), r.SetupRetries, r.ConnsLost)
 	fmt.Fprintf(&b, "counts    sent %d  replies %d  delivered %d  receipts %d  read %d  backlog %d\n",
 		r.Sent, r.Replies, r.Delivered, r.Receipts, r.ReadReceipts, r.Backlog)
@@ -130,8 +132,8 @@ func (r Result) WriteSummary(w io.Writer) error {
 	if !r.Healthy() {
 		verdict = "BROKEN"
 	}
-	fmt.Fprintf(&b, "integrity duplicates %d  gaps %d  undelivered %d  unanswered %d  stray %d: %s\n",
-		r.Duplicates, r.Gaps, r.Undelivered, r.Unanswered, r.Stray, verdict)
+	fmt.Fprintf(&b, "integrity duplicates %d  gaps %d  undelivered %d  unanswered %d  connections lost %d  stray %d: %s\n",
+		r.Duplicates, r.Gaps, r.Undelivered, r.Unanswered, r.ConnsLost, r.Stray, verdict)
 	if len(r.Errors) == 0 {
 		b.WriteString("errors    none\n")
 	} else {
@@ -183,12 +185,15 @@ const TableHeader = "| run | shape | closed loop, delivered msg/s | p99 send-to-
 
 // TableRow is r's row under TableHeader. A closed-loop run fills the
 // throughput column (its latency is queueing, not service time); a paced
-// run fills the p99 column, with the rate it actually delivered beside it.
+// run fills the p99 column, with the rates it actually sent and delivered
+// beside it (a paced sender skips a send while its window is full, and a
+// group message is delivered to each of its receivers).
 func (r Result) TableRow() string {
 	closed, paced := fmt.Sprintf("%s msg/s", thousands(r.DeliveredPerSec)), "—"
 	if r.Rate > 0 {
 		closed = "—"
-		paced = fmt.Sprintf("%s at %s msg/s (%s delivered/s)", round(r.Latency.P99), thousands(float64(r.Rate)), thousands(r.DeliveredPerSec))
+		paced = fmt.Sprintf("%s at %s msg/s (%s sent/s, %s delivered/s)", round(r.Latency.P99), thousands(float64(r.Rate)),
+			thousands(r.SentPerSec), thousands(r.DeliveredPerSec))
 		if r.Latency.Count == 0 {
 			paced = fmt.Sprintf("no samples at %s msg/s", thousands(float64(r.Rate)))
 		}
@@ -196,6 +201,9 @@ func (r Result) TableRow() string {
 	verdict := "ok"
 	if !r.Healthy() {
 		verdict = fmt.Sprintf("BROKEN: %d duplicates, %d gaps, %d undelivered, %d unanswered", r.Duplicates, r.Gaps, r.Undelivered, r.Unanswered)
+		if r.ConnsLost > 0 {
+			verdict += fmt.Sprintf(", %d connections lost", r.ConnsLost)
+		}
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", r.Label, r.Shape(), closed, paced, verdict)
 }

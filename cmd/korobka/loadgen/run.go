@@ -120,7 +120,6 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		}
 	}
 
-	start, quit := make(chan struct{}), make(chan struct{})
 	var readers sync.WaitGroup
 	var idles []*idleConn
 	// teardown closes every connection and waits for its reader; it runs
@@ -133,7 +132,6 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		tornDown = true
 		st.stopped.Store(true)
 		st.closing.Store(true)
-		close(quit)
 		var wg sync.WaitGroup
 		closeConn := func(c *websocket.Conn) {
 			_ = c.WriteControl(websocket.CloseMessage,
@@ -167,14 +165,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 			return err
 		}
 		conn.SetReadLimit(1 << 20)
-		clients[i].conn = conn
+		c := clients[i]
+		c.conn = conn
+		readers.Go(c.readLoop)
 		return nil
 	})
 	if err != nil {
 		return res, err
-	}
-	for _, c := range clients {
-		readers.Go(func() { c.readLoop(start, quit) })
 	}
 	res.ActiveConns = len(clients)
 
@@ -212,7 +209,6 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	st.stopAt = st.warmEnd + int64(cfg.Duration)
 	stop := make(chan struct{})
 	var pacers sync.WaitGroup
-	close(start)
 	if cfg.Rate > 0 && len(senders) > 0 {
 		n := int64(len(senders))
 		interval := max(n*int64(time.Second)/int64(cfg.Rate), 1)
@@ -221,6 +217,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 			pacers.Go(func() { c.pace(first, interval, stop) })
 		}
 	} else {
+		// Every closed-loop window opens at once; replies refill them.
+		for _, c := range senders {
+			pacers.Go(c.fill)
+		}
 		pacers.Go(func() { probe(senders, stop) })
 	}
 	runErr := sleep(ctx, time.Duration(st.warmEnd-st.now()))

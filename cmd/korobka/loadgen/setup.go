@@ -34,19 +34,21 @@ type api struct {
 	retried atomic.Int64 // setup steps tried again after a transient answer
 }
 
-// setupTries bounds how often an idempotent setup step (a login, opening
-// a direct dialog) is tried when the server answers 429 or 5xx: thousands
-// of concurrent logins can meet a transient failure, such as a database
-// deadlock, that one more try gets past. Every retry is counted and
-// reported, so a server that needs them is not hidden.
-const setupTries = 3
+// setupTries bounds how often a setup step (requesting a code, verifying
+// it, opening a dialog) is tried when the server answers 5xx: thousands of
+// concurrent logins can meet a transient failure, such as a database
+// deadlock, that one more try gets past. A 429 is not retried: it is a
+// budget (a number's codes, a user's dialogs) that a quick retry only
+// spends. Every retry is counted and reported, so a server that needs
+// them is not hidden.
+const setupTries = 5
 
 // retry runs step until it succeeds, fails for good or has had setupTries.
 func (a *api) retry(ctx context.Context, step func() error) error {
 	for try := 1; ; try++ {
 		err := step()
 		var he *httpError
-		if err == nil || try == setupTries || !errors.As(err, &he) || he.status != http.StatusTooManyRequests && he.status < 500 {
+		if err == nil || try == setupTries || !errors.As(err, &he) || he.status < 500 {
 			return err
 		}
 		a.retried.Add(1)
@@ -136,19 +138,14 @@ func (a *api) call(ctx context.Context, op, path, token string, in, out any, wan
 // (a test number gets no SMS; its code is the fixed one) and verifies it.
 // Thousands of logins from one address pass the per-address login limits
 // only when the server exempts loopback (KOROBKA_LOOPBACK_UNLIMITED).
-func (a *api) login(ctx context.Context, phone, code string) (u user, err error) {
-	err = a.retry(ctx, func() error {
-		u, err = a.loginOnce(ctx, phone, code)
-		return err
-	})
-	return u, err
-}
-
-func (a *api) loginOnce(ctx context.Context, phone, code string) (user, error) {
+func (a *api) login(ctx context.Context, phone, code string) (user, error) {
 	var sent struct {
 		Phone string `json:"phone"`
 	}
-	if err := a.call(ctx, "code for "+phone, "/v1/auth/otp", "", map[string]string{"phone": phone}, &sent, http.StatusOK); err != nil {
+	err := a.retry(ctx, func() error {
+		return a.call(ctx, "code for "+phone, "/v1/auth/otp", "", map[string]string{"phone": phone}, &sent, http.StatusOK)
+	})
+	if err != nil {
 		return user{}, err
 	}
 	var out struct {
@@ -158,7 +155,10 @@ func (a *api) loginOnce(ctx context.Context, phone, code string) (user, error) {
 		} `json:"user"`
 	}
 	in := map[string]string{"phone": phone, "code": code}
-	if err := a.call(ctx, "login "+phone, "/v1/auth/verify", "", in, &out, http.StatusOK); err != nil {
+	err = a.retry(ctx, func() error {
+		return a.call(ctx, "login "+phone, "/v1/auth/verify", "", in, &out, http.StatusOK)
+	})
+	if err != nil {
 		return user{}, err
 	}
 	if out.AccessToken == "" || out.User.ID == "" {
@@ -184,9 +184,15 @@ func (a *api) openDialog(ctx context.Context, from user, peer string) (d openedD
 }
 
 // createGroup creates a group owned by from with the other members given.
-// It is not retried: a second try could make a second group.
-func (a *api) createGroup(ctx context.Context, from user, title string, members []string) (openedDialog, error) {
-	return a.postDialog(ctx, "create group", from, map[string]any{"kind": "group", "title": title, "member_ids": members})
+// It is tried again like the idempotent steps: a 5xx answer (a deadlock,
+// typically) means nothing was created, and should a try that did create
+// one still have failed, the extra group only stays unused.
+func (a *api) createGroup(ctx context.Context, from user, title string, members []string) (d openedDialog, err error) {
+	err = a.retry(ctx, func() error {
+		d, err = a.postDialog(ctx, "create group", from, map[string]any{"kind": "group", "title": title, "member_ids": members})
+		return err
+	})
+	return d, err
 }
 
 func (a *api) postDialog(ctx context.Context, op string, from user, in map[string]any) (openedDialog, error) {

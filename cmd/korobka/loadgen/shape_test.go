@@ -173,7 +173,7 @@ func TestRunPublishersReportsDuplicateGapAndSilence(t *testing.T) {
 func TestTableRow(t *testing.T) {
 	closed := Result{Label: "SQLite + memory", Publishers: 1000, DialogsPerUser: 10, Subscribers: 10000,
 		DeliveredReceipts: true, ReadShare: 0.25, Idle: 2000, DeliveredPerSec: 6650.4}
-	paced := Result{Label: "SQLite + memory", Pairs: 1000, Rate: 5000, DeliveredPerSec: 4999.6,
+	paced := Result{Label: "SQLite + memory", Pairs: 1000, Rate: 5000, SentPerSec: 5000.2, DeliveredPerSec: 4999.6,
 		Latency: Latency{Count: 10, P99: 91234 * time.Microsecond}}
 	broken := paced
 	broken.Undelivered, broken.Gaps = 2, 1
@@ -182,8 +182,8 @@ func TestTableRow(t *testing.T) {
 		want string
 	}{
 		{closed, "| SQLite + memory | 1,000 publishers x 10 dialogs (10,000 subscribers), delivered + 25% read receipts, 2,000 idle | 6,650 msg/s | — | ok |\n"},
-		{paced, "| SQLite + memory | 1,000 pairs | — | 91.2ms at 5,000 msg/s (5,000 delivered/s) | ok |\n"},
-		{broken, "| SQLite + memory | 1,000 pairs | — | 91.2ms at 5,000 msg/s (5,000 delivered/s) | BROKEN: 0 duplicates, 1 gaps, 2 undelivered, 0 unanswered |\n"},
+		{paced, "| SQLite + memory | 1,000 pairs | — | 91.2ms at 5,000 msg/s (5,000 sent/s, 5,000 delivered/s) | ok |\n"},
+		{broken, "| SQLite + memory | 1,000 pairs | — | 91.2ms at 5,000 msg/s (5,000 sent/s, 5,000 delivered/s) | BROKEN: 0 duplicates, 1 gaps, 2 undelivered, 0 unanswered |\n"},
 	} {
 		if got := tt.r.TableRow(); got != tt.want {
 			t.Errorf("got  %q\nwant %q", got, tt.want)
@@ -345,5 +345,23 @@ func TestRunRetriesTransientSetupFailures(t *testing.T) {
 	_, err = Run(context.Background(), publishersConfig(f.URL), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 500") {
 		t.Errorf("got %v, want the run to stop on HTTP 500", err)
+	}
+}
+
+// TestRunAnswersPingsDuringSetup: with slow handshakes the first
+// connections open long before the last, and must answer the server's
+// pings all along or be dropped before the traffic starts.
+func TestRunAnswersPingsDuringSetup(t *testing.T) {
+	f := newFakeServer(t, 0, 0)
+	// A connection silent for 0.6 s is dropped; setup takes over 1.7 s.
+	f.pingEvery, f.dialDelay = 200*time.Millisecond, 100*time.Millisecond
+	cfg := publishersConfig(f.URL)
+	cfg.Logins = 1 // 17 handshakes one after another
+	res, err := Run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ConnsLost != 0 || res.Delivered == 0 || !res.Healthy() {
+		t.Errorf("got %d connections lost, %d delivered, healthy %v, errors %v; want 0, >0, true", res.ConnsLost, res.Delivered, res.Healthy(), res.Errors)
 	}
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/korobka/korobka/assets/browsertest"
+)
+
+// texts is a page expression: whether some element of the open screen
+// shows exactly s (system messages are plain text lines).
+func texts(s string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll('#screen .k-text')].some((e) => e.textContent === %q)`, s)
+}
+
+// TestBrowserGroup: in three browsers, Anna creates a group on the
+// new_group screen, adds Boris and Vera on group_info, the three chat in
+// group_chat, Anna removes Vera, and Vera's window shows her removal and
+// then stops receiving while Boris's goes on.
+func TestBrowserGroup(t *testing.T) {
+	browsertest.Need(t)
+	e := newEnv(t, nil)
+	// Names and Anna's address book over REST, to keep the test on groups.
+	a := e.loginTest("+79990000001", "111111")
+	b := e.loginTest("+79990000002", "222222")
+	v := e.loginTest("+79991230010", "333333")
+	for tk, name := range map[string]string{a.AccessToken: "Anna", b.AccessToken: "Boris", v.AccessToken: "Vera"} {
+		e.want(e.do("PATCH", "/v1/me", tk, map[string]any{"first_name": name}), 200)
+	}
+	e.want(e.do("POST", "/v1/contacts/sync", a.AccessToken, map[string]any{"phones": []string{"+79990000002", "+79991230010"}}), 200)
+
+	anna, boris, vera := newPerson(t, "anna"), newPerson(t, "boris"), newPerson(t, "vera")
+	anna.login(e.url, "8 999 000-00-01", "+79990000001", "111111")
+	boris.login(e.url, "8 999 000-00-02", "+79990000002", "222222")
+	vera.login(e.url, "8 999 123-00-10", "+79991230010", "333333")
+
+	// Anna: chat list → new group → its info, where she adds the two.
+	anna.tap("new group", `#screen .k-nav-bar button[aria-label="group"]`)
+	anna.WaitFor("new group screen", `location.hash === '#/new_group' && !!document.querySelector('input[data-name="title"]')`)
+	anna.typeInto("title", `input[data-name="title"]`, "Book club")
+	anna.tap("create", `#screen button.k-primary`)
+	anna.WaitFor("group info", `location.hash.startsWith('#/group_info?dialog_id=') && !!document.querySelector('#screen .k-list[data-kid="members"]')`)
+	group := eval[string](anna, `new URLSearchParams(location.hash.split('?')[1]).get('dialog_id')`)
+	for _, name := range []string{"Boris", "Vera"} {
+		row := fmt.Sprintf(`[...document.querySelectorAll('#screen .k-list[data-kid="candidates"] .k-row')].find((r) => r.textContent.includes(%q))`, name)
+		anna.WaitFor(name+" among the contacts to add", "!!"+row)
+		anna.Do("add "+name, chromedp.Evaluate[chromedp.Void](row+`.querySelector('button').click()`))
+		anna.WaitFor(name+" a member", fmt.Sprintf(`[...document.querySelectorAll('#screen .k-list[data-kid="members"] .k-row')].some((r) => r.textContent.includes(%q))`, name))
+	}
+
+	// Everyone opens the group chat, which shows how the group came to be.
+	for _, p := range []*person{boris, vera} {
+		p.WaitFor("the group in the chat list", fmt.Sprintf(`!!document.querySelector('#screen .k-row[data-kid="dialog-%s"]')`, group))
+		p.tap("open the group", fmt.Sprintf(`#screen .k-row[data-kid="dialog-%s"]`, group))
+		p.WaitFor("group chat", `location.hash.startsWith('#/group_chat?dialog_id=') && !!document.querySelector('#screen .k-composer textarea')`)
+		p.WaitFor("the created line", texts("Anna created the group «Book club»"))
+	}
+	anna.Do("open the chat", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = '#/group_chat?dialog_id=%s'`, group)))
+	anna.WaitFor("group chat", `location.hash.startsWith('#/group_chat?dialog_id=') && !!document.querySelector('#screen .k-composer textarea')`)
+
+	const hello = "Hello, club"
+	anna.send(hello)
+	for _, p := range []*person{boris, vera} {
+		p.WaitFor("Anna's message", fmt.Sprintf(`window.__bubbles(%q).length === 1`, hello))
+	}
+	vera.send("Hi all")
+	boris.WaitFor("Vera's message", `window.__bubbles("Hi all").length === 1`)
+
+	// Anna removes Vera on the group's info screen.
+	anna.Do("open group info", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = '#/group_info?dialog_id=%s'`, group)))
+	remove := fmt.Sprintf(`#screen .k-row[data-kid="member-%s"] button.k-destructive`, v.User.ID)
+	anna.tap("remove Vera", remove)
+	anna.WaitFor("Vera gone from the members", fmt.Sprintf(`!document.querySelector('#screen .k-row[data-kid="member-%s"]')`, v.User.ID))
+
+	// Vera's window hears of it, live; then nothing more reaches it.
+	vera.WaitFor("her removal", texts("Anna removed Vera"))
+	boris.WaitFor("Vera's removal", texts("Anna removed Vera"))
+	anna.Do("back to the chat", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = '#/group_chat?dialog_id=%s'`, group)))
+	anna.WaitFor("group chat", `!!document.querySelector('#screen .k-composer textarea')`)
+	const after = "Just the two of us"
+	anna.send(after)
+	boris.WaitFor("the message after the removal", fmt.Sprintf(`window.__bubbles(%q).length === 1`, after))
+	// Boris has it, so the fan-out is done: Vera's window must not.
+	if n := eval[int](vera, fmt.Sprintf(`window.__bubbles(%q).length`, after)); n != 0 {
+		t.Errorf("Vera's window shows the message sent after her removal %d times", n)
+	}
+	if n := eval[int](vera, fmt.Sprintf(`window.__bubbles(%q).length`, hello)); n != 1 {
+		t.Errorf("Vera's window lost the history she had: %d", n)
+	}
+}
