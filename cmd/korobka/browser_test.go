@@ -264,6 +264,7 @@ func TestBrowserChat(t *testing.T) {
 		{"media", "#/media?dialog_id=" + dialog + "&kind=photo"},
 		{"faq_videos", "#/faq_videos?dialog_id=" + dialog},
 		{"order_service", "#/order_service"},
+		{"new_group", "#/new_group"},
 	}
 	shipped, err := os.ReadDir("../../screens")
 	if err != nil {
