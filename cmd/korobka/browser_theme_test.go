@@ -37,6 +37,10 @@ func shippedShots(t *testing.T, user, dialog string) []shot {
 		{"news_feed", "#/news_feed"},
 		{"tariffs", "#/tariffs"},
 		{"welcome", "#/welcome"},
+		{"media", "#/media?dialog_id=" + dialog + "&kind=photo"},
+		{"faq_videos", "#/faq_videos?dialog_id=" + dialog},
+		{"order_service", "#/order_service"},
+		{"new_group", "#/new_group"},
 	}
 	shipped, err := screens.FS.ReadDir(".")
 	if err != nil {
