@@ -348,7 +348,8 @@ func (c *client) onMessage() {
 		r.receipts++
 	}
 	// Read receipts for an even share of the messages: a shell marks a
-	// dialog read when its user looks, not at every message.
+	// dialog read when its user looks, not at every message. readAcc
+	// starts at a phase of its own per side (buildClients).
 	if c.st.readShare > 0 {
 		l.readAcc += c.st.readShare
 		if l.readAcc >= 1-1e-9 { // ten tenths make one despite rounding

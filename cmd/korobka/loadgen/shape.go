@@ -51,6 +51,10 @@ func planDialogs(cfg Config) []dialogPlan {
 	return plan
 }
 
+// goldenRatio's fractional part spreads successive multiples evenly over
+// [0, 1).
+const goldenRatio = 1.6180339887498949
+
 // groupsPerPublisher is how many of a publisher's dialogs are groups.
 func (c Config) groupsPerPublisher() int {
 	if c.Publishers == 0 || c.GroupShare <= 0 {
@@ -68,6 +72,7 @@ func buildClients(st *runState, cfg Config, plan []dialogPlan, dialogs []openedD
 	for i := range clients {
 		clients[i] = &client{st: st, wbuf: make([]byte, 0, cfg.BodySize+256)}
 	}
+	var nSides int
 	for j, dp := range plan {
 		id := dialogs[j].id
 		sides := make([]*link, len(dp.members))
@@ -75,6 +80,12 @@ func buildClients(st *runState, cfg Config, plan []dialogPlan, dialogs []openedD
 			l := &link{owner: clients[u], dialogID: id, sides: sides, first: m == 0,
 				dhead: receiptHead("delivered", id), rhead: receiptHead("read", id)}
 			l.seqs.startAfter(dialogs[j].lastSeq)
+			// Start each side's read accumulator at its own phase, spread
+			// evenly over [0, 1) by the golden ratio: a dialog that gets
+			// fewer than 1/ReadShare messages in a run still marks its
+			// share read, over all dialogs.
+			l.readAcc = math.Mod(float64(nSides)*goldenRatio, 1)
+			nSides++
 			sides[m] = l
 			clients[u].links = append(clients[u].links, l)
 		}
