@@ -259,6 +259,7 @@ func TestBrowserChat(t *testing.T) {
 		{"chat", "#/chat?dialog_id=" + dialog},
 		{"group_chat", "#/group_chat?dialog_id=" + dialog},
 		{"group_info", "#/group_info?dialog_id=" + dialog},
+		{"new_group", "#/new_group"},
 		{"news_feed", "#/news_feed"},
 		{"tariffs", "#/tariffs"},
 	}
