@@ -55,16 +55,20 @@ var (
 // DialogView is a dialog in the wire form of the shell contract, as one
 // member sees it: a direct dialog is titled by the partner.
 type DialogView struct {
-	ID             string       `json:"id"`
-	Kind           DialogKind   `json:"kind"`
-	Title          string       `json:"title"`
-	AvatarURL      string       `json:"avatar_url"`
-	AvatarThumbURL string       `json:"avatar_thumb_url"`
-	Subject        string       `json:"subject,omitempty"`
-	Members        []Profile    `json:"members,omitempty"`
-	LastMessage    *MessageView `json:"last_message"`
-	Unread         int64        `json:"unread"`
-	UpdatedAt      time.Time    `json:"updated_at"`
+	ID             string     `json:"id"`
+	Kind           DialogKind `json:"kind"`
+	Title          string     `json:"title"`
+	AvatarURL      string     `json:"avatar_url"`
+	AvatarThumbURL string     `json:"avatar_thumb_url"`
+	Subject        string     `json:"subject,omitempty"`
+	// SubjectCard is what the subject names, when it names a published
+	// document ("listing:<id>" a catalogue item, "news:<id>" a post):
+	// shown as a card at the top of the chat and in the chat list.
+	SubjectCard *SubjectCard `json:"subject_card,omitempty"`
+	Members     []Profile    `json:"members,omitempty"`
+	LastMessage *MessageView `json:"last_message"`
+	Unread      int64        `json:"unread"`
+	UpdatedAt   time.Time    `json:"updated_at"`
 	// Muted says the caller muted the dialog (no pushes for it); MutedUntil
 	// is when that ends, absent while not muted or muted until unmuted.
 	Muted      bool       `json:"muted"`
@@ -301,17 +305,19 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 	for _, u := range users {
 		byID[u.ID] = u
 	}
+	cards := s.subjectCards(ctx, entries)
 	out := make(map[int64][]DialogView, len(viewers))
 	for _, viewer := range viewers {
 		views := make([]DialogView, 0, len(entries))
 		for i, e := range entries {
 			d := e.Dialog
 			v := DialogView{
-				ID:        FormatID(d.ID),
-				Kind:      d.Kind,
-				Title:     d.Title,
-				Subject:   d.Subject,
-				UpdatedAt: d.UpdatedAt().UTC(),
+				ID:          FormatID(d.ID),
+				Kind:        d.Kind,
+				Title:       d.Title,
+				Subject:     d.Subject,
+				SubjectCard: cards[d.Subject],
+				UpdatedAt:   d.UpdatedAt().UTC(),
 			}
 			self := e.Self
 			for j, m := range members[i] {

@@ -30,6 +30,7 @@ type Integrations interface {
 	Forms
 	Bots
 	Webhooks
+	Operators
 }
 
 // maxSchemaBody fits a collection definition: its schema and title.

@@ -82,6 +82,11 @@ func (s *server) routes(e *gin.Engine) {
 	authed.POST("/admin/webhooks", s.wrap(s.handleCreateWebhook))
 	authed.DELETE("/admin/webhooks/:id", s.wrap(s.handleDeleteWebhook))
 	authed.GET("/admin/webhooks/:id/deliveries", s.wrap(s.handleWebhookDeliveries))
+	authed.GET("/operator/dialogs", s.wrap(s.handleOperatorDialogs))
+	authed.PUT("/operator/dialogs/:id/assignee", s.wrap(s.handleAssignDialog))
+	authed.POST("/operator/dialogs/:id/messages", s.wrap(s.handleOperatorSend))
+	authed.POST("/operator/dialogs/:id/canned", s.wrap(s.handleSendCanned))
+	authed.GET("/operator/dialogs/:id/replies", s.wrap(s.handleOperatorReplies))
 	bot := v1.Group("/bot", s.botAuth) // an API key acts as the business account
 	bot.GET("/dialogs", s.wrap(s.handleDialogs))
 	bot.GET("/dialogs/:id", s.wrap(s.handleDialog))

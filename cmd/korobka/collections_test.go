@@ -52,7 +52,7 @@ func TestContentCollections(t *testing.T) {
 		for _, c := range list.Collections {
 			names[c.Name] = true
 		}
-		for _, want := range []string{"tariffs", "news", "faq_videos"} {
+		for _, want := range []string{"tariffs", "news", "faq_videos", "order_service", "catalogue", "canned_answers"} {
 			if !names[want] {
 				t.Errorf("collection %s not defined; have %v", want, names)
 			}

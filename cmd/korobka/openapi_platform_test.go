@@ -65,4 +65,17 @@ func (c *contract) platform(admin, a tokens) {
 	c.fail("GET", "/v1/admin/webhooks/1/deliveries", admin.AccessToken, nil, 404, "not_found")
 	c.json("DELETE", "/v1/admin/webhooks/"+w.ID, admin.AccessToken, nil, 204)
 	c.fail("DELETE", "/v1/admin/webhooks/"+w.ID, admin.AccessToken, nil, 404, "not_found")
+
+	// Operators (the admin acts as one).
+	od := c.json("POST", "/v1/business/dialog", a.AccessToken, map[string]any{"subject": "operators"}, 201).field(c.t, "id").(string)
+	c.json("GET", "/v1/operator/dialogs", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/operator/dialogs", a.AccessToken, nil, 403, "forbidden")
+	c.json("PUT", "/v1/operator/dialogs/"+od+"/assignee", admin.AccessToken, map[string]any{"operator_id": admin.User.ID}, 200)
+	c.fail("PUT", "/v1/operator/dialogs/"+od+"/assignee", admin.AccessToken, map[string]any{"operator_id": a.User.ID}, 400, "not_operator")
+	c.json("POST", "/v1/operator/dialogs/"+od+"/messages", admin.AccessToken, map[string]any{"client_id": "op1", "text": "Здравствуйте!"}, 201)
+	c.fail("POST", "/v1/operator/dialogs/"+od+"/messages", a.AccessToken, map[string]any{"client_id": "op1", "text": "x"}, 403, "forbidden")
+	c.json("POST", "/v1/operator/dialogs/"+od+"/canned", admin.AccessToken, map[string]any{"answer_id": "greeting", "client_id": "op2"}, 201)
+	c.fail("POST", "/v1/operator/dialogs/"+od+"/canned", admin.AccessToken, map[string]any{"answer_id": "nope", "client_id": "op3"}, 404, "no_document")
+	c.json("GET", "/v1/operator/dialogs/"+od+"/replies", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/operator/dialogs/"+od+"/replies", a.AccessToken, nil, 403, "forbidden")
 }
