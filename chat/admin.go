@@ -367,7 +367,8 @@ func (s *Service) AdminDialogs(ctx context.Context, p Principal, cursor string, 
 	if err != nil {
 		return AdminDialogPage{}, err
 	}
-	if len(ds) > limit {
+	more := len(ds) > limit
+	if more {
 		ds = ds[:limit]
 	}
 	page := AdminDialogPage{Dialogs: make([]AdminDialog, 0, len(ds))}
@@ -398,7 +399,7 @@ func (s *Service) AdminDialogs(ctx context.Context, p Principal, cursor string, 
 		}
 		page.Dialogs = append(page.Dialogs, v)
 	}
-	if len(ds) == limit && limit > 0 {
+	if more {
 		page.Next = FormatID(ds[len(ds)-1].ID)
 	}
 	return page, nil

@@ -24,7 +24,7 @@ type dailyStats struct {
 	// day is the UTC day (yyyymmdd) whose actives marked holds.
 	day    int
 	marked map[int64]bool       // users whose activity today was written (or is pending)
-	active []int64              // users to write as active today
+	active map[int][]int64      // per day, users to write as active
 	counts map[DayCounter]int64 // counted, not yet written
 	// flushing serialises flushes, so two never write the same counts.
 	flushing sync.Mutex
@@ -39,7 +39,7 @@ const maxMarked = 1_000_000
 
 func newDailyStats(store AdminStore, node string, log *slog.Logger, now func() time.Time) *dailyStats {
 	return &dailyStats{store: store, node: node, log: log, now: now,
-		marked: map[int64]bool{}, counts: map[DayCounter]int64{}}
+		marked: map[int64]bool{}, active: map[int][]int64{}, counts: map[DayCounter]int64{}}
 }
 
 // active notes that the user made an authenticated request now.
@@ -52,7 +52,7 @@ func (d *dailyStats) activeNow(userID int64) {
 	}
 	if !d.marked[userID] {
 		d.marked[userID] = true
-		d.active = append(d.active, userID)
+		d.active[day] = append(d.active[day], userID)
 	}
 }
 
@@ -73,17 +73,15 @@ func (d *dailyStats) flush(ctx context.Context) error {
 	d.flushing.Lock()
 	defer d.flushing.Unlock()
 	d.mu.Lock()
-	day, active, counts := d.day, d.active, d.counts
-	d.active, d.counts = nil, map[DayCounter]int64{}
+	active, counts := d.active, d.counts
+	d.active, d.counts = map[int][]int64{}, map[DayCounter]int64{}
 	d.mu.Unlock()
 	var firstErr error
-	if len(active) > 0 {
-		if err := d.store.MarkActive(ctx, day, active); err != nil {
+	for day, ids := range active {
+		if err := d.store.MarkActive(ctx, day, ids); err != nil {
 			firstErr = err
 			d.mu.Lock()
-			if d.day == day {
-				d.active = append(d.active, active...)
-			}
+			d.active[day] = append(d.active[day], ids...)
 			d.mu.Unlock()
 		}
 	}

@@ -353,6 +353,9 @@ async function viewUser(root, id) {
     h('button', { class: 'a-button', type: 'button', 'data-action': 'role', onclick: () => act(() => api('PUT', `/v1/admin/users/${u.id}/role`, { role: role.value })) }, t('set_role'))));
 }
 
+// dialogTitle is a group's title, or the members' names of a direct dialog.
+const dialogTitle = (d) => d.title || (d.members ?? []).map((m) => (userName(m) === '—' ? m.phone : userName(m))).join(' ↔ ') || `#${d.id}`;
+
 async function viewDialogs(root) {
   title('nav_dialogs');
   await pager(root, async (cursor) => {
@@ -360,13 +363,13 @@ async function viewDialogs(root) {
     return { items: page.dialogs, next: page.next };
   }, [t('dialog'), t('members'), t('messages'), t('last_message'), t('created')], (d) => h('tr', {
     class: 'a-row', 'data-dialog': d.id, onclick: () => { location.hash = `#/dialogs/${d.id}`; },
-  }, h('td', {}, d.title || d.subject || `#${d.id}`), h('td', { class: 'a-wrap' }, (d.members ?? []).map((m) => `${userName(m)} (${m.phone})`).join(', ')),
+  }, h('td', {}, dialogTitle(d)), h('td', { class: 'a-wrap' }, (d.members ?? []).map((m) => `${userName(m)} (${m.phone})`).join(', ')),
   h('td', { class: 'a-num' }, num.format(d.messages)), h('td', {}, when(d.last_message_at)), h('td', {}, when(d.created_at))));
 }
 
 async function viewDialog(root, id) {
   const d = await api('GET', `/v1/admin/dialogs/${id}?limit=100`);
-  title('dialog', d.title || `#${d.id}`);
+  title('dialog', dialogTitle(d));
   const names = new Map((d.members ?? []).map((m) => [m.id, userName(m) === '—' ? m.phone : userName(m)]));
   root.append(h('a', { href: '#/dialogs' }, t('back')),
     h('p', { class: 'a-muted' }, t('view_logged')),

@@ -35,9 +35,12 @@ type Uploaded struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	cur  atomic.Pointer[renderer.Engine]
-	mu   sync.Mutex // serialises rebuilds
-	live map[string]chat.ScreenVersion
+	cur atomic.Pointer[renderer.Engine]
+	// changing serialises uploads and rollbacks on this node, so each is
+	// checked against the set the one before it left.
+	changing sync.Mutex
+	mu       sync.Mutex // serialises rebuilds
+	live     map[string]chat.ScreenVersion
 }
 
 // Auditor writes audit entries; *chat.Service implements it.
@@ -215,6 +218,8 @@ func (u *Uploaded) Upload(ctx context.Context, p chat.Principal, name string, so
 	if len(source) > MaxScreenSource {
 		return ScreenInfo{}, chat.Errorf(chat.KindTooLarge, "body_too_large", "A screen is at most %d KiB of YAML.", MaxScreenSource>>10)
 	}
+	u.changing.Lock()
+	defer u.changing.Unlock()
 	u.mu.Lock()
 	live := map[string]chat.ScreenVersion{}
 	for k, v := range u.live {
@@ -256,6 +261,8 @@ func (u *Uploaded) Rollback(ctx context.Context, p chat.Principal, name string) 
 	if _, ok := u.Current().Screen(name); !ok || !screenName.MatchString(name) {
 		return ScreenInfo{}, ErrUnknownScreen
 	}
+	u.changing.Lock()
+	defer u.changing.Unlock()
 	old, err := u.store.RetireScreenVersion(ctx, name, u.now())
 	if errors.Is(err, chat.ErrNotFound) {
 		return ScreenInfo{}, chat.Errorf(chat.KindNotFound, "no_version", "The screen has no uploaded version to roll back.")
