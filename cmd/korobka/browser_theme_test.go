@@ -41,6 +41,7 @@ func shippedShots(t *testing.T, user, dialog string) []shot {
 		{"faq_videos", "#/faq_videos?dialog_id=" + dialog},
 		{"order_service", "#/order_service"},
 		{"new_group", "#/new_group"},
+		{"catalogue", "#/catalogue"},
 	}
 	shipped, err := screens.FS.ReadDir(".")
 	if err != nil {
