@@ -26,6 +26,7 @@ type ContentAdmin interface {
 // without it (a handler test's fake) serves none of these routes.
 type Integrations interface {
 	ContentAdmin
+	ContentImages
 	Business
 	Forms
 	Bots
@@ -140,5 +141,30 @@ func (s *server) handleReorderDocuments(c *gin.Context) error {
 		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// ContentImages publishes image uploads for content documents.
+type ContentImages interface {
+	PublishContentImage(ctx context.Context, p chat.Principal, uploadID int64) (chat.ContentImage, error)
+}
+
+// handlePublishContentImage answers the public URLs of an image upload.
+func (s *server) handlePublishContentImage(c *gin.Context) error {
+	var req struct {
+		UploadID string `json:"upload_id"`
+	}
+	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
+		return err
+	}
+	id, err := chat.ParseID(req.UploadID)
+	if err != nil {
+		return chat.ErrNotAnImage
+	}
+	img, err := s.integ.PublishContentImage(c.Request.Context(), principal(c), id)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, img)
 	return nil
 }

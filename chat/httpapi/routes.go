@@ -67,6 +67,7 @@ func (s *server) routes(e *gin.Engine) {
 	// handle_webhooks.go), served by a Service that implements
 	// Integrations. Admin routes check the admin role in the Service.
 	authed.GET("/admin/collections", s.wrap(s.handleCollections))
+	authed.POST("/admin/content/images", s.wrap(s.handlePublishContentImage))
 	authed.GET("/admin/collections/:name", s.wrap(s.handleCollection))
 	authed.PUT("/admin/collections/:name", s.wrap(s.handleDefineCollection))
 	authed.PUT("/admin/collections/:name/order", s.wrap(s.handleReorderDocuments))
