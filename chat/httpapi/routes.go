@@ -85,6 +85,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.GET("/admin/webhooks/:id/deliveries", s.wrap(s.handleWebhookDeliveries))
 	authed.GET("/operator/dialogs", s.wrap(s.handleOperatorDialogs))
 	authed.PUT("/operator/dialogs/:id/assignee", s.wrap(s.handleAssignDialog))
+	authed.GET("/operator/dialogs/:id/messages", s.wrap(s.handleOperatorHistory))
 	authed.POST("/operator/dialogs/:id/messages", s.wrap(s.handleOperatorSend))
 	authed.POST("/operator/dialogs/:id/canned", s.wrap(s.handleSendCanned))
 	authed.GET("/operator/dialogs/:id/replies", s.wrap(s.handleOperatorReplies))
