@@ -262,6 +262,9 @@ func (s *Service) DefineCollection(ctx context.Context, p Principal, name, title
 	if !ValidCollectionName(name) {
 		return Collection{}, false, ErrInvalidCollectionName
 	}
+	if len(schema) == 0 || string(schema) == "null" {
+		return Collection{}, false, &Error{Kind: KindInvalid, Code: "invalid_schema", Message: "A collection needs its schema.", Path: "/schema"}
+	}
 	title, err := CleanText(title, TextRule{MaxChars: MaxCollectionTitleLen, MaxRunes: 4 * MaxCollectionTitleLen, Optional: true})
 	if err != nil {
 		return Collection{}, false, textError(Errorf(KindInvalid, "invalid_title", "A title is at most %d characters of visible text.", MaxCollectionTitleLen), err)
