@@ -261,6 +261,9 @@ func (s *Service) AdminUsers(ctx context.Context, p Principal, f UserFilter, cur
 			page.Next = UserCursor{CreatedAt: last.CreatedAt, ID: last.ID}.String()
 			break
 		}
+		if u.Phone == BusinessPhone {
+			continue // the business account is no one's to manage (business.go)
+		}
 		page.Users = append(page.Users, AdminUserOf(u))
 	}
 	return page, nil
@@ -499,6 +502,11 @@ func (s *Service) Stats(ctx context.Context, p Principal, days int) (Stats, erro
 	counts, err := s.store.CountUsers(ctx)
 	if err != nil {
 		return Stats{}, err
+	}
+	if s.BusinessID() != 0 && counts.Total > 0 && counts.ByRole[RoleUser] > 0 {
+		// The business account (business.go) is no user of the app.
+		counts.Total--
+		counts.ByRole[RoleUser]--
 	}
 	now := s.now().UTC()
 	from := DayNumber(now.AddDate(0, 0, -(days - 1)))

@@ -205,6 +205,14 @@ type SMSSender interface {
 	SendSMS(ctx context.Context, phone, text string) error
 }
 
+// ImagePublisher is an optional ability of a FileStore (checked by type
+// assertion): a public copy of an image upload, for content documents
+// that screens show to everyone. It returns the copy's media key; its
+// URLs are "/media/<key>.jpg" and "/media/<key>_thumb.jpg".
+type ImagePublisher interface {
+	PublishImage(ctx context.Context, uploadKey string) (key string, err error)
+}
+
 // ImageStore turns uploaded bytes into stored, re-encoded images. It refuses
 // input that is not an image or is over its byte, pixel or decoding caps
 // with an *Error of kind Invalid, Unsupported or TooLarge, and an image it

@@ -262,6 +262,9 @@ func (s *Service) DefineCollection(ctx context.Context, p Principal, name, title
 	if !ValidCollectionName(name) {
 		return Collection{}, false, ErrInvalidCollectionName
 	}
+	if len(schema) == 0 || string(schema) == "null" {
+		return Collection{}, false, &Error{Kind: KindInvalid, Code: "invalid_schema", Message: "A collection needs its schema.", Path: "/schema"}
+	}
 	title, err := CleanText(title, TextRule{MaxChars: MaxCollectionTitleLen, MaxRunes: 4 * MaxCollectionTitleLen, Optional: true})
 	if err != nil {
 		return Collection{}, false, textError(Errorf(KindInvalid, "invalid_title", "A title is at most %d characters of visible text.", MaxCollectionTitleLen), err)
@@ -468,4 +471,48 @@ func (s *Service) contentChanged(ctx context.Context, name string) {
 		s.log.WarnContext(ctx, "content change not published", "collection", name, "err", err)
 	}
 	s.emitWebhook(ctx, EventContentChanged, map[string]any{"collection": name})
+}
+
+// ContentImage is a published picture for content documents: put URL (or
+// ThumbURL) in a document's image field.
+type ContentImage struct {
+	URL      string `json:"url"`
+	ThumbURL string `json:"thumb_url"`
+}
+
+// ErrNotAnImage answers a content image from an upload that is not the
+// caller's image.
+var ErrNotAnImage = &Error{Kind: KindInvalid, Code: "invalid_upload", Message: "Publish one of your own image uploads (POST /v1/uploads)."}
+
+// PublishContentImage makes one of the caller's image uploads a public
+// content image (admins only): the upload goes through the same checks and
+// re-encoding as any (POST /v1/uploads), then a public copy is made whose
+// URLs never expire. Audited as content.image.
+func (s *Service) PublishContentImage(ctx context.Context, p Principal, uploadID int64) (ContentImage, error) {
+	if err := requireRole(p, RoleAdmin); err != nil {
+		return ContentImage{}, err
+	}
+	pub, ok := s.files.(ImagePublisher)
+	if !ok {
+		return ContentImage{}, &Error{Kind: KindUnavailable, Code: "unavailable", Message: "Content images are not stored on this server."}
+	}
+	u, err := s.store.Upload(ctx, uploadID)
+	if errors.Is(err, ErrNotFound) || err == nil && (u.OwnerID != p.UserID || u.Kind != UploadImage || u.State == UploadDeleted) {
+		return ContentImage{}, ErrNotAnImage
+	}
+	if err != nil {
+		return ContentImage{}, err
+	}
+	key, err := pub.PublishImage(ctx, u.Key)
+	if errors.Is(err, ErrNotFound) {
+		return ContentImage{}, ErrNotAnImage
+	}
+	if err != nil {
+		return ContentImage{}, err
+	}
+	img := ContentImage{URL: "/media/" + key + ".jpg", ThumbURL: "/media/" + key + "_thumb.jpg"}
+	if err := s.audit(ctx, p, "content.image", "upload", FormatID(uploadID), map[string]string{"url": img.URL}); err != nil {
+		return ContentImage{}, err
+	}
+	return img, nil
 }

@@ -177,3 +177,13 @@ func (s *Service) OperatorReplies(ctx context.Context, p Principal, dialogID int
 	}
 	return out, nil
 }
+
+// OperatorHistory pages the messages of one of the business's dialogs for
+// operators and admins, as History does for a member.
+func (s *Service) OperatorHistory(ctx context.Context, p Principal, dialogID, before int64, limit int) ([]MessageView, error) {
+	bp, err := s.asBusiness(p)
+	if err != nil {
+		return nil, err
+	}
+	return s.History(ctx, bp, dialogID, before, limit)
+}

@@ -26,6 +26,7 @@ type ContentAdmin interface {
 // without it (a handler test's fake) serves none of these routes.
 type Integrations interface {
 	ContentAdmin
+	ContentImages
 	Business
 	Forms
 	Bots
@@ -57,9 +58,6 @@ func (s *server) handleDefineCollection(c *gin.Context) error {
 	}
 	if err := decodeJSON(c, &req, maxSchemaBody); err != nil {
 		return err
-	}
-	if len(req.Schema) == 0 {
-		return &chat.Error{Kind: chat.KindInvalid, Code: "invalid_schema", Message: "A collection needs its schema.", Path: "/schema"}
 	}
 	col, created, err := s.integ.DefineCollection(c.Request.Context(), principal(c), c.Param("name"), req.Title, req.Schema, req.Form)
 	if err != nil {
@@ -140,5 +138,27 @@ func (s *server) handleReorderDocuments(c *gin.Context) error {
 		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// ContentImages publishes image uploads for content documents.
+type ContentImages interface {
+	PublishContentImage(ctx context.Context, p chat.Principal, uploadID int64) (chat.ContentImage, error)
+}
+
+// handlePublishContentImage answers the public URLs of an image upload.
+func (s *server) handlePublishContentImage(c *gin.Context) error {
+	var req struct {
+		UploadID string `json:"upload_id"`
+	}
+	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
+		return err
+	}
+	id, _ := chat.ParseID(req.UploadID) // 0, which is no upload, when malformed
+	img, err := s.integ.PublishContentImage(c.Request.Context(), principal(c), id)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, img)
 	return nil
 }

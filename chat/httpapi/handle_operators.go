@@ -17,6 +17,29 @@ type Operators interface {
 	OperatorSend(ctx context.Context, p chat.Principal, req chat.SendRequest) (chat.MessageView, bool, error)
 	SendCanned(ctx context.Context, p chat.Principal, dialogID int64, answerID, clientID string) (chat.MessageView, bool, error)
 	OperatorReplies(ctx context.Context, p chat.Principal, dialogID int64, limit int) ([]chat.OperatorReply, error)
+	OperatorHistory(ctx context.Context, p chat.Principal, dialogID, before int64, limit int) ([]chat.MessageView, error)
+}
+
+// handleOperatorHistory pages a business dialog's messages backwards.
+func (s *server) handleOperatorHistory(c *gin.Context) error {
+	id, err := chat.ParseID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	before, err := queryInt(c, "before", 1, 1<<62)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 1, chat.MaxPage)
+	if err != nil {
+		return err
+	}
+	msgs, err := s.integ.OperatorHistory(c.Request.Context(), principal(c), id, before, int(limit))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"messages": msgs})
+	return nil
 }
 
 func (s *server) handleOperatorDialogs(c *gin.Context) error {

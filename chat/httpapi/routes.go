@@ -67,6 +67,7 @@ func (s *server) routes(e *gin.Engine) {
 	// handle_webhooks.go), served by a Service that implements
 	// Integrations. Admin routes check the admin role in the Service.
 	authed.GET("/admin/collections", s.wrap(s.handleCollections))
+	authed.POST("/admin/content/images", s.wrap(s.handlePublishContentImage))
 	authed.GET("/admin/collections/:name", s.wrap(s.handleCollection))
 	authed.PUT("/admin/collections/:name", s.wrap(s.handleDefineCollection))
 	authed.PUT("/admin/collections/:name/order", s.wrap(s.handleReorderDocuments))
@@ -84,6 +85,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.GET("/admin/webhooks/:id/deliveries", s.wrap(s.handleWebhookDeliveries))
 	authed.GET("/operator/dialogs", s.wrap(s.handleOperatorDialogs))
 	authed.PUT("/operator/dialogs/:id/assignee", s.wrap(s.handleAssignDialog))
+	authed.GET("/operator/dialogs/:id/messages", s.wrap(s.handleOperatorHistory))
 	authed.POST("/operator/dialogs/:id/messages", s.wrap(s.handleOperatorSend))
 	authed.POST("/operator/dialogs/:id/canned", s.wrap(s.handleSendCanned))
 	authed.GET("/operator/dialogs/:id/replies", s.wrap(s.handleOperatorReplies))

@@ -71,7 +71,7 @@ func (s *Store) serveFile(w http.ResponseWriter, r *http.Request, signer *chat.M
 	folder, file, _ := strings.Cut(name, "/")
 	var ctype, disposition, cache string
 	switch folder {
-	case avatarPrefix:
+	case avatarPrefix, contentPrefix:
 		if strings.Contains(file, "/") {
 			http.NotFound(w, r)
 			return

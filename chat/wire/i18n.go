@@ -125,6 +125,7 @@ var errorMessages = map[string]map[string]string{
 		"schema_mismatch":        "Документ не подходит под схему коллекции.",
 		"schema_too_large":       "Схема коллекции слишком большая.",
 		"too_many_api_keys":      "Слишком много действующих ключей: сначала отзовите один.",
+		"invalid_upload":         "Опубликовать можно только собственную загрузку-изображение.",
 		"not_operator":           "Диалоги назначаются только операторам и администраторам.",
 		"invalid_url":            "Адрес вебхука — http или https на публичном хосте, не длиннее 2048 символов.",
 		"invalid_events":         "Укажите одно или несколько событий: message.created, dialog.created, user.registered, content.changed, form.submitted.",

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/korobka/korobka/chat"
@@ -188,6 +190,41 @@ func TestBusinessDialog(t *testing.T) {
 		faq := e.screenLang("/v1/screens/faq_videos", user.AccessToken, "ru")
 		if faq.status != 200 || !bytes.Contains(faq.body, []byte("Сколько стоит консультация?")) {
 			t.Fatalf("faq_videos: got %d %s", faq.status, faq.body)
+		}
+	})
+}
+
+func TestContentImages(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		adm := e.admin("+79990000001", "111111")
+		user := e.loginTest("+79990000002", "222222")
+		ct, form := multipartFile("file", "tariff.png", pngBytes(t, 400, 200))
+		up := e.want(e.doType("POST", "/v1/uploads", adm.AccessToken, ct, form), 201).field(t, "id").(string)
+		ct, form = multipartFile("file", "mine.png", pngBytes(t, 40, 20))
+		theirs := e.want(e.doType("POST", "/v1/uploads", user.AccessToken, ct, form), 201).field(t, "id").(string)
+
+		e.wantErr(e.do("POST", "/v1/admin/content/images", user.AccessToken, map[string]any{"upload_id": theirs}), 403, "forbidden")
+		e.wantErr(e.do("POST", "/v1/admin/content/images", adm.AccessToken, map[string]any{"upload_id": theirs}), 400, "invalid_upload")
+		e.wantErr(e.do("POST", "/v1/admin/content/images", adm.AccessToken, map[string]any{"upload_id": "1"}), 400, "invalid_upload")
+		var img chat.ContentImage
+		e.want(e.do("POST", "/v1/admin/content/images", adm.AccessToken, map[string]any{"upload_id": up}), 201).json(t, &img)
+
+		// Public, with no token, for ever; a document can show it.
+		res, err := http.Get(e.url + img.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/jpeg" || !strings.Contains(res.Header.Get("Cache-Control"), "public") {
+			t.Fatalf("content image: %d %v", res.StatusCode, res.Header)
+		}
+		news := map[string]any{"title": "С картинкой", "body": "Текст", "published_at": "2026-11-30T10:00:00Z", "image": img.URL}
+		e.want(e.do("PUT", "/v1/admin/collections/news/documents/pic", adm.AccessToken, map[string]any{"data": news, "published": true, "position": 0}), 201)
+		if s := e.screen("/v1/screens/news_feed", "", ""); !bytes.Contains(s.body, []byte(img.URL)) && !bytes.Contains(e.screen("/v1/screens/news_feed", user.AccessToken, "").body, []byte(img.URL)) {
+			t.Fatal("news_feed does not show the image")
+		}
+		if !e.audited(adm.User.ID, "content.image", up) {
+			t.Error("no audit entry content.image")
 		}
 	})
 }

@@ -77,5 +77,15 @@ func (c *contract) platform(admin, a tokens) {
 	c.json("POST", "/v1/operator/dialogs/"+od+"/canned", admin.AccessToken, map[string]any{"answer_id": "greeting", "client_id": "op2"}, 201)
 	c.fail("POST", "/v1/operator/dialogs/"+od+"/canned", admin.AccessToken, map[string]any{"answer_id": "nope", "client_id": "op3"}, 404, "no_document")
 	c.json("GET", "/v1/operator/dialogs/"+od+"/replies", admin.AccessToken, nil, 200)
+	c.json("GET", "/v1/operator/dialogs/"+od+"/messages", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/operator/dialogs/"+od+"/messages", a.AccessToken, nil, 403, "forbidden")
 	c.fail("GET", "/v1/operator/dialogs/"+od+"/replies", a.AccessToken, nil, 403, "forbidden")
+
+	// Content images.
+	ct, form := multipartFile("file", "c.png", pngBytes(c.t, 60, 40))
+	up := c.req("POST", "/v1/uploads", admin.AccessToken, ct, form, nil, 201).field(c.t, "id").(string)
+	img := c.json("POST", "/v1/admin/content/images", admin.AccessToken, map[string]any{"upload_id": up}, 201).field(c.t, "url").(string)
+	c.req("GET", img, "", "", nil, nil, 200)
+	c.fail("POST", "/v1/admin/content/images", admin.AccessToken, map[string]any{"upload_id": "1"}, 400, "invalid_upload")
+	c.fail("POST", "/v1/admin/content/images", a.AccessToken, map[string]any{"upload_id": up}, 403, "forbidden")
 }

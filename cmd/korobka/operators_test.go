@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -20,6 +21,10 @@ func TestOperators(t *testing.T) {
 		d := e.want(e.do("POST", "/v1/business/dialog", client.AccessToken, map[string]any{}), 201).field(t, "id").(string)
 		e.want(e.do("POST", "/v1/dialogs/"+d+"/messages", client.AccessToken, map[string]any{"client_id": "c1", "text": "Здравствуйте, вопрос по заказу"}), 201)
 
+		// Operators read the client's words.
+		if h := e.want(e.do("GET", "/v1/operator/dialogs/"+d+"/messages", op1.AccessToken, nil), 200); !bytes.Contains(h.body, []byte("вопрос по заказу")) {
+			t.Fatalf("operator history: %s", h.body)
+		}
 		// Users are not operators.
 		e.wantErr(e.do("GET", "/v1/operator/dialogs", client.AccessToken, nil), 403, "forbidden")
 		e.wantErr(e.do("POST", "/v1/operator/dialogs/"+d+"/messages", client.AccessToken, map[string]any{"client_id": "x", "text": "x"}), 403, "forbidden")
