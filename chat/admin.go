@@ -503,11 +503,8 @@ func (s *Service) Stats(ctx context.Context, p Principal, days int) (Stats, erro
 	if err != nil {
 		return Stats{}, err
 	}
-	if s.BusinessID() != 0 && counts.Total > 0 && counts.ByRole[RoleUser] > 0 {
-		// The business account (business.go) is no user of the app.
-		counts.Total--
-		counts.ByRole[RoleUser]--
-	}
+	// CountUsers leaves out the business account (business.go): it is no
+	// user of the app.
 	now := s.now().UTC()
 	from := DayNumber(now.AddDate(0, 0, -(days - 1)))
 	figs, err := s.store.DailyFigures(ctx, from, DayNumber(now))

@@ -137,10 +137,11 @@ func (s *Service) SubmitForm(ctx context.Context, p Principal, name string, raw 
 	return FormReceipt{ID: FormatID(sub.ID), Collection: name, DialogID: d.ID, Message: m}, nil
 }
 
-// FormSubmissions pages a form's submissions for admins, newest first
-// (operators see each in its dialog, as a card).
+// FormSubmissions pages a form's submissions, newest first, for operators
+// (the orders clients sent are their work; each is also a card in its
+// dialog) and admins.
 func (s *Service) FormSubmissions(ctx context.Context, p Principal, name string, before int64, limit int) ([]FormSubmissionView, error) {
-	if err := requireRole(p, RoleAdmin); err != nil {
+	if err := requireRole(p, RoleOperator, RoleAdmin); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxPage {
