@@ -119,18 +119,7 @@ func (f *Foreground) Foreground(ctx context.Context, userIDs []int64) (map[int64
 
 // Run refreshes this node's fields every TTL/3 until ctx ends.
 func (f *Foreground) Run(ctx context.Context) error {
-	tick := time.NewTicker(f.ttl / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-			rctx, cancel := context.WithTimeout(ctx, f.ttl/3)
-			_ = f.Refresh(rctx)
-			cancel()
-		}
-	}
+	return refreshEvery(ctx, f.ttl/3, f.Refresh)
 }
 
 // Refresh resets the expiry of every foreground connection of this node

@@ -176,18 +176,7 @@ func (p *Presence) Online(ctx context.Context, userIDs []int64) (map[int64]bool,
 // do, and Connect reports Redis errors to its callers anyway. Run returns
 // nil when ctx ends, since stopping is not a failure.
 func (p *Presence) Run(ctx context.Context) error {
-	tick := time.NewTicker(p.ttl / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-			rctx, cancel := context.WithTimeout(ctx, p.ttl/3)
-			_ = p.Refresh(rctx)
-			cancel()
-		}
-	}
+	return refreshEvery(ctx, p.ttl/3, p.Refresh)
 }
 
 // Refresh resets the expiry of this node's field of every locally

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -40,4 +41,24 @@ func redactURL(err error) error {
 		return uerr.Err
 	}
 	return err
+}
+
+// refreshEvery calls refresh every interval, each call bounded by the
+// interval, until ctx ends; it returns nil then. A failed refresh is
+// retried at the next tick: the keys it extends live for three intervals
+// (TTL/3), so two may fail in a row before an entry expires. It is the
+// loop of Presence, Foreground and SocketCounter.
+func refreshEvery(ctx context.Context, interval time.Duration, refresh func(context.Context) error) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			rctx, cancel := context.WithTimeout(ctx, interval)
+			_ = refresh(rctx)
+			cancel()
+		}
+	}
 }

@@ -150,18 +150,7 @@ func (s *SocketCounter) forget(userID, connID int64) {
 // Run refreshes this node's connections every TTL/3 until ctx ends, like
 // Presence.Run; it returns nil then.
 func (s *SocketCounter) Run(ctx context.Context) error {
-	tick := time.NewTicker(s.ttl / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-			rctx, cancel := context.WithTimeout(ctx, s.ttl/3)
-			_ = s.Refresh(rctx)
-			cancel()
-		}
-	}
+	return refreshEvery(ctx, s.ttl/3, s.Refresh)
 }
 
 // Refresh moves the expiry of every connection this node counts, in one
