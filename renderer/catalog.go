@@ -96,6 +96,7 @@ var catalog = []componentSpec{
 		{name: "separator", kind: kBool, doc: "Draw a divider between items."},
 		{name: "gap", kind: kSpacing, doc: "Space between items."},
 		{name: "padding", kind: kSpacing, doc: "Inner padding."},
+		{name: "unread", kind: kNumber, doc: "In a chat's history: how many of the newest messages the viewer had not read when the screen was rendered. The shell draws its unread separator above the first of them (the newest that many bubbles of other people, deleted ones aside) and opens the list there."},
 	}},
 	{name: "text", doc: "A run of text; with spans, parts of it are tappable.", spans: true, props: []propSpec{
 		{name: "text", kind: kText, doc: "The text, already localised."},
@@ -110,7 +111,7 @@ var catalog = []componentSpec{
 		{name: "aspect", kind: kNumber, doc: "Width divided by height."},
 		{name: "fit", kind: kEnum, enum: []string{"cover", "contain"}, doc: "How the image fills its box."},
 		{name: "radius", kind: kRadius, doc: "Corner radius."},
-		{name: "width", kind: kNumber, doc: "Width in points (at most the available width); absent: the available width. With aspect, the box has its size before the image loads."},
+		{name: "width", kind: kNumber, doc: "Width in points (at most the available width); absent: the available width. With aspect, the box has its size before the image loads. Designers may write \"@logo\": the theme's logo size."},
 	}},
 	{name: "avatar", doc: "A round picture of a person or a group; initials when there is no picture.", props: []propSpec{
 		{name: "src", kind: kURL, doc: "Picture URL; empty means draw the initials."},
@@ -151,6 +152,9 @@ var catalog = []componentSpec{
 		{name: "status", kind: kEnum, enum: []string{"sent", "delivered", "read"}, doc: "Ticks: one, two, two coloured."},
 		{name: "edited", kind: kBool, doc: "Show an edited mark."},
 		{name: "deleted", kind: kBool, doc: "Draw as a deleted message."},
+		{name: "day", kind: kString, doc: "The message's day as the reader names it (\"Today\", \"12 November\"); one label per day, so the shell draws a date separator above a bubble whose day differs from the bubble before it."},
+		{name: "sender_id", kind: kString, doc: "The sender's user id: consecutive bubbles of one sender within a few minutes are drawn as a group."},
+		{name: "sent_at", kind: kString, doc: "Time of sending, RFC 3339 UTC (for grouping)."},
 	}},
 	{name: "badge", doc: "A small counter or label.", props: []propSpec{
 		{name: "text", kind: kText, doc: "Badge text."},

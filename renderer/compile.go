@@ -721,6 +721,16 @@ func (c *compiler) prop(e *emitter, p propSpec, v *yaml.Node, sc *scope, linkify
 		}
 		e.keyed(key, textPart(t))
 	case kNumber, kBool, kEnum:
+		if p.kind == kNumber && v.Kind == yaml.ScalarNode && strings.HasPrefix(v.Value, "@") {
+			// A size of the theme: "@logo" is the logo's size.
+			f, ok := c.ld.theme.sizes[v.Value[1:]]
+			if !ok {
+				c.errf(v, "unknown theme size %q (known: @logo, from the theme's logo.size)", v.Value)
+				return
+			}
+			e.keyed(key, part{static: []byte(formatFloat(f))})
+			return
+		}
 		x, ok := c.value(v, sc)
 		if !ok {
 			return

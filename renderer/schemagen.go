@@ -135,6 +135,7 @@ func layoutSchemaDoc() obj {
 			"background": obj{"type": "string"},
 			"radius":     obj{"type": "number"},
 			"padding":    obj{"type": "number"},
+			"margin":     obj{"type": "number", "description": "Space kept around the node, in points."},
 		}}
 	defs["patch"] = obj{"type": "object", "required": []string{"type", "screen", "ops"}, "additionalProperties": false,
 		"description": "WebSocket frame that updates an open screen by node id.",
@@ -195,6 +196,9 @@ func designPropSchema(p propSpec) obj {
 		s = obj{"type": "string"}
 	case kNumber:
 		s = obj{"anyOf": []any{obj{"type": "number"}, expr}}
+		if p.name == "width" {
+			s = obj{"anyOf": []any{obj{"type": "number"}, expr, obj{"const": "@logo", "description": "The theme's logo size (logo.size)."}}}
+		}
 	case kBool, kFlag:
 		s = obj{"anyOf": []any{obj{"type": "boolean"}, expr}}
 	case kEnum:

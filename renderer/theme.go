@@ -18,11 +18,12 @@ type theme struct {
 	spacing map[string]float64
 	radii   map[string]float64
 	assets  map[string][2]string // logo: light, dark
+	sizes   map[string]float64   // logo: the logo's size in points (logo.size)
 	styles  map[string]styleDef
 }
 
 type styleDef struct {
-	font, color, background, radius, padding string
+	font, color, background, radius, padding, margin string
 }
 
 const (
@@ -40,6 +41,7 @@ func loadTheme(file string, root *yaml.Node, d *diags) *theme {
 	t := &theme{
 		colors: map[string][2]string{}, fonts: map[string][]byte{}, spacing: map[string]float64{},
 		radii: map[string]float64{}, assets: map[string][2]string{}, styles: map[string]styleDef{},
+		sizes: map[string]float64{},
 	}
 	if root.Kind != yaml.MappingNode {
 		d.add(file, root.Line, root.Column, "theme must be a map")
@@ -115,6 +117,21 @@ func loadTheme(file string, root *yaml.Node, d *diags) *theme {
 				return
 			}
 			t.assets["logo"] = [2]string{light.Value, dark.Value}
+			// size is how big screens draw the logo ("@logo" in a width), so
+			// a brand whose mark reads large sets a smaller one.
+			if size := mapGet(v, "size"); size != nil {
+				f, err := strconv.ParseFloat(size.Value, 64)
+				if size.Kind != yaml.ScalarNode || (size.Tag != "!!int" && size.Tag != "!!float") || err != nil || f < 16 || f > 160 {
+					d.add(file, size.Line, size.Column, "logo size must be a number of points between 16 and 160")
+				} else {
+					t.sizes["logo"] = f
+				}
+			}
+			eachPair(v, func(k, _ *yaml.Node) {
+				if k.Value != "light" && k.Value != "dark" && k.Value != "size" {
+					d.add(file, k.Line, k.Column, "logo: unknown field %q (want light, dark, size)", k.Value)
+				}
+			})
 		case "styles":
 			eachToken(file, v, d, func(name string, v *yaml.Node) {
 				if v.Kind != yaml.MappingNode {
@@ -134,8 +151,10 @@ func loadTheme(file string, root *yaml.Node, d *diags) *theme {
 						s.radius = x.Value
 					case "padding":
 						s.padding = x.Value
+					case "margin":
+						s.margin = x.Value
 					default:
-						d.add(file, k.Line, k.Column, "style %q: unknown field %q (want font, color, background, radius, padding)", name, k.Value)
+						d.add(file, k.Line, k.Column, "style %q: unknown field %q (want font, color, background, radius, padding, margin)", name, k.Value)
 					}
 				})
 				t.styles[name] = s
@@ -167,6 +186,8 @@ func loadTheme(file string, root *yaml.Node, d *diags) *theme {
 		check("radius", s.radius, ok)
 		_, ok = t.spacing[s.padding]
 		check("padding", s.padding, ok)
+		_, ok = t.spacing[s.margin]
+		check("margin", s.margin, ok)
 	})
 	return t
 }
@@ -197,6 +218,9 @@ func (t *theme) styleJSON(name string, mode int) []byte {
 	}
 	if p, ok := t.spacing[s.padding]; ok {
 		add("padding", []byte(formatFloat(p)))
+	}
+	if m, ok := t.spacing[s.margin]; ok {
+		add("margin", []byte(formatFloat(m)))
 	}
 	return append(b, '}')
 }

@@ -38,6 +38,7 @@ function rule(name, s) {
   if (WEIGHT[f.weight]) d.push(`font-weight:${WEIGHT[f.weight]}`);
   if (num(f.line_height) !== null) d.push(`line-height:${f.line_height}px`);
   if (num(s.padding) !== null) d.push(`padding:${s.padding}px`);
+  if (num(s.margin) !== null) d.push(`margin:${s.margin}px`);
   if (num(s.radius) !== null) d.push(`border-radius:${s.radius}px`);
   return `.ks-${name}{${d.join(';')}}`;
 }
