@@ -28,10 +28,12 @@ var calendars = map[string]*calendarWords{
 		today: "Сегодня", yesterday: "Вчера",
 		months: [12]string{"января", "февраля", "марта", "апреля", "мая", "июня",
 			"июля", "августа", "сентября", "октября", "ноября", "декабря"},
-		weekdays:     [7]string{"вс", "пн", "вт", "ср", "чт", "пт", "сб"},
-		dayMonth:     func(d int, m string) string { return strconv.Itoa(d) + "\u00a0" + m },
-		dayMonthYear: func(d int, m string, y int) string { return strconv.Itoa(d) + "\u00a0" + m + " " + strconv.Itoa(y) + "\u00a0г." },
-		short:        "02.01.06",
+		weekdays: [7]string{"вс", "пн", "вт", "ср", "чт", "пт", "сб"},
+		dayMonth: func(d int, m string) string { return strconv.Itoa(d) + "\u00a0" + m },
+		dayMonthYear: func(d int, m string, y int) string {
+			return strconv.Itoa(d) + "\u00a0" + m + " " + strconv.Itoa(y) + "\u00a0г."
+		},
+		short: "02.01.06",
 	},
 	"en": {
 		today: "Today", yesterday: "Yesterday",
