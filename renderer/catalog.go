@@ -97,6 +97,7 @@ var catalog = []componentSpec{
 		{name: "gap", kind: kSpacing, doc: "Space between items."},
 		{name: "padding", kind: kSpacing, doc: "Inner padding."},
 		{name: "unread", kind: kNumber, doc: "In a chat's history: how many of the newest messages the viewer had not read when the screen was rendered. The shell draws its unread separator above the first of them (the newest that many bubbles of other people, deleted ones aside) and opens the list there."},
+		{name: "unread_label", kind: kText, doc: "The words of the unread separator, already localised (\"Unread messages\")."},
 	}},
 	{name: "text", doc: "A run of text; with spans, parts of it are tappable.", spans: true, props: []propSpec{
 		{name: "text", kind: kText, doc: "The text, already localised."},

@@ -28,6 +28,8 @@ const S = {
     home: 'Back to chats',
     to_login: 'Back to sign-in',
     back: 'Back',
+    unread: 'Unread messages',
+    to_bottom: 'To the newest messages',
   },
   ru: {
     offline: 'Ожидание сети…',
@@ -54,6 +56,8 @@ const S = {
     home: 'К чатам',
     to_login: 'Ко входу',
     back: 'Назад',
+    unread: 'Непрочитанные сообщения',
+    to_bottom: 'К новым сообщениям',
   },
 };
 

@@ -26,7 +26,9 @@ import (
 //   - two siblings drawn over each other (except in a stack, which
 //     layers them on purpose, and positioned chrome);
 //   - an image that takes no room until it has loaded (the page would
-//     jump): measured on a copy of it without a source.
+//     jump): measured on a copy of it without a source;
+//   - a badge that touches the screen's side edge (less than 4 points
+//     from it: a role badge at the end of a row without padding).
 const layoutFaults = `(root) => {
 	const out = [];
 	const name = (el) => el.tagName.toLowerCase() + [...el.classList].map((c) => '.' + c).join('') + (el.dataset.kid ? '#' + el.dataset.kid : '');
@@ -68,6 +70,11 @@ const layoutFaults = `(root) => {
 				if (w > 1 && h > 1) out.push('overlap: ' + name(kids[i]) + ' and ' + name(kids[j]) + ' (' + Math.round(w) + 'x' + Math.round(h) + ')');
 			}
 		}
+	}
+	for (const b of root.querySelectorAll('.k-badge')) {
+		if (!shown(b)) continue;
+		const r = b.getBoundingClientRect();
+		if (r.right > box.right - 4 || r.left < box.left + 4) out.push('touches the edge: ' + name(b) + ' "' + b.textContent.slice(0, 20) + '" [' + Math.round(r.left) + ', ' + Math.round(r.right) + '] of [' + Math.round(box.left) + ', ' + Math.round(box.right) + ']');
 	}
 	for (const img of root.querySelectorAll('img')) {
 		if (!shown(img)) continue;
