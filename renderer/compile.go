@@ -32,6 +32,10 @@ type state struct {
 	// is the engine's cache of verdicts on phone candidates.
 	region string
 	phones *lru.Cache[string, string]
+	// lang is the render's language ("ru", "en"), for the functions that
+	// write numbers and dates; set for screens and fragments alike (a
+	// fragment's frame has no lang slot).
+	lang string
 }
 
 func (st *state) budget() bool {

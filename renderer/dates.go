@@ -48,8 +48,7 @@ var calendars = map[string]*calendarWords{
 
 // calendarOf is the calendar words of the render's language.
 func calendarOf(st *state) *calendarWords {
-	lang, _ := st.vals[slotLang].(string)
-	base, _, _ := strings.Cut(strings.ToLower(lang), "-")
+	base, _, _ := strings.Cut(strings.ToLower(st.lang), "-")
 	if c, ok := calendars[base]; ok {
 		return c
 	}

@@ -16,8 +16,7 @@ import (
 
 // printer returns the CLDR printer of the render's language.
 func printer(st *state) *xmessage.Printer {
-	lang, _ := st.vals[slotLang].(string)
-	tag, err := language.Parse(lang)
+	tag, err := language.Parse(st.lang)
 	if err != nil {
 		tag = language.English
 	}
@@ -60,7 +59,7 @@ func formatMoney(st *state, amount, code any) string {
 	if sym == "" {
 		return digits
 	}
-	if lang, _ := st.vals[slotLang].(string); strings.HasPrefix(lang, "en") {
+	if strings.HasPrefix(st.lang, "en") {
 		return sym + digits
 	}
 	return digits + "\u00a0" + sym
@@ -76,8 +75,7 @@ var byteUnits = map[string][]string{
 // above a kilobyte ("1,2 МБ", "1.2 MB").
 func formatBytes(st *state, x any) string {
 	f, _ := toFloat(x)
-	lang, _ := st.vals[slotLang].(string)
-	base, _, _ := strings.Cut(lang, "-")
+	base, _, _ := strings.Cut(st.lang, "-")
 	units, ok := byteUnits[base]
 	if !ok {
 		units = byteUnits["en"]

@@ -4,7 +4,7 @@ import "testing"
 
 // Numbers, money and sizes follow CLDR for the screen's language.
 func TestNumbersByLanguage(t *testing.T) {
-	in := func(lang string) *state { return &state{vals: []any{nil, nil, lang, nil}} }
+	in := func(lang string) *state { return &state{lang: lang} }
 	const nb = "\u00a0"
 	for _, tc := range []struct {
 		lang, got, want string

@@ -49,7 +49,8 @@ func (e *Engine) AppendFragment(dst []byte, name string, vars map[string]any, v 
 	if !ok {
 		return dst, &Error{Code: CodeUnknownFragment, Message: fmt.Sprintf("no fragment %q", name)}
 	}
-	fr := fv[e.variantIndex(v.Langs, v.Theme)]
+	vi := e.variantIndex(v.Langs, v.Theme)
+	fr := fv[vi]
 	st := e.getState()
 	defer e.putState(st)
 	own := st.buf
@@ -62,6 +63,7 @@ func (e *Engine) AppendFragment(dst []byte, name string, vars map[string]any, v 
 	}
 	st.caps = v.Caps
 	st.loc, st.now, st.region = zone(v.TZ), nowOr(v.Now), v.Region
+	st.lang = e.langs[vi/2].lang
 	if !fr.root.write(st) {
 		st.buf = append(st.buf, "null"...)
 	}

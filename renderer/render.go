@@ -196,7 +196,7 @@ func (e *Engine) putState(st *state) {
 	st.buf = st.buf[:0]
 	st.base, st.nodes, st.over = 0, 0, false
 	st.caps = Capabilities{}
-	st.loc, st.now, st.region = nil, time.Time{}, ""
+	st.loc, st.now, st.region, st.lang = nil, time.Time{}, "", ""
 	if cap(st.buf) <= 1<<20 {
 		e.pool.Put(st)
 	}
@@ -216,6 +216,7 @@ func (e *Engine) bind(st *state, s *Screen, req *Request, vi int) {
 	st.vals[slotParams] = params
 	st.vals[slotViewer] = req.Viewer
 	st.vals[slotLang] = e.langs[vi/2].lang
+	st.lang = e.langs[vi/2].lang
 	if vi%2 == modeDark {
 		st.vals[slotTheme] = "dark"
 	} else {
