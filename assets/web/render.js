@@ -173,150 +173,76 @@ function list(n, ctx) {
   return el;
 }
 
-// A reverse list is a chat's history. Besides the bubbles the server
-// sends, the shell draws: a date separator above the first bubble of each
-// day (the bubbles' `day`, one label per day in the reader's language and
-// zone), sender groups (consecutive bubbles of one sender within
-// GROUP_GAP: tighter, one tail), the unread separator above the first of
-// the list's `unread` newest bubbles of other people, and a jump button
-// with the count of bubbles below the view not yet seen. All of it is
-// recomputed from the bubbles after every change (decorate), so pages
-// prepended and patches applied keep one separator per day.
-const GROUP_GAP = 5 * 60 * 1000;
-
+// A reverse list is a chat's history: date separators, sender groups, the
+// unread separator and a jump button (docs/shell.md, "The chat window").
 const isBubble = (el) => el?.kNode?.type === 'message_bubble';
-// counted: a bubble of another person that is not deleted, as the
-// server's unread count counts messages.
-const counted = (el) => isBubble(el) && !el.kNode.own && !el.kNode.deleted;
+const counted = (el) => isBubble(el) && !el.kNode.own && !el.kNode.deleted; // as unread counts
 
 function chatList(el, n) {
-  const c = {
-    unreadLeft: num(n.unread) !== null ? Math.floor(n.unread) : 0,
-    unreadLabel: str(n.unread_label) || t('unread'),
-    anchor: '', // node id of the first unread bubble
-    unseen: new Set(), // ids of bubbles below the view not yet seen
-    jump: null,
-  };
-  el.kChat = c;
+  const c = el.kChat = { left: Math.floor(num(n.unread) ?? 0), label: str(n.unread_label), anchor: '', unseen: new Set() };
   placeUnread(el, [...el.kKids.children]);
-  // What was unread when the chat opened is not seen yet.
-  if (c.anchor) {
-    let on = false;
-    for (const b of el.kKids.children) {
-      if (b.dataset.kid === c.anchor) on = true;
-      if (on && counted(b)) c.unseen.add(b.dataset.kid);
-    }
-  }
-  const jump = h('button', 'k-jump');
-  jump.type = 'button';
-  jump.setAttribute('aria-label', t('to_bottom'));
-  jump.append(glyph('arrow_down'), h('span', 'k-jump-count'));
-  jump.hidden = true;
-  jump.addEventListener('click', (e) => {
-    e.preventDefault();
-    e.stopPropagation();
-    el.scrollTop = el.scrollHeight;
-    c.unseen.clear();
-    updateJump(el);
-  });
-  c.jump = jump;
-  el.append(jump);
-  let frame = 0;
-  el.addEventListener('scroll', () => {
-    if (!frame) frame = requestAnimationFrame(() => { frame = 0; updateJump(el); });
-  }, { passive: true });
+  let on = false; // unread at the opening: not seen yet
+  for (const b of el.kKids.children) if ((on ||= b.dataset.kid === c.anchor) && counted(b)) c.unseen.add(b.dataset.kid);
+  const j = c.jump = h('button', 'k-jump');
+  j.hidden = true;
+  j.setAttribute('aria-label', t('to_bottom'));
+  j.append(glyph('arrow_down'), h('span', 'k-badge'));
+  j.onclick = (e) => { e.stopPropagation(); el.scrollTop = el.scrollHeight; };
+  el.append(j);
+  el.addEventListener('scroll', () => updateJump(el), { passive: true });
   decorate(el);
 }
 
-// placeUnread moves the unread anchor up through els (bubbles just shown,
-// oldest first) while the chat's unread count has bubbles left to mark:
-// the first page may hold fewer than were unread, and older pages go on.
-function placeUnread(listEl, els) {
-  const c = listEl.kChat;
-  for (let i = els.length - 1; i >= 0 && c.unreadLeft > 0; i--) {
-    if (!counted(els[i])) continue;
-    c.unreadLeft--;
-    c.anchor = els[i].dataset.kid ?? '';
-  }
+// placeUnread moves the unread anchor up through els (just shown, oldest
+// first) while unread bubbles are left: older pages go on counting.
+function placeUnread(l, els) {
+  const c = l.kChat;
+  for (let i = els.length; i-- && c.left > 0;) if (counted(els[i])) { c.left--; c.anchor = els[i].dataset.kid; }
 }
 
-// openAt scrolls a chat that just opened to its unread separator (the
-// separator at the top of the view), else to the newest message.
-function openAt(listEl) {
-  const sep = listEl.kKids.querySelector(':scope > .k-unread-sep');
-  if (sep) {
-    const top = sep.getBoundingClientRect().top - listEl.getBoundingClientRect().top + listEl.scrollTop;
-    listEl.scrollTop = Math.max(0, top - 8);
-  } else {
-    listEl.scrollTop = listEl.scrollHeight;
-  }
-  updateJump(listEl);
+// openAt opens a chat at its unread separator, else at the newest.
+function openAt(l) {
+  const s = l.kKids.querySelector('.k-unread-sep');
+  l.scrollTop = s ? s.offsetTop - 8 : l.scrollHeight;
+  updateJump(l);
 }
 
-function sameGroup(a, b) {
-  const x = a.kNode, y = b.kNode;
-  if (!x.sender_id || x.sender_id !== y.sender_id || !!x.own !== !!y.own) return false;
-  const d = Date.parse(y.sent_at) - Date.parse(x.sent_at);
-  return Number.isFinite(d) && d >= 0 && d <= GROUP_GAP;
-}
+const sep = (cls, text) => { const s = h('div', cls); s.append(h('span', '', text)); return s; };
 
-// decorate redraws a chat list's separators and groups from its bubbles.
-export function decorate(listEl) {
-  const c = listEl?.kChat;
+// decorate redraws a chat's separators and groups (one sender, 5 minutes
+// apart at most) from its bubbles.
+export function decorate(l) {
+  const c = l.kChat;
   if (!c) return;
-  const items = listEl.kKids;
-  for (const s of items.querySelectorAll(':scope > .k-day-sep, :scope > .k-unread-sep')) s.remove();
-  let prev = null;
+  for (const s of l.kKids.querySelectorAll('.k-day-sep, .k-unread-sep')) s.remove();
+  let p = null;
   let day = '';
-  for (const el of [...items.children]) {
-    if (!isBubble(el)) { prev = null; continue; } // a system message ends a group
-    const n = el.kNode;
-    let joined = !!prev && sameGroup(prev, el);
-    if (n.day && n.day !== day) {
-      const sep = h('div', 'k-day-sep');
-      sep.setAttribute('role', 'heading');
-      sep.setAttribute('aria-level', '2');
-      sep.append(h('span', 'k-day-label', n.day));
-      el.before(sep);
-      day = n.day;
-      joined = false;
-    }
-    if (c.anchor && el.dataset.kid === c.anchor) {
-      const sep = h('div', 'k-unread-sep');
-      sep.setAttribute('role', 'separator');
-      sep.append(h('span', 'k-unread-label', c.unreadLabel));
-      el.before(sep);
-      joined = false;
-    }
-    el.classList.toggle('k-joined', joined);
-    if (prev) prev.classList.toggle('k-tail', !joined);
+  for (const el of [...l.kKids.children]) {
+    if (!isBubble(el)) { p = null; continue; } // a system message ends a group
+    const n = el.kNode, d = Date.parse(n.sent_at) - Date.parse(p?.kNode.sent_at);
+    let joined = n.sender_id && n.sender_id === p?.kNode.sender_id && d >= 0 && d <= 3e5;
+    if (n.day && n.day !== day) { el.before(sep('k-day-sep', day = n.day)); joined = false; }
+    if (el.dataset.kid === c.anchor) { el.before(sep('k-unread-sep', c.label)); joined = false; }
+    el.classList.toggle('k-joined', !!joined);
+    p?.classList.toggle('k-tail', !joined);
     el.classList.add('k-tail');
-    prev = el;
+    p = el;
   }
 }
 
 const nearBottom = (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 80;
 
-// updateJump shows the jump button while the chat is scrolled up, with
-// the number of bubbles below the view not seen yet; a bubble counts as
-// seen once it has been in view.
-function updateJump(listEl) {
-  const c = listEl.kChat;
-  if (!c?.jump) return;
-  const bottom = nearBottom(listEl);
-  if (bottom) c.unseen.clear();
-  else if (c.unseen.size) {
-    const edge = listEl.getBoundingClientRect().bottom;
-    for (const id of [...c.unseen]) {
-      const b = find(listEl, id);
-      if (!b || b.getBoundingClientRect().bottom <= edge + 1) c.unseen.delete(id);
-    }
-  }
-  c.jump.hidden = bottom;
-  if (!bottom) c.jump.style.top = `${listEl.scrollTop + listEl.clientHeight - c.jump.offsetHeight - 12}px`;
-  const count = c.jump.querySelector('.k-jump-count');
-  count.textContent = c.unseen.size ? String(c.unseen.size) : '';
-  count.hidden = !c.unseen.size;
+// updateJump shows the jump button while the chat is scrolled up, with the
+// count of bubbles below the view not seen yet (once in view, seen).
+function updateJump(l) {
+  const c = l.kChat;
+  if (!c) return;
+  const end = nearBottom(l);
+  const edge = l.getBoundingClientRect().bottom + 1;
+  for (const id of c.unseen) if (end || !(find(l, id)?.getBoundingClientRect().bottom > edge)) c.unseen.delete(id);
+  c.jump.hidden = end;
+  c.jump.style.top = `${l.scrollTop + l.clientHeight - 56}px`;
+  c.jump.lastChild.textContent = c.unseen.size || '';
 }
 
 // updateEmpty shows the list's `empty` node while it has no items.
@@ -325,8 +251,7 @@ export function updateEmpty(listEl, ctx) {
   const node = listEl.kNode ?? {};
   let slot = listEl.querySelector(':scope > .k-empty');
   // A chat's separators are no items: a list of only them is empty.
-  const none = ![...items.children].some((c) => !c.classList.contains('k-day-sep') && !c.classList.contains('k-unread-sep'));
-  if (none && items.childElementCount) for (const s of [...items.children]) s.remove();
+  if (listEl.kChat && !items.querySelector(':scope > .k-message-bubble')) decorate(listEl);
   if (items.childElementCount === 0 && node.empty && !slot) {
     slot = h('div', 'k-empty');
     const e = renderNode(node.empty, ctx);
@@ -677,19 +602,14 @@ function listOf(el) {
 // applyOps applies patch operations in order; an op whose target is not on
 // screen is skipped (the patch may be for a part not drawn any more).
 export function applyOps(root, ops, ctx) {
-  const chats = new Set(); // chat lists to redecorate once the ops are in
-  const note = (id) => {
-    const l = find(root, id)?.closest?.('.k-list.k-reverse');
-    if (l?.kChat) chats.add(l);
-  };
   for (const op of Array.isArray(ops) ? ops : []) {
     if (!op || typeof op !== 'object') continue;
-    if (op.op === 'insert') { insert(root, op, ctx); note(op.node?.id); }
-    else if (op.op === 'replace') { note(op.id); replace(find(root, op.id), op.node, ctx); }
-    else if (op.op === 'remove') { note(op.id); remove(find(root, op.id), ctx); }
-    else if (op.op === 'set') { setProps(find(root, op.id), op.props, ctx); note(op.id); }
+    if (op.op === 'insert') insert(root, op, ctx);
+    else if (op.op === 'replace') replace(find(root, op.id), op.node, ctx);
+    else if (op.op === 'remove') remove(find(root, op.id), ctx);
+    else if (op.op === 'set') setProps(find(root, op.id), op.props, ctx);
   }
-  for (const l of chats) { decorate(l); updateJump(l); }
+  for (const l of root.querySelectorAll('.k-reverse')) { decorate(l); updateJump(l); }
 }
 
 function insert(root, op, ctx) {
@@ -709,7 +629,7 @@ function insert(root, op, ctx) {
   else into.append(el);
   if (scroller) updateEmpty(scroller, ctx);
   if (stick) scroller.scrollTop = scroller.scrollHeight;
-  else if (scroller?.kChat && counted(el)) scroller.kChat.unseen.add(el.dataset.kid);
+  else if (counted(el)) scroller?.kChat?.unseen.add(el.dataset.kid);
 }
 
 function replace(old, node, ctx) {

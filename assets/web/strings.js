@@ -28,7 +28,6 @@ const S = {
     home: 'Back to chats',
     to_login: 'Back to sign-in',
     back: 'Back',
-    unread: 'Unread messages',
     to_bottom: 'To the newest messages',
   },
   ru: {
@@ -56,7 +55,6 @@ const S = {
     home: 'К чатам',
     to_login: 'Ко входу',
     back: 'Назад',
-    unread: 'Непрочитанные сообщения',
     to_bottom: 'К новым сообщениям',
   },
 };

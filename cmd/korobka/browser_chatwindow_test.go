@@ -148,12 +148,12 @@ func TestBrowserChatUnreadAndJump(t *testing.T) {
 
 	// Scrolled up, two new messages: the view stays, the button counts.
 	anna.WaitFor("scrolled up", `(() => { const l = `+list+`; l.scrollTop = 0; return !l.querySelector('.k-jump').hidden; })()`)
-	if n := eval[string](anna, list+`.querySelector('.k-jump-count').textContent`); n != "" {
+	if n := eval[string](anna, list+`.querySelector('.k-jump .k-badge').textContent`); n != "" {
 		t.Errorf("the jump button counts %q before anything new came", n)
 	}
 	send(b, "late1", "late 1")
 	send(b, "late2", "late 2")
-	anna.WaitFor("two new messages counted", `window.__bubbles('late 2').length === 1 && `+list+`.querySelector('.k-jump-count').textContent === '2'`)
+	anna.WaitFor("two new messages counted", `window.__bubbles('late 2').length === 1 && `+list+`.querySelector('.k-jump .k-badge').textContent === '2'`)
 	if top := eval[float64](anna, list+`.scrollTop`); top != 0 {
 		t.Errorf("new messages moved the scrolled-up chat to %.0f", top)
 	}
