@@ -36,6 +36,10 @@ type state struct {
 	// write numbers and dates; set for screens and fragments alike (a
 	// fragment's frame has no lang slot).
 	lang string
+	// dayKey and dayVal remember day_label's last answer: a chat's
+	// messages come a day at a time, so most bubbles reuse it.
+	dayKey int
+	dayVal any
 }
 
 func (st *state) budget() bool {

@@ -91,6 +91,21 @@ func dayLabel(st *state, s string) string {
 	return c.dayMonthYear(lt.Day(), c.months[lt.Month()-1], lt.Year())
 }
 
+// dayLabelMemo is dayLabel for a render: consecutive times of one local
+// day (a chat's messages) share one label, boxed once.
+func dayLabelMemo(st *state, s string) any {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return ""
+	}
+	y, m, d := t.In(st.zone()).Date()
+	key := y<<9 | int(m)<<5 | d
+	if st.dayVal == nil || st.dayKey != key {
+		st.dayKey, st.dayVal = key, dayLabel(st, s)
+	}
+	return st.dayVal
+}
+
 // listTime is list_time(t): when a chat list row last changed, as short as
 // it can be said: "21:47" today, the weekday ("пн", "Mon") within the
 // six days before, else the short date ("12.11.25", "11/12/25"). "" for

@@ -197,6 +197,7 @@ func (e *Engine) putState(st *state) {
 	st.base, st.nodes, st.over = 0, 0, false
 	st.caps = Capabilities{}
 	st.loc, st.now, st.region, st.lang = nil, time.Time{}, "", ""
+	st.dayKey, st.dayVal = 0, nil
 	if cap(st.buf) <= 1<<20 {
 		e.pool.Put(st)
 	}

@@ -211,7 +211,7 @@ var exprFuncs = map[string]exprFunc{
 	// day_label names a message's day above it in a chat ("Сегодня",
 	// "Вчера", "12 ноября", "12 November 2024"), and list_time is a chat
 	// list row's time ("21:47", "пн", "12.11.25"): dates.go.
-	"day_label": {min: 1, max: 1, now: true, st: func(st *state, a *[3]any) any { return dayLabel(st, toText(a[0])) }},
+	"day_label": {min: 1, max: 1, now: true, st: func(st *state, a *[3]any) any { return dayLabelMemo(st, toText(a[0])) }},
 	"list_time": {min: 1, max: 1, now: true, st: func(st *state, a *[3]any) any { return listTime(st, toText(a[0])) }},
 	// phone writes an E.164 number as people write it, in its country's
 	// international format ("+7 916 123-45-67", libphonenumber's
