@@ -110,3 +110,32 @@ func TestLintChecksEveryBrand(t *testing.T) {
 		t.Errorf("finding %s, want line %d", x, line)
 	}
 }
+
+// A brand sizes its logo (logo.size, drawn with width "@logo") and keeps
+// badges off a row's edge with a style's margin; lint names what is wrong
+// in either, brand by brand.
+func TestLintChecksLogoSizeAndMargins(t *testing.T) {
+	const file = "themes/meridian/theme.yaml"
+	edit := func(t *testing.T, old, new string) fstest.MapFS {
+		m := shippedFS(t)
+		src := string(m[file].Data)
+		if !strings.Contains(src, old) {
+			t.Fatalf("%s lacks %q", file, old)
+		}
+		m[file] = &fstest.MapFile{Data: []byte(strings.Replace(src, old, new, 1))}
+		return m
+	}
+	if d := Lint(shippedFS(t)); len(d) != 0 {
+		t.Fatalf("the shipped screens do not pass lint: %v", d)
+	}
+	for _, tc := range []struct{ old, new, where, want string }{
+		{", size: 48 }", " }", "login.yaml", `unknown theme size "@logo"`},
+		{", size: 48 }", ", size: 400 }", file, "logo size must be a number of points between 16 and 160"},
+		{", size: 48 }", ", size: 48, width: 3 }", file, `logo: unknown field "width"`},
+		{"role_badge:   { margin: m }", "role_badge:   { margin: huge }", file, `style "role_badge": unknown margin token "huge"`},
+	} {
+		if _, ok := findDiag(Lint(edit(t, tc.old, tc.new)), tc.where, tc.want); !ok {
+			t.Errorf("%q → %q: no %s: %q in %v", tc.old, tc.new, tc.where, tc.want, Lint(edit(t, tc.old, tc.new)))
+		}
+	}
+}
