@@ -93,11 +93,11 @@ func TestPreviewAPI(t *testing.T) {
 	found := false
 	for _, s := range list.Screens {
 		if s.Name == "chat" {
-			found = strings.Join(s.Fixtures, ",") == "chat,chat.empty"
+			found = strings.Join(s.Fixtures, ",") == "chat,chat.empty,chat.unread"
 		}
 	}
 	if !found || len(list.Screens) < 10 {
-		t.Errorf("screens %+v, want every screen with chat's fixtures [chat chat.empty]", list.Screens)
+		t.Errorf("screens %+v, want every screen with chat's fixtures [chat chat.empty chat.unread]", list.Screens)
 	}
 
 	src := e.want(e.do("GET", "/preview/api/source?name=chat", "", nil), 200)
