@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -157,6 +158,7 @@ func TestBrowserChatUnreadAndJump(t *testing.T) {
 	if top := eval[float64](anna, list+`.scrollTop`); top != 0 {
 		t.Errorf("new messages moved the scrolled-up chat to %.0f", top)
 	}
+	anna.ScreenshotMin(filepath.Join(artifactDir(t), "chat-jump.png"), 4) // the jump button with its count
 	anna.tap("jump to the newest", `#screen [data-kid="messages"] .k-jump`)
 	anna.WaitFor("the new messages in view", `(() => {
 		const l = `+list+`, r = l.getBoundingClientRect(), b = window.__bubbles('late 2')[0].getBoundingClientRect();
