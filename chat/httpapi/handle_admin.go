@@ -45,19 +45,21 @@ var operatorRoutes = map[string]bool{
 }
 
 // adminGuard runs on every authenticated route and refuses with 403
-// forbidden, before any input is read, a caller of /v1/admin/ whose role
-// does not allow the route: users always, operators beyond
-// operatorRoutes. It guards every admin route, whichever file registers
+// forbidden, before any input is read, a caller of /v1/admin/ or
+// /v1/operator/ whose role does not allow the route: users always,
+// operators beyond operatorRoutes under /v1/admin/ (every /v1/operator/
+// route is theirs). It guards every staff route, whichever file registers
 // it, so none can be left open; the Service checks the same roles again
 // for every use case.
 func (s *server) adminGuard(c *gin.Context) {
 	route := c.FullPath()
-	if !strings.HasPrefix(route, "/v1/admin/") {
+	operator := strings.HasPrefix(route, "/v1/operator/")
+	if !operator && !strings.HasPrefix(route, "/v1/admin/") {
 		c.Next()
 		return
 	}
 	p := principal(c)
-	if p.Role == chat.RoleAdmin || (p.Role == chat.RoleOperator && operatorRoutes[c.Request.Method+" "+route]) {
+	if p.Role == chat.RoleAdmin || (p.Role == chat.RoleOperator && (operator || operatorRoutes[c.Request.Method+" "+route])) {
 		c.Next()
 		return
 	}

@@ -39,14 +39,22 @@ var operatorRoutes = map[string]bool{
 	"GET /v1/admin/forms/:collection/submissions": true,
 }
 
-// adminRoutes lists the routes under /v1/admin/ of the running server.
+// adminRoutes lists the staff routes of the running server: those under
+// /v1/admin/ and /v1/operator/ (every one of the latter is an operator's).
 func (e *env) adminRoutes() []httpapi.Route {
 	e.t.Helper()
 	var out []httpapi.Route
+	operators := 0
 	for _, r := range httpapi.RoutesOf(e.h) {
-		if strings.HasPrefix(r.Path, "/v1/admin/") {
+		if strings.HasPrefix(r.Path, "/v1/admin/") || strings.HasPrefix(r.Path, "/v1/operator/") {
 			out = append(out, r)
 		}
+		if strings.HasPrefix(r.Path, "/v1/operator/") {
+			operators++
+		}
+	}
+	if operators < 6 {
+		e.t.Fatalf("only %d operator routes in the route table: %v", operators, out)
 	}
 	if len(out) < len(operatorRoutes)+5 {
 		e.t.Fatalf("only %d admin routes in the route table: %v", len(out), out)
@@ -85,7 +93,7 @@ func TestAdminRoutesByRole(t *testing.T) {
 			e.wantErr(e.do(r.Method, path, "", body), 401, "missing_token")
 			// A user is refused before anything else is looked at.
 			e.wantErr(e.do(r.Method, path, user.AccessToken, body), 403, "forbidden")
-			if operatorRoutes[key] {
+			if operatorRoutes[key] || strings.HasPrefix(r.Path, "/v1/operator/") {
 				if res := e.do(r.Method, path, op.AccessToken, body); res.status == 403 || res.status == 401 {
 					t.Errorf("%s as an operator: got %d %s, want an answer", key, res.status, res.body)
 				}

@@ -42,6 +42,11 @@ import (
 	"github.com/korobka/korobka/screens"
 )
 
+// The HTTP server finds the platform routes' Service by a type assertion
+// (httpapi.Deps.Service); a method whose signature drifts would switch
+// them off silently, so the build checks it here.
+var _ httpapi.Integrations = (*chat.Service)(nil)
+
 // shutdownGrace bounds how long in-flight requests may finish after a
 // signal.
 const shutdownGrace = 15 * time.Second
