@@ -583,7 +583,7 @@ func (a *app) seedCollections(ctx context.Context, fsys fs.FS) error {
 			return fmt.Errorf("%s: %w", file, err)
 		}
 		var head struct {
-			Title string `json:"title"`
+			Title string   `json:"title"`
 			Form  bool     `json:"x-korobka-form"`
 			Tags  []string `json:"x-korobka-tags"`
 		}
