@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/korobka/korobka/chat"
+	"github.com/korobka/korobka/chat/wire"
 	"github.com/korobka/korobka/chat/live"
 )
 
@@ -43,6 +44,10 @@ var operatorRoutes = map[string]bool{
 	"GET /v1/admin/users/:id":                     true,
 	"GET /v1/admin/forms/:collection/submissions": true,
 }
+
+// errInvalidScreen answers a screen upload that fails lint or its
+// fixtures (with the diagnostics beside the error).
+var errInvalidScreen = &chat.Error{Kind: chat.KindInvalid, Code: "invalid_screen", Message: "The screen fails lint or its fixtures; nothing changed."}
 
 // adminGuard runs on every authenticated route and refuses with 403
 // forbidden, before any input is read, a caller of /v1/admin/ or
@@ -435,8 +440,13 @@ func (s *server) handleUploadScreen(c *gin.Context) error {
 	info, err := s.screenAdmin.Upload(c.Request.Context(), principal(c), c.Param("name"), data)
 	var inv *live.ErrScreenInvalid
 	if errors.As(err, &inv) {
+		// The error body with the diagnostics beside it, worded in the
+		// caller's language like every other error.
+		lang := wire.ErrorLang(c.GetHeader("Accept-Language"))
+		c.Header("Vary", "Accept-Language")
+		c.Header("Content-Language", lang)
 		c.JSON(http.StatusBadRequest, gin.H{
-			"error":       gin.H{"code": "invalid_screen", "message": "The screen fails lint or its fixtures; nothing changed."},
+			"error":       gin.H{"code": errInvalidScreen.Code, "message": wire.LocalMessage(errInvalidScreen, lang)},
 			"diagnostics": inv.Diagnostics,
 		})
 		return nil

@@ -166,8 +166,13 @@ func ErrorLang(acceptLanguage string) string {
 	return base.String()
 }
 
-// localMessage is e's message in lang ("en", "ru"): its own text in
-// English or when the language has no text for the code.
+// LocalMessage is e's message in lang ("en", "ru"): its own text in
+// English or when the language has no text for the code. Handlers that
+// answer an error with more than the error body (an invalid screen's
+// diagnostics) word it with this.
+func LocalMessage(e *chat.Error, lang string) string { return localMessage(e, lang) }
+
+// localMessage is LocalMessage.
 func localMessage(e *chat.Error, lang string) string {
 	if m, ok := errorMessages[lang][e.Code]; ok {
 		return m

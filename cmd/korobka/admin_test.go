@@ -421,6 +421,12 @@ func TestAdminScreens(t *testing.T) {
 		if !strings.Contains(string(r.body), "diagnostics") {
 			t.Fatalf("no diagnostics: %s", r.body)
 		}
+		// Worded in the admin's language, like every error.
+		ru := nodeA.doHeaders("PUT", "/v1/admin/screens/login", admin.AccessToken, "application/yaml", broken, map[string]string{"Accept-Language": "ru-RU,ru;q=0.9"})
+		nodeA.wantErr(ru, 400, "invalid_screen")
+		if !strings.Contains(string(ru.body), "Экран не прошёл проверку") || ru.header.Get("Content-Language") != "ru" || !strings.Contains(string(ru.body), "diagnostics") {
+			t.Fatalf("a refused screen in Russian: %s %v", ru.body, ru.header)
+		}
 		if etag(nodeA) != before || etag(nodeB) != before {
 			t.Fatal("a failed upload changed the live screen")
 		}
