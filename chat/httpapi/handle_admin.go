@@ -12,8 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/korobka/korobka/chat"
-	"github.com/korobka/korobka/chat/wire"
 	"github.com/korobka/korobka/chat/live"
+	"github.com/korobka/korobka/chat/wire"
 )
 
 // The admin API under /v1/admin (docs/api.md, "Admin"). Every route sits
