@@ -54,7 +54,7 @@ func TestStore(t *testing.T) {
 	}
 }
 
-func TestPlatformStores(t *testing.T) {
+func TestAdminPlatformStores(t *testing.T) {
 	for _, d := range dialects() {
 		t.Run(string(d.name), func(t *testing.T) {
 			d.freshDB(t)
