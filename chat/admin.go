@@ -54,6 +54,10 @@ type UserFilter struct {
 	// From <= created_at < To; zero leaves that side open.
 	RegisteredFrom time.Time
 	RegisteredTo   time.Time
+	// Interacted, when not nil, keeps the users who submitted one of its
+	// Forms or are members of a dialog about one of its Subjects (none
+	// when both are empty). A broadcast by tag sets it (Segment.Tag).
+	Interacted *Interaction
 	// After continues a list: only users registered before it, or at the
 	// same time with a smaller id.
 	After UserCursor

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -36,17 +37,42 @@ const (
 )
 
 // Segment selects a broadcast's recipients; the zero Segment is every
-// user. Blocked users and the business account never receive one.
+// user. Blocked users and the business account never receive one. The
+// conditions combine: a role, a registration window and a content tag
+// all hold for each recipient.
 type Segment struct {
 	Role           Role       `json:"role,omitempty"`
 	RegisteredFrom *time.Time `json:"registered_from,omitempty"`
 	RegisteredTo   *time.Time `json:"registered_to,omitempty"`
+	// Tag selects the users who interacted with content tagged Tag: who
+	// submitted a form whose collection carries it (Collection.Tags), or
+	// is in a dialog about a document that carries it (a subject such as
+	// "news:<id>", SubjectCollections, whose document's data "tags" or
+	// collection's tags hold it): the discussion of a news post, a
+	// question about a catalogue item.
+	Tag string `json:"tag,omitempty"`
+	// Forms and Subjects are what Tag matched when the broadcast started
+	// (the server fills them; what a request sends is ignored): the form
+	// collections and the dialog subjects whose users it reaches. Content
+	// tagged later does not widen a running broadcast.
+	Forms    []string `json:"forms,omitempty"`
+	Subjects []string `json:"subjects,omitempty"`
+}
+
+// Interaction limits a user list to the users who submitted one of the
+// Forms or are members of a dialog about one of the Subjects.
+type Interaction struct {
+	Forms    []string
+	Subjects []string
 }
 
 // filter is the segment as a user filter.
 func (g Segment) filter() UserFilter {
 	no := false
 	f := UserFilter{Role: g.Role, Blocked: &no}
+	if g.Tag != "" {
+		f.Interacted = &Interaction{Forms: g.Forms, Subjects: g.Subjects}
+	}
 	if g.RegisteredFrom != nil {
 		f.RegisteredFrom = *g.RegisteredFrom
 	}
@@ -121,6 +147,18 @@ func (s *Service) StartBroadcast(ctx context.Context, p Principal, text string, 
 	if seg.RegisteredFrom != nil && seg.RegisteredTo != nil && !seg.RegisteredFrom.Before(*seg.RegisteredTo) {
 		return Broadcast{}, Errorf(KindInvalid, "invalid_segment", "registered_from must be before registered_to.")
 	}
+	seg.Forms, seg.Subjects = nil, nil
+	if seg.Tag != "" {
+		if !ValidTag(seg.Tag) {
+			return Broadcast{}, ErrInvalidTags
+		}
+		if seg.Forms, seg.Subjects, err = s.tagged(ctx, seg.Tag); err != nil {
+			return Broadcast{}, err
+		}
+		if len(seg.Forms) == 0 && len(seg.Subjects) == 0 {
+			return Broadcast{}, ErrUnknownTag
+		}
+	}
 	if _, err := s.broadcastSender(ctx); err != nil {
 		return Broadcast{}, err
 	}
@@ -137,6 +175,53 @@ func (s *Service) StartBroadcast(ctx context.Context, p Principal, text string, 
 		return Broadcast{}, err
 	}
 	return b, nil
+}
+
+// ErrUnknownTag answers a broadcast to a tag that no form and no document
+// a dialog can be about carries: it would reach nobody.
+var ErrUnknownTag = &Error{Kind: KindInvalid, Code: "unknown_tag", Message: "No form and no news or catalogue document carries this tag."}
+
+// tagged resolves a content tag: the form collections that carry it, and
+// the subjects ("news:<id>", SubjectCollections) of the documents that
+// carry it, themselves or through their collection. Its work is bounded:
+// MaxCollections definitions and MaxDocsPerCollection documents of each
+// subject collection, so at most len(SubjectCollections) *
+// MaxDocsPerCollection subjects.
+func (s *Service) tagged(ctx context.Context, tag string) (forms, subjects []string, err error) {
+	cols, err := s.store.Collections(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := make(map[string]Collection, len(cols))
+	for _, c := range cols {
+		byName[c.Name] = c
+		if c.Form && slices.Contains(c.Tags, tag) {
+			forms = append(forms, c.Name)
+		}
+	}
+	prefixes := make([]string, 0, len(SubjectCollections))
+	for prefix := range SubjectCollections {
+		prefixes = append(prefixes, prefix)
+	}
+	slices.Sort(prefixes)
+	for _, prefix := range prefixes {
+		col := SubjectCollections[prefix]
+		c, ok := byName[col]
+		if !ok {
+			continue
+		}
+		whole := slices.Contains(c.Tags, tag)
+		docs, err := s.store.Content(ctx, col, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range docs {
+			if whole || slices.Contains(DocumentTags(d.Data), tag) {
+				subjects = append(subjects, prefix+":"+d.ID)
+			}
+		}
+	}
+	return forms, subjects, nil
 }
 
 // GetBroadcast answers a broadcast's progress (admins).

@@ -29,7 +29,12 @@ type Collection struct {
 	Schema json.RawMessage `json:"schema"`
 	// Form makes the collection a form: clients submit to
 	// POST /v1/forms/<name> what its schema accepts (forms.go).
-	Form      bool      `json:"form"`
+	Form bool `json:"form"`
+	// Tags are the collection's content tags (ValidTag, at most MaxTags):
+	// every document of a tagged collection carries them, and a form's
+	// submitters interacted with them (broadcast segments by tag,
+	// Segment.Tag). A document carries its own in its data's "tags".
+	Tags      []string  `json:"tags"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -81,6 +86,56 @@ var (
 	ErrTooManyCollections    = &Error{Kind: KindConflict, Code: "too_many_collections", Message: fmt.Sprintf("A deployment holds at most %d collections.", MaxCollections)}
 	ErrCollectionFull        = &Error{Kind: KindConflict, Code: "collection_full", Message: fmt.Sprintf("A collection holds at most %d documents.", MaxDocsPerCollection)}
 )
+
+// MaxTags is how many content tags a collection or a document carries at
+// most.
+const MaxTags = 16
+
+// ErrInvalidTags answers tags that are not a list of valid tags.
+var ErrInvalidTags = &Error{Kind: KindInvalid, Code: "invalid_tags", Message: fmt.Sprintf("Tags are at most %d of 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit.", MaxTags)}
+
+var tagRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// ValidTag reports whether t can be a content tag: 1 to 32 of a-z, 0-9,
+// _ and -, starting with a letter or a digit ("sale", "spb-2026").
+func ValidTag(t string) bool { return tagRE.MatchString(t) }
+
+// cleanTags checks tags and returns them sorted without repeats (never
+// nil).
+func cleanTags(tags []string) ([]string, error) {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if !ValidTag(t) {
+			return nil, ErrInvalidTags
+		}
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > MaxTags {
+		return nil, ErrInvalidTags
+	}
+	return out, nil
+}
+
+// DocumentTags returns the content tags a document's data carries: the
+// strings of its top-level "tags" array (anything else there is no tag).
+func DocumentTags(data json.RawMessage) []string {
+	var d struct {
+		Tags []json.RawMessage `json:"tags"`
+	}
+	if json.Unmarshal(data, &d) != nil {
+		return nil
+	}
+	var out []string
+	for _, raw := range d.Tags {
+		var t string
+		if json.Unmarshal(raw, &t) == nil && ValidTag(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 var (
 	collectionNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
@@ -255,17 +310,24 @@ func (s *Service) collection(ctx context.Context, name string) (Collection, erro
 // only). A new schema must hold for every document the collection already
 // has: the first that fails it is reported (409 documents_mismatch, with
 // the document's id and the failing path) and nothing changes.
-func (s *Service) DefineCollection(ctx context.Context, p Principal, name, title string, schema json.RawMessage, form bool) (Collection, bool, error) {
+//
+// tags are the collection's content tags (Collection.Tags; 400
+// invalid_tags unless each is ValidTag and there are at most MaxTags).
+func (s *Service) DefineCollection(ctx context.Context, p Principal, name, title string, schema json.RawMessage, form bool, tags []string) (Collection, bool, error) {
 	if err := requireRole(p, RoleAdmin); err != nil {
 		return Collection{}, false, err
 	}
 	if !ValidCollectionName(name) {
 		return Collection{}, false, ErrInvalidCollectionName
 	}
+	tags, err := cleanTags(tags)
+	if err != nil {
+		return Collection{}, false, err
+	}
 	if len(schema) == 0 || string(schema) == "null" {
 		return Collection{}, false, &Error{Kind: KindInvalid, Code: "invalid_schema", Message: "A collection needs its schema.", Path: "/schema"}
 	}
-	title, err := CleanText(title, TextRule{MaxChars: MaxCollectionTitleLen, MaxRunes: 4 * MaxCollectionTitleLen, Optional: true})
+	title, err = CleanText(title, TextRule{MaxChars: MaxCollectionTitleLen, MaxRunes: 4 * MaxCollectionTitleLen, Optional: true})
 	if err != nil {
 		return Collection{}, false, textError(Errorf(KindInvalid, "invalid_title", "A title is at most %d characters of visible text.", MaxCollectionTitleLen), err)
 	}
@@ -289,8 +351,8 @@ func (s *Service) DefineCollection(ctx context.Context, p Principal, name, title
 		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	c := Collection{Name: name, Title: title, Schema: compact.Bytes(), Form: form, CreatedAt: now, UpdatedAt: now}
-	if err := s.audit(ctx, p, "collection.define", "collection", name, map[string]any{"title": title, "form": form}); err != nil {
+	c := Collection{Name: name, Title: title, Schema: compact.Bytes(), Form: form, Tags: tags, CreatedAt: now, UpdatedAt: now}
+	if err := s.audit(ctx, p, "collection.define", "collection", name, map[string]any{"title": title, "form": form, "tags": tags}); err != nil {
 		return Collection{}, false, err
 	}
 	created, err := s.store.PutCollection(ctx, c)

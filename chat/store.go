@@ -233,6 +233,7 @@ type Store interface {
 	DeviceStore
 	PushStore
 	PreviewStore
+	OperatorStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

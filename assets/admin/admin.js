@@ -76,6 +76,70 @@ const STRINGS = {
   rollback: ['Roll back', 'Откатить'],
   builtin: ['built in', 'встроенный'],
   cli: ['command line', 'командная строка'],
+  nav_collections: ['Content', 'Контент'],
+  nav_webhooks: ['Webhooks', 'Вебхуки'],
+  nav_keys: ['Bot API keys', 'Ключи бот-API'],
+  nav_operators: ['Client dialogs', 'Диалоги клиентов'],
+  tag: ['Content tag', 'Тег контента'],
+  tag_hint: ['who submitted or discussed content with this tag', 'кто отправлял формы или обсуждал контент с этим тегом'],
+  collection: ['Collection', 'Коллекция'],
+  collection_name: ['Name (a-z, 0-9, _)', 'Имя (a-z, 0-9, _)'],
+  collection_title: ['Title', 'Название'],
+  tags: ['Tags', 'Теги'],
+  tags_hint: ['comma-separated, e.g. sale, spb', 'через запятую, например sale, spb'],
+  is_form: ['Clients submit it as a form', 'Клиенты отправляют её как форму'],
+  form: ['form', 'форма'],
+  content: ['content', 'контент'],
+  kind: ['Kind', 'Тип'],
+  documents: ['Documents', 'Документы'],
+  updated: ['Updated', 'Изменён'],
+  schema: ['JSON Schema', 'JSON-схема'],
+  definition: ['Definition', 'Описание коллекции'],
+  define: ['Save definition', 'Сохранить описание'],
+  new_collection: ['New collection', 'Новая коллекция'],
+  order: ['Order', 'Порядок'],
+  published: ['Published', 'Опубликован'],
+  draft: ['Draft', 'Черновик'],
+  doc_id: ['Document id (a-z, 0-9, _, -)', 'Id документа (a-z, 0-9, _, -)'],
+  data: ['Data (JSON)', 'Данные (JSON)'],
+  publish_it: ['Published: clients see it', 'Опубликован: клиенты его видят'],
+  save: ['Save', 'Сохранить'],
+  new_document: ['New document', 'Новый документ'],
+  edit: ['Edit', 'Изменить'],
+  delete: ['Delete', 'Удалить'],
+  up: ['Move up', 'Выше'],
+  down: ['Move down', 'Ниже'],
+  image: ['Image', 'Картинка'],
+  image_hint: ['Uploaded and set as the document\'s "image".', 'Загружается и ставится в поле «image» документа.'],
+  not_json: ['The data is not JSON.', 'Данные — не JSON.'],
+  url: ['URL', 'URL'],
+  events: ['Events', 'События'],
+  register: ['Register', 'Зарегистрировать'],
+  new_webhook: ['New webhook', 'Новый вебхук'],
+  secret_once: ['Copy the signing secret now: it is shown only once.', 'Скопируйте секрет подписи сейчас: он показывается один раз.'],
+  key_once: ['Copy the key now: it is shown only once. korobka keeps only its hash.', 'Скопируйте ключ сейчас: он показывается один раз. korobka хранит только его хеш.'],
+  remove: ['Remove', 'Удалить'],
+  copy: ['Copy', 'Копировать'],
+  deliveries: ['Delivery log', 'Журнал доставок'],
+  attempts: ['Attempts', 'Попытки'],
+  last_status: ['Last answer', 'Последний ответ'],
+  event: ['Event', 'Событие'],
+  key_name: ['Name (who uses it)', 'Название (кто им пользуется)'],
+  create_key: ['Create key', 'Создать ключ'],
+  prefix: ['Key starts with', 'Начало ключа'],
+  revoke: ['Revoke', 'Отозвать'],
+  revoked: ['Revoked', 'Отозван'],
+  working: ['Working', 'Действует'],
+  confirm_revoke: ['Revoke this key? The integration using it stops at once.', 'Отозвать ключ? Интеграция с ним сразу перестанет работать.'],
+  confirm_remove: ['Remove this webhook? Its deliveries stop.', 'Удалить вебхук? Доставки прекратятся.'],
+  confirm_delete: ['Delete this document?', 'Удалить документ?'],
+  client: ['Client', 'Клиент'],
+  subject: ['About', 'Тема'],
+  assignee: ['Operator', 'Оператор'],
+  unassigned: ['Not assigned', 'Не назначен'],
+  assign: ['Assign', 'Назначить'],
+  assign_to: ['Assign to', 'Назначить'],
+  operators_hint: ['Clients write to the business; an operator answers as the business. Assign each dialog to the operator who handles it.', 'Клиенты пишут компании; оператор отвечает от её имени. Назначьте каждый диалог оператору, который его ведёт.'],
 };
 const t = (k) => (STRINGS[k] ? STRINGS[k][RU ? 1 : 0] : k);
 const fmt = new Intl.DateTimeFormat(RU ? 'ru-RU' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short' });
@@ -224,6 +288,8 @@ async function start() {
 const views = {
   stats: viewStats, users: viewUsers, user: viewUser, dialogs: viewDialogs, dialog: viewDialog,
   broadcasts: viewBroadcasts, screens: viewScreens, screen: viewScreen, audit: viewAudit,
+  collections: viewCollections, collection: viewCollection, webhooks: viewWebhooks, webhook: viewWebhook,
+  keys: viewKeys, operators: viewOperators,
 };
 
 async function route() {
@@ -387,6 +453,7 @@ async function viewBroadcasts(root) {
   const role = h('select', { name: 'role' }, h('option', { value: '' }, t('everyone')), ['user', 'operator', 'admin'].map((r) => h('option', { value: r }, r)));
   const from = h('input', { type: 'date', name: 'registered_from' });
   const to = h('input', { type: 'date', name: 'registered_to' });
+  const tag = h('input', { name: 'tag', maxlength: '32', placeholder: 'sale', title: t('tag_hint') });
   const send = h('button', { class: 'a-button a-primary', type: 'submit' }, t('send'));
   root.append(h('form', { class: 'a-card', id: 'a-broadcast', onsubmit: async (e) => {
     e.preventDefault();
@@ -394,6 +461,7 @@ async function viewBroadcasts(root) {
     if (role.value) segment.role = role.value;
     if (from.value) segment.registered_from = `${from.value}T00:00:00Z`;
     if (to.value) segment.registered_to = `${to.value}T00:00:00Z`;
+    if (tag.value.trim()) segment.tag = tag.value.trim();
     send.disabled = true;
     try {
       await api('POST', '/v1/admin/broadcasts', { text: text.value, segment });
@@ -401,13 +469,15 @@ async function viewBroadcasts(root) {
       await route();
     } catch (err) { $('a-status').textContent = err.message; } finally { send.disabled = false; }
   } }, h('h2', {}, t('new_broadcast')), h('div', { class: 'a-view' }, h('label', {}, t('text'), text),
-    h('div', { class: 'a-toolbar' }, h('label', {}, t('to'), role), h('label', {}, t('reg_from'), from), h('label', {}, t('reg_to'), to), send))));
+    h('div', { class: 'a-toolbar' }, h('label', {}, t('to'), role), h('label', {}, t('reg_from'), from), h('label', {}, t('reg_to'), to), h('label', {}, t('tag'), tag), send),
+    h('p', { class: 'a-muted a-hint' }, `${t('tag')}: ${t('tag_hint')}.`))));
   await pager(root, async (cursor) => {
     const page = await api('GET', `/v1/admin/broadcasts${cursor ? '?before=' + cursor : ''}`);
     return { items: page.broadcasts, next: page.next };
   }, [t('created'), t('text'), t('to'), t('status'), t('sent')], (b) => h('tr', { 'data-broadcast': b.id },
     h('td', {}, when(b.created_at)), h('td', { class: 'a-wrap' }, b.text),
-    h('td', {}, [b.segment?.role, b.segment?.registered_from?.slice(0, 10), b.segment?.registered_to?.slice(0, 10)].filter(Boolean).join(' · ') || t('everyone')),
+    h('td', {}, [b.segment?.role, b.segment?.registered_from?.slice(0, 10), b.segment?.registered_to?.slice(0, 10),
+      b.segment?.tag && `#${b.segment.tag}`].filter(Boolean).join(' · ') || t('everyone')),
     h('td', {}, badge(b.status, b.status)), h('td', { class: 'a-num' }, num.format(b.sent))));
 }
 
@@ -467,6 +537,240 @@ async function viewAudit(root) {
     const details = Object.entries(e.details ?? {}).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ');
     return h('tr', { 'data-audit': e.action }, h('td', {}, when(e.at)), who, h('td', {}, h('code', {}, e.action)), target,
       h('td', { class: 'a-wrap' }, details));
+  });
+}
+
+// ---- the platform: content, webhooks, bot keys, client dialogs ----
+
+const act = async (fn, done = route) => {
+  try { await fn(); $('a-status').textContent = t('saved'); await done(); } catch (e) { $('a-status').textContent = e.message; }
+};
+const tagList = (v) => v.split(',').map((x) => x.trim()).filter(Boolean);
+const pretty = (v) => JSON.stringify(v, null, 2);
+// once shows a secret the server answers only at creation, with a copy button.
+const once = (label, value) => h('div', { class: 'a-notice a-once', role: 'status' },
+  h('p', {}, label), h('div', { class: 'a-secret-row' }, h('code', { class: 'a-secret', 'data-secret': '' }, value),
+    h('button', { class: 'a-button', type: 'button', onclick: () => navigator.clipboard?.writeText(value) }, t('copy'))));
+
+async function viewCollections(root) {
+  title('nav_collections');
+  const { collections } = await api('GET', '/v1/admin/collections');
+  root.append(table([t('collection'), t('collection_title'), t('kind'), t('tags'), t('updated')], collections.map((c) => h('tr', {
+    class: 'a-row', 'data-collection': c.name, onclick: () => { location.hash = `#/collections/${c.name}`; },
+  }, h('td', {}, h('code', {}, c.name)), h('td', {}, c.title || '—'), h('td', {}, badge(c.form ? 'operator' : 'content', c.form ? t('form') : t('content'))),
+  h('td', {}, (c.tags ?? []).map((x) => badge('tagged', `#${x}`))), h('td', {}, when(c.updated_at))))));
+  root.append(collectionForm(null));
+}
+
+// collectionForm defines a new collection (c null) or redefines c.
+function collectionForm(c) {
+  const name = h('input', { name: 'name', required: true, pattern: '[a-z][a-z0-9_]{0,63}', value: c?.name ?? '', readonly: !!c });
+  const ttl = h('input', { name: 'title', maxlength: '200', value: c?.title ?? '' });
+  const tags = h('input', { name: 'tags', placeholder: t('tags_hint'), value: (c?.tags ?? []).join(', ') });
+  const form = h('input', { type: 'checkbox', name: 'form', checked: !!c?.form });
+  const schema = h('textarea', { class: 'a-source a-schema', name: 'schema', spellcheck: 'false' });
+  schema.value = c ? pretty(c.schema) : pretty({ type: 'object', required: ['title'], properties: { title: { type: 'string', maxLength: 200 } } });
+  const save = h('button', { class: 'a-button a-primary', type: 'submit', 'data-action': 'define' }, t('define'));
+  return h('form', { class: 'a-card a-view', id: 'a-collection-form', onsubmit: (e) => {
+    e.preventDefault();
+    let parsed;
+    try { parsed = JSON.parse(schema.value); } catch { $('a-status').textContent = t('not_json'); return; }
+    act(() => api('PUT', `/v1/admin/collections/${encodeURIComponent(name.value.trim())}`,
+      { title: ttl.value, schema: parsed, form: form.checked, tags: tagList(tags.value) }),
+    c ? route : async () => { location.hash = `#/collections/${name.value.trim()}`; });
+  } }, h('h2', {}, c ? t('definition') : t('new_collection')),
+  h('div', { class: 'a-grid2' }, h('label', {}, t('collection_name'), name), h('label', {}, t('collection_title'), ttl),
+    h('label', {}, t('tags'), tags), h('label', { class: 'a-check' }, form, t('is_form'))),
+  h('label', {}, t('schema'), schema), h('div', { class: 'a-actions' }, save));
+}
+
+async function viewCollection(root, name) {
+  const { collection: c, documents: docs } = await api('GET', `/v1/admin/collections/${encodeURIComponent(name)}`);
+  title('collection', c.title || c.name);
+  root.append(h('a', { href: '#/collections' }, t('back')));
+  const ids = docs.map((d) => d.id);
+  const move = (i, by) => {
+    const next = [...ids];
+    [next[i], next[i + by]] = [next[i + by], next[i]];
+    return act(() => api('PUT', `/v1/admin/collections/${encodeURIComponent(name)}/order`, { ids: next }));
+  };
+  const editor = h('div');
+  const open = (d) => { editor.replaceChildren(documentForm(name, d)); editor.scrollIntoView?.({ block: 'nearest' }); };
+  if (!c.form) {
+    root.append(h('section', { class: 'a-view' }, h('div', { class: 'a-head2' }, h('h2', {}, `${t('documents')} · ${docs.length}`),
+      h('button', { class: 'a-button a-primary', type: 'button', 'data-action': 'new-document', onclick: () => open(null) }, t('new_document'))),
+    table([t('order'), 'id', t('collection_title'), t('status'), t('updated'), ''], docs.map((d, i) => h('tr', { 'data-document': d.id },
+      h('td', {}, String(i + 1)), h('td', {}, h('code', {}, d.id)),
+      h('td', { class: 'a-wrap' }, typeof d.data?.image === 'string' && d.data.image.startsWith('/') ? h('img', { class: 'a-thumb-s', alt: '', src: d.data.image }) : null, docTitle(d.data)),
+      h('td', {}, d.published ? badge('active', t('published')) : badge('draft', t('draft'))), h('td', {}, when(d.updated_at)),
+      h('td', { class: 'a-row-actions' },
+        h('button', { class: 'a-button a-small', type: 'button', title: t('up'), 'aria-label': t('up'), 'data-action': 'up', disabled: i === 0, onclick: () => move(i, -1) }, '↑'),
+        h('button', { class: 'a-button a-small', type: 'button', title: t('down'), 'aria-label': t('down'), 'data-action': 'down', disabled: i === docs.length - 1, onclick: () => move(i, 1) }, '↓'),
+        h('button', { class: 'a-button a-small', type: 'button', 'data-action': 'edit', onclick: () => open(d) }, t('edit')),
+        h('button', { class: 'a-button a-small a-danger', type: 'button', 'data-action': 'delete', onclick: () => {
+          if (confirm(t('confirm_delete'))) act(() => api('DELETE', `/v1/admin/collections/${encodeURIComponent(name)}/documents/${encodeURIComponent(d.id)}`));
+        } }, t('delete'))))))), editor);
+  }
+  root.append(collectionForm(c));
+}
+
+// docTitle is what names a document in a list: its title (by language) or id.
+function docTitle(data) {
+  const v = data?.title ?? data?.name ?? data?.question ?? data?.text;
+  if (v && typeof v === 'object') return v[RU ? 'ru' : 'en'] ?? Object.values(v)[0] ?? '—';
+  return v ?? '—';
+}
+
+function documentForm(name, d) {
+  const id = h('input', { name: 'id', required: true, pattern: '[a-z0-9_\\-]{1,64}', value: d?.id ?? '', readonly: !!d });
+  const data = h('textarea', { class: 'a-source a-doc', name: 'data', spellcheck: 'false' });
+  data.value = pretty(d?.data ?? {});
+  const published = h('input', { type: 'checkbox', name: 'published', checked: d ? d.published : false });
+  const file = h('input', { type: 'file', name: 'image', accept: 'image/*' });
+  const preview = h('img', { class: 'a-thumb', alt: '', hidden: !d?.data?.image, src: d?.data?.image || undefined });
+  file.addEventListener('change', async () => {
+    if (!file.files.length) return;
+    try {
+      const body = new FormData();
+      body.append('file', file.files[0]);
+      const up = await uploadFile(body);
+      const img = await api('POST', '/v1/admin/content/images', { upload_id: up.id });
+      const cur = JSON.parse(data.value || '{}');
+      cur.image = img.url;
+      data.value = pretty(cur);
+      preview.src = img.thumb_url || img.url;
+      preview.hidden = false;
+    } catch (e) { $('a-status').textContent = e.message; }
+  });
+  return h('form', { class: 'a-card a-view', id: 'a-document-form', onsubmit: (e) => {
+    e.preventDefault();
+    let parsed;
+    try { parsed = JSON.parse(data.value); } catch { $('a-status').textContent = t('not_json'); return; }
+    act(() => api('PUT', `/v1/admin/collections/${encodeURIComponent(name)}/documents/${encodeURIComponent(id.value.trim())}`,
+      { data: parsed, published: published.checked }));
+  } }, h('h2', {}, d ? `${t('edit')} · ${d.id}` : t('new_document')),
+  h('div', { class: 'a-grid2' }, h('label', {}, t('doc_id'), id), h('label', { class: 'a-check' }, published, t('publish_it'))),
+  h('label', {}, t('data'), data),
+  h('div', { class: 'a-image-row' }, h('label', {}, t('image'), file), preview, h('p', { class: 'a-muted a-hint' }, t('image_hint'))),
+  h('div', { class: 'a-actions' }, h('button', { class: 'a-button a-primary', type: 'submit', 'data-action': 'save-document' }, t('save'))));
+}
+
+// uploadFile sends a multipart upload with the session's token (api()
+// sends JSON only), refreshing it once on 401.
+async function uploadFile(body) {
+  const send = () => fetch('/v1/uploads', { method: 'POST', headers: { Authorization: `Bearer ${session.access_token}` }, body });
+  let res = await send();
+  if (res.status === 401 && await refresh()) res = await send();
+  const json = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message);
+  return json;
+}
+
+const EVENTS = ['message.created', 'dialog.created', 'user.registered', 'content.changed', 'form.submitted'];
+
+async function viewWebhooks(root) {
+  title('nav_webhooks');
+  const url = h('input', { type: 'url', name: 'url', required: true, placeholder: 'https://crm.example.com/korobka' });
+  const boxes = EVENTS.map((ev) => h('label', { class: 'a-check' }, h('input', { type: 'checkbox', name: 'events', value: ev, checked: ev === 'form.submitted' }), h('code', {}, ev)));
+  const out = h('div');
+  root.append(h('form', { class: 'a-card a-view', id: 'a-webhook-form', onsubmit: async (e) => {
+    e.preventDefault();
+    const events = boxes.map((b) => b.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
+    try {
+      const w = await api('POST', '/v1/admin/webhooks', { url: url.value.trim(), events });
+      url.value = '';
+      await list();
+      out.replaceChildren(once(t('secret_once'), w.secret));
+    } catch (err) { $('a-status').textContent = err.message; }
+  } }, h('h2', {}, t('new_webhook')), h('label', {}, t('url'), url),
+  h('fieldset', { class: 'a-events' }, h('legend', {}, t('events')), boxes),
+  h('div', { class: 'a-actions' }, h('button', { class: 'a-button a-primary', type: 'submit' }, t('register')))), out);
+  const listed = h('div');
+  root.append(listed);
+  const list = async () => {
+    const { webhooks } = await api('GET', '/v1/admin/webhooks');
+    listed.replaceChildren(table([t('url'), t('events'), t('created'), ''], webhooks.map((w) => h('tr', { class: 'a-row', 'data-webhook': w.id,
+      onclick: () => { location.hash = `#/webhooks/${w.id}`; } },
+    h('td', { class: 'a-wrap' }, w.url), h('td', { class: 'a-wrap' }, w.events.map((e) => h('code', { class: 'a-chip' }, e))), h('td', {}, when(w.created_at)),
+    h('td', { class: 'a-row-actions' }, h('button', { class: 'a-button a-small', type: 'button', onclick: (e) => { e.stopPropagation(); location.hash = `#/webhooks/${w.id}`; } }, t('deliveries')),
+      h('button', { class: 'a-button a-small a-danger', type: 'button', 'data-action': 'remove', onclick: (e) => {
+        e.stopPropagation();
+        if (confirm(t('confirm_remove'))) act(() => api('DELETE', `/v1/admin/webhooks/${w.id}`), list);
+      } }, t('remove')))))));
+  };
+  await list();
+}
+
+async function viewWebhook(root, id) {
+  const { webhooks } = await api('GET', '/v1/admin/webhooks');
+  const w = webhooks.find((x) => x.id === id);
+  title('deliveries', w ? w.url.replace(/^https?:\/\//, '') : `#${id}`);
+  root.append(h('a', { href: '#/webhooks' }, t('back')));
+  await pager(root, async (cursor) => {
+    const page = await api('GET', `/v1/admin/webhooks/${id}/deliveries?limit=50${cursor ? '&before=' + cursor : ''}`);
+    const ds = page.deliveries ?? [];
+    return { items: ds, next: page.next ?? (ds.length === 50 ? ds[ds.length - 1].id : '') };
+  }, [t('created'), t('event'), t('status'), t('attempts'), t('last_status'), t('updated')], (d) => h('tr', { 'data-delivery': d.id },
+    h('td', {}, when(d.created_at)), h('td', {}, h('code', {}, d.event)),
+    h('td', {}, badge(d.state === 'delivered' ? 'done' : d.state === 'failed' ? 'blocked' : 'draft', d.state)),
+    h('td', { class: 'a-num' }, num.format(d.attempts)),
+    h('td', { class: 'a-wrap' }, [d.last_status || '', d.last_error].filter(Boolean).join(' · ') || '—'), h('td', {}, when(d.updated_at))));
+}
+
+async function viewKeys(root) {
+  title('nav_keys');
+  const name = h('input', { name: 'name', required: true, maxlength: '100', placeholder: 'CRM' });
+  const out = h('div');
+  const listed = h('div');
+  const list = async () => {
+    const { keys } = await api('GET', '/v1/admin/bot/keys');
+    listed.replaceChildren(table([t('name'), t('prefix'), t('created'), t('state'), ''], keys.map((k) => h('tr', { 'data-key': k.id },
+      h('td', {}, k.name), h('td', {}, h('code', {}, `${k.prefix}…`)), h('td', {}, when(k.created_at)),
+      h('td', {}, k.revoked_at ? badge('blocked', `${t('revoked')} · ${when(k.revoked_at)}`) : badge('active', t('working'))),
+      h('td', { class: 'a-row-actions' }, k.revoked_at ? null : h('button', { class: 'a-button a-small a-danger', type: 'button', 'data-action': 'revoke', onclick: () => {
+        if (confirm(t('confirm_revoke'))) act(() => api('DELETE', `/v1/admin/bot/keys/${k.id}`), list);
+      } }, t('revoke')))))));
+  };
+  root.append(h('form', { class: 'a-card a-view', id: 'a-key-form', onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const k = await api('POST', '/v1/admin/bot/keys', { name: name.value });
+      name.value = '';
+      await list();
+      out.replaceChildren(once(t('key_once'), k.key));
+    } catch (err) { $('a-status').textContent = err.message; }
+  } }, h('h2', {}, t('create_key')), h('div', { class: 'a-toolbar' }, h('label', {}, t('key_name'), name),
+    h('button', { class: 'a-button a-primary', type: 'submit' }, t('create_key')))), out, listed);
+  await list();
+}
+
+async function viewOperators(root) {
+  title('nav_operators');
+  root.append(h('p', { class: 'a-muted' }, t('operators_hint')));
+  const staff = [];
+  for (const role of ['operator', 'admin']) {
+    const page = await api('GET', `/v1/admin/users?role=${role}&blocked=false&limit=100`);
+    staff.push(...page.users);
+  }
+  const label = (u) => `${userName(u) === '—' ? u.phone : userName(u)}${u.role === 'admin' ? ` (${u.role})` : ''}`;
+  await pager(root, async (cursor) => {
+    const page = await api('GET', `/v1/operator/dialogs${cursor ? '?cursor=' + encodeURIComponent(cursor) : ''}`);
+    return { items: page.dialogs, next: page.next_cursor };
+  }, [t('client'), t('subject'), t('last_message'), t('assignee'), t('assign_to')], (d) => {
+    const pick = h('select', { name: 'operator' }, h('option', { value: '' }, '—'), staff.map((u) => h('option', { value: u.id }, label(u))));
+    pick.value = d.assignee_id || '';
+    const cell = h('td', { 'data-field': 'assignee' }, d.assignee_id
+      ? [h('b', {}, d.assignee_name || d.assignee_id), h('div', { class: 'a-muted a-hint' }, when(d.assigned_at))]
+      : badge('draft', t('unassigned')));
+    return h('tr', { 'data-operator-dialog': d.id },
+      h('td', {}, d.title || '—'),
+      h('td', { class: 'a-wrap' }, d.subject_card ? [docTitle(d.subject_card.data), h('div', { class: 'a-muted a-hint' }, d.subject)] : d.subject ? h('code', {}, d.subject) : '—'),
+      h('td', { class: 'a-wrap a-last' }, d.last_message ? [h('div', { class: 'a-clip' }, d.last_message.text || '—'),
+        h('div', { class: 'a-muted a-hint' }, when(d.last_message.created_at))] : '—'),
+      cell,
+      h('td', { class: 'a-row-actions' }, pick, h('button', { class: 'a-button a-small', type: 'button', 'data-action': 'assign', onclick: () => {
+        if (pick.value) act(() => api('PUT', `/v1/operator/dialogs/${d.id}/assignee`, { operator_id: pick.value }));
+      } }, t('assign'))));
   });
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/korobka/korobka/chat"
 	"github.com/korobka/korobka/chat/live"
+	"github.com/korobka/korobka/chat/wire"
 )
 
 // The admin API under /v1/admin (docs/api.md, "Admin"). Every route sits
@@ -44,20 +45,26 @@ var operatorRoutes = map[string]bool{
 	"GET /v1/admin/forms/:collection/submissions": true,
 }
 
+// errInvalidScreen answers a screen upload that fails lint or its
+// fixtures (with the diagnostics beside the error).
+var errInvalidScreen = &chat.Error{Kind: chat.KindInvalid, Code: "invalid_screen", Message: "The screen fails lint or its fixtures; nothing changed."}
+
 // adminGuard runs on every authenticated route and refuses with 403
-// forbidden, before any input is read, a caller of /v1/admin/ whose role
-// does not allow the route: users always, operators beyond
-// operatorRoutes. It guards every admin route, whichever file registers
+// forbidden, before any input is read, a caller of /v1/admin/ or
+// /v1/operator/ whose role does not allow the route: users always,
+// operators beyond operatorRoutes under /v1/admin/ (every /v1/operator/
+// route is theirs). It guards every staff route, whichever file registers
 // it, so none can be left open; the Service checks the same roles again
 // for every use case.
 func (s *server) adminGuard(c *gin.Context) {
 	route := c.FullPath()
-	if !strings.HasPrefix(route, "/v1/admin/") {
+	operator := strings.HasPrefix(route, "/v1/operator/")
+	if !operator && !strings.HasPrefix(route, "/v1/admin/") {
 		c.Next()
 		return
 	}
 	p := principal(c)
-	if p.Role == chat.RoleAdmin || (p.Role == chat.RoleOperator && operatorRoutes[c.Request.Method+" "+route]) {
+	if p.Role == chat.RoleAdmin || (p.Role == chat.RoleOperator && (operator || operatorRoutes[c.Request.Method+" "+route])) {
 		c.Next()
 		return
 	}
@@ -433,8 +440,13 @@ func (s *server) handleUploadScreen(c *gin.Context) error {
 	info, err := s.screenAdmin.Upload(c.Request.Context(), principal(c), c.Param("name"), data)
 	var inv *live.ErrScreenInvalid
 	if errors.As(err, &inv) {
+		// The error body with the diagnostics beside it, worded in the
+		// caller's language like every other error.
+		lang := wire.ErrorLang(c.GetHeader("Accept-Language"))
+		c.Header("Vary", "Accept-Language")
+		c.Header("Content-Language", lang)
 		c.JSON(http.StatusBadRequest, gin.H{
-			"error":       gin.H{"code": "invalid_screen", "message": "The screen fails lint or its fixtures; nothing changed."},
+			"error":       gin.H{"code": errInvalidScreen.Code, "message": wire.LocalMessage(errInvalidScreen, lang)},
 			"diagnostics": inv.Diagnostics,
 		})
 		return nil

@@ -13,7 +13,7 @@ import (
 // ContentAdmin is the admin API of content collections: definitions with
 // their JSON Schemas, and documents with order and publish state.
 type ContentAdmin interface {
-	DefineCollection(ctx context.Context, p chat.Principal, name, title string, schema json.RawMessage, form bool) (chat.Collection, bool, error)
+	DefineCollection(ctx context.Context, p chat.Principal, name, title string, schema json.RawMessage, form bool, tags []string) (chat.Collection, bool, error)
 	Collections(ctx context.Context, p chat.Principal) ([]chat.Collection, error)
 	CollectionDocuments(ctx context.Context, p chat.Principal, name string) (chat.Collection, []chat.ContentDoc, error)
 	PutDocument(ctx context.Context, p chat.Principal, name, id string, in chat.DocumentInput) (chat.ContentDoc, bool, error)
@@ -55,11 +55,12 @@ func (s *server) handleDefineCollection(c *gin.Context) error {
 		Title  string          `json:"title"`
 		Schema json.RawMessage `json:"schema"`
 		Form   bool            `json:"form"`
+		Tags   []string        `json:"tags"`
 	}
 	if err := decodeJSON(c, &req, maxSchemaBody); err != nil {
 		return err
 	}
-	col, created, err := s.integ.DefineCollection(c.Request.Context(), principal(c), c.Param("name"), req.Title, req.Schema, req.Form)
+	col, created, err := s.integ.DefineCollection(c.Request.Context(), principal(c), c.Param("name"), req.Title, req.Schema, req.Form, req.Tags)
 	if err != nil {
 		return err
 	}

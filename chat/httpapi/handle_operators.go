@@ -17,7 +17,7 @@ type Operators interface {
 	OperatorSend(ctx context.Context, p chat.Principal, req chat.SendRequest) (chat.MessageView, bool, error)
 	SendCanned(ctx context.Context, p chat.Principal, dialogID int64, answerID, clientID string) (chat.MessageView, bool, error)
 	OperatorReplies(ctx context.Context, p chat.Principal, dialogID int64, limit int) ([]chat.OperatorReply, error)
-	OperatorHistory(ctx context.Context, p chat.Principal, dialogID, before int64, limit int) ([]chat.MessageView, error)
+	OperatorHistory(ctx context.Context, p chat.Principal, dialogID, before int64, limit int) ([]chat.OperatorMessage, error)
 }
 
 // handleOperatorHistory pages a business dialog's messages backwards.

@@ -403,7 +403,7 @@ func (e *event) Patch(ctx context.Context, w *ws.Watch) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			row, err := e.p.render(eng, "dialog_row", map[string]any{"dialog": view, "me": chat.FormatID(e.uid)}, st.variant)
+			row, err := e.p.render(eng, "dialog_row", map[string]any{"dialog": view, "me": chat.FormatID(e.uid), "lang": eng.Lang(st.variant.Langs)}, st.variant)
 			if err != nil {
 				return nil, err
 			}
@@ -559,7 +559,7 @@ func (e *event) dialogRow(ctx context.Context, eng *renderer.Engine, v renderer.
 	if e.rowErr != nil {
 		return nil, e.rowErr
 	}
-	return e.p.render(eng, "dialog_row", map[string]any{"dialog": e.row, "me": chat.FormatID(e.uid)}, v)
+	return e.p.render(eng, "dialog_row", map[string]any{"dialog": e.row, "me": chat.FormatID(e.uid), "lang": eng.Lang(v.Langs)}, v)
 }
 
 // bindable turns a view into the values the renderer binds: the JSON

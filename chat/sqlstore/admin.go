@@ -53,6 +53,28 @@ func (s *Store) ListUsers(ctx context.Context, f chat.UserFilter, limit int) ([]
 		q += ` AND created_at < ?`
 		args = append(args, s.ts(f.RegisteredTo))
 	}
+	if in := f.Interacted; in != nil {
+		// Each user is checked through form_submissions_author and
+		// members_user_id: the cost is the user's own submissions and
+		// dialogs, never the whole table.
+		var or []string
+		if len(in.Forms) > 0 {
+			or = append(or, `EXISTS (SELECT 1 FROM form_submissions fs WHERE fs.author_id = users.id AND fs.collection IN (`+placeholders(len(in.Forms))+`))`)
+			for _, f := range in.Forms {
+				args = append(args, f)
+			}
+		}
+		if len(in.Subjects) > 0 {
+			or = append(or, `EXISTS (SELECT 1 FROM members m JOIN dialogs d ON d.id = m.dialog_id WHERE m.user_id = users.id AND d.subject IN (`+placeholders(len(in.Subjects))+`))`)
+			for _, sub := range in.Subjects {
+				args = append(args, sub)
+			}
+		}
+		if len(or) == 0 {
+			return []chat.User{}, nil
+		}
+		q += ` AND (` + strings.Join(or, ` OR `) + `)`
+	}
 	if f.After.ID != 0 {
 		at := s.ts(f.After.CreatedAt)
 		q += ` AND (created_at < ? OR (created_at = ? AND id < ?))`

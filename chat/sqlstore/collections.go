@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -23,8 +24,8 @@ func (s *Store) PutCollection(ctx context.Context, c chat.Collection) (bool, err
 		err := tx.QueryRowContext(ctx, `SELECT created_at FROM content_collections WHERE name = ?`+s.forUpdate(), c.Name).Scan(timeCol{&createdAt})
 		switch {
 		case err == nil:
-			_, err = tx.ExecContext(ctx, `UPDATE content_collections SET title = ?, json_schema = ?, form = ?, updated_at = ? WHERE name = ?`,
-				c.Title, string(c.Schema), c.Form, s.ts(c.UpdatedAt), c.Name)
+			_, err = tx.ExecContext(ctx, `UPDATE content_collections SET title = ?, json_schema = ?, form = ?, tags = ?, updated_at = ? WHERE name = ?`,
+				c.Title, string(c.Schema), c.Form, tagsJSON(c.Tags), s.ts(c.UpdatedAt), c.Name)
 			return err
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
@@ -36,8 +37,8 @@ func (s *Store) PutCollection(ctx context.Context, c chat.Collection) (bool, err
 		if n >= chat.MaxCollections {
 			return chat.ErrTooManyCollections
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO content_collections (name, title, json_schema, form, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			c.Name, c.Title, string(c.Schema), c.Form, s.ts(c.CreatedAt), s.ts(c.UpdatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO content_collections (name, title, json_schema, form, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			c.Name, c.Title, string(c.Schema), c.Form, tagsJSON(c.Tags), s.ts(c.CreatedAt), s.ts(c.UpdatedAt)); err != nil {
 			return err
 		}
 		created = true
@@ -50,8 +51,8 @@ func (s *Store) PutCollection(ctx context.Context, c chat.Collection) (bool, err
 func (s *Store) SeedCollection(ctx context.Context, c chat.Collection) (bool, error) {
 	var seeded bool
 	err := s.write(ctx, "seed collection", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO content_collections (name, title, json_schema, form, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`+s.onConflictDoNothing("name"),
-			c.Name, c.Title, string(c.Schema), c.Form, s.ts(c.CreatedAt), s.ts(c.UpdatedAt))
+		res, err := tx.ExecContext(ctx, `INSERT INTO content_collections (name, title, json_schema, form, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`+s.onConflictDoNothing("name"),
+			c.Name, c.Title, string(c.Schema), c.Form, tagsJSON(c.Tags), s.ts(c.CreatedAt), s.ts(c.UpdatedAt))
 		if err != nil {
 			return err
 		}
@@ -62,14 +63,29 @@ func (s *Store) SeedCollection(ctx context.Context, c chat.Collection) (bool, er
 	return seeded, err
 }
 
-const collectionCols = `name, title, json_schema, form, created_at, updated_at`
+const collectionCols = `name, title, json_schema, form, tags, created_at, updated_at`
 
 func scanCollection(r interface{ Scan(...any) error }) (chat.Collection, error) {
 	var c chat.Collection
-	var schema []byte
-	err := r.Scan(&c.Name, &c.Title, &schema, &c.Form, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+	var schema, tags []byte
+	err := r.Scan(&c.Name, &c.Title, &schema, &c.Form, &tags, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
 	c.Schema = schema
+	if err == nil {
+		err = json.Unmarshal(tags, &c.Tags)
+	}
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
 	return c, err
+}
+
+// tagsJSON is the tags column's value: a JSON array, never null.
+func tagsJSON(tags []string) string {
+	if len(tags) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(tags)
+	return string(b)
 }
 
 // Collection returns one definition.

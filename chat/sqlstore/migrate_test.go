@@ -127,53 +127,124 @@ func TestMigrateFromReleasedSchema(t *testing.T) {
 	for _, d := range dialects() {
 		t.Run(string(d.name), func(t *testing.T) {
 			dsn := d.freshDB(t)
-			w, r, err := connect(d.name, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sub, err := fs.Sub(migrations.FS, string(d.name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			keep := map[int64]bool{}
-			for _, v := range released {
-				keep[v] = true
-			}
-			shipped := fstest.MapFS{}
-			all, err := fs.Glob(sub, "*.sql")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, name := range all {
-				v, err := goose.NumericComponent(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !keep[v] {
-					continue
-				}
-				data, err := fs.ReadFile(sub, name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				shipped[name] = &fstest.MapFile{Data: data}
-			}
-			if len(shipped) != len(released) {
-				t.Fatalf("found %d of the %d released migrations", len(shipped), len(released))
-			}
-			gd := goose.DialectSQLite3
-			if d.name == MySQL {
-				gd = goose.DialectMySQL
-			}
-			p, err := goose.NewProvider(gd, w, shipped, goose.WithDisableGlobalRegistry(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.Up(t.Context()); err != nil {
-				t.Fatalf("apply the released migrations: %v", err)
-			}
-			closeDBs(w, r)
+			applyReleased(t, d.name, dsn, nil)
 			openStore(t, d.name, dsn) // fails on a migration numbered below a released one
+		})
+	}
+}
+
+// applyReleased applies exactly the released migrations to the database
+// at dsn, then runs fill (when not nil) on the writer before closing it.
+func applyReleased(t *testing.T, d Dialect, dsn string, fill func(w *sql.DB)) {
+	t.Helper()
+	w, r, err := connect(d, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDBs(w, r)
+	sub, err := fs.Sub(migrations.FS, string(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := map[int64]bool{}
+	for _, v := range released {
+		keep[v] = true
+	}
+	shipped := fstest.MapFS{}
+	all, err := fs.Glob(sub, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range all {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !keep[v] {
+			continue
+		}
+		data, err := fs.ReadFile(sub, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shipped[name] = &fstest.MapFile{Data: data}
+	}
+	if len(shipped) != len(released) {
+		t.Fatalf("found %d of the %d released migrations", len(shipped), len(released))
+	}
+	gd := goose.DialectSQLite3
+	if d == MySQL {
+		gd = goose.DialectMySQL
+	}
+	p, err := goose.NewProvider(gd, w, shipped, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(t.Context()); err != nil {
+		t.Fatalf("apply the released migrations: %v", err)
+	}
+	if fill != nil {
+		fill(w)
+	}
+}
+
+// TestMigrateOperatorsFromAudit: before 00022 assignments and who answered
+// lived only in the audit log; the migration copies the latest assignment
+// of each dialog and every reply into their tables, skipping what names
+// no dialog.
+func TestMigrateOperatorsFromAudit(t *testing.T) {
+	for _, d := range dialects() {
+		t.Run(string(d.name), func(t *testing.T) {
+			dsn := d.freshDB(t)
+			at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+			ts := func(t time.Time) any {
+				if d.name == SQLite {
+					return t.UnixMicro()
+				}
+				return t
+			}
+			applyReleased(t, d.name, dsn, func(w *sql.DB) {
+				exec := func(q string, args ...any) {
+					t.Helper()
+					if _, err := w.Exec(q, args...); err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+				}
+				exec(`INSERT INTO users (id, phone, created_at) VALUES (1, '+79990000001', ?), (2, '+79990000002', ?)`, ts(at), ts(at))
+				exec(`INSERT INTO dialogs (id, kind, created_by, created_at, updated_at) VALUES (70, 'direct', 1, ?, ?)`, ts(at), ts(at))
+				audit := func(n int, actor int64, action, target, details string) {
+					exec(`INSERT INTO audit_log (at, actor_id, actor_role, action, target_type, target_id, details) VALUES (?, ?, 'operator', ?, 'dialog', ?, ?)`,
+						ts(at.Add(time.Duration(n)*time.Minute)), actor, action, target, details)
+				}
+				audit(1, 11, "dialog.assign", "70", `{"operator_id":"11"}`)
+				audit(2, 11, "dialog.assign", "70", `{"operator_id":"12"}`) // the latest wins
+				audit(3, 12, "dialog.assign", "99", `{"operator_id":"12"}`) // no such dialog
+				audit(4, 12, "operator.reply", "70", `{"message_id":"70.3"}`)
+				audit(5, 11, "operator.reply", "70", `{"message_id":"70.5"}`)
+				audit(6, 11, "operator.reply", "99", `{"message_id":"99.1"}`)
+			})
+			s := openStore(t, d.name, dsn)
+			as, err := s.Assignments(t.Context(), []int64{70, 99})
+			if err != nil || len(as) != 1 || as[0].DialogID != 70 || as[0].OperatorID != 12 || as[0].AssignedBy != 11 ||
+				!as[0].AssignedAt.Equal(at.Add(2*time.Minute)) {
+				t.Fatalf("assignments: %+v %v", as, err)
+			}
+			rs, err := s.Replies(t.Context(), 70, 0, 10)
+			if err != nil || len(rs) != 2 || rs[0].Seq != 5 || rs[0].OperatorID != 11 || rs[1].Seq != 3 || rs[1].OperatorID != 12 {
+				t.Fatalf("replies: %+v %v", rs, err)
+			}
+			if rs, err := s.Replies(t.Context(), 99, 0, 10); err != nil || len(rs) != 0 {
+				t.Fatalf("a missing dialog's replies were copied: %+v %v", rs, err)
+			}
+			c, err := s.Collections(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, col := range c {
+				if col.Tags == nil || len(col.Tags) != 0 {
+					t.Fatalf("a collection from before 00022 has tags %v", col.Tags)
+				}
+			}
 		})
 	}
 }

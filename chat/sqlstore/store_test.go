@@ -54,6 +54,17 @@ func TestStore(t *testing.T) {
 	}
 }
 
+func TestAdminPlatformStores(t *testing.T) {
+	for _, d := range dialects() {
+		t.Run(string(d.name), func(t *testing.T) {
+			d.freshDB(t)
+			chattest.TestPlatformStores(t, func(t *testing.T) chat.Store {
+				return openStore(t, d.name, d.freshDB(t))
+			})
+		})
+	}
+}
+
 func TestDeviceStore(t *testing.T) {
 	for _, d := range dialects() {
 		t.Run(string(d.name), func(t *testing.T) {

@@ -126,8 +126,12 @@ func (s *Store) WebhookDeliveries(ctx context.Context, webhookID, before int64, 
 	q := `SELECT ` + deliveryCols + ` FROM webhook_deliveries WHERE webhook_id = ?`
 	args := []any{webhookID}
 	if before > 0 {
-		q += ` AND created_at < (SELECT created_at FROM webhook_deliveries WHERE id = ?)`
-		args = append(args, before)
+		// After the delivery before in (created_at, id) order: deliveries
+		// made at the same time (one event's, a busy second's) are
+		// neither skipped nor repeated.
+		q += ` AND (created_at < (SELECT created_at FROM webhook_deliveries WHERE id = ?)
+			OR (created_at = (SELECT created_at FROM webhook_deliveries WHERE id = ?) AND id < ?))`
+		args = append(args, before, before, before)
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)

@@ -108,6 +108,8 @@ var errorMessages = map[string]map[string]string{
 		"invalid_role":           "Неверная роль.",
 		"invalid_schema":         "Схема не компилируется.",
 		"invalid_segment":        "Неверный сегмент рассылки.",
+		"invalid_tags":           "Теги — не более 16 слов из латинских строчных букв, цифр, _ и -, до 32 символов каждое.",
+		"unknown_tag":            "Этот тег не стоит ни на одной форме, новости или товаре: рассылка никого не найдёт.",
 		"invalid_title":          "Название группы — от 1 до 128 видимых символов.",
 		"invalid_video":          "Не удалось прочитать видео: нужен MP4, MOV или WebM.",
 		"media_url_revoked":      "Ссылка на файл больше не действует; обновите сообщение.",
@@ -164,8 +166,13 @@ func ErrorLang(acceptLanguage string) string {
 	return base.String()
 }
 
-// localMessage is e's message in lang ("en", "ru"): its own text in
-// English or when the language has no text for the code.
+// LocalMessage is e's message in lang ("en", "ru"): its own text in
+// English or when the language has no text for the code. Handlers that
+// answer an error with more than the error body (an invalid screen's
+// diagnostics) word it with this.
+func LocalMessage(e *chat.Error, lang string) string { return localMessage(e, lang) }
+
+// localMessage is LocalMessage.
 func localMessage(e *chat.Error, lang string) string {
 	if m, ok := errorMessages[lang][e.Code]; ok {
 		return m

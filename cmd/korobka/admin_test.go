@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,14 +40,22 @@ var operatorRoutes = map[string]bool{
 	"GET /v1/admin/forms/:collection/submissions": true,
 }
 
-// adminRoutes lists the routes under /v1/admin/ of the running server.
+// adminRoutes lists the staff routes of the running server: those under
+// /v1/admin/ and /v1/operator/ (every one of the latter is an operator's).
 func (e *env) adminRoutes() []httpapi.Route {
 	e.t.Helper()
 	var out []httpapi.Route
+	operators := 0
 	for _, r := range httpapi.RoutesOf(e.h) {
-		if strings.HasPrefix(r.Path, "/v1/admin/") {
+		if strings.HasPrefix(r.Path, "/v1/admin/") || strings.HasPrefix(r.Path, "/v1/operator/") {
 			out = append(out, r)
 		}
+		if strings.HasPrefix(r.Path, "/v1/operator/") {
+			operators++
+		}
+	}
+	if operators < 6 {
+		e.t.Fatalf("only %d operator routes in the route table: %v", operators, out)
 	}
 	if len(out) < len(operatorRoutes)+5 {
 		e.t.Fatalf("only %d admin routes in the route table: %v", len(out), out)
@@ -85,7 +94,7 @@ func TestAdminRoutesByRole(t *testing.T) {
 			e.wantErr(e.do(r.Method, path, "", body), 401, "missing_token")
 			// A user is refused before anything else is looked at.
 			e.wantErr(e.do(r.Method, path, user.AccessToken, body), 403, "forbidden")
-			if operatorRoutes[key] {
+			if operatorRoutes[key] || strings.HasPrefix(r.Path, "/v1/operator/") {
 				if res := e.do(r.Method, path, op.AccessToken, body); res.status == 403 || res.status == 401 {
 					t.Errorf("%s as an operator: got %d %s, want an answer", key, res.status, res.body)
 				}
@@ -412,6 +421,12 @@ func TestAdminScreens(t *testing.T) {
 		if !strings.Contains(string(r.body), "diagnostics") {
 			t.Fatalf("no diagnostics: %s", r.body)
 		}
+		// Worded in the admin's language, like every error.
+		ru := nodeA.doHeaders("PUT", "/v1/admin/screens/login", admin.AccessToken, "application/yaml", broken, map[string]string{"Accept-Language": "ru-RU,ru;q=0.9"})
+		nodeA.wantErr(ru, 400, "invalid_screen")
+		if !strings.Contains(string(ru.body), "Экран не прошёл проверку") || ru.header.Get("Content-Language") != "ru" || !strings.Contains(string(ru.body), "diagnostics") {
+			t.Fatalf("a refused screen in Russian: %s %v", ru.body, ru.header)
+		}
 		if etag(nodeA) != before || etag(nodeB) != before {
 			t.Fatal("a failed upload changed the live screen")
 		}
@@ -452,6 +467,80 @@ func TestAdminScreens(t *testing.T) {
 		nodeA.want(nodeA.do("GET", "/v1/admin/audit?target_type=screen&target_id=login", admin.AccessToken, nil), 200).json(t, &audit)
 		if len(audit.Entries) != 2 || audit.Entries[0].Action != "screen.rollback" || audit.Entries[1].Action != "screen.upload" {
 			t.Fatalf("audit: %+v", audit.Entries)
+		}
+	})
+}
+
+// TestAdminBroadcastByTag: a broadcast to a content tag reaches the users
+// who interacted with content carrying it (a dialog about a tagged news
+// post, a submission of a tagged form), combined with the other
+// conditions, and nobody else; a tag nothing carries is refused.
+func TestAdminBroadcastByTag(t *testing.T) {
+	backendsWith(t, map[string]string{"KOROBKA_BUSINESS_NAME": "Acme support"}, func(t *testing.T, e *env) {
+		reader := e.loginTest("+79990000001", "111111") // discussed the launch post (seeded tag "app")
+		buyer := e.loginTest("+79990000002", "222222")  // ordered a service (the form's seeded tag "orders")
+		bystander := e.loginTest("+79991230020", "333333")
+		admin := e.staff("+79991230011", "333333", chat.RoleAdmin)
+		e.want(e.do("POST", "/v1/business/dialog", reader.AccessToken, map[string]any{"subject": "news:launch"}), 201)
+		e.want(e.do("POST", "/v1/business/dialog", bystander.AccessToken, map[string]any{"subject": "news:video-tour"}), 201)
+		e.want(e.do("POST", "/v1/forms/order_service", buyer.AccessToken,
+			map[string]any{"service": "business", "name": "Борис", "phone": "+79161234567"}), 201)
+
+		e.wantErr(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken,
+			map[string]any{"text": "x", "segment": map[string]any{"tag": "Not A Tag"}}), 400, "invalid_tags")
+		e.wantErr(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken,
+			map[string]any{"text": "x", "segment": map[string]any{"tag": "nobody-has-it"}}), 400, "unknown_tag")
+
+		// An admin tags another post: its discussion joins the segment.
+		e.want(e.do("PUT", "/v1/admin/collections/news/documents/video-tour", admin.AccessToken, map[string]any{
+			"data": map[string]any{"id": "video-tour", "title": "A two-minute tour", "body": "Three steps.",
+				"published_at": "2025-03-10T12:30:00Z", "tags": []string{"app", "video"}}}), 200)
+
+		run := func(text string, seg map[string]any) chat.Broadcast {
+			t.Helper()
+			var b chat.Broadcast
+			e.want(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken, map[string]any{"text": text, "segment": seg}), 202).json(t, &b)
+			deadline := time.Now().Add(20 * time.Second)
+			for b.Status != chat.BroadcastDone && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				e.want(e.do("GET", "/v1/admin/broadcasts/"+chat.FormatID(b.ID), admin.AccessToken, nil), 200).json(t, &b)
+			}
+			if b.Status != chat.BroadcastDone {
+				t.Fatalf("broadcast %q not done: %+v", text, b)
+			}
+			return b
+		}
+		got := func(who tokens, text string) bool {
+			t.Helper()
+			var page struct {
+				Dialogs []struct {
+					LastMessage *struct{ Text string } `json:"last_message"`
+				}
+			}
+			e.want(e.do("GET", "/v1/dialogs", who.AccessToken, nil), 200).json(t, &page)
+			for _, d := range page.Dialogs {
+				if d.LastMessage != nil && d.LastMessage.Text == text {
+					return true
+				}
+			}
+			return false
+		}
+
+		b := run("Новая версия приложения", map[string]any{"tag": "app", "subjects": []string{"news:nothing"}})
+		if b.Sent != 2 || b.Segment.Tag != "app" || !slices.Equal(b.Segment.Subjects, []string{"news:launch", "news:video-tour"}) || len(b.Segment.Forms) != 0 {
+			t.Fatalf("by tag app: %+v", b)
+		}
+		if !got(reader, "Новая версия приложения") || !got(bystander, "Новая версия приложения") || got(buyer, "Новая версия приложения") {
+			t.Fatal("the app broadcast reached the wrong people")
+		}
+		b = run("Скидка на повторный заказ", map[string]any{"tag": "orders"})
+		if b.Sent != 1 || !slices.Equal(b.Segment.Forms, []string{"order_service"}) || !got(buyer, "Скидка на повторный заказ") || got(reader, "Скидка на повторный заказ") {
+			t.Fatalf("by tag orders: %+v", b)
+		}
+		// Combined with the other conditions: nobody with the tag is an
+		// operator.
+		if b := run("Только операторам", map[string]any{"tag": "app", "role": "operator"}); b.Sent != 0 {
+			t.Fatalf("tag and role: %+v", b)
 		}
 	})
 }

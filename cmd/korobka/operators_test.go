@@ -76,5 +76,55 @@ func TestOperators(t *testing.T) {
 			t.Fatalf("replies: %+v", replies.Replies)
 		}
 		e.wantErr(e.do("GET", "/v1/operator/dialogs/"+d+"/replies", client.AccessToken, nil), 403, "forbidden")
+
+		// Who answered is on each message, for operators only.
+		var hist struct {
+			Messages []struct {
+				ID             string
+				Text           string
+				AnsweredBy     string `json:"answered_by"`
+				AnsweredByName string `json:"answered_by_name"`
+			}
+		}
+		e.want(e.do("GET", "/v1/operator/dialogs/"+d+"/messages", op1.AccessToken, nil), 200).json(t, &hist)
+		answered := map[string]string{}
+		for _, m := range hist.Messages {
+			answered[m.ID] = m.AnsweredBy
+		}
+		if len(hist.Messages) != 3 || answered[m1.field(t, "id").(string)] != op2.User.ID ||
+			answered[m2.field(t, "id").(string)] != op1.User.ID || hist.Messages[0].AnsweredBy != "" {
+			t.Fatalf("operator history, who answered: %+v", hist.Messages)
+		}
+		if c := e.want(e.do("GET", "/v1/dialogs/"+d+"/messages", client.AccessToken, nil), 200); bytes.Contains(c.body, []byte("answered_by")) ||
+			bytes.Contains(c.body, []byte(op2.User.ID)) {
+			t.Fatalf("the client sees who answered: %s", c.body)
+		}
+
+		// The assignment is stored (not read back from the audit log) and
+		// each change is audited with the one it replaced.
+		as, err := e.app.store.Assignments(context.Background(), []int64{mustID(t, d)})
+		if err != nil || len(as) != 1 || chat.FormatID(as[0].OperatorID) != op2.User.ID || chat.FormatID(as[0].AssignedBy) != op1.User.ID {
+			t.Fatalf("stored assignment: %+v %v", as, err)
+		}
+		var named struct {
+			Dialogs []struct {
+				AssigneeID   string  `json:"assignee_id"`
+				AssigneeName string  `json:"assignee_name"`
+				AssignedAt   *string `json:"assigned_at"`
+			}
+		}
+		e.want(e.do("GET", "/v1/operator/dialogs", op1.AccessToken, nil), 200).json(t, &named)
+		if len(named.Dialogs) != 1 || named.Dialogs[0].AssigneeID != op2.User.ID || named.Dialogs[0].AssignedAt == nil {
+			t.Fatalf("assignee in the list: %+v", named.Dialogs)
+		}
+		es, err := e.app.store.Audit(context.Background(), chat.AuditFilter{Action: "dialog.assign", TargetType: "dialog", TargetID: d}, 10)
+		if err != nil || len(es) != 2 || !bytes.Contains(es[0].Details, []byte(`"previous_operator_id":"`+op1.User.ID+`"`)) ||
+			chat.FormatID(es[0].ActorID) != op1.User.ID {
+			t.Fatalf("audit of the reassignment: %+v %v", es, err)
+		}
+		// A client's dialog with someone else is not the business's.
+		other := e.loginTest("+79990000001", "111111")
+		od := e.want(e.do("POST", "/v1/dialogs", client.AccessToken, map[string]any{"user_id": other.User.ID}), 201).field(t, "id").(string)
+		e.wantErr(e.do("PUT", "/v1/operator/dialogs/"+od+"/assignee", op1.AccessToken, map[string]any{"operator_id": op1.User.ID}), 404, "not_found")
 	})
 }

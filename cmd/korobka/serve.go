@@ -42,6 +42,11 @@ import (
 	"github.com/korobka/korobka/screens"
 )
 
+// The HTTP server finds the platform routes' Service by a type assertion
+// (httpapi.Deps.Service); a method whose signature drifts would switch
+// them off silently, so the build checks it here.
+var _ httpapi.Integrations = (*chat.Service)(nil)
+
 // shutdownGrace bounds how long in-flight requests may finish after a
 // signal.
 const shutdownGrace = 15 * time.Second
@@ -559,8 +564,9 @@ func (a *app) openScreens(ctx context.Context, cfg Config) error {
 
 // seedCollections defines the collections of the screens' content/ folder
 // on first start (each <name>.schema.json is collection <name>, titled by
-// the schema's title, a form when it says "x-korobka-form": true). A
-// definition an admin changed is kept.
+// the schema's title, a form when it says "x-korobka-form": true, with the
+// content tags of "x-korobka-tags"). A definition an admin changed is
+// kept.
 func (a *app) seedCollections(ctx context.Context, fsys fs.FS) error {
 	names, err := fs.Glob(fsys, "content/*.schema.json")
 	if err != nil {
@@ -577,8 +583,9 @@ func (a *app) seedCollections(ctx context.Context, fsys fs.FS) error {
 			return fmt.Errorf("%s: %w", file, err)
 		}
 		var head struct {
-			Title string `json:"title"`
-			Form  bool   `json:"x-korobka-form"`
+			Title string   `json:"title"`
+			Form  bool     `json:"x-korobka-form"`
+			Tags  []string `json:"x-korobka-tags"`
 		}
 		if err := json.Unmarshal(raw, &head); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
@@ -587,7 +594,12 @@ func (a *app) seedCollections(ctx context.Context, fsys fs.FS) error {
 		if err := json.Compact(&compact, raw); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		c := chat.Collection{Name: name, Title: head.Title, Schema: compact.Bytes(), Form: head.Form, CreatedAt: now, UpdatedAt: now}
+		for _, tag := range head.Tags {
+			if !chat.ValidTag(tag) {
+				return fmt.Errorf("%s: x-korobka-tags: %q is not a tag (1 to 32 of a-z, 0-9, _ and -)", file, tag)
+			}
+		}
+		c := chat.Collection{Name: name, Title: head.Title, Schema: compact.Bytes(), Form: head.Form, Tags: head.Tags, CreatedAt: now, UpdatedAt: now}
 		if _, err := a.store.SeedCollection(ctx, c); err != nil {
 			return fmt.Errorf("seed collection %s: %w", name, err)
 		}
