@@ -81,6 +81,26 @@ func TestBrowserChatSeparators(t *testing.T) {
 			t.Errorf("%s: unread separator in view %v, first message in view %v; want the chat opened at the unread messages", tc.lang, inView[0], inView[1])
 		}
 	}
+
+	// An older page goes above (render.js appendPage, as load_more does):
+	// two more messages of the oldest day shown and one of a day before.
+	// That day's separator moves above them, once, and the new day gets
+	// its own.
+	p.Do("merge an older page", chromedp.Evaluate[chromedp.Void](`import('/preview/render.js').then((r) => {
+		const b = (id, day, at) => ({ type: 'message_bubble', id, own: false, text: id, time: '', day, sender_id: 'u3', sent_at: at });
+		r.appendPage(document.querySelector('[data-kid="messages"]'), { children: [
+			b('msg-m197', '1`+nb+`December 2025', '2025-12-01T09:00:00Z'),
+			b('msg-m198', '29`+nb+`December 2025', '2025-12-29T09:00:00Z'),
+			b('msg-m199', '29`+nb+`December 2025', '2025-12-29T09:01:00Z'),
+		] }, { run() {} });
+		window.__merged = true;
+	})`))
+	p.WaitFor("the older page merged", `window.__merged === true`)
+	got := eval[[]string](p, chatShape)
+	want := []string{"day:1" + nb + "December 2025", "msg-m197 tail", "day:29" + nb + "December 2025", "msg-m198", "msg-m199 joined tail", "msg-m200 tail", "msg-m201 tail", "day:12" + nb + "November"}
+	if len(got) < len(want) || strings.Join(got[:len(want)], "\n") != strings.Join(want, "\n") {
+		t.Errorf("after an older page the chat reads\n%s\nwant it to begin\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // TestBrowserChatUnreadAndJump: Boris writes 60 messages after five of
