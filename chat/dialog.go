@@ -220,10 +220,34 @@ func ParseMessageID(s string) (dialogID, seq int64, err error) {
 
 // DialogEntry is one row of a user's dialog list: the dialog, the user's
 // own membership, and its newest message (nil when it has none).
+//
+// Former is set when the user is no longer a member of the group (removed
+// or left): Self then holds only DialogID, UserID and VisibleFrom, and
+// LastMessage is the message at Former.EndSeq, the last they may read.
 type DialogEntry struct {
 	Dialog      Dialog
 	Self        Member
 	LastMessage *Message
+	Former      *FormerMember
+}
+
+// Why a membership of a group ended (FormerMember.Reason).
+const (
+	EndRemoved = "removed"
+	EndLeft    = "left"
+)
+
+// FormerMember is a user removed from a group or who left it: they keep
+// the history they could read up to EndSeq (the dialog's last seq after
+// the system messages of their removal), from VisibleFrom, and nothing
+// after it; no media of the dialog at all. Adding them again ends it.
+type FormerMember struct {
+	DialogID    int64
+	UserID      int64
+	VisibleFrom int64
+	EndSeq      int64
+	EndedAt     time.Time
+	Reason      string // EndRemoved or EndLeft
 }
 
 // DialogCursor is a position in a dialog list, ordered by UpdatedAt then ID,
