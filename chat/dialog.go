@@ -278,9 +278,25 @@ type Receipt struct {
 	Delivered int64
 	Read      int64
 
+	// WantSenders asks Commit for Senders (groups: the Service tells only
+	// them and the reader, docs/api.md "Receipts and ticks in groups").
+	WantSenders bool
+
 	Result  Member
 	Changed bool
+	// Senders, when WantSenders and Changed, are the distinct senders of
+	// the messages whose status the move changed (those it passed: after
+	// the old read watermark when it moved, else after the old delivered
+	// one, up to the new delivered one), in ascending order; AllSenders
+	// instead when that span is over MaxSenderScan messages (tell every
+	// member).
+	Senders    []int64
+	AllSenders bool
 }
+
+// MaxSenderScan bounds the messages a receipt's Senders are read from;
+// past it the status event goes to every member.
+const MaxSenderScan = 1000
 
 // Batch is what one Commit writes in one transaction: group commit, so that
 // durability costs one fsync per batch instead of one per message.

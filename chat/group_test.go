@@ -587,3 +587,65 @@ func TestGroupPushHonoursMute(t *testing.T) {
 		t.Errorf("message jobs queued = %d, want 2 (no system message is pushed)", n)
 	}
 }
+
+// TestGroupReadNotifiesSenders: in a group a read tells the reader's
+// devices and the senders of the messages it passed (whose ticks and
+// read counts changed), not every member; a direct dialog tells both.
+func TestGroupReadNotifiesSenders(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	anna, boris, vera, gleb := f.newUser(t, "Anna"), f.newUser(t, "Boris"), f.newUser(t, "Vera"), f.newUser(t, "Gleb")
+	g := f.group(t, anna, "G", boris, vera, gleb)
+	id := parseID(t, g.ID)
+	m1 := f.send(t, anna, id, "m1", "from Anna")
+	m2 := f.send(t, boris, id, "m2", "from Boris")
+	statusesFrom := func(u *user, reader *user) int {
+		n := 0
+		for _, e := range u.events.of(t, "status") {
+			if e.DialogID == g.ID && e.UserID == chat.FormatID(reader.id) {
+				n++
+			}
+		}
+		return n
+	}
+	if _, err := f.svc.Read(ctx, vera.p, id, m2.Seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Vera's read reaching Anna, Boris and Vera", func() bool {
+		return statusesFrom(anna, vera) == 1 && statusesFrom(boris, vera) == 1 && statusesFrom(vera, vera) == 1
+	})
+	// Gleb reads only Anna's message: Anna and Gleb hear of it.
+	if _, err := f.svc.Read(ctx, gleb.p, id, m1.Seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Gleb's read reaching Anna and Gleb", func() bool {
+		return statusesFrom(anna, gleb) == 1 && statusesFrom(gleb, gleb) == 1
+	})
+	// Events of one topic arrive in order: a later message to everyone
+	// shows that nothing more came before it.
+	f.send(t, anna, id, "m3", "sync point")
+	for _, u := range []*user{boris, vera, gleb} {
+		u.events.wait(t, "message", 5)
+	}
+	if n := statusesFrom(gleb, vera); n != 0 {
+		t.Errorf("Gleb got %d status events of Vera's read, want 0 (none of his messages)", n)
+	}
+	if n := statusesFrom(boris, gleb) + statusesFrom(vera, gleb); n != 0 {
+		t.Errorf("Boris and Vera got %d status events of Gleb's read of Anna's message, want 0", n)
+	}
+	// A direct dialog: both members hear of a read.
+	d := f.direct(t, anna, boris)
+	dm := f.send(t, anna, d, "d1", "hi")
+	if _, err := f.svc.Read(ctx, boris.p, d, dm.Seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a direct read reaching both", func() bool {
+		n := 0
+		for _, e := range anna.events.of(t, "status") {
+			if e.DialogID == chat.FormatID(d) {
+				n++
+			}
+		}
+		return n == 1
+	})
+}

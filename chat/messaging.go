@@ -572,7 +572,7 @@ func (s *Service) Read(ctx context.Context, p Principal, dialogID, seq int64) (R
 	if seq <= 0 {
 		return Receipts{}, ErrInvalidSeq
 	}
-	r := &Receipt{DialogID: dialogID, UserID: p.UserID, Delivered: seq, Read: seq}
+	r := &Receipt{DialogID: dialogID, UserID: p.UserID, Delivered: seq, Read: seq, WantSenders: len(members) > 2}
 	if err := s.commitAndWait(ctx, &job{rcpt: r, members: members}); err != nil {
 		return Receipts{}, err
 	}
@@ -587,7 +587,7 @@ func (s *Service) receipt(ctx context.Context, p Principal, dialogID, delivered,
 	if err != nil {
 		return err
 	}
-	j := &job{rcpt: &Receipt{DialogID: dialogID, UserID: p.UserID, Delivered: delivered, Read: read}, members: members}
+	j := &job{rcpt: &Receipt{DialogID: dialogID, UserID: p.UserID, Delivered: delivered, Read: read, WantSenders: len(members) > 2}, members: members}
 	if wait {
 		return s.commitAndWait(ctx, j)
 	}
