@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -273,7 +274,7 @@ func (c *committer) commit(l *lane, jobs []*job) {
 			*j.rcpt = b.Receipts[ri]
 			ri++
 			if j.rcpt.Changed {
-				pubs = appendStatusEvent(pubs, j.rcpt.Result, j.members)
+				pubs = appendStatusEvent(pubs, j.rcpt.Result, statusRecipients(j.rcpt, j.members))
 			}
 		}
 	}
@@ -330,6 +331,25 @@ func (c *committer) viewOf(m Message) MessageView {
 // connection is skipped because it gets the reply.
 func appendMessageEvent(pubs []Publication, v MessageView, members []int64, origin int64) []Publication {
 	return appendEvent(pubs, Event{Type: EventMessage, Message: &v}, origin, members, 0)
+}
+
+// statusRecipients is who needs a receipt's status event: in a direct
+// dialog both members; in a group (the Service asked for Senders) the
+// reader's devices and the members whose messages the move passed, whose
+// ticks and read counts changed (docs/api.md, "Receipts and ticks in
+// groups"), or every member when too many messages passed to list them.
+func statusRecipients(r *Receipt, members []int64) []int64 {
+	if !r.WantSenders || r.AllSenders {
+		return members
+	}
+	out := make([]int64, 0, len(r.Senders)+1)
+	out = append(out, r.UserID)
+	for _, id := range r.Senders {
+		if id != r.UserID && slices.Contains(members, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // appendStatusEvent tells every member, the reader's other devices

@@ -220,10 +220,34 @@ func ParseMessageID(s string) (dialogID, seq int64, err error) {
 
 // DialogEntry is one row of a user's dialog list: the dialog, the user's
 // own membership, and its newest message (nil when it has none).
+//
+// Former is set when the user is no longer a member of the group (removed
+// or left): Self then holds only DialogID, UserID and VisibleFrom, and
+// LastMessage is the message at Former.EndSeq, the last they may read.
 type DialogEntry struct {
 	Dialog      Dialog
 	Self        Member
 	LastMessage *Message
+	Former      *FormerMember
+}
+
+// Why a membership of a group ended (FormerMember.Reason).
+const (
+	EndRemoved = "removed"
+	EndLeft    = "left"
+)
+
+// FormerMember is a user removed from a group or who left it: they keep
+// the history they could read up to EndSeq (the dialog's last seq after
+// the system messages of their removal), from VisibleFrom, and nothing
+// after it; no media of the dialog at all. Adding them again ends it.
+type FormerMember struct {
+	DialogID    int64
+	UserID      int64
+	VisibleFrom int64
+	EndSeq      int64
+	EndedAt     time.Time
+	Reason      string // EndRemoved or EndLeft
 }
 
 // DialogCursor is a position in a dialog list, ordered by UpdatedAt then ID,
@@ -254,9 +278,25 @@ type Receipt struct {
 	Delivered int64
 	Read      int64
 
+	// WantSenders asks Commit for Senders (groups: the Service tells only
+	// them and the reader, docs/api.md "Receipts and ticks in groups").
+	WantSenders bool
+
 	Result  Member
 	Changed bool
+	// Senders, when WantSenders and Changed, are the distinct senders of
+	// the messages whose status the move changed (those it passed: after
+	// the old read watermark when it moved, else after the old delivered
+	// one, up to the new delivered one), in ascending order; AllSenders
+	// instead when that span is over MaxSenderScan messages (tell every
+	// member).
+	Senders    []int64
+	AllSenders bool
 }
+
+// MaxSenderScan bounds the messages a receipt's Senders are read from;
+// past it the status event goes to every member.
+const MaxSenderScan = 1000
 
 // Batch is what one Commit writes in one transaction: group commit, so that
 // durability costs one fsync per batch instead of one per message.

@@ -2,10 +2,12 @@ package chat_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/korobka/korobka/chat"
 )
@@ -149,35 +151,164 @@ func TestGroupBadInput(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-func TestGroupRemoveStopsEverything(t *testing.T) {
-	f := newTestService(t)
+// TestGroupRemovedKeepsHistoryUpToRemoval: a removed member gets the
+// system message and nothing more live; they still list the group
+// (marked removed) and read its messages up to their removal through
+// history, change pages and sync, without media, and nothing after; they
+// cannot send. Adding them again resumes the membership.
+func TestGroupRemovedKeepsHistoryUpToRemoval(t *testing.T) {
+	f, _ := newTestServiceWith(t, func(c *chat.Config) { c.MediaSigner = signer(t) })
 	ctx := context.Background()
 	anna, boris, vera := f.newUser(t, "Anna"), f.newUser(t, "Boris"), f.newUser(t, "Vera")
 	g := f.group(t, anna, "G", boris, vera)
 	id := parseID(t, g.ID)
 	f.send(t, anna, id, "m1", "before")
-	vera.events.wait(t, "message", 3)
+	up, err := f.svc.Upload(ctx, anna.p, strings.NewReader("the plan"), "plan.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Send(ctx, anna.p, 1, chat.SendRequest{DialogID: id, ClientID: "p1", Text: "plan",
+		Attachments: json.RawMessage(`[{"upload_id":"` + up.ID + `"}]`)}); err != nil {
+		t.Fatal(err)
+	}
+	vera.events.wait(t, "message", 4)
 	if err := f.svc.RemoveMember(ctx, anna.p, id, vera.id); err != nil {
 		t.Fatal(err)
 	}
-	got := vera.events.wait(t, "message", 4)
-	if s := got[3].Message.System; s == nil || s.Type != "member_removed" || s.Users[0] != chat.FormatID(vera.id) {
-		t.Fatalf("removed member's last event = %+v, want member_removed naming them", got[3].Message)
+	got := vera.events.wait(t, "message", 5)
+	if s := got[4].Message.System; s == nil || s.Type != "member_removed" || s.Users[0] != chat.FormatID(vera.id) {
+		t.Fatalf("removed member's last event = %+v, want member_removed naming them", got[4].Message)
 	}
+	end := got[4].Message.Seq
 	f.send(t, anna, id, "m2", "after")
-	boris.events.wait(t, "message", 5)
-	if n := len(vera.events.of(t, "message")); n != 4 {
-		t.Errorf("removed member got %d message events, want 4 (nothing after the removal)", n)
+	boris.events.wait(t, "message", 6)
+	if n := len(vera.events.of(t, "message")); n != 5 {
+		t.Errorf("removed member got %d message events, want 5 (nothing after the removal)", n)
 	}
-	_, _, err := f.svc.Send(ctx, vera.p, 0, chat.SendRequest{DialogID: id, ClientID: "v1", Text: "still here?"})
+	_, _, err = f.svc.Send(ctx, vera.p, 0, chat.SendRequest{DialogID: id, ClientID: "v1", Text: "still here?"})
 	wantCode(t, "send after removal", err, "not_found")
-	_, err = f.svc.History(ctx, vera.p, id, 0, 0)
-	wantCode(t, "history after removal", err, "not_found")
-	if page, _ := f.svc.Dialogs(ctx, vera.p, "", 0); len(page.Dialogs) != 0 {
-		t.Errorf("removed member still lists %d dialogs", len(page.Dialogs))
+
+	checkHistory := func(what string, msgs []chat.MessageView) {
+		t.Helper()
+		if len(msgs) == 0 || msgs[len(msgs)-1].Seq != end {
+			t.Fatalf("%s = %+v, want the history up to the removal (seq %d)", what, msgs, end)
+		}
+		for _, m := range msgs {
+			if m.Seq > end || m.Text == "after" {
+				t.Errorf("%s holds seq %d %q, after the removal", what, m.Seq, m.Text)
+			}
+			if m.Text == "plan" && string(m.Attachments) != "[]" {
+				t.Errorf("%s: the removed member got media %s", what, m.Attachments)
+			}
+		}
+		if !slices.ContainsFunc(msgs, func(m chat.MessageView) bool { return m.Text == "before" }) {
+			t.Errorf("%s lost the message before the removal", what)
+		}
 	}
-	if dv, _ := f.svc.Dialog(ctx, anna.p, id); dv.MemberCount != 2 {
-		t.Errorf("members after removal = %d, want 2", dv.MemberCount)
+	hist, err := f.svc.History(ctx, vera.p, id, 0, 0)
+	if err != nil {
+		t.Fatalf("history after removal: %v", err)
+	}
+	checkHistory("history", hist)
+	changes, err := f.svc.Changes(ctx, vera.p, id, 0, 0)
+	if err != nil {
+		t.Fatalf("changes after removal: %v", err)
+	}
+	checkHistory("changes", changes)
+	for _, req := range []chat.SyncRequest{{Seqs: map[int64]int64{id: 0}}, {Since: map[int64]int64{id: 0}}} {
+		var synced []chat.MessageView
+		res, err := f.svc.Sync(ctx, vera.p, req, func(m chat.MessageView) error {
+			synced = append(synced, m)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("sync after removal: %v", err)
+		}
+		checkHistory("sync", synced)
+		if req.Seqs != nil && res.Synced[g.ID] != end {
+			t.Errorf("sync answered seq %d, want %d (the removal)", res.Synced[g.ID], end)
+		}
+	}
+	if _, err := f.svc.DialogMedia(ctx, vera.p, id, "", "", 0); err == nil {
+		t.Error("the removed member read the group's gallery")
+	}
+	page, err := f.svc.Dialogs(ctx, vera.p, "", 0)
+	if err != nil || len(page.Dialogs) != 1 {
+		t.Fatalf("removed member lists %+v, %v; want the group", page.Dialogs, err)
+	}
+	dv := page.Dialogs[0]
+	if dv.ID != g.ID || dv.Membership != chat.EndRemoved || dv.LastMessage == nil || dv.LastMessage.Seq != end ||
+		dv.MemberCount != 0 || len(dv.Members) != 1 || len(dv.Permissions) != 0 || dv.Unread != 0 {
+		t.Errorf("removed member's entry = %+v, want the group marked removed, ending at seq %d", dv, end)
+	}
+	if one, err := f.svc.Dialog(ctx, vera.p, id); err != nil || one.Membership != chat.EndRemoved {
+		t.Errorf("removed member's dialog = %+v, %v", one, err)
+	}
+	if dv, _ := f.svc.Dialog(ctx, anna.p, id); dv.MemberCount != 2 || dv.Membership != "" {
+		t.Errorf("members after removal = %d (%q), want 2", dv.MemberCount, dv.Membership)
+	}
+	// A stranger still gets not found.
+	gleb := f.newUser(t, "Gleb")
+	_, err = f.svc.History(ctx, gleb.p, id, 0, 0)
+	wantCode(t, "stranger's history", err, "not_found")
+
+	// Added again: a member again, reading everything, live.
+	if _, err := f.svc.AddMembers(ctx, anna.p, id, []string{chat.FormatID(vera.id)}); err != nil {
+		t.Fatal(err)
+	}
+	dv, err = f.svc.Dialog(ctx, vera.p, id)
+	if err != nil || dv.Membership != "" || dv.Role != chat.GroupMember {
+		t.Fatalf("re-added member's dialog = %+v, %v", dv, err)
+	}
+	hist, err = f.svc.History(ctx, vera.p, id, 0, 0)
+	if err != nil || !slices.ContainsFunc(hist, func(m chat.MessageView) bool { return m.Text == "after" }) {
+		t.Errorf("re-added member's history = %+v, %v; want everything", hist, err)
+	}
+	f.send(t, vera, id, "v2", "back")
+	if page, _ := f.svc.Dialogs(ctx, vera.p, "", 0); len(page.Dialogs) != 1 || page.Dialogs[0].Membership != "" {
+		t.Errorf("re-added member lists %+v, want the group once, as a member", page.Dialogs)
+	}
+}
+
+// TestGroupLeftListedAndPaged: a group one left is listed as left, among
+// the others by when one left, and pages through the list with them.
+func TestGroupLeftListedAndPaged(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	anna, boris := f.newUser(t, "Anna"), f.newUser(t, "Boris")
+	var ids []string
+	for i := range 4 {
+		f.clock.Advance(time.Second)
+		g := f.group(t, anna, "G"+itoa(i), boris)
+		ids = append(ids, g.ID)
+	}
+	f.clock.Advance(time.Second)
+	if err := f.svc.LeaveGroup(ctx, boris.p, parseID(t, ids[1])); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Second)
+	f.send(t, anna, parseID(t, ids[0]), "m", "hi")
+	// Newest first: G0 (a message now), G1 (left before it), G3, G2.
+	want := []string{ids[0], ids[1], ids[3], ids[2]}
+	var got []string
+	cursor := ""
+	for range 5 {
+		page, err := f.svc.Dialogs(ctx, boris.p, cursor, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.Dialogs {
+			got = append(got, d.ID)
+			if (d.ID == ids[1]) != (d.Membership == chat.EndLeft) {
+				t.Errorf("dialog %s membership %q", d.ID, d.Membership)
+			}
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages = %v, want %v", got, want)
 	}
 }
 
@@ -455,4 +586,66 @@ func TestGroupPushHonoursMute(t *testing.T) {
 	if n := pf.metrics.get("queued:message"); n != 2 {
 		t.Errorf("message jobs queued = %d, want 2 (no system message is pushed)", n)
 	}
+}
+
+// TestGroupReadNotifiesSenders: in a group a read tells the reader's
+// devices and the senders of the messages it passed (whose ticks and
+// read counts changed), not every member; a direct dialog tells both.
+func TestGroupReadNotifiesSenders(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	anna, boris, vera, gleb := f.newUser(t, "Anna"), f.newUser(t, "Boris"), f.newUser(t, "Vera"), f.newUser(t, "Gleb")
+	g := f.group(t, anna, "G", boris, vera, gleb)
+	id := parseID(t, g.ID)
+	m1 := f.send(t, anna, id, "m1", "from Anna")
+	m2 := f.send(t, boris, id, "m2", "from Boris")
+	statusesFrom := func(u *user, reader *user) int {
+		n := 0
+		for _, e := range u.events.of(t, "status") {
+			if e.DialogID == g.ID && e.UserID == chat.FormatID(reader.id) {
+				n++
+			}
+		}
+		return n
+	}
+	if _, err := f.svc.Read(ctx, vera.p, id, m2.Seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Vera's read reaching Anna, Boris and Vera", func() bool {
+		return statusesFrom(anna, vera) == 1 && statusesFrom(boris, vera) == 1 && statusesFrom(vera, vera) == 1
+	})
+	// Gleb reads only Anna's message: Anna and Gleb hear of it.
+	if _, err := f.svc.Read(ctx, gleb.p, id, m1.Seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Gleb's read reaching Anna and Gleb", func() bool {
+		return statusesFrom(anna, gleb) == 1 && statusesFrom(gleb, gleb) == 1
+	})
+	// Events of one topic arrive in order: a later message to everyone
+	// shows that nothing more came before it.
+	f.send(t, anna, id, "m3", "sync point")
+	for _, u := range []*user{boris, vera, gleb} {
+		u.events.wait(t, "message", 5)
+	}
+	if n := statusesFrom(gleb, vera); n != 0 {
+		t.Errorf("Gleb got %d status events of Vera's read, want 0 (none of his messages)", n)
+	}
+	if n := statusesFrom(boris, gleb) + statusesFrom(vera, gleb); n != 0 {
+		t.Errorf("Boris and Vera got %d status events of Gleb's read of Anna's message, want 0", n)
+	}
+	// A direct dialog: both members hear of a read.
+	d := f.direct(t, anna, boris)
+	dm := f.send(t, anna, d, "d1", "hi")
+	if _, err := f.svc.Read(ctx, boris.p, d, dm.Seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a direct read reaching both", func() bool {
+		n := 0
+		for _, e := range anna.events.of(t, "status") {
+			if e.DialogID == chat.FormatID(d) {
+				n++
+			}
+		}
+		return n == 1
+	})
 }

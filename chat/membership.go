@@ -101,6 +101,45 @@ func (m *Membership) VisibleFrom(ctx context.Context, p Principal, dialogID int6
 	return set.from[p.UserID], nil
 }
 
+// Access is what a caller may read of a dialog: the seqs From..Until
+// (From 0 or 1: from the start; Until 0: no end, a member). Former is set
+// for a user removed from the group or who left it: they read up to
+// Until, receive nothing, send nothing and get no media of it.
+type Access struct {
+	From, Until int64
+	Former      *FormerMember
+}
+
+// Allows reports whether the message with seq is readable.
+func (a Access) Allows(seq int64) bool {
+	return seq >= a.From && (a.Until == 0 || seq <= a.Until)
+}
+
+// Access checks that the caller is a member of the dialog, or a former
+// member of the group, and returns what they may read; anyone else gets
+// not found. Members are answered from the cache; former members by one
+// read by primary key (not cached, so a re-add is seen at once).
+func (m *Membership) Access(ctx context.Context, p Principal, dialogID int64) (Access, error) {
+	set, err := m.set(ctx, dialogID)
+	if errors.Is(err, ErrNotFound) {
+		return Access{}, errDialogNotFound
+	}
+	if err != nil {
+		return Access{}, err
+	}
+	if slices.Contains(set.ids, p.UserID) {
+		return Access{From: set.from[p.UserID]}, nil
+	}
+	f, err := m.store.FormerMember(ctx, dialogID, p.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return Access{}, errDialogNotFound
+	}
+	if err != nil {
+		return Access{}, err
+	}
+	return Access{From: f.VisibleFrom, Until: f.EndSeq, Former: &f}, nil
+}
+
 // Check returns the members of a dialog the caller belongs to. A dialog the
 // caller is not in is reported as not found, like one that does not exist,
 // so ids reveal nothing.

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -81,6 +82,10 @@ type DialogView struct {
 	Permissions    []GroupAction `json:"permissions,omitempty"`
 	MemberCount    int           `json:"member_count,omitempty"`
 	HistoryVisible *bool         `json:"history_visible,omitempty"`
+	// Membership is set when the caller is no longer a member of the
+	// group: "removed" or "left". They read the history up to their
+	// removal (without media), cannot send, and receive nothing of it.
+	Membership string `json:"membership,omitempty"`
 }
 
 // DialogPage is one page of a dialog list.
@@ -183,8 +188,25 @@ func (s *Service) announceDialog(ctx context.Context, dialogID int64, views map[
 // Dialog returns one of the caller's dialogs; one the caller is not in is
 // not found, like one that does not exist (the read goes through the
 // caller's membership).
+//
+// A group the caller was removed from or left is shown as it was for them
+// (DialogView.Membership).
 func (s *Service) Dialog(ctx context.Context, p Principal, dialogID int64) (DialogView, error) {
 	views, err := s.viewsByID(ctx, p.UserID, dialogID, []int64{p.UserID})
+	if errors.Is(err, ErrNotFound) {
+		entries, ferr := s.store.FormerEntries(ctx, p.UserID, []int64{dialogID}, true)
+		if ferr != nil {
+			return DialogView{}, ferr
+		}
+		if len(entries) == 0 {
+			return DialogView{}, err
+		}
+		fv, ferr := s.dialogViews(ctx, entries, []int64{p.UserID})
+		if ferr != nil {
+			return DialogView{}, ferr
+		}
+		return fv[p.UserID][0], nil
+	}
 	if err != nil {
 		return DialogView{}, err
 	}
@@ -218,7 +240,7 @@ func (s *Service) viewsByID(ctx context.Context, member, dialogID int64, viewers
 // It carries the media URL bucket, since the attachment URLs a screen
 // shows change with it (a 304 must not keep a shell on expired URLs).
 func (s *Service) DialogVersion(ctx context.Context, p Principal, dialogID int64) (string, error) {
-	if _, err := s.members.Check(ctx, p, dialogID); err != nil {
+	if _, err := s.members.Access(ctx, p, dialogID); err != nil {
 		return "", err
 	}
 	v, err := s.store.DialogVersion(ctx, dialogID)
@@ -249,11 +271,17 @@ func (s *Service) Dialogs(ctx context.Context, p Principal, cursor string, limit
 	if err != nil {
 		return DialogPage{}, err
 	}
+	// Groups the caller was removed from or left are listed too, by when
+	// that happened: the two pages merge into one by (time, id).
+	former, err := s.store.FormerDialogs(ctx, p.UserID, after, limit+1)
+	if err != nil {
+		return DialogPage{}, err
+	}
+	entries = mergeEntries(entries, former)
 	page := DialogPage{Dialogs: []DialogView{}}
 	if len(entries) > limit {
 		entries = entries[:limit]
-		last := entries[limit-1].Dialog
-		page.NextCursor = formatCursor(DialogCursor{UpdatedAt: last.UpdatedAt(), ID: last.ID})
+		page.NextCursor = formatCursor(entryCursor(entries[limit-1]))
 	}
 	views, err := s.dialogViews(ctx, entries, []int64{p.UserID})
 	if err != nil {
@@ -261,6 +289,32 @@ func (s *Service) Dialogs(ctx context.Context, p Principal, cursor string, limit
 	}
 	page.Dialogs = append(page.Dialogs, views[p.UserID]...)
 	return page, nil
+}
+
+// entryCursor is where an entry stands in the dialog list: the dialog's
+// UpdatedAt, or for a former member when their membership ended.
+func entryCursor(e DialogEntry) DialogCursor {
+	if e.Former != nil {
+		return DialogCursor{UpdatedAt: e.Former.EndedAt, ID: e.Dialog.ID}
+	}
+	return DialogCursor{UpdatedAt: e.Dialog.UpdatedAt(), ID: e.Dialog.ID}
+}
+
+// mergeEntries merges two lists each ordered by entryCursor descending.
+func mergeEntries(a, b []DialogEntry) []DialogEntry {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]DialogEntry, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		ca, cb := entryCursor(a[0]), entryCursor(b[0])
+		if ca.UpdatedAt.After(cb.UpdatedAt) || ca.UpdatedAt.Equal(cb.UpdatedAt) && ca.ID > cb.ID {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // dialogViews is the one place a dialog view is built: the chat list, one
@@ -272,9 +326,11 @@ func (s *Service) Dialogs(ctx context.Context, p Principal, cursor string, limit
 // queries whatever its length: the members of every dialog, and their
 // profiles.
 func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewers []int64) (map[int64][]DialogView, error) {
-	dialogIDs := make([]int64, len(entries))
-	for i, e := range entries {
-		dialogIDs[i] = e.Dialog.ID
+	dialogIDs := make([]int64, 0, len(entries))
+	for _, e := range entries {
+		if e.Former == nil { // a former member sees none of the members
+			dialogIDs = append(dialogIDs, e.Dialog.ID)
+		}
 	}
 	all, err := s.store.MembersOf(ctx, dialogIDs)
 	if err != nil {
@@ -293,7 +349,12 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 	}
 	members := make([][]Member, len(entries))
 	for i, e := range entries {
-		members[i] = byDialog[e.Dialog.ID]
+		if e.Former == nil {
+			members[i] = byDialog[e.Dialog.ID]
+		}
+	}
+	if len(dialogIDs) < len(entries) {
+		ids = append(ids, viewers...) // a former member's view lists them alone
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -357,6 +418,22 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 				}
 			} else if d.Avatar != "" {
 				v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
+			}
+			if e.Former != nil {
+				// What they saw last: no members, role, unread or media,
+				// and the list orders it by when it ended.
+				v.MemberCount, v.Role, v.Permissions, v.Members = 0, "", nil, nil
+				if u, ok := byID[viewer]; ok {
+					v.Members = []Profile{u.Profile(true)}
+				}
+				v.Membership, v.UpdatedAt = e.Former.Reason, e.Former.EndedAt.UTC()
+				v.AvatarURL, v.AvatarThumbURL = "", ""
+				if e.LastMessage != nil {
+					mv := withheldMedia(s.viewAmong(*e.LastMessage, nil))
+					v.LastMessage = &mv
+				}
+				views = append(views, v)
+				continue
 			}
 			v.Unread = self.Unread(d)
 			if ms := muteState(d.ID, self.MutedUntil, s.now()); ms.Muted {
@@ -495,7 +572,7 @@ func (s *Service) Read(ctx context.Context, p Principal, dialogID, seq int64) (R
 	if seq <= 0 {
 		return Receipts{}, ErrInvalidSeq
 	}
-	r := &Receipt{DialogID: dialogID, UserID: p.UserID, Delivered: seq, Read: seq}
+	r := &Receipt{DialogID: dialogID, UserID: p.UserID, Delivered: seq, Read: seq, WantSenders: len(members) > 2}
 	if err := s.commitAndWait(ctx, &job{rcpt: r, members: members}); err != nil {
 		return Receipts{}, err
 	}
@@ -510,7 +587,7 @@ func (s *Service) receipt(ctx context.Context, p Principal, dialogID, delivered,
 	if err != nil {
 		return err
 	}
-	j := &job{rcpt: &Receipt{DialogID: dialogID, UserID: p.UserID, Delivered: delivered, Read: read}, members: members}
+	j := &job{rcpt: &Receipt{DialogID: dialogID, UserID: p.UserID, Delivered: delivered, Read: read, WantSenders: len(members) > 2}, members: members}
 	if wait {
 		return s.commitAndWait(ctx, j)
 	}
@@ -545,18 +622,57 @@ func (s *Service) Typing(ctx context.Context, p Principal, dialogID int64) error
 // History returns messages of a dialog with seq < before (before <= 0: the
 // newest), in seq order.
 func (s *Service) History(ctx context.Context, p Principal, dialogID, before int64, limit int) ([]MessageView, error) {
-	from, err := s.members.VisibleFrom(ctx, p, dialogID)
+	acc, err := s.members.Access(ctx, p, dialogID)
 	if err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxPage {
 		limit = DefaultPage
 	}
+	if acc.Until > 0 && (before <= 0 || before > acc.Until+1) {
+		before = acc.Until + 1 // a former member reads up to their removal
+	}
 	msgs, err := s.store.Messages(ctx, dialogID, before, limit)
 	if err != nil {
 		return nil, err
 	}
-	return s.views(ctx, dialogID, visibleFrom(msgs, from))
+	return s.viewsFor(ctx, dialogID, readable(msgs, acc), acc)
+}
+
+// readable drops the messages the access does not reach: before the
+// member's first visible seq, or after a former member's end.
+func readable(msgs []Message, acc Access) []Message {
+	if acc.From <= 1 && acc.Until == 0 {
+		return msgs
+	}
+	return slices.DeleteFunc(msgs, func(m Message) bool { return !acc.Allows(m.Seq) })
+}
+
+// viewsFor is views for a reader with the access: a former member gets
+// no media (withheldMedia).
+func (s *Service) viewsFor(ctx context.Context, dialogID int64, msgs []Message, acc Access) ([]MessageView, error) {
+	out, err := s.views(ctx, dialogID, msgs)
+	if err != nil || acc.Former == nil {
+		return out, err
+	}
+	for i := range out {
+		out[i] = withheldMedia(out[i])
+	}
+	return out, nil
+}
+
+// withheldMedia is a message as a former member of its group sees it:
+// without attachments (their URLs are the dialog's, which they lost with
+// their membership) and without a link preview's image; a listing card
+// (no media) stays.
+func withheldMedia(v MessageView) MessageView {
+	v.Attachments = emptyArray
+	if v.Preview != nil && v.Preview.Image != nil {
+		pv := *v.Preview
+		pv.Image = nil
+		v.Preview = &pv
+	}
+	return v
 }
 
 // visibleFrom drops the messages before from: a member added to a group
@@ -593,7 +709,7 @@ func (s *Service) Changes(ctx context.Context, p Principal, dialogID, since int6
 	if since < 0 {
 		return nil, ErrInvalidSince
 	}
-	from, err := s.members.VisibleFrom(ctx, p, dialogID)
+	acc, err := s.members.Access(ctx, p, dialogID)
 	if err != nil {
 		return nil, err
 	}
@@ -608,14 +724,14 @@ func (s *Service) Changes(ctx context.Context, p Principal, dialogID, since int6
 	// since; a page they emptied entirely would read as caught up, so
 	// the next ones are read (a few at most: the work stays bounded).
 	for range 4 {
-		if len(msgs) < limit || len(visibleFrom(slices.Clone(msgs), from)) > 0 {
+		if len(msgs) < limit || len(readable(slices.Clone(msgs), acc)) > 0 {
 			break
 		}
 		if msgs, err = s.store.Changes(ctx, dialogID, msgs[len(msgs)-1].Change, limit); err != nil {
 			return nil, err
 		}
 	}
-	return s.views(ctx, dialogID, visibleFrom(msgs, from))
+	return s.viewsFor(ctx, dialogID, readable(msgs, acc), acc)
 }
 
 // Sync answers a device that resumes after a gap, streaming: it reads at
@@ -666,13 +782,32 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		return SyncResult{}, err
 	}
 	if len(entries) != len(ids) {
-		return SyncResult{}, errDialogNotFound
+		// Groups the caller was removed from or left sync up to the end
+		// of their membership.
+		var missing []int64
+		for _, id := range ids {
+			if !slices.ContainsFunc(entries, func(e DialogEntry) bool { return e.Dialog.ID == id }) {
+				missing = append(missing, id)
+			}
+		}
+		former, err := s.store.FormerEntries(ctx, p.UserID, missing, false)
+		if err != nil {
+			return SyncResult{}, err
+		}
+		if len(entries)+len(former) != len(ids) {
+			return SyncResult{}, errDialogNotFound
+		}
+		entries = append(entries, former...)
 	}
 	dialogs := make(map[int64]Dialog, len(entries))
 	floors := make(map[int64]int64, len(entries))
+	ends := map[int64]int64{} // former members: the last seq they read
 	for _, e := range entries {
 		dialogs[e.Dialog.ID] = e.Dialog
 		floors[e.Dialog.ID] = e.Self.VisibleFrom
+		if e.Former != nil {
+			ends[e.Dialog.ID] = e.Former.EndSeq
+		}
 	}
 	// Where each dialog stands, and whether it has anything new.
 	type cursor struct {
@@ -684,6 +819,9 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 	cursors := make([]cursor, 0, len(ids))
 	for _, id := range ids {
 		c := cursor{id: id, at: max(req.Seqs[id], floors[id]-1), end: dialogs[id].LastSeq}
+		if end, ok := ends[id]; ok {
+			c.end = min(c.end, end)
+		}
 		if at, ok := req.Since[id]; ok {
 			c.byChange, c.at, c.end = true, at, dialogs[id].LastChange
 		}
@@ -752,7 +890,14 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 				if m.Seq < floors[c.id] {
 					continue // from before the caller joined a group that hides it
 				}
-				if err := emit(views[i]); err != nil {
+				v := views[i]
+				if end, ok := ends[c.id]; ok {
+					if m.Seq > end {
+						continue // after the caller's removal
+					}
+					v = withheldMedia(v)
+				}
+				if err := emit(v); err != nil {
 					return SyncResult{}, err
 				}
 			}
@@ -760,6 +905,9 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 			if len(page) < n {
 				break // caught up (anything newer than the counters read comes live)
 			}
+		}
+		if end, ok := ends[c.id]; ok && !c.byChange && c.at > end {
+			c.at = end // a page read past a former member's end
 		}
 		if c.at < c.end {
 			res.More = true

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -642,16 +643,46 @@ type lookups struct {
 	names      map[int64]User
 }
 
+// lookup reads what the batch's decisions need. Whether the users are in
+// the foreground is read first (memory or Redis, one call), then the
+// devices of the others (one query): an alert for a user in the
+// foreground, and any job of a user without a device, is skipped
+// whatever else holds (decide), so it costs no further read. In a large
+// group whose members are connected that is nearly every job of a
+// message.
 func (p *pushes) lookup(ctx context.Context, ds []Delivery, now time.Time) (*lookups, error) {
 	var mkeys []MemberKey
 	var msgKeys []MessageKey
 	users := make([]int64, 0, len(ds))
 	seen := make(map[int64]bool, len(ds))
 	for _, d := range ds {
+		if !seen[d.Job.UserID] {
+			seen[d.Job.UserID] = true
+			users = append(users, d.Job.UserID)
+		}
+	}
+	var fg map[int64]bool
+	if p.foreground != nil {
+		var err error
+		if fg, err = p.foreground.Foreground(ctx, users); err != nil {
+			return nil, err
+		}
+	}
+	users = slices.DeleteFunc(users, func(id int64) bool { return fg[id] })
+	devices := make(map[int64][]Device, len(users))
+	if len(users) > 0 {
+		devs, err := p.store.Devices(ctx, users, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range devs {
+			devices[d.UserID] = append(devices[d.UserID], d)
+		}
+	}
+	for _, d := range ds {
 		j := d.Job
-		if !seen[j.UserID] {
-			seen[j.UserID] = true
-			users = append(users, j.UserID)
+		if fg[j.UserID] && j.Kind != JobRead || len(devices[j.UserID]) == 0 {
+			continue // skipped as foreground or without a device (decide)
 		}
 		if j.DialogID != 0 {
 			mkeys = append(mkeys, MemberKey{j.DialogID, j.UserID})
@@ -661,9 +692,10 @@ func (p *pushes) lookup(ctx context.Context, ds []Delivery, now time.Time) (*loo
 		}
 	}
 	look := &lookups{
-		members:  make(map[MemberKey]Member, len(mkeys)),
-		messages: make(map[MessageKey]Message, len(msgKeys)),
-		devices:  make(map[int64][]Device, len(users)),
+		members:    make(map[MemberKey]Member, len(mkeys)),
+		messages:   make(map[MessageKey]Message, len(msgKeys)),
+		devices:    devices,
+		foreground: fg,
 	}
 	if len(mkeys) > 0 {
 		ms, err := p.store.MembersAt(ctx, mkeys)
@@ -683,18 +715,6 @@ func (p *pushes) lookup(ctx context.Context, ds []Delivery, now time.Time) (*loo
 			look.messages[MessageKey{m.DialogID, m.Seq}] = m
 		}
 	}
-	devs, err := p.store.Devices(ctx, users, now)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range devs {
-		look.devices[d.UserID] = append(look.devices[d.UserID], d)
-	}
-	if p.foreground != nil {
-		if look.foreground, err = p.foreground.Foreground(ctx, users); err != nil {
-			return nil, err
-		}
-	}
 	return look, nil
 }
 
@@ -708,6 +728,13 @@ func (p *pushes) decide(d Delivery, look *lookups, now time.Time) (pl *plan, ski
 		n.ThreadID = "d" + FormatID(j.DialogID)
 	}
 	pl = &plan{d: d}
+	// Decided first, as lookup read nothing else for these jobs.
+	switch known := j.Kind == JobMessage || j.Kind == JobRead || j.Kind == JobNotice; {
+	case known && j.Kind != JobRead && look.foreground[j.UserID]:
+		return nil, "foreground", ""
+	case known && len(look.devices[j.UserID]) == 0:
+		return nil, "no_device", ""
+	}
 	switch j.Kind {
 	case JobMessage:
 		m, ok := look.messages[MessageKey{j.DialogID, j.Seq}]
@@ -720,8 +747,6 @@ func (p *pushes) decide(d Delivery, look *lookups, now time.Time) (pl *plan, ski
 			return nil, "read", ""
 		case muted(mb, now):
 			return nil, "muted", ""
-		case look.foreground[j.UserID]:
-			return nil, "foreground", ""
 		}
 		pl.msg, pl.sender = &m, m.SenderID
 		n.Expiration = now.Add(alertTTL)
@@ -737,6 +762,9 @@ func (p *pushes) decide(d Delivery, look *lookups, now time.Time) (pl *plan, ski
 		n.Silent = true
 		n.Expiration = now.Add(silentTTL)
 	case JobNotice:
+		if look.foreground[j.UserID] {
+			return nil, "foreground", ""
+		}
 		if j.DialogID != 0 {
 			if !member {
 				return nil, "not_member", ""
@@ -744,9 +772,6 @@ func (p *pushes) decide(d Delivery, look *lookups, now time.Time) (pl *plan, ski
 			if muted(mb, now) {
 				return nil, "muted", ""
 			}
-		}
-		if look.foreground[j.UserID] {
-			return nil, "foreground", ""
 		}
 		n.Title, n.Body = j.Title, j.Body
 		n.Expiration = now.Add(alertTTL)

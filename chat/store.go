@@ -153,6 +153,18 @@ type DialogStore interface {
 	// Memberships is UserDialogs without the newest messages: the dialogs'
 	// counters and userID's watermarks, for resuming.
 	Memberships(ctx context.Context, userID int64, dialogIDs []int64) ([]DialogEntry, error)
+	// FormerMember returns userID's ended membership of a group
+	// (removed or left); ErrNotFound when there is none (a member, or
+	// never one).
+	FormerMember(ctx context.Context, dialogID, userID int64) (FormerMember, error)
+	// FormerDialogs lists the groups userID was removed from or left,
+	// most recently ended first (the cursor's UpdatedAt is EndedAt),
+	// strictly after the cursor, at most limit, each with Former set and
+	// the message at its EndSeq as LastMessage.
+	FormerDialogs(ctx context.Context, userID int64, after DialogCursor, limit int) ([]DialogEntry, error)
+	// FormerEntries is FormerDialogs for the dialogs with the ids (any
+	// order; others left out); withLast reads the last message too.
+	FormerEntries(ctx context.Context, userID int64, dialogIDs []int64, withLast bool) ([]DialogEntry, error)
 	// DialogVersion returns a token that changes whenever the dialog's
 	// messages, its members' watermarks or its members' profiles change, so
 	// a screen of it can be revalidated without reading its messages.

@@ -23,6 +23,7 @@ func TestGroupStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"CreateAndEdit", testGroupCreateEdit},
 		{"RefusedEditWritesNothing", testGroupRefused},
 		{"ReadersAndCounts", testGroupReaders},
+		{"FormerMembers", testGroupFormer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -162,4 +163,56 @@ func testGroupReaders(t *testing.T, s chat.Store) {
 	if len(found) != 2 {
 		t.Errorf("messages by seq: %d, want 2", len(found))
 	}
+}
+
+// testGroupFormer: a removal records the former membership (end at the
+// edit's last seq, visible_from kept, reason by who acted), listed by
+// when it ended with the message at its end; adding them again ends it.
+func testGroupFormer(t *testing.T, s chat.Store) {
+	us := users(t, s, 3)
+	e := groupOf(t, s, us[0], us[1:3], t0)
+	id := e.Dialog.ID
+	_, err := s.FormerMember(ctxT(t), id, us[1].ID)
+	wantErrIs(t, "FormerMember of a member", err, chat.ErrNotFound)
+	at := t0.Add(time.Minute)
+	e, err = s.EditGroup(ctxT(t), id, us[0].ID, at, func(e *chat.GroupEdit) error {
+		e.Remove = []int64{us[1].ID}
+		e.Events = []chat.SystemEvent{{Type: chat.SystemMemberRemoved, Actor: chat.FormatID(us[0].ID)}}
+		return nil
+	})
+	noErr(t, "EditGroup", err)
+	_, err = s.EditGroup(ctxT(t), id, us[2].ID, at.Add(time.Minute), func(e *chat.GroupEdit) error {
+		e.Remove = []int64{us[2].ID}
+		e.Events = []chat.SystemEvent{{Type: chat.SystemMemberLeft, Actor: chat.FormatID(us[2].ID)}}
+		return nil
+	})
+	noErr(t, "EditGroup", err)
+	f, err := s.FormerMember(ctxT(t), id, us[1].ID)
+	noErr(t, "FormerMember", err)
+	if f.EndSeq != 3 || f.Reason != chat.EndRemoved || !f.EndedAt.Equal(at) {
+		t.Errorf("removed: %+v; want end 3, removed, at %v", f, at)
+	}
+	if f, _ := s.FormerMember(ctxT(t), id, us[2].ID); f.EndSeq != 4 || f.Reason != chat.EndLeft {
+		t.Errorf("left: %+v; want end 4, left", f)
+	}
+	list, err := s.FormerDialogs(ctxT(t), us[1].ID, chat.DialogCursor{}, 10)
+	noErr(t, "FormerDialogs", err)
+	if len(list) != 1 || list[0].Dialog.ID != id || list[0].Former == nil || list[0].LastMessage == nil || list[0].LastMessage.Seq != 3 {
+		t.Fatalf("former dialogs: %+v; want the group ending at its seq 3", list)
+	}
+	if l, _ := s.FormerDialogs(ctxT(t), us[1].ID, chat.DialogCursor{UpdatedAt: at, ID: id}, 10); len(l) != 0 {
+		t.Errorf("after the cursor: %+v", l)
+	}
+	got, err := s.FormerEntries(ctxT(t), us[1].ID, []int64{id, id + 1000}, false)
+	noErr(t, "FormerEntries", err)
+	if len(got) != 1 || got[0].Former.EndSeq != 3 || got[0].LastMessage != nil {
+		t.Errorf("former entries: %+v", got)
+	}
+	_, err = s.EditGroup(ctxT(t), id, us[0].ID, at, func(e *chat.GroupEdit) error {
+		e.Add = []int64{us[1].ID}
+		return nil
+	})
+	noErr(t, "EditGroup", err)
+	_, err = s.FormerMember(ctxT(t), id, us[1].ID)
+	wantErrIs(t, "FormerMember of a member added again", err, chat.ErrNotFound)
 }

@@ -194,6 +194,12 @@ func entryFrom(withLast bool) string {
 
 // collectEntries scans rows of entryCols.
 func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
+	return scanEntries(rows, withLast, func(e *chat.DialogEntry) []any { return memberDst(&e.Self) })
+}
+
+// scanEntries scans rows of the dialog's columns, then self's, then with
+// withLast the newest message's (entryCols).
+func scanEntries(rows *sql.Rows, withLast bool, self func(*chat.DialogEntry) []any) ([]chat.DialogEntry, error) {
 	defer rows.Close()
 	entries := []chat.DialogEntry{}
 	for rows.Next() {
@@ -203,7 +209,7 @@ func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
 		var lm chat.Message
 		var att, sys, ents, preview []byte
 		var reply sql.NullInt64
-		dst := memberDst(&e.Self)
+		dst := self(&e)
 		if withLast {
 			dst = append(dst, &seq, &change, &sender, &clientID, &text, &att,
 				timeCol{&lm.CreatedAt}, timeCol{&lm.EditedAt}, timeCol{&lm.DeletedAt}, &sys, &reply, &ents, &preview)
@@ -224,6 +230,105 @@ func collectEntries(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
 		entries = append(entries, e)
 	}
 	return entries, rows.Err()
+}
+
+const formerCols = `dialog_id, user_id, visible_from, end_seq, ended_at, reason`
+
+func formerDst(f *chat.FormerMember) []any {
+	return []any{&f.DialogID, &f.UserID, &f.VisibleFrom, &f.EndSeq, timeCol{&f.EndedAt}, &f.Reason}
+}
+
+// formerSelect is the SELECT of former entries: the dialog (d), the ended
+// membership (f) and, with withLast, the message at its end_seq (lm), the
+// last one the former member may read.
+func formerSelect(withLast bool) string {
+	q := `SELECT ` + prefixed("d", dialogCols) + `, ` + prefixed("f", formerCols)
+	if withLast {
+		q += `, lm.seq, lm.change_seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at, lm.system_event, lm.reply_to, lm.entities, lm.preview`
+	}
+	q += ` FROM former_members f JOIN dialogs d ON d.id = f.dialog_id`
+	if withLast {
+		q += ` LEFT JOIN messages lm ON lm.dialog_id = d.id AND lm.seq = f.end_seq`
+	}
+	return q
+}
+
+func collectFormer(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
+	entries, err := scanEntries(rows, withLast, func(e *chat.DialogEntry) []any {
+		e.Former = &chat.FormerMember{}
+		return formerDst(e.Former)
+	})
+	for i := range entries {
+		f := entries[i].Former
+		entries[i].Self = chat.Member{DialogID: f.DialogID, UserID: f.UserID, VisibleFrom: f.VisibleFrom}
+	}
+	return entries, err
+}
+
+// FormerMember reads one ended membership by primary key.
+func (s *Store) FormerMember(ctx context.Context, dialogID, userID int64) (chat.FormerMember, error) {
+	var f chat.FormerMember
+	err := s.r.QueryRowContext(ctx, `SELECT `+formerCols+` FROM former_members WHERE dialog_id = ? AND user_id = ?`,
+		dialogID, userID).Scan(formerDst(&f)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.FormerMember{}, chat.ErrNotFound
+	}
+	if err != nil {
+		return chat.FormerMember{}, s.fail("former member", err)
+	}
+	return f, nil
+}
+
+// FormerDialogs pages through a user's ended memberships along
+// former_members_user, by (ended_at, dialog_id) descending.
+func (s *Store) FormerDialogs(ctx context.Context, userID int64, after chat.DialogCursor, limit int) ([]chat.DialogEntry, error) {
+	if limit <= 0 {
+		return []chat.DialogEntry{}, nil
+	}
+	q := formerSelect(true) + ` WHERE f.user_id = ?`
+	args := []any{userID}
+	if after != (chat.DialogCursor{}) {
+		at := s.ts(after.UpdatedAt)
+		q += ` AND (f.ended_at < ? OR (f.ended_at = ? AND f.dialog_id < ?))`
+		args = append(args, at, at, after.ID)
+	}
+	q += ` ORDER BY f.ended_at DESC, f.dialog_id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.fail("former dialogs", err)
+	}
+	entries, err := collectFormer(rows, true)
+	if err != nil {
+		return nil, s.fail("former dialogs", err)
+	}
+	return entries, nil
+}
+
+// FormerEntries reads a user's ended memberships of the dialogs by primary
+// key, in chunks.
+func (s *Store) FormerEntries(ctx context.Context, userID int64, dialogIDs []int64, withLast bool) ([]chat.DialogEntry, error) {
+	ids := slices.Clone(dialogIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := []chat.DialogEntry{}
+	for chunk := range slices.Chunk(ids, idChunk) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, userID)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := s.r.QueryContext(ctx, formerSelect(withLast)+` WHERE f.user_id = ? AND f.dialog_id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, s.fail("former entries", err)
+		}
+		entries, err := collectFormer(rows, withLast)
+		if err != nil {
+			return nil, s.fail("former entries", err)
+		}
+		out = append(out, entries...)
+	}
+	return out, nil
 }
 
 // Dialogs pages through a user's dialogs by (updated_at, id), both

@@ -106,6 +106,9 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 		if _, err := tx.ExecContext(ctx, `DELETE FROM members WHERE dialog_id = ? AND user_id IN (`+placeholders(len(removed))+`)`, args...); err != nil {
 			return e, err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM former_members WHERE dialog_id = ? AND user_id IN (`+placeholders(len(removed))+`)`, args...); err != nil {
+			return e, err
+		}
 	}
 
 	// 2. system messages
@@ -126,6 +129,29 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 	}
 	if len(msgs) > 0 && len(in) > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE members SET uncounted = uncounted + ? WHERE dialog_id = ?`, len(msgs), d.ID); err != nil {
+			return e, err
+		}
+	}
+
+	// The removed keep the history up to the last system message of
+	// this edit (their removal), from where they could read it.
+	if len(removed) > 0 {
+		args := make([]any, 0, 6*len(removed))
+		for _, id := range removed {
+			reason := chat.EndRemoved
+			if id == actor {
+				reason = chat.EndLeft
+			}
+			var from int64
+			for _, m := range members {
+				if m.UserID == id {
+					from = m.VisibleFrom
+				}
+			}
+			args = append(args, d.ID, id, from, seq, s.ts(now), reason)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO former_members (`+formerCols+`) VALUES `+
+			tuples(len(removed), "(?, ?, ?, ?, ?, ?)"), args...); err != nil {
 			return e, err
 		}
 	}
@@ -166,6 +192,14 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 			}
 			args = append(args, d.ID, id, seq, seq, s.ts(now), string(role), visible, d.LastSeq)
 			in[id] = true
+		}
+		// A former member added again is a member again.
+		del := []any{d.ID}
+		for _, id := range chunk {
+			del = append(del, id)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM former_members WHERE dialog_id = ? AND user_id IN (`+placeholders(len(chunk))+`)`, del...); err != nil {
+			return e, err
 		}
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO members (dialog_id, user_id, delivered_seq, read_seq, joined_at, role, visible_from, joined_seq) VALUES `+

@@ -369,6 +369,8 @@ type committed struct {
 	dup      []bool
 	receipts []chat.Member
 	changed  []bool
+	senders  [][]int64
+	all      []bool
 }
 
 // Commit writes a batch in one transaction of a handful of statements,
@@ -437,8 +439,29 @@ func (s *Store) Commit(ctx context.Context, b *chat.Batch) error {
 	}
 	for i := range b.Receipts {
 		b.Receipts[i].Result, b.Receipts[i].Changed = res.receipts[i], res.changed[i]
+		b.Receipts[i].Senders, b.Receipts[i].AllSenders = res.senders[i], res.all[i]
 	}
 	return nil
+}
+
+// sendersBetween reads the distinct senders of a dialog's messages with
+// lo < seq <= hi along the primary key (at most chat.MaxSenderScan rows).
+func (s *Store) sendersBetween(ctx context.Context, tx *sql.Tx, dialogID, lo, hi int64) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT sender_id FROM messages WHERE dialog_id = ? AND seq > ? AND seq <= ? ORDER BY sender_id`,
+		dialogID, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bool) (committed, error) {
@@ -448,6 +471,8 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 		dup:      make([]bool, n),
 		receipts: make([]chat.Member, len(b.Receipts)),
 		changed:  make([]bool, len(b.Receipts)),
+		senders:  make([][]int64, len(b.Receipts)),
+		all:      make([]bool, len(b.Receipts)),
 	}
 	now := s.now()
 
@@ -530,16 +555,22 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 	}
 
 	// Receipts for the same member coalesce into one target.
+	wantSenders := map[memberKey]bool{}
 	for _, r := range b.Receipts {
 		k := memberKey{r.DialogID, r.UserID}
 		w := marks[k]
 		marks[k] = watermarks{max(w.delivered, r.Delivered), max(w.read, r.Read)}
+		if r.WantSenders {
+			wantSenders[k] = true
+		}
 	}
 	members, err := s.lockMembers(ctx, tx, marks)
 	if err != nil {
 		return res, err
 	}
 	moved := make([]chat.Member, 0, len(members))
+	senders := map[memberKey][]int64{}
+	allSenders := map[memberKey]bool{}
 	after := make(map[memberKey]chat.Member, len(members))
 	changed := make(map[memberKey]bool, len(members))
 	for _, m := range members {
@@ -561,6 +592,17 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 		if next != m {
 			changed[k] = true
 			moved = append(moved, next)
+			if wantSenders[k] {
+				lo := m.DeliveredSeq
+				if next.ReadSeq != m.ReadSeq {
+					lo = m.ReadSeq
+				}
+				if next.DeliveredSeq-lo > chat.MaxSenderScan {
+					allSenders[k] = true
+				} else if senders[k], err = s.sendersBetween(ctx, tx, m.DialogID, lo, next.DeliveredSeq); err != nil {
+					return res, err
+				}
+			}
 		}
 	}
 	if err := s.upsertWatermarks(ctx, tx, moved); err != nil {
@@ -581,6 +623,7 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, b *chat.Batch, lookup bo
 		k := memberKey{r.DialogID, r.UserID}
 		if m, ok := after[k]; ok {
 			res.receipts[i], res.changed[i] = m, changed[k]
+			res.senders[i], res.all[i] = senders[k], allSenders[k]
 		} else {
 			res.receipts[i] = chat.Member{DialogID: r.DialogID, UserID: r.UserID}
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,7 +76,29 @@ func TestGroupRemovalEverywhere(t *testing.T) {
 		veraB.none("anything after the removal", messageWith("a-2"))
 
 		nodeB.wantErr(nodeB.do("POST", "/v1/dialogs/"+id+"/messages", vera.AccessToken, map[string]any{"client_id": "v-1", "text": "я тут"}), 404, "not_found")
-		nodeB.wantErr(nodeB.do("GET", "/v1/dialogs/"+id+"/messages", vera.AccessToken, nil), 404, "not_found")
+		// She keeps the history up to her removal, without media.
+		mine := nodeB.want(nodeB.do("GET", "/v1/dialogs/"+id+"/messages", vera.AccessToken, nil), 200)
+		var kept struct {
+			Messages []struct {
+				ClientID    string            `json:"client_id"`
+				Attachments []json.RawMessage `json:"attachments"`
+				System      *struct {
+					Type string `json:"type"`
+				} `json:"system"`
+			} `json:"messages"`
+		}
+		mine.json(t, &kept)
+		if n := len(kept.Messages); n == 0 || kept.Messages[n-1].System == nil || kept.Messages[n-1].System.Type != "member_removed" {
+			t.Errorf("her history after removal = %s, want it to end with her removal", mine.body)
+		}
+		for _, m := range kept.Messages {
+			if m.ClientID == "a-2" || len(m.Attachments) != 0 {
+				t.Errorf("her history after removal holds %+v (after the removal, or media)", m)
+			}
+		}
+		if d := nodeB.want(nodeB.do("GET", "/v1/dialogs/"+id, vera.AccessToken, nil), 200); d.field(t, "membership") != "removed" {
+			t.Errorf("her dialog after removal = %s, want membership removed", d.body)
+		}
 		veraB.send(map[string]any{"type": "send", "id": "s1", "dialog_id": id, "client_id": "v-2", "text": "эй"})
 		if r := veraB.waitFor("refused send", replyTo("s1")); str(r, "error", "code") != "not_found" {
 			t.Errorf("send over the socket after removal: %v", r)
