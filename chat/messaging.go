@@ -265,13 +265,39 @@ func (s *Service) Dialogs(ctx context.Context, p Principal, cursor string, limit
 
 // dialogViews is the one place a dialog view is built: the chat list, one
 // dialog, a dialog got or created, the dialog event and the chat list's
-// live patches (chat/live reads Dialog) all come from it. It renders
+// live patches (chat/live reads DialogRows) all come from it. It renders
 // entries as read by the store's one entry query (Dialogs, UserDialogs:
 // with the newest message) for each viewer, since titles, avatars, unread
 // counts and message statuses depend on who looks. A page costs two more
 // queries whatever its length: the members of every dialog, and their
 // profiles.
 func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewers []int64) (map[int64][]DialogView, error) {
+	vd, err := s.loadViews(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64][]DialogView, len(viewers))
+	for _, viewer := range viewers {
+		if out[viewer], err = s.viewsFor(ctx, vd, viewer); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// viewData is what dialog views are built from, read once for any number
+// of viewers: the entries, every dialog's members, the profiles of the
+// first GroupMembersPreview of each, and the subject cards.
+type viewData struct {
+	entries []DialogEntry
+	members [][]Member // by entry
+	byID    map[int64]User
+	cards   map[string]*SubjectCard
+}
+
+// loadViews reads what the views of entries need: two queries (members,
+// profiles), plus one per distinct subject card.
+func (s *Service) loadViews(ctx context.Context, entries []DialogEntry) (*viewData, error) {
 	dialogIDs := make([]int64, len(entries))
 	for i, e := range entries {
 		dialogIDs[i] = e.Dialog.ID
@@ -291,9 +317,9 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 			ids = append(ids, m.UserID)
 		}
 	}
-	members := make([][]Member, len(entries))
+	vd := &viewData{entries: entries, members: make([][]Member, len(entries))}
 	for i, e := range entries {
-		members[i] = byDialog[e.Dialog.ID]
+		vd.members[i] = byDialog[e.Dialog.ID]
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -301,76 +327,123 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]User, len(users))
+	vd.byID = make(map[int64]User, len(users))
 	for _, u := range users {
-		byID[u.ID] = u
+		vd.byID[u.ID] = u
 	}
-	cards := s.subjectCards(ctx, entries)
-	out := make(map[int64][]DialogView, len(viewers))
-	for _, viewer := range viewers {
-		views := make([]DialogView, 0, len(entries))
-		for i, e := range entries {
-			d := e.Dialog
-			v := DialogView{
-				ID:          FormatID(d.ID),
-				Kind:        d.Kind,
-				Title:       d.Title,
-				Subject:     d.Subject,
-				SubjectCard: cards[d.Subject],
-				UpdatedAt:   d.UpdatedAt().UTC(),
-			}
-			self := e.Self
-			for j, m := range members[i] {
-				if m.UserID == viewer {
-					self = m
-				}
-				if j >= GroupMembersPreview {
-					continue
-				}
-				u, ok := byID[m.UserID]
-				if !ok {
-					continue
-				}
-				// Members see each other's phones only as contacts allow;
-				// the dialog list does not reveal numbers.
-				v.Members = append(v.Members, u.Profile(u.ID == viewer))
-				if d.Kind == DialogDirect && u.ID != viewer {
-					v.Title = strings.TrimSpace(u.FirstName + " " + u.LastName)
-					if v.Title == "" {
-						if v.Title, err = s.namelessTitle(ctx, viewer, u); err != nil {
-							return nil, err
-						}
-					}
-					if u.Avatar != "" {
-						v.AvatarURL, v.AvatarThumbURL = AvatarURL(u.Avatar), AvatarThumbURL(u.Avatar)
-					}
-				}
-			}
-			if d.Kind == DialogGroup {
-				v.MemberCount = len(members[i])
-				v.Role = self.Role
-				v.Permissions = GroupPermissions(self.Role)
-				hv := d.HistoryVisible
-				v.HistoryVisible = &hv
-				if d.Avatar != "" {
-					v.AvatarURL, v.AvatarThumbURL = s.groupPhotoURLs(d.ID, d.Avatar)
-				}
-			} else if d.Avatar != "" {
-				v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
-			}
-			v.Unread = self.Unread(d)
-			if ms := muteState(d.ID, self.MutedUntil, s.now()); ms.Muted {
-				v.Muted, v.MutedUntil = true, ms.MutedUntil
-			}
-			if e.LastMessage != nil {
-				mv := s.viewAmong(*e.LastMessage, members[i])
-				v.LastMessage = &mv
-			}
-			views = append(views, v)
+	vd.cards = s.subjectCards(ctx, entries)
+	return vd, nil
+}
+
+// viewsFor builds the views of vd's entries as viewer sees them. It reads
+// nothing unless a direct partner has no name (then whether viewer knows
+// the partner's phone: one query).
+func (s *Service) viewsFor(ctx context.Context, vd *viewData, viewer int64) ([]DialogView, error) {
+	var err error
+	views := make([]DialogView, 0, len(vd.entries))
+	for i, e := range vd.entries {
+		d := e.Dialog
+		v := DialogView{
+			ID:          FormatID(d.ID),
+			Kind:        d.Kind,
+			Title:       d.Title,
+			Subject:     d.Subject,
+			SubjectCard: vd.cards[d.Subject],
+			UpdatedAt:   d.UpdatedAt().UTC(),
 		}
-		out[viewer] = views
+		self := e.Self
+		for j, m := range vd.members[i] {
+			if m.UserID == viewer {
+				self = m
+			}
+			if j >= GroupMembersPreview {
+				continue
+			}
+			u, ok := vd.byID[m.UserID]
+			if !ok {
+				continue
+			}
+			// Members see each other's phones only as contacts allow;
+			// the dialog list does not reveal numbers.
+			v.Members = append(v.Members, u.Profile(u.ID == viewer))
+			if d.Kind == DialogDirect && u.ID != viewer {
+				v.Title = strings.TrimSpace(u.FirstName + " " + u.LastName)
+				if v.Title == "" {
+					if v.Title, err = s.namelessTitle(ctx, viewer, u); err != nil {
+						return nil, err
+					}
+				}
+				if u.Avatar != "" {
+					v.AvatarURL, v.AvatarThumbURL = AvatarURL(u.Avatar), AvatarThumbURL(u.Avatar)
+				}
+			}
+		}
+		if d.Kind == DialogGroup {
+			v.MemberCount = len(vd.members[i])
+			v.Role = self.Role
+			v.Permissions = GroupPermissions(self.Role)
+			hv := d.HistoryVisible
+			v.HistoryVisible = &hv
+			if d.Avatar != "" {
+				v.AvatarURL, v.AvatarThumbURL = s.groupPhotoURLs(d.ID, d.Avatar)
+			}
+		} else if d.Avatar != "" {
+			v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
+		}
+		v.Unread = self.Unread(d)
+		if ms := muteState(d.ID, self.MutedUntil, s.now()); ms.Muted {
+			v.Muted, v.MutedUntil = true, ms.MutedUntil
+		}
+		if e.LastMessage != nil {
+			mv := s.viewAmong(*e.LastMessage, vd.members[i])
+			v.LastMessage = &mv
+		}
+		views = append(views, v)
 	}
-	return out, nil
+	return views, nil
+}
+
+// DialogRows is one dialog read once as the chat list shows it, for any
+// number of its members: the live patches of a message to N members
+// watching their chat lists cost the reads of one (three queries: the
+// dialog with its newest message, its members, their profiles) instead
+// of N times that. It is a snapshot: use it for the deliveries of the one
+// event it was read for, not later.
+type DialogRows struct {
+	s  *Service
+	vd *viewData
+}
+
+// DialogRows reads dialogID through the membership of p (not found when p
+// is not in it, like Dialog) for building the chat list rows of its
+// members with Row.
+func (s *Service) DialogRows(ctx context.Context, p Principal, dialogID int64) (*DialogRows, error) {
+	entries, err := s.store.UserDialogs(ctx, p.UserID, []int64{dialogID})
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return nil, errDialogNotFound
+	}
+	vd, err := s.loadViews(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	return &DialogRows{s: s, vd: vd}, nil
+}
+
+// Row is the dialog as viewer's chat list shows it: what Dialog answers
+// viewer as of the snapshot. A viewer who was not a member when it was
+// read gets not found.
+func (r *DialogRows) Row(ctx context.Context, viewer int64) (DialogView, error) {
+	if !slices.ContainsFunc(r.vd.members[0], func(m Member) bool { return m.UserID == viewer }) {
+		return DialogView{}, errDialogNotFound
+	}
+	views, err := r.s.viewsFor(ctx, r.vd, viewer)
+	if err != nil {
+		return DialogView{}, err
+	}
+	return views[0], nil
 }
 
 // Send stores a message and fans it out. origin is the sending WebSocket
