@@ -753,6 +753,7 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		byChange bool
 		at, end  int64 // the seq or change held, and the dialog's newest
 		moved    bool  // at moved past a replayed message
+		done     bool  // caught up short of end (changes are fewer than their numbers)
 	}
 	cursors := make([]cursor, 0, len(ids))
 	for _, id := range ids {
@@ -789,32 +790,48 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		}
 		return err
 	}
+	// Pages of at most SyncPage messages, each read by one batched store
+	// call over the dialogs it reaches (Resume), in dialog order: a
+	// dialog's window is what it still has by its counters (an upper
+	// bound for changes), cut by the page's room and the budget; a cut
+	// dialog goes on at the head of the next page.
 	budget := MaxSyncMessages
-	for i := range cursors {
-		c := &cursors[i]
-		if c.at < c.end && budget > 0 && members[c.id] == nil {
-			if err := loadMembers(i, budget); err != nil {
-				return SyncResult{}, err
-			}
+	next := 0 // the first cursor not caught up
+	for budget > 0 {
+		for next < len(cursors) && (cursors[next].done || cursors[next].at >= cursors[next].end) {
+			next++
 		}
-		for c.at < c.end && budget > 0 {
-			n := min(SyncPage, budget)
-			var page []Message
-			if c.byChange {
-				page, err = s.store.Changes(ctx, c.id, c.at, n)
-			} else {
-				page, err = s.store.MessagesAfter(ctx, c.id, c.at, n)
+		if next == len(cursors) {
+			break
+		}
+		room := min(SyncPage, budget)
+		var windows []ResumeWindow
+		var idx []int
+		for i := next; i < len(cursors) && room > 0; i++ {
+			c := &cursors[i]
+			if c.at >= c.end || c.done {
+				continue
 			}
-			if err != nil {
-				return SyncResult{}, err
+			if members[c.id] == nil {
+				if err := loadMembers(i, budget); err != nil {
+					return SyncResult{}, err
+				}
 			}
-			views := make([]MessageView, len(page))
-			for i, m := range page {
-				views[i] = s.viewAmong(m, members[c.id])
-			}
-			if err := s.withReplies(ctx, c.id, page, views); err != nil {
-				return SyncResult{}, err
-			}
+			n := int(min(c.end-c.at, int64(room)))
+			windows = append(windows, ResumeWindow{DialogID: c.id, ByChange: c.byChange, At: c.at, Limit: n})
+			idx = append(idx, i)
+			room -= n
+		}
+		pages, err := s.store.Resume(ctx, windows)
+		if err != nil {
+			return SyncResult{}, err
+		}
+		views, err := s.syncViews(ctx, pages, windows, members)
+		if err != nil {
+			return SyncResult{}, err
+		}
+		for w, page := range pages {
+			c := &cursors[idx[w]]
 			for i, m := range page {
 				if c.byChange {
 					c.at = m.Change
@@ -825,16 +842,24 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 				if m.Seq < floors[c.id] {
 					continue // from before the caller joined a group that hides it
 				}
-				if err := emit(views[i]); err != nil {
+				if err := emit(views[w][i]); err != nil {
 					return SyncResult{}, err
 				}
 			}
 			budget -= len(page)
-			if len(page) < n {
-				break // caught up (anything newer than the counters read comes live)
+			if len(page) < windows[w].Limit {
+				// Caught up (anything newer than the counters read comes
+				// live); a change cursor may stop short of its counter.
+				c.done = true
 			}
 		}
-		if c.at < c.end {
+		for next < len(cursors) && (cursors[next].done || cursors[next].at >= cursors[next].end) {
+			next++
+		}
+	}
+	for i := range cursors {
+		c := &cursors[i]
+		if c.at < c.end && !c.done {
 			res.More = true
 		}
 		if c.at > c.end && !c.moved {

@@ -170,3 +170,13 @@ func BenchmarkChatListRows(b *testing.B) {
 		b.ReportMetric(float64(qs.n.Load()-before)/float64(b.N), "queries/msg")
 	})
 }
+
+func (s *queryStore) Resume(ctx context.Context, windows []chat.ResumeWindow) ([][]chat.Message, error) {
+	s.n.Add(1)
+	return s.Store.Resume(ctx, windows)
+}
+
+func (s *queryStore) MessagesAt(ctx context.Context, keys []chat.MessageKey) ([]chat.Message, error) {
+	s.n.Add(1)
+	return s.Store.MessagesAt(ctx, keys)
+}
