@@ -734,7 +734,12 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 	if len(ids) == 0 {
 		return res, nil
 	}
+	release, err := s.syncSlot(ctx)
+	if err != nil {
+		return SyncResult{}, err
+	}
 	entries, err := s.store.Memberships(ctx, p.UserID, ids)
+	release()
 	if err != nil {
 		return SyncResult{}, err
 	}
@@ -748,16 +753,9 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		floors[e.Dialog.ID] = e.Self.VisibleFrom
 	}
 	// Where each dialog stands, and whether it has anything new.
-	type cursor struct {
-		id       int64
-		byChange bool
-		at, end  int64 // the seq or change held, and the dialog's newest
-		moved    bool  // at moved past a replayed message
-		done     bool  // caught up short of end (changes are fewer than their numbers)
-	}
-	cursors := make([]cursor, 0, len(ids))
+	cursors := make([]syncCursor, 0, len(ids))
 	for _, id := range ids {
-		c := cursor{id: id, at: max(req.Seqs[id], floors[id]-1), end: dialogs[id].LastSeq}
+		c := syncCursor{id: id, at: max(req.Seqs[id], floors[id]-1), end: dialogs[id].LastSeq}
 		if at, ok := req.Since[id]; ok {
 			c.byChange, c.at, c.end = true, at, dialogs[id].LastChange
 		}
@@ -804,29 +802,12 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		if next == len(cursors) {
 			break
 		}
-		room := min(SyncPage, budget)
-		var windows []ResumeWindow
-		var idx []int
-		for i := next; i < len(cursors) && room > 0; i++ {
-			c := &cursors[i]
-			if c.at >= c.end || c.done {
-				continue
-			}
-			if members[c.id] == nil {
-				if err := loadMembers(i, budget); err != nil {
-					return SyncResult{}, err
-				}
-			}
-			n := int(min(c.end-c.at, int64(room)))
-			windows = append(windows, ResumeWindow{DialogID: c.id, ByChange: c.byChange, At: c.at, Limit: n})
-			idx = append(idx, i)
-			room -= n
-		}
-		pages, err := s.store.Resume(ctx, windows)
+		release, err := s.syncSlot(ctx)
 		if err != nil {
 			return SyncResult{}, err
 		}
-		views, err := s.syncViews(ctx, pages, windows, members)
+		windows, idx, pages, views, err := s.syncPage(ctx, cursors[next:], next, budget, dialogs, members, loadMembers)
+		release()
 		if err != nil {
 			return SyncResult{}, err
 		}
@@ -876,6 +857,65 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		}
 	}
 	return res, nil
+}
+
+// syncCursor is where a sync stands in one dialog.
+type syncCursor struct {
+	id       int64
+	byChange bool
+	at, end  int64 // the seq or change held, and the dialog's newest
+	moved    bool  // at moved past a replayed message
+	done     bool  // caught up short of end (changes are fewer than their numbers)
+}
+
+// syncPage reads one sync page: the windows of the cursors it reaches
+// (from cursors[0], which is the request's cursor number first), each
+// answered from the recent-changes cache when it stands at the counters
+// read for the request, the others by one batched store call, and their
+// views. idx maps each window to its cursor.
+func (s *Service) syncPage(ctx context.Context, cursors []syncCursor, first, budget int, dialogs map[int64]Dialog, members map[int64][]Member,
+	loadMembers func(from, budget int) error) (windows []ResumeWindow, idx []int, pages [][]Message, views [][]MessageView, err error) {
+	room := min(SyncPage, budget)
+	for i := range cursors {
+		if room <= 0 {
+			break
+		}
+		c := &cursors[i]
+		if c.at >= c.end || c.done {
+			continue
+		}
+		if members[c.id] == nil {
+			if err := loadMembers(first+i, budget); err != nil {
+				return nil, nil, nil, nil, err
+			}
+		}
+		n := int(min(c.end-c.at, int64(room)))
+		windows = append(windows, ResumeWindow{DialogID: c.id, ByChange: c.byChange, At: c.at, Limit: n})
+		idx = append(idx, first+i)
+		room -= n
+	}
+	pages = make([][]Message, len(windows))
+	var missed []ResumeWindow
+	var missedAt []int
+	for w, win := range windows {
+		d := dialogs[win.DialogID]
+		if msgs, ok := s.recent.read(win, d.LastSeq, d.LastChange); ok {
+			pages[w] = msgs
+			continue
+		}
+		missed, missedAt = append(missed, win), append(missedAt, w)
+	}
+	if len(missed) > 0 {
+		read, err := s.store.Resume(ctx, missed)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		for j, w := range missedAt {
+			pages[w] = read[j]
+		}
+	}
+	views, err = s.syncViews(ctx, pages, windows, members)
+	return windows, idx, pages, views, err
 }
 
 // EditMessage replaces the text of one of the caller's messages; every
