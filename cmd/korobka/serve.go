@@ -756,7 +756,8 @@ func findFFmpeg(name string, log *slog.Logger) string {
 	return path
 }
 
-// registerPreviewMetrics exports the link preview workers' counters.
+// registerPreviewMetrics exports the link preview workers' counters and
+// the sync cache's.
 func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error {
 	for _, c := range []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -767,6 +768,14 @@ func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error 
 			Name: "korobka_link_previews_dropped_total",
 			Help: "Link preview jobs dropped: the queue was full, or the node stopped.",
 		}, func() float64 { return float64(svc.PreviewStats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_sync_windows_cached_total",
+			Help: "Sync windows (one dialog of one sync page) this node served from its recent-changes cache, without reading the database.",
+		}, func() float64 { h, _ := svc.SyncCacheStats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_sync_windows_read_total",
+			Help: "Sync windows this node read from the database (the cache did not stand at the dialog's counters or did not reach back far enough).",
+		}, func() float64 { _, m := svc.SyncCacheStats(); return float64(m) }),
 	} {
 		if err := reg.Register(c); err != nil {
 			return err
