@@ -322,22 +322,27 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 	push.Queue, push.Foreground = a.queue, foreground
 
+	syncCache := cfg.SyncCacheBytes
+	if syncCache == 0 {
+		syncCache = -1 // off
+	}
 	a.svc = chat.NewService(chat.Config{
-		Store:       store,
-		Broker:      a.broker,
-		Presence:    presence,
-		Limiter:     limiter,
-		SMS:         sender,
-		Images:      ms,
-		Files:       ms,
-		MediaSigner: a.signer,
-		Now:         cfg.now,
-		Logger:      log,
-		Region:      cfg.Region,
-		TestPhones:  cfg.TestPhones,
-		AccessTTL:   cfg.AccessTTL,
-		RefreshTTL:  cfg.RefreshTTL,
-		SMSRegions:  cfg.SMSCountries,
+		SyncCacheBytes: syncCache,
+		Store:          store,
+		Broker:         a.broker,
+		Presence:       presence,
+		Limiter:        limiter,
+		SMS:            sender,
+		Images:         ms,
+		Files:          ms,
+		MediaSigner:    a.signer,
+		Now:            cfg.now,
+		Logger:         log,
+		Region:         cfg.Region,
+		TestPhones:     cfg.TestPhones,
+		AccessTTL:      cfg.AccessTTL,
+		RefreshTTL:     cfg.RefreshTTL,
+		SMSRegions:     cfg.SMSCountries,
 
 		LoopbackUnlimited: cfg.LoopbackUnlimited,
 		Push:              push,
