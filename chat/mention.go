@@ -153,3 +153,40 @@ func (s *Service) withReplies(ctx context.Context, dialogID int64, msgs []Messag
 	}
 	return nil
 }
+
+// syncViews renders a sync page of several dialogs (pages[i] is
+// windows[i]'s) as their members see them, with the messages replied to:
+// one query for every reply of the page (MessagesAt), none without any.
+func (s *Service) syncViews(ctx context.Context, pages [][]Message, windows []ResumeWindow, members map[int64][]Member) ([][]MessageView, error) {
+	var keys []MessageKey
+	for _, page := range pages {
+		for _, m := range page {
+			if m.ReplyTo > 0 && m.DeletedAt.IsZero() {
+				keys = append(keys, MessageKey{DialogID: m.DialogID, Seq: m.ReplyTo})
+			}
+		}
+	}
+	var replied map[MessageKey]Message
+	if len(keys) > 0 {
+		found, err := s.store.MessagesAt(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		replied = make(map[MessageKey]Message, len(found))
+		for _, m := range found {
+			replied[MessageKey{DialogID: m.DialogID, Seq: m.Seq}] = m
+		}
+	}
+	out := make([][]MessageView, len(pages))
+	for w, page := range pages {
+		views := make([]MessageView, len(page))
+		for i, m := range page {
+			views[i] = s.viewAmong(m, members[windows[w].DialogID])
+			if r, ok := replied[MessageKey{DialogID: m.DialogID, Seq: m.ReplyTo}]; ok && m.ReplyTo > 0 && m.DeletedAt.IsZero() {
+				views[i].ReplyTo = replyView(r)
+			}
+		}
+		out[w] = views
+	}
+	return out, nil
+}

@@ -319,13 +319,40 @@ func mergeEntries(a, b []DialogEntry) []DialogEntry {
 
 // dialogViews is the one place a dialog view is built: the chat list, one
 // dialog, a dialog got or created, the dialog event and the chat list's
-// live patches (chat/live reads Dialog) all come from it. It renders
+// live patches (chat/live reads DialogRows) all come from it. It renders
 // entries as read by the store's one entry query (Dialogs, UserDialogs:
 // with the newest message) for each viewer, since titles, avatars, unread
 // counts and message statuses depend on who looks. A page costs two more
 // queries whatever its length: the members of every dialog, and their
 // profiles.
 func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewers []int64) (map[int64][]DialogView, error) {
+	vd, err := s.loadViews(ctx, entries, viewers)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64][]DialogView, len(viewers))
+	for _, viewer := range viewers {
+		if out[viewer], err = s.dialogViewsFor(ctx, vd, viewer); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// viewData is what dialog views are built from, read once for any number
+// of viewers: the entries, every dialog's members, the profiles of the
+// first GroupMembersPreview of each, and the subject cards.
+type viewData struct {
+	entries []DialogEntry
+	members [][]Member // by entry
+	byID    map[int64]User
+	cards   map[string]*SubjectCard
+}
+
+// loadViews reads what the views of entries need: two queries (members,
+// profiles), plus one per distinct subject card. viewers matter only for
+// a former member's entry, whose view lists the viewer alone.
+func (s *Service) loadViews(ctx context.Context, entries []DialogEntry, viewers []int64) (*viewData, error) {
 	dialogIDs := make([]int64, 0, len(entries))
 	for _, e := range entries {
 		if e.Former == nil { // a former member sees none of the members
@@ -347,10 +374,10 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 			ids = append(ids, m.UserID)
 		}
 	}
-	members := make([][]Member, len(entries))
+	vd := &viewData{entries: entries, members: make([][]Member, len(entries))}
 	for i, e := range entries {
 		if e.Former == nil {
-			members[i] = byDialog[e.Dialog.ID]
+			vd.members[i] = byDialog[e.Dialog.ID]
 		}
 	}
 	if len(dialogIDs) < len(entries) {
@@ -362,92 +389,139 @@ func (s *Service) dialogViews(ctx context.Context, entries []DialogEntry, viewer
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]User, len(users))
+	vd.byID = make(map[int64]User, len(users))
 	for _, u := range users {
-		byID[u.ID] = u
+		vd.byID[u.ID] = u
 	}
-	cards := s.subjectCards(ctx, entries)
-	out := make(map[int64][]DialogView, len(viewers))
-	for _, viewer := range viewers {
-		views := make([]DialogView, 0, len(entries))
-		for i, e := range entries {
-			d := e.Dialog
-			v := DialogView{
-				ID:          FormatID(d.ID),
-				Kind:        d.Kind,
-				Title:       d.Title,
-				Subject:     d.Subject,
-				SubjectCard: cards[d.Subject],
-				UpdatedAt:   d.UpdatedAt().UTC(),
+	vd.cards = s.subjectCards(ctx, entries)
+	return vd, nil
+}
+
+// dialogViewsFor builds the views of vd's entries as viewer sees them. It reads
+// nothing unless a direct partner has no name (then whether viewer knows
+// the partner's phone: one query).
+func (s *Service) dialogViewsFor(ctx context.Context, vd *viewData, viewer int64) ([]DialogView, error) {
+	var err error
+	views := make([]DialogView, 0, len(vd.entries))
+	for i, e := range vd.entries {
+		d := e.Dialog
+		v := DialogView{
+			ID:          FormatID(d.ID),
+			Kind:        d.Kind,
+			Title:       d.Title,
+			Subject:     d.Subject,
+			SubjectCard: vd.cards[d.Subject],
+			UpdatedAt:   d.UpdatedAt().UTC(),
+		}
+		self := e.Self
+		for j, m := range vd.members[i] {
+			if m.UserID == viewer {
+				self = m
 			}
-			self := e.Self
-			for j, m := range members[i] {
-				if m.UserID == viewer {
-					self = m
-				}
-				if j >= GroupMembersPreview {
-					continue
-				}
-				u, ok := byID[m.UserID]
-				if !ok {
-					continue
-				}
-				// Members see each other's phones only as contacts allow;
-				// the dialog list does not reveal numbers.
-				v.Members = append(v.Members, u.Profile(u.ID == viewer))
-				if d.Kind == DialogDirect && u.ID != viewer {
-					v.Title = strings.TrimSpace(u.FirstName + " " + u.LastName)
-					if v.Title == "" {
-						if v.Title, err = s.namelessTitle(ctx, viewer, u); err != nil {
-							return nil, err
-						}
-					}
-					if u.Avatar != "" {
-						v.AvatarURL, v.AvatarThumbURL = AvatarURL(u.Avatar), AvatarThumbURL(u.Avatar)
-					}
-				}
-			}
-			if d.Kind == DialogGroup {
-				v.MemberCount = len(members[i])
-				v.Role = self.Role
-				v.Permissions = GroupPermissions(self.Role)
-				hv := d.HistoryVisible
-				v.HistoryVisible = &hv
-				if d.Avatar != "" {
-					v.AvatarURL, v.AvatarThumbURL = s.groupPhotoURLs(d.ID, d.Avatar)
-				}
-			} else if d.Avatar != "" {
-				v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
-			}
-			if e.Former != nil {
-				// What they saw last: no members, role, unread or media,
-				// and the list orders it by when it ended.
-				v.MemberCount, v.Role, v.Permissions, v.Members = 0, "", nil, nil
-				if u, ok := byID[viewer]; ok {
-					v.Members = []Profile{u.Profile(true)}
-				}
-				v.Membership, v.UpdatedAt = e.Former.Reason, e.Former.EndedAt.UTC()
-				v.AvatarURL, v.AvatarThumbURL = "", ""
-				if e.LastMessage != nil {
-					mv := withheldMedia(s.viewAmong(*e.LastMessage, nil))
-					v.LastMessage = &mv
-				}
-				views = append(views, v)
+			if j >= GroupMembersPreview {
 				continue
 			}
-			v.Unread = self.Unread(d)
-			if ms := muteState(d.ID, self.MutedUntil, s.now()); ms.Muted {
-				v.Muted, v.MutedUntil = true, ms.MutedUntil
+			u, ok := vd.byID[m.UserID]
+			if !ok {
+				continue
 			}
+			// Members see each other's phones only as contacts allow;
+			// the dialog list does not reveal numbers.
+			v.Members = append(v.Members, u.Profile(u.ID == viewer))
+			if d.Kind == DialogDirect && u.ID != viewer {
+				v.Title = strings.TrimSpace(u.FirstName + " " + u.LastName)
+				if v.Title == "" {
+					if v.Title, err = s.namelessTitle(ctx, viewer, u); err != nil {
+						return nil, err
+					}
+				}
+				if u.Avatar != "" {
+					v.AvatarURL, v.AvatarThumbURL = AvatarURL(u.Avatar), AvatarThumbURL(u.Avatar)
+				}
+			}
+		}
+		if d.Kind == DialogGroup {
+			v.MemberCount = len(vd.members[i])
+			v.Role = self.Role
+			v.Permissions = GroupPermissions(self.Role)
+			hv := d.HistoryVisible
+			v.HistoryVisible = &hv
+			if d.Avatar != "" {
+				v.AvatarURL, v.AvatarThumbURL = s.groupPhotoURLs(d.ID, d.Avatar)
+			}
+		} else if d.Avatar != "" {
+			v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
+		}
+		if e.Former != nil {
+			// What they saw last: no members, role, unread or media,
+			// and the list orders it by when it ended.
+			v.MemberCount, v.Role, v.Permissions, v.Members = 0, "", nil, nil
+			if u, ok := vd.byID[viewer]; ok {
+				v.Members = []Profile{u.Profile(true)}
+			}
+			v.Membership, v.UpdatedAt = e.Former.Reason, e.Former.EndedAt.UTC()
+			v.AvatarURL, v.AvatarThumbURL = "", ""
 			if e.LastMessage != nil {
-				mv := s.viewAmong(*e.LastMessage, members[i])
+				mv := withheldMedia(s.viewAmong(*e.LastMessage, nil))
 				v.LastMessage = &mv
 			}
 			views = append(views, v)
+			continue
 		}
-		out[viewer] = views
+		v.Unread = self.Unread(d)
+		if ms := muteState(d.ID, self.MutedUntil, s.now()); ms.Muted {
+			v.Muted, v.MutedUntil = true, ms.MutedUntil
+		}
+		if e.LastMessage != nil {
+			mv := s.viewAmong(*e.LastMessage, vd.members[i])
+			v.LastMessage = &mv
+		}
+		views = append(views, v)
 	}
-	return out, nil
+	return views, nil
+}
+
+// DialogRows is one dialog read once as the chat list shows it, for any
+// number of its members: the live patches of a message to N members
+// watching their chat lists cost the reads of one (three queries: the
+// dialog with its newest message, its members, their profiles) instead
+// of N times that. It is a snapshot: use it for the deliveries of the one
+// event it was read for, not later.
+type DialogRows struct {
+	s  *Service
+	vd *viewData
+}
+
+// DialogRows reads dialogID through the membership of p (not found when p
+// is not in it, like Dialog) for building the chat list rows of its
+// members with Row.
+func (s *Service) DialogRows(ctx context.Context, p Principal, dialogID int64) (*DialogRows, error) {
+	entries, err := s.store.UserDialogs(ctx, p.UserID, []int64{dialogID})
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return nil, errDialogNotFound
+	}
+	vd, err := s.loadViews(ctx, entries, []int64{p.UserID})
+	if err != nil {
+		return nil, err
+	}
+	return &DialogRows{s: s, vd: vd}, nil
+}
+
+// Row is the dialog as viewer's chat list shows it: what Dialog answers
+// viewer as of the snapshot. A viewer who was not a member when it was
+// read gets not found.
+func (r *DialogRows) Row(ctx context.Context, viewer int64) (DialogView, error) {
+	if !slices.ContainsFunc(r.vd.members[0], func(m Member) bool { return m.UserID == viewer }) {
+		return DialogView{}, errDialogNotFound
+	}
+	views, err := r.s.dialogViewsFor(ctx, r.vd, viewer)
+	if err != nil {
+		return DialogView{}, err
+	}
+	return views[0], nil
 }
 
 // Send stores a message and fans it out. origin is the sending WebSocket
@@ -777,7 +851,12 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 	if len(ids) == 0 {
 		return res, nil
 	}
+	release, err := s.syncSlot(ctx)
+	if err != nil {
+		return SyncResult{}, err
+	}
 	entries, err := s.store.Memberships(ctx, p.UserID, ids)
+	release()
 	if err != nil {
 		return SyncResult{}, err
 	}
@@ -810,15 +889,9 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		}
 	}
 	// Where each dialog stands, and whether it has anything new.
-	type cursor struct {
-		id       int64
-		byChange bool
-		at, end  int64 // the seq or change held, and the dialog's newest
-		moved    bool  // at moved past a replayed message
-	}
-	cursors := make([]cursor, 0, len(ids))
+	cursors := make([]syncCursor, 0, len(ids))
 	for _, id := range ids {
-		c := cursor{id: id, at: max(req.Seqs[id], floors[id]-1), end: dialogs[id].LastSeq}
+		c := syncCursor{id: id, at: max(req.Seqs[id], floors[id]-1), end: dialogs[id].LastSeq}
 		if end, ok := ends[id]; ok {
 			c.end = min(c.end, end)
 		}
@@ -854,32 +927,31 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		}
 		return err
 	}
+	// Pages of at most SyncPage messages, each read by one batched store
+	// call over the dialogs it reaches (Resume), in dialog order: a
+	// dialog's window is what it still has by its counters (an upper
+	// bound for changes), cut by the page's room and the budget; a cut
+	// dialog goes on at the head of the next page.
 	budget := MaxSyncMessages
-	for i := range cursors {
-		c := &cursors[i]
-		if c.at < c.end && budget > 0 && members[c.id] == nil {
-			if err := loadMembers(i, budget); err != nil {
-				return SyncResult{}, err
-			}
+	next := 0 // the first cursor not caught up
+	for budget > 0 {
+		for next < len(cursors) && (cursors[next].done || cursors[next].at >= cursors[next].end) {
+			next++
 		}
-		for c.at < c.end && budget > 0 {
-			n := min(SyncPage, budget)
-			var page []Message
-			if c.byChange {
-				page, err = s.store.Changes(ctx, c.id, c.at, n)
-			} else {
-				page, err = s.store.MessagesAfter(ctx, c.id, c.at, n)
-			}
-			if err != nil {
-				return SyncResult{}, err
-			}
-			views := make([]MessageView, len(page))
-			for i, m := range page {
-				views[i] = s.viewAmong(m, members[c.id])
-			}
-			if err := s.withReplies(ctx, c.id, page, views); err != nil {
-				return SyncResult{}, err
-			}
+		if next == len(cursors) {
+			break
+		}
+		release, err := s.syncSlot(ctx)
+		if err != nil {
+			return SyncResult{}, err
+		}
+		windows, idx, pages, views, err := s.syncPage(ctx, cursors[next:], next, budget, dialogs, members, loadMembers)
+		release()
+		if err != nil {
+			return SyncResult{}, err
+		}
+		for w, page := range pages {
+			c := &cursors[idx[w]]
 			for i, m := range page {
 				if c.byChange {
 					c.at = m.Change
@@ -890,7 +962,7 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 				if m.Seq < floors[c.id] {
 					continue // from before the caller joined a group that hides it
 				}
-				v := views[i]
+				v := views[w][i]
 				if end, ok := ends[c.id]; ok {
 					if m.Seq > end {
 						continue // after the caller's removal
@@ -902,14 +974,22 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 				}
 			}
 			budget -= len(page)
-			if len(page) < n {
-				break // caught up (anything newer than the counters read comes live)
+			if len(page) < windows[w].Limit {
+				// Caught up (anything newer than the counters read comes
+				// live); a change cursor may stop short of its counter.
+				c.done = true
 			}
 		}
+		for next < len(cursors) && (cursors[next].done || cursors[next].at >= cursors[next].end) {
+			next++
+		}
+	}
+	for i := range cursors {
+		c := &cursors[i]
 		if end, ok := ends[c.id]; ok && !c.byChange && c.at > end {
 			c.at = end // a page read past a former member's end
 		}
-		if c.at < c.end {
+		if c.at < c.end && !c.done {
 			res.More = true
 		}
 		if c.at > c.end && !c.moved {
@@ -926,6 +1006,65 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		}
 	}
 	return res, nil
+}
+
+// syncCursor is where a sync stands in one dialog.
+type syncCursor struct {
+	id       int64
+	byChange bool
+	at, end  int64 // the seq or change held, and the dialog's newest
+	moved    bool  // at moved past a replayed message
+	done     bool  // caught up short of end (changes are fewer than their numbers)
+}
+
+// syncPage reads one sync page: the windows of the cursors it reaches
+// (from cursors[0], which is the request's cursor number first), each
+// answered from the recent-changes cache when it stands at the counters
+// read for the request, the others by one batched store call, and their
+// views. idx maps each window to its cursor.
+func (s *Service) syncPage(ctx context.Context, cursors []syncCursor, first, budget int, dialogs map[int64]Dialog, members map[int64][]Member,
+	loadMembers func(from, budget int) error) (windows []ResumeWindow, idx []int, pages [][]Message, views [][]MessageView, err error) {
+	room := min(SyncPage, budget)
+	for i := range cursors {
+		if room <= 0 {
+			break
+		}
+		c := &cursors[i]
+		if c.at >= c.end || c.done {
+			continue
+		}
+		if members[c.id] == nil {
+			if err := loadMembers(first+i, budget); err != nil {
+				return nil, nil, nil, nil, err
+			}
+		}
+		n := int(min(c.end-c.at, int64(room)))
+		windows = append(windows, ResumeWindow{DialogID: c.id, ByChange: c.byChange, At: c.at, Limit: n})
+		idx = append(idx, first+i)
+		room -= n
+	}
+	pages = make([][]Message, len(windows))
+	var missed []ResumeWindow
+	var missedAt []int
+	for w, win := range windows {
+		d := dialogs[win.DialogID]
+		if msgs, ok := s.recent.read(win, d.LastSeq, d.LastChange); ok {
+			pages[w] = msgs
+			continue
+		}
+		missed, missedAt = append(missed, win), append(missedAt, w)
+	}
+	if len(missed) > 0 {
+		read, err := s.store.Resume(ctx, missed)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		for j, w := range missedAt {
+			pages[w] = read[j]
+		}
+	}
+	views, err = s.syncViews(ctx, pages, windows, members)
+	return windows, idx, pages, views, err
 }
 
 // EditMessage replaces the text of one of the caller's messages; every

@@ -12,15 +12,19 @@ import (
 // Config holds a Service's dependencies and policy. Zero durations and an
 // empty region mean the defaults below.
 type Config struct {
-	Store    Store
-	Broker   Broker
-	Presence Presence
-	Limiter  Limiter
-	SMS      SMSSender
-	Images   ImageStore
-	Files    FileStore
-	Logger   *slog.Logger
-	Now      func() time.Time // nil: time.Now
+	Store Store
+	// SyncCacheBytes bounds the node's cache of recent changes that serves
+	// short syncs from memory (chat/recent.go): 0 is
+	// DefaultSyncCacheBytes, negative turns it off.
+	SyncCacheBytes int
+	Broker         Broker
+	Presence       Presence
+	Limiter        Limiter
+	SMS            SMSSender
+	Images         ImageStore
+	Files          FileStore
+	Logger         *slog.Logger
+	Now            func() time.Time // nil: time.Now
 	// MediaSigner signs attachment URLs; every node must share its
 	// secret. nil: a signer with a random secret, for one node and one run.
 	MediaSigner *MediaSigner
@@ -92,13 +96,17 @@ var (
 // WebSocket gateway) authenticate the caller, decode input and hand both to
 // a Service method; every method checks what the caller may do.
 type Service struct {
-	store    Store
-	broker   Broker
-	presence Presence
-	commits  *committer
-	push     *pushes
-	previews *previews // nil: link previews off
-	stats    *dailyStats
+	store Store
+	// recent serves short syncs from memory (nil: off); syncSlots bounds
+	// the syncs running at once on this node.
+	recent    *recentCache
+	syncSlots chan struct{}
+	broker    Broker
+	presence  Presence
+	commits   *committer
+	push      *pushes
+	previews  *previews // nil: link previews off
+	stats     *dailyStats
 	// broadcasts carries broadcast batches (broadcast.go).
 	broadcasts Queue
 	webhooks   WebhookConfig
@@ -193,6 +201,13 @@ func NewService(cfg Config) *Service {
 	if s.codeTTL <= 0 {
 		s.codeTTL = DefaultCodeTTL
 	}
+	if cfg.SyncCacheBytes == 0 {
+		cfg.SyncCacheBytes = DefaultSyncCacheBytes
+	}
+	if s.recent = newRecentCache(cfg.SyncCacheBytes); s.recent != nil {
+		s.store = &recentStore{Store: s.store, rc: s.recent}
+	}
+	s.syncSlots = make(chan struct{}, syncSlots)
 	s.commits = newCommitter(s.store, s.broker, s.log)
 	s.commits.view = s.view
 	node := cfg.Push.Consumer

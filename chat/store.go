@@ -207,6 +207,11 @@ type MessageStore interface {
 	// the change number since, in ascending change order: each changed
 	// message once, as it is now.
 	Changes(ctx context.Context, dialogID, since int64, limit int) ([]Message, error)
+	// Resume answers windows of distinct dialogs at once, in one read
+	// snapshot and a fixed number of queries (not one per dialog): for
+	// each window what MessagesAfter (by seq) or Changes (ByChange)
+	// answers for it alone, in the order of windows.
+	Resume(ctx context.Context, windows []ResumeWindow) ([][]Message, error)
 	// EditMessage replaces the text of a message sent by senderID that is
 	// not deleted (ErrNotFound otherwise), gives it the dialog's next
 	// change number and returns it.

@@ -46,9 +46,12 @@ func backlog(t testing.TB, f *fixture, dialogs, perDialog int) (chat.Principal, 
 		b = &chat.Batch{}
 	}
 	for i := range perDialog {
-		for _, p := range peers {
-			b.Appends = append(b.Appends, chat.Append{Msg: chat.Message{DialogID: p.dialog, SenderID: p.user,
-				ClientID: fmt.Sprint("m", i), Text: text, CreatedAt: now}})
+		for j, p := range peers {
+			m := chat.Message{DialogID: p.dialog, SenderID: p.user, ClientID: fmt.Sprint("m", i), Text: text, CreatedAt: now}
+			if i > 0 && j%3 == 0 {
+				m.ReplyTo = int64(i) // a third of the dialogs answer their previous message
+			}
+			b.Appends = append(b.Appends, chat.Append{Msg: m})
 			if len(b.Appends) == 500 {
 				flush()
 			}
@@ -115,23 +118,93 @@ func TestSyncBoundedByPage(t *testing.T) {
 
 // BenchmarkSync is one sync request of a user with 500 dialogs × 500
 // unread messages (the issue's case): B/op is the bytes one request
-// allocates, which the page and the cap bound, not the backlog.
+// allocates, which the page and the cap bound, not the backlog. The
+// 500x2 case is 500 dialogs with two new messages each, a third of them
+// replies (a device back after a short gap), by seq and by change cursor;
+// queries/request counts the store reads.
 //
-//	go test ./chat -run '^$' -bench BenchmarkSync -benchtime 20x
+//	go test ./chat -run '^$' -bench BenchmarkSync -benchtime 20x -benchmem
 func BenchmarkSync(b *testing.B) {
-	f := newTestService(b)
-	p, req := backlog(b, f, 500, 500)
-	b.ReportAllocs()
-	var sent int
-	for b.Loop() {
-		_, err := f.svc.Sync(context.Background(), p, req, func(m chat.MessageView) error {
-			_, err := json.Marshal(&m)
-			sent++
-			return err
+	for _, tc := range []struct {
+		name               string
+		dialogs, perDialog int
+		byChange           bool
+	}{{"500x500", 500, 500, false}, {"500x2", 500, 2, false}, {"500x2-since", 500, 2, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f, qs := newCountedService(b)
+			p, req := backlog(b, f, tc.dialogs, tc.perDialog)
+			if tc.byChange {
+				req = chat.SyncRequest{Since: req.Seqs}
+			}
+			b.ReportAllocs()
+			var sent int
+			before := qs.n.Load()
+			for b.Loop() {
+				_, err := f.svc.Sync(context.Background(), p, req, func(m chat.MessageView) error {
+					_, err := json.Marshal(&m)
+					sent++
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(sent)/float64(b.N), "msgs/request")
+			b.ReportMetric(float64(qs.n.Load()-before)/float64(b.N), "queries/request")
 		})
-		if err != nil {
-			b.Fatal(err)
+	}
+}
+
+// TestSyncQueriesBounded is issue 15 item 2: a sync of many dialogs with a
+// little new in each used to cost a query or two per dialog; now its
+// reads are batched per page, so 300 dialogs cost what a handful does.
+// Every message still comes once, each dialog's in order, dialog after
+// dialog, also when a page cuts a dialog.
+func TestSyncQueriesBounded(t *testing.T) {
+	f, qs := newCountedService(t)
+	p, req := backlog(t, f, 300, 3) // 900 messages, a third of them replies
+	before := qs.n.Load()
+	var got []chat.MessageView
+	res, err := f.svc.Sync(context.Background(), p, req, func(m chat.MessageView) error {
+		got = append(got, m)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := qs.n.Load() - before
+	t.Logf("a sync of 300 dialogs × 3: %d store reads", queries)
+	// Memberships, members (once or twice), 9 pages of Resume and of
+	// MessagesAt: 20 at most, against 300+ before.
+	if queries > 20 {
+		t.Errorf("a sync of 300 dialogs made %d store reads, want at most 20", queries)
+	}
+	if res.More || len(got) != 900 {
+		t.Fatalf("sent %d messages, more %v; want 900, false", len(got), res.More)
+	}
+	lastDialog, lastSeq := int64(0), int64(0)
+	replies := 0
+	for _, m := range got {
+		if d := parseID(t, m.DialogID); d != lastDialog {
+			if d < lastDialog || lastDialog != 0 && lastSeq != 3 {
+				t.Fatalf("dialog %d after %d (which ended at seq %d)", d, lastDialog, lastSeq)
+			}
+			lastDialog, lastSeq = d, 0
+		}
+		if m.Seq != lastSeq+1 {
+			t.Fatalf("dialog %s: seq %d after %d", m.DialogID, m.Seq, lastSeq)
+		}
+		lastSeq = m.Seq
+		if m.ReplyTo != nil {
+			replies++
 		}
 	}
-	b.ReportMetric(float64(sent)/float64(b.N), "msgs/request")
+	if replies != 200 {
+		t.Errorf("%d messages carry the message they answer, want 200", replies)
+	}
+	for id, seq := range res.Synced {
+		if seq != 3 {
+			t.Errorf("dialog %s synced to %d, want 3", id, seq)
+		}
+	}
 }

@@ -89,3 +89,13 @@ type SyncResult struct {
 	Since  map[string]int64
 	More   bool
 }
+
+// ResumeWindow is one dialog's part of a batched resume read
+// (MessageStore.Resume): up to Limit messages after At, a seq, or with
+// ByChange a change number.
+type ResumeWindow struct {
+	DialogID int64
+	ByChange bool
+	At       int64
+	Limit    int
+}

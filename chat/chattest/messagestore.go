@@ -67,6 +67,7 @@ func TestMessageStore(t *testing.T, open func(t *testing.T) MessageStoreUnderTes
 		{"Uploads/Expire", testUploadExpire},
 		{"Changes/EditsAndDeletes", testChangesEditsAndDeletes},
 		{"Changes/EveryCursor", testChangesEveryCursor},
+		{"Resume/MatchesSingleReads", testResumeMatchesSingles},
 		{"Unread/DeletedMessages", testUnreadDeletedMessages},
 		{"Unread/PartialReads", testUnreadPartialReads},
 		{"UserDialogs", testUserDialogs},
@@ -1027,6 +1028,82 @@ func testChangesEveryCursor(t *testing.T, s MessageStoreUnderTest) {
 			}
 			if key(paged) != key(want) {
 				t.Fatalf("Changes since %d in pages of %d:\n got %s\nwant %s", x, page, key(paged), key(want))
+			}
+		}
+	}
+}
+
+// testResumeMatchesSingles runs random mixes of sends, edits and deletes
+// in four dialogs and checks that Resume, over random windows of all of
+// them at once (by seq or by change, random cursors and limits), answers
+// each window exactly as MessagesAfter or Changes answers it alone.
+func testResumeMatchesSingles(t *testing.T, s MessageStoreUnderTest) {
+	ctx := ctxT(t)
+	u := users(t, s, 5)
+	rng := rand.New(rand.NewPCG(3, 5))
+	var dialogs []chat.Dialog
+	sent := map[int64]int{}
+	for i := range 4 {
+		d := direct(t, s, u[0].ID, u[i+1].ID, "", t0)
+		dialogs = append(dialogs, d)
+		for range 40 {
+			switch op := rng.IntN(10); {
+			case op < 6 || sent[d.ID] == 0:
+				bt := &chat.Batch{}
+				for range 1 + rng.IntN(3) {
+					sent[d.ID]++
+					bt.Appends = append(bt.Appends, appendOf(d.ID, u[0].ID, fmt.Sprint("r", sent[d.ID]), "x", t0))
+				}
+				commit(t, s, bt)
+			case op < 8:
+				_, err := s.EditMessage(ctx, d.ID, int64(1+rng.IntN(sent[d.ID])), u[0].ID, fmt.Sprint("edit ", op), t0)
+				if !errors.Is(err, chat.ErrNotFound) {
+					noErr(t, "EditMessage", err)
+				}
+			default:
+				_, err := s.DeleteMessage(ctx, d.ID, int64(1+rng.IntN(sent[d.ID])), u[0].ID, t0)
+				noErr(t, "DeleteMessage", err)
+			}
+		}
+	}
+	key := func(ms []chat.Message) string {
+		var b strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&b, "%d:%d@%d/%s/%t ", m.DialogID, m.Seq, m.Change, m.Text, m.DeletedAt.IsZero())
+		}
+		return b.String()
+	}
+	for round := range 50 {
+		var windows []chat.ResumeWindow
+		for _, d := range dialogs {
+			if rng.IntN(5) == 0 {
+				continue
+			}
+			dl, err := s.Dialog(ctx, d.ID)
+			noErr(t, "Dialog", err)
+			w := chat.ResumeWindow{DialogID: d.ID, ByChange: rng.IntN(2) == 0, Limit: rng.IntN(25)}
+			if w.ByChange {
+				w.At = rng.Int64N(dl.LastChange + 2)
+			} else {
+				w.At = rng.Int64N(dl.LastSeq + 2)
+			}
+			windows = append(windows, w)
+		}
+		got, err := s.Resume(ctx, windows)
+		noErr(t, "Resume", err)
+		if len(got) != len(windows) {
+			t.Fatalf("round %d: %d answers for %d windows", round, len(got), len(windows))
+		}
+		for i, w := range windows {
+			var want []chat.Message
+			if w.ByChange {
+				want, err = s.Changes(ctx, w.DialogID, w.At, w.Limit)
+			} else {
+				want, err = s.MessagesAfter(ctx, w.DialogID, w.At, w.Limit)
+			}
+			noErr(t, "single read", err)
+			if key(got[i]) != key(want) {
+				t.Fatalf("round %d, window %+v:\n got %s\nwant %s", round, w, key(got[i]), key(want))
 			}
 		}
 	}

@@ -48,6 +48,9 @@ type Patcher struct {
 	// reads is the read_seq last seen per (viewer, dialog), so a status
 	// that only moved delivered_seq does not re-render a chat list row.
 	reads *lru.Cache[[2]int64, int64]
+	// rows shares one read of a dialog among the deliveries of one
+	// message event to its members on this node (chat list rows).
+	rows *lru.Cache[rowKey, *sharedRows]
 
 	// renders counts fragment renders: the evidence that a variant renders
 	// once, however many devices show it.
@@ -59,6 +62,12 @@ const (
 	nameCacheSize = 4096
 	tickCacheSize = 16384
 	readCacheSize = 16384
+	// rowCacheSize bounds the dialog reads kept for the deliveries of
+	// recent message events; rowTTL how long one serves them. An event's
+	// deliveries to the members on a node follow each other within
+	// milliseconds; the TTL keeps a late one from showing an old row.
+	rowCacheSize = 256
+	rowTTL       = 2 * time.Second
 	// nameTTL bounds how long a renamed sender keeps the old name in
 	// patches (full renders always show the new one).
 	nameTTL = time.Minute
@@ -95,6 +104,7 @@ func NewPatcher(svc Service, screens Screens, log *slog.Logger) *Patcher {
 	p.names, _ = lru.New[int64, cachedName](nameCacheSize)
 	p.ticks, _ = lru.New[[2]int64, *tickState](tickCacheSize)
 	p.reads, _ = lru.New[[2]int64, int64](readCacheSize)
+	p.rows, _ = lru.New[rowKey, *sharedRows](rowCacheSize)
 	return p
 }
 
@@ -546,12 +556,18 @@ func (e *event) mediaOps(eng *renderer.Engine, v renderer.Variant, kind string) 
 }
 
 // dialogRow renders the user's dialog as a chat list row. The dialog is
-// fetched once per delivery, whatever the number of variants.
+// fetched once per delivery, whatever the number of variants; for a new
+// message or a change of one, once per event on this node, whatever the
+// number of members it is delivered to (sharedRow).
 func (e *event) dialogRow(ctx context.Context, eng *renderer.Engine, v renderer.Variant) (json.RawMessage, error) {
 	if !e.rowDone {
 		e.rowDone = true
 		var d chat.DialogView
-		d, e.rowErr = e.p.svc.Dialog(ctx, chat.Principal{UserID: e.uid}, e.dialog)
+		if e.kind == chat.EventMessage {
+			d, e.rowErr = e.p.sharedRow(ctx, e.uid, e.dialog, e.msg.ID, e.msg.Change)
+		} else {
+			d, e.rowErr = e.p.svc.Dialog(ctx, chat.Principal{UserID: e.uid}, e.dialog)
+		}
 		if e.rowErr == nil {
 			e.row, e.rowErr = bindable(d)
 		}
@@ -560,6 +576,66 @@ func (e *event) dialogRow(ctx context.Context, eng *renderer.Engine, v renderer.
 		return nil, e.rowErr
 	}
 	return e.p.render(eng, "dialog_row", map[string]any{"dialog": e.row, "me": chat.FormatID(e.uid), "lang": eng.Lang(v.Langs)}, v)
+}
+
+// RowReader is the optional ability of a Service to read a dialog once
+// for the chat list rows of all its members (*chat.Service has it). A
+// Patcher over a Service without it reads the dialog per member.
+type RowReader interface {
+	DialogRows(ctx context.Context, p chat.Principal, dialogID int64) (*chat.DialogRows, error)
+}
+
+// rowKey names a state of a dialog: the message event (id and change
+// number) its rows are for.
+type rowKey struct {
+	dialog int64
+	msg    string
+	change int64
+}
+
+// sharedRows is one read of a dialog, made by the first delivery of an
+// event that needs it and used by the others.
+type sharedRows struct {
+	mu   sync.Mutex
+	done bool
+	at   time.Time
+	rows *chat.DialogRows
+	err  error
+}
+
+// sharedRow is uid's chat list row of dialog after the message event
+// (msgID, change): the dialog is read once for every member the event is
+// delivered to on this node within rowTTL (three queries in all, instead
+// of three or four per member). The read happens after the event's
+// commit, so the row shows the message; a watermark that moves later
+// sends its own status event, which reads the row afresh.
+func (p *Patcher) sharedRow(ctx context.Context, uid, dialog int64, msgID string, change int64) (chat.DialogView, error) {
+	rr, ok := p.svc.(RowReader)
+	if !ok {
+		return p.svc.Dialog(ctx, chat.Principal{UserID: uid}, dialog)
+	}
+	k := rowKey{dialog, msgID, change}
+	fresh := &sharedRows{}
+	sh, found, _ := p.rows.PeekOrAdd(k, fresh)
+	if !found {
+		sh = fresh
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if !sh.done || sh.err != nil || p.now().Sub(sh.at) > rowTTL {
+		sh.rows, sh.err = rr.DialogRows(ctx, chat.Principal{UserID: uid}, dialog)
+		sh.done, sh.at = true, p.now()
+		if sh.err != nil {
+			return chat.DialogView{}, sh.err
+		}
+	}
+	d, err := sh.rows.Row(ctx, uid)
+	if chat.ErrorOf(err).Kind == chat.KindNotFound {
+		// Not a member when the dialog was read (joined since): read it
+		// as this member.
+		return p.svc.Dialog(ctx, chat.Principal{UserID: uid}, dialog)
+	}
+	return d, err
 }
 
 // bindable turns a view into the values the renderer binds: the JSON

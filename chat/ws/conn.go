@@ -25,8 +25,10 @@ const maxSpare = 8
 
 // conn is one client connection. Its reader goroutine reads frames and
 // handles requests; its writer goroutine is the only one that writes data
-// frames. Everything else talks to it through the outbox and closeWith,
-// neither of which blocks.
+// frames, and exists only while there is something to write (signal
+// starts it, it ends when the outbox is empty), so an idle connection has
+// one goroutine. Everything else talks to it through the outbox and
+// closeWith, neither of which blocks.
 type conn struct {
 	g   *Gateway
 	ws  *websocket.Conn // set once, before the goroutines start
@@ -55,7 +57,10 @@ type conn struct {
 	// nil until the connection syncs, so idle connections hold nothing.
 	replays map[int64]replayMark
 
-	wake       chan struct{} // cap 1: frames queued or a ping due
+	// writing says a writer goroutine runs, or may not start: before the
+	// socket is upgraded (newConn sets it; start clears it) and after a
+	// writer closed the connection.
+	writing    atomic.Bool
 	room       chan struct{} // cap 1: the writer took a batch, a waiting reader may queue
 	done       chan struct{} // closed by closeWith
 	readerDone chan struct{} // closed when the reader returns
@@ -85,13 +90,22 @@ func (g *Gateway) newConn(p chat.Principal) *conn {
 		uid:        p.UserID,
 		p:          p,
 		expIdx:     -1,
-		wake:       make(chan struct{}, 1),
 		room:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 	}
 	c.family.Store(p.Family)
+	c.writing.Store(true) // until start: there is no socket to write to
 	return c
+}
+
+// start lets writers run once c.ws is set, starting one for what was
+// queued (or a close begun) before.
+func (c *conn) start() {
+	c.writing.Store(false)
+	if c.pending() {
+		c.signal()
+	}
 }
 
 // logger is built when something is logged rather than kept per
@@ -101,11 +115,29 @@ func (c *conn) logger() *slog.Logger {
 	return c.g.log.With("conn", c.id, "user", c.uid)
 }
 
+// signal makes sure a writer runs for what was just queued, a ping due or
+// a close: it starts one when none runs. A running writer looks again for
+// work before it ends, so nothing signalled is left unwritten.
 func (c *conn) signal() {
+	if c.writing.CompareAndSwap(false, true) {
+		c.g.wg.Add(1)
+		go c.writeLoop()
+	}
+}
+
+// pending reports whether a writer has anything to do.
+func (c *conn) pending() bool {
+	if c.pingDue.Load() {
+		return true
+	}
 	select {
-	case c.wake <- struct{}{}:
+	case <-c.done:
+		return true
 	default:
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue) > 0
 }
 
 // ping asks the writer to send a ping; the pong refreshes the read deadline.
@@ -210,6 +242,7 @@ func (c *conn) startClose(code int, reason string, flush bool) {
 	}
 	c.mu.Unlock()
 	close(c.done)
+	c.signal() // the writer sends the close frame
 }
 
 // dropping reports whether queued frames are to be dropped: the
@@ -232,9 +265,10 @@ func (c *conn) isClosing() bool {
 	}
 }
 
-// writeLoop writes queued frames and pings until the connection closes.
-// Between batches it holds no write buffer (they come from the pool) and
-// at most a small spare slice.
+// writeLoop writes queued frames and pings while there are any, then
+// ends; on a close it writes the close frame and drops the socket (finish)
+// and stays the last writer. Between batches it holds no write buffer
+// (they come from the pool) and at most a small spare slice.
 func (c *conn) writeLoop() {
 	defer c.g.wg.Done()
 	var spare [][]byte
@@ -242,8 +276,8 @@ func (c *conn) writeLoop() {
 		select {
 		case <-c.done:
 			c.finish()
-			return
-		case <-c.wake:
+			return // writing stays set: no writer after this one
+		default:
 		}
 		if c.pingDue.Swap(false) {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.g.cfg.WriteWait)); err != nil {
@@ -256,6 +290,16 @@ func (c *conn) writeLoop() {
 		c.queue = spare
 		c.mu.Unlock()
 		spare = nil
+		if len(batch) == 0 {
+			// Nothing left: end, unless something came in after the
+			// last look and no other writer was started for it.
+			c.writing.Store(false)
+			if !c.pending() || !c.writing.CompareAndSwap(false, true) {
+				return
+			}
+			spare = batch
+			continue
+		}
 		select {
 		case c.room <- struct{}{}:
 		default:
@@ -271,7 +315,6 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// write writes frames until the connection starts a close that drops them.
 func (c *conn) write(frames [][]byte) error {
 	for i, frame := range frames {
 		if c.dropping() {

@@ -419,9 +419,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.acquire(ctx, c)
 	g.online(ctx, u)
 	g.track(c, p.ExpiresAt)
-	g.wg.Add(2)
-	go c.writeLoop()
+	g.wg.Add(1)
 	go c.readLoop(u)
+	c.start() // a writer runs whenever there is something to write
 }
 
 // allow spends one event of a shared budget; a refusal is a 429.

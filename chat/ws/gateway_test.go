@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -955,4 +956,35 @@ func TestSyncReplaysAreNotWrittenTwice(t *testing.T) {
 			t.Fatalf("got %s, want message %s", f.Raw, want)
 		}
 	}
+}
+
+// writers counts the connections' writer goroutines running now.
+func writers() int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return strings.Count(string(buf[:n]), "ws.(*conn).writeLoop(")
+}
+
+// TestIdleConnectionHasNoWriter is issue 15 item 4: a connection's writer
+// goroutine runs only while there is something to write, so an idle
+// connection costs one goroutine, not two; a frame or a ping later starts
+// one again, and what was queued is written.
+func TestIdleConnectionHasNoWriter(t *testing.T) {
+	e := newEnv(t, Config{})
+	var clients []*client
+	for _, tok := range []string{"tok-a1", "tok-a2", "tok-b"} {
+		c := e.dial(t, tok)
+		c.roundTrip() // the answer was written by a writer that then ended
+		clients = append(clients, c)
+	}
+	waitFor(t, "no writer goroutines on idle connections", func() bool { return writers() == 0 })
+	a1, b := clients[0], clients[2]
+	a1.send(`{"type":"send","id":8,"dialog_id":"42","client_id":"c-2","text":"снова","attachments":[]}`)
+	if reply := a1.read(); reply.Type != "reply" || string(reply.ID) != "8" {
+		t.Fatalf("got %s, want the reply of id 8", reply.Raw)
+	}
+	if ev := b.read(); ev.Type != "message" || ev.Message == nil || ev.Message.Text != "снова" {
+		t.Fatalf("got %s, want the message event", ev.Raw)
+	}
+	waitFor(t, "the writers to end again", func() bool { return writers() == 0 })
 }

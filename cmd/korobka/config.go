@@ -62,6 +62,9 @@ type Config struct {
 	MediaSecret string
 	// MaxVideoBytes caps a video upload (KOROBKA_MAX_VIDEO_BYTES).
 	MaxVideoBytes int64
+	// SyncCacheBytes bounds the node's recent-changes cache that serves
+	// short syncs (KOROBKA_SYNC_CACHE_BYTES); 0 turns it off.
+	SyncCacheBytes int
 	// FFmpeg is the ffmpeg to probe videos and take their posters with
 	// (ffprobe beside it), as configured: a name looked up on PATH or a
 	// path; "off" or one that is not there gives generic posters.
@@ -172,6 +175,7 @@ var settings = []setting{
 	{"refresh-ttl", "KOROBKA_REFRESH_TTL", chat.DefaultRefreshTTL.String(), "lifetime of refresh tokens"},
 	{"media-secret", "KOROBKA_MEDIA_SECRET", "", "secret (at least 32 characters) that signs attachment URLs; every node must share it; empty: generated once and kept in KOROBKA_DATA/" + mediaSecretFile},
 	{"max-video-bytes", "KOROBKA_MAX_VIDEO_BYTES", strconv.Itoa(chat.DefaultMaxVideoSize), "largest video upload in bytes (1 MiB to 4 GiB); images and other files stay capped at 25 MiB"},
+	{"sync-cache-bytes", "KOROBKA_SYNC_CACHE_BYTES", strconv.Itoa(chat.DefaultSyncCacheBytes), "bytes of recent messages kept per node to serve short syncs from memory (0: off; at most 1 GiB)"},
 	{"ffmpeg", "KOROBKA_FFMPEG", "ffmpeg", "ffmpeg for video duration, dimensions and posters (ffprobe beside it; Debian package ffmpeg); off, or not found: generic posters"},
 	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
 	{"metrics-addr", "KOROBKA_METRICS_ADDR", "", "address for /metrics on its own listener (an internal network); empty: /metrics on the public address"},
@@ -411,6 +415,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		bad("KOROBKA_MAX_VIDEO_BYTES", "%q is not a number of bytes from 1048576 (1 MiB) to 4294967296 (4 GiB)", get("KOROBKA_MAX_VIDEO_BYTES"))
 	} else {
 		cfg.MaxVideoBytes = n
+	}
+	if n, err := strconv.Atoi(get("KOROBKA_SYNC_CACHE_BYTES")); err != nil || n < 0 || n > 1<<30 {
+		bad("KOROBKA_SYNC_CACHE_BYTES", "%q is not a number of bytes from 0 (off) to 1073741824 (1 GiB)", get("KOROBKA_SYNC_CACHE_BYTES"))
+	} else {
+		cfg.SyncCacheBytes = n
 	}
 	cfg.FFmpeg = get("KOROBKA_FFMPEG")
 	if len(errs) > 0 {

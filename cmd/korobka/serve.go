@@ -327,22 +327,27 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 	push.Queue, push.Foreground = a.queue, foreground
 
+	syncCache := cfg.SyncCacheBytes
+	if syncCache == 0 {
+		syncCache = -1 // off
+	}
 	a.svc = chat.NewService(chat.Config{
-		Store:       store,
-		Broker:      a.broker,
-		Presence:    presence,
-		Limiter:     limiter,
-		SMS:         sender,
-		Images:      ms,
-		Files:       ms,
-		MediaSigner: a.signer,
-		Now:         cfg.now,
-		Logger:      log,
-		Region:      cfg.Region,
-		TestPhones:  cfg.TestPhones,
-		AccessTTL:   cfg.AccessTTL,
-		RefreshTTL:  cfg.RefreshTTL,
-		SMSRegions:  cfg.SMSCountries,
+		SyncCacheBytes: syncCache,
+		Store:          store,
+		Broker:         a.broker,
+		Presence:       presence,
+		Limiter:        limiter,
+		SMS:            sender,
+		Images:         ms,
+		Files:          ms,
+		MediaSigner:    a.signer,
+		Now:            cfg.now,
+		Logger:         log,
+		Region:         cfg.Region,
+		TestPhones:     cfg.TestPhones,
+		AccessTTL:      cfg.AccessTTL,
+		RefreshTTL:     cfg.RefreshTTL,
+		SMSRegions:     cfg.SMSCountries,
 
 		LoopbackUnlimited: cfg.LoopbackUnlimited,
 		Push:              push,
@@ -768,7 +773,8 @@ func findFFmpeg(name string, log *slog.Logger) string {
 	return path
 }
 
-// registerPreviewMetrics exports the link preview workers' counters.
+// registerPreviewMetrics exports the link preview workers' counters and
+// the sync cache's.
 func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error {
 	for _, c := range []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -779,6 +785,14 @@ func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error 
 			Name: "korobka_link_previews_dropped_total",
 			Help: "Link preview jobs dropped: the queue was full, or the node stopped.",
 		}, func() float64 { return float64(svc.PreviewStats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_sync_windows_cached_total",
+			Help: "Sync windows (one dialog of one sync page) this node served from its recent-changes cache, without reading the database.",
+		}, func() float64 { h, _ := svc.SyncCacheStats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_sync_windows_read_total",
+			Help: "Sync windows this node read from the database (the cache did not stand at the dialog's counters or did not reach back far enough).",
+		}, func() float64 { _, m := svc.SyncCacheStats(); return float64(m) }),
 	} {
 		if err := reg.Register(c); err != nil {
 			return err

@@ -26,6 +26,8 @@ type runState struct {
 	warmEnd, stopAt int64 // ns since base
 	stopped         atomic.Bool
 	closing         atomic.Bool
+
+	storm stormState
 }
 
 // now is nanoseconds since base. Stamps use the monotonic clock rather
@@ -55,6 +57,12 @@ type client struct {
 	sent     atomic.Int64
 	dead     atomic.Bool
 	backoff  atomic.Bool // a send was refused; see probe
+	// resuming is set while a storm swaps the connection: the old one's
+	// errors are expected. readDone is closed when the current reader
+	// returns.
+	resuming atomic.Bool
+	resumed  bool // reader-owned once the new reader runs
+	readDone chan struct{}
 
 	backlog int64 // pacer-owned
 
@@ -128,10 +136,19 @@ type readerStats struct {
 	dups     int64
 	stray    int64
 	errs     map[string]int64
+
+	// The storm's: syncing while a resumed socket waits for its sync
+	// reply; replayed counts the messages meanwhile, replayDups those
+	// that came both replayed and live; stormAck is the stayed-connected
+	// senders' send to reply during the storm.
+	syncing    bool
+	replayed   int64
+	replayDups int64
+	stormAck   *histogram
 }
 
 func (c *client) countWriteErr(err error) {
-	if c.st.closing.Load() {
+	if c.st.closing.Load() || c.resuming.Load() {
 		return
 	}
 	if c.writeErrs == nil {
@@ -251,7 +268,7 @@ func (c *client) readLoop() {
 			r.buf, err = readAll(rdr, r.buf[:0])
 		}
 		if err != nil {
-			if !c.st.closing.Load() {
+			if !c.st.closing.Load() && !c.resuming.Load() {
 				r.countErr(errorKey(err))
 				c.dead.Store(true)
 			}
@@ -279,8 +296,26 @@ func (r *readerStats) countErr(key string) {
 	r.errs[key]++
 }
 
+// startReader runs the client's reader for its current connection.
+func (c *client) startReader(readers *sync.WaitGroup) {
+	done := make(chan struct{})
+	c.readDone = done
+	readers.Go(func() {
+		defer close(done)
+		c.readLoop()
+	})
+}
+
 func (c *client) onReply() {
 	r := &c.rd
+	if r.syncing && string(r.f.id) == `"`+stormSyncID+`"` {
+		r.syncing = false
+		if r.f.more {
+			c.st.storm.more.Add(1)
+		}
+		c.st.stormReplied()
+		return
+	}
 	r.replies++
 	m := r.f.msg
 	var l *link
@@ -298,6 +333,12 @@ func (c *client) onReply() {
 				r.ack = new(histogram)
 			}
 			r.ack.record(c.st.now() - stamp)
+		}
+		if stamp, ok := parseStamp(m.Text); ok && c.st.inStorm(stamp) {
+			if r.stormAck == nil {
+				r.stormAck = new(histogram)
+			}
+			r.stormAck.record(c.st.now() - stamp)
 		}
 		if l.seqs.add(m.Seq) {
 			r.dups++ // the server gave a seq already seen in this dialog
@@ -323,7 +364,16 @@ func (c *client) onMessage() {
 		r.stray++
 		return
 	}
+	if r.syncing {
+		r.replayed++
+	}
 	if l.seen.add(n) {
+		if c.resumed {
+			// Replayed by the sync and delivered live as well: allowed
+			// (the client dedupes by seq), counted apart.
+			r.replayDups++
+			return
+		}
 		r.dups++ // the same client_id delivered again
 		return
 	}

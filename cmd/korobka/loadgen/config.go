@@ -58,6 +58,10 @@ type Config struct {
 	// ReadShare is the fraction (0..1) of received messages a receiver also
 	// marks read, spread evenly over its messages (0.25: every fourth).
 	ReadShare float64
+	// Storm is the share (0..1) of the subscribers' sockets dropped at
+	// once after the warm-up and resumed with sync (storm.go); publishers
+	// shape only.
+	Storm     float64
 	Label     string // names the run in the results table row; "" = "korobka"
 	ServerPID int    // when >0, read its VmRSS around opening the idle connections
 	Logins    int    // concurrent REST calls and dials during setup
@@ -157,6 +161,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReadShare < 0 || c.ReadShare > 1 || c.ReadShare != c.ReadShare {
 		bad("read share %v out of range 0..1", c.ReadShare)
+	}
+	switch {
+	case c.Storm < 0 || c.Storm > 1 || c.Storm != c.Storm:
+		bad("storm share %v out of range 0..1", c.Storm)
+	case c.Storm > 0 && c.Publishers == 0:
+		bad("a storm drops subscribers' sockets: it needs publishers")
 	}
 	switch {
 	case c.GroupShare < 0 || c.GroupShare > 1 || c.GroupShare != c.GroupShare:
@@ -272,6 +282,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.Float64Var(&c.GroupShare, "group-share", 0, "fraction 0..1 of each publisher's dialogs that are groups it creates (at most 30 a run: the server's budget for opening dialogs)")
 	fs.IntVar(&c.GroupSize, "group-size", 0, "members of each group, the publisher included, drawn from its subscribers (default 5 with -group-share)")
 	fs.Float64Var(&c.ReadShare, "read-share", 0, "fraction 0..1 of received messages that receivers also mark read")
+	fs.Float64Var(&c.Storm, "storm", 0, "share 0..1 of the subscribers' sockets dropped at once after the warm-up and resumed with sync while the publishers keep sending (publishers shape)")
 	fs.StringVar(&c.Label, "label", "korobka", "name of the run in the results table, e.g. \"SQLite + memory\"")
 	fs.IntVar(&c.Idle, "idle", 0, "extra idle WebSocket connections")
 	var idleShare float64

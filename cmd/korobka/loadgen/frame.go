@@ -106,6 +106,7 @@ type serverFrame struct {
 	chat.EventFrame
 	ID    json.RawMessage   `json:"id"`
 	Error *wire.ErrorDetail `json:"error"`
+	More  bool              `json:"more"` // a sync reply's
 }
 
 // inFrame is what the generator needs from a server frame.
@@ -114,6 +115,7 @@ type inFrame struct {
 	id      json.RawMessage
 	errCode string
 	msg     *chat.MessageView // a message event's, or a send reply's
+	more    bool              // a sync reply's
 }
 
 // decodeFrame fills f from one JSON frame.
@@ -122,7 +124,7 @@ func decodeFrame(b []byte, f *inFrame) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*f = inFrame{id: w.ID}
+	*f = inFrame{id: w.ID, more: w.More}
 	switch w.Type {
 	case "reply":
 		f.kind, f.msg = kindReply, w.Message

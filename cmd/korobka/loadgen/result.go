@@ -64,6 +64,8 @@ type Result struct {
 	Latency    Latency `json:"latency"`     // send to a receiver's message event
 	AckLatency Latency `json:"ack_latency"` // send to the sender's reply
 
+	Storm *StormResult `json:"storm,omitempty"` // -storm runs only
+
 	ServerRSSBefore    int64   `json:"server_rss_before,omitempty"` // bytes, before the idle connections
 	ServerRSSAfter     int64   `json:"server_rss_after,omitempty"`
 	ServerRSSPerIdle   float64 `json:"server_rss_per_idle,omitempty"` // bytes per idle connection
@@ -128,6 +130,9 @@ func (r Result) WriteSummary(w io.Writer) error {
 	fmt.Fprintf(&b, "rate      %.0f msg/s delivered, %.0f msg/s sent (measured window)\n", r.DeliveredPerSec, r.SentPerSec)
 	fmt.Fprintf(&b, "latency   send->message %s\n", r.Latency)
 	fmt.Fprintf(&b, "          send->reply   %s\n", r.AckLatency)
+	if r.Storm != nil {
+		b.WriteString(r.Storm.String())
+	}
 	verdict := "ok"
 	if !r.Healthy() {
 		verdict = "BROKEN"

@@ -167,7 +167,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		conn.SetReadLimit(1 << 20)
 		c := clients[i]
 		c.conn = conn
-		readers.Go(c.readLoop)
+		c.startReader(&readers)
 		return nil
 	})
 	if err != nil {
@@ -225,8 +225,27 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	}
 	runErr := sleep(ctx, time.Duration(st.warmEnd-st.now()))
 	cpu0 := sampleCPU(cfg.ServerPID)
+	stormNames := []string{"korobka_sync_windows_cached_total", "korobka_sync_windows_read_total"}
+	var stormBefore map[string]float64
+	var stormOK bool
+	stormDone := make(chan error, 1)
+	var victims []*client
+	if cfg.Storm > 0 && runErr == nil {
+		stormBefore, stormOK = scrapeCounters(ctx, a.hc, base, stormNames...)
+		victims = stormVictims(clients, cfg.Storm)
+		tokens := make(map[*client]string, len(victims))
+		for i, c := range clients {
+			tokens[c] = users[i].token
+		}
+		go func() { stormDone <- runStorm(ctx, st, victims, active, endpoint, tokens, &readers, 256) }()
+	} else {
+		stormDone <- nil
+	}
 	if runErr == nil {
 		runErr = sleep(ctx, time.Duration(st.stopAt-st.now()))
+	}
+	if err := <-stormDone; runErr == nil {
+		runErr = err
 	}
 	stoppedAt := st.now()
 	cpu1 := sampleCPU(cfg.ServerPID)
@@ -239,6 +258,24 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	teardown()
 
 	collect(&res, clients, idles, st, stoppedAt)
+	if cfg.Storm > 0 {
+		sr := &StormResult{Share: cfg.Storm, Sockets: len(victims), More: st.storm.more.Load(), Cached: -1, Read: -1}
+		if end := st.storm.end.Load(); end > 0 {
+			sr.Time = time.Duration(end - st.storm.start.Load())
+		}
+		var stayed histogram
+		for _, c := range clients {
+			sr.Replayed += c.rd.replayed
+			sr.ReplayDups += c.rd.replayDups
+			stayed.merge(c.rd.stormAck)
+		}
+		sr.StayedAck = latencyOf(&stayed)
+		if after, ok := scrapeCounters(context.WithoutCancel(ctx), a.hc, base, stormNames...); ok && stormOK {
+			sr.Cached = after[stormNames[0]] - stormBefore[stormNames[0]]
+			sr.Read = after[stormNames[1]] - stormBefore[stormNames[1]]
+		}
+		res.Storm = sr
+	}
 	if secs := res.Duration.Seconds(); secs > 0 {
 		res.GeneratorCPU = (cpu1.self - cpu0.self).Seconds() / secs
 		if cpu0.serverOK && cpu1.serverOK {

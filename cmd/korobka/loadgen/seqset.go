@@ -73,3 +73,13 @@ func (s *seqSet) gaps() int64 {
 	}
 	return s.hi - lo + 1 - s.distinct
 }
+
+// last is the highest seq seen, or the dialog's last seq before the run
+// when none was (0 when that is unknown): where a resuming socket syncs
+// from.
+func (s *seqSet) last() int64 {
+	if s.distinct == 0 {
+		return s.after
+	}
+	return s.hi
+}
