@@ -617,15 +617,12 @@ func (s *Store) countUncounted(ctx context.Context, tx *sql.Tx, dialogID, lo, hi
 // takes the row locks in index order, so every batch locks in id order.
 func (s *Store) lockDialogs(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]*dialogState, error) {
 	dialogs := make(map[int64]*dialogState, len(ids))
-	for chunk := range slices.Chunk(ids, commitChunk) {
+	for chunk := range rowChunks(s, ids) {
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := tx.QueryContext(ctx, s.sql.get("lockDialogs", len(chunk), func(n int) string {
-			return `SELECT id, kind, created_by, last_seq, last_change, created_at, last_message_at FROM dialogs WHERE id IN (` +
-				placeholders(n) + `) ORDER BY id` + s.forUpdate()
-		}), args...)
+		rows, err := s.queryHot(ctx, tx, "lockDialogs", len(chunk), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -680,7 +677,7 @@ func (s *Store) existingMessages(ctx context.Context, tx *sql.Tx, keys []clientK
 // insertMessages stores msgs[i] for each i in fresh, many rows per
 // statement.
 func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, msgs []chat.Message, fresh []int) error {
-	for chunk := range slices.Chunk(fresh, commitChunk) {
+	for chunk := range rowChunks(s, fresh) {
 		args := make([]any, 0, 12*len(chunk))
 		for _, i := range chunk {
 			m := &msgs[i]
@@ -691,18 +688,7 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, msgs []chat.Mess
 			args = append(args, m.DialogID, m.Seq, m.Change, m.SenderID, m.ClientID, m.Text, nullJSON(m.Attachments),
 				nullBytes(m.Digest), s.ts(m.CreatedAt), sys, nullInt(m.ReplyTo), nullJSON(m.Entities))
 		}
-		q := s.sql.get("insertMessages", len(chunk), func(n int) string {
-			// On SQLite, OR FAIL spares the statement journal (a copy of
-			// every page the insert touches): a duplicate key fails the
-			// whole transaction anyway, and the batch is rerun.
-			verb := `INSERT`
-			if s.dialect == SQLite {
-				verb = `INSERT OR FAIL`
-			}
-			return verb + ` INTO messages (dialog_id, seq, change_seq, sender_id, client_id, text, attachments, client_digest, created_at, system_event, reply_to, entities) VALUES ` +
-				tuples(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		})
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := s.execHot(ctx, tx, "insertMessages", len(chunk), args...); err != nil {
 			return err
 		}
 	}
@@ -721,22 +707,14 @@ func (s *Store) updateDialogs(ctx context.Context, tx *sql.Tx, ids []int64, dial
 			touched = append(touched, id)
 		}
 	}
-	for chunk := range slices.Chunk(touched, commitChunk) {
+	for chunk := range rowChunks(s, touched) {
 		args := make([]any, 0, 8*len(chunk))
 		for _, id := range chunk {
 			d := dialogs[id]
 			updated := chat.Dialog{CreatedAt: d.createdAt, LastMessageAt: d.lastMessageAt}.UpdatedAt()
 			args = append(args, id, d.kind, d.createdBy, d.lastSeq, d.lastChange, s.ts(d.lastMessageAt), s.ts(d.createdAt), s.ts(updated))
 		}
-		q := s.sql.get("updateDialogs", len(chunk), func(n int) string {
-			q := `INSERT INTO dialogs (id, kind, created_by, last_seq, last_change, last_message_at, created_at, updated_at) VALUES ` +
-				tuples(n, "(?, ?, ?, ?, ?, ?, ?, ?)")
-			if s.dialect == MySQL {
-				return q + ` ON DUPLICATE KEY UPDATE last_seq = VALUES(last_seq), last_change = VALUES(last_change), last_message_at = VALUES(last_message_at), updated_at = VALUES(updated_at), version = version + 1`
-			}
-			return q + ` ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_change = excluded.last_change, last_message_at = excluded.last_message_at, updated_at = excluded.updated_at, version = version + 1`
-		})
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := s.execHot(ctx, tx, "updateDialogs", len(chunk), args...); err != nil {
 			return err
 		}
 	}
@@ -754,15 +732,12 @@ func (s *Store) lockMembers(ctx context.Context, tx *sql.Tx, marks map[memberKey
 		return cmp.Or(cmp.Compare(a.dialog, b.dialog), cmp.Compare(a.user, b.user))
 	})
 	members := make([]chat.Member, 0, len(keys))
-	for chunk := range slices.Chunk(keys, commitChunk) {
+	for chunk := range rowChunks(s, keys) {
 		args := make([]any, 0, 2*len(chunk))
 		for _, k := range chunk {
 			args = append(args, k.dialog, k.user)
 		}
-		q := s.sql.get("lockMembers", len(chunk), func(n int) string {
-			return `SELECT ` + memberCols + ` FROM members WHERE (dialog_id, user_id) IN (` + s.rowValues(n, "(?, ?)") + `)` + s.forUpdate()
-		})
-		rows, err := tx.QueryContext(ctx, q, args...)
+		rows, err := s.queryHot(ctx, tx, "lockMembers", len(chunk), args...)
 		ms, err := collect(rows, err, scanMember)
 		if err != nil {
 			return nil, err
@@ -778,20 +753,12 @@ func (s *Store) lockMembers(ctx context.Context, tx *sql.Tx, marks map[memberKey
 // always takes its update branch; it is used because it is the one
 // multi-row UPDATE both dialects have.
 func (s *Store) upsertWatermarks(ctx context.Context, tx *sql.Tx, members []chat.Member) error {
-	for chunk := range slices.Chunk(members, commitChunk) {
+	for chunk := range rowChunks(s, members) {
 		args := make([]any, 0, 6*len(chunk))
 		for _, m := range chunk {
 			args = append(args, m.DialogID, m.UserID, m.DeliveredSeq, m.ReadSeq, m.Uncounted, s.ts(m.JoinedAt))
 		}
-		q := s.sql.get("upsertWatermarks", len(chunk), func(n int) string {
-			q := `INSERT INTO members (dialog_id, user_id, delivered_seq, read_seq, uncounted, joined_at) VALUES ` +
-				tuples(n, "(?, ?, ?, ?, ?, ?)")
-			if s.dialect == MySQL {
-				return q + ` ON DUPLICATE KEY UPDATE delivered_seq = VALUES(delivered_seq), read_seq = VALUES(read_seq), uncounted = VALUES(uncounted)`
-			}
-			return q + ` ON CONFLICT (dialog_id, user_id) DO UPDATE SET delivered_seq = excluded.delivered_seq, read_seq = excluded.read_seq, uncounted = excluded.uncounted`
-		})
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := s.execHot(ctx, tx, "upsertWatermarks", len(chunk), args...); err != nil {
 			return err
 		}
 	}
@@ -801,15 +768,12 @@ func (s *Store) upsertWatermarks(ctx context.Context, tx *sql.Tx, members []chat
 // bumpDialogs moves the version of each dialog (rows the caller has
 // locked or is about to change), so a screen's ETag changes with it.
 func (s *Store) bumpDialogs(ctx context.Context, tx *sql.Tx, ids []int64) error {
-	for chunk := range slices.Chunk(ids, commitChunk) {
+	for chunk := range rowChunks(s, ids) {
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
 			args[i] = id
 		}
-		q := s.sql.get("bumpDialogs", len(chunk), func(n int) string {
-			return `UPDATE dialogs SET version = version + 1 WHERE id IN (` + placeholders(n) + `)`
-		})
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := s.execHot(ctx, tx, "bumpDialogs", len(chunk), args...); err != nil {
 			return err
 		}
 	}

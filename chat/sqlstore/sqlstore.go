@@ -66,6 +66,9 @@ type Store struct {
 
 	// sql caches statement texts that vary only in their row count.
 	sql sqlCache
+	// hot holds the commit path's statements prepared on the SQLite
+	// writer, by name and row count (hot.go); nil on MySQL.
+	hot map[hotKey]*sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -97,6 +100,10 @@ func Open(ctx context.Context, dialect Dialect, dsn string, logger *slog.Logger)
 		return nil, err
 	}
 	if err := backfill(ctx, s, logger); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.prepareHot(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -308,7 +315,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the pools. It is idempotent, so shutdown code may call it
 // without tracking whether it ran.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = closeDBs(s.w, s.r) })
+	s.closeOnce.Do(func() {
+		s.closeHot()
+		s.closeErr = closeDBs(s.w, s.r)
+	})
 	return s.closeErr
 }
 
