@@ -722,7 +722,7 @@ func TestCommitterWritesWhileFinishing(t *testing.T) {
 	store.entered = make(chan int, 4)
 	c := newTestCommitter(store, &fakeBroker{})
 	inHook, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
+	var once, releaseOnce sync.Once
 	c.committed = func([]*job) {
 		once.Do(func() {
 			close(inHook)
@@ -730,6 +730,8 @@ func TestCommitterWritesWhileFinishing(t *testing.T) {
 		})
 	}
 	stop := startCommitter(t, c)
+	// Runs before startCommitter's cleanup, so a failing test still stops.
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 
 	first, second := appJob(1, 1, "a", 1, 2), appJob(1, 1, "b", 1, 2)
 	submitOK(t, c, first)
@@ -737,7 +739,7 @@ func TestCommitterWritesWhileFinishing(t *testing.T) {
 	recv(t, "the finisher in the committed hook", inHook)
 	submitOK(t, c, second)
 	recv(t, "the second commit while the first batch is being finished", store.entered)
-	close(release)
+	releaseOnce.Do(func() { close(release) })
 	for i, j := range []*job{first, second} {
 		if err := recv(t, "an ack", j.done); err != nil {
 			t.Fatalf("job %d: %v", i, err)

@@ -576,7 +576,8 @@ func dedupe(in []string) []string {
 //   - both have each other's number: the owners of the books holding
 //     userID's number (contacts_phone) whose number is in userID's book
 //     (primary key); neither setting is nobody;
-//   - both wrote in a direct dialog of theirs (messages_dialog_sender):
+//   - both wrote in a direct dialog of theirs (messages_dialog_sender on
+//     MySQL, the prefix of messages_dialog_sender_client on SQLite):
 //     each setting is everybody, or contacts with the other's number in
 //     the book.
 //

@@ -24,7 +24,7 @@ const maxClientID = 64
 const commitChunk = 500
 
 // dupRetries is how many times Commit runs a batch whose insert lost a
-// race on (sender_id, dialog_id, client_id) to a concurrent transaction.
+// race on (dialog_id, sender_id, client_id) to a concurrent transaction.
 // The rerun finds the winner's row and reports it as a duplicate, so one
 // rerun is normally enough.
 const dupRetries = 5
@@ -324,18 +324,27 @@ func (s *Store) ownMessage(ctx context.Context, tx *sql.Tx, dialogID, seq, sende
 // one on SQLite, which has one writer; several on MySQL, where batches on
 // different dialogs proceed in parallel and InnoDB groups their fsyncs.
 func (s *Store) CommitParallelism() int {
-	if s.dialect == MySQL {
-		return mysqlCommitters
+	if s.dialect != MySQL {
+		return 1
 	}
-	return 1
+	if s.lanes > 0 {
+		return s.lanes
+	}
+	return mysqlCommitters
 }
 
-// mysqlCommitters is the MySQL commit parallelism. Measured with the load
-// generator on a 2-core machine running MariaDB beside the server: 2 lanes
-// give p99 12-14 ms at 5,000 msg/s and 11,000 msg/s at most; 8 lanes give
-// 14,200 msg/s at most but p99 23-29 ms, as small concurrent transactions
-// contend for the same log flush and cores. A larger database server may
-// want more.
+// SetCommitParallelism sets the MySQL commit parallelism (n >= 1) for a
+// database server larger or smaller than the one mysqlCommitters was
+// measured on. Call it before the store is handed to chat.NewService; it
+// has no effect on SQLite.
+func (s *Store) SetCommitParallelism(n int) {
+	s.lanes = max(n, 1)
+}
+
+// mysqlCommitters is the default MySQL commit parallelism, measured with
+// the load generator on a 2-core machine running MariaDB beside the
+// server (docs/benchmarks.md, "Write path"; KOROBKA_COMMIT_LANES changes
+// it).
 const mysqlCommitters = 2
 
 // clientKey is a send's idempotency key.
@@ -651,16 +660,19 @@ func (s *Store) existingMessages(ctx context.Context, tx *sql.Tx, keys []clientK
 		return found, nil
 	}
 	keys = slices.Clone(keys)
+	// In the order of the key's index (dialog first: 00019 on SQLite;
+	// MySQL's index leads with the sender, and its planner takes the
+	// tuple's columns in any order).
 	slices.SortFunc(keys, func(a, b clientKey) int {
-		return cmp.Or(cmp.Compare(a.sender, b.sender), cmp.Compare(a.dialog, b.dialog), strings.Compare(a.client, b.client))
+		return cmp.Or(cmp.Compare(a.dialog, b.dialog), cmp.Compare(a.sender, b.sender), strings.Compare(a.client, b.client))
 	})
 	for chunk := range slices.Chunk(keys, commitChunk) {
 		args := make([]any, 0, 3*len(chunk))
 		for _, k := range chunk {
-			args = append(args, k.sender, k.dialog, k.client)
+			args = append(args, k.dialog, k.sender, k.client)
 		}
 		q := s.sql.get("existingMessages", len(chunk), func(n int) string {
-			return `SELECT ` + messageCols + ` FROM messages WHERE (sender_id, dialog_id, client_id) IN (` +
+			return `SELECT ` + messageCols + ` FROM messages WHERE (dialog_id, sender_id, client_id) IN (` +
 				s.rowValues(n, "(?, ?, ?)") + `)`
 		})
 		msgs, err := collectMessages(tx.QueryContext(ctx, q, args...))

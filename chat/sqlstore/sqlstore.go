@@ -69,6 +69,9 @@ type Store struct {
 	// hot holds the commit path's statements prepared on the SQLite
 	// writer, by name and row count (hot.go); nil on MySQL.
 	hot map[hotKey]*sql.Stmt
+	// lanes is the MySQL commit parallelism SetCommitParallelism set; 0:
+	// mysqlCommitters.
+	lanes int
 
 	closeOnce sync.Once
 	closeErr  error
