@@ -1,11 +1,17 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"iter"
 	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/korobka/korobka/chat"
 )
 
 // The commit path's multi-row statements ("hot" statements) differ only in
@@ -155,4 +161,71 @@ func (s *Store) upsertWatermarksSQL(n int) string {
 
 func (s *Store) bumpDialogsSQL(n int) string {
 	return `UPDATE dialogs SET version = version + 1 WHERE id IN (` + placeholders(n) + `)`
+}
+
+// lockDialogsAndMembers is lockDialogs and lockMembers in one statement,
+// for MySQL, where each statement is a round trip: the dialogs' rows are
+// locked first, in id order, then the member rows of keys (sorted), as the
+// two statements lock them. It returns nil maps when the batch is larger
+// than one chunk of either (the caller then takes the two statements).
+// A key of a member that is not in the dialog finds no row.
+func (s *Store) lockDialogsAndMembers(ctx context.Context, tx *sql.Tx, ids []int64, keys []memberKey) (map[int64]*dialogState, map[memberKey]chat.Member, error) {
+	if s.dialect != MySQL || len(ids) == 0 || len(keys) == 0 || len(ids) > commitChunk || len(keys) > commitChunk {
+		return nil, nil, nil
+	}
+	args := make([]any, 0, len(ids)+2*len(keys))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	for _, k := range keys {
+		args = append(args, k.dialog, k.user)
+	}
+	q := s.sql.get("lockBoth/"+strconv.Itoa(len(ids)), len(keys), func(n int) string {
+		null := func(n int) string { return strings.Repeat("NULL, ", n-1) + "NULL" }
+		return `(SELECT 0 AS part, id, kind, created_by, last_seq, last_change, created_at, last_message_at, ` + null(memberColCount) +
+			` FROM dialogs WHERE id IN (` + placeholders(len(ids)) + `) ORDER BY id FOR UPDATE)` +
+			` UNION ALL (SELECT 1, ` + null(7) + `, ` + memberCols +
+			` FROM members WHERE (dialog_id, user_id) IN (` + tuples(n, "(?, ?)") + `) FOR UPDATE)`
+	})
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	dialogs := make(map[int64]*dialogState, len(ids))
+	members := make(map[memberKey]chat.Member, len(keys))
+	for rows.Next() {
+		var part int
+		var id, createdBy, lastSeq, lastChange sql.NullInt64
+		var kind sql.NullString
+		d := &dialogState{}
+		var m chat.Member
+		var mi [8]sql.NullInt64 // dialog_id, user_id, delivered, read, uncounted, pushed, visible_from, joined_seq
+		var role sql.NullString
+		if err := rows.Scan(&part, &id, &kind, &createdBy, &lastSeq, &lastChange, timeCol{&d.createdAt}, timeCol{&d.lastMessageAt},
+			&mi[0], &mi[1], &mi[2], &mi[3], &mi[4], timeCol{&m.JoinedAt}, timeCol{&m.MutedUntil}, &mi[5], &role, &mi[6], &mi[7]); err != nil {
+			return nil, nil, err
+		}
+		if part == 0 {
+			d.kind, d.createdBy, d.lastSeq, d.lastChange = kind.String, createdBy.Int64, lastSeq.Int64, lastChange.Int64
+			d.seqBefore = d.lastSeq
+			dialogs[id.Int64] = d
+			continue
+		}
+		m.DialogID, m.UserID, m.DeliveredSeq, m.ReadSeq, m.Uncounted = mi[0].Int64, mi[1].Int64, mi[2].Int64, mi[3].Int64, mi[4].Int64
+		m.PushedSeq, m.Role, m.VisibleFrom, m.JoinedSeq = mi[5].Int64, chat.GroupRole(role.String), mi[6].Int64, mi[7].Int64
+		members[memberKey{m.DialogID, m.UserID}] = m
+	}
+	return dialogs, members, rows.Err()
+}
+
+// memberColCount is the number of columns in memberCols.
+var memberColCount = strings.Count(memberCols, ",") + 1
+
+// sortMemberKeys sorts keys by dialog, then user: the primary key's order,
+// in which rows are locked.
+func sortMemberKeys(keys []memberKey) {
+	slices.SortFunc(keys, func(a, b memberKey) int {
+		return cmp.Or(cmp.Compare(a.dialog, b.dialog), cmp.Compare(a.user, b.user))
+	})
 }
