@@ -108,12 +108,12 @@ func TestCommitParallelism(t *testing.T) {
 	if n := my.CommitParallelism(); n != mysqlCommitters {
 		t.Errorf("mysql default %d, want %d", n, mysqlCommitters)
 	}
-	my.SetCommitParallelism(8)
-	lite.SetCommitParallelism(8)
-	if n := my.CommitParallelism(); n != 8 {
-		t.Errorf("mysql with 8 lanes set: %d", n)
+	my.SetCommitParallelism(3)
+	lite.SetCommitParallelism(3)
+	if n := my.CommitParallelism(); n != 3 {
+		t.Errorf("mysql with 3 lanes set: %d", n)
 	}
 	if n := lite.CommitParallelism(); n != 1 {
-		t.Errorf("sqlite with 8 lanes set: %d, want 1", n)
+		t.Errorf("sqlite with 3 lanes set: %d, want 1", n)
 	}
 }
