@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -709,5 +710,86 @@ func TestShutdownGivesUpOnStalledBroker(t *testing.T) {
 	}
 	if n := len(broker.published()); n != 0 {
 		t.Errorf("%d publications reached the stalled broker", n)
+	}
+}
+
+// TestCommitterWritesWhileFinishing checks the pipeline: the writer commits
+// the next batch while the finisher is still busy with the last one (here
+// held inside the committed hook), so acknowledging, building events and
+// handing on pushes never delay the next transaction.
+func TestCommitterWritesWhileFinishing(t *testing.T) {
+	store := newFakeMessages()
+	store.entered = make(chan int, 4)
+	c := newTestCommitter(store, &fakeBroker{})
+	inHook, release := make(chan struct{}), make(chan struct{})
+	var once, releaseOnce sync.Once
+	c.committed = func([]*job) {
+		once.Do(func() {
+			close(inHook)
+			<-release
+		})
+	}
+	stop := startCommitter(t, c)
+	// Runs before startCommitter's cleanup, so a failing test still stops.
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+
+	first, second := appJob(1, 1, "a", 1, 2), appJob(1, 1, "b", 1, 2)
+	submitOK(t, c, first)
+	recv(t, "the first commit", store.entered)
+	recv(t, "the finisher in the committed hook", inHook)
+	submitOK(t, c, second)
+	recv(t, "the second commit while the first batch is being finished", store.entered)
+	releaseOnce.Do(func() { close(release) })
+	for i, j := range []*job{first, second} {
+		if err := recv(t, "an ack", j.done); err != nil {
+			t.Fatalf("job %d: %v", i, err)
+		}
+		if j.app.Msg.Seq != int64(i+1) {
+			t.Errorf("job %d got seq %d, want %d", i, j.app.Msg.Seq, i+1)
+		}
+	}
+	stop()
+}
+
+// TestCommitterGathersUnderLoad checks group commit's bounded wait: a
+// writer that finds jobs already waiting after a commit (a busy lane) and
+// fewer than gatherMin of them waits for more, up to gatherWait; a writer
+// that was idle commits its first job at once. gatherWait is set far
+// beyond the test's deadline, so either rule broken hangs the test.
+func TestCommitterGathersUnderLoad(t *testing.T) {
+	store := newFakeMessages()
+	store.entered = make(chan int, 4)
+	store.gate = make(chan struct{}, 4)
+	c := newTestCommitter(store, &fakeBroker{})
+	c.gatherMin, c.gatherWait = 3, time.Hour
+	stop := startCommitter(t, c)
+
+	// Idle: the first job commits alone, without waiting for two more.
+	jobs := []*job{appJob(1, 1, "c0", 1, 2)}
+	submitOK(t, c, jobs[0])
+	if n := recv(t, "the idle lane's commit", store.entered); n != 1 {
+		t.Fatalf("first batch holds %d jobs, want 1", n)
+	}
+	// Busy: a job queued during that commit waits for gatherMin.
+	jobs = append(jobs, appJob(1, 1, "c1", 1, 2))
+	submitOK(t, c, jobs[1])
+	store.gate <- struct{}{} // the first commit ends
+	waitFor(t, "the writer to take the waiting job", func() bool { return len(c.lanes[0].jobs) == 0 })
+	for i := 2; i < 4; i++ {
+		jobs = append(jobs, appJob(1, 1, fmt.Sprintf("c%d", i), 1, 2))
+		submitOK(t, c, jobs[i])
+	}
+	if n := recv(t, "the gathered commit", store.entered); n != 3 {
+		t.Fatalf("second batch holds %d jobs, want gatherMin (3)", n)
+	}
+	store.gate <- struct{}{}
+	for i, j := range jobs {
+		if err := recv(t, "an ack", j.done); err != nil {
+			t.Fatalf("job %d: %v", i, err)
+		}
+	}
+	stop()
+	if got := store.batchSizes(); !slices.Equal(got, []int{1, 3}) {
+		t.Errorf("batches %v, want [1 3]", got)
 	}
 }

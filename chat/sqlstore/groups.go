@@ -31,7 +31,7 @@ func (s *Store) CreateGroup(ctx context.Context, creator int64, now time.Time, e
 		if err != nil {
 			return err
 		}
-		out, err = s.applyGroupEdit(ctx, tx, d, creator, now, edit)
+		out, err = s.applyGroupEdit(ctx, tx, d, creator, now, true, edit)
 		return err
 	})
 	return out, err
@@ -50,7 +50,7 @@ func (s *Store) EditGroup(ctx context.Context, dialogID, actor int64, now time.T
 		if d.Kind != chat.DialogGroup {
 			return chat.ErrNotGroup
 		}
-		out, err = s.applyGroupEdit(ctx, tx, d, actor, now, edit)
+		out, err = s.applyGroupEdit(ctx, tx, d, actor, now, false, edit)
 		return err
 	})
 	return out, err
@@ -71,11 +71,21 @@ func (s *Store) EditGroup(ctx context.Context, dialogID, actor int64, now time.T
 //     history;
 //  5. the dialog row takes its new title, avatar, setting, counters, a
 //     new version, and a new media generation when someone was removed.
-func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, actor int64, now time.Time, edit func(*chat.GroupEdit) error) (chat.GroupEdit, error) {
+//
+// created says the dialog was inserted by this transaction: it has no
+// members yet, and no other transaction can see it, so its members are
+// neither read before the edit nor locked after it. (On MySQL a locking
+// read of a new group's absent members takes a gap lock at the end of
+// members; concurrent creations then deadlocked inserting their members
+// into each other's gaps.)
+func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, actor int64, now time.Time, created bool, edit func(*chat.GroupEdit) error) (chat.GroupEdit, error) {
 	now = now.UTC().Truncate(time.Microsecond)
-	members, err := s.lockGroupMembers(ctx, tx, d.ID)
-	if err != nil {
-		return chat.GroupEdit{}, err
+	var members []chat.Member
+	var err error
+	if !created {
+		if members, err = s.lockGroupMembers(ctx, tx, d.ID); err != nil {
+			return chat.GroupEdit{}, err
+		}
 	}
 	e := chat.GroupEdit{Dialog: d, Members: members, Actor: actor, Now: now}
 	if err := edit(&e); err != nil {
@@ -228,7 +238,12 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 	}
 	e.Dialog.LastSeq, e.Dialog.LastChange, e.Dialog.LastMessageAt = seq, change, lastAt
 	e.Messages = msgs
-	if e.Members, err = s.lockGroupMembers(ctx, tx, d.ID); err != nil {
+	if created {
+		e.Members, err = s.groupMembers(ctx, tx, d.ID)
+	} else {
+		e.Members, err = s.lockGroupMembers(ctx, tx, d.ID)
+	}
+	if err != nil {
 		return e, err
 	}
 	return e, nil
@@ -237,6 +252,12 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 // lockGroupMembers reads a dialog's members under row locks, by user id.
 func (s *Store) lockGroupMembers(ctx context.Context, tx *sql.Tx, dialogID int64) ([]chat.Member, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT `+memberCols+` FROM members WHERE dialog_id = ? ORDER BY user_id`+s.forUpdate(), dialogID)
+	return collect(rows, err, scanMember)
+}
+
+// groupMembers reads a dialog's members by user id without locking them.
+func (s *Store) groupMembers(ctx context.Context, tx *sql.Tx, dialogID int64) ([]chat.Member, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+memberCols+` FROM members WHERE dialog_id = ? ORDER BY user_id`, dialogID)
 	return collect(rows, err, scanMember)
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -65,6 +66,12 @@ type Store struct {
 
 	// sql caches statement texts that vary only in their row count.
 	sql sqlCache
+	// hot holds the commit path's statements prepared on the SQLite
+	// writer, by name and row count (hot.go); nil on MySQL.
+	hot map[hotKey]*sql.Stmt
+	// lanes is the MySQL commit parallelism SetCommitParallelism set; 0:
+	// mysqlCommitters.
+	lanes int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -96,6 +103,10 @@ func Open(ctx context.Context, dialect Dialect, dsn string, logger *slog.Logger)
 		return nil, err
 	}
 	if err := backfill(ctx, s, logger); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.prepareHot(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -307,7 +318,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the pools. It is idempotent, so shutdown code may call it
 // without tracking whether it ran.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = closeDBs(s.w, s.r) })
+	s.closeOnce.Do(func() {
+		s.closeHot()
+		s.closeErr = closeDBs(s.w, s.r)
+	})
 	return s.closeErr
 }
 
@@ -328,27 +342,38 @@ type queryer interface {
 // write runs fn in a write transaction and commits when it returns nil.
 // Errors come back translated and labelled with op.
 //
-// InnoDB may pick the transaction as a deadlock victim and roll it back;
-// MySQL's answer is to run it again, so write does, a few times. fn must
-// therefore set, not accumulate, whatever it reports to its caller.
+// InnoDB may pick the transaction as a deadlock victim and roll it back, or
+// give up waiting for a lock; MySQL's answer is to run the whole
+// transaction again, so write does, up to writeAttempts times, after a
+// short random pause that grows with each attempt (so that the contenders
+// do not meet again in lockstep). fn must therefore set, not accumulate,
+// whatever it reports to its caller.
 func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	const attempts = 5
 	for attempt := 1; ; attempt++ {
 		err := s.writeOnce(ctx, fn)
 		if err == nil {
 			return nil
 		}
-		if attempt == attempts || !isDeadlock(err) {
+		if attempt == writeAttempts || !isRetryable(err) {
 			return s.fail(op, err)
 		}
-		s.logger.WarnContext(ctx, "sqlstore: deadlock, retrying", "op", op, "attempt", attempt)
-		// A short, growing pause lets the winner commit first.
+		s.logger.WarnContext(ctx, "sqlstore: transaction lost a lock race, retrying", "op", op, "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
 			return s.fail(op, errors.Join(err, ctx.Err()))
-		case <-time.After(time.Duration(attempt) * time.Millisecond):
+		case <-time.After(retryPause(attempt)):
 		}
 	}
+}
+
+// writeAttempts bounds the runs of one write transaction (see write).
+const writeAttempts = 8
+
+// retryPause is the pause before the next run after attempt failed: a
+// random time up to 2^attempt ms (2, 4, ... 128 ms; at most 254 ms over
+// all attempts).
+func retryPause(attempt int) time.Duration {
+	return time.Duration(1+rand.Int64N(int64(time.Millisecond)<<attempt)) * time.Nanosecond
 }
 
 func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -363,12 +388,14 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) error 
 	return tx.Commit()
 }
 
-// isDeadlock reports an InnoDB deadlock (ER_LOCK_DEADLOCK), after which the
-// whole transaction has been rolled back and may simply be retried. SQLite
-// has no counterpart: its one writer connection cannot deadlock.
-func isDeadlock(err error) bool {
+// isRetryable reports an InnoDB deadlock (ER_LOCK_DEADLOCK, 1213), after
+// which the whole transaction has been rolled back, or a lock wait timeout
+// (ER_LOCK_WAIT_TIMEOUT, 1205), after which write rolls it back: either
+// way the transaction may simply run again. SQLite has no counterpart: its
+// one writer connection cannot deadlock.
+func isRetryable(err error) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1213
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // fail labels err with op and translates driver errors into chat errors.

@@ -68,8 +68,11 @@ type Config struct {
 	// FFmpeg is the ffmpeg to probe videos and take their posters with
 	// (ffprobe beside it), as configured: a name looked up on PATH or a
 	// path; "off" or one that is not there gives generic posters.
-	FFmpeg      string
-	DebugAddr   string
+	FFmpeg    string
+	DebugAddr string
+	// CommitLanes is KOROBKA_COMMIT_LANES: MySQL commit parallelism, 0 for
+	// the store's default.
+	CommitLanes int
 	MetricsAddr string
 	LogFormat   string
 	LogLevel    slog.Level
@@ -151,6 +154,7 @@ var settings = []setting{
 	{"addr", "KOROBKA_ADDR", ":8080", "address to listen on"},
 	{"data", "KOROBKA_DATA", "./data", "folder for the SQLite database and media"},
 	{"mysql-dsn", "KOROBKA_MYSQL_DSN", "", "MySQL/MariaDB DSN (user:pass@tcp(host:3306)/db); switches storage from SQLite"},
+	{"commit-lanes", "KOROBKA_COMMIT_LANES", "0", "with MySQL: transactions that commit messages at once on this node (1-64); 0: the measured default"},
 	{"redis-url", "KOROBKA_REDIS_URL", "", "Redis URL (redis://host:6379/0); switches rate limits from memory"},
 	{"redis-prefix", "KOROBKA_REDIS_PREFIX", "korobka:", "prefix of every Redis key, so deployments can share one Redis"},
 	{"test-phones", "KOROBKA_TEST_PHONES", "", "numbers with fixed codes and no SMS: +79990000001:111111,+7999*:111111"},
@@ -255,6 +259,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	cfg.Addr = get("KOROBKA_ADDR")
 	if _, port, err := net.SplitHostPort(cfg.Addr); err != nil || port == "" {
 		bad("KOROBKA_ADDR", "%q is not host:port (for example :8080)", cfg.Addr)
+	}
+	if n, err := strconv.Atoi(get("KOROBKA_COMMIT_LANES")); err != nil || n < 0 || n > 64 {
+		bad("KOROBKA_COMMIT_LANES", "%q is not a number of lanes from 0 (the default) to 64", get("KOROBKA_COMMIT_LANES"))
+	} else {
+		cfg.CommitLanes = n
 	}
 	cfg.DebugAddr = get("KOROBKA_DEBUG_ADDR")
 	if cfg.DebugAddr != "" {

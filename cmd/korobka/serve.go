@@ -237,6 +237,9 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	if cfg.CommitLanes > 0 {
+		store.SetCommitParallelism(cfg.CommitLanes)
+	}
 	a.store = store
 	a.closers = append(a.closers, store.Close)
 	a.ready["database"] = store.Ping
