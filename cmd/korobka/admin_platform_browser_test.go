@@ -177,5 +177,15 @@ func TestBrowserAdminPlatform(t *testing.T) {
 	o.tap("client dialogs", `.a-side a[data-view="operators"]`)
 	o.WaitFor("assigned to them", fmt.Sprintf(`document.querySelector('%s [data-field="assignee"]')?.textContent.includes('Олег Оператор')`, row))
 	shot(o, "operators-as-operator")
+
+	// Oleg answers; the dialog's page says who answered each answer.
+	m := e.want(e.do("POST", "/v1/operator/dialogs/"+d+"/messages", op.AccessToken,
+		map[string]any{"client_id": "o1", "text": "Добрый день! Доставим завтра с 10 до 14."}), 201).field(t, "id").(string)
+	o.tap("Anna's dialog", row+` td`)
+	o.WaitFor("who answered", fmt.Sprintf(`document.querySelector('[data-message=%q] [data-answered-by=%q]')?.textContent.includes('Олег Оператор')`, m, op.User.ID))
+	if n := eval[int](o, `document.querySelectorAll('[data-answered-by]').length`); n != 1 {
+		t.Fatalf("%d messages say who answered, want Oleg's one", n)
+	}
+	shot(o, "operator-dialog")
 	t.Logf("screenshots in %s", dir)
 }
