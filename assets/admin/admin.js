@@ -697,7 +697,7 @@ async function viewWebhooks(root) {
     h('td', { class: 'a-row-actions' }, h('button', { class: 'a-button a-small', type: 'button', onclick: (e) => { e.stopPropagation(); location.hash = `#/webhooks/${w.id}`; } }, t('deliveries')),
       h('button', { class: 'a-button a-small a-danger', type: 'button', 'data-action': 'remove', onclick: (e) => {
         e.stopPropagation();
-        if (confirm(t('confirm_remove'))) act(() => api('DELETE', `/v1/admin/webhooks/${w.id}`), list);
+        if (confirm(t('confirm_remove'))) act(() => api('DELETE', `/v1/admin/webhooks/${w.id}`), async () => { out.replaceChildren(); await list(); });
       } }, t('remove')))))));
   };
   await list();
@@ -730,7 +730,7 @@ async function viewKeys(root) {
       h('td', {}, k.name), h('td', {}, h('code', {}, `${k.prefix}…`)), h('td', {}, when(k.created_at)),
       h('td', {}, k.revoked_at ? badge('blocked', `${t('revoked')} · ${when(k.revoked_at)}`) : badge('active', t('working'))),
       h('td', { class: 'a-row-actions' }, k.revoked_at ? null : h('button', { class: 'a-button a-small a-danger', type: 'button', 'data-action': 'revoke', onclick: () => {
-        if (confirm(t('confirm_revoke'))) act(() => api('DELETE', `/v1/admin/bot/keys/${k.id}`), list);
+        if (confirm(t('confirm_revoke'))) act(() => api('DELETE', `/v1/admin/bot/keys/${k.id}`), async () => { out.replaceChildren(); await list(); });
       } }, t('revoke')))))));
   };
   root.append(h('form', { class: 'a-card a-view', id: 'a-key-form', onsubmit: async (e) => {

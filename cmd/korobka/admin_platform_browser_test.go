@@ -152,7 +152,7 @@ func TestBrowserAdminPlatform(t *testing.T) {
 	e.want(e.do("GET", "/v1/bot/dialogs", key, nil), 200)
 	shot(b, "keys")
 	b.tap("revoke", `tr[data-key] button[data-action="revoke"]`)
-	b.WaitFor("revoked", `!document.querySelector('tr[data-key] button[data-action="revoke"]') && !!document.querySelector('tr[data-key] .a-blocked')`)
+	b.WaitFor("revoked, the key no longer shown", `!document.querySelector('tr[data-key] button[data-action="revoke"]') && !!document.querySelector('tr[data-key] .a-blocked') && !document.querySelector('[data-secret]')`)
 	e.wantErr(e.do("GET", "/v1/bot/dialogs", key, nil), 401, "invalid_token")
 	shot(b, "keys-revoked")
 
