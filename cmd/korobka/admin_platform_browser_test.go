@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -169,11 +170,12 @@ func TestBrowserAdminPlatform(t *testing.T) {
 		t.Fatalf("assignment: %+v %v", as, err)
 	}
 
-	// The operator sees the same page (and only what operators may).
-	o := newPerson(t, "operator")
+	// The operator, whose browser is in Russian, sees the same page (and
+	// only what operators may).
+	o := &person{browsertest.New(t, "operator", pageHooks+inRussian, 4*time.Minute)}
 	o.FailOnProblems()
 	adminSignIn(o, e.url, "+7 999 123-00-10")
-	o.WaitFor("no admin sections", `document.querySelector('.a-side a[data-view="collections"]').hidden && document.querySelector('.a-side a[data-view="keys"]').hidden`)
+	o.WaitFor("no admin sections, in Russian", `document.querySelector('.a-side a[data-view="collections"]').hidden && document.querySelector('.a-side a[data-view="keys"]').hidden && document.querySelector('.a-side a[data-view="operators"]').textContent === 'Диалоги клиентов'`)
 	o.tap("client dialogs", `.a-side a[data-view="operators"]`)
 	o.WaitFor("assigned to them", fmt.Sprintf(`document.querySelector('%s [data-field="assignee"]')?.textContent.includes('Олег Оператор')`, row))
 	shot(o, "operators-as-operator")
