@@ -139,6 +139,8 @@ const STRINGS = {
   unassigned: ['Not assigned', 'Не назначен'],
   assign: ['Assign', 'Назначить'],
   assign_to: ['Assign to', 'Назначить'],
+  answered_by: ['answered by', 'ответил(а)'],
+  client_side: ['The client sees every answer as the business; who answered is shown to staff only.', 'Клиент видит каждый ответ от имени компании; кто ответил, видят только сотрудники.'],
   operators_hint: ['Clients write to the business; an operator answers as the business. Assign each dialog to the operator who handles it.', 'Клиенты пишут компании; оператор отвечает от её имени. Назначьте каждый диалог оператору, который его ведёт.'],
 };
 const t = (k) => (STRINGS[k] ? STRINGS[k][RU ? 1 : 0] : k);
@@ -289,7 +291,7 @@ const views = {
   stats: viewStats, users: viewUsers, user: viewUser, dialogs: viewDialogs, dialog: viewDialog,
   broadcasts: viewBroadcasts, screens: viewScreens, screen: viewScreen, audit: viewAudit,
   collections: viewCollections, collection: viewCollection, webhooks: viewWebhooks, webhook: viewWebhook,
-  keys: viewKeys, operators: viewOperators,
+  keys: viewKeys, operators: viewOperators, operator: viewOperatorDialog,
 };
 
 async function route() {
@@ -695,7 +697,7 @@ async function viewWebhooks(root) {
     h('td', { class: 'a-row-actions' }, h('button', { class: 'a-button a-small', type: 'button', onclick: (e) => { e.stopPropagation(); location.hash = `#/webhooks/${w.id}`; } }, t('deliveries')),
       h('button', { class: 'a-button a-small a-danger', type: 'button', 'data-action': 'remove', onclick: (e) => {
         e.stopPropagation();
-        if (confirm(t('confirm_remove'))) act(() => api('DELETE', `/v1/admin/webhooks/${w.id}`), list);
+        if (confirm(t('confirm_remove'))) act(() => api('DELETE', `/v1/admin/webhooks/${w.id}`), async () => { out.replaceChildren(); await list(); });
       } }, t('remove')))))));
   };
   await list();
@@ -728,7 +730,7 @@ async function viewKeys(root) {
       h('td', {}, k.name), h('td', {}, h('code', {}, `${k.prefix}…`)), h('td', {}, when(k.created_at)),
       h('td', {}, k.revoked_at ? badge('blocked', `${t('revoked')} · ${when(k.revoked_at)}`) : badge('active', t('working'))),
       h('td', { class: 'a-row-actions' }, k.revoked_at ? null : h('button', { class: 'a-button a-small a-danger', type: 'button', 'data-action': 'revoke', onclick: () => {
-        if (confirm(t('confirm_revoke'))) act(() => api('DELETE', `/v1/admin/bot/keys/${k.id}`), list);
+        if (confirm(t('confirm_revoke'))) act(() => api('DELETE', `/v1/admin/bot/keys/${k.id}`), async () => { out.replaceChildren(); await list(); });
       } }, t('revoke')))))));
   };
   root.append(h('form', { class: 'a-card a-view', id: 'a-key-form', onsubmit: async (e) => {
@@ -762,7 +764,9 @@ async function viewOperators(root) {
     const cell = h('td', { 'data-field': 'assignee' }, d.assignee_id
       ? [h('b', {}, d.assignee_name || d.assignee_id), h('div', { class: 'a-muted a-hint' }, when(d.assigned_at))]
       : badge('draft', t('unassigned')));
-    return h('tr', { 'data-operator-dialog': d.id },
+    return h('tr', { class: 'a-row', 'data-operator-dialog': d.id, onclick: (e) => {
+      if (!e.target.closest('select, button')) location.hash = `#/operators/${d.id}?${new URLSearchParams({ title: d.title || '' })}`;
+    } },
       h('td', {}, d.title || '—'),
       h('td', { class: 'a-wrap' }, d.subject_card ? [docTitle(d.subject_card.data), h('div', { class: 'a-muted a-hint' }, d.subject)] : d.subject ? h('code', {}, d.subject) : '—'),
       h('td', { class: 'a-wrap a-last' }, d.last_message ? [h('div', { class: 'a-clip' }, d.last_message.text || '—'),
@@ -772,6 +776,19 @@ async function viewOperators(root) {
         if (pick.value) act(() => api('PUT', `/v1/operator/dialogs/${d.id}/assignee`, { operator_id: pick.value }));
       } }, t('assign'))));
   });
+}
+
+// viewOperatorDialog shows a client's dialog with the business as staff
+// see it: each answer an operator sent says who.
+async function viewOperatorDialog(root, id) {
+  const { messages } = await api('GET', `/v1/operator/dialogs/${id}/messages?limit=100`);
+  title('dialog', new URLSearchParams(location.hash.split('?')[1] ?? '').get('title') || `#${id}`);
+  const business = new Set(messages.filter((m) => m.answered_by).map((m) => m.sender_id));
+  root.append(h('a', { href: '#/operators' }, t('back')), h('p', { class: 'a-muted' }, t('client_side')),
+    h('section', { class: 'a-card a-messages' }, h('h2', {}, t('messages')),
+      messages.length ? messages.map((m) => h('article', { class: `a-message${business.has(m.sender_id) ? ' a-business' : ''}`, 'data-message': m.id },
+        h('header', {}, [when(m.created_at), m.answered_by ? h('span', { class: 'a-answered', 'data-answered-by': m.answered_by }, ` · ${t('answered_by')} ${m.answered_by_name || m.answered_by}`) : null]),
+        h('p', {}, m.deleted ? '—' : m.text))) : h('p', { class: 'a-muted' }, t('nothing'))));
 }
 
 // nameOf resolves a user id to "name (phone)" once per page load.

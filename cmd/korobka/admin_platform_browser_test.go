@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -152,7 +153,7 @@ func TestBrowserAdminPlatform(t *testing.T) {
 	e.want(e.do("GET", "/v1/bot/dialogs", key, nil), 200)
 	shot(b, "keys")
 	b.tap("revoke", `tr[data-key] button[data-action="revoke"]`)
-	b.WaitFor("revoked", `!document.querySelector('tr[data-key] button[data-action="revoke"]') && !!document.querySelector('tr[data-key] .a-blocked')`)
+	b.WaitFor("revoked, the key no longer shown", `!document.querySelector('tr[data-key] button[data-action="revoke"]') && !!document.querySelector('tr[data-key] .a-blocked') && !document.querySelector('[data-secret]')`)
 	e.wantErr(e.do("GET", "/v1/bot/dialogs", key, nil), 401, "invalid_token")
 	shot(b, "keys-revoked")
 
@@ -169,13 +170,24 @@ func TestBrowserAdminPlatform(t *testing.T) {
 		t.Fatalf("assignment: %+v %v", as, err)
 	}
 
-	// The operator sees the same page (and only what operators may).
-	o := newPerson(t, "operator")
+	// The operator, whose browser is in Russian, sees the same page (and
+	// only what operators may).
+	o := &person{browsertest.New(t, "operator", pageHooks+inRussian, 4*time.Minute)}
 	o.FailOnProblems()
 	adminSignIn(o, e.url, "+7 999 123-00-10")
-	o.WaitFor("no admin sections", `document.querySelector('.a-side a[data-view="collections"]').hidden && document.querySelector('.a-side a[data-view="keys"]').hidden`)
+	o.WaitFor("no admin sections, in Russian", `document.querySelector('.a-side a[data-view="collections"]').hidden && document.querySelector('.a-side a[data-view="keys"]').hidden && document.querySelector('.a-side a[data-view="operators"]').textContent === 'Диалоги клиентов'`)
 	o.tap("client dialogs", `.a-side a[data-view="operators"]`)
 	o.WaitFor("assigned to them", fmt.Sprintf(`document.querySelector('%s [data-field="assignee"]')?.textContent.includes('Олег Оператор')`, row))
 	shot(o, "operators-as-operator")
+
+	// Oleg answers; the dialog's page says who answered each answer.
+	m := e.want(e.do("POST", "/v1/operator/dialogs/"+d+"/messages", op.AccessToken,
+		map[string]any{"client_id": "o1", "text": "Добрый день! Доставим завтра с 10 до 14."}), 201).field(t, "id").(string)
+	o.tap("Anna's dialog", row+` td`)
+	o.WaitFor("who answered", fmt.Sprintf(`document.querySelector('[data-message=%q] [data-answered-by=%q]')?.textContent.includes('Олег Оператор')`, m, op.User.ID))
+	if n := eval[int](o, `document.querySelectorAll('[data-answered-by]').length`); n != 1 {
+		t.Fatalf("%d messages say who answered, want Oleg's one", n)
+	}
+	shot(o, "operator-dialog")
 	t.Logf("screenshots in %s", dir)
 }

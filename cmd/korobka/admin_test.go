@@ -491,6 +491,17 @@ func TestAdminBroadcastByTag(t *testing.T) {
 		e.wantErr(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken,
 			map[string]any{"text": "x", "segment": map[string]any{"tag": "nobody-has-it"}}), 400, "unknown_tag")
 
+		// Tags are checked where they are defined.
+		e.wantErr(e.do("PUT", "/v1/admin/collections/promos", admin.AccessToken,
+			map[string]any{"schema": map[string]any{"type": "object"}, "tags": []string{"Sale!"}}), 400, "invalid_tags")
+		e.wantErr(e.do("GET", "/v1/admin/collections/promos", admin.AccessToken, nil), 404, "no_collection")
+		var col chat.Collection
+		e.want(e.do("PUT", "/v1/admin/collections/promos", admin.AccessToken,
+			map[string]any{"schema": map[string]any{"type": "object"}, "tags": []string{"sale", "spb", "sale"}}), 201).json(t, &col)
+		if !slices.Equal(col.Tags, []string{"sale", "spb"}) {
+			t.Fatalf("defined tags: %+v", col.Tags)
+		}
+
 		// An admin tags another post: its discussion joins the segment.
 		e.want(e.do("PUT", "/v1/admin/collections/news/documents/video-tour", admin.AccessToken, map[string]any{
 			"data": map[string]any{"id": "video-tour", "title": "A two-minute tour", "body": "Three steps.",

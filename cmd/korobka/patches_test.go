@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/korobka/korobka/chat"
@@ -219,4 +221,29 @@ func TestPatchRendersOncePerVariant(t *testing.T) {
 			t.Fatalf("%d renders for three devices in two variants, want 2", got)
 		}
 	})
+}
+
+// TestLivePatchSubjectCardInLanguage: a chat list row patched live shows
+// its subject card's title in the watcher's language, as the first render
+// does (dialog_row takes lang).
+func TestLivePatchSubjectCardInLanguage(t *testing.T) {
+	e := newEnv(t, map[string]string{"KOROBKA_BUSINESS_NAME": "Acme support"})
+	client := e.loginTest("+79990000002", "222222")
+	d := e.want(e.do("POST", "/v1/business/dialog", client.AccessToken, map[string]any{"subject": "listing:bike-city"}), 201).field(t, "id").(string)
+	rowID := "dialog-" + d
+	for lang, want := range map[string]string{"ru": "Городской велосипед, 2023", "en": "City bike, 2023"} {
+		list := dial(t, e.url, client.AccessToken)
+		if r := list.watch("chat_list", nil, lang, "light"); r["type"] != "reply" {
+			t.Fatalf("watch answered %v", r)
+		}
+		e.want(e.do("POST", "/v1/dialogs/"+d+"/messages", client.AccessToken, map[string]any{"client_id": "q-" + lang, "text": "Ещё продаёте?"}), 201)
+		p := list.waitFor("row move", patchOp("chat_list", "insert", rowID))
+		row, err := json.Marshal(findOp(t, p, "chat_list", "insert", rowID)["node"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(row), want) {
+			t.Errorf("%s row: %s, want the card titled %q", lang, row, want)
+		}
+	}
 }
