@@ -1050,8 +1050,10 @@ func (s *Service) syncPage(ctx context.Context, cursors []syncCursor, first, bud
 		d := dialogs[win.DialogID]
 		if msgs, ok := s.recent.read(win, d.LastSeq, d.LastChange); ok {
 			pages[w] = msgs
+			s.syncCached.Add(1)
 			continue
 		}
+		s.syncRead.Add(1)
 		missed, missedAt = append(missed, win), append(missedAt, w)
 	}
 	if len(missed) > 0 {

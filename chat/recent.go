@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -51,8 +50,6 @@ type recentCache struct {
 	order    *list.List // of *recentDialog, most recently written first
 	bytes    int
 	maxBytes int
-
-	hits, misses atomic.Int64 // sync windows served from memory / from the database
 }
 
 type recentDialog struct {
@@ -157,13 +154,11 @@ func (rc *recentCache) read(w ResumeWindow, lastSeq, lastChange int64) (msgs []M
 	defer rc.mu.Unlock()
 	d := rc.dialogs[w.DialogID]
 	if d == nil || d.lastSeq != lastSeq || d.lastChange != lastChange {
-		rc.misses.Add(1)
 		return nil, false
 	}
 	msgs = []Message{}
 	if w.ByChange {
 		if w.At < d.c0 {
-			rc.misses.Add(1)
 			return nil, false
 		}
 		for _, m := range d.msgs {
@@ -174,7 +169,6 @@ func (rc *recentCache) read(w ResumeWindow, lastSeq, lastChange int64) (msgs []M
 		slices.SortFunc(msgs, func(a, b Message) int { return cmp.Compare(a.Change, b.Change) })
 	} else {
 		if w.At+1 < d.lo && w.At < d.lastSeq {
-			rc.misses.Add(1)
 			return nil, false
 		}
 		for seq := w.At + 1; seq <= d.lastSeq && len(msgs) < w.Limit; seq++ {
@@ -184,18 +178,14 @@ func (rc *recentCache) read(w ResumeWindow, lastSeq, lastChange int64) (msgs []M
 	if len(msgs) > w.Limit {
 		msgs = msgs[:w.Limit]
 	}
-	rc.hits.Add(1)
 	return msgs, true
 }
 
 // SyncCacheStats counts the sync windows (one dialog of one sync page)
 // served from this node's recent-changes cache and those read from the
-// database, since the start.
+// database (all of them when the cache is off), since the start.
 func (s *Service) SyncCacheStats() (hits, misses int64) {
-	if s.recent == nil {
-		return 0, 0
-	}
-	return s.recent.hits.Load(), s.recent.misses.Load()
+	return s.syncCached.Load(), s.syncRead.Load()
 }
 
 // recentStore is the Store with the writes that make changes feeding the

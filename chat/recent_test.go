@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,5 +99,62 @@ func TestSyncCacheMatchesDatabase(t *testing.T) {
 	t.Logf("sync windows: %d from memory, %d from the database", hits, misses)
 	if hits == 0 || misses == 0 {
 		t.Errorf("the requests reached %d windows in memory and %d in the database; want both kinds", hits, misses)
+	}
+}
+
+// gateStore holds every Memberships read until released, counting how
+// many are inside at once.
+type gateStore struct {
+	chat.Store
+	in, most, entered atomic.Int64
+	release           chan struct{}
+}
+
+func (s *gateStore) Memberships(ctx context.Context, userID int64, ids []int64) ([]chat.DialogEntry, error) {
+	n := s.in.Add(1)
+	s.entered.Add(1)
+	for {
+		m := s.most.Load()
+		if n <= m || s.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	<-s.release
+	s.in.Add(-1)
+	return s.Store.Memberships(ctx, userID, ids)
+}
+
+// TestSyncReadsBoundedPerNode: a reconnect storm's syncs queue for the
+// node's sync read slots instead of all reading the database at once.
+func TestSyncReadsBoundedPerNode(t *testing.T) {
+	gs := &gateStore{release: make(chan struct{})}
+	f, _ := newTestServiceWith(t, func(c *chat.Config) {
+		gs.Store = c.Store
+		c.Store = gs
+	})
+	u, peer := f.newUser(t, "U"), f.newUser(t, "P")
+	d := f.direct(t, u, peer)
+	const n = 40
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := f.svc.Sync(context.Background(), u.p, chat.SyncRequest{Seqs: map[int64]int64{d: 0}}, func(chat.MessageView) error { return nil })
+			errs <- err
+		}()
+	}
+	waitFor(t, "the first syncs to hold every slot", func() bool { return gs.in.Load() == 16 })
+	for range n {
+		gs.release <- struct{}{}
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if most := gs.most.Load(); most > 16 {
+		t.Errorf("%d syncs read at once, want at most 16", most)
+	}
+	if got := gs.entered.Load(); got != n {
+		t.Errorf("%d syncs read, want %d", got, n)
 	}
 }

@@ -101,12 +101,15 @@ type Service struct {
 	// the syncs running at once on this node.
 	recent    *recentCache
 	syncSlots chan struct{}
-	broker    Broker
-	presence  Presence
-	commits   *committer
-	push      *pushes
-	previews  *previews // nil: link previews off
-	stats     *dailyStats
+	// syncCached and syncRead count sync windows served from recent and
+	// read from the store (SyncCacheStats).
+	syncCached, syncRead atomic.Int64
+	broker               Broker
+	presence             Presence
+	commits              *committer
+	push                 *pushes
+	previews             *previews // nil: link previews off
+	stats                *dailyStats
 	// broadcasts carries broadcast batches (broadcast.go).
 	broadcasts Queue
 	webhooks   WebhookConfig

@@ -794,7 +794,7 @@ func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error 
 		}, func() float64 { h, _ := svc.SyncCacheStats(); return float64(h) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "korobka_sync_windows_read_total",
-			Help: "Sync windows this node read from the database (the cache did not stand at the dialog's counters or did not reach back far enough).",
+			Help: "Sync windows this node read from the database (the cache is off, did not stand at the dialog's counters or did not reach back far enough).",
 		}, func() float64 { _, m := svc.SyncCacheStats(); return float64(m) }),
 	} {
 		if err := reg.Register(c); err != nil {

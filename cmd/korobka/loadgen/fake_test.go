@@ -55,6 +55,8 @@ type fakeServer struct {
 	// used: verify needs one, as on the real server.
 	requested map[string]bool
 
+	history   map[string][]fakeMessage // dialog id -> messages stored, for sync
+	syncs     atomic.Int64
 	opened    map[string]int   // user id -> dialogs opened (the server allows a burst of 30)
 	perDialog map[string]int64 // dialog id -> messages stored
 	perSender map[string]int64 // user id -> messages stored
@@ -98,6 +100,7 @@ func newFakeServer(t *testing.T, dupAt, gapAt int64) *fakeServer {
 		users: map[string]string{}, tokens: map[string]string{}, requested: map[string]bool{},
 		dialogs: map[string]*fakeDialog{}, conns: map[string]*fakeConn{}, pending: map[string][]any{},
 		perDialog: map[string]int64{}, perSender: map[string]int64{}, opened: map[string]int{},
+		history: map[string][]fakeMessage{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/auth/otp", f.requestCode)
@@ -341,7 +344,9 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
-		delete(f.conns, me)
+		if f.conns[me] == fc { // not a newer connection of the user's
+			delete(f.conns, me)
+		}
 		f.mu.Unlock()
 		c.Close()
 	}()
@@ -357,6 +362,7 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 			ClientID string `json:"client_id"`
 			Text     string
 			Seq      int64
+			Dialogs  map[string]int64
 		}
 		if err := json.Unmarshal(b, &in); err != nil {
 			fc.write(map[string]any{"type": "error", "error": map[string]string{"code": "invalid_frame", "message": "bad json"}})
@@ -369,6 +375,8 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 			f.receipts.Add(1)
 		case "read":
 			f.reads.Add(1)
+		case "sync":
+			f.sync(me, fc, in.ID, in.Dialogs)
 		default:
 			fc.write(map[string]any{"type": "error", "id": in.ID, "error": map[string]string{"code": "unknown_type", "message": in.Type}})
 		}
@@ -438,6 +446,7 @@ func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, te
 		ClientID: clientID, Text: text, Attachments: json.RawMessage(`[]`),
 		CreatedAt: time.Now().UTC(), Status: "sent",
 	}
+	f.history[d.id] = append(f.history[d.id], m)
 	ev := map[string]any{"type": "message", "message": m}
 	// Every other member gets the event; the injected loss and duplicate
 	// hit the first of them only.
@@ -470,4 +479,30 @@ func (f *fakeServer) send(me string, fc *fakeConn, reqID, dialogID, clientID, te
 	for _, pc := range live {
 		pc.write(ev)
 	}
+}
+
+// sync replays, as the server does, the other members' messages after the
+// seq asked in each of the caller's dialogs, then replies.
+func (f *fakeServer) sync(me string, fc *fakeConn, reqID string, dialogs map[string]int64) {
+	f.syncs.Add(1)
+	f.mu.Lock()
+	var replay []fakeMessage
+	synced := map[string]int64{}
+	for id, after := range dialogs {
+		d := f.dialogs[id]
+		if d == nil || !slices.Contains(d.members, me) {
+			continue
+		}
+		for _, m := range f.history[id] {
+			if m.Seq > after && m.SenderID != me {
+				replay = append(replay, m)
+			}
+		}
+		synced[id] = d.seq
+	}
+	f.mu.Unlock()
+	for _, m := range replay {
+		fc.write(map[string]any{"type": "message", "message": m})
+	}
+	fc.write(map[string]any{"type": "reply", "id": reqID, "synced": synced, "more": false})
 }

@@ -262,6 +262,7 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{"-code 1 -publishers 200 -subscribers 10000 -label sqlite", Config{Publishers: 200, DialogsPerUser: 50, Label: "sqlite"}},
 		{"-code 1 -publishers 3 -dialogs-per-user 4 -read-share 0.25", Config{Publishers: 3, DialogsPerUser: 4, ReadShare: 0.25, Label: "korobka"}},
+		{"-code 1 -publishers 3 -dialogs-per-user 4 -storm 0.5", Config{Publishers: 3, DialogsPerUser: 4, Storm: 0.5, Label: "korobka"}},
 		{"-code 1 -publishers 2 -subscribers 8 -dialogs-per-user 4 -idle 5", Config{Publishers: 2, DialogsPerUser: 4, Idle: 5, Label: "korobka"}},
 		{"-code 1 -pairs 0 -idle 5", Config{DialogsPerUser: 1, Idle: 5, Label: "korobka"}},
 		{"-code 1 -publishers 10 -dialogs-per-user 9 -idle-share 0.5", Config{Publishers: 10, DialogsPerUser: 9, Idle: 100, Label: "korobka"}},
@@ -275,7 +276,7 @@ func TestParseFlags(t *testing.T) {
 			continue
 		}
 		got := Config{Pairs: cfg.Pairs, Publishers: cfg.Publishers, DialogsPerUser: cfg.DialogsPerUser,
-			Idle: cfg.Idle, ReadShare: cfg.ReadShare, Label: cfg.Label, GroupShare: cfg.GroupShare, GroupSize: cfg.GroupSize}
+			Idle: cfg.Idle, ReadShare: cfg.ReadShare, Label: cfg.Label, GroupShare: cfg.GroupShare, GroupSize: cfg.GroupSize, Storm: cfg.Storm}
 		if got != tt.want {
 			t.Errorf("ParseFlags(%q): got %+v, want %+v", tt.args, got, tt.want)
 		}
@@ -316,6 +317,9 @@ func TestParseFlags(t *testing.T) {
 		"-code 1 -read-share 1.5",
 		"-code 1 -idle 5 -idle-share 0.5",
 		"-code 1 -pairs 5 -group-share 0.5",
+		"-code 1 -pairs 5 -storm 0.5",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -storm 1.5",
+		"-code 1 -publishers 2 -dialogs-per-user 6 -storm -0.1",
 		"-code 1 -publishers 2 -dialogs-per-user 10 -group-share 0.01",
 		"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 0.5 -group-size 8",
 		"-code 1 -publishers 2 -dialogs-per-user 6 -group-share 0.5 -group-size 1",
@@ -350,5 +354,34 @@ func TestPhone(t *testing.T) {
 		if got := phone(tt.prefix, tt.i); got != tt.want {
 			t.Errorf("phone(%q, %d): got %q, want %q", tt.prefix, tt.i, got, tt.want)
 		}
+	}
+}
+
+// TestRunStorm: -storm drops every subscriber's socket after the warm-up;
+// each reconnects and resumes with a sync from the last seq it saw, so the
+// messages sent while it was away come back (the fake replays them) and
+// the run stays healthy, with the storm reported.
+func TestRunStorm(t *testing.T) {
+	f := newFakeServer(t, 0, 0)
+	cfg := shortConfig(f.URL)
+	cfg.Pairs, cfg.Idle = 0, 0
+	cfg.Publishers, cfg.DialogsPerUser, cfg.Storm = 2, 3, 1
+	cfg.Rate, cfg.Window = 200, 4
+	var out bytes.Buffer
+	res, err := Run(context.Background(), cfg, &out)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	if !res.Healthy() || res.Delivered == 0 {
+		t.Errorf("a storm run: healthy %v, delivered %d; want healthy with traffic\n%s", res.Healthy(), res.Delivered, out.String())
+	}
+	if res.Storm == nil || res.Storm.Sockets != 6 || res.Storm.Time <= 0 || res.Storm.Cached != -1 {
+		t.Fatalf("storm result %+v, want 6 sockets resumed, a duration, and no /metrics read", res.Storm)
+	}
+	if got := f.syncs.Load(); got != 6 {
+		t.Errorf("the fake saw %d syncs, want 6", got)
+	}
+	if !strings.Contains(out.String(), "storm     6 sockets") {
+		t.Errorf("summary lacks the storm line:\n%s", out.String())
 	}
 }
