@@ -676,8 +676,14 @@ func TestRateLimitRefills(t *testing.T) {
 
 // TestSlowConsumer fills the socket and the outbox of a client that never
 // reads, while another client of the same user reads every event.
+//
+// The server closes the slow client with a close frame and then waits up
+// to CloseWait for its answer (so a client that does read sees the code);
+// this one never answers, so its connection counts until CloseWait ends.
+// The loop below is bounded by publications, not time: with the default
+// 10 s wait a fast loop could spend its whole bound inside that wait.
 func TestSlowConsumer(t *testing.T) {
-	e := newEnv(t, Config{Outbox: 8, WriteWait: 200 * time.Millisecond})
+	e := newEnv(t, Config{Outbox: 8, WriteWait: 200 * time.Millisecond, CloseWait: 50 * time.Millisecond})
 	// A small receive buffer makes the slow client's socket fill sooner.
 	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
