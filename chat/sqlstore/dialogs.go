@@ -16,14 +16,14 @@ import (
 // dialects' placeholder limits, few round trips for any realistic list.
 const idChunk = 500
 
-const dialogCols = `id, kind, title, avatar, subject, created_by, last_seq, last_change, created_at, last_message_at, history_visible, media_gen`
+const dialogCols = `id, kind, title, avatar, subject, created_by, last_seq, last_change, created_at, last_message_at, history_visible, media_gen, pinned_seq`
 
 func scanDialog(row interface{ Scan(...any) error }, extra ...any) (chat.Dialog, error) {
 	var d chat.Dialog
 	var kind string
 	var hv int64
 	dst := []any{&d.ID, &kind, &d.Title, &d.Avatar, &d.Subject, &d.CreatedBy, &d.LastSeq, &d.LastChange,
-		timeCol{&d.CreatedAt}, timeCol{&d.LastMessageAt}, &hv, &d.MediaGen}
+		timeCol{&d.CreatedAt}, timeCol{&d.LastMessageAt}, &hv, &d.MediaGen, &d.PinnedSeq}
 	err := row.Scan(append(dst, extra...)...)
 	d.Kind = chat.DialogKind(kind)
 	d.HistoryVisible = hv != 0
