@@ -495,5 +495,14 @@ func (s *Store) DialogsVersion(ctx context.Context, userID int64) (string, error
 	if err != nil {
 		return "", s.fail("dialogs version", err)
 	}
+	// Groups the user was removed from or left are listed too.
+	var fn, fv int64
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(d.version), 0)
+		FROM former_members f JOIN dialogs d ON d.id = f.dialog_id WHERE f.user_id = ?`, userID).Scan(&fn, &fv); err != nil {
+		return "", s.fail("dialogs version", err)
+	}
+	if fn > 0 {
+		return fmt.Sprintf("l%d.%d.%d.f%d.%d", n, dv, uv, fn, fv), nil
+	}
 	return fmt.Sprintf("l%d.%d.%d", n, dv, uv), nil
 }
