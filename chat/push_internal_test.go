@@ -56,7 +56,7 @@ func TestCollapseIDFits(t *testing.T) {
 
 // lookupStore counts the reads of the push lookup; user 3 has a device.
 type lookupStore struct {
-	Store // other methods are not used
+	Store                      // other methods are not used
 	members, messages, devices [][]int64
 }
 
