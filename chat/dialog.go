@@ -46,6 +46,8 @@ type Dialog struct {
 	// removal from a group, and media URLs are signed with it (MediaScope),
 	// so a removed member's URLs stop working at once.
 	MediaGen int64
+	// PinnedSeq is the seq of the pinned message, 0 for none.
+	PinnedSeq int64
 }
 
 // UpdatedAt is when the dialog last changed, for ordering dialog lists.

@@ -124,6 +124,8 @@ const (
 	SystemPhotoChanged  SystemEventType = "photo_changed"  // Actor changed (or removed) the photo
 	SystemOwnership     SystemEventType = "ownership"      // Users[0] is the owner now
 	SystemRoleChanged   SystemEventType = "role_changed"   // Actor gave Users the Role
+	SystemPinned        SystemEventType = "pinned"         // Actor pinned message Seq (Title: its text, cut)
+	SystemUnpinned      SystemEventType = "unpinned"       // Actor unpinned message Seq
 )
 
 // SystemEvent is the structured content of a system message, stored as it
@@ -140,6 +142,7 @@ type SystemEvent struct {
 	Users     []string        `json:"user_ids,omitempty"`
 	Title     string          `json:"title,omitempty"`
 	Role      GroupRole       `json:"role,omitempty"`
+	Seq       int64           `json:"seq,omitempty"`
 	ActorName string          `json:"actor_name"`
 	UserNames string          `json:"user_names,omitempty"`
 }
@@ -178,7 +181,8 @@ func named(events []SystemEvent, names map[int64]string) {
 // The store fills Dialog and Members (locked, members by user id) and
 // calls the Service's decision with it, which sets what to write:
 //
-//   - Dialog.Title, Dialog.Avatar, Dialog.HistoryVisible may be changed;
+//   - Dialog.Title, Dialog.Avatar, Dialog.HistoryVisible and
+//     Dialog.PinnedSeq may be changed;
 //   - Add: users to add (role from Roles, else member); they see the
 //     history from their join when Dialog.HistoryVisible is false;
 //   - Remove: members to take out (their rows go; the history they had
@@ -230,6 +234,9 @@ type GroupStore interface {
 	// for no group (a direct dialog included); an error from edit aborts
 	// with nothing written.
 	EditGroup(ctx context.Context, dialogID, actor int64, now time.Time, edit func(*GroupEdit) error) (GroupEdit, error)
+	// EditDialog is EditGroup for a dialog of any kind, direct ones
+	// included (pins); ErrNotFound for no dialog.
+	EditDialog(ctx context.Context, dialogID, actor int64, now time.Time, edit func(*GroupEdit) error) (GroupEdit, error)
 	// GroupCounts returns how many groups each of the users is a member
 	// of (users in none are absent).
 	GroupCounts(ctx context.Context, userIDs []int64) (map[int64]int, error)

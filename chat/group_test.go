@@ -649,3 +649,74 @@ func TestGroupReadNotifiesSenders(t *testing.T) {
 		return n == 1
 	})
 }
+
+// TestPinMessage: in a group only roles with the pin right pin (admins
+// and the owner), a pin is a system message every member gets, the
+// dialog shows the pinned message; in a direct dialog either member pins;
+// deleted and system messages cannot be pinned; unpinning clears it.
+func TestPinMessage(t *testing.T) {
+	f := newTestService(t)
+	ctx := context.Background()
+	anna, boris, vera := f.newUser(t, "Anna"), f.newUser(t, "Boris"), f.newUser(t, "Vera")
+	g := f.group(t, anna, "G", boris, vera)
+	id := parseID(t, g.ID)
+	m := f.send(t, boris, id, "m1", "meeting at five")
+	_, err := f.svc.PinMessage(ctx, boris.p, id, m.Seq)
+	wantCode(t, "a member pinning", err, "not_permitted")
+	_, err = f.svc.PinMessage(ctx, anna.p, id, 1)
+	wantCode(t, "pinning a system message", err, "cannot_pin")
+	_, err = f.svc.PinMessage(ctx, anna.p, id, 99)
+	wantCode(t, "pinning a missing message", err, "not_found")
+	outsider := f.newUser(t, "Out")
+	_, err = f.svc.PinMessage(ctx, outsider.p, id, m.Seq)
+	wantCode(t, "an outsider pinning", err, "not_found")
+
+	dv, err := f.svc.PinMessage(ctx, anna.p, id, m.Seq)
+	if err != nil || dv.Pinned == nil || dv.Pinned.Seq != m.Seq || dv.Pinned.Text != "meeting at five" {
+		t.Fatalf("pinned view = %+v, %v", dv.Pinned, err)
+	}
+	got := vera.events.wait(t, "message", 4)
+	if s := got[3].Message.System; s == nil || s.Type != "pinned" || s.Title != "meeting at five" {
+		t.Fatalf("members' event = %+v, want the pinned system message", got[3].Message)
+	}
+	if bv, _ := f.svc.Dialog(ctx, boris.p, id); bv.Pinned == nil || bv.Pinned.Seq != m.Seq || bv.Unread != 0 {
+		t.Errorf("member's view = %+v; want the pin, and the system message not unread", bv)
+	}
+	hist, _ := f.svc.History(ctx, vera.p, id, 0, 0)
+	last := hist[len(hist)-1]
+	if last.System == nil || chat.SystemText(*last.System, "en", map[string]string{last.System.Actor: "Anna"}) != "Anna pinned «meeting at five»" {
+		t.Errorf("system text of %+v", last.System)
+	}
+	// Promoted, Boris may pin; deleting the pinned message hides the pin.
+	if err := f.svc.SetMemberRole(ctx, anna.p, id, boris.id, chat.GroupAdmin); err != nil {
+		t.Fatal(err)
+	}
+	m2 := f.send(t, vera, id, "m2", "second")
+	if dv, err := f.svc.PinMessage(ctx, boris.p, id, m2.Seq); err != nil || dv.Pinned.Seq != m2.Seq {
+		t.Fatalf("admin's pin = %+v, %v", dv.Pinned, err)
+	}
+	if _, err := f.svc.DeleteMessage(ctx, vera.p, id, m2.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if dv, _ := f.svc.Dialog(ctx, anna.p, id); dv.Pinned != nil {
+		t.Errorf("a deleted pinned message still shows: %+v", dv.Pinned)
+	}
+	_, err = f.svc.PinMessage(ctx, anna.p, id, m2.Seq)
+	wantCode(t, "pinning a deleted message", err, "cannot_pin")
+	dv, err = f.svc.UnpinMessage(ctx, anna.p, id)
+	if err != nil || dv.Pinned != nil {
+		t.Fatalf("unpinned view = %+v, %v", dv.Pinned, err)
+	}
+	if types := systemTypes(t, vera, g.ID); types[len(types)-1] != "unpinned" {
+		t.Errorf("system messages = %v, want the unpin last", types)
+	}
+	// A direct dialog: either member pins.
+	d := f.direct(t, anna, boris)
+	dm := f.send(t, anna, d, "d1", "address")
+	if dv, err := f.svc.PinMessage(ctx, boris.p, d, dm.Seq); err != nil || dv.Pinned == nil || dv.Pinned.Seq != dm.Seq {
+		t.Fatalf("direct pin = %+v, %v", dv, err)
+	}
+	if av, _ := f.svc.Dialog(ctx, anna.p, d); av.Pinned == nil || av.Unread != 0 {
+		t.Errorf("partner's view = %+v", av)
+	}
+}

@@ -86,6 +86,9 @@ type DialogView struct {
 	// group: "removed" or "left". They read the history up to their
 	// removal (without media), cannot send, and receive nothing of it.
 	Membership string `json:"membership,omitempty"`
+	// Pinned is the dialog's pinned message, absent when none (or deleted
+	// since, or beyond what a former member reads).
+	Pinned *MessageView `json:"pinned,omitempty"`
 }
 
 // DialogPage is one page of a dialog list.
@@ -291,6 +294,31 @@ func (s *Service) Dialogs(ctx context.Context, p Principal, cursor string, limit
 	return page, nil
 }
 
+// pinnedOf reads the pinned messages of the entries in one query: those
+// not deleted, and for a former member only up to their end.
+func (s *Service) pinnedOf(ctx context.Context, entries []DialogEntry) (map[int64]Message, error) {
+	var keys []MessageKey
+	for _, e := range entries {
+		if q := e.Dialog.PinnedSeq; q > 0 && q >= e.Self.VisibleFrom && (e.Former == nil || q <= e.Former.EndSeq) {
+			keys = append(keys, MessageKey{e.Dialog.ID, q})
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	msgs, err := s.store.MessagesAt(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]Message, len(msgs))
+	for _, m := range msgs {
+		if m.DeletedAt.IsZero() {
+			out[m.DialogID] = m
+		}
+	}
+	return out, nil
+}
+
 // entryCursor is where an entry stands in the dialog list: the dialog's
 // UpdatedAt, or for a former member when their membership ended.
 func entryCursor(e DialogEntry) DialogCursor {
@@ -347,10 +375,12 @@ type viewData struct {
 	members [][]Member // by entry
 	byID    map[int64]User
 	cards   map[string]*SubjectCard
+	pinned  map[int64]Message // by dialog: its pinned message, if any
 }
 
 // loadViews reads what the views of entries need: two queries (members,
-// profiles), plus one per distinct subject card. viewers matter only for
+// profiles), one for the pinned messages when any is pinned, plus one per
+// distinct subject card. viewers matter only for
 // a former member's entry, whose view lists the viewer alone.
 func (s *Service) loadViews(ctx context.Context, entries []DialogEntry, viewers []int64) (*viewData, error) {
 	dialogIDs := make([]int64, 0, len(entries))
@@ -394,6 +424,9 @@ func (s *Service) loadViews(ctx context.Context, entries []DialogEntry, viewers 
 		vd.byID[u.ID] = u
 	}
 	vd.cards = s.subjectCards(ctx, entries)
+	if vd.pinned, err = s.pinnedOf(ctx, entries); err != nil {
+		return nil, err
+	}
 	return vd, nil
 }
 
@@ -451,6 +484,15 @@ func (s *Service) dialogViewsFor(ctx context.Context, vd *viewData, viewer int64
 			}
 		} else if d.Avatar != "" {
 			v.AvatarURL, v.AvatarThumbURL = AvatarURL(d.Avatar), AvatarThumbURL(d.Avatar)
+		}
+		if pm, ok := vd.pinned[d.ID]; ok {
+			var mv MessageView
+			if e.Former != nil {
+				mv = withheldMedia(s.viewAmong(pm, nil))
+			} else {
+				mv = s.viewAmong(pm, vd.members[i])
+			}
+			v.Pinned = &mv
 		}
 		if e.Former != nil {
 			// What they saw last: no members, role, unread or media,

@@ -171,7 +171,8 @@ type DialogStore interface {
 	// ErrNotFound for no dialog.
 	DialogVersion(ctx context.Context, dialogID int64) (string, error)
 	// DialogsVersion returns a token that changes whenever anything in
-	// userID's dialog list changes: a dialog added, or any change
+	// userID's dialog list changes (the groups they were removed from or
+	// left included): a dialog added, or any change
 	// DialogVersion sees in one of them.
 	DialogsVersion(ctx context.Context, userID int64) (string, error)
 	// Watchers returns who sees userID's presence, in ascending order:

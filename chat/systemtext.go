@@ -63,6 +63,16 @@ func SystemText(e SystemEvent, lang string, names map[string]string) string {
 			return list() + " теперь владелец группы"
 		}
 		return list() + " is the owner now"
+	case SystemPinned:
+		if ru {
+			return actor + " закрепляет сообщение «" + e.Title + "»"
+		}
+		return actor + " pinned «" + e.Title + "»"
+	case SystemUnpinned:
+		if ru {
+			return actor + " открепляет сообщение"
+		}
+		return actor + " unpinned a message"
 	case SystemRoleChanged:
 		switch {
 		case ru && e.Role == GroupAdmin:

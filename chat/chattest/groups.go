@@ -24,6 +24,7 @@ func TestGroupStore(t *testing.T, open func(t *testing.T) chat.Store) {
 		{"RefusedEditWritesNothing", testGroupRefused},
 		{"ReadersAndCounts", testGroupReaders},
 		{"FormerMembers", testGroupFormer},
+		{"ReceiptSenders", testReceiptSenders},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -215,4 +216,37 @@ func testGroupFormer(t *testing.T, s chat.Store) {
 	noErr(t, "EditGroup", err)
 	_, err = s.FormerMember(ctxT(t), id, us[1].ID)
 	wantErrIs(t, "FormerMember of a member added again", err, chat.ErrNotFound)
+}
+
+// testReceiptSenders: a receipt that asks for them reports the senders of
+// the messages its move passed (after the old read watermark, or the old
+// delivered one when only delivery moved), sorted.
+func testReceiptSenders(t *testing.T, s chat.Store) {
+	us := users(t, s, 3)
+	e := groupOf(t, s, us[0], us[1:3], t0)
+	id := e.Dialog.ID
+	b := chat.Batch{Appends: []chat.Append{appendOf(id, us[1].ID, "m1", "one", t0), appendOf(id, us[0].ID, "m2", "two", t0)}}
+	noErr(t, "Commit", s.Commit(ctxT(t), &b))
+	m2 := b.Appends[1].Msg.Seq
+	b = chat.Batch{Receipts: []chat.Receipt{{DialogID: id, UserID: us[2].ID, Delivered: m2, Read: m2, WantSenders: true}}}
+	noErr(t, "Commit", s.Commit(ctxT(t), &b))
+	r := b.Receipts[0]
+	want := []int64{min(us[0].ID, us[1].ID), max(us[0].ID, us[1].ID)}
+	if !r.Changed || r.AllSenders || len(r.Senders) != 2 || r.Senders[0] != want[0] || r.Senders[1] != want[1] {
+		t.Errorf("read past both: %+v, want senders %v", r, want)
+	}
+	b = chat.Batch{Appends: []chat.Append{appendOf(id, us[1].ID, "m3", "three", t0)}}
+	noErr(t, "Commit", s.Commit(ctxT(t), &b))
+	m3 := b.Appends[0].Msg.Seq
+	b = chat.Batch{Receipts: []chat.Receipt{{DialogID: id, UserID: us[2].ID, Delivered: m3, WantSenders: true}}}
+	noErr(t, "Commit", s.Commit(ctxT(t), &b))
+	if r := b.Receipts[0]; !r.Changed || len(r.Senders) != 1 || r.Senders[0] != us[1].ID {
+		t.Errorf("delivered past the third: %+v, want sender %d", r, us[1].ID)
+	}
+	// Without asking, none are read.
+	b = chat.Batch{Receipts: []chat.Receipt{{DialogID: id, UserID: us[2].ID, Delivered: m3, Read: m3}}}
+	noErr(t, "Commit", s.Commit(ctxT(t), &b))
+	if r := b.Receipts[0]; !r.Changed || r.Senders != nil {
+		t.Errorf("a receipt not asking: %+v", r)
+	}
 }

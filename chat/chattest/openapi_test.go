@@ -185,7 +185,7 @@ func TestOpenAPIContractRejects(t *testing.T) {
 	ok(o.ValidateResponse("POST", "/v1/dialogs", 201, js, []byte(newDialog)))
 	ok(o.ValidateResponse("POST", "/v1/dialogs", 200, js, []byte(newDialog)))
 	// Extra response fields are allowed: the contract is additive.
-	ok(o.ValidateResponse("GET", "/v1/dialogs/17", 200, js, []byte(strings.Replace(goodDialog, `"unread":3`, `"unread":3,"pinned":true`, 1))))
+	ok(o.ValidateResponse("GET", "/v1/dialogs/17", 200, js, []byte(strings.Replace(goodDialog, `"unread":3`, `"unread":3,"archived":true`, 1))))
 
 	// unread as a string: the pointer names the field.
 	err := o.ValidateResponse("GET", "/v1/dialogs/17", 200, js, []byte(strings.Replace(goodDialog, `"unread":3`, `"unread":"3"`, 1)))

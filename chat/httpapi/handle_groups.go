@@ -159,3 +159,40 @@ func dialogUser(c *gin.Context) (int64, int64, error) {
 	}
 	return id, user, nil
 }
+
+// handlePin pins a message of a dialog (docs/api.md, "Pinned message").
+func (s *server) handlePin(c *gin.Context) error {
+	id, err := chat.ParseID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Seq *int64 `json:"seq"`
+	}
+	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
+		return err
+	}
+	if req.Seq == nil || *req.Seq <= 0 {
+		return chat.ErrInvalidSeq
+	}
+	d, err := s.svc.PinMessage(c.Request.Context(), principal(c), id, *req.Seq)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, d)
+	return nil
+}
+
+// handleUnpin removes a dialog's pin.
+func (s *server) handleUnpin(c *gin.Context) error {
+	id, err := chat.ParseID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	d, err := s.svc.UnpinMessage(c.Request.Context(), principal(c), id)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, d)
+	return nil
+}

@@ -43,6 +43,8 @@ func (s *server) routes(e *gin.Engine) {
 	authed.DELETE("/dialogs/:id/messages/:seq", s.wrap(s.handleDelete))
 	authed.POST("/dialogs/:id/read", s.wrap(s.handleRead))
 	authed.PUT("/dialogs/:id/mute", s.wrap(s.handleMute))
+	authed.PUT("/dialogs/:id/pin", s.wrap(s.handlePin))
+	authed.DELETE("/dialogs/:id/pin", s.wrap(s.handleUnpin))
 	authed.PATCH("/dialogs/:id", s.wrap(s.handleUpdateGroup))
 	authed.GET("/dialogs/:id/members", s.wrap(s.handleMembers))
 	authed.POST("/dialogs/:id/members", s.wrap(s.handleAddMembers))

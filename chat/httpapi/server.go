@@ -79,6 +79,8 @@ type (
 		SetMemberRole(ctx context.Context, p chat.Principal, dialogID, userID int64, role chat.GroupRole) error
 		GroupMembers(ctx context.Context, p chat.Principal, dialogID int64, cursor string, limit int) (chat.MemberPage, error)
 		Readers(ctx context.Context, p chat.Principal, dialogID, seq int64, cursor string, limit int) (chat.MemberPage, error)
+		PinMessage(ctx context.Context, p chat.Principal, dialogID, seq int64) (chat.DialogView, error)
+		UnpinMessage(ctx context.Context, p chat.Principal, dialogID int64) (chat.DialogView, error)
 	}
 	// Service is every group; *chat.Service implements it.
 	Service interface {

@@ -16,14 +16,14 @@ import (
 // dialects' placeholder limits, few round trips for any realistic list.
 const idChunk = 500
 
-const dialogCols = `id, kind, title, avatar, subject, created_by, last_seq, last_change, created_at, last_message_at, history_visible, media_gen`
+const dialogCols = `id, kind, title, avatar, subject, created_by, last_seq, last_change, created_at, last_message_at, history_visible, media_gen, pinned_seq`
 
 func scanDialog(row interface{ Scan(...any) error }, extra ...any) (chat.Dialog, error) {
 	var d chat.Dialog
 	var kind string
 	var hv int64
 	dst := []any{&d.ID, &kind, &d.Title, &d.Avatar, &d.Subject, &d.CreatedBy, &d.LastSeq, &d.LastChange,
-		timeCol{&d.CreatedAt}, timeCol{&d.LastMessageAt}, &hv, &d.MediaGen}
+		timeCol{&d.CreatedAt}, timeCol{&d.LastMessageAt}, &hv, &d.MediaGen, &d.PinnedSeq}
 	err := row.Scan(append(dst, extra...)...)
 	d.Kind = chat.DialogKind(kind)
 	d.HistoryVisible = hv != 0
@@ -494,6 +494,15 @@ func (s *Store) DialogsVersion(ctx context.Context, userID int64) (string, error
 		WHERE me.user_id = ?`, userID).Scan(&n, &dv, &uv)
 	if err != nil {
 		return "", s.fail("dialogs version", err)
+	}
+	// Groups the user was removed from or left are listed too.
+	var fn, fv int64
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(d.version), 0)
+		FROM former_members f JOIN dialogs d ON d.id = f.dialog_id WHERE f.user_id = ?`, userID).Scan(&fn, &fv); err != nil {
+		return "", s.fail("dialogs version", err)
+	}
+	if fn > 0 {
+		return fmt.Sprintf("l%d.%d.%d.f%d.%d", n, dv, uv, fn, fv), nil
 	}
 	return fmt.Sprintf("l%d.%d.%d", n, dv, uv), nil
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -41,13 +42,25 @@ func (s *Store) CreateGroup(ctx context.Context, creator int64, now time.Time, e
 // and deletes, all of which lock it first) and then its members', and
 // applies edit. A direct dialog is chat.ErrNotGroup.
 func (s *Store) EditGroup(ctx context.Context, dialogID, actor int64, now time.Time, edit func(*chat.GroupEdit) error) (chat.GroupEdit, error) {
+	return s.editDialog(ctx, dialogID, actor, now, true, edit)
+}
+
+// EditDialog is EditGroup for a dialog of any kind.
+func (s *Store) EditDialog(ctx context.Context, dialogID, actor int64, now time.Time, edit func(*chat.GroupEdit) error) (chat.GroupEdit, error) {
+	return s.editDialog(ctx, dialogID, actor, now, false, edit)
+}
+
+func (s *Store) editDialog(ctx context.Context, dialogID, actor int64, now time.Time, groupOnly bool, edit func(*chat.GroupEdit) error) (chat.GroupEdit, error) {
 	var out chat.GroupEdit
 	err := s.write(ctx, "edit group", func(tx *sql.Tx) error {
 		d, err := scanDialog(tx.QueryRowContext(ctx, `SELECT `+dialogCols+` FROM dialogs WHERE id = ?`+s.forUpdate(), dialogID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return chat.ErrNotFound
+		}
 		if err != nil {
 			return err
 		}
-		if d.Kind != chat.DialogGroup {
+		if groupOnly && d.Kind != chat.DialogGroup {
 			return chat.ErrNotGroup
 		}
 		out, err = s.applyGroupEdit(ctx, tx, d, actor, now, false, edit)
@@ -228,9 +241,9 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 		lastAt = now
 	}
 	updated := chat.Dialog{CreatedAt: d.CreatedAt, LastMessageAt: lastAt}.UpdatedAt()
-	if _, err := tx.ExecContext(ctx, `UPDATE dialogs SET title = ?, avatar = ?, history_visible = ?, media_gen = ?, last_seq = ?, last_change = ?,
+	if _, err := tx.ExecContext(ctx, `UPDATE dialogs SET title = ?, avatar = ?, history_visible = ?, media_gen = ?, pinned_seq = ?, last_seq = ?, last_change = ?,
 		last_message_at = ?, updated_at = ?, version = version + 1 WHERE id = ?`,
-		e.Dialog.Title, e.Dialog.Avatar, hv, e.Dialog.MediaGen, seq, change, s.nullTS(lastAt), s.ts(updated), d.ID); err != nil {
+		e.Dialog.Title, e.Dialog.Avatar, hv, e.Dialog.MediaGen, max(e.Dialog.PinnedSeq, 0), seq, change, s.nullTS(lastAt), s.ts(updated), d.ID); err != nil {
 		return e, err
 	}
 	if e.Dialog.Avatar != d.Avatar {

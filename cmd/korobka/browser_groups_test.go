@@ -89,4 +89,17 @@ func TestBrowserGroup(t *testing.T) {
 	if n := eval[int](vera, fmt.Sprintf(`window.__bubbles(%q).length`, hello)); n != 1 {
 		t.Errorf("Vera's window lost the history she had: %d", n)
 	}
+	// Opened again from the server, the group still shows her the
+	// history up to her removal, without a composer, and nothing after.
+	vera.Do("the chat list", chromedp.Evaluate[chromedp.Void](`location.hash = '#/chat_list'`))
+	vera.WaitFor("the group still listed", fmt.Sprintf(`!!document.querySelector('#screen .k-row[data-kid="dialog-%s"]')`, group))
+	vera.tap("open the group again", fmt.Sprintf(`#screen .k-row[data-kid="dialog-%s"]`, group))
+	vera.WaitFor("the history up to her removal", fmt.Sprintf(`location.hash.startsWith('#/group_chat?') && window.__bubbles(%q).length === 1 &&
+		document.querySelector('#screen').textContent.includes('You were removed from this group.')`, hello))
+	if eval[bool](vera, `!!document.querySelector('#screen .k-composer')`) {
+		t.Errorf("a removed member has a composer")
+	}
+	if n := eval[int](vera, fmt.Sprintf(`window.__bubbles(%q).length`, after)); n != 0 {
+		t.Errorf("reopened, Vera's window shows the message sent after her removal")
+	}
 }

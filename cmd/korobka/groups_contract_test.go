@@ -54,6 +54,21 @@ func (c *contract) groups(a, b, cc tokens) {
 	c.fail("GET", base+"/messages/999/readers", cc.AccessToken, nil, 404, "not_found")
 	c.fail("GET", base+"/messages/"+seq+"/readers?limit=0", cc.AccessToken, nil, 400, "invalid_limit")
 	c.json("GET", base+"/messages", a.AccessToken, nil, 200)
+	// Pins: admins and the owner; the dialog carries the message.
+	c.fail("PUT", base+"/pin", cc.AccessToken, map[string]any{"seq": m.field(t, "seq")}, 403, "not_permitted")
+	c.fail("PUT", base+"/pin", a.AccessToken, map[string]any{"seq": 1}, 400, "cannot_pin")
+	c.fail("PUT", base+"/pin", a.AccessToken, map[string]any{}, 400, "invalid_seq")
+	c.fail("PUT", base+"/pin", outsider.AccessToken, map[string]any{"seq": m.field(t, "seq")}, 404, "not_found")
+	pinned := c.json("PUT", base+"/pin", b.AccessToken, map[string]any{"seq": m.field(t, "seq")}, 200)
+	if pinned.field(t, "pinned", "text") != "всем привет" {
+		t.Errorf("pinned dialog: %.400s", pinned.body)
+	}
+	pc := c.req("GET", "/v1/screens/group_chat?dialog_id="+id, cc.AccessToken, "", nil, map[string]string{"Accept-Language": "ru"}, 200)
+	if !strings.Contains(string(pc.body), "закрепляет сообщение «всем привет»") || !strings.Contains(string(pc.body), "Закреплённое сообщение") {
+		t.Errorf("group_chat without the pin: %.400s", pc.body)
+	}
+	c.fail("DELETE", base+"/pin", cc.AccessToken, nil, 403, "not_permitted")
+	c.json("DELETE", base+"/pin", a.AccessToken, nil, 200)
 	// The group screens render for members, with the system messages.
 	gc := c.req("GET", "/v1/screens/group_chat?dialog_id="+id, b.AccessToken, "", nil, map[string]string{"Accept-Language": "ru"}, 200)
 	if !strings.Contains(string(gc.body), "создаёт группу «Клуб»") {

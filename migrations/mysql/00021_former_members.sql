@@ -8,6 +8,9 @@
 -- media at all), ended_at orders the dialog in their list, reason is
 -- 'removed' or 'left'. Adding them again deletes the row (the membership
 -- resumes); deleting the dialog deletes its rows.
+--
+-- dialogs.pinned_seq: the seq of the dialog's pinned message, 0 for none
+-- (PUT /v1/dialogs/{id}/pin).
 
 -- +goose Up
 CREATE TABLE former_members (
@@ -23,6 +26,8 @@ CREATE TABLE former_members (
     CONSTRAINT former_members_dialog_id_fk FOREIGN KEY (dialog_id) REFERENCES dialogs (id) ON DELETE CASCADE,
     CONSTRAINT former_members_user_id_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+ALTER TABLE dialogs ADD COLUMN pinned_seq BIGINT NOT NULL DEFAULT 0;
 
 -- +goose Down
+ALTER TABLE dialogs DROP COLUMN pinned_seq;
 DROP TABLE former_members;

@@ -8,6 +8,9 @@
 -- media at all), ended_at orders the dialog in their list, reason is
 -- 'removed' or 'left'. Adding them again deletes the row (the membership
 -- resumes); deleting the dialog deletes its rows.
+--
+-- dialogs.pinned_seq: the seq of the dialog's pinned message, 0 for none
+-- (PUT /v1/dialogs/{id}/pin).
 
 -- +goose Up
 CREATE TABLE former_members (
@@ -20,6 +23,8 @@ CREATE TABLE former_members (
     PRIMARY KEY (dialog_id, user_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX former_members_user ON former_members (user_id, ended_at, dialog_id);
+ALTER TABLE dialogs ADD COLUMN pinned_seq INTEGER NOT NULL DEFAULT 0;
 
 -- +goose Down
+ALTER TABLE dialogs DROP COLUMN pinned_seq;
 DROP TABLE former_members;
