@@ -461,6 +461,9 @@ func (s *Service) dialogViewsFor(ctx context.Context, vd *viewData, viewer int64
 			}
 			v.Membership, v.UpdatedAt = e.Former.Reason, e.Former.EndedAt.UTC()
 			v.AvatarURL, v.AvatarThumbURL = "", ""
+			if e.Former.Title != "" {
+				v.Title = e.Former.Title // not a rename after the removal
+			}
 			if e.LastMessage != nil {
 				mv := withheldMedia(s.viewAmong(*e.LastMessage, nil))
 				v.LastMessage = &mv

@@ -232,7 +232,7 @@ func scanEntries(rows *sql.Rows, withLast bool, self func(*chat.DialogEntry) []a
 	return entries, rows.Err()
 }
 
-const formerCols = `dialog_id, user_id, visible_from, end_seq, ended_at, reason`
+const formerCols = `dialog_id, user_id, visible_from, end_seq, ended_at, reason, title`
 
 // formerEndChange is the change number of the message at a former
 // member's end_seq (FormerMember.EndChange), read along with the row f.
@@ -240,7 +240,7 @@ const formerEndChange = `COALESCE((SELECT ec.change_seq FROM messages ec WHERE e
 
 // formerDst scans prefixed("f", formerCols) followed by formerEndChange.
 func formerDst(f *chat.FormerMember) []any {
-	return []any{&f.DialogID, &f.UserID, &f.VisibleFrom, &f.EndSeq, timeCol{&f.EndedAt}, &f.Reason, &f.EndChange}
+	return []any{&f.DialogID, &f.UserID, &f.VisibleFrom, &f.EndSeq, timeCol{&f.EndedAt}, &f.Reason, &f.Title, &f.EndChange}
 }
 
 // formerSelect is the SELECT of former entries: the dialog (d), the ended

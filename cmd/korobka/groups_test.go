@@ -213,3 +213,26 @@ func TestGroupRemovedSeesNoLaterChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupRemovedKeepsTitle: the group is renamed after Vera's removal;
+// her dialog list, the dialog and her group_chat screen keep the title
+// she last saw, while Boris sees the new one.
+func TestGroupRemovedKeepsTitle(t *testing.T) {
+	nodePair(t, nil, func(t *testing.T, nodeA, nodeB *env) {
+		anna, boris, vera, id := nodeA.groupOfThree()
+		nodeA.want(nodeA.do("DELETE", "/v1/dialogs/"+id+"/members/"+vera.User.ID, anna.AccessToken, nil), 204)
+		nodeA.want(nodeA.do("PATCH", "/v1/dialogs/"+id, anna.AccessToken, map[string]any{"title": "Renamed SECRET"}), 200)
+		for how, r := range map[string]response{
+			"GET dialog":            nodeB.want(nodeB.do("GET", "/v1/dialogs/"+id, vera.AccessToken, nil), 200),
+			"GET dialogs":           nodeB.want(nodeB.do("GET", "/v1/dialogs", vera.AccessToken, nil), 200),
+			"the group_chat screen": nodeB.want(nodeB.do("GET", "/v1/screens/group_chat?dialog_id="+id, vera.AccessToken, nil), 200),
+		} {
+			if s := string(r.body); strings.Contains(s, "SECRET") || !strings.Contains(s, `"title":"Клуб"`) {
+				t.Errorf("%s shows the removed member a title given after her removal: %s", how, s)
+			}
+		}
+		if r := nodeB.want(nodeB.do("GET", "/v1/dialogs/"+id, boris.AccessToken, nil), 200); r.field(t, "title") != "Renamed SECRET" {
+			t.Errorf("a member sees the title %v", r.field(t, "title"))
+		}
+	})
+}
