@@ -250,6 +250,16 @@ type FormerMember struct {
 	EndSeq      int64
 	EndedAt     time.Time
 	Reason      string // EndRemoved or EndLeft
+	// Title is the group's title when the membership ended, what the
+	// former member is shown instead of a later one ("": not recorded,
+	// the current title).
+	Title string
+	// EndChange is the change number of the message at EndSeq (the last
+	// system message of their removal): a message changed after it (an
+	// edit, a delete, a late link preview) is withheld from them, since
+	// its content is from after their removal. 0: unknown, nothing
+	// withheld by change.
+	EndChange int64
 }
 
 // DialogCursor is a position in a dialog list, ordered by UpdatedAt then ID,

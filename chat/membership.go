@@ -115,6 +115,13 @@ func (a Access) Allows(seq int64) bool {
 	return seq >= a.From && (a.Until == 0 || seq <= a.Until)
 }
 
+// AllowsMessage reports whether m is readable as it is now: its seq is
+// allowed and, for a former member, it has not changed since their
+// removal (Former.EndChange), or its new content would reach them.
+func (a Access) AllowsMessage(m Message) bool {
+	return a.Allows(m.Seq) && (a.Former == nil || a.Former.EndChange == 0 || m.Change <= a.Former.EndChange)
+}
+
 // Access checks that the caller is a member of the dialog, or a former
 // member of the group, and returns what they may read; anyone else gets
 // not found. Members are answered from the cache; former members by one

@@ -503,6 +503,9 @@ func (s *Service) dialogViewsFor(ctx context.Context, vd *viewData, viewer int64
 			}
 			v.Membership, v.UpdatedAt = e.Former.Reason, e.Former.EndedAt.UTC()
 			v.AvatarURL, v.AvatarThumbURL = "", ""
+			if e.Former.Title != "" {
+				v.Title = e.Former.Title // not a rename after the removal
+			}
 			if e.LastMessage != nil {
 				mv := withheldMedia(s.viewAmong(*e.LastMessage, nil))
 				v.LastMessage = &mv
@@ -756,12 +759,13 @@ func (s *Service) History(ctx context.Context, p Principal, dialogID, before int
 }
 
 // readable drops the messages the access does not reach: before the
-// member's first visible seq, or after a former member's end.
+// member's first visible seq, or after a former member's end, or changed
+// after it (Access.AllowsMessage).
 func readable(msgs []Message, acc Access) []Message {
 	if acc.From <= 1 && acc.Until == 0 {
 		return msgs
 	}
-	return slices.DeleteFunc(msgs, func(m Message) bool { return !acc.Allows(m.Seq) })
+	return slices.DeleteFunc(msgs, func(m Message) bool { return !acc.AllowsMessage(m) })
 }
 
 // viewsFor is views for a reader with the access: a former member gets
@@ -922,12 +926,16 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 	}
 	dialogs := make(map[int64]Dialog, len(entries))
 	floors := make(map[int64]int64, len(entries))
-	ends := map[int64]int64{} // former members: the last seq they read
+	ends := map[int64]int64{}       // former members: the last seq they read
+	endChanges := map[int64]int64{} // and the last change (FormerMember.EndChange)
 	for _, e := range entries {
 		dialogs[e.Dialog.ID] = e.Dialog
 		floors[e.Dialog.ID] = e.Self.VisibleFrom
 		if e.Former != nil {
 			ends[e.Dialog.ID] = e.Former.EndSeq
+			if e.Former.EndChange > 0 {
+				endChanges[e.Dialog.ID] = e.Former.EndChange
+			}
 		}
 	}
 	// Where each dialog stands, and whether it has anything new.
@@ -939,6 +947,9 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		}
 		if at, ok := req.Since[id]; ok {
 			c.byChange, c.at, c.end = true, at, dialogs[id].LastChange
+			if end, ok := endChanges[id]; ok {
+				c.end = min(c.end, end) // nothing changed after a removal
+			}
 		}
 		cursors = append(cursors, c)
 	}
@@ -1009,6 +1020,9 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 					if m.Seq > end {
 						continue // after the caller's removal
 					}
+					if ec, ok := endChanges[c.id]; ok && m.Change > ec {
+						continue // changed after it: its content is not theirs
+					}
 					v = withheldMedia(v)
 				}
 				if err := emit(v); err != nil {
@@ -1030,6 +1044,9 @@ func (s *Service) Sync(ctx context.Context, p Principal, req SyncRequest, emit f
 		c := &cursors[i]
 		if end, ok := ends[c.id]; ok && !c.byChange && c.at > end {
 			c.at = end // a page read past a former member's end
+		}
+		if end, ok := endChanges[c.id]; ok && c.byChange && c.at > end {
+			c.at = end
 		}
 		if c.at < c.end && !c.done {
 			res.More = true

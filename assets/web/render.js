@@ -176,13 +176,17 @@ function list(n, ctx) {
 // A reverse list is a chat's history: date separators, sender groups, the
 // unread separator and a jump button (docs/shell.md, "The chat window").
 const isBubble = (el) => el?.kNode?.type === 'message_bubble';
-const counted = (el) => isBubble(el) && !el.kNode.own && !el.kNode.deleted; // as unread counts
+// bubbleIn is the bubble an item of the list shows: the item itself, or
+// the only child of a wrapper item (group_chat's items are columns holding
+// a bubble or a system message). Anything else is no bubble (null).
+const bubbleIn = (el) => isBubble(el) ? el : el?.childElementCount === 1 && isBubble(el.firstElementChild) ? el.firstElementChild : null;
+const counted = (el) => { const b = bubbleIn(el); return !!b && !b.kNode.own && !b.kNode.deleted; }; // as unread counts
 
 function chatList(el, n) {
   const c = el.kChat = { left: Math.floor(num(n.unread) ?? 0), label: str(n.unread_label), anchor: '', unseen: new Set() };
   placeUnread(el, [...el.kKids.children]);
   let on = false; // unread at the opening: not seen yet
-  for (const b of el.kKids.children) if ((on ||= b.dataset.kid === c.anchor) && counted(b)) c.unseen.add(b.dataset.kid);
+  for (const b of el.kKids.children) if ((on ||= bubbleIn(b)?.dataset.kid === c.anchor) && counted(b)) c.unseen.add(bubbleIn(b).dataset.kid);
   const j = c.jump = h('button', 'k-jump');
   j.hidden = true;
   j.setAttribute('aria-label', t('to_bottom'));
@@ -197,7 +201,7 @@ function chatList(el, n) {
 // first) while unread bubbles are left: older pages go on counting.
 function placeUnread(l, els) {
   const c = l.kChat;
-  for (let i = els.length; i-- && c.left > 0;) if (counted(els[i])) { c.left--; c.anchor = els[i].dataset.kid; }
+  for (let i = els.length; i-- && c.left > 0;) if (counted(els[i])) { c.left--; c.anchor = bubbleIn(els[i]).dataset.kid; }
 }
 
 // openAt opens a chat at its unread separator, else at the newest.
@@ -217,12 +221,13 @@ export function decorate(l) {
   for (const s of l.kKids.querySelectorAll('.k-day-sep, .k-unread-sep')) s.remove();
   let p = null;
   let day = '';
-  for (const el of [...l.kKids.children]) {
-    if (!isBubble(el)) { p = null; continue; } // a system message ends a group
+  for (const item of [...l.kKids.children]) {
+    const el = bubbleIn(item);
+    if (!el) { p = null; continue; } // a system message ends a group
     const n = el.kNode, d = Date.parse(n.sent_at) - Date.parse(p?.kNode.sent_at);
     let joined = n.sender_id && n.sender_id === p?.kNode.sender_id && d >= 0 && d <= 3e5;
-    if (n.day && n.day !== day) { el.before(sep('k-day-sep', day = n.day)); joined = false; }
-    if (el.dataset.kid === c.anchor) { el.before(sep('k-unread-sep', c.label)); joined = false; }
+    if (n.day && n.day !== day) { item.before(sep('k-day-sep', day = n.day)); joined = false; }
+    if (el.dataset.kid === c.anchor) { item.before(sep('k-unread-sep', c.label)); joined = false; }
     el.classList.toggle('k-joined', !!joined);
     p?.classList.toggle('k-tail', !joined);
     el.classList.add('k-tail');
@@ -624,12 +629,12 @@ function insert(root, op, ctx) {
   // A chat follows new messages only while it shows the newest (and when
   // the viewer sent one); scrolled up, it stays put and the jump button
   // counts what came.
-  const stick = scroller && scroller.classList.contains('k-reverse') && (nearBottom(scroller) || (isBubble(el) && el.kNode.own));
+  const stick = scroller && scroller.classList.contains('k-reverse') && (nearBottom(scroller) || bubbleIn(el)?.kNode.own);
   if (op.at === 'start') into.prepend(el);
   else into.append(el);
   if (scroller) updateEmpty(scroller, ctx);
   if (stick) scroller.scrollTop = scroller.scrollHeight;
-  else if (counted(el)) scroller?.kChat?.unseen.add(el.dataset.kid);
+  else if (counted(el)) scroller?.kChat?.unseen.add(bubbleIn(el).dataset.kid);
 }
 
 function replace(old, node, ctx) {

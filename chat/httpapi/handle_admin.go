@@ -304,18 +304,50 @@ func RoutesOf(h http.Handler) []Route {
 
 func (s *server) handleStartBroadcast(c *gin.Context) error {
 	var req struct {
-		Text    string       `json:"text"`
-		Segment chat.Segment `json:"segment"`
+		Text    string    `json:"text"`
+		Segment segmentIn `json:"segment"`
 	}
 	if err := decodeJSON(c, &req, maxJSONBody); err != nil {
 		return err
 	}
-	b, err := s.svc.StartBroadcast(c.Request.Context(), principal(c), req.Text, req.Segment)
+	seg, err := req.Segment.segment()
+	if err != nil {
+		return err
+	}
+	b, err := s.svc.StartBroadcast(c.Request.Context(), principal(c), req.Text, seg)
 	if err != nil {
 		return err
 	}
 	c.JSON(http.StatusAccepted, b)
 	return nil
+}
+
+// segmentIn is a broadcast's segment as a request sends it: a condition
+// sent empty ("tag":"", "role":"") is refused rather than read as absent,
+// which would widen the broadcast to every user.
+type segmentIn struct {
+	chat.Segment
+	Role *string `json:"role"`
+	Tag  *string `json:"tag"`
+}
+
+// segment is the chat.Segment of in: 400 invalid_role or invalid_tags
+// for a role or tag sent empty.
+func (in segmentIn) segment() (chat.Segment, error) {
+	seg := in.Segment
+	if in.Role != nil {
+		if *in.Role == "" {
+			return chat.Segment{}, chat.ErrInvalidRole
+		}
+		seg.Role = chat.Role(*in.Role)
+	}
+	if in.Tag != nil {
+		if *in.Tag == "" {
+			return chat.Segment{}, chat.ErrInvalidTags
+		}
+		seg.Tag = *in.Tag
+	}
+	return seg, nil
 }
 
 func (s *server) handleBroadcast(c *gin.Context) error {

@@ -232,17 +232,22 @@ func scanEntries(rows *sql.Rows, withLast bool, self func(*chat.DialogEntry) []a
 	return entries, rows.Err()
 }
 
-const formerCols = `dialog_id, user_id, visible_from, end_seq, ended_at, reason`
+const formerCols = `dialog_id, user_id, visible_from, end_seq, ended_at, reason, title`
 
+// formerEndChange is the change number of the message at a former
+// member's end_seq (FormerMember.EndChange), read along with the row f.
+const formerEndChange = `COALESCE((SELECT ec.change_seq FROM messages ec WHERE ec.dialog_id = f.dialog_id AND ec.seq = f.end_seq), 0)`
+
+// formerDst scans prefixed("f", formerCols) followed by formerEndChange.
 func formerDst(f *chat.FormerMember) []any {
-	return []any{&f.DialogID, &f.UserID, &f.VisibleFrom, &f.EndSeq, timeCol{&f.EndedAt}, &f.Reason}
+	return []any{&f.DialogID, &f.UserID, &f.VisibleFrom, &f.EndSeq, timeCol{&f.EndedAt}, &f.Reason, &f.Title, &f.EndChange}
 }
 
 // formerSelect is the SELECT of former entries: the dialog (d), the ended
 // membership (f) and, with withLast, the message at its end_seq (lm), the
 // last one the former member may read.
 func formerSelect(withLast bool) string {
-	q := `SELECT ` + prefixed("d", dialogCols) + `, ` + prefixed("f", formerCols)
+	q := `SELECT ` + prefixed("d", dialogCols) + `, ` + prefixed("f", formerCols) + `, ` + formerEndChange
 	if withLast {
 		q += `, lm.seq, lm.change_seq, lm.sender_id, lm.client_id, lm.text, lm.attachments, lm.created_at, lm.edited_at, lm.deleted_at, lm.system_event, lm.reply_to, lm.entities, lm.preview`
 	}
@@ -268,7 +273,7 @@ func collectFormer(rows *sql.Rows, withLast bool) ([]chat.DialogEntry, error) {
 // FormerMember reads one ended membership by primary key.
 func (s *Store) FormerMember(ctx context.Context, dialogID, userID int64) (chat.FormerMember, error) {
 	var f chat.FormerMember
-	err := s.r.QueryRowContext(ctx, `SELECT `+formerCols+` FROM former_members WHERE dialog_id = ? AND user_id = ?`,
+	err := s.r.QueryRowContext(ctx, `SELECT `+prefixed("f", formerCols)+`, `+formerEndChange+` FROM former_members f WHERE f.dialog_id = ? AND f.user_id = ?`,
 		dialogID, userID).Scan(formerDst(&f)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.FormerMember{}, chat.ErrNotFound

@@ -171,10 +171,10 @@ func (s *Store) applyGroupEdit(ctx context.Context, tx *sql.Tx, d chat.Dialog, a
 					from = m.VisibleFrom
 				}
 			}
-			args = append(args, d.ID, id, from, seq, s.ts(now), reason)
+			args = append(args, d.ID, id, from, seq, s.ts(now), reason, d.Title)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO former_members (`+formerCols+`) VALUES `+
-			tuples(len(removed), "(?, ?, ?, ?, ?, ?)"), args...); err != nil {
+			tuples(len(removed), "(?, ?, ?, ?, ?, ?, ?)"), args...); err != nil {
 			return e, err
 		}
 	}

@@ -345,6 +345,15 @@ func TestAdminBroadcast(t *testing.T) {
 		e.wantErr(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken, map[string]any{"text": ""}), 400, "invalid_text")
 		e.wantErr(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken,
 			map[string]any{"text": "x", "segment": map[string]any{"role": "king"}}), 400, "invalid_role")
+		// A condition sent empty is refused, not read as absent (which
+		// sent the broadcast to every user), and starts nothing.
+		e.wantErr(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken,
+			map[string]any{"text": "x", "segment": map[string]any{"tag": ""}}), 400, "invalid_tags")
+		e.wantErr(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken,
+			map[string]any{"text": "x", "segment": map[string]any{"role": ""}}), 400, "invalid_role")
+		if n := len(e.want(e.do("GET", "/v1/admin/broadcasts", admin.AccessToken, nil), 200).field(t, "broadcasts").([]any)); n != 0 {
+			t.Fatalf("refused segments started %d broadcasts", n)
+		}
 		var b chat.Broadcast
 		e.want(e.do("POST", "/v1/admin/broadcasts", admin.AccessToken,
 			map[string]any{"text": "Мы открылись!", "segment": map[string]any{"role": "user"}}), 202).json(t, &b)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -101,5 +102,60 @@ func TestBrowserGroup(t *testing.T) {
 	}
 	if n := eval[int](vera, fmt.Sprintf(`window.__bubbles(%q).length`, after)); n != 0 {
 		t.Errorf("reopened, Vera's window shows the message sent after her removal")
+	}
+}
+
+// TestBrowserGroupUnread: Anna writes twice in her group, then Boris
+// three times. Anna's group_chat draws one date separator and the
+// "Unread messages" separator once, between her last message and
+// Boris's first, and opens there.
+func TestBrowserGroupUnread(t *testing.T) {
+	browsertest.Need(t)
+	e := newEnv(t, nil)
+	a, b, _, group := e.groupOfThree()
+	send := func(from tokens, id, text string) {
+		e.want(e.do("POST", "/v1/dialogs/"+group+"/messages", from.AccessToken, map[string]any{"client_id": id, "text": text}), 201)
+	}
+	send(a, "a1", "mine 1")
+	send(a, "a2", "mine 2")
+	for i := 1; i <= 3; i++ {
+		send(b, fmt.Sprint("b", i), fmt.Sprint("his ", i))
+	}
+
+	anna := newPerson(t, "anna")
+	anna.FailOnProblems()
+	anna.login(e.url, "8 999 000-00-01", "+79990000001", "111111")
+	anna.tap("open the group", fmt.Sprintf(`#screen [data-kid="dialog-%s"]`, group))
+	anna.WaitFor("group chat", `location.hash.startsWith('#/group_chat?dialog_id=') && window.__bubbles('his 3').length === 1`)
+	shape := eval[[]string](anna, `[...document.querySelector('#screen [data-kid="messages"]').kKids.children].map((el) =>
+		el.classList.contains('k-unread-sep') ? 'unread:' + el.textContent : el.classList.contains('k-day-sep') ? 'day' :
+		el.querySelector('.k-body')?.textContent ?? '')`)
+	var at []int
+	days := 0
+	for i, s := range shape {
+		if strings.HasPrefix(s, "unread:") {
+			at = append(at, i)
+		}
+		if s == "day" {
+			days++
+		}
+	}
+	// Group items wrap their bubble: the chat window's decorations see
+	// through the wrapper (today's date separator, once).
+	if days != 1 {
+		t.Errorf("the group chat has %d date separators in %q; want one", days, shape)
+	}
+	if len(at) != 1 {
+		t.Fatalf("the group chat has %d unread separators in %q; want one", len(at), shape)
+	}
+	if i := at[0]; shape[i] != "unread:Unread messages" && shape[i] != "unread:Непрочитанные сообщения" ||
+		i == 0 || shape[i-1] != "mine 2" || i+1 == len(shape) || shape[i+1] != "his 1" {
+		t.Errorf("the unread separator %q is between %q and %q; want it between mine 2 and his 1", shape[i], shape[max(i-1, 0)], shape[min(i+1, len(shape)-1)])
+	}
+	if !eval[bool](anna, `(() => {
+		const l = document.querySelector('#screen [data-kid="messages"]').getBoundingClientRect(), r = document.querySelector('#screen .k-unread-sep').getBoundingClientRect();
+		return r.bottom > l.top && r.top < l.bottom;
+	})()`) {
+		t.Errorf("the group chat opened with its unread separator out of view")
 	}
 }

@@ -158,3 +158,81 @@ func TestGroupBadInputChangesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupRemovedSeesNoLaterChanges: after Vera's removal Anna edits a
+// message from before it and deletes another. Vera's history, her
+// ?since= pages and her sync (seq and change forms) keep the messages up
+// to her removal that did not change, and give neither the new text nor
+// the delete: what changed after the removal is not hers to see.
+func TestGroupRemovedSeesNoLaterChanges(t *testing.T) {
+	nodePair(t, nil, func(t *testing.T, nodeA, nodeB *env) {
+		anna, _, vera, id := nodeA.groupOfThree()
+		send := func(cid, text string) {
+			nodeA.want(nodeA.do("POST", "/v1/dialogs/"+id+"/messages", anna.AccessToken, map[string]any{"client_id": cid, "text": text}), 201)
+		}
+		send("keep", "kept as it was")
+		send("edit", "before the removal")
+		send("gone", "deleted after the removal")
+		nodeA.want(nodeA.do("DELETE", "/v1/dialogs/"+id+"/members/"+vera.User.ID, anna.AccessToken, nil), 204)
+		nodeA.want(nodeA.do("PATCH", "/v1/dialogs/"+id+"/messages/4", anna.AccessToken, map[string]any{"text": "SECRET written after the removal"}), 200)
+		nodeA.want(nodeA.do("DELETE", "/v1/dialogs/"+id+"/messages/5", anna.AccessToken, nil), 200)
+
+		check := func(how string, raw []byte) {
+			t.Helper()
+			s := string(raw)
+			if strings.Contains(s, "SECRET") || strings.Contains(s, `"deleted":true`) || strings.Contains(s, `"client_id":"edit"`) || strings.Contains(s, `"client_id":"gone"`) {
+				t.Errorf("%s gives the removed member a change made after her removal: %s", how, s)
+			}
+			if !strings.Contains(s, "kept as it was") {
+				t.Errorf("%s lost the history up to the removal: %s", how, s)
+			}
+		}
+		check("GET messages", nodeB.want(nodeB.do("GET", "/v1/dialogs/"+id+"/messages", vera.AccessToken, nil), 200).body)
+		check("GET messages?since=0", nodeB.want(nodeB.do("GET", "/v1/dialogs/"+id+"/messages?since=0", vera.AccessToken, nil), 200).body)
+		check("the group_chat screen", nodeB.want(nodeB.do("GET", "/v1/screens/group_chat?dialog_id="+id, vera.AccessToken, nil), 200).body)
+
+		ws := dial(t, nodeB.url, vera.AccessToken)
+		for _, form := range []string{"dialogs", "since"} {
+			ws.send(map[string]any{"type": "sync", "id": form, form: map[string]any{id: 0}})
+			reply := ws.waitFor("sync reply", replyTo(form))
+			if reply["type"] != "reply" || reply["more"] != false {
+				t.Fatalf("sync %s: %v", form, reply)
+			}
+			raw, _ := json.Marshal(ws.take(typed("message")))
+			check("sync by "+form, raw)
+			if form == "since" {
+				// The change cursor stops at the removal: syncing again from it
+				// gives nothing, however much the group changes.
+				at, _ := reply["since"].(map[string]any)[id].(float64)
+				ws.send(map[string]any{"type": "sync", "id": "again", "since": map[string]any{id: at}})
+				ws.waitFor("sync reply", replyTo("again"))
+				if more := ws.take(typed("message")); len(more) != 0 {
+					t.Errorf("a sync from the answered cursor %v replayed %v", at, more)
+				}
+			}
+		}
+	})
+}
+
+// TestGroupRemovedKeepsTitle: the group is renamed after Vera's removal;
+// her dialog list, the dialog and her group_chat screen keep the title
+// she last saw, while Boris sees the new one.
+func TestGroupRemovedKeepsTitle(t *testing.T) {
+	nodePair(t, nil, func(t *testing.T, nodeA, nodeB *env) {
+		anna, boris, vera, id := nodeA.groupOfThree()
+		nodeA.want(nodeA.do("DELETE", "/v1/dialogs/"+id+"/members/"+vera.User.ID, anna.AccessToken, nil), 204)
+		nodeA.want(nodeA.do("PATCH", "/v1/dialogs/"+id, anna.AccessToken, map[string]any{"title": "Renamed SECRET"}), 200)
+		for how, r := range map[string]response{
+			"GET dialog":            nodeB.want(nodeB.do("GET", "/v1/dialogs/"+id, vera.AccessToken, nil), 200),
+			"GET dialogs":           nodeB.want(nodeB.do("GET", "/v1/dialogs", vera.AccessToken, nil), 200),
+			"the group_chat screen": nodeB.want(nodeB.do("GET", "/v1/screens/group_chat?dialog_id="+id, vera.AccessToken, nil), 200),
+		} {
+			if s := string(r.body); strings.Contains(s, "SECRET") || !strings.Contains(s, `"title":"Клуб"`) {
+				t.Errorf("%s shows the removed member a title given after her removal: %s", how, s)
+			}
+		}
+		if r := nodeB.want(nodeB.do("GET", "/v1/dialogs/"+id, boris.AccessToken, nil), 200); r.field(t, "title") != "Renamed SECRET" {
+			t.Errorf("a member sees the title %v", r.field(t, "title"))
+		}
+	})
+}
