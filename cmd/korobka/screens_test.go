@@ -322,11 +322,25 @@ func TestScreenPages(t *testing.T) {
 					Next *struct {
 						Cursor string `json:"cursor"`
 					} `json:"next"`
+					// Each item is a column around its message's bubble
+					// (or system line): the text is one level down.
 					Children []struct {
-						Text string `json:"text"`
+						Children []struct {
+							Text string `json:"text"`
+						} `json:"children"`
 					} `json:"children"`
 				} `json:"children"`
 			} `json:"root"`
+		}
+		text := func(item struct {
+			Children []struct {
+				Text string `json:"text"`
+			} `json:"children"`
+		}) string {
+			if len(item.Children) != 1 {
+				return fmt.Sprintf("<%d children>", len(item.Children))
+			}
+			return item.Children[0].Text
 		}
 		first := e.want(e.screen("/v1/screens/chat?dialog_id="+id, a.AccessToken, ""), 200)
 		var got layout
@@ -338,7 +352,7 @@ func TestScreenPages(t *testing.T) {
 		got = layout{}
 		page.json(t, &got)
 		list := got.Root.Children[1]
-		if list.ID != "messages" || len(list.Children) != 5 || list.Children[0].Text != "m1" || list.Children[4].Text != "m5" || list.Next != nil {
+		if list.ID != "messages" || len(list.Children) != 5 || text(list.Children[0]) != "m1" || text(list.Children[4]) != "m5" || list.Next != nil {
 			t.Fatalf("page before 6: %+v, want m1..m5 and no next", list)
 		}
 		if page.header.Get("ETag") == first.header.Get("ETag") {
