@@ -112,6 +112,9 @@ func (s *Service) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { s.collectUploads(ctx) })
 	wg.Go(func() { s.seen.run(ctx) })
+	// At the end the offline steps still in their grace run at once, so
+	// nobody stays online; the gateway has closed its connections by then.
+	wg.Go(func() { <-ctx.Done(); s.grace.stop() })
 	wg.Go(func() { s.runPreviews(ctx) })
 	wg.Go(func() { s.stats.run(ctx) })
 	wg.Go(func() { s.runBroadcasts(ctx) })
@@ -1160,7 +1163,12 @@ func (s *Service) TotalUnread(ctx context.Context, userID int64) (int64, error) 
 
 // Connected is called when a user's first connection on this node opens;
 // if the user was offline everywhere, their watchers hear they are online.
+// A connection opening within the reconnect grace of the user's last close
+// on this node (Config.PresenceGrace) does nothing: the user stayed online.
 func (s *Service) Connected(ctx context.Context, userID int64) {
+	if s.grace.reopened(userID) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceTimeout)
 	defer cancel()
 	came, err := s.presence.Connect(ctx, userID)
@@ -1174,21 +1182,32 @@ func (s *Service) Connected(ctx context.Context, userID int64) {
 }
 
 // Disconnected is called when a user's last connection on this node
-// closes; it records last seen (gathered with other disconnects and
-// written together, see lastSeen) and, if the user is now offline
-// everywhere, tells their watchers.
+// closes. After the reconnect grace (Config.PresenceGrace; at once without
+// one), unless a connection of the user opened on this node meanwhile, it
+// records last seen as the time of this close (gathered with other
+// disconnects and written together, see lastSeen) and, if the user is now
+// offline everywhere, tells their watchers.
 func (s *Service) Disconnected(ctx context.Context, userID int64) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceTimeout)
-	defer cancel()
 	now := s.now().UTC().Truncate(time.Second)
-	s.seen.add(ctx, userID, now)
+	if s.grace.closed(userID, now) {
+		return
+	}
+	s.goOffline(userID, now)
+}
+
+// goOffline is the offline step of userID, whose last connection on this
+// node closed at at.
+func (s *Service) goOffline(userID int64, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
+	defer cancel()
+	s.seen.add(ctx, userID, at)
 	gone, err := s.presence.Disconnect(ctx, userID)
 	if err != nil {
 		s.log.WarnContext(ctx, "presence disconnect failed", "user", userID, "err", err)
 		return
 	}
 	if gone {
-		s.announcePresence(ctx, userID, false, now)
+		s.announcePresence(ctx, userID, false, at)
 	}
 }
 

@@ -351,6 +351,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		AccessTTL:      cfg.AccessTTL,
 		RefreshTTL:     cfg.RefreshTTL,
 		SMSRegions:     cfg.SMSCountries,
+		PresenceGrace:  cfg.PresenceGrace,
 
 		LoopbackUnlimited: cfg.LoopbackUnlimited,
 		Push:              push,
