@@ -114,7 +114,9 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.seen.run(ctx) })
 	// At the end the offline steps still in their grace run at once, so
 	// nobody stays online; the gateway has closed its connections by then.
-	wg.Go(func() { <-ctx.Done(); s.grace.stop() })
+	// The announcer stops after them, as the last announcements are theirs.
+	wg.Go(s.announce.run)
+	wg.Go(func() { <-ctx.Done(); s.grace.stop(); s.announce.stop() })
 	wg.Go(func() { s.runPreviews(ctx) })
 	wg.Go(func() { s.stats.run(ctx) })
 	wg.Go(func() { s.runBroadcasts(ctx) })
@@ -1211,22 +1213,19 @@ func (s *Service) goOffline(userID int64, at time.Time) {
 	}
 }
 
-func (s *Service) announcePresence(ctx context.Context, userID int64, online bool, lastSeen time.Time) {
-	watchers, err := s.store.Watchers(ctx, userID)
-	if err != nil || len(watchers) == 0 {
-		if err != nil {
-			s.log.WarnContext(ctx, "presence not announced", "user", userID, "err", err)
-		}
-		return
-	}
-	e := Event{Type: EventPresence, UserID: userID, Online: online}
-	if !online {
-		e.LastSeen = &lastSeen
-	}
-	pubs := appendEvent(nil, e, 0, watchers, 0)
-	if err := s.broker.Publish(ctx, pubs...); err != nil {
-		s.log.WarnContext(ctx, "presence not announced", "user", userID, "err", err)
-	}
+// announcePresence tells userID's watchers they came online or went
+// offline (last seen at lastSeen), in a batch with other users' changes
+// (announcer), and returns once it is published.
+func (s *Service) announcePresence(_ context.Context, userID int64, online bool, lastSeen time.Time) {
+	s.announce.announce(userID, online, lastSeen)
+}
+
+// PresenceAnnouncements reports the presence announcer's work since
+// start, for load tests and metrics: batches (one watcher query each),
+// the users they announced, and announcements made inline because the
+// queue was full (one query each).
+func (s *Service) PresenceAnnouncements() (batches, users, inline int64) {
+	return s.announce.batches.Load(), s.announce.users.Load(), s.announce.inline.Load()
 }
 
 // textRule and subjectRule are the text policy (CleanText) of message

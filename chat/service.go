@@ -122,6 +122,7 @@ type Service struct {
 	members    *Membership
 	seen       *lastSeen
 	grace      *presenceGrace
+	announce   *announcer
 	// typing remembers the last typing event per (user, dialog).
 	typing *lru.Cache[[2]int64, time.Time]
 	// zones remembers the last time zone stored per user (NoteTimeZone).
@@ -244,6 +245,7 @@ func NewService(cfg Config) *Service {
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.seen = newLastSeen(s.store, s.log, cfg.LastSeenInterval)
 	s.grace = newPresenceGrace(cfg.PresenceGrace, s.goOffline)
+	s.announce = newAnnouncer(s.store, s.broker, s.log)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)
 	s.zones, _ = lru.New[int64, string](timeZoneCacheSize)
 	return s
