@@ -115,6 +115,11 @@ func (s *Service) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { s.collectUploads(ctx) })
 	wg.Go(func() { s.seen.run(ctx) })
+	// At the end the offline steps still in their grace run at once, so
+	// nobody stays online; the gateway has closed its connections by then.
+	// The announcer stops after them, as the last announcements are theirs.
+	wg.Go(s.announce.run)
+	wg.Go(func() { <-ctx.Done(); s.grace.stop(); s.announce.stop() })
 	wg.Go(func() { s.runPreviews(ctx) })
 	wg.Go(func() { s.stats.run(ctx) })
 	wg.Go(func() { s.runBroadcasts(ctx) })
@@ -1219,7 +1224,12 @@ func (s *Service) TotalUnread(ctx context.Context, userID int64) (int64, error) 
 
 // Connected is called when a user's first connection on this node opens;
 // if the user was offline everywhere, their watchers hear they are online.
+// A connection opening within the reconnect grace of the user's last close
+// on this node (Config.PresenceGrace) does nothing: the user stayed online.
 func (s *Service) Connected(ctx context.Context, userID int64) {
+	if s.grace.reopened(userID) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceTimeout)
 	defer cancel()
 	came, err := s.presence.Connect(ctx, userID)
@@ -1233,40 +1243,48 @@ func (s *Service) Connected(ctx context.Context, userID int64) {
 }
 
 // Disconnected is called when a user's last connection on this node
-// closes; it records last seen (gathered with other disconnects and
-// written together, see lastSeen) and, if the user is now offline
-// everywhere, tells their watchers.
+// closes. After the reconnect grace (Config.PresenceGrace; at once without
+// one), unless a connection of the user opened on this node meanwhile, it
+// records last seen as the time of this close (gathered with other
+// disconnects and written together, see lastSeen) and, if the user is now
+// offline everywhere, tells their watchers.
 func (s *Service) Disconnected(ctx context.Context, userID int64) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), presenceTimeout)
-	defer cancel()
 	now := s.now().UTC().Truncate(time.Second)
-	s.seen.add(ctx, userID, now)
+	if s.grace.closed(userID, now) {
+		return
+	}
+	s.goOffline(userID, now)
+}
+
+// goOffline is the offline step of userID, whose last connection on this
+// node closed at at.
+func (s *Service) goOffline(userID int64, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
+	defer cancel()
+	s.seen.add(ctx, userID, at)
 	gone, err := s.presence.Disconnect(ctx, userID)
 	if err != nil {
 		s.log.WarnContext(ctx, "presence disconnect failed", "user", userID, "err", err)
 		return
 	}
 	if gone {
-		s.announcePresence(ctx, userID, false, now)
+		s.announcePresence(ctx, userID, false, at)
 	}
 }
 
-func (s *Service) announcePresence(ctx context.Context, userID int64, online bool, lastSeen time.Time) {
-	watchers, err := s.store.Watchers(ctx, userID)
-	if err != nil || len(watchers) == 0 {
-		if err != nil {
-			s.log.WarnContext(ctx, "presence not announced", "user", userID, "err", err)
-		}
-		return
-	}
-	e := Event{Type: EventPresence, UserID: userID, Online: online}
-	if !online {
-		e.LastSeen = &lastSeen
-	}
-	pubs := appendEvent(nil, e, 0, watchers, 0)
-	if err := s.broker.Publish(ctx, pubs...); err != nil {
-		s.log.WarnContext(ctx, "presence not announced", "user", userID, "err", err)
-	}
+// announcePresence tells userID's watchers they came online or went
+// offline (last seen at lastSeen), in a batch with other users' changes
+// (announcer), and returns once it is published.
+func (s *Service) announcePresence(_ context.Context, userID int64, online bool, lastSeen time.Time) {
+	s.announce.announce(userID, online, lastSeen)
+}
+
+// PresenceAnnouncements reports the presence announcer's work since
+// start, for load tests and metrics: batches (one watcher query each),
+// the users they announced, and announcements made inline because the
+// queue was full (one query each).
+func (s *Service) PresenceAnnouncements() (batches, users, inline int64) {
+	return s.announce.batches.Load(), s.announce.users.Load(), s.announce.inline.Load()
 }
 
 // textRule and subjectRule are the text policy (CleanText) of message

@@ -35,6 +35,11 @@ type Config struct {
 	// LastSeenInterval is how long disconnects gather before their last
 	// seen times are written together; default DefaultLastSeenInterval.
 	LastSeenInterval time.Duration
+	// PresenceGrace is the reconnect grace: how long the offline step of
+	// a user whose last connection on this node closed waits for them to
+	// reconnect here (Disconnected). 0 (the zero Config): none, the step
+	// runs at once; korobka serve uses DefaultPresenceGrace.
+	PresenceGrace time.Duration
 
 	// Groups is the group policy (limits); zero values are the defaults.
 	Groups GroupConfig
@@ -116,6 +121,8 @@ type Service struct {
 	hookCache  webhookCache
 	members    *Membership
 	seen       *lastSeen
+	grace      *presenceGrace
+	announce   *announcer
 	// typing remembers the last typing event per (user, dialog).
 	typing *lru.Cache[[2]int64, time.Time]
 	// zones remembers the last time zone stored per user (NoteTimeZone).
@@ -237,6 +244,8 @@ func NewService(cfg Config) *Service {
 	s.previews = newPreviews(cfg.Previews)
 	s.members = NewMembership(s.store, s.broker, memberCacheSize)
 	s.seen = newLastSeen(s.store, s.log, cfg.LastSeenInterval)
+	s.grace = newPresenceGrace(cfg.PresenceGrace, s.goOffline)
+	s.announce = newAnnouncer(s.store, s.broker, s.log)
 	s.typing, _ = lru.New[[2]int64, time.Time](typingCacheSize)
 	s.zones, _ = lru.New[int64, string](timeZoneCacheSize)
 	return s

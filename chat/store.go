@@ -183,9 +183,17 @@ type DialogStore interface {
 	//   X's setting is contacts, and Y's number is in X's address book.
 	// (nobody shares with no one.) See PresenceSetting.
 	Watchers(ctx context.Context, userID int64) ([]int64, error)
+	// WatchersOf is Watchers of many users in one query per
+	// MaxWatchersOf of them: each user's watchers, in ascending order;
+	// users without watchers (and unknown ones) are absent from the map.
+	WatchersOf(ctx context.Context, userIDs []int64) (map[int64][]int64, error)
 	// Watches reports whether viewer is one of userID's Watchers.
 	Watches(ctx context.Context, viewer, userID int64) (bool, error)
 }
+
+// MaxWatchersOf is how many users one WatchersOf query covers; more are
+// read in several queries.
+const MaxWatchersOf = 256
 
 // MessageStore keeps messages and receipts.
 type MessageStore interface {

@@ -183,12 +183,14 @@ func testPresenceConsent(t *testing.T, s MessageStoreUnderTest) {
 		}
 	}
 	n := 0
+	var all []int64
 	for _, c := range cases {
 		for _, pu := range settings {
 			for _, pw := range settings {
 				n++
 				u := newUser(t, s, fmt.Sprintf("+7999666%04d", 2*n))
 				w := newUser(t, s, fmt.Sprintf("+7999666%04d", 2*n+1))
+				all = append(all, u.ID, w.ID)
 				for _, x := range []struct {
 					user chat.User
 					p    chat.PresenceSetting
@@ -235,6 +237,11 @@ func testPresenceConsent(t *testing.T, s MessageStoreUnderTest) {
 			}
 		}
 	}
+	// Every case at once: more users than one WatchersOf query covers.
+	if len(all) <= chat.MaxWatchersOf {
+		t.Fatalf("%d users, want more than %d", len(all), chat.MaxWatchersOf)
+	}
+	wantWatchersOf(t, s, all)
 }
 
 // testWatchersMany: several watchers by both ways at once, each once, in
@@ -264,6 +271,7 @@ func testWatchersMany(t *testing.T, s MessageStoreUnderTest) {
 	if want := idsOf(u[1], u[2], u[3]); !slices.Equal(got, want) {
 		t.Errorf("Watchers: got %v, want %v", got, want)
 	}
+	wantWatchersOf(t, s, append(idsOf(u...), 987654321, me.ID))
 	got, err = s.Watchers(ctx, 987654321)
 	noErr(t, "Watchers of an unknown user", err)
 	if len(got) != 0 {
@@ -271,5 +279,26 @@ func testWatchersMany(t *testing.T, s MessageStoreUnderTest) {
 	}
 	if w, err := s.Watches(ctx, me.ID, 987654321); err != nil || w {
 		t.Errorf("Watches of an unknown user: got (%v, %v), want (false, nil)", w, err)
+	}
+}
+
+// wantWatchersOf checks that WatchersOf of ids (in one query, and in
+// several) equals Watchers of each.
+func wantWatchersOf(t *testing.T, s MessageStoreUnderTest, ids []int64) {
+	t.Helper()
+	ctx := ctxT(t)
+	got, err := s.WatchersOf(ctx, ids)
+	noErr(t, "WatchersOf", err)
+	for _, id := range ids {
+		want, err := s.Watchers(ctx, id)
+		noErr(t, "Watchers", err)
+		if w, ok := got[id]; !slices.Equal(w, want) || ok && len(w) == 0 {
+			t.Errorf("WatchersOf: %d has %v (present %v), Watchers says %v", id, w, ok, want)
+		}
+	}
+	for id := range got {
+		if !slices.Contains(ids, id) {
+			t.Errorf("WatchersOf: %d was not asked for", id)
+		}
 	}
 }

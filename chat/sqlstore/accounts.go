@@ -623,6 +623,63 @@ func (s *Store) Watchers(ctx context.Context, userID int64) ([]int64, error) {
 	return ids, nil
 }
 
+// watchersOfSQL is watchersSQL for n users at once: it selects (user,
+// watcher) pairs. The arguments are the n ids twice, once per half.
+func watchersOfSQL(n int) string {
+	in := placeholders(n)
+	return `SELECT u.id, w.id FROM users u
+		JOIN contacts theirs ON theirs.phone = u.phone
+		JOIN users w ON w.id = theirs.owner_id
+		JOIN contacts mine ON mine.owner_id = u.id AND mine.phone = w.phone
+		WHERE u.id IN (` + in + `) AND w.id <> u.id
+		AND u.presence <> 'nobody' AND w.presence <> 'nobody'
+		UNION
+		SELECT u.id, w.id FROM users u
+		JOIN members m1 ON m1.user_id = u.id
+		JOIN dialogs d ON d.id = m1.dialog_id AND d.kind = 'direct'
+		JOIN members m2 ON m2.dialog_id = m1.dialog_id
+		JOIN users w ON w.id = m2.user_id
+		WHERE u.id IN (` + in + `) AND w.id <> u.id
+		AND (u.presence = 'everybody' OR u.presence = 'contacts'
+			AND EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = u.id AND c.phone = w.phone))
+		AND (w.presence = 'everybody' OR w.presence = 'contacts'
+			AND EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = w.id AND c.phone = u.phone))
+		AND EXISTS (SELECT 1 FROM messages x WHERE x.dialog_id = m1.dialog_id AND x.sender_id = u.id)
+		AND EXISTS (SELECT 1 FROM messages y WHERE y.dialog_id = m1.dialog_id AND y.sender_id = w.id)`
+}
+
+// WatchersOf returns the watchers of each of userIDs (Watchers), in one
+// query per chat.MaxWatchersOf users; users without any are absent.
+func (s *Store) WatchersOf(ctx context.Context, userIDs []int64) (map[int64][]int64, error) {
+	out := make(map[int64][]int64)
+	ids := slices.Clone(userIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for chunk := range slices.Chunk(ids, chat.MaxWatchersOf) {
+		args := make([]any, 0, 2*len(chunk))
+		for range 2 {
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+		}
+		rows, err := s.r.QueryContext(ctx, watchersOfSQL(len(chunk)), args...)
+		pairs, err := collect(rows, err, func(r interface{ Scan(...any) error }) ([2]int64, error) {
+			var p [2]int64
+			return p, r.Scan(&p[0], &p[1])
+		})
+		if err != nil {
+			return nil, s.fail("watchers of", err)
+		}
+		for _, p := range pairs {
+			out[p[0]] = append(out[p[0]], p[1])
+		}
+	}
+	for _, w := range out {
+		slices.Sort(w)
+	}
+	return out, nil
+}
+
 // Watches reports whether viewer sees userID's presence: Watchers' query
 // narrowed to one user, so a profile view costs a few index probes.
 func (s *Store) Watches(ctx context.Context, viewer, userID int64) (bool, error) {

@@ -119,6 +119,9 @@ func newEnvConfig(t *testing.T, vars map[string]string, adjust func(*Config)) *e
 		// Link previews fetch what messages link to; tests that want
 		// them turn them on with a fixture site they allow.
 		"KOROBKA_LINK_PREVIEWS": "off",
+		// Presence tests expect the offline announcement at once; tests
+		// of the reconnect grace set their own.
+		"KOROBKA_PRESENCE_GRACE": "0s",
 	}
 	for k, v := range vars {
 		envv[k] = v

@@ -65,6 +65,9 @@ type Config struct {
 	// SyncCacheBytes bounds the node's recent-changes cache that serves
 	// short syncs (KOROBKA_SYNC_CACHE_BYTES); 0 turns it off.
 	SyncCacheBytes int
+	// PresenceGrace is how long a user whose last connection on a node
+	// closed still counts as online there (KOROBKA_PRESENCE_GRACE); 0: none.
+	PresenceGrace time.Duration
 	// FFmpeg is the ffmpeg to probe videos and take their posters with
 	// (ffprobe beside it), as configured: a name looked up on PATH or a
 	// path; "off" or one that is not there gives generic posters.
@@ -180,6 +183,7 @@ var settings = []setting{
 	{"media-secret", "KOROBKA_MEDIA_SECRET", "", "secret (at least 32 characters) that signs attachment URLs; every node must share it; empty: generated once and kept in KOROBKA_DATA/" + mediaSecretFile},
 	{"max-video-bytes", "KOROBKA_MAX_VIDEO_BYTES", strconv.Itoa(chat.DefaultMaxVideoSize), "largest video upload in bytes (1 MiB to 4 GiB); images and other files stay capped at 25 MiB"},
 	{"sync-cache-bytes", "KOROBKA_SYNC_CACHE_BYTES", strconv.Itoa(chat.DefaultSyncCacheBytes), "bytes of recent messages kept per node to serve short syncs from memory (0: off; at most 1 GiB)"},
+	{"presence-grace", "KOROBKA_PRESENCE_GRACE", chat.DefaultPresenceGrace.String(), "how long a user whose last connection on a node closed still counts as online, so a quick reconnect announces nothing (0s: offline at once; at most 1m)"},
 	{"ffmpeg", "KOROBKA_FFMPEG", "ffmpeg", "ffmpeg for video duration, dimensions and posters (ffprobe beside it; Debian package ffmpeg); off, or not found: generic posters"},
 	{"debug-addr", "KOROBKA_DEBUG_ADDR", "", "address for /debug/pprof (keep it on loopback or an internal network); empty: off"},
 	{"metrics-addr", "KOROBKA_METRICS_ADDR", "", "address for /metrics on its own listener (an internal network); empty: /metrics on the public address"},
@@ -374,6 +378,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	cfg.HandshakesPerAddr = parseInt(get("KOROBKA_WS_HANDSHAKES_PER_ADDR"), "KOROBKA_WS_HANDSHAKES_PER_ADDR", 3, 10_000_000, bad)
 	cfg.AccessTTL = parseDuration(get("KOROBKA_ACCESS_TTL"), "KOROBKA_ACCESS_TTL", time.Minute, 24*time.Hour, bad)
 	cfg.RefreshTTL = parseDuration(get("KOROBKA_REFRESH_TTL"), "KOROBKA_REFRESH_TTL", time.Hour, 400*24*time.Hour, bad)
+	cfg.PresenceGrace = parseDuration(get("KOROBKA_PRESENCE_GRACE"), "KOROBKA_PRESENCE_GRACE", 0, time.Minute, bad)
 	if cfg.RefreshTTL > 0 && cfg.AccessTTL > cfg.RefreshTTL {
 		bad("KOROBKA_ACCESS_TTL", "longer than KOROBKA_REFRESH_TTL")
 	}

@@ -156,6 +156,8 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KOROBKA_COMMIT_LANES": "65"}, nil, "KOROBKA_COMMIT_LANES"},
 		{map[string]string{"KOROBKA_COMMIT_LANES": "many"}, nil, "KOROBKA_COMMIT_LANES"},
 		{map[string]string{"KOROBKA_WS_RATE": "-1"}, nil, "KOROBKA_WS_RATE"},
+		{map[string]string{"KOROBKA_PRESENCE_GRACE": "-1s"}, nil, "KOROBKA_PRESENCE_GRACE"},
+		{map[string]string{"KOROBKA_PRESENCE_GRACE": "2m"}, nil, "KOROBKA_PRESENCE_GRACE"},
 		{map[string]string{"KOROBKA_WS_BURST": "0"}, nil, "KOROBKA_WS_BURST"},
 		{map[string]string{"KOROBKA_WS_HANDSHAKES_PER_ADDR": "many"}, nil, "KOROBKA_WS_HANDSHAKES_PER_ADDR"},
 		{map[string]string{"KOROBKA_OUTBOUND_ALLOW": "localhost:8081"}, nil, "KOROBKA_OUTBOUND_ALLOW"},

@@ -351,6 +351,7 @@ func openApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		AccessTTL:      cfg.AccessTTL,
 		RefreshTTL:     cfg.RefreshTTL,
 		SMSRegions:     cfg.SMSCountries,
+		PresenceGrace:  cfg.PresenceGrace,
 
 		LoopbackUnlimited: cfg.LoopbackUnlimited,
 		Push:              push,
@@ -796,6 +797,18 @@ func registerPreviewMetrics(reg prometheus.Registerer, svc *chat.Service) error 
 			Name: "korobka_sync_windows_read_total",
 			Help: "Sync windows this node read from the database (the cache is off, did not stand at the dialog's counters or did not reach back far enough).",
 		}, func() float64 { _, m := svc.SyncCacheStats(); return float64(m) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_presence_watcher_queries_total",
+			Help: "Queries this node made to read the watchers of presence changes (one per batch of up to 256 users).",
+		}, func() float64 { q, _, _ := svc.PresenceAnnouncements(); return float64(q) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_presence_announced_total",
+			Help: "Presence changes (a user came online or went offline) this node announced.",
+		}, func() float64 { _, u, _ := svc.PresenceAnnouncements(); return float64(u) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "korobka_presence_inline_total",
+			Help: "Presence changes announced outside a batch because the announcer's queue was full.",
+		}, func() float64 { _, _, i := svc.PresenceAnnouncements(); return float64(i) }),
 	} {
 		if err := reg.Register(c); err != nil {
 			return err
