@@ -23,7 +23,10 @@ const chatShape = `(() => {
 	return [...items.children].map((el) => {
 		if (el.classList.contains('k-day-sep')) return 'day:' + el.textContent;
 		if (el.classList.contains('k-unread-sep')) return 'unread:' + el.textContent;
-		return (el.dataset.kid ?? '?') + (el.classList.contains('k-joined') ? ' joined' : '') + (el.classList.contains('k-tail') ? ' tail' : '');
+		// An item is the bubble itself or a column around it (chat.yaml's
+		// items, which draw a system line or a bubble).
+		const b = el.dataset.kid?.startsWith('msg-') ? el : el.childElementCount === 1 ? el.firstElementChild : el;
+		return (b.dataset.kid ?? '?') + (b.classList.contains('k-joined') ? ' joined' : '') + (b.classList.contains('k-tail') ? ' tail' : '');
 	});
 })()`
 
