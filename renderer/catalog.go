@@ -149,6 +149,8 @@ var catalog = []componentSpec{
 		{name: "linkify", kind: kFlag, doc: "Designer switch: make links, e-mails and phones tappable."},
 		{name: "own", kind: kBool, doc: "Sent by the viewer: drawn on the end side with ticks."},
 		{name: "sender", kind: kString, doc: "Sender name, shown in groups for other people's messages."},
+		{name: "sender_avatar", kind: kURL, doc: "The sender's photo (a thumb), drawn in a circle of a fixed size (28 points) beside others' bubbles in groups; empty: sender_initials on a colour."},
+		{name: "sender_initials", kind: kText, doc: "One or two letters drawn beside others' bubbles in groups when there is no photo (or it fails to load); the shell draws the avatar and the name on the first bubble of a run only."},
 		{name: "time", kind: kString, doc: "Time of sending, already formatted."},
 		{name: "status", kind: kEnum, enum: []string{"sent", "delivered", "read"}, doc: "Ticks: one, two, two coloured."},
 		{name: "edited", kind: kBool, doc: "Show an edited mark."},

@@ -456,6 +456,15 @@ export function ticks(status) {
 
 function bubble(n, ctx) {
   const el = h('div', n.own ? 'k-own' : 'k-other');
+  // Others' bubbles in groups: the sender's avatar (a fixed size before
+  // its picture loads) and name; decorate hides both on joined bubbles.
+  if (!n.own && (n.sender_avatar || n.sender_initials)) {
+    const av = avatar({ src: n.sender_avatar, initials: n.sender_initials, size: 's' });
+    av.classList.add('k-avatar', 'k-bubble-avatar');
+    av.setAttribute('aria-hidden', 'true');
+    el.classList.add('k-with-avatar');
+    el.append(av);
+  }
   if (n.sender && !n.own) el.append(h('div', 'k-sender', n.sender));
   if (n.deleted) {
     el.classList.add('k-deleted');

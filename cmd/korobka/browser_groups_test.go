@@ -15,6 +15,22 @@ func texts(s string) string {
 	return fmt.Sprintf(`[...document.querySelectorAll('#screen .k-text')].some((e) => e.textContent === %q)`, s)
 }
 
+// bubbleFace is a page expression: the bubble showing first has Anna's
+// name and avatar (initials "A" in a 28 px circle) visible, and the one
+// showing next, joined to it, has them hidden.
+func bubbleFace(first, next string) string {
+	return fmt.Sprintf(`(() => {
+		const [a] = window.__bubbles(%q), [b] = window.__bubbles(%q);
+		if (!a || !b) return false;
+		const av = a.querySelector('.k-bubble-avatar'), bv = b.querySelector('.k-bubble-avatar');
+		if (!av || !bv || av.textContent !== 'A' || a.querySelector('.k-sender')?.textContent !== 'Anna') return false;
+		const r = av.getBoundingClientRect();
+		return r.width === 28 && r.height === 28 && getComputedStyle(av).visibility === 'visible' &&
+			b.classList.contains('k-joined') && getComputedStyle(bv).visibility === 'hidden' &&
+			getComputedStyle(b.querySelector('.k-sender')).display === 'none';
+	})()`, first, next)
+}
+
 // TestBrowserGroup: in three browsers, Anna creates a group on the
 // new_group screen, adds Boris and Vera on group_info, the three chat in
 // group_chat, Anna removes Vera, and Vera's window shows her removal and
@@ -65,8 +81,36 @@ func TestBrowserGroup(t *testing.T) {
 	for _, p := range []*person{boris, vera} {
 		p.WaitFor("Anna's message", fmt.Sprintf(`window.__bubbles(%q).length === 1`, hello))
 	}
+	const again = "Second in a row"
+	anna.send(again)
+	for _, p := range []*person{boris, vera} {
+		p.WaitFor("Anna's second message", fmt.Sprintf(`window.__bubbles(%q).length === 1`, again))
+	}
+	// Live-patched: Anna's bubbles carry her name and avatar (initials, a
+	// size before any picture), shown on the first of the run only.
+	boris.WaitFor("avatar and name on the first bubble of Anna's run", bubbleFace(hello, again))
 	vera.send("Hi all")
 	boris.WaitFor("Vera's message", `window.__bubbles("Hi all").length === 1`)
+	boris.WaitFor("Vera's bubble with her own avatar", `(() => { const b = window.__bubbles("Hi all")[0];
+		return b.querySelector('.k-bubble-avatar').textContent === 'V' && b.querySelector('.k-sender').textContent === 'Vera' &&
+			getComputedStyle(b.querySelector('.k-bubble-avatar')).visibility === 'visible'; })()`)
+	if eval[bool](anna, fmt.Sprintf(`!!window.__bubbles(%q)[0].querySelector('.k-bubble-avatar, .k-sender')`, hello)) {
+		t.Errorf("Anna's own bubble has an avatar or a name")
+	}
+	// Rendered by the screen (Boris opens the chat again), the bubbles
+	// look as the live ones did.
+	live := eval[string](boris, fmt.Sprintf(`window.__bubbles(%q)[0].querySelector('.k-bubble-avatar').outerHTML`, hello))
+	boris.Do("reopen the chat", chromedp.Evaluate[chromedp.Void](`location.hash = '#/chat_list'`))
+	boris.WaitFor("the chat list", fmt.Sprintf(`!!document.querySelector('#screen .k-row[data-kid="dialog-%s"]')`, group))
+	boris.tap("open the group again", fmt.Sprintf(`#screen .k-row[data-kid="dialog-%s"]`, group))
+	// (The unread separator may stand between the two now, so the second
+	// need not be joined: only the first bubble's face is checked.)
+	boris.WaitFor("rendered bubbles with the avatar", fmt.Sprintf(`window.__bubbles(%q).length === 1 && (() => {
+		const av = window.__bubbles(%q)[0].querySelector('.k-bubble-avatar');
+		return !!av && av.textContent === 'A' && getComputedStyle(av).visibility === 'visible'; })()`, again, hello))
+	if got := eval[string](boris, fmt.Sprintf(`window.__bubbles(%q)[0].querySelector('.k-bubble-avatar').outerHTML`, hello)); got != live {
+		t.Errorf("rendered avatar %s, live-patched %s", got, live)
+	}
 
 	// Anna removes Vera on the group's info screen.
 	anna.Do("open group info", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = '#/group_info?dialog_id=%s'`, group)))
