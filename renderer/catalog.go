@@ -201,7 +201,7 @@ var catalog = []componentSpec{
 		{name: "url", kind: kURL, doc: "Page URL."},
 		{name: "height", kind: kNumber, doc: "Height in points."},
 	}},
-	{name: "check", doc: "A tick box, as on the rows of a checkable list; a submit action sends, under its name, the list (JSON array of strings) of the values of the screen's ticked checks of that name, [] when none is ticked.", props: []propSpec{
+	{name: "check", doc: "A tick box, as on the rows of a checkable list; a submit action sends, under its name, the list (JSON array of strings) of the values of the screen's ticked checks of that name, [] when none is ticked. Shells that do not announce it get nothing there (new_group then creates a group of the viewer alone; members are added on group_info).", optional: true, props: []propSpec{
 		{name: "name", kind: kString, doc: "Field name in the submitted body (an array)."},
 		{name: "value", kind: kString, doc: "What a ticked box adds to the array (an id)."},
 		{name: "checked", kind: kBool, doc: "Ticked when the screen opens."},
