@@ -149,6 +149,8 @@ var catalog = []componentSpec{
 		{name: "linkify", kind: kFlag, doc: "Designer switch: make links, e-mails and phones tappable."},
 		{name: "own", kind: kBool, doc: "Sent by the viewer: drawn on the end side with ticks."},
 		{name: "sender", kind: kString, doc: "Sender name, shown in groups for other people's messages."},
+		{name: "sender_avatar", kind: kURL, doc: "The sender's photo (a thumb), drawn in a circle of a fixed size (28 points) beside others' bubbles in groups; empty: sender_initials on a colour."},
+		{name: "sender_initials", kind: kText, doc: "One or two letters drawn beside others' bubbles in groups when there is no photo (or it fails to load); the shell draws the avatar and the name on the first bubble of a run only."},
 		{name: "time", kind: kString, doc: "Time of sending, already formatted."},
 		{name: "status", kind: kEnum, enum: []string{"sent", "delivered", "read"}, doc: "Ticks: one, two, two coloured."},
 		{name: "edited", kind: kBool, doc: "Show an edited mark."},
@@ -199,6 +201,12 @@ var catalog = []componentSpec{
 		{name: "url", kind: kURL, doc: "Page URL."},
 		{name: "height", kind: kNumber, doc: "Height in points."},
 	}},
+	{name: "check", doc: "A tick box, as on the rows of a checkable list; a submit action sends, under its name, the list (JSON array of strings) of the values of the screen's ticked checks of that name, [] when none is ticked. Shells that do not announce it get nothing there (new_group then creates a group of the viewer alone; members are added on group_info).", optional: true, props: []propSpec{
+		{name: "name", kind: kString, doc: "Field name in the submitted body (an array)."},
+		{name: "value", kind: kString, doc: "What a ticked box adds to the array (an id)."},
+		{name: "checked", kind: kBool, doc: "Ticked when the screen opens."},
+		{name: "label", kind: kText, doc: "Accessible name (the row's text, such as a person's name)."},
+	}},
 }
 
 type actionSpec struct {
@@ -240,6 +248,7 @@ var actions = []actionSpec{
 		{name: "kind", kind: kEnum, enum: []string{"image", "video", "file", "any"}, doc: "What may be picked."},
 		{name: "dialog_id", kind: kString, doc: "Dialog to attach to, if any."},
 		{name: "endpoint", kind: kString, doc: "Upload endpoint; /v1/uploads by default."},
+		{name: "field", kind: kString, doc: "Without dialog_id and endpoint: upload to /v1/uploads and keep the upload's id as the screen's field of this name, which a later submit sends like an input (a new group's avatar_upload_id)."},
 	}},
 	{name: "load_more", doc: "Fetch the next page of a list.", dropWhenEmpty: "cursor", props: []propSpec{
 		{name: "source", kind: kString, doc: "The screen data name being paged."},

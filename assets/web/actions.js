@@ -10,7 +10,12 @@ import { t } from './strings.js';
 // sends it as a message. Other endpoints are drawn disabled by render.js.
 const AVATAR = '/v1/me/avatar';
 const UPLOADS = '/v1/uploads';
-export const canRun = (a) => a?.type !== 'pick_media' || a.endpoint === AVATAR || (!a.endpoint && !!a.dialog_id);
+export const canRun = (a) => a?.type !== 'pick_media' || a.endpoint === AVATAR ||
+  (!a.endpoint && (!!a.dialog_id || FIELD.test(a.field ?? '')));
+
+// A pick_media field (no dialog, no endpoint) keeps the upload's id in a
+// hidden field of the screen that a later submit sends.
+const FIELD = /^[a-z_]{1,64}$/;
 
 // An endpoint is a path under /v1/ with no tricks (no "..", no query).
 const ENDPOINT = /^\/v1\/[A-Za-z0-9_\-/.]{1,200}$/;
@@ -40,6 +45,11 @@ export function collectInputs(root, fields) {
   for (const c of root.querySelectorAll('[data-name]')) {
     const name = c.dataset.name;
     if (Array.isArray(fields) && !fields.includes(name)) continue;
+    if (c.dataset.kind === 'check') { // the ticked values of the name
+      const vs = Array.isArray(out[name]) ? out[name] : (out[name] = []);
+      if (c.checked) vs.push(c.value);
+      continue;
+    }
     let v = c.value;
     if (c.dataset.kind === 'phone') v = v.replace(/[^\d+]/g, '');
     else if (c.dataset.kind === 'code') v = v.replace(/\s/g, '');
@@ -162,6 +172,28 @@ export function createActions(app) {
           await request(AVATAR, { method: 'PUT', body });
           app.toast(t('photo_updated'));
           app.refresh();
+        } catch (e) {
+          app.toast(errorText(e));
+        }
+      });
+      return undefined;
+    }
+    if (!a.dialog_id) {
+      pickFile('image/jpeg,image/png,image/gif,image/webp', async (f) => {
+        const body = new FormData();
+        body.append('file', f);
+        try {
+          const up = await request(UPLOADS, { method: 'POST', body });
+          let keep = app.screenEl.querySelector(`input[type="hidden"][data-name="${a.field}"]`);
+          if (!keep) {
+            keep = document.createElement('input');
+            keep.type = 'hidden';
+            keep.dataset.name = a.field;
+            app.screenEl.append(keep);
+          }
+          keep.value = String(up.id);
+          el?.classList?.add('k-picked');
+          app.toast(t('photo_chosen'));
         } catch (e) {
           app.toast(errorText(e));
         }

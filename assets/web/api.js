@@ -9,7 +9,7 @@ import { t } from './strings.js';
 export const COMPONENTS = [
   'column', 'row', 'stack', 'scroll', 'list', 'text', 'image', 'avatar', 'icon',
   'button', 'input', 'message_bubble', 'badge', 'divider', 'spacer', 'card',
-  'nav_bar', 'tab', 'composer', 'video', 'file', 'web', 'tabs',
+  'nav_bar', 'tab', 'composer', 'video', 'file', 'web', 'tabs', 'check',
 ];
 export const SHELL = `web/1 (components: ${COMPONENTS.map((c) => c + '@1').join(', ')})`;
 

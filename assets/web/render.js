@@ -87,11 +87,11 @@ export function glyph(name) {
 const R = {
   column: box, row: box, stack: box, scroll: box, card: box,
   list, text, image, avatar, icon, button, input, composer, message_bubble: bubble,
-  badge, divider, spacer, nav_bar: navBar, tabs, tab, video, file, web,
+  badge, divider, spacer, nav_bar: navBar, tabs, tab, video, file, web, check,
 };
 
 // Components that wire their own taps instead of making the whole box one.
-const OWN_ACTION = new Set(['button', 'input', 'composer', 'tab']);
+const OWN_ACTION = new Set(['button', 'input', 'composer', 'tab', 'check']);
 
 // renderNode draws one node and its children; unknown types draw nothing
 // (the server sends fallbacks for what we did not list).
@@ -461,6 +461,15 @@ export function ticks(status) {
 
 function bubble(n, ctx) {
   const el = h('div', n.own ? 'k-own' : 'k-other');
+  // Others' bubbles in groups: the sender's avatar (a fixed size before
+  // its picture loads) and name; decorate hides both on joined bubbles.
+  if (!n.own && (n.sender_avatar || n.sender_initials)) {
+    const av = avatar({ src: n.sender_avatar, initials: n.sender_initials, size: 's' });
+    av.classList.add('k-avatar', 'k-bubble-avatar');
+    av.setAttribute('aria-hidden', 'true');
+    el.classList.add('k-with-avatar');
+    el.append(av);
+  }
   if (n.sender && !n.own) el.append(h('div', 'k-sender', n.sender));
   if (n.deleted) {
     el.classList.add('k-deleted');
@@ -479,6 +488,29 @@ function bubble(n, ctx) {
   meta.append(h('span', 'k-time', n.time));
   if (n.own && ['sent', 'delivered', 'read'].includes(n.status)) meta.append(ticks(n.status));
   el.append(meta);
+  return el;
+}
+
+// check is a tick box; actions.js collectInputs sends the values of the
+// ticked ones of a name as an array. A tap anywhere on a row that has no
+// action of its own toggles the row's check.
+function check(n, ctx) {
+  const el = h('label');
+  const c = h('input', 'k-check-box');
+  c.type = 'checkbox';
+  if (typeof n.name === 'string') c.dataset.name = n.name;
+  c.dataset.kind = 'check';
+  c.value = str(n.value);
+  c.checked = !!n.checked;
+  if (n.label) c.setAttribute('aria-label', str(n.label));
+  el.append(c);
+  ctx.afterMount?.(() => {
+    const row = el.closest('.k-row');
+    if (!row || row.kAction || row.kCheck) return;
+    row.kCheck = c;
+    row.classList.add('k-checkable');
+    row.addEventListener('click', (e) => { if (!el.contains(e.target)) c.click(); });
+  });
   return el;
 }
 

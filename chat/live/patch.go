@@ -40,7 +40,7 @@ type Patcher struct {
 	// engine they were rendered with (a hot reload empties the cache).
 	nodes *lru.Cache[string, json.RawMessage]
 	eng   atomic.Pointer[renderer.Engine]
-	// names caches senders' first names for group chats.
+	// names caches senders' names and avatars for group chats.
 	names *lru.Cache[int64, cachedName]
 	// ticks holds, per (viewer, dialog) with a chat open, the viewer's own
 	// bubbles whose ticks may still change.
@@ -80,8 +80,8 @@ const (
 )
 
 type cachedName struct {
-	name string
-	at   time.Time
+	name, last, thumb string
+	at                time.Time
 }
 
 // tickState is the viewer's own bubbles of one chat that are not read yet,
@@ -428,14 +428,17 @@ func (e *event) Patch(ctx context.Context, w *ws.Watch) ([]byte, error) {
 
 // bubble renders the message for the viewer, or takes it from the node
 // cache when another delivery of the event rendered it for this variant.
-// Group chats name the sender as group_chat does; direct chats do not.
+// Group chats name the sender and show their avatar as group_chat does
+// (the fragment's sender is the profile's first_name, last_name and
+// avatar_thumb_url); direct chats do not.
 func (e *event) bubble(ctx context.Context, eng *renderer.Engine, variantKey string, v renderer.Variant, kind chat.DialogKind) (json.RawMessage, error) {
 	own := e.sender == e.uid
 	var sender any
 	name := ""
 	if kind == chat.DialogGroup && !own {
-		name = e.p.senderName(ctx, e.uid, e.sender)
-		sender = name
+		c := e.p.senderName(ctx, e.uid, e.sender)
+		name = c.name + "\x00" + c.last + "\x00" + c.thumb
+		sender = map[string]any{"first_name": c.name, "last_name": c.last, "avatar_thumb_url": c.thumb}
 	}
 	m := e.msg
 	edited := ""
@@ -501,18 +504,20 @@ func (p *Patcher) render(eng *renderer.Engine, name string, vars map[string]any,
 	return eng.Fragment(name, vars, v)
 }
 
-// senderName is a sender's first name, as group_chat shows it.
-func (p *Patcher) senderName(ctx context.Context, viewer, sender int64) string {
+// senderName is a sender's names and avatar thumb, as group_chat shows
+// them; empty when the sender cannot be read.
+func (p *Patcher) senderName(ctx context.Context, viewer, sender int64) cachedName {
 	if c, ok := p.names.Get(sender); ok && p.now().Sub(c.at) < nameTTL {
-		return c.name
+		return c
 	}
 	u, err := p.svc.User(ctx, chat.Principal{UserID: viewer}, sender)
 	if err != nil {
 		p.log.Debug("patch: sender name", "user", sender, "err", err)
-		return ""
+		return cachedName{}
 	}
-	p.names.Add(sender, cachedName{name: u.FirstName, at: p.now()})
-	return u.FirstName
+	c := cachedName{name: u.FirstName, last: u.LastName, thumb: u.AvatarThumbURL, at: p.now()}
+	p.names.Add(sender, c)
+	return c
 }
 
 // mediaOps patches a media gallery of kind (photo, video, file) for a

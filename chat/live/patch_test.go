@@ -150,3 +150,60 @@ func TestBubbleCacheFollowsMediaURLs(t *testing.T) {
 		}
 	}
 }
+
+// groupService is fakeService whose dialogs are groups and whose users
+// have a photo.
+type groupService struct {
+	fakeService
+	users int
+}
+
+func (f *groupService) Dialog(ctx context.Context, p chat.Principal, id int64) (chat.DialogView, error) {
+	d, err := f.fakeService.Dialog(ctx, p, id)
+	d.Kind, d.Title = chat.DialogGroup, "Клуб"
+	return d, err
+}
+
+func (f *groupService) User(ctx context.Context, p chat.Principal, id int64) (chat.Profile, error) {
+	f.users++
+	return chat.Profile{ID: chat.FormatID(id), FirstName: "Анна", LastName: "Петрова",
+		AvatarURL: "/media/av/1.jpg", AvatarThumbURL: "/media/av/1_thumb.jpg"}, nil
+}
+
+// TestGroupBubbleCarriesSenderFace: a live-patched bubble of someone
+// else in a group has the sender's name, photo thumb and initials, as the
+// rendered group_chat gives it; the viewer's own has none.
+func TestGroupBubbleCarriesSenderFace(t *testing.T) {
+	svc := &groupService{}
+	p := NewPatcher(svc, loadScreens(t), nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		viewer int64
+		want   []string
+	}{
+		{2, []string{`"sender":"Анна"`, `"sender_avatar":"/media/av/1_thumb.jpg"`, `"sender_initials":"АП"`}},
+		{1, []string{`"sender":""`, `"sender_avatar":""`, `"sender_initials":""`}},
+	} {
+		w, err := p.Watch(ctx, chat.Principal{UserID: tc.viewer}, []byte(`{"type":"watch","id":"1","screen":"group_chat","params":{"dialog_id":"17"},"shell":"`+webShell+`"}`))
+		if err != nil || w == nil {
+			t.Fatalf("watch: %v %v", w, err)
+		}
+		m := testMessage(17, 5)
+		ev, err := chat.DecodeEvent(chat.EncodeEvent(chat.Event{Type: chat.EventMessage, Message: &m}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := p.Delivery(tc.viewer, ev).Patch(ctx, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range tc.want {
+			if !strings.Contains(string(out), s) {
+				t.Errorf("viewer %d: patch %s lacks %s", tc.viewer, out, s)
+			}
+		}
+	}
+	if svc.users != 1 {
+		t.Errorf("the sender was read %d times, want once (the viewer's own bubble needs no read)", svc.users)
+	}
+}
