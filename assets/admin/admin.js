@@ -816,7 +816,7 @@ async function viewOperatorDialog(root, id) {
       await api('POST', base + path, { ...body, client_id: ids[what] });
       delete ids[what];
       if (what === '') text.value = '';
-      await busy;
+      await busy?.catch(() => {}); // a poll in flight may predate the send
       await load();
     } catch (e) { err.textContent = e.message; } finally { box.disabled = false; text.focus(); }
   };
