@@ -263,6 +263,43 @@ func (s *Service) SendCanned(ctx context.Context, p Principal, dialogID int64, a
 	return s.OperatorSend(ctx, p, SendRequest{DialogID: dialogID, ClientID: clientID, Text: doc.Text})
 }
 
+// CannedAnswer is one published canned answer as the operator's list shows
+// it: the document id (the answer_id SendCanned takes), its title (the id
+// when the document has none) and the text the client will receive.
+type CannedAnswer struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+// CannedAnswers lists the published canned answers with a text, in the
+// collection's order (operators and admins; ErrForbidden otherwise). The
+// collection is admin-edited and small; nothing else is read.
+func (s *Service) CannedAnswers(ctx context.Context, p Principal) ([]CannedAnswer, error) {
+	if _, err := s.asBusiness(p); err != nil {
+		return nil, err
+	}
+	docs, err := s.store.Content(ctx, CannedAnswersCollection, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CannedAnswer, 0, len(docs))
+	for _, d := range docs {
+		var doc struct {
+			Title string `json:"title"`
+			Text  string `json:"text"`
+		}
+		if json.Unmarshal(d.Data, &doc) != nil || doc.Text == "" {
+			continue
+		}
+		if doc.Title == "" {
+			doc.Title = d.ID
+		}
+		out = append(out, CannedAnswer{ID: d.ID, Title: doc.Title, Text: doc.Text})
+	}
+	return out, nil
+}
+
 // OperatorReplies lists who answered in one of the business's dialogs,
 // newest first (operators and admins), at most limit (DefaultPage when
 // out of 1..MaxPage).

@@ -140,6 +140,8 @@ const STRINGS = {
   assign: ['Assign', 'Назначить'],
   assign_to: ['Assign to', 'Назначить'],
   answered_by: ['answered by', 'ответил(а)'],
+  reply: ['Reply as the business', 'Ответ от имени компании'],
+  reply_hint: ['Enter sends, Shift+Enter starts a new line', 'Enter отправляет, Shift+Enter — новая строка'],
   client_side: ['The client sees every answer as the business; who answered is shown to staff only.', 'Клиент видит каждый ответ от имени компании; кто ответил, видят только сотрудники.'],
   operators_hint: ['Clients write to the business; an operator answers as the business. Assign each dialog to the operator who handles it.', 'Клиенты пишут компании; оператор отвечает от её имени. Назначьте каждый диалог оператору, который его ведёт.'],
 };
@@ -779,16 +781,62 @@ async function viewOperators(root) {
 }
 
 // viewOperatorDialog shows a client's dialog with the business as staff
-// see it: each answer an operator sent says who.
+// see it (each operator's answer says who) and is where operators reply:
+// text (Enter sends, Shift+Enter a new line) or a canned answer with one
+// tap. A send keeps its client_id until it succeeds, so a retry is not a
+// second message. The history is polled every 3 s while the view is open,
+// one request at a time.
 async function viewOperatorDialog(root, id) {
-  const { messages } = await api('GET', `/v1/operator/dialogs/${id}/messages?limit=100`);
+  const base = `/v1/operator/dialogs/${id}`;
   title('dialog', new URLSearchParams(location.hash.split('?')[1] ?? '').get('title') || `#${id}`);
-  const business = new Set(messages.filter((m) => m.answered_by).map((m) => m.sender_id));
-  root.append(h('a', { href: '#/operators' }, t('back')), h('p', { class: 'a-muted' }, t('client_side')),
-    h('section', { class: 'a-card a-messages' }, h('h2', {}, t('messages')),
-      messages.length ? messages.map((m) => h('article', { class: `a-message${business.has(m.sender_id) ? ' a-business' : ''}`, 'data-message': m.id },
+  const list = h('div', { class: 'a-messages' });
+  const seen = new Set();
+  const business = new Set();
+  let busy = null;
+  const load = () => (busy ??= api('GET', `${base}/messages?limit=100`).then(({ messages }) => {
+    for (const m of messages) if (m.answered_by) business.add(m.sender_id);
+    for (const m of messages.filter((x) => !seen.has(x.id))) {
+      seen.add(m.id);
+      list.append(h('article', { class: `a-message${business.has(m.sender_id) ? ' a-business' : ''}`, 'data-message': m.id },
         h('header', {}, [when(m.created_at), m.answered_by ? h('span', { class: 'a-answered', 'data-answered-by': m.answered_by }, ` · ${t('answered_by')} ${m.answered_by_name || m.answered_by}`) : null]),
-        h('p', {}, m.deleted ? '—' : m.text))) : h('p', { class: 'a-muted' }, t('nothing'))));
+        h('p', {}, m.deleted ? '—' : m.text)));
+    }
+    empty.hidden = seen.size > 0;
+  }).finally(() => { busy = null; }));
+  const empty = h('p', { class: 'a-muted' }, t('nothing'));
+  const err = h('p', { class: 'a-diags', role: 'alert', 'data-field': 'reply-error' });
+  const text = h('textarea', { name: 'reply', rows: '3', placeholder: t('reply_hint') });
+  const ids = {};
+  const send = async (what, path, body) => {
+    if (box.disabled) return;
+    box.disabled = true;
+    err.textContent = '';
+    try {
+      ids[what] ??= Date.now().toString(36) + Math.random().toString(36).slice(2);
+      await api('POST', base + path, { ...body, client_id: ids[what] });
+      delete ids[what];
+      if (what === '') text.value = '';
+      await busy?.catch(() => {}); // a poll in flight may predate the send
+      await load();
+    } catch (e) { err.textContent = e.message; } finally { box.disabled = false; text.focus(); }
+  };
+  text.addEventListener('input', () => { delete ids['']; });
+  text.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); if (text.value.trim()) send('', '/messages', { text: text.value }); }
+  });
+  const canned = h('div', { class: 'a-toolbar a-canned' });
+  const box = h('fieldset', { class: 'a-reply' }, text, canned,
+    h('button', { class: 'a-button a-primary', type: 'submit' }, t('send')));
+  await load();
+  root.append(h('a', { href: '#/operators' }, t('back')), h('p', { class: 'a-muted' }, t('client_side')),
+    h('section', { class: 'a-card' }, h('h2', {}, t('messages')), list, empty),
+    h('form', { class: 'a-card', onsubmit: (e) => { e.preventDefault(); if (text.value.trim()) send('', '/messages', { text: text.value }); } },
+      h('h2', {}, t('reply')), box, err));
+  api('GET', '/v1/operator/canned').then(({ answers }) => canned.append(...answers.map((a) => h('button', {
+    class: 'a-button a-small', type: 'button', title: a.text, 'data-canned': a.id, onclick: () => send(a.id, '/canned', { answer_id: a.id }),
+  }, a.title))), (e) => { err.textContent = e.message; });
+  const tick = () => setTimeout(() => { if (list.isConnected) load().catch(() => {}).finally(tick); }, 3000);
+  tick();
 }
 
 // nameOf resolves a user id to "name (phone)" once per page load.

@@ -16,6 +16,7 @@ type Operators interface {
 	AssignDialog(ctx context.Context, p chat.Principal, dialogID, operatorID int64) (chat.OperatorDialog, error)
 	OperatorSend(ctx context.Context, p chat.Principal, req chat.SendRequest) (chat.MessageView, bool, error)
 	SendCanned(ctx context.Context, p chat.Principal, dialogID int64, answerID, clientID string) (chat.MessageView, bool, error)
+	CannedAnswers(ctx context.Context, p chat.Principal) ([]chat.CannedAnswer, error)
 	OperatorReplies(ctx context.Context, p chat.Principal, dialogID int64, limit int) ([]chat.OperatorReply, error)
 	OperatorHistory(ctx context.Context, p chat.Principal, dialogID, before int64, limit int) ([]chat.OperatorMessage, error)
 }
@@ -124,6 +125,16 @@ func (s *server) handleSendCanned(c *gin.Context) error {
 		return err
 	}
 	sent(c, m, created)
+	return nil
+}
+
+// handleCannedAnswers lists the canned answers an operator may send.
+func (s *server) handleCannedAnswers(c *gin.Context) error {
+	as, err := s.integ.CannedAnswers(c.Request.Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"answers": as})
 	return nil
 }
 

@@ -86,6 +86,7 @@ func (s *server) routes(e *gin.Engine) {
 	authed.DELETE("/admin/webhooks/:id", s.wrap(s.handleDeleteWebhook))
 	authed.GET("/admin/webhooks/:id/deliveries", s.wrap(s.handleWebhookDeliveries))
 	authed.GET("/operator/dialogs", s.wrap(s.handleOperatorDialogs))
+	authed.GET("/operator/canned", s.wrap(s.handleCannedAnswers))
 	authed.PUT("/operator/dialogs/:id/assignee", s.wrap(s.handleAssignDialog))
 	authed.GET("/operator/dialogs/:id/messages", s.wrap(s.handleOperatorHistory))
 	authed.POST("/operator/dialogs/:id/messages", s.wrap(s.handleOperatorSend))

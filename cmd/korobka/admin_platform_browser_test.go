@@ -46,7 +46,9 @@ func (p *person) setValue(what, sel, value string) {
 // with an uploaded image), reorders and publishes them; registers a
 // webhook (the secret shown once) and reads its delivery log; creates a
 // bot key (shown once) and revokes it; and assigns a client's dialog to
-// an operator, who then sees it assigned on the same page. Each state is
+// an operator, who then sees it assigned on the same page and answers the
+// client there (a typed reply, a refused one, a canned answer; the client's
+// next message appears in the open view). Each state is
 // checked through the API and saved as a screenshot under
 // $KOROBKA_SCREENSHOTS/admin/.
 func TestBrowserAdminPlatform(t *testing.T) {
@@ -189,5 +191,44 @@ func TestBrowserAdminPlatform(t *testing.T) {
 		t.Fatalf("%d messages say who answered, want Oleg's one", n)
 	}
 	shot(o, "operator-dialog")
+
+	// Oleg replies on the page: two lines (Shift+Enter), Enter sends; then
+	// a canned answer with one tap. Anna receives both from the business,
+	// and her next message shows up in the open view without a reload.
+	o.setValue("too long a reply", `textarea[name="reply"]`, strings.Repeat("я", chat.MaxTextLen+1))
+	o.Do("Enter", chromedp.Evaluate[chromedp.Void](`document.querySelector('textarea[name="reply"]').focus()`), chromedp.KeyEvent("\r"))
+	o.WaitFor("the API's message, the text kept", `document.querySelector('[data-field="reply-error"]').textContent.includes('4096') && !document.querySelector('.a-reply').disabled && document.querySelector('textarea[name="reply"]').value.length > 4096`)
+	// The refusal is the one error the browser may report.
+	for _, p := range o.TakeProblems() {
+		if !strings.Contains(p, "400") || !strings.Contains(p, "/v1/operator/dialogs/"+d+"/messages") {
+			t.Errorf("browser reported: %s", p)
+		}
+	}
+	o.setValue("clear the reply", `textarea[name="reply"]`, "")
+	o.typeInto("reply", `textarea[name="reply"]`, "Добрый день!")
+	o.Do("Shift+Enter", chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierShift)))
+	o.typeInto("reply, second line", `textarea[name="reply"]`, "Курьер позвонит заранее.\r")
+	o.WaitFor("the reply, answered by Oleg", fmt.Sprintf(`[...document.querySelectorAll('[data-answered-by=%q]')].length === 2 && document.querySelector('textarea[name="reply"]').value === ''`, op.User.ID))
+	if msg := eval[string](o, `document.querySelector('[data-field="reply-error"]').textContent`); msg != "" {
+		t.Fatalf("the error stays after a good send: %q", msg)
+	}
+	o.tap("canned: greeting", `button[data-canned="greeting"]`)
+	o.WaitFor("the canned answer, answered by Oleg", fmt.Sprintf(`[...document.querySelectorAll('[data-answered-by=%q]')].length === 3`, op.User.ID))
+	var hist struct {
+		Messages []struct {
+			SenderID   string `json:"sender_id"`
+			Text       string
+			AnsweredBy string `json:"answered_by"`
+		}
+	}
+	e.want(e.do("GET", "/v1/dialogs/"+d+"/messages", client.AccessToken, nil), 200).json(t, &hist)
+	if n := len(hist.Messages); n != 4 || hist.Messages[2].Text != "Добрый день!\nКурьер позвонит заранее." ||
+		!strings.HasPrefix(hist.Messages[3].Text, "Здравствуйте! Спасибо") || hist.Messages[2].SenderID != hist.Messages[1].SenderID ||
+		hist.Messages[3].SenderID != hist.Messages[1].SenderID || hist.Messages[3].SenderID == op.User.ID || hist.Messages[3].AnsweredBy != "" {
+		t.Fatalf("the client's history: %+v", hist.Messages)
+	}
+	c2 := e.want(e.do("POST", "/v1/dialogs/"+d+"/messages", client.AccessToken, map[string]any{"client_id": "c2", "text": "Спасибо, жду!"}), 201).field(t, "id").(string)
+	o.WaitFor("Anna's new message, no reload", fmt.Sprintf(`document.querySelector('[data-message=%q]')?.textContent.includes('Спасибо, жду!') && document.querySelectorAll('[data-message]').length === 5`, c2))
+	shot(o, "operator-reply")
 	t.Logf("screenshots in %s", dir)
 }

@@ -77,6 +77,8 @@ func (c *contract) platform(admin, a tokens) {
 	c.json("POST", "/v1/operator/dialogs/"+od+"/canned", admin.AccessToken, map[string]any{"answer_id": "greeting", "client_id": "op2"}, 201)
 	c.fail("POST", "/v1/operator/dialogs/"+od+"/canned", admin.AccessToken, map[string]any{"answer_id": "nope", "client_id": "op3"}, 404, "no_document")
 	c.json("GET", "/v1/operator/dialogs/"+od+"/replies", admin.AccessToken, nil, 200)
+	c.json("GET", "/v1/operator/canned", admin.AccessToken, nil, 200)
+	c.fail("GET", "/v1/operator/canned", a.AccessToken, nil, 403, "forbidden")
 	c.json("GET", "/v1/operator/dialogs/"+od+"/messages", admin.AccessToken, nil, 200)
 	c.fail("GET", "/v1/operator/dialogs/"+od+"/messages", a.AccessToken, nil, 403, "forbidden")
 	c.fail("GET", "/v1/operator/dialogs/"+od+"/replies", a.AccessToken, nil, 403, "forbidden")

@@ -76,6 +76,15 @@ func TestOperators(t *testing.T) {
 			t.Fatalf("replies: %+v", replies.Replies)
 		}
 		e.wantErr(e.do("GET", "/v1/operator/dialogs/"+d+"/replies", client.AccessToken, nil), 403, "forbidden")
+		e.wantErr(e.do("GET", "/v1/operator/canned", client.AccessToken, nil), 403, "forbidden")
+		var canned struct {
+			Answers []struct{ ID, Title, Text string }
+		}
+		e.want(e.do("GET", "/v1/operator/canned", op1.AccessToken, nil), 200).json(t, &canned)
+		if len(canned.Answers) != 3 || canned.Answers[1].ID != "order-received" || canned.Answers[1].Title != "Заказ принят" ||
+			canned.Answers[1].Text != m2.field(t, "text") {
+			t.Fatalf("canned answers: %+v", canned.Answers)
+		}
 
 		// Who answered is on each message, for operators only.
 		var hist struct {
