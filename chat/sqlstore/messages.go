@@ -343,12 +343,12 @@ func (s *Store) SetCommitParallelism(n int) {
 
 // mysqlCommitters is the default MySQL commit parallelism, measured with
 // the load generator on a 2-core machine running MariaDB beside the
-// server (docs/benchmarks.md, "Write path"; KOROBKA_COMMIT_LANES changes
-// it): on the publishers shape 8 lanes delivered 1.6x what 2 did, and
-// lanes never wait on each other's locks (a dialog keeps its lane). More
-// lanes cost p99 at a fixed rate (2026-11-25: 23-31 ms at 5,000/s against
-// 12-14 ms with 2), still within the issue's bound.
-const mysqlCommitters = 8
+// server (docs/benchmarks.md, "Write path", "Commit lanes on a quiet
+// machine"; KOROBKA_COMMIT_LANES changes it): with MariaDB on the same
+// cores, 2 lanes delivered 6,084 msg/s in the closed loop against 4,210
+// with 8, and kept up with 5,000 msg/s (p99 355 ms) where 8 fell behind
+// (p50 1.2 s): fewer, larger transactions pay fewer log flushes.
+const mysqlCommitters = 2
 
 // clientKey is a send's idempotency key.
 type clientKey struct {
