@@ -284,21 +284,25 @@ func (s *Store) FormerMember(ctx context.Context, dialogID, userID int64) (chat.
 	return f, nil
 }
 
+// pageDesc finishes a keyset page of q (which ends in a WHERE clause, its
+// arguments args) ordered by (at, id) descending: rows after the cursor
+// (none set: from the newest), at most limit of them.
+func (s *Store) pageDesc(q string, args []any, at, id string, after chat.DialogCursor, limit int) (string, []any) {
+	if after != (chat.DialogCursor{}) {
+		t := s.ts(after.UpdatedAt)
+		q += ` AND (` + at + ` < ? OR (` + at + ` = ? AND ` + id + ` < ?))`
+		args = append(args, t, t, after.ID)
+	}
+	return q + ` ORDER BY ` + at + ` DESC, ` + id + ` DESC LIMIT ?`, append(args, limit)
+}
+
 // FormerDialogs pages through a user's ended memberships along
 // former_members_user, by (ended_at, dialog_id) descending.
 func (s *Store) FormerDialogs(ctx context.Context, userID int64, after chat.DialogCursor, limit int) ([]chat.DialogEntry, error) {
 	if limit <= 0 {
 		return []chat.DialogEntry{}, nil
 	}
-	q := formerSelect(true) + ` WHERE f.user_id = ?`
-	args := []any{userID}
-	if after != (chat.DialogCursor{}) {
-		at := s.ts(after.UpdatedAt)
-		q += ` AND (f.ended_at < ? OR (f.ended_at = ? AND f.dialog_id < ?))`
-		args = append(args, at, at, after.ID)
-	}
-	q += ` ORDER BY f.ended_at DESC, f.dialog_id DESC LIMIT ?`
-	args = append(args, limit)
+	q, args := s.pageDesc(formerSelect(true)+` WHERE f.user_id = ?`, []any{userID}, "f.ended_at", "f.dialog_id", after, limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.fail("former dialogs", err)
@@ -343,15 +347,7 @@ func (s *Store) Dialogs(ctx context.Context, userID int64, after chat.DialogCurs
 	if limit <= 0 {
 		return []chat.DialogEntry{}, nil
 	}
-	q := `SELECT ` + entryCols(true) + entryFrom(true) + ` WHERE m.user_id = ?`
-	args := []any{userID}
-	if after != (chat.DialogCursor{}) {
-		at := s.ts(after.UpdatedAt)
-		q += ` AND (d.updated_at < ? OR (d.updated_at = ? AND d.id < ?))`
-		args = append(args, at, at, after.ID)
-	}
-	q += ` ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`
-	args = append(args, limit)
+	q, args := s.pageDesc(`SELECT `+entryCols(true)+entryFrom(true)+` WHERE m.user_id = ?`, []any{userID}, "d.updated_at", "d.id", after, limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.fail("dialogs", err)
