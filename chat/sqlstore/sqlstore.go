@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,9 @@ type Store struct {
 	// lanes is the MySQL commit parallelism SetCommitParallelism set; 0:
 	// mysqlCommitters.
 	lanes int
+	// ckpt runs the WAL checkpoints beside the writer (checkpoint.go);
+	// nil on MySQL.
+	ckpt *checkpointer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -109,6 +113,12 @@ func Open(ctx context.Context, dialect Dialect, dsn string, logger *slog.Logger)
 	if err := s.prepareHot(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if dialect == SQLite {
+		if s.ckpt, err = openCheckpointer(dsn, logger); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -173,7 +183,7 @@ func connectSQLite(path string) (w, r *sql.DB, err error) {
 	// statement journals of multi-row inserts stay in memory too.
 	const common = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)"
 	w, err = sql.Open("sqlite", path+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_pragma=wal_autocheckpoint("+strconv.Itoa(walRestartPages)+")&_txlock=immediate")
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlstore: open sqlite writer: %w", err)
 	}
@@ -320,7 +330,12 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closeHot()
-		s.closeErr = closeDBs(s.w, s.r)
+		if s.ckpt != nil {
+			// First, so that the writer's close, the last, checkpoints
+			// the rest and removes the WAL.
+			s.closeErr = s.ckpt.close()
+		}
+		s.closeErr = errors.Join(s.closeErr, closeDBs(s.w, s.r))
 	})
 	return s.closeErr
 }
@@ -385,7 +400,13 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) error 
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.ckpt != nil {
+		s.ckpt.wrote()
+	}
+	return nil
 }
 
 // isRetryable reports an InnoDB deadlock (ER_LOCK_DEADLOCK, 1213), after

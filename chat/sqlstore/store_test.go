@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,6 +265,7 @@ func TestSQLitePragmas(t *testing.T) {
 		{"writer", "foreign_keys", "1"},
 		{"writer", "busy_timeout", "10000"},
 		{"writer", "secure_delete", "1"},
+		{"writer", "wal_autocheckpoint", strconv.Itoa(walRestartPages)},
 		{"reader", "query_only", "1"},
 		{"reader", "foreign_keys", "1"},
 	} {

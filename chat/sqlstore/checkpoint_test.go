@@ -1,0 +1,80 @@
+package sqlstore
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/korobka/korobka/chat"
+)
+
+// TestCheckpointsBesideWriter writes far more than walRestartPages pages
+// of messages and checks that the background checkpointer copied WAL
+// frames into the database on its own connection, that the WAL file
+// stayed bounded (the writer's checkpoint at walRestartPages still lets it
+// start over), and that every message is there.
+func TestCheckpointsBesideWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	s := openStore(t, SQLite, path)
+	ctx := t.Context()
+	now := time.Now()
+	a, _, err := s.UpsertUser(ctx, "+79994000001", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.UpsertUser(ctx, "+79994000002", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := s.DirectDialog(ctx, a.ID, b.ID, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 600 batches of 20 messages of 3.5 KB: about 42 MB, each message on
+	// a page of its own, so the WAL would reach 2.5 times walRestartPages
+	// if it never started over.
+	text := strings.Repeat("ж", 1750)
+	const batches, perBatch = 600, 20
+	maxWAL := int64(0)
+	for i := range batches {
+		batch := &chat.Batch{Appends: make([]chat.Append, perBatch)}
+		for j := range batch.Appends {
+			batch.Appends[j] = chat.Append{Msg: chat.Message{DialogID: d.ID, SenderID: a.ID,
+				ClientID: strconv.Itoa(i*perBatch + j), Text: text, CreatedAt: now}}
+		}
+		if err := s.Commit(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			maxWAL = max(maxWAL, fi.Size())
+		}
+	}
+	// The checkpointer runs after writes, at most every checkpointSpacing.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.ckpt.runs.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(checkpointSpacing)
+	}
+	if s.ckpt.runs.Load() == 0 {
+		t.Fatal("no background checkpoint ran")
+	}
+	if s.ckpt.backfilled.Load() == 0 {
+		t.Error("the background checkpoints copied no frames")
+	}
+	// A WAL frame is a page plus a 24-byte header. Allow one large
+	// batch past the restart point.
+	const frame = 4096 + 24
+	t.Logf("WAL at most %d frames; %d background checkpoints", maxWAL/frame, s.ckpt.runs.Load())
+	if limit := int64(walRestartPages+400) * frame; maxWAL > limit {
+		t.Errorf("WAL grew to %d bytes (%d frames), want at most %d frames", maxWAL, maxWAL/frame, limit/frame)
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE dialog_id = ?`, d.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != batches*perBatch {
+		t.Errorf("%d messages stored, want %d", n, batches*perBatch)
+	}
+}
