@@ -37,7 +37,7 @@ type Error struct {
 	Kind       Kind
 	Code       string
 	Message    string
-	RetryAfter time.Duration // for KindRateLimited
+	RetryAfter time.Duration // for KindRateLimited, and KindUnavailable when the wait is known
 	// Path is a JSON Pointer (RFC 6901) into the request body at the
 	// value the error is about ("/price"), when there is one: a content
 	// document or a form that fails its collection's schema.

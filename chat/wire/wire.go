@@ -23,7 +23,8 @@ type ErrorBody struct {
 }
 
 // ErrorDetail is the inside of an error answer. RetryAfter, in whole
-// seconds, is set on WebSocket error frames of rate-limited requests; HTTP
+// seconds, is set on WebSocket error frames of rate-limited requests (and
+// of unavailable ones that know when to come back); HTTP
 // answers carry it as the Retry-After header instead.
 type ErrorDetail struct {
 	Code       string `json:"code"`
@@ -112,6 +113,11 @@ func WriteErrorIn(w http.ResponseWriter, err error, lang string) int {
 	switch e.Kind {
 	case chat.KindRateLimited:
 		h.Set("Retry-After", strconv.Itoa(RetryAfter(e.RetryAfter)))
+	case chat.KindUnavailable:
+		// A 503 may say when to come back (RFC 9110, 15.6.4).
+		if e.RetryAfter > 0 {
+			h.Set("Retry-After", strconv.Itoa(RetryAfter(e.RetryAfter)))
+		}
 	case chat.KindUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="korobka"`)
 	}
@@ -146,7 +152,7 @@ func ErrorFrame(id json.RawMessage, err error) []byte {
 func ErrorFrameIn(id json.RawMessage, err error, lang string) []byte {
 	e := safe(err)
 	d := ErrorDetail{Code: e.Code, Message: localMessage(e, lang)}
-	if e.Kind == chat.KindRateLimited {
+	if e.Kind == chat.KindRateLimited || e.Kind == chat.KindUnavailable && e.RetryAfter > 0 {
 		d.RetryAfter = RetryAfter(e.RetryAfter)
 	}
 	b, merr := json.Marshal(errorFrame{Type: "error", ID: id, Error: d})

@@ -31,6 +31,7 @@ func TestOneTableForBothTransports(t *testing.T) {
 		{&chat.Error{Kind: chat.KindRateLimited, Code: "rate_limited", Message: "x", RetryAfter: 1500 * time.Millisecond}, 429, "rate_limited", 2},
 		{&chat.Error{Kind: chat.KindRateLimited, Code: "rate_limited", Message: "x"}, 429, "rate_limited", 1},
 		{chat.Errorf(chat.KindUnavailable, "unavailable", "x"), 503, "unavailable", 0},
+		{&chat.Error{Kind: chat.KindUnavailable, Code: "unavailable", Message: "x", RetryAfter: time.Second}, 503, "unavailable", 1},
 		{chat.Errorf(chat.KindTimeout, "request_timeout", "x"), 408, "request_timeout", 0},
 		{errors.New("a driver's secret detail"), 500, "internal", 0},
 		{chat.Errorf(chat.KindInternal, "db_down", "password hunter2 refused"), 500, "internal", 0},

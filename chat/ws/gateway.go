@@ -129,6 +129,16 @@ type Config struct {
 	// deliveries before dropping their patches.
 	PatchWorkers int
 	PatchQueue   int
+
+	// Handshakes bounds the handshakes this node works on at once (token
+	// look-ups, registration, upgrade, presence); 0: DefaultHandshakes.
+	// More wait their turn, at most HandshakeWait (0: DefaultHandshakeWait),
+	// then get 503 unavailable with Retry-After. In a reconnect storm this
+	// keeps the node's cores for the connections it already has: the
+	// storm is admitted a few at a time instead of all at once
+	// (docs/operations.md, "Reconnect storms").
+	Handshakes    int
+	HandshakeWait time.Duration
 }
 
 // Defaults for Config. The rate matches the contract: a user may send 50
@@ -145,6 +155,8 @@ const (
 	DefaultFrameChunk        = 8
 	DefaultMaxSocketsPerUser = 10
 	DefaultExpiryCheck       = time.Second
+	DefaultHandshakes        = 16
+	DefaultHandshakeWait     = 5 * time.Second
 )
 
 // DefaultHandshakesPerAddr is wider than a user's budget (see
@@ -210,6 +222,9 @@ type Gateway struct {
 	sweepOnce sync.Once      // starts the ping and expiry sweep with the first connection
 	stopSweep chan struct{}
 	stopOnce  sync.Once
+	// handshakes holds a token per handshake in progress (cap
+	// cfg.Handshakes); see admit.
+	handshakes chan struct{}
 
 	// expiry holds the connections whose access token expires, soonest
 	// first, for the sweep; guarded by expMu.
@@ -305,6 +320,12 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 	if cfg.PatchQueue <= 0 {
 		cfg.PatchQueue = DefaultPatchQueue
 	}
+	if cfg.Handshakes <= 0 {
+		cfg.Handshakes = DefaultHandshakes
+	}
+	if cfg.HandshakeWait <= 0 {
+		cfg.HandshakeWait = DefaultHandshakeWait
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{
 		svc:       svc,
@@ -313,8 +334,9 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 		log:       cfg.Logger,
 		ctx:       ctx,
 		cancel:    cancel,
-		users:     make(map[int64]*user),
-		stopSweep: make(chan struct{}),
+		users:      make(map[int64]*user),
+		stopSweep:  make(chan struct{}),
+		handshakes: make(chan struct{}, cfg.Handshakes),
 	}
 	if cfg.Patcher != nil {
 		g.patches = newPatches(cfg.Patcher, cfg.PatchWorkers, cfg.PatchQueue)
@@ -336,6 +358,34 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 	}
 	return g
 }
+
+// errBusy answers a handshake that waited cfg.HandshakeWait for its turn.
+var errBusy = &chat.Error{Kind: chat.KindUnavailable, Code: "unavailable",
+	Message: "The server is busy accepting connections; try again.", RetryAfter: time.Second}
+
+// admit waits for one of the node's handshake slots (cfg.Handshakes), at
+// most cfg.HandshakeWait, and returns the function that gives it back.
+// It fails with errBusy when the wait runs out and with the context's
+// error when the client goes away first.
+func (g *Gateway) admit(ctx context.Context) (release func(), err error) {
+	select {
+	case g.handshakes <- struct{}{}:
+		return g.leave, nil
+	default:
+	}
+	t := time.NewTimer(g.cfg.HandshakeWait)
+	defer t.Stop()
+	select {
+	case g.handshakes <- struct{}{}:
+		return g.leave, nil
+	case <-t.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (g *Gateway) leave() { <-g.handshakes }
 
 // ServeHTTP authenticates the request, checks its origin and upgrades it.
 // Failures are answered as JSON errors before any upgrade, so a client can
@@ -373,6 +423,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wire.WriteErrorFor(w, r, errMissingToken)
 		return
 	}
+	release, err := g.admit(ctx)
+	if err != nil {
+		wire.WriteErrorFor(w, r, err)
+		return
+	}
+	defer release()
 	p, err := g.svc.Authenticate(ctx, token)
 	if err != nil {
 		g.logError(ctx, g.log, "websocket authentication failed", err)

@@ -49,6 +49,9 @@ type fakeService struct {
 	// onAuth, when set, runs under mu after every successful
 	// Authenticate, so a test can end a session between two checks.
 	onAuth func(token string)
+	// beforeAuth, when set, runs first in every Authenticate, outside mu,
+	// so a test can hold a handshake inside it.
+	beforeAuth func(token string)
 }
 
 func newFakeService(b chat.Broker) *fakeService {
@@ -92,6 +95,9 @@ func (f *fakeService) Calls() []string {
 }
 
 func (f *fakeService) Authenticate(ctx context.Context, token string) (chat.Principal, error) {
+	if f.beforeAuth != nil {
+		f.beforeAuth(token)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p, ok := f.tokens[token]
@@ -363,6 +369,53 @@ func TestHandshake(t *testing.T) {
 	}
 	// Refused handshakes leave nothing behind.
 	waitFor(t, "the accepted connections to close", func() bool { return e.g.Stats().Connections == 0 })
+}
+
+// TestHandshakeAdmission checks the node's bound on handshakes in progress:
+// with one slot taken by a handshake held inside Authenticate, the next
+// handshake does not reach Authenticate, gets 503 unavailable with
+// Retry-After once HandshakeWait runs out, and is admitted when the slot
+// is free again.
+func TestHandshakeAdmission(t *testing.T) {
+	e := newEnv(t, Config{Handshakes: 1, HandshakeWait: 300 * time.Millisecond})
+	var entered atomic.Int64
+	gate := make(chan struct{})
+	e.svc.beforeAuth = func(token string) {
+		entered.Add(1)
+		if token == "tok-a1" {
+			<-gate
+		}
+	}
+	first := make(chan error, 1)
+	go func() {
+		ws, _, err := websocket.DefaultDialer.Dial(e.url, http.Header{"Authorization": {"Bearer tok-a1"}})
+		if err == nil {
+			ws.Close()
+		}
+		first <- err
+	}()
+	waitFor(t, "the first handshake to hold its slot", func() bool { return entered.Load() == 1 })
+
+	_, resp, err := websocket.DefaultDialer.Dial(e.url, http.Header{"Authorization": {"Bearer tok-b"}})
+	if err == nil || resp == nil {
+		t.Fatalf("second handshake while the slot is taken: err %v, response %v; want 503", err, resp)
+	}
+	var body wire.ErrorBody
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Error.Code != "unavailable" || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("second handshake: %d %+v Retry-After %q; want 503 unavailable, Retry-After 1",
+			resp.StatusCode, body.Error, resp.Header.Get("Retry-After"))
+	}
+	if n := entered.Load(); n != 1 {
+		t.Errorf("Authenticate ran %d times while the only slot was taken, want 1", n)
+	}
+
+	close(gate)
+	if err := <-first; err != nil {
+		t.Fatalf("first handshake: %v", err)
+	}
+	e.dial(t, "tok-b").roundTrip()
 }
 
 func TestNotAHandshake(t *testing.T) {
