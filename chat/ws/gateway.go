@@ -328,12 +328,12 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{
-		svc:       svc,
-		broker:    broker,
-		cfg:       cfg,
-		log:       cfg.Logger,
-		ctx:       ctx,
-		cancel:    cancel,
+		svc:        svc,
+		broker:     broker,
+		cfg:        cfg,
+		log:        cfg.Logger,
+		ctx:        ctx,
+		cancel:     cancel,
 		users:      make(map[int64]*user),
 		stopSweep:  make(chan struct{}),
 		handshakes: make(chan struct{}, cfg.Handshakes),
