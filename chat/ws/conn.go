@@ -24,18 +24,21 @@ const noClose = 0
 const maxSpare = 8
 
 // conn is one client connection. Its reader goroutine reads frames and
-// handles requests; its writer goroutine is the only one that writes data
+// hands each to a goroutine of its own (serveFrame), waiting for it before
+// it reads the next; its writer goroutine is the only one that writes data
 // frames, and exists only while there is something to write (signal
 // starts it, it ends when the outbox is empty), so an idle connection has
-// one goroutine. Everything else talks to it through the outbox and
-// closeWith, neither of which blocks.
+// one goroutine, the reader, parked on a small stack (see readLoop).
+// Everything else talks to it through the outbox and closeWith, neither
+// of which blocks.
 type conn struct {
 	g   *Gateway
 	ws  *websocket.Conn // set once, before the goroutines start
 	id  int64
 	uid int64 // p.UserID, which never changes, for every goroutine
-	// p is who the connection acts for. Only the reader uses it: an auth
-	// frame replaces it there. The hub reads family instead.
+	// p is who the connection acts for. Only the frame handlers use it
+	// (serveFrame, one at a time): an auth frame replaces it there. The
+	// hub reads family instead.
 	p      chat.Principal
 	family atomic.Int64
 
@@ -65,6 +68,11 @@ type conn struct {
 	done       chan struct{} // closed by closeWith
 	readerDone chan struct{} // closed when the reader returns
 	pingDue    atomic.Bool
+	// aliveDue says a pong came in since the writer last moved the read
+	// deadline: the pong handler only notes it (see ponged).
+	aliveDue atomic.Bool
+	// handling is the frame handler the reader waits for (dispatch).
+	handling sync.WaitGroup
 	// watching is what the device shows, for live patches; nil when it
 	// shows nothing live. Set by the reader, read by the hub.
 	watching atomic.Pointer[Watch]
@@ -72,11 +80,12 @@ type conn struct {
 	// refused counts frames refused by the user's budget in a row, with
 	// no pause long enough for the budget to refill (lastRefused, on
 	// cfg.Now): a client that keeps flooding after rate_limited is
-	// dropped. The reader owns both.
+	// dropped. The frame handlers own both, as they own foreground.
 	refused     int
 	lastRefused time.Time
 	// foreground is what the client last reported with a state frame
-	// (background until it says otherwise); only the reader touches it.
+	// (background until it says otherwise); only the frame handlers
+	// touch it, and the reader once they are done (leaveForeground).
 	foreground bool
 	// lang is the language of error frames' messages ("en", "ru"), from
 	// the handshake's Accept-Language; set before the goroutines start.
@@ -127,7 +136,7 @@ func (c *conn) signal() {
 
 // pending reports whether a writer has anything to do.
 func (c *conn) pending() bool {
-	if c.pingDue.Load() {
+	if c.pingDue.Load() || c.aliveDue.Load() {
 		return true
 	}
 	select {
@@ -144,6 +153,24 @@ func (c *conn) pending() bool {
 func (c *conn) ping() {
 	c.pingDue.Store(true)
 	c.signal()
+}
+
+// ponged is the pong handler: the client is alive, so the read deadline
+// moves PongWait ahead. gorilla calls it on the reader, deep in its frame
+// parsing, where moving a deadline (a runtime timer) would push the
+// reader's stack past its first 2 KiB for good; so it only notes the pong
+// and the writer, which runs on demand anyway, moves the deadline.
+func (c *conn) ponged(string) error {
+	c.aliveDue.Store(true)
+	c.signal()
+	return nil
+}
+
+// refreshDeadline sets the read deadline PongWait from now: the client
+// answered a ping or sent a frame. net.Conn deadlines may be set while
+// another goroutine reads; the read in progress gets the new one.
+func (c *conn) refreshDeadline() {
+	c.ws.NetConn().SetReadDeadline(time.Now().Add(c.g.cfg.PongWait))
 }
 
 // enqueue queues an event from the broker without blocking. A connection
@@ -279,6 +306,9 @@ func (c *conn) writeLoop() {
 			return // writing stays set: no writer after this one
 		default:
 		}
+		if c.aliveDue.Swap(false) {
+			c.refreshDeadline()
+		}
 		if c.pingDue.Swap(false) {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.g.cfg.WriteWait)); err != nil {
 				c.writeFailed(err)
@@ -365,50 +395,79 @@ func (c *conn) finish() {
 	c.ws.Close()
 }
 
-// readLoop reads and handles the client's frames in order until the
-// connection ends, then takes the connection out of the hub.
+// readLoop reads the client's frames until the connection ends, then
+// takes the connection out of the hub. ServeHTTP has set the read limit,
+// the first read deadline and the pong handler.
+//
+// An idle connection is this goroutine parked in a read, so its stack is
+// most of what the connection costs: the runtime never shrinks a parked
+// goroutine's stack below 4 KiB once it grew there, and the garbage
+// collector's target grows with stacks as with the heap. So the reader
+// runs nothing deep: each frame is handled on a goroutine of its own
+// (dispatch), pongs only leave a note for the writer (ponged), and the
+// loop itself keeps a small frame, so that the read path fits the 2 KiB
+// a goroutine starts with.
 func (c *conn) readLoop(u *user) {
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.readEnded(u, err)
+			return
+		}
+		c.dispatch(u, data)
+	}
+}
+
+// readEnded closes the connection after a failed read and takes it out of
+// the hub: the reader's last act.
+func (c *conn) readEnded(u *user, err error) {
 	defer c.g.wg.Done()
 	defer c.g.unregister(c, u)
 	defer close(c.readerDone)
 	defer c.leaveForeground()
+	c.readFailed(err)
+}
 
-	cfg := &c.g.cfg
-	c.ws.SetReadLimit(cfg.ReadLimit)
-	c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	})
-	for {
-		_, data, err := c.ws.ReadMessage()
-		if err != nil {
-			c.readFailed(err)
+// dispatch handles one client frame on a goroutine of its own and waits
+// for it, so frames are still handled one at a time and in order, a send
+// still waits for its commit before the next frame is read, and a client
+// that does not read its answers is still not read from either. What the
+// handling needs of the stack (the service, the store, JSON) goes with
+// that goroutine instead of staying with the reader.
+func (c *conn) dispatch(u *user, data []byte) {
+	c.handling.Add(1)
+	go c.serveFrame(u, data)
+	c.handling.Wait()
+}
+
+// serveFrame is one client frame's handling: the frame counts as a sign
+// of life, then against the user's budget, and is carried out unless the
+// connection is closing.
+func (c *conn) serveFrame(u *user, data []byte) {
+	defer c.handling.Done()
+	// Any frame shows the client is alive, not only a pong.
+	c.refreshDeadline()
+	if c.isClosing() {
+		// Waiting for the client's close frame: drain, don't act.
+		return
+	}
+	ok, retry, err := c.allow(u)
+	if err != nil {
+		c.logger().Warn("websocket frame budget failed", "err", err)
+		c.tryReply(wire.ErrorFrameIn(peekID(data), errUnavailable, c.lang))
+		return
+	}
+	if !ok {
+		if c.flooding() {
+			c.logger().Info("websocket flood, closing")
+			c.closeAfterFlush(ClosePolicy, "rate limit exceeded")
 			return
 		}
-		// Any frame shows the client is alive, not only a pong.
-		c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-		if c.isClosing() {
-			// Waiting for the client's close frame: drain, don't act.
-			continue
-		}
-		ok, retry, err := c.allow(u)
-		if err != nil {
-			c.logger().Warn("websocket frame budget failed", "err", err)
-			c.tryReply(wire.ErrorFrameIn(peekID(data), errUnavailable, c.lang))
-			continue
-		}
-		if !ok {
-			if c.flooding() {
-				c.logger().Info("websocket flood, closing")
-				c.closeAfterFlush(ClosePolicy, "rate limit exceeded")
-				continue
-			}
-			c.tryReply(wire.ErrorFrameIn(peekID(data), &chat.Error{Kind: chat.KindRateLimited,
-				Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: retry}, c.lang))
-			continue
-		}
-		c.handle(data)
+		c.tryReply(wire.ErrorFrameIn(peekID(data), &chat.Error{Kind: chat.KindRateLimited,
+			Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: retry}, c.lang))
+		return
 	}
+	c.handle(data)
 }
 
 func (c *conn) readFailed(err error) {
@@ -462,9 +521,9 @@ func (c *conn) flooding() bool {
 	return c.refused > 2*cfg.Burst
 }
 
-// handle carries out one client frame. Requests are handled in order on
-// the reader goroutine: a send waits for its commit before the next frame
-// is read, which keeps each connection's requests ordered.
+// handle carries out one client frame. Requests are handled in order,
+// one at a time (dispatch): a send waits for its commit before the next
+// frame is read, which keeps each connection's requests ordered.
 func (c *conn) handle(data []byte) {
 	req, ferr := parseRequest(data)
 	if ferr != nil {

@@ -3,9 +3,10 @@
 // connections of this node, subscribes to the broker topic of every user it
 // holds, and turns client frames into chat service calls.
 //
-// Each connection has exactly one reader goroutine (which also handles the
-// client's requests, in order) and one writer goroutine (which owns every
-// data write), as gorilla/websocket requires. Events from the broker are
+// Each connection has one reader goroutine (which hands each client
+// request to a goroutine of its own and waits for it, so requests are
+// handled in order) and, while there is something to write, one writer
+// goroutine (which owns every data write), as gorilla/websocket requires. Events from the broker are
 // queued on a bounded outbox without ever blocking the broker; a connection
 // whose outbox overflows is closed and the client resumes with sync.
 //
@@ -419,6 +420,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.acquire(ctx, c)
 	g.online(ctx, u)
 	g.track(c, p.ExpiresAt)
+	ws.SetReadLimit(g.cfg.ReadLimit)
+	ws.SetReadDeadline(time.Now().Add(g.cfg.PongWait))
+	ws.SetPongHandler(c.ponged)
 	g.wg.Add(1)
 	go c.readLoop(u)
 	c.start() // a writer runs whenever there is something to write

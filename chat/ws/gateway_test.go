@@ -49,6 +49,9 @@ type fakeService struct {
 	// onAuth, when set, runs under mu after every successful
 	// Authenticate, so a test can end a session between two checks.
 	onAuth func(token string)
+	// onTyping, when set, runs in every Typing call, on the goroutine
+	// that handles the frame.
+	onTyping func()
 }
 
 func newFakeService(b chat.Broker) *fakeService {
@@ -144,6 +147,9 @@ func (f *fakeService) MarkRead(ctx context.Context, p chat.Principal, dialogID, 
 
 func (f *fakeService) Typing(ctx context.Context, p chat.Principal, dialogID int64) error {
 	f.record("typing user=%d dialog=%d", p.UserID, dialogID)
+	if f.onTyping != nil {
+		f.onTyping()
+	}
 	return dialogErr(dialogID)
 }
 
@@ -993,4 +999,52 @@ func TestIdleConnectionHasNoWriter(t *testing.T) {
 		t.Fatalf("got %s, want the message event", ev.Raw)
 	}
 	waitFor(t, "the writers to end again", func() bool { return writers() == 0 })
+}
+
+// TestFramesAreHandledOffTheReader is issue 15: the reader goroutine only
+// reads, so that the deep stack a request may need (the service, the
+// store) does not stay with it for the connection's life. Each frame is
+// handled on a goroutine of its own, in order, and none is left once the
+// connection is idle.
+func TestFramesAreHandledOffTheReader(t *testing.T) {
+	e := newEnv(t, Config{})
+	var mu sync.Mutex
+	var onReader []bool
+	e.svc.onTyping = func() {
+		buf := make([]byte, 64<<10)
+		n := runtime.Stack(buf, false)
+		mu.Lock()
+		defer mu.Unlock()
+		onReader = append(onReader, strings.Contains(string(buf[:n]), "ws.(*conn).readLoop("))
+	}
+	c := e.dial(t, "tok-a1")
+	for i := range 3 {
+		c.send(fmt.Sprintf(`{"type":"typing","id":%d,"dialog_id":"%d"}`, i, 40+i))
+	}
+	c.roundTrip()
+	mu.Lock()
+	got := onReader
+	mu.Unlock()
+	if len(got) != 3 {
+		t.Fatalf("typing handled %d times, want 3", len(got))
+	}
+	for i, r := range got {
+		if r {
+			t.Errorf("frame %d was handled on the reader goroutine", i)
+		}
+	}
+	var typing []string
+	for _, call := range e.svc.Calls() {
+		if strings.HasPrefix(call, "typing ") {
+			typing = append(typing, call)
+		}
+	}
+	if want := []string{"typing user=1 dialog=40", "typing user=1 dialog=41", "typing user=1 dialog=42"}; !slices.Equal(typing, want) {
+		t.Errorf("calls %q, want %q in order", typing, want)
+	}
+	waitFor(t, "no frame handler on the idle connection", func() bool {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		return !strings.Contains(string(buf[:n]), "ws.(*conn).serveFrame(")
+	})
 }
