@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,8 +33,11 @@ const maxSpare = 8
 // Everything else talks to it through the outbox and closeWith, neither
 // of which blocks.
 type conn struct {
-	g   *Gateway
-	ws  *websocket.Conn // set once, before the goroutines start
+	g  *Gateway
+	ws *websocket.Conn // set once, before the goroutines start
+	// br is ws's read buffer (see hijacker); nil when the server's reader
+	// was handed to gorilla instead. Only the reader uses it.
+	br  *bufio.Reader
 	id  int64
 	uid int64 // p.UserID, which never changes, for every goroutine
 	// p is who the connection acts for. Only the frame handlers use it
@@ -399,16 +403,20 @@ func (c *conn) finish() {
 // takes the connection out of the hub. ServeHTTP has set the read limit,
 // the first read deadline and the pong handler.
 //
-// An idle connection is this goroutine parked in a read, so its stack is
-// most of what the connection costs: the runtime never shrinks a parked
-// goroutine's stack below 4 KiB once it grew there, and the garbage
-// collector's target grows with stacks as with the heap. So the reader
-// runs nothing deep: each frame is handled on a goroutine of its own
+// An idle connection is this goroutine parked, so its stack is most of
+// what the connection costs, and the runtime never shrinks a parked
+// goroutine's stack to less than twice what it uses. So the reader runs
+// nothing deep: each frame is handled on a goroutine of its own
 // (dispatch), pongs only leave a note for the writer (ponged), and the
 // loop itself keeps a small frame, so that the read path fits the 2 KiB
-// a goroutine starts with.
+// a goroutine starts with. While idle it parks in awaitFrame, which uses
+// a third of what gorilla's read does: new goroutines start on the
+// average stack the last collection saw (the runtime's adaptive start),
+// and thousands of parked readers then hold it at 2 KiB even while
+// handshakes run deep.
 func (c *conn) readLoop(u *user) {
 	for {
+		c.awaitFrame()
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
 			c.readEnded(u, err)

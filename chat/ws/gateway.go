@@ -322,9 +322,11 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 	}
 	g.up = websocket.Upgrader{
 		HandshakeTimeout: cfg.WriteWait,
-		ReadBufferSize:   readBufferSize,
-		WriteBufferSize:  writeBufferSize,
-		WriteBufferPool:  &sync.Pool{},
+		// 0: gorilla reads through the hijacked reader, which hijacker
+		// makes readBufferSize.
+		ReadBufferSize:  0,
+		WriteBufferSize: writeBufferSize,
+		WriteBufferPool: &sync.Pool{},
 		// ServeHTTP has checked the origin before authenticating.
 		CheckOrigin: func(*http.Request) bool { return true },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
@@ -406,13 +408,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wire.WriteErrorFor(w, r, err)
 		return
 	}
-	ws, err := g.up.Upgrade(w, r, nil)
+	hw := &hijacker{ResponseWriter: w}
+	ws, err := g.up.Upgrade(hw, r, nil)
 	if err != nil {
 		// The Upgrader has answered the client.
 		g.unregister(c, u)
 		return
 	}
-	c.ws = ws
+	c.ws, c.br = ws, hw.br
 	g.sweepOnce.Do(func() {
 		g.wg.Add(1)
 		go g.sweep()

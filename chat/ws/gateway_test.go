@@ -1048,3 +1048,53 @@ func TestFramesAreHandledOffTheReader(t *testing.T) {
 		return !strings.Contains(string(buf[:n]), "ws.(*conn).serveFrame(")
 	})
 }
+
+// readerStacks returns the stacks of the connections' reader goroutines.
+func readerStacks() []string {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	var readers []string
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		if strings.Contains(g, "ws.(*conn).readLoop(") {
+			readers = append(readers, g)
+		}
+	}
+	return readers
+}
+
+// TestIdleReaderWaitsOutsideGorilla is issue 15: an idle reader parks in a
+// wait for its socket (awaitFrame), not in gorilla's read, which needs
+// three times the stack; frames the client sent together, of which
+// gorilla buffered the second while reading the first, are both handled
+// without waiting for more.
+func TestIdleReaderWaitsOutsideGorilla(t *testing.T) {
+	if peekReadable == nil {
+		t.Skip("no socket peek on this platform")
+	}
+	e := newEnv(t, Config{})
+	c := e.dial(t, "tok-a1")
+	c.roundTrip()
+	waitFor(t, "the reader to park in awaitFrame", func() bool {
+		rs := readerStacks()
+		return len(rs) == 1 && strings.Contains(rs[0], "ws.(*conn).awaitFrame(") &&
+			!strings.Contains(rs[0], "websocket.(*Conn).ReadMessage(")
+	})
+	// Two masked client text frames in one write.
+	var both []byte
+	for _, payload := range []string{`{"type":"ping?","id":"one"}`, `{"type":"ping?","id":"two"}`} {
+		mask := []byte{1, 2, 3, 4}
+		both = append(both, 0x81, 0x80|byte(len(payload)))
+		both = append(both, mask...)
+		for i := range len(payload) {
+			both = append(both, payload[i]^mask[i%4])
+		}
+	}
+	if _, err := c.ws.NetConn().Write(both); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{`"one"`, `"two"`} {
+		if f := c.read(); f.Type != "error" || string(f.ID) != id {
+			t.Fatalf("got %s, want the error of id %s", f.Raw, id)
+		}
+	}
+}
