@@ -63,15 +63,20 @@ type conn struct {
 	// replays is what syncs wrote to the client per dialog (noteReplayed);
 	// nil until the connection syncs, so idle connections hold nothing.
 	replays map[int64]replayMark
+	// room (cap 1) tells a reply waiting for the outbox that the writer
+	// took a batch; made by the first reply that waits.
+	room chan struct{}
+	// readerDone is closed when the reader returns (readerGone); made by
+	// finish when it has to wait for that.
+	readerDone chan struct{}
+	readerGone bool
 
 	// writing says a writer goroutine runs, or may not start: before the
 	// socket is upgraded (newConn sets it; start clears it) and after a
 	// writer closed the connection.
-	writing    atomic.Bool
-	room       chan struct{} // cap 1: the writer took a batch, a waiting reader may queue
-	done       chan struct{} // closed by closeWith
-	readerDone chan struct{} // closed when the reader returns
-	pingDue    atomic.Bool
+	writing atomic.Bool
+	done    chan struct{} // closed by closeWith
+	pingDue atomic.Bool
 	// aliveDue says a pong came in since the writer last moved the read
 	// deadline: the pong handler only notes it (see ponged).
 	aliveDue atomic.Bool
@@ -98,14 +103,12 @@ type conn struct {
 
 func (g *Gateway) newConn(p chat.Principal) *conn {
 	c := &conn{
-		g:          g,
-		id:         chat.NewID(),
-		uid:        p.UserID,
-		p:          p,
-		expIdx:     -1,
-		room:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
-		readerDone: make(chan struct{}),
+		g:      g,
+		id:     chat.NewID(),
+		uid:    p.UserID,
+		p:      p,
+		expIdx: -1,
+		done:   make(chan struct{}),
 	}
 	c.family.Store(p.Family)
 	c.writing.Store(true) // until start: there is no socket to write to
@@ -222,9 +225,13 @@ func (c *conn) reply(frame []byte) bool {
 			c.signal()
 			return true
 		}
+		if c.room == nil {
+			c.room = make(chan struct{}, 1)
+		}
+		room := c.room
 		c.mu.Unlock()
 		select {
-		case <-c.room:
+		case <-room:
 		case <-c.done:
 			return false
 		}
@@ -322,6 +329,7 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		batch := c.queue
 		c.queue = spare
+		room := c.room
 		c.mu.Unlock()
 		spare = nil
 		if len(batch) == 0 {
@@ -334,9 +342,11 @@ func (c *conn) writeLoop() {
 			spare = batch
 			continue
 		}
-		select {
-		case c.room <- struct{}{}:
-		default:
+		if room != nil {
+			select {
+			case room <- struct{}{}:
+			default:
+			}
 		}
 		if err := c.write(batch); err != nil {
 			c.writeFailed(err)
@@ -388,15 +398,41 @@ func (c *conn) finish() {
 	if code != noClose {
 		msg := websocket.FormatCloseMessage(code, reason)
 		if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.g.cfg.WriteWait)); err == nil {
-			t := time.NewTimer(c.g.cfg.CloseWait)
-			select {
-			case <-c.readerDone:
-			case <-t.C:
-			}
-			t.Stop()
+			c.awaitReader(c.g.cfg.CloseWait)
 		}
 	}
 	c.ws.Close()
+}
+
+// awaitReader waits up to d for the reader to return.
+func (c *conn) awaitReader(d time.Duration) {
+	c.mu.Lock()
+	if c.readerGone {
+		c.mu.Unlock()
+		return
+	}
+	if c.readerDone == nil {
+		c.readerDone = make(chan struct{})
+	}
+	done := c.readerDone
+	c.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// readerEnded tells finish the reader has returned.
+func (c *conn) readerEnded() {
+	c.mu.Lock()
+	c.readerGone = true
+	done := c.readerDone
+	c.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
 }
 
 // readLoop reads the client's frames until the connection ends, then
@@ -404,8 +440,9 @@ func (c *conn) finish() {
 // the first read deadline and the pong handler.
 //
 // An idle connection is this goroutine parked, so its stack is most of
-// what the connection costs, and the runtime never shrinks a parked
-// goroutine's stack to less than twice what it uses. So the reader runs
+// what the connection costs, and the runtime halves a parked goroutine's
+// stack only while it uses under a quarter of it: a reader that grew once
+// stays grown for the connection's life. So the reader runs
 // nothing deep: each frame is handled on a goroutine of its own
 // (dispatch), pongs only leave a note for the writer (ponged), and the
 // loop itself keeps a small frame, so that the read path fits the 2 KiB
@@ -431,7 +468,7 @@ func (c *conn) readLoop(u *user) {
 func (c *conn) readEnded(u *user, err error) {
 	defer c.g.wg.Done()
 	defer c.g.unregister(c, u)
-	defer close(c.readerDone)
+	defer c.readerEnded()
 	defer c.leaveForeground()
 	c.readFailed(err)
 }

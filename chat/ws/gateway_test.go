@@ -1098,3 +1098,23 @@ func TestIdleReaderWaitsOutsideGorilla(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleConnectionHoldsNoWaitChannels is issue 15: the channels a reply
+// waits on when the outbox is full, and finish waits on for the reader,
+// are made when something waits, not for every connection.
+func TestIdleConnectionHoldsNoWaitChannels(t *testing.T) {
+	e := newEnv(t, Config{})
+	c := e.dial(t, "tok-a1")
+	c.roundTrip()
+	conns := e.g.allConns()
+	if len(conns) != 1 {
+		t.Fatalf("%d connections, want 1", len(conns))
+	}
+	sc := conns[0]
+	sc.mu.Lock()
+	room, readerDone := sc.room, sc.readerDone
+	sc.mu.Unlock()
+	if room != nil || readerDone != nil {
+		t.Errorf("idle connection holds room %v and readerDone %v, want neither", room != nil, readerDone != nil)
+	}
+}
