@@ -83,7 +83,7 @@ type conn struct {
 	// handling is the frame handler the reader waits for (dispatch).
 	handling sync.WaitGroup
 	// watching is what the device shows, for live patches; nil when it
-	// shows nothing live. Set by the reader, read by the hub.
+	// shows nothing live. Set by the frame handlers, read by the hub.
 	watching atomic.Pointer[Watch]
 
 	// refused counts frames refused by the user's budget in a row, with

@@ -6,9 +6,10 @@
 // Each connection has one reader goroutine (which hands each client
 // request to a goroutine of its own and waits for it, so requests are
 // handled in order) and, while there is something to write, one writer
-// goroutine (which owns every data write), as gorilla/websocket requires. Events from the broker are
-// queued on a bounded outbox without ever blocking the broker; a connection
-// whose outbox overflows is closed and the client resumes with sync.
+// goroutine (which owns every data write), as gorilla/websocket requires.
+// Events from the broker are queued on a bounded outbox without ever
+// blocking the broker; a connection whose outbox overflows is closed and
+// the client resumes with sync.
 //
 // A connection lives only as long as its session: the session's end on any
 // node (logout, refresh-token reuse, EndUserSessions) reaches every node
