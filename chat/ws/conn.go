@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,18 +25,24 @@ const noClose = 0
 const maxSpare = 8
 
 // conn is one client connection. Its reader goroutine reads frames and
-// handles requests; its writer goroutine is the only one that writes data
+// hands each to a goroutine of its own (serveFrame), waiting for it before
+// it reads the next; its writer goroutine is the only one that writes data
 // frames, and exists only while there is something to write (signal
 // starts it, it ends when the outbox is empty), so an idle connection has
-// one goroutine. Everything else talks to it through the outbox and
-// closeWith, neither of which blocks.
+// one goroutine, the reader, parked on a small stack (see readLoop).
+// Everything else talks to it through the outbox and closeWith, neither
+// of which blocks.
 type conn struct {
-	g   *Gateway
-	ws  *websocket.Conn // set once, before the goroutines start
+	g  *Gateway
+	ws *websocket.Conn // set once, before the goroutines start
+	// br is ws's read buffer (see hijacker); nil when the server's reader
+	// was handed to gorilla instead. Only the reader uses it.
+	br  *bufio.Reader
 	id  int64
 	uid int64 // p.UserID, which never changes, for every goroutine
-	// p is who the connection acts for. Only the reader uses it: an auth
-	// frame replaces it there. The hub reads family instead.
+	// p is who the connection acts for. Only the frame handlers use it
+	// (serveFrame, one at a time): an auth frame replaces it there. The
+	// hub reads family instead.
 	p      chat.Principal
 	family atomic.Int64
 
@@ -56,27 +63,38 @@ type conn struct {
 	// replays is what syncs wrote to the client per dialog (noteReplayed);
 	// nil until the connection syncs, so idle connections hold nothing.
 	replays map[int64]replayMark
+	// room (cap 1) tells a reply waiting for the outbox that the writer
+	// took a batch; made by the first reply that waits.
+	room chan struct{}
+	// readerDone is closed when the reader returns (readerGone); made by
+	// finish when it has to wait for that.
+	readerDone chan struct{}
+	readerGone bool
 
 	// writing says a writer goroutine runs, or may not start: before the
 	// socket is upgraded (newConn sets it; start clears it) and after a
 	// writer closed the connection.
-	writing    atomic.Bool
-	room       chan struct{} // cap 1: the writer took a batch, a waiting reader may queue
-	done       chan struct{} // closed by closeWith
-	readerDone chan struct{} // closed when the reader returns
-	pingDue    atomic.Bool
+	writing atomic.Bool
+	done    chan struct{} // closed by closeWith
+	pingDue atomic.Bool
+	// aliveDue says a pong came in since the writer last moved the read
+	// deadline: the pong handler only notes it (see ponged).
+	aliveDue atomic.Bool
+	// handling is the frame handler the reader waits for (dispatch).
+	handling sync.WaitGroup
 	// watching is what the device shows, for live patches; nil when it
-	// shows nothing live. Set by the reader, read by the hub.
+	// shows nothing live. Set by the frame handlers, read by the hub.
 	watching atomic.Pointer[Watch]
 
 	// refused counts frames refused by the user's budget in a row, with
 	// no pause long enough for the budget to refill (lastRefused, on
 	// cfg.Now): a client that keeps flooding after rate_limited is
-	// dropped. The reader owns both.
+	// dropped. The frame handlers own both, as they own foreground.
 	refused     int
 	lastRefused time.Time
 	// foreground is what the client last reported with a state frame
-	// (background until it says otherwise); only the reader touches it.
+	// (background until it says otherwise); only the frame handlers
+	// touch it, and the reader once they are done (leaveForeground).
 	foreground bool
 	// lang is the language of error frames' messages ("en", "ru"), from
 	// the handshake's Accept-Language; set before the goroutines start.
@@ -85,14 +103,12 @@ type conn struct {
 
 func (g *Gateway) newConn(p chat.Principal) *conn {
 	c := &conn{
-		g:          g,
-		id:         chat.NewID(),
-		uid:        p.UserID,
-		p:          p,
-		expIdx:     -1,
-		room:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
-		readerDone: make(chan struct{}),
+		g:      g,
+		id:     chat.NewID(),
+		uid:    p.UserID,
+		p:      p,
+		expIdx: -1,
+		done:   make(chan struct{}),
 	}
 	c.family.Store(p.Family)
 	c.writing.Store(true) // until start: there is no socket to write to
@@ -127,7 +143,7 @@ func (c *conn) signal() {
 
 // pending reports whether a writer has anything to do.
 func (c *conn) pending() bool {
-	if c.pingDue.Load() {
+	if c.pingDue.Load() || c.aliveDue.Load() {
 		return true
 	}
 	select {
@@ -144,6 +160,24 @@ func (c *conn) pending() bool {
 func (c *conn) ping() {
 	c.pingDue.Store(true)
 	c.signal()
+}
+
+// ponged is the pong handler: the client is alive, so the read deadline
+// moves PongWait ahead. gorilla calls it on the reader, deep in its frame
+// parsing, where moving a deadline (a runtime timer) would push the
+// reader's stack past its first 2 KiB for good; so it only notes the pong
+// and the writer, which runs on demand anyway, moves the deadline.
+func (c *conn) ponged(string) error {
+	c.aliveDue.Store(true)
+	c.signal()
+	return nil
+}
+
+// refreshDeadline sets the read deadline PongWait from now: the client
+// answered a ping or sent a frame. net.Conn deadlines may be set while
+// another goroutine reads; the read in progress gets the new one.
+func (c *conn) refreshDeadline() {
+	c.ws.NetConn().SetReadDeadline(time.Now().Add(c.g.cfg.PongWait))
 }
 
 // enqueue queues an event from the broker without blocking. A connection
@@ -191,9 +225,13 @@ func (c *conn) reply(frame []byte) bool {
 			c.signal()
 			return true
 		}
+		if c.room == nil {
+			c.room = make(chan struct{}, 1)
+		}
+		room := c.room
 		c.mu.Unlock()
 		select {
-		case <-c.room:
+		case <-room:
 		case <-c.done:
 			return false
 		}
@@ -279,6 +317,9 @@ func (c *conn) writeLoop() {
 			return // writing stays set: no writer after this one
 		default:
 		}
+		if c.aliveDue.Swap(false) {
+			c.refreshDeadline()
+		}
 		if c.pingDue.Swap(false) {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.g.cfg.WriteWait)); err != nil {
 				c.writeFailed(err)
@@ -288,6 +329,7 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		batch := c.queue
 		c.queue = spare
+		room := c.room
 		c.mu.Unlock()
 		spare = nil
 		if len(batch) == 0 {
@@ -300,9 +342,11 @@ func (c *conn) writeLoop() {
 			spare = batch
 			continue
 		}
-		select {
-		case c.room <- struct{}{}:
-		default:
+		if room != nil {
+			select {
+			case room <- struct{}{}:
+			default:
+			}
 		}
 		if err := c.write(batch); err != nil {
 			c.writeFailed(err)
@@ -354,61 +398,121 @@ func (c *conn) finish() {
 	if code != noClose {
 		msg := websocket.FormatCloseMessage(code, reason)
 		if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.g.cfg.WriteWait)); err == nil {
-			t := time.NewTimer(c.g.cfg.CloseWait)
-			select {
-			case <-c.readerDone:
-			case <-t.C:
-			}
-			t.Stop()
+			c.awaitReader(c.g.cfg.CloseWait)
 		}
 	}
 	c.ws.Close()
 }
 
-// readLoop reads and handles the client's frames in order until the
-// connection ends, then takes the connection out of the hub.
-func (c *conn) readLoop(u *user) {
-	defer c.g.wg.Done()
-	defer c.g.unregister(c, u)
-	defer close(c.readerDone)
-	defer c.leaveForeground()
+// awaitReader waits up to d for the reader to return.
+func (c *conn) awaitReader(d time.Duration) {
+	c.mu.Lock()
+	if c.readerGone {
+		c.mu.Unlock()
+		return
+	}
+	if c.readerDone == nil {
+		c.readerDone = make(chan struct{})
+	}
+	done := c.readerDone
+	c.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
 
-	cfg := &c.g.cfg
-	c.ws.SetReadLimit(cfg.ReadLimit)
-	c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	})
+// readerEnded tells finish the reader has returned.
+func (c *conn) readerEnded() {
+	c.mu.Lock()
+	c.readerGone = true
+	done := c.readerDone
+	c.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
+}
+
+// readLoop reads the client's frames until the connection ends, then
+// takes the connection out of the hub. ServeHTTP has set the read limit,
+// the first read deadline and the pong handler.
+//
+// An idle connection is this goroutine parked, so its stack is most of
+// what the connection costs, and the runtime halves a parked goroutine's
+// stack only while it uses under a quarter of it: a reader that grew once
+// stays grown for the connection's life. So the reader runs
+// nothing deep: each frame is handled on a goroutine of its own
+// (dispatch), pongs only leave a note for the writer (ponged), and the
+// loop itself keeps a small frame, so that the read path fits the 2 KiB
+// a goroutine starts with. While idle it parks in awaitFrame, which uses
+// a third of what gorilla's read does: new goroutines start on the
+// average stack the last collection saw (the runtime's adaptive start),
+// and thousands of parked readers then hold it at 2 KiB even while
+// handshakes run deep.
+func (c *conn) readLoop(u *user) {
 	for {
+		c.awaitFrame()
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
-			c.readFailed(err)
+			c.readEnded(u, err)
 			return
 		}
-		// Any frame shows the client is alive, not only a pong.
-		c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-		if c.isClosing() {
-			// Waiting for the client's close frame: drain, don't act.
-			continue
-		}
-		ok, retry, err := c.allow(u)
-		if err != nil {
-			c.logger().Warn("websocket frame budget failed", "err", err)
-			c.tryReply(wire.ErrorFrameIn(peekID(data), errUnavailable, c.lang))
-			continue
-		}
-		if !ok {
-			if c.flooding() {
-				c.logger().Info("websocket flood, closing")
-				c.closeAfterFlush(ClosePolicy, "rate limit exceeded")
-				continue
-			}
-			c.tryReply(wire.ErrorFrameIn(peekID(data), &chat.Error{Kind: chat.KindRateLimited,
-				Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: retry}, c.lang))
-			continue
-		}
-		c.handle(data)
+		c.dispatch(u, data)
 	}
+}
+
+// readEnded closes the connection after a failed read and takes it out of
+// the hub: the reader's last act.
+func (c *conn) readEnded(u *user, err error) {
+	defer c.g.wg.Done()
+	defer c.g.unregister(c, u)
+	defer c.readerEnded()
+	defer c.leaveForeground()
+	c.readFailed(err)
+}
+
+// dispatch handles one client frame on a goroutine of its own and waits
+// for it, so frames are still handled one at a time and in order, a send
+// still waits for its commit before the next frame is read, and a client
+// that does not read its answers is still not read from either. What the
+// handling needs of the stack (the service, the store, JSON) goes with
+// that goroutine instead of staying with the reader.
+func (c *conn) dispatch(u *user, data []byte) {
+	c.handling.Add(1)
+	go c.serveFrame(u, data)
+	c.handling.Wait()
+}
+
+// serveFrame is one client frame's handling: the frame counts as a sign
+// of life, then against the user's budget, and is carried out unless the
+// connection is closing.
+func (c *conn) serveFrame(u *user, data []byte) {
+	defer c.handling.Done()
+	// Any frame shows the client is alive, not only a pong.
+	c.refreshDeadline()
+	if c.isClosing() {
+		// Waiting for the client's close frame: drain, don't act.
+		return
+	}
+	ok, retry, err := c.allow(u)
+	if err != nil {
+		c.logger().Warn("websocket frame budget failed", "err", err)
+		c.tryReply(wire.ErrorFrameIn(peekID(data), errUnavailable, c.lang))
+		return
+	}
+	if !ok {
+		if c.flooding() {
+			c.logger().Info("websocket flood, closing")
+			c.closeAfterFlush(ClosePolicy, "rate limit exceeded")
+			return
+		}
+		c.tryReply(wire.ErrorFrameIn(peekID(data), &chat.Error{Kind: chat.KindRateLimited,
+			Code: errRateLimited.Code, Message: errRateLimited.Message, RetryAfter: retry}, c.lang))
+		return
+	}
+	c.handle(data)
 }
 
 func (c *conn) readFailed(err error) {
@@ -462,9 +566,9 @@ func (c *conn) flooding() bool {
 	return c.refused > 2*cfg.Burst
 }
 
-// handle carries out one client frame. Requests are handled in order on
-// the reader goroutine: a send waits for its commit before the next frame
-// is read, which keeps each connection's requests ordered.
+// handle carries out one client frame. Requests are handled in order,
+// one at a time (dispatch): a send waits for its commit before the next
+// frame is read, which keeps each connection's requests ordered.
 func (c *conn) handle(data []byte) {
 	req, ferr := parseRequest(data)
 	if ferr != nil {

@@ -3,11 +3,13 @@
 // connections of this node, subscribes to the broker topic of every user it
 // holds, and turns client frames into chat service calls.
 //
-// Each connection has exactly one reader goroutine (which also handles the
-// client's requests, in order) and one writer goroutine (which owns every
-// data write), as gorilla/websocket requires. Events from the broker are
-// queued on a bounded outbox without ever blocking the broker; a connection
-// whose outbox overflows is closed and the client resumes with sync.
+// Each connection has one reader goroutine (which hands each client
+// request to a goroutine of its own and waits for it, so requests are
+// handled in order) and, while there is something to write, one writer
+// goroutine (which owns every data write), as gorilla/websocket requires.
+// Events from the broker are queued on a bounded outbox without ever
+// blocking the broker; a connection whose outbox overflows is closed and
+// the client resumes with sync.
 //
 // A connection lives only as long as its session: the session's end on any
 // node (logout, refresh-token reuse, EndUserSessions) reaches every node
@@ -343,9 +345,11 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 	}
 	g.up = websocket.Upgrader{
 		HandshakeTimeout: cfg.WriteWait,
-		ReadBufferSize:   readBufferSize,
-		WriteBufferSize:  writeBufferSize,
-		WriteBufferPool:  &sync.Pool{},
+		// 0: gorilla reads through the hijacked reader, which hijacker
+		// makes readBufferSize.
+		ReadBufferSize:  0,
+		WriteBufferSize: writeBufferSize,
+		WriteBufferPool: &sync.Pool{},
 		// ServeHTTP has checked the origin before authenticating.
 		CheckOrigin: func(*http.Request) bool { return true },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
@@ -461,13 +465,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wire.WriteErrorFor(w, r, err)
 		return
 	}
-	ws, err := g.up.Upgrade(w, r, nil)
+	hw := &hijacker{ResponseWriter: w}
+	ws, err := g.up.Upgrade(hw, r, nil)
 	if err != nil {
 		// The Upgrader has answered the client.
 		g.unregister(c, u)
 		return
 	}
-	c.ws = ws
+	c.ws, c.br = ws, hw.br
 	g.sweepOnce.Do(func() {
 		g.wg.Add(1)
 		go g.sweep()
@@ -475,6 +480,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.acquire(ctx, c)
 	g.online(ctx, u)
 	g.track(c, p.ExpiresAt)
+	ws.SetReadLimit(g.cfg.ReadLimit)
+	ws.SetReadDeadline(time.Now().Add(g.cfg.PongWait))
+	ws.SetPongHandler(c.ponged)
 	g.wg.Add(1)
 	go c.readLoop(u)
 	c.start() // a writer runs whenever there is something to write

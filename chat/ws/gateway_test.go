@@ -52,6 +52,9 @@ type fakeService struct {
 	// beforeAuth, when set, runs first in every Authenticate, outside mu,
 	// so a test can hold a handshake inside it.
 	beforeAuth func(token string)
+	// onTyping, when set, runs in every Typing call, on the goroutine
+	// that handles the frame.
+	onTyping func()
 }
 
 func newFakeService(b chat.Broker) *fakeService {
@@ -150,6 +153,9 @@ func (f *fakeService) MarkRead(ctx context.Context, p chat.Principal, dialogID, 
 
 func (f *fakeService) Typing(ctx context.Context, p chat.Principal, dialogID int64) error {
 	f.record("typing user=%d dialog=%d", p.UserID, dialogID)
+	if f.onTyping != nil {
+		f.onTyping()
+	}
 	return dialogErr(dialogID)
 }
 
@@ -1046,4 +1052,122 @@ func TestIdleConnectionHasNoWriter(t *testing.T) {
 		t.Fatalf("got %s, want the message event", ev.Raw)
 	}
 	waitFor(t, "the writers to end again", func() bool { return writers() == 0 })
+}
+
+// TestFramesAreHandledOffTheReader is issue 15: the reader goroutine only
+// reads, so that the deep stack a request may need (the service, the
+// store) does not stay with it for the connection's life. Each frame is
+// handled on a goroutine of its own, in order, and none is left once the
+// connection is idle.
+func TestFramesAreHandledOffTheReader(t *testing.T) {
+	e := newEnv(t, Config{})
+	var mu sync.Mutex
+	var onReader []bool
+	e.svc.onTyping = func() {
+		buf := make([]byte, 64<<10)
+		n := runtime.Stack(buf, false)
+		mu.Lock()
+		defer mu.Unlock()
+		onReader = append(onReader, strings.Contains(string(buf[:n]), "ws.(*conn).readLoop("))
+	}
+	c := e.dial(t, "tok-a1")
+	for i := range 3 {
+		c.send(fmt.Sprintf(`{"type":"typing","id":%d,"dialog_id":"%d"}`, i, 40+i))
+	}
+	c.roundTrip()
+	mu.Lock()
+	got := onReader
+	mu.Unlock()
+	if len(got) != 3 {
+		t.Fatalf("typing handled %d times, want 3", len(got))
+	}
+	for i, r := range got {
+		if r {
+			t.Errorf("frame %d was handled on the reader goroutine", i)
+		}
+	}
+	var typing []string
+	for _, call := range e.svc.Calls() {
+		if strings.HasPrefix(call, "typing ") {
+			typing = append(typing, call)
+		}
+	}
+	if want := []string{"typing user=1 dialog=40", "typing user=1 dialog=41", "typing user=1 dialog=42"}; !slices.Equal(typing, want) {
+		t.Errorf("calls %q, want %q in order", typing, want)
+	}
+	waitFor(t, "no frame handler on the idle connection", func() bool {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		return !strings.Contains(string(buf[:n]), "ws.(*conn).serveFrame(")
+	})
+}
+
+// readerStacks returns the stacks of the connections' reader goroutines.
+func readerStacks() []string {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	var readers []string
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		if strings.Contains(g, "ws.(*conn).readLoop(") {
+			readers = append(readers, g)
+		}
+	}
+	return readers
+}
+
+// TestIdleReaderWaitsOutsideGorilla is issue 15: an idle reader parks in a
+// wait for its socket (awaitFrame), not in gorilla's read, which needs
+// three times the stack; frames the client sent together, of which
+// gorilla buffered the second while reading the first, are both handled
+// without waiting for more.
+func TestIdleReaderWaitsOutsideGorilla(t *testing.T) {
+	if peekReadable == nil {
+		t.Skip("no socket peek on this platform")
+	}
+	e := newEnv(t, Config{})
+	c := e.dial(t, "tok-a1")
+	c.roundTrip()
+	waitFor(t, "the reader to park in awaitFrame", func() bool {
+		rs := readerStacks()
+		return len(rs) == 1 && strings.Contains(rs[0], "ws.(*conn).awaitFrame(") &&
+			!strings.Contains(rs[0], "websocket.(*Conn).ReadMessage(")
+	})
+	// Two masked client text frames in one write.
+	var both []byte
+	for _, payload := range []string{`{"type":"ping?","id":"one"}`, `{"type":"ping?","id":"two"}`} {
+		mask := []byte{1, 2, 3, 4}
+		both = append(both, 0x81, 0x80|byte(len(payload)))
+		both = append(both, mask...)
+		for i := range len(payload) {
+			both = append(both, payload[i]^mask[i%4])
+		}
+	}
+	if _, err := c.ws.NetConn().Write(both); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{`"one"`, `"two"`} {
+		if f := c.read(); f.Type != "error" || string(f.ID) != id {
+			t.Fatalf("got %s, want the error of id %s", f.Raw, id)
+		}
+	}
+}
+
+// TestIdleConnectionHoldsNoWaitChannels is issue 15: the channels a reply
+// waits on when the outbox is full, and finish waits on for the reader,
+// are made when something waits, not for every connection.
+func TestIdleConnectionHoldsNoWaitChannels(t *testing.T) {
+	e := newEnv(t, Config{})
+	c := e.dial(t, "tok-a1")
+	c.roundTrip()
+	conns := e.g.allConns()
+	if len(conns) != 1 {
+		t.Fatalf("%d connections, want 1", len(conns))
+	}
+	sc := conns[0]
+	sc.mu.Lock()
+	room, readerDone := sc.room, sc.readerDone
+	sc.mu.Unlock()
+	if room != nil || readerDone != nil {
+		t.Errorf("idle connection holds room %v and readerDone %v, want neither", room != nil, readerDone != nil)
+	}
 }
