@@ -138,7 +138,7 @@ type Config struct {
 	// then get 503 unavailable with Retry-After. In a reconnect storm this
 	// keeps the node's cores for the connections it already has: the
 	// storm is admitted a few at a time instead of all at once
-	// (docs/operations.md, "Reconnect storms").
+	// (docs/operations.md, "Work per request").
 	Handshakes    int
 	HandshakeWait time.Duration
 }
