@@ -444,8 +444,9 @@ func (c *conn) readerEnded() {
 // stack only while it uses under a quarter of it: a reader that grew once
 // stays grown for the connection's life. So the reader runs
 // nothing deep: each frame is handled on a goroutine of its own
-// (dispatch), pongs only leave a note for the writer (ponged), and the
-// loop itself keeps a small frame, so that the read path fits the 2 KiB
+// (dispatch), pongs only leave a note for the writer (ponged) and,
+// between messages, are read outside gorilla (takePong), and the loop
+// itself keeps a small frame, so that the read path fits the 2 KiB
 // a goroutine starts with. While idle it parks in awaitFrame, which uses
 // a third of what gorilla's read does: new goroutines start on the
 // average stack the last collection saw (the runtime's adaptive start),
@@ -454,6 +455,9 @@ func (c *conn) readerEnded() {
 func (c *conn) readLoop(u *user) {
 	for {
 		c.awaitFrame()
+		if c.takePong() {
+			continue
+		}
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
 			c.readEnded(u, err)

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"syscall"
+
+	"github.com/gorilla/websocket"
 )
 
 // hijacker hands gorilla a read buffer of the gateway's own when it
@@ -50,4 +52,30 @@ func (c *conn) awaitFrame() {
 	if rc, err := sc.SyscallConn(); err == nil {
 		rc.Read(peekReadable)
 	}
+}
+
+// takePong reads a client's pong at the head of the read buffer itself
+// and reports whether there was one. gorilla reads the control frames
+// that come before a message inside its read of that message, so after a
+// pong, which every idle client sends a PingInterval after it connects,
+// the reader would stay parked in gorilla's read instead of awaitFrame.
+// Only a whole, well-formed pong is taken (RFC 6455 section 5.5: FIN,
+// no RSV bits, masked, at most 125 bytes); anything else is left to
+// gorilla, which also refuses what is malformed. The reader calls it
+// between messages, where gorilla expects a frame header.
+func (c *conn) takePong() bool {
+	if c.br == nil {
+		return false
+	}
+	h, err := c.br.Peek(2)
+	if err != nil || h[0] != 0x80|websocket.PongMessage || h[1]&0x80 == 0 || h[1]&0x7f > 125 {
+		return false
+	}
+	n := 2 + 4 + int(h[1]&0x7f) // header, mask key, payload
+	if _, err := c.br.Peek(n); err != nil {
+		return false
+	}
+	c.br.Discard(n)
+	c.ponged("")
+	return true
 }
