@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -450,11 +451,70 @@ func TestAttackHandshakeClientGoneWhileWaiting(t *testing.T) {
 			t.Fatal("a handshake got in while the only slot was held")
 		}
 	}
+	// The waiters whose clients left are gone before the slot frees, so
+	// none of them authenticates for a client that is not there.
+	waitFor(t, "the waiters of the gone clients to leave", func() bool { return handshakeWaiters() == 0 })
 	close(gate)
 	if err := <-first; err != nil {
 		t.Fatalf("first handshake: %v", err)
 	}
 	e.dial(t, "tok-b").roundTrip()
+}
+
+// handshakeWaiters counts the handshakes waiting in admit for a slot.
+func handshakeWaiters() int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return strings.Count(string(buf[:n]), "ws.(*Gateway).admit(")
+}
+
+// Handshakes still waiting for a slot when the gateway shuts down are
+// answered then, and do not start their work (the token look-up) after
+// Shutdown has returned, when the service may be gone.
+func TestAttackShutdownWithHandshakesWaiting(t *testing.T) {
+	e := newEnv(t, Config{Handshakes: 1, HandshakeWait: time.Minute})
+	var holder, waiters atomic.Int64
+	gate := make(chan struct{})
+	e.svc.beforeAuth = func(token string) {
+		if token == "tok-a2" {
+			holder.Add(1)
+			<-gate
+			return
+		}
+		waiters.Add(1)
+	}
+	done := make(chan int, 4)
+	dial := func(token string) {
+		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second} // the old code left waiters unanswered
+		_, resp, err := d.Dial(e.url, http.Header{"Authorization": {"Bearer " + token}})
+		if err == nil || resp == nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}
+	go dial("tok-a2")
+	waitFor(t, "the first handshake to hold the slot", func() bool { return holder.Load() == 1 })
+	for range 3 {
+		go dial("tok-b")
+	}
+	waitFor(t, "three handshakes to wait for the slot", func() bool { return handshakeWaiters() == 3 })
+	if err := e.g.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if code := <-done; code != http.StatusServiceUnavailable {
+			t.Errorf("a waiting handshake got %d at shutdown, want 503", code)
+		}
+	}
+	close(gate)
+	if code := <-done; code != http.StatusServiceUnavailable {
+		t.Errorf("the handshake in progress got %d, want 503", code)
+	}
+	if n := waiters.Load(); n != 0 {
+		t.Errorf("%d waiting handshakes looked their token up after Shutdown, want none", n)
+	}
 }
 
 // A client that stalls its handshake (headers half sent, or the request

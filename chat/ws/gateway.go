@@ -367,11 +367,20 @@ func New(svc Service, broker chat.Broker, cfg Config) *Gateway {
 var errBusy = &chat.Error{Kind: chat.KindUnavailable, Code: "unavailable",
 	Message: "The server is busy accepting connections; try again.", RetryAfter: time.Second}
 
+// errShuttingDown answers a handshake that comes, or still waits for its
+// turn, once Shutdown has begun.
+var errShuttingDown = chat.Errorf(chat.KindUnavailable, "shutting_down", "The server is restarting; reconnect in a moment.")
+
 // admit waits for one of the node's handshake slots (cfg.Handshakes), at
 // most cfg.HandshakeWait, and returns the function that gives it back.
-// It fails with errBusy when the wait runs out and with the context's
-// error when the client goes away first.
+// It fails with errBusy when the wait runs out, with the context's error
+// when the client goes away first, and with errShuttingDown once Shutdown
+// has begun: Shutdown does not wait for handshakes that have not
+// registered, so none may start its work (the token look-up) after it.
 func (g *Gateway) admit(ctx context.Context) (release func(), err error) {
+	if g.ctx.Err() != nil {
+		return nil, errShuttingDown
+	}
 	select {
 	case g.handshakes <- struct{}{}:
 		return g.leave, nil
@@ -386,6 +395,8 @@ func (g *Gateway) admit(ctx context.Context) (release func(), err error) {
 		return nil, errBusy
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-g.ctx.Done():
+		return nil, errShuttingDown
 	}
 }
 
@@ -548,7 +559,7 @@ func (g *Gateway) register(ctx context.Context, c *conn) (*user, error) {
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		return nil, chat.Errorf(chat.KindUnavailable, "shutting_down", "The server is restarting; reconnect in a moment.")
+		return nil, errShuttingDown
 	}
 	u := g.users[uid]
 	if u == nil {
