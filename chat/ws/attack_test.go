@@ -123,10 +123,21 @@ func TestAttackFragmentedMessage(t *testing.T) {
 	c.roundTrip()
 }
 
-// A client that sends a frame and half-closes its side: the frame is
-// handled, and the connection ends and leaves the hub.
+// A client that sends frames and half-closes its side: the frames are
+// handled, the answers it asked for still reach it, and the connection
+// ends and leaves the hub.
 func TestAttackFrameThenHalfClose(t *testing.T) {
 	e := newEnv(t, Config{})
+	for range 10 {
+		c := e.dial(t, "tok-b")
+		c.send(unknownFrame("last"))
+		if err := c.ws.NetConn().(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		c.expectIDs("last")
+		c.ws.Close()
+	}
+	waitFor(t, "the connections to leave the hub", func() bool { return e.g.Stats().Connections == 0 })
 	c := e.dial(t, "tok-a1")
 	c.roundTrip()
 	c.send(`{"type":"typing","dialog_id":"7"}`)
@@ -536,4 +547,56 @@ func TestAttackStalledHandshakeHoldsNoSlot(t *testing.T) {
 		"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
 	waitFor(t, "the deaf client's connection", func() bool { return e.g.Stats().Connections == 1 })
 	e.dial(t, "tok-b").roundTrip()
+}
+
+// A client that starts a frame (a data frame's or a pong's header, or a
+// data frame's payload) and stalls is dropped when its read deadline
+// (PongWait) passes, wherever the reader waits for the rest.
+func TestAttackStalledFrameIsDropped(t *testing.T) {
+	e := newEnv(t, Config{PingInterval: time.Hour, PongWait: 2 * time.Hour})
+	for _, part := range [][]byte{
+		{0x8a},
+		clientFrame(true, websocket.PongMessage, "abc")[:4],
+		{0x81},
+		textFrame(unknownFrame("stall"))[:9],
+	} {
+		c := e.dial(t, "tok-a1")
+		c.roundTrip()
+		c.writeRaw(part)
+		time.Sleep(10 * time.Millisecond)
+		// The deadline the gateway keeps, brought forward.
+		sc := e.g.allConns()[0]
+		sc.ws.NetConn().SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		waitFor(t, fmt.Sprintf("the connection stalled after % x to leave the hub", part),
+			func() bool { return e.g.Stats().Connections == 0 })
+		c.ws.Close()
+	}
+}
+
+// bigFrame is a masked client text frame with a 16-bit length.
+func bigFrame(payload string) []byte {
+	mask := []byte{9, 8, 7, 6}
+	f := []byte{0x81, 0x80 | 126, byte(len(payload) >> 8), byte(len(payload))}
+	f = append(f, mask...)
+	for i := range len(payload) {
+		f = append(f, payload[i]^mask[i%4])
+	}
+	return f
+}
+
+// A frame bigger than the read buffer, sent in pieces with pauses and
+// followed in the same segment by a small one, is read whole.
+func TestAttackBigFrameInPieces(t *testing.T) {
+	e := newEnv(t, Config{})
+	c := e.dial(t, "tok-a1")
+	c.roundTrip()
+	big := bigFrame(`{"type":"ping?","id":"big","pad":"` + strings.Repeat("x", 5000) + `"}`)
+	tail := textFrame(unknownFrame("tail"))
+	all := append(append([]byte(nil), big...), tail...)
+	for i := 0; i < len(all); i += 1500 {
+		c.writeRaw(all[i:min(i+1500, len(all))])
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.expectIDs("big", "tail")
+	c.roundTrip()
 }

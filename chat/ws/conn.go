@@ -527,6 +527,15 @@ func (c *conn) readFailed(err error) {
 	case websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived):
 		c.logger().Debug("websocket closed by client", "err", err)
 	}
+	if websocket.IsCloseError(err, websocket.CloseAbnormalClosure) {
+		// gorilla's name for the end of the client's stream without a
+		// close frame: the client shut its side (a half-close) or went
+		// away. Its side of the socket may still read, so what it asked
+		// for before is written (the reader waited for those replies),
+		// then the socket is dropped without a close frame.
+		c.startClose(noClose, "", true)
+		return
+	}
 	// A close frame from the client was answered by gorilla; any other
 	// error means the socket is unusable. Either way nothing more is sent.
 	c.closeWith(noClose, "")
