@@ -98,8 +98,8 @@ func TestAttackFramesSplitAcrossSegments(t *testing.T) {
 	c.roundTrip()
 }
 
-// A fragmented message, with a ping between its fragments and pauses
-// inside them, is handled once, as one frame.
+// A fragmented message, with a ping and a pong between its fragments and
+// pauses inside them, is handled once, as one frame.
 func TestAttackFragmentedMessage(t *testing.T) {
 	e := newEnv(t, Config{})
 	c := e.dial(t, "tok-a1")
@@ -115,6 +115,7 @@ func TestAttackFragmentedMessage(t *testing.T) {
 	c.writeRaw(second[:3])
 	time.Sleep(20 * time.Millisecond)
 	c.writeRaw(second[3:])
+	c.writeRaw(clientFrame(true, websocket.PongMessage, "mid"))
 	c.writeRaw(clientFrame(true, 0, parts[2]))
 	c.expectIDs("frag")
 	if s := <-pongs; s != "mid" {
