@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/korobka/korobka/chat"
 )
 
 // Attacks on the reader (frames handled off the reader, the readiness wait
@@ -599,5 +601,54 @@ func TestAttackBigFrameInPieces(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c.expectIDs("big", "tail")
+	c.roundTrip()
+}
+
+// A client that answers pings stays while the writer is busy: here one
+// write waits for the client to read (well within WriteWait) for longer
+// than PongWait, and the pongs the client sends meanwhile must still move
+// the read deadline, which the writer cannot do while it is blocked. The
+// client is not reading, so it sends its pongs unasked.
+func TestAttackPongsWhileWriterBlocked(t *testing.T) {
+	e := newEnv(t, Config{PingInterval: 100 * time.Millisecond, PongWait: 300 * time.Millisecond, WriteWait: 20 * time.Second})
+	c := e.dial(t, "tok-a1")
+	c.roundTrip()
+	// The client sends pongs and does not read, from before the events
+	// are published until three PongWaits after.
+	stop := make(chan struct{})
+	pongs := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				pongs <- nil
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+			if err := c.ws.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second)); err != nil {
+				pongs <- err
+				return
+			}
+		}
+	}()
+	pad := strings.Repeat("x", 60<<10)
+	const n = 200
+	for i := range n {
+		frame := fmt.Appendf(nil, `{"type":"typing","n":%d,"pad":"%s"}`, i, pad)
+		if err := e.broker.Publish(context.Background(), chat.Publication{Topic: chat.UserTopic(1), Payload: chat.Envelope(chat.EnvFrame, 0, frame)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(900 * time.Millisecond)
+	// Reading 12 MiB may itself take more than PongWait; the pongs go on.
+	for i := range n {
+		if f := c.read(); f.Type != "typing" {
+			t.Fatalf("frame %d: %.80s", i, f.Raw)
+		}
+	}
+	close(stop)
+	if err := <-pongs; err != nil {
+		t.Fatalf("pong: %v", err)
+	}
 	c.roundTrip()
 }

@@ -166,7 +166,8 @@ func (c *conn) ping() {
 // moves PongWait ahead. gorilla calls it on the reader, deep in its frame
 // parsing, where moving a deadline (a runtime timer) would push the
 // reader's stack past its first 2 KiB for good; so it only notes the pong
-// and the writer, which runs on demand anyway, moves the deadline.
+// and the writer, which runs on demand anyway, moves the deadline, or the
+// ping sweep when the writer is blocked on a slow client (Gateway.sweep).
 func (c *conn) ponged(string) error {
 	c.aliveDue.Store(true)
 	c.signal()

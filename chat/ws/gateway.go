@@ -733,7 +733,8 @@ func (g *Gateway) allConns() []*conn {
 	return all
 }
 
-// sweep asks every connection's writer to ping, once per PingInterval, and
+// sweep asks every connection's writer to ping, once per PingInterval
+// (moving the read deadline of those whose pong is still only noted), and
 // closes the connections whose access token expired, once per ExpiryCheck.
 // One goroutine and two tickers for the node instead of timers per
 // connection keep idle connections free of timers and wake-ups of their
@@ -750,6 +751,12 @@ func (g *Gateway) sweep() {
 			return
 		case <-ping.C:
 			for _, c := range g.allConns() {
+				// A writer blocked on a slow client cannot move the
+				// deadline for the pongs noted meanwhile; the sweep
+				// does, within PingInterval, before PongWait runs out.
+				if c.aliveDue.Swap(false) {
+					c.refreshDeadline()
+				}
 				c.ping()
 			}
 		case <-exp.C:
