@@ -18,7 +18,7 @@ import (
 // writer's own connection: under load that was a fifth of the single
 // writer's CPU, and every few batches one commit (and every send queued
 // behind it) stalled for the whole copy (docs/benchmarks.md, "WAL
-// checkpoints off the writer").
+// checkpoints beside the writer").
 //
 // So a checkpointer goroutine with a connection of its own runs PASSIVE
 // checkpoints (https://www.sqlite.org/c3ref/wal_checkpoint_v2.html) as soon
@@ -47,7 +47,7 @@ const (
 )
 
 // checkpointer runs PASSIVE checkpoints on its own connection whenever
-// kick has been called since its last one.
+// wrote has been called since its last one.
 type checkpointer struct {
 	db   *sql.DB
 	kick chan struct{} // cap 1: a write happened since the last checkpoint
