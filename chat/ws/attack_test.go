@@ -439,23 +439,7 @@ func TestAttackHandshakeSlotsDoNotLeak(t *testing.T) {
 // and the slot holder's release lets the next one in.
 func TestAttackHandshakeClientGoneWhileWaiting(t *testing.T) {
 	e := newEnv(t, Config{Handshakes: 1, HandshakeWait: 5 * time.Second})
-	var entered atomic.Int64
-	gate := make(chan struct{})
-	e.svc.beforeAuth = func(token string) {
-		if token == "tok-a2" {
-			entered.Add(1)
-			<-gate
-		}
-	}
-	first := make(chan error, 1)
-	go func() {
-		ws, _, err := websocket.DefaultDialer.Dial(e.url, http.Header{"Authorization": {"Bearer tok-a2"}})
-		if err == nil {
-			ws.Close()
-		}
-		first <- err
-	}()
-	waitFor(t, "the first handshake to hold the slot", func() bool { return entered.Load() == 1 })
+	_, release, first := e.holdHandshake(t, "tok-a2")
 	for range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		ws, _, err := websocket.DefaultDialer.DialContext(ctx, e.url, http.Header{"Authorization": {"Bearer tok-b"}})
@@ -468,7 +452,7 @@ func TestAttackHandshakeClientGoneWhileWaiting(t *testing.T) {
 	// The waiters whose clients left are gone before the slot frees, so
 	// none of them authenticates for a client that is not there.
 	waitFor(t, "the waiters of the gone clients to leave", func() bool { return handshakeWaiters() == 0 })
-	close(gate)
+	release()
 	if err := <-first; err != nil {
 		t.Fatalf("first handshake: %v", err)
 	}

@@ -384,23 +384,7 @@ func TestHandshake(t *testing.T) {
 // is free again.
 func TestHandshakeAdmission(t *testing.T) {
 	e := newEnv(t, Config{Handshakes: 1, HandshakeWait: 300 * time.Millisecond})
-	var entered atomic.Int64
-	gate := make(chan struct{})
-	e.svc.beforeAuth = func(token string) {
-		entered.Add(1)
-		if token == "tok-a1" {
-			<-gate
-		}
-	}
-	first := make(chan error, 1)
-	go func() {
-		ws, _, err := websocket.DefaultDialer.Dial(e.url, http.Header{"Authorization": {"Bearer tok-a1"}})
-		if err == nil {
-			ws.Close()
-		}
-		first <- err
-	}()
-	waitFor(t, "the first handshake to hold its slot", func() bool { return entered.Load() == 1 })
+	others, release, first := e.holdHandshake(t, "tok-a1")
 
 	_, resp, err := websocket.DefaultDialer.Dial(e.url, http.Header{"Authorization": {"Bearer tok-b"}})
 	if err == nil || resp == nil {
@@ -413,15 +397,44 @@ func TestHandshakeAdmission(t *testing.T) {
 		t.Errorf("second handshake: %d %+v Retry-After %q; want 503 unavailable, Retry-After 1",
 			resp.StatusCode, body.Error, resp.Header.Get("Retry-After"))
 	}
-	if n := entered.Load(); n != 1 {
-		t.Errorf("Authenticate ran %d times while the only slot was taken, want 1", n)
+	if n := others.Load(); n != 0 {
+		t.Errorf("Authenticate ran %d times for others while the only slot was taken, want 0", n)
 	}
 
-	close(gate)
+	release()
 	if err := <-first; err != nil {
 		t.Fatalf("first handshake: %v", err)
 	}
 	e.dial(t, "tok-b").roundTrip()
+}
+
+// holdHandshake starts a handshake with token and holds it inside
+// Authenticate, so that it keeps its admission slot, until release is
+// called; result then gets its outcome. others counts the Authenticate
+// calls for other tokens meanwhile.
+func (e *env) holdHandshake(t testing.TB, token string) (others *atomic.Int64, release func(), result <-chan error) {
+	t.Helper()
+	var held atomic.Int64
+	others = new(atomic.Int64)
+	gate := make(chan struct{})
+	e.svc.beforeAuth = func(tok string) {
+		if tok != token {
+			others.Add(1)
+			return
+		}
+		held.Add(1)
+		<-gate
+	}
+	res := make(chan error, 1)
+	go func() {
+		ws, _, err := websocket.DefaultDialer.Dial(e.url, http.Header{"Authorization": {"Bearer " + token}})
+		if err == nil {
+			ws.Close()
+		}
+		res <- err
+	}()
+	waitFor(t, "the held handshake to take its slot", func() bool { return held.Load() >= 1 })
+	return others, sync.OnceFunc(func() { close(gate) }), res
 }
 
 func TestNotAHandshake(t *testing.T) {
