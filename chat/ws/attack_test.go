@@ -159,13 +159,7 @@ func TestAttackFrameThenHalfClose(t *testing.T) {
 // the close is not handled.
 func TestAttackCloseWhileHandlerRuns(t *testing.T) {
 	e := newEnv(t, Config{})
-	entered := make(chan struct{})
-	gate := make(chan struct{})
-	var once sync.Once
-	e.svc.onTyping = func() {
-		once.Do(func() { close(entered) })
-		<-gate
-	}
+	entered, gate := e.holdTyping()
 	c := e.dial(t, "tok-a1")
 	c.send(`{"type":"typing","dialog_id":"7"}`)
 	<-entered
@@ -190,13 +184,7 @@ func TestAttackFramesDuringSlowSend(t *testing.T) {
 	const burst = 6
 	frozen := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	e := newEnv(t, Config{Rate: 1, Burst: burst, FrameChunk: 1, Now: func() time.Time { return frozen }})
-	entered := make(chan struct{})
-	gate := make(chan struct{})
-	var once sync.Once
-	e.svc.onTyping = func() {
-		once.Do(func() { close(entered) })
-		<-gate
-	}
+	entered, gate := e.holdTyping()
 	c := e.dial(t, "tok-a1")
 	c.send(`{"type":"typing","dialog_id":"7","id":"slow"}`)
 	<-entered
@@ -635,4 +623,16 @@ func TestAttackPongsWhileWriterBlocked(t *testing.T) {
 		t.Fatalf("pong: %v", err)
 	}
 	c.roundTrip()
+}
+
+// holdTyping makes the first typing frame's handler wait: entered closes
+// when it starts, and every handler waits until gate is closed.
+func (e *env) holdTyping() (entered, gate chan struct{}) {
+	entered, gate = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.svc.onTyping = func() {
+		once.Do(func() { close(entered) })
+		<-gate
+	}
+	return entered, gate
 }
