@@ -21,18 +21,7 @@ func TestCheckpointsBesideWriter(t *testing.T) {
 	s := openStore(t, SQLite, path)
 	ctx := t.Context()
 	now := time.Now()
-	a, _, err := s.UpsertUser(ctx, "+79994000001", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _, err := s.UpsertUser(ctx, "+79994000002", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _, err := s.DirectDialog(ctx, a.ID, b.ID, "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _, d := directPair(t, s, "+79994000001", "+79994000002", now)
 	// The writer is one connection, so the pragma holds for its life: a
 	// lower threshold than walRestartPages keeps the test small.
 	const restart = 500
@@ -83,4 +72,23 @@ func TestCheckpointsBesideWriter(t *testing.T) {
 	if n != batches*perBatch {
 		t.Errorf("%d messages stored, want %d", n, batches*perBatch)
 	}
+}
+
+// directPair makes two users by phone number and the direct dialog
+// between them.
+func directPair(t *testing.T, s *Store, phoneA, phoneB string, now time.Time) (a, b chat.User, d chat.Dialog) {
+	t.Helper()
+	ctx := t.Context()
+	a, _, err := s.UpsertUser(ctx, phoneA, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err = s.UpsertUser(ctx, phoneB, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _, err = s.DirectDialog(ctx, a.ID, b.ID, "", now); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, d
 }

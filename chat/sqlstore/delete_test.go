@@ -21,12 +21,7 @@ func TestDeletedTextLeavesNoTrace(t *testing.T) {
 	s := openStore(t, SQLite, path)
 	ctx := t.Context()
 	now := time.Now()
-	x, _, _ := s.UpsertUser(ctx, "+79990000001", now)
-	y, _, _ := s.UpsertUser(ctx, "+79990000002", now)
-	d, _, err := s.DirectDialog(ctx, x.ID, y.ID, "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, y, d := directPair(t, s, "+79990000001", "+79990000002", now)
 	const short, long = "the-short-secret-4f1c", "the-long-secret-9a7e"
 	longText := strings.Repeat(long+" ", 300) // spills to overflow pages
 	b := &chat.Batch{Appends: []chat.Append{
